@@ -1,0 +1,77 @@
+"""Alert service: applies the policy's actions to the ticket store and tells on-call.
+
+The one place where detection meets side effects; both runners call it the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from alerts.notify import Notification, Notifier
+from alerts.policy import (
+    AlertPolicy,
+    Incident,
+    OpenTicket,
+    Suppressed,
+    TicketRecovered,
+    UpdateTicket,
+)
+from alerts.tickets import TicketStore
+from monitor.config import AlertSettings
+from monitor.detection import TickResult
+
+log = logging.getLogger("yujing.alerts")
+
+
+@dataclass
+class AlertStats:
+    opened: int = 0
+    updated: int = 0
+    recovered: int = 0
+    suppressed: int = 0
+
+
+@dataclass
+class AlertService:
+    store: TicketStore
+    notifier: Notifier
+    settings: AlertSettings
+    policy: AlertPolicy = field(init=False)
+    stats: AlertStats = field(default_factory=AlertStats)
+
+    def __post_init__(self) -> None:
+        self.policy = AlertPolicy(self.settings)
+        self.restore()
+
+    def restore(self) -> None:
+        """Rebuild the dedup state from the open tickets (after a restart)."""
+        incidents = [
+            Incident(t.fingerprint, t.key, t.region, t.first_hour, t.last_fired_hour,
+                     recovered=t.recovered_at is not None)
+            for t in self.store.active()
+        ]
+        self.policy.restore(incidents, {})
+
+    def handle(self, tick: TickResult, now: int) -> None:
+        """Apply one detection tick; ``now`` is the runner's clock (event time in replays)."""
+        for action in self.policy.on_tick(tick):
+            if isinstance(action, OpenTicket):
+                ticket, created = self.store.open(action.ticket_key, action.fingerprint,
+                                                  action.finding, now)
+                if created:
+                    self.stats.opened += 1
+                    self.notifier.send(Notification("opened", ticket, now))
+            elif isinstance(action, UpdateTicket):
+                self.stats.updated += 1
+                self.store.record_finding(action.ticket_key, action.finding, now,
+                                          action.refired)
+            elif isinstance(action, TicketRecovered):
+                ticket = self.store.mark_recovered(action.ticket_key, now, action.resolve)
+                if ticket is not None:
+                    self.stats.recovered += 1
+                    self.notifier.send(Notification("recovered", ticket, now))
+            elif isinstance(action, Suppressed):
+                self.stats.suppressed += 1
+                log.info("finding suppressed by cooldown", extra={"fields": {
+                    "fingerprint": action.fingerprint, "until": action.cooldown_until}})

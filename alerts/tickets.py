@@ -1,0 +1,243 @@
+"""Preemptive inspection tickets, stored with SQLAlchemy (SQLite by default, PostgreSQL too).
+
+Times are stored as integer epoch milliseconds: the same on every backend, and the same
+clock the pipeline reasons in. Every change writes an audit row (who, when, what).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+from alerts.routing import category_of, department_for
+from alerts.sla import SlaPolicy, due_times
+from monitor.detection import SpecFinding
+
+
+class TicketState(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+ACTIVE_STATES = (TicketState.OPEN, TicketState.ACKNOWLEDGED, TicketState.IN_PROGRESS)
+SYSTEM_ACTOR = "yujing"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(32), index=True)
+    region: Mapped[str] = mapped_column(String(64), index=True)
+    metric: Mapped[str] = mapped_column(String(96))
+    detector: Mapped[str] = mapped_column(String(32))
+    spec_id: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(48))
+    department: Mapped[str] = mapped_column(String(32), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    title: Mapped[str] = mapped_column(String(256))
+    explanation: Mapped[str] = mapped_column(Text)
+    observed: Mapped[float] = mapped_column(Float)
+    baseline: Mapped[float] = mapped_column(Float)
+    change_pct: Mapped[float | None] = mapped_column(Float)
+    p_value: Mapped[float | None] = mapped_column(Float)
+    first_hour: Mapped[int] = mapped_column(BigInteger)
+    last_fired_hour: Mapped[int] = mapped_column(BigInteger)
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    opened_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    acknowledge_by: Mapped[int] = mapped_column(BigInteger)
+    feedback_by: Mapped[int] = mapped_column(BigInteger)
+    resolve_by: Mapped[int] = mapped_column(BigInteger)
+    recovered_at: Mapped[int | None] = mapped_column(BigInteger)
+    owner: Mapped[str | None] = mapped_column(String(64))
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan")
+
+
+class TicketEvent(Base):
+    """Audit trail: every transition and update, with who did it and when."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    """A detached, read-only copy of a ticket for reports and notifications."""
+
+    id: int
+    key: str
+    fingerprint: str
+    region: str
+    metric: str
+    detector: str
+    department: str
+    severity: str
+    state: str
+    title: str
+    explanation: str
+    observed: float
+    baseline: float
+    change_pct: float | None
+    p_value: float | None
+    first_hour: int
+    last_fired_hour: int
+    occurrences: int
+    opened_at: int
+    acknowledge_by: int
+    feedback_by: int
+    resolve_by: int
+    recovered_at: int | None
+
+    @classmethod
+    def of(cls, t: Ticket) -> TicketView:
+        return cls(**{name: getattr(t, name) for name in cls.__slots__})  # type: ignore[attr-defined]
+
+
+def make_engine(url: str) -> Engine:
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
+            cursor = dbapi_conn.cursor()  # type: ignore[attr-defined]
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+    return engine
+
+
+def _title(finding: SpecFinding) -> str:
+    f = finding.finding
+    change = "" if f.change_pct is None else f" {f.change_pct:+.0f}%"
+    return f"Inspect {f.region}: {f.metric}{change} ({f.detector})"
+
+
+class TicketStore:
+    def __init__(self, url: str = "sqlite:///yujing.db", sla: SlaPolicy | None = None) -> None:
+        self.engine = make_engine(url)
+        self.sla = sla or SlaPolicy()
+        Base.metadata.create_all(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def open(self, key: str, fp: str, finding: SpecFinding, now: int) -> tuple[TicketView, bool]:
+        """Open a ticket, idempotently by key; returns (ticket, created)."""
+        f = finding.finding
+        with self.session() as s:
+            existing = s.scalar(select(Ticket).where(Ticket.key == key))
+            if existing is not None:
+                return TicketView.of(existing), False
+            due = due_times(now, self.sla)
+            category = category_of(f.metric)
+            ticket = Ticket(
+                key=key, fingerprint=fp, region=f.region, metric=f.metric, detector=f.detector,
+                spec_id=finding.spec_id, category=category.value if category else None,
+                department=department_for(f.metric).value, severity=finding.severity.value,
+                state=TicketState.OPEN.value, title=_title(finding), explanation=f.explanation,
+                observed=f.observed, baseline=f.baseline, change_pct=f.change_pct,
+                p_value=f.p_value, first_hour=f.hour, last_fired_hour=f.hour, occurrences=1,
+                opened_at=now, updated_at=now, acknowledge_by=due.acknowledge_by,
+                feedback_by=due.feedback_by, resolve_by=due.resolve_by,
+            )
+            ticket.events.append(TicketEvent(at=now, actor=SYSTEM_ACTOR, action="opened",
+                                             from_state=None, to_state=TicketState.OPEN.value,
+                                             comment=f.explanation))
+            s.add(ticket)
+            s.flush()
+            return TicketView.of(ticket), True
+
+    def record_finding(self, key: str, finding: SpecFinding, now: int, refired: bool) -> None:
+        """Latest evidence onto an open ticket; audit only the notable (a re-fire)."""
+        f = finding.finding
+        with self.session() as s:
+            ticket = s.scalar(select(Ticket).where(Ticket.key == key))
+            if ticket is None or f.hour <= ticket.last_fired_hour:
+                return  # replayed hour: already recorded
+            ticket.observed, ticket.baseline = f.observed, f.baseline
+            ticket.change_pct, ticket.p_value = f.change_pct, f.p_value
+            ticket.explanation = f.explanation
+            ticket.last_fired_hour = f.hour
+            ticket.occurrences += 1
+            ticket.updated_at = now
+            if refired:
+                ticket.recovered_at = None
+                ticket.events.append(TicketEvent(at=now, actor=SYSTEM_ACTOR, action="refired",
+                                                 from_state=ticket.state,
+                                                 to_state=ticket.state, comment=f.explanation))
+
+    def mark_recovered(self, key: str, now: int, resolve: bool) -> TicketView | None:
+        with self.session() as s:
+            ticket = s.scalar(select(Ticket).where(Ticket.key == key))
+            if ticket is None or ticket.recovered_at is not None:
+                return None
+            ticket.recovered_at = now
+            ticket.updated_at = now
+            before = ticket.state
+            if resolve and ticket.state in ACTIVE_STATES:
+                ticket.state = TicketState.RESOLVED.value
+            ticket.events.append(TicketEvent(
+                at=now, actor=SYSTEM_ACTOR, action="recovered", from_state=before,
+                to_state=ticket.state, comment="anomaly cleared"))
+            return TicketView.of(ticket)
+
+    def all(self) -> list[TicketView]:
+        with self.session() as s:
+            return [TicketView.of(t) for t in s.scalars(select(Ticket).order_by(Ticket.id))]
+
+    def active(self) -> Sequence[TicketView]:
+        with self.session() as s:
+            rows = s.scalars(select(Ticket).where(
+                Ticket.state.in_([st.value for st in ACTIVE_STATES])).order_by(Ticket.id))
+            return [TicketView.of(t) for t in rows]
+
+    def events(self, ticket_id: int) -> list[dict[str, object]]:
+        with self.session() as s:
+            rows = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
+                             .order_by(TicketEvent.id))
+            return [{"at": e.at, "actor": e.actor, "action": e.action,
+                     "from": e.from_state, "to": e.to_state, "comment": e.comment} for e in rows]
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,155 @@
+"""Event schemas: what a complaint, a KPI sample and a region record look like on the wire.
+
+The wire format is one JSON object per event. The same payloads travel in JSONL files
+(where a ``type`` field tells the kinds apart) and on Kafka topics (where the topic does).
+Times are ISO 8601 with an offset, or epoch milliseconds; internally every time is an
+integer of epoch milliseconds in UTC, so window arithmetic never touches time zones.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+REGION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+
+
+class Category(StrEnum):
+    """Complaint categories, grouped by the cause families the operator uses."""
+
+    # service process
+    INSTALL_REPAIR_TIMEOUT = "install_repair_timeout"
+    CUMBERSOME_HANDLING = "cumbersome_handling"
+    # product quality
+    WEAK_SIGNAL = "weak_signal"
+    BROADBAND_LAG = "broadband_lag"
+    BILLING_DISPUTE = "billing_dispute"
+    # misunderstanding
+    UNCLEAR_TERMS = "unclear_terms"
+    UNKEPT_PROMISE = "unkept_promise"
+
+
+CAUSE_FAMILY: dict[Category, str] = {
+    Category.INSTALL_REPAIR_TIMEOUT: "service_process",
+    Category.CUMBERSOME_HANDLING: "service_process",
+    Category.WEAK_SIGNAL: "product_quality",
+    Category.BROADBAND_LAG: "product_quality",
+    Category.BILLING_DISPUTE: "product_quality",
+    Category.UNCLEAR_TERMS: "misunderstanding",
+    Category.UNKEPT_PROMISE: "misunderstanding",
+}
+
+
+class Kpi(StrEnum):
+    """Network KPIs sampled per site; units are part of the name's contract."""
+
+    BANDWIDTH_UTILISATION = "bandwidth_utilisation"  # percent of capacity, 0..100
+    PACKET_LOSS = "packet_loss"  # percent of packets, 0..100
+    LATENCY = "latency"  # milliseconds, round trip
+
+
+KPI_RANGES: dict[Kpi, tuple[float, float]] = {
+    Kpi.BANDWIDTH_UTILISATION: (0.0, 100.0),
+    Kpi.PACKET_LOSS: (0.0, 100.0),
+    Kpi.LATENCY: (0.0, 600_000.0),
+}
+
+
+class Channel(StrEnum):
+    HOTLINE = "hotline"
+    APP = "app"
+    WEB = "web"
+    STORE = "store"
+    SOCIAL = "social"
+
+
+def _datetime_to_ms(moment: datetime) -> int:
+    """Exact integer milliseconds (float timestamps lose the last digit near hour edges)."""
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def _to_epoch_ms(value: object) -> object:
+    """Accept ISO 8601 with an explicit offset, or epoch milliseconds; reject naive times.
+
+    A naive time would be read in the consumer's zone and silently shift a whole region's
+    hours, so it is an error, not a guess.
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected an ISO 8601 time with offset or epoch milliseconds")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("time is not a finite number")
+        return int(value)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError(f"not an ISO 8601 time: {value!r}") from exc
+        if parsed.tzinfo is None:
+            raise ValueError("time has no UTC offset (write e.g. +08:00 or Z)")
+        return _datetime_to_ms(parsed)
+    raise ValueError("expected an ISO 8601 time with offset or epoch milliseconds")
+
+
+EpochMs = Annotated[int, BeforeValidator(_to_epoch_ms), Field(ge=0)]
+Region = Annotated[str, Field(pattern=REGION_PATTERN)]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+
+class ComplaintEvent(_Event):
+    """One customer complaint as the CRM records it."""
+
+    type: Literal["complaint"] = "complaint"
+    id: Annotated[str, Field(min_length=1, max_length=128)]
+    event_time: EpochMs
+    region: Region
+    category: Category
+    channel: Channel
+    text: Annotated[str | None, Field(max_length=4000)] = None
+
+
+class KpiSample(_Event):
+    """One KPI reading of one site, as an OSS export reports it."""
+
+    type: Literal["kpi"] = "kpi"
+    event_time: EpochMs
+    region: Region
+    site: Annotated[str, Field(min_length=1, max_length=128)]
+    kpi: Kpi
+    value: float
+
+    @model_validator(mode="after")
+    def _in_physical_range(self) -> KpiSample:
+        """Out-of-range readings are instrument faults; averaging them in hides real trends."""
+        low, high = KPI_RANGES[self.kpi]
+        if not low <= self.value <= high:
+            raise ValueError(f"value {self.value} outside {self.kpi.value} range [{low}, {high}]")
+        return self
+
+
+class RegionInfo(_Event):
+    """Reference data: a region and how many subscribers it serves (for rates)."""
+
+    type: Literal["region"] = "region"
+    region: Region
+    subscribers: Annotated[int, Field(gt=0)]
+    name: str | None = None
+
+
+Event = ComplaintEvent | KpiSample | RegionInfo
+EVENT_TYPES: dict[str, type[ComplaintEvent] | type[KpiSample] | type[RegionInfo]] = {
+    "complaint": ComplaintEvent,
+    "kpi": KpiSample,
+    "region": RegionInfo,
+}

@@ -1,0 +1,88 @@
+"""Hourly series store: the detectors' memory, one matrix per metric (regions x hours).
+
+Kept as dense numpy matrices so one detector call judges every region at once. Hours are
+columns counted from an origin; the store keeps a bounded history and shifts the origin
+forward when it fills, so a long-running worker does not grow without end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detectors.base import SeriesKey, SeriesWindow
+from monitor.aggregation import HourlyAggregate
+from monitor.windows import HOUR_MS
+
+
+class SeriesStore:
+    def __init__(self, metrics: list[str], history_hours: int = 24 * 7 * 9) -> None:
+        self.metrics = list(metrics)
+        self.history_hours = history_hours
+        self.regions: list[str] = []
+        self.region_index: dict[str, int] = {}
+        self.origin: int | None = None  # epoch ms of column 0
+        self._capacity = 2 * history_hours
+        self._rows = 64
+        self.data: dict[str, np.ndarray] = {
+            m: np.full((self._rows, self._capacity), np.nan) for m in self.metrics
+        }
+
+    def _row(self, region: str) -> int:
+        row = self.region_index.get(region)
+        if row is not None:
+            return row
+        row = len(self.regions)
+        self.regions.append(region)
+        self.region_index[region] = row
+        if row >= self._rows:
+            grow = self._rows
+            for m, matrix in self.data.items():
+                self.data[m] = np.vstack([matrix, np.full((grow, self._capacity), np.nan)])
+            self._rows += grow
+        return row
+
+    def _column(self, hour: int) -> int | None:
+        if self.origin is None:
+            self.origin = hour - (self.history_hours - 1) * HOUR_MS
+        col = (hour - self.origin) // HOUR_MS
+        if col < 0:
+            return None  # older than the kept history: nothing left to judge with it
+        if col >= self._capacity:
+            shift = col - self._capacity + 1 + self.history_hours // 2
+            for m, matrix in self.data.items():
+                matrix[:, :-shift] = matrix[:, shift:]
+                matrix[:, -shift:] = np.nan
+                self.data[m] = matrix
+            self.origin += shift * HOUR_MS
+            col -= shift
+        return col
+
+    def update(self, aggregate: HourlyAggregate) -> None:
+        """Write (or overwrite, for a correction) one region-hour's metric values."""
+        row = self._row(aggregate.region)
+        col = self._column(aggregate.hour)
+        if col is None:
+            return
+        values = aggregate.metrics()
+        for m in self.metrics:
+            self.data[m][row, col] = values.get(m, np.nan)
+
+    def window(self, metric: str, end_hour: int, hours: int) -> SeriesWindow:
+        """The last ``hours`` columns ending at ``end_hour``, NaN where nothing is known."""
+        n = len(self.regions)
+        out = np.full((n, hours), np.nan)
+        if self.origin is not None and n:
+            end_col = (end_hour - self.origin) // HOUR_MS
+            start_col = end_col - hours + 1
+            lo, hi = max(start_col, 0), min(end_col + 1, self._capacity)
+            if hi > lo:
+                out[:, lo - start_col:hi - start_col] = self.data[metric][:n, lo:hi]
+        keys = [SeriesKey(region, metric) for region in self.regions]
+        return SeriesWindow(keys=keys, values=out, end_hour=end_hour)
+
+    def values(self, region: str, metric: str, start_hour: int, end_hour: int) -> np.ndarray:
+        """One series between two hours (inclusive), for reports and plots."""
+        hours = (end_hour - start_hour) // HOUR_MS + 1
+        window = self.window(metric, end_hour, hours)
+        row = self.region_index.get(region)
+        return window.values[row] if row is not None else np.full(hours, np.nan)

@@ -1,0 +1,144 @@
+"""Hourly windows in event time: edges, corrections inside lateness, dead letters beyond it."""
+
+from monitor.aggregation import CATEGORIES, HourlyAggregator, WindowConfig, percentile
+from monitor.deadletters import Reason
+from monitor.parsing import parse_event
+from monitor.windows import HOUR_MS, from_iso
+from tests.helpers import complaint, kpi, region
+
+
+def ev(raw):
+    return parse_event(raw)
+
+
+def agg_with_lateness(minutes=120, delay_minutes=0):
+    return HourlyAggregator(WindowConfig(allowed_lateness_ms=minutes * 60_000,
+                                         watermark_delay_ms=delay_minutes * 60_000))
+
+
+BB = CATEGORIES.index(next(c for c in CATEGORIES if c.value == "broadband_lag"))
+
+
+def test_window_edge_at_the_last_millisecond():
+    agg = agg_with_lateness()
+    agg.add(ev(region("r1", 20_000)))
+    agg.add(ev(complaint("2026-10-05T09:59:59.999Z", id_="a")))
+    agg.add(ev(complaint("2026-10-05T10:00:00.000Z", id_="b")))
+    # the watermark reached 10:00:00.000: the 09:00 hour is emitted, 10:00 is still open
+    out = agg.poll()
+    assert [(a.hour, a.complaints[BB]) for a in out] == [(from_iso("2026-10-05T09:00:00Z"), 1)]
+    agg.add(ev(complaint("2026-10-05T11:00:00.000Z", id_="c")))
+    out = agg.poll()
+    assert [(a.hour, a.complaints[BB], a.revision) for a in out] == [
+        (from_iso("2026-10-05T10:00:00Z"), 1, 0)]
+
+
+def test_rates_are_per_10k_subscribers():
+    agg = agg_with_lateness()
+    agg.add(ev(region("r1", 20_000)))
+    for i in range(3):
+        agg.add(ev(complaint("2026-10-05T09:10:00Z", id_=f"c{i}")))
+    agg.add(ev(complaint("2026-10-05T10:00:00Z", id_="next")))
+    (hour,) = agg.poll()
+    metrics = hour.metrics()
+    assert metrics["complaints.broadband_lag"] == 3
+    assert metrics["complaint_rate.broadband_lag"] == 1.5
+    assert metrics["complaints.total"] == 3
+
+
+def test_kpi_mean_max_p95():
+    agg = agg_with_lateness()
+    for i, value in enumerate([1.0, 2.0, 3.0, 4.0, 10.0]):
+        agg.add(ev(kpi(f"2026-10-05T09:{i:02d}:00Z", value)))
+    agg.add(ev(kpi("2026-10-05T10:00:00Z", 0.0)))
+    (hour,) = agg.poll()
+    m = hour.metrics()
+    assert m["kpi.packet_loss.mean"] == 4.0
+    assert m["kpi.packet_loss.max"] == 10.0
+    assert abs(m["kpi.packet_loss.p95"] - 8.8) < 1e-9
+    assert m["kpi.latency.mean"] != m["kpi.latency.mean"]  # no samples: NaN, not zero
+
+
+def test_every_known_region_gets_every_hour_even_without_events():
+    agg = agg_with_lateness()
+    agg.add(ev(complaint("2026-10-05T09:00:00Z", region="quiet", id_="q")))
+    agg.add(ev(complaint("2026-10-05T09:00:00Z", region="busy", id_="b0")))
+    agg.add(ev(complaint("2026-10-05T12:30:00Z", region="busy", id_="b1")))
+    out = agg.poll()
+    assert sorted((a.region, a.hour) for a in out) == sorted(
+        (r, from_iso("2026-10-05T09:00:00Z") + k * HOUR_MS)
+        for r in ("quiet", "busy") for k in range(3))
+    assert sum(sum(a.complaints) for a in out) == 2
+
+
+def test_late_event_within_lateness_corrects_its_hour():
+    agg = agg_with_lateness(minutes=60)
+    agg.add(ev(complaint("2026-10-05T09:30:00Z", id_="a")))
+    agg.add(ev(complaint("2026-10-05T10:30:00Z", id_="b")))
+    first = agg.poll()
+    assert [(a.revision, a.complaints[BB]) for a in first] == [(0, 1)]
+    # 09:00 window ends 10:00; + 60 min lateness = 11:00 > watermark 10:30: still correctable
+    assert agg.add(ev(complaint("2026-10-05T09:45:00Z", id_="late-ok"))) is None
+    correction = agg.poll()
+    assert [(a.hour, a.revision, a.complaints[BB]) for a in correction] == [
+        (from_iso("2026-10-05T09:00:00Z"), 1, 2)]
+
+
+def test_event_beyond_lateness_is_dead_lettered_as_late():
+    agg = agg_with_lateness(minutes=60)
+    agg.add(ev(complaint("2026-10-05T09:30:00Z", id_="a")))
+    agg.add(ev(complaint("2026-10-05T11:00:00Z", id_="b")))  # 09:00 + 1h + 60 min = 11:00
+    agg.poll()
+    raw = complaint("2026-10-05T09:59:59.999Z", id_="too-late")
+    letter = agg.add(ev(raw), raw=raw, source="f.jsonl")
+    assert letter is not None
+    assert letter.reason is Reason.LATE
+    assert letter.field == "event_time"
+    assert letter.raw == raw
+    assert "allowed lateness 3600s" in letter.detail
+    # one millisecond later is the next hour, which is still open
+    assert agg.add(ev(complaint("2026-10-05T10:00:00Z", id_="just-in-time"))) is None
+
+
+def test_zero_lateness_makes_every_out_of_order_event_late():
+    agg = agg_with_lateness(minutes=0)
+    agg.add(ev(complaint("2026-10-05T10:00:00Z", id_="a")))
+    letter = agg.add(ev(complaint("2026-10-05T09:59:59.999Z", id_="b")))
+    assert letter is not None and letter.reason is Reason.LATE
+
+
+def test_watermark_delay_holds_the_window_open():
+    agg = agg_with_lateness(minutes=0, delay_minutes=5)
+    agg.add(ev(complaint("2026-10-05T09:59:00Z", id_="a")))
+    agg.add(ev(complaint("2026-10-05T10:03:00Z", id_="b")))
+    assert agg.poll() == []  # watermark 09:58
+    assert agg.add(ev(complaint("2026-10-05T09:59:30Z", id_="c"))) is None
+    agg.add(ev(complaint("2026-10-05T10:05:00Z", id_="d")))
+    (hour,) = agg.poll()
+    assert hour.complaints[BB] == 2 and hour.revision == 0
+
+
+def test_state_of_final_hours_is_dropped():
+    agg = agg_with_lateness(minutes=60)
+    for h in range(10):
+        agg.add(ev(complaint(from_iso("2026-10-05T00:30:00Z") + h * HOUR_MS, id_=str(h))))
+        agg.poll()
+    assert len(agg.buckets) <= 3
+
+
+def test_aggregate_json_round_trip():
+    agg = agg_with_lateness()
+    agg.add(ev(region("r1", 50_000)))
+    agg.add(ev(complaint("2026-10-05T09:10:00Z")))
+    agg.add(ev(kpi("2026-10-05T09:20:00Z", 0.7)))
+    agg.add(ev(kpi("2026-10-05T10:20:00Z", 0.7)))
+    (hour,) = agg.poll()
+    from monitor.aggregation import HourlyAggregate
+    assert HourlyAggregate.from_json(hour.to_json()) == hour
+
+
+def test_percentile_matches_numpy():
+    import numpy as np
+    values = sorted([3.0, 1.0, 7.5, 2.2, 9.9, 4.4, 0.1])
+    assert abs(percentile(values, 0.95) - float(np.percentile(values, 95))) < 1e-12
+    assert percentile([5.0], 0.95) == 5.0

@@ -1,0 +1,146 @@
+"""Alert policy and tickets: one incident one ticket, cooldown, routing, SLA due times."""
+
+import pytest
+
+from alerts.fingerprint import fingerprint, ticket_key
+from alerts.notify import MemoryNotifier
+from alerts.routing import Department, department_for
+from alerts.service import AlertService
+from alerts.sla import due_times
+from alerts.tickets import TicketStore
+from detectors.base import Finding
+from monitor.config import AlertSettings, Severity
+from monitor.detection import SpecFinding, TickResult
+
+HOUR = 3_600_000
+MIN = 60_000
+T0 = 500_000 * HOUR
+
+
+def finding(hour, region="r1", metric="complaints.broadband_lag", detector="wow", observed=130.0):
+    return SpecFinding("spec", Severity.MAJOR, Finding(
+        detector=detector, region=region, metric=metric, hour=hour, observed=observed,
+        baseline=100.0, change_pct=observed - 100.0, p_value=1e-7,
+        window_start=hour - 167 * HOUR, window_end=hour + HOUR, explanation="rise"))
+
+
+def tick(hour, *findings, regions=("r1", "r2")):
+    return TickResult(hour=hour, regions=frozenset(regions), findings=list(findings))
+
+
+@pytest.fixture
+def service(tmp_path):
+    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}")
+    notifier = MemoryNotifier()
+    svc = AlertService(store=store, notifier=notifier,
+                       settings=AlertSettings(clear_after_hours=6, cooldown_hours=24))
+    yield svc
+    store.close()
+
+
+def run_hours(svc, start_hour, hours, firing_hours, **kw):
+    for k in range(hours):
+        hour = start_hour + k * HOUR
+        found = [finding(hour, **kw)] if k in firing_hours else []
+        svc.handle(tick(hour, *found), now=hour + HOUR)
+
+
+def test_one_incident_one_ticket(service):
+    run_hours(service, T0, 48, firing_hours=set(range(5, 30)))
+    tickets = service.store.all()
+    assert len(tickets) == 1
+    t = tickets[0]
+    assert t.occurrences == 25
+    assert t.first_hour == T0 + 5 * HOUR and t.last_fired_hour == T0 + 29 * HOUR
+    assert t.recovered_at == T0 + 36 * HOUR  # 6 quiet hours after the last finding
+    assert [n.event for n in service.notifier.sent] == ["opened", "recovered"]
+
+
+def test_flapping_finding_updates_the_same_open_ticket(service):
+    run_hours(service, T0, 72, firing_hours={1, 2, 20, 21, 50})
+    assert len(service.store.all()) == 1
+    actions = [e["action"] for e in service.store.events(service.store.all()[0].id)]
+    assert actions.count("refired") == 2 and actions.count("recovered") == 3
+
+
+def test_distinct_fingerprints_get_distinct_tickets(service):
+    hour = T0
+    service.handle(tick(hour, finding(hour, region="r1"), finding(hour, region="r2"),
+                        finding(hour, metric="complaints.weak_signal"),
+                        finding(hour, detector="threshold")), now=hour)
+    assert len(service.store.all()) == 4
+
+
+def test_cooldown_after_resolve_suppresses_then_allows(tmp_path):
+    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}")
+    svc = AlertService(store=store, notifier=MemoryNotifier(), settings=AlertSettings(
+        clear_after_hours=2, cooldown_hours=24, auto_resolve=True))
+    run_hours(svc, T0, 10, firing_hours={0, 1})  # recovers and auto-resolves at hour 3
+    assert [t.state for t in store.all()] == ["resolved"]
+    run_hours(svc, T0 + 10 * HOUR, 5, firing_hours={0, 1, 2, 3, 4})  # inside cooldown
+    assert len(store.all()) == 1 and svc.stats.suppressed == 5
+    run_hours(svc, T0 + 40 * HOUR, 1, firing_hours={0})  # cooldown over
+    assert len(store.all()) == 2
+
+
+def test_restart_keeps_deduplicating(tmp_path):
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    first = AlertService(store=TicketStore(url), notifier=MemoryNotifier(),
+                         settings=AlertSettings())
+    run_hours(first, T0, 3, firing_hours={0, 1, 2})
+    second = AlertService(store=TicketStore(url), notifier=MemoryNotifier(),
+                          settings=AlertSettings())
+    run_hours(second, T0 + 3 * HOUR, 3, firing_hours={0, 1, 2})
+    assert len(second.store.all()) == 1
+    assert second.store.all()[0].occurrences == 6
+
+
+def test_replaying_an_hour_opens_nothing_new(service):
+    run_hours(service, T0, 2, firing_hours={0, 1})
+    key = service.store.all()[0].key
+    again, created = service.store.open(key, "fp", finding(T0), now=T0)
+    assert not created and again.key == key
+
+
+def test_ticket_routing_and_sla_due_times(service):
+    hour = T0
+    cases = {
+        "complaints.broadband_lag": Department.NETWORK_MAINTENANCE,
+        "complaints.weak_signal": Department.NETWORK_MAINTENANCE,
+        "complaint_rate.billing_dispute": Department.BILLING,
+        "complaints.install_repair_timeout": Department.FIELD_SERVICE,
+        "complaints.unclear_terms": Department.SERVICE_COORDINATOR,
+        "complaints.total": Department.SERVICE_COORDINATOR,
+        "kpi.packet_loss.mean": Department.NETWORK_MAINTENANCE,
+    }
+    now = hour + HOUR
+    service.handle(tick(hour, *[finding(hour, metric=m) for m in cases]), now=now)
+    tickets = {t.metric: t for t in service.store.all()}
+    for metric, department in cases.items():
+        t = tickets[metric]
+        assert t.department == department.value, metric
+        assert t.acknowledge_by - t.opened_at == 15 * MIN
+        assert t.feedback_by - t.opened_at == 24 * 60 * MIN
+        assert t.resolve_by - t.opened_at == 72 * 60 * MIN
+        assert department_for(metric) is department
+
+
+def test_sla_arithmetic():
+    due = due_times(0)
+    assert (due.acknowledge_by, due.feedback_by, due.resolve_by) == (
+        15 * MIN, 24 * HOUR, 72 * HOUR)
+
+
+def test_fingerprints_are_stable_and_distinct():
+    a = fingerprint("r1", "complaints.broadband_lag", "wow")
+    assert a == fingerprint("r1", "complaints.broadband_lag", "wow")
+    assert a != fingerprint("r1", "complaints.broadband_lag", "threshold")
+    assert a != fingerprint("r2", "complaints.broadband_lag", "wow")
+    assert ticket_key(a, T0) == ticket_key(a, T0)
+
+
+def test_audit_trail_records_open(service):
+    run_hours(service, T0, 1, firing_hours={0})
+    (event,) = service.store.events(service.store.all()[0].id)
+    assert event["action"] == "opened" and event["actor"] == "yujing"
+    assert event["to"] == "open"

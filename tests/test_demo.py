@@ -1,0 +1,39 @@
+"""The demo's promises, asserted on the real command: every incident caught with one ticket,
+at most one false alarm; the same world without incidents opens no ticket."""
+
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def demo_json(tmp_path, *args):
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "demo", "--json", "--out", str(tmp_path), *args],
+        capture_output=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    return orjson.loads(done.stdout)
+
+
+def test_demo_catches_every_incident_with_one_ticket_each(tmp_path):
+    card = demo_json(tmp_path)
+    kinds = sorted(i["kind"] for i in card["incidents"])
+    assert kinds == ["billing_fault", "evening_congestion", "install_repair_backlog",
+                     "site_degradation"]
+    for incident in card["incidents"]:
+        assert incident["caught"], incident
+        assert incident["tickets"] == 1, incident
+        assert incident["ticket_id"] is not None
+        assert 0 < incident["delay_hours"] < 24 * 9, incident
+    assert len(card["false_alarms"]) <= 1, card["false_alarms"]
+    assert card["tickets"] == len(card["incidents"]) + len(card["false_alarms"])
+    assert (tmp_path / "notifications.jsonl").read_bytes().count(b'"opened"') == card["tickets"]
+
+
+def test_incident_free_world_opens_no_ticket(tmp_path):
+    card = demo_json(tmp_path, "--no-incidents")
+    assert card["incidents"] == []
+    assert card["tickets"] == 0, card["false_alarms"]
