@@ -3,10 +3,14 @@
 The core is pure: no I/O, no clocks. Time moves only with the events (the watermark), so
 a replay of the same events yields the same hours, whether it runs embedded or in Faust.
 
+Watermarks are kept per region (keyed watermarks): a region's watermark is the largest
+event time seen *for that region* minus ``watermark_delay``. That makes a region's hours a
+function of the region's own events only, so a worker that owns the region's partition
+computes exactly what the embedded runner computes, however regions are spread.
+
 Window life cycle for region r and hour [h, h+1h):
-* the watermark is the largest event time seen minus ``watermark_delay``;
-* when the watermark reaches h+1h the hour is *emitted* (revision 0), for every known
-  region, with zeros where a region had no events;
+* when r's watermark reaches h+1h the hour is *emitted* (revision 0), with zeros where
+  nothing happened in the hour;
 * until the watermark reaches h+1h+``allowed_lateness`` a late event still updates the
   hour, and the hour is re-emitted as a *correction* (revision 1, 2, ...);
 * after that the hour is *final*: its state is dropped and an event for it is dead-lettered
@@ -16,8 +20,9 @@ Window life cycle for region r and hour [h, h+1h):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
 
 from monitor.deadletters import DeadLetter, Reason
 from monitor.schemas import Category, ComplaintEvent, Kpi, KpiSample, RegionInfo
@@ -142,21 +147,43 @@ def summarise(region: str, hour: int, revision: int, bucket: HourBucket | None,
     return HourlyAggregate(region, hour, revision, subscribers, tuple(bucket.complaints), kpi)
 
 
-class HourlyAggregator:
-    """Explicit-state hourly aggregation; feed events with ``add``, collect with ``poll``."""
+class Outcome(Enum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
 
-    def __init__(self, config: WindowConfig | None = None) -> None:
-        self.config = config or WindowConfig()
-        self.subscribers: dict[str, int] = {}
-        self.region_first_hour: dict[str, int] = {}
-        self.buckets: dict[tuple[str, int], HourBucket] = {}
-        self.revisions: dict[tuple[str, int], int] = {}  # emitted, not yet final
-        self.dirty: set[tuple[str, int]] = set()
+
+def event_identity(event: ComplaintEvent | KpiSample) -> str:
+    """What makes two deliveries the same event: the complaint id, or site+KPI+time."""
+    if isinstance(event, ComplaintEvent):
+        return event.id
+    return f"{event.site}\x1f{event.kpi.value}\x1f{event.event_time}"
+
+
+class RegionWindows:
+    """Window state of one region, with its own watermark (keyed watermarks).
+
+    Per-region state is what makes the core partitionable: a Kafka partition keyed by region
+    carries everything a region's windows need, so any worker that owns the partition can
+    take over the region from its serialised state.
+    """
+
+    __slots__ = ("applied", "buckets", "config", "dirty", "max_event_time", "next_close",
+                 "region", "revisions", "seen", "subscribers")
+
+    def __init__(self, region: str, config: WindowConfig) -> None:
+        self.region = region
+        self.config = config
+        self.subscribers: int | None = None
         self.max_event_time: int | None = None
-        self.next_close: int | None = None  # first hour not yet emitted for all regions
-        self.events_in = 0
+        self.next_close: int | None = None  # first hour not yet emitted
+        self.buckets: dict[int, HourBucket] = {}
+        self.revisions: dict[int, int] = {}  # emitted hours, not yet final
+        self.dirty: set[int] = set()
+        self.seen: dict[int, set[str]] = {}  # event identities per non-final hour
+        # highest input offset applied per source partition: a replay after a crash skips
+        # what this state already holds, however old (identities only cover open hours)
+        self.applied: dict[str, int] = {}
 
-    # -- time -------------------------------------------------------------------------
     @property
     def watermark(self) -> int | None:
         if self.max_event_time is None:
@@ -168,86 +195,140 @@ class HourlyAggregator:
         mark = self.watermark
         return mark is not None and hour + HOUR_MS + self.config.allowed_lateness_ms <= mark
 
-    # -- input ------------------------------------------------------------------------
-    def add(self, event: ComplaintEvent | KpiSample | RegionInfo,
-            raw: bytes = b"", source: str = "") -> DeadLetter | None:
-        """Account one valid event; returns a dead letter if it arrived beyond lateness."""
-        if isinstance(event, RegionInfo):
-            self.subscribers[event.region] = event.subscribers
-            return None
+    def ready(self) -> bool:
+        """Would ``poll`` emit anything?"""
+        mark = self.watermark
+        return bool(self.dirty) or (mark is not None and self.next_close is not None
+                                    and mark >= self.next_close + HOUR_MS)
+
+    def add(self, event: ComplaintEvent | KpiSample, raw: bytes = b"", source: str = "",
+            position: tuple[str, int] | None = None) -> DeadLetter | Outcome:
+        """Account one event. ``position`` is (source partition, offset) when the input is
+        a replayable log; events at or below the last applied offset are redeliveries."""
+        if position is not None:
+            partition, offset = position
+            if offset <= self.applied.get(partition, -1):
+                return Outcome.DUPLICATE
+            self.applied[partition] = offset
         hour = event.event_time - event.event_time % HOUR_MS
         if self.is_final(hour):
             return DeadLetter(
                 reason=Reason.LATE,
                 detail=(f"event_time {to_iso(event.event_time)} is in hour {to_iso(hour)}, "
-                        f"final since watermark {to_iso(self.watermark or 0)} passed its end "
-                        f"plus allowed lateness {self.config.allowed_lateness_ms // 1000}s"),
+                        f"final since the watermark of {self.region} "
+                        f"({to_iso(self.watermark or 0)}) passed its end plus allowed "
+                        f"lateness {self.config.allowed_lateness_ms // 1000}s"),
                 raw=raw or event.model_dump_json().encode(),
                 field="event_time",
                 source=source,
             )
-        self.events_in += 1
-        region = event.region
-        key = (region, hour)
-        bucket = self.buckets.get(key)
+        identity = event_identity(event)
+        seen = self.seen.get(hour)
+        if seen is None:
+            seen = self.seen[hour] = set()
+        elif identity in seen:
+            return Outcome.DUPLICATE  # a redelivery (producer retry, replay after a crash)
+        seen.add(identity)
+        bucket = self.buckets.get(hour)
         if bucket is None:
-            bucket = self.buckets[key] = HourBucket()
+            bucket = self.buckets[hour] = HourBucket()
         if isinstance(event, ComplaintEvent):
             bucket.add_complaint(event.category)
         else:
             bucket.add_kpi(event.kpi, event.value)
-        first = self.region_first_hour.get(region)
-        if first is None or hour < first:
-            self.region_first_hour[region] = hour
         if self.next_close is None:
             self.next_close = hour
-        if hour < self.next_close or key in self.revisions:
-            self.dirty.add(key)  # an emitted (or pre-stream) hour changed: correction
+        if hour < self.next_close:
+            self.dirty.add(hour)  # an emitted (or pre-stream) hour changed: correction
         if self.max_event_time is None or event.event_time > self.max_event_time:
             self.max_event_time = event.event_time
-        return None
+        return Outcome.ACCEPTED
 
-    # -- output -----------------------------------------------------------------------
-    def poll(self, *, until: int | None = None) -> list[HourlyAggregate]:
-        """Emit every hour the watermark has passed, then corrections, then drop final state.
-
-        ``until`` overrides the watermark (end of a replay: close everything).
-        """
+    def poll(self, until: int | None = None) -> list[HourlyAggregate]:
+        """Emit hours the watermark passed, then corrections; drop state of final hours."""
         mark = self.watermark if until is None else until
         out: list[HourlyAggregate] = []
         if mark is None or self.next_close is None:
             return out
-        regions = sorted(self.region_first_hour)
         while self.next_close + HOUR_MS <= mark:
             hour = self.next_close
-            for region in regions:
-                if self.region_first_hour[region] > hour:
-                    continue
-                key = (region, hour)
-                self.dirty.discard(key)
-                self.revisions[key] = 0
-                out.append(summarise(region, hour, 0, self.buckets.get(key),
-                                     self.subscribers.get(region)))
+            self.dirty.discard(hour)
+            self.revisions[hour] = 0
+            out.append(summarise(self.region, hour, 0, self.buckets.get(hour), self.subscribers))
             self.next_close = hour + HOUR_MS
-        for key in sorted(self.dirty, key=lambda k: (k[1], k[0])):
-            region, hour = key
+        for hour in sorted(self.dirty):
             if hour >= self.next_close:
-                continue  # still open: it will be emitted in order
-            revision = self.revisions.get(key, -1) + 1
-            self.revisions[key] = revision
-            out.append(summarise(region, hour, revision, self.buckets.get(key),
-                                 self.subscribers.get(region)))
-        self.dirty = {key for key in self.dirty if key[1] >= self.next_close}
-        self._drop_final(mark if until is None else None)
+                continue
+            revision = self.revisions.get(hour, -1) + 1
+            self.revisions[hour] = revision
+            out.append(summarise(self.region, hour, revision, self.buckets.get(hour),
+                                 self.subscribers))
+        self.dirty = {hour for hour in self.dirty if hour >= self.next_close}
+        if until is None and self.watermark is not None:
+            horizon = self.watermark - self.config.allowed_lateness_ms - HOUR_MS
+            for store in (self.buckets, self.revisions, self.seen):
+                for hour in [h for h in store if h <= horizon]:
+                    del store[hour]
         return out
 
-    def _drop_final(self, mark: int | None) -> None:
-        if mark is None:
-            return
-        horizon = mark - self.config.allowed_lateness_ms - HOUR_MS
-        for store in (self.buckets, self.revisions):
-            for key in [k for k in store if k[1] <= horizon]:
-                del store[key]
+    # -- persistence (Faust table values) ---------------------------------------------
+    def to_json(self) -> dict[str, object]:
+        return {
+            "region": self.region, "subscribers": self.subscribers,
+            "max_event_time": self.max_event_time, "next_close": self.next_close,
+            "buckets": {str(h): b.to_json() for h, b in self.buckets.items()},
+            "revisions": {str(h): r for h, r in self.revisions.items()},
+            "dirty": sorted(self.dirty),
+            "seen": {str(h): sorted(ids) for h, ids in self.seen.items()},
+            "applied": self.applied,
+        }
 
-    def open_hours(self) -> Iterable[int]:
-        return sorted({hour for _, hour in self.buckets})
+    @classmethod
+    def from_json(cls, data: dict[str, Any], config: WindowConfig) -> RegionWindows:
+        state = cls(str(data["region"]), config)
+        state.subscribers = data.get("subscribers")
+        state.max_event_time = data.get("max_event_time")
+        state.next_close = data.get("next_close")
+        state.buckets = {int(h): HourBucket.from_json(b) for h, b in data["buckets"].items()}
+        state.revisions = {int(h): int(r) for h, r in data["revisions"].items()}
+        state.dirty = {int(h) for h in data["dirty"]}
+        state.seen = {int(h): set(ids) for h, ids in data["seen"].items()}
+        state.applied = {str(k): int(v) for k, v in data.get("applied", {}).items()}
+        return state
+
+
+class HourlyAggregator:
+    """All regions' windows in one process; feed events with ``add``, collect with ``poll``."""
+
+    def __init__(self, config: WindowConfig | None = None) -> None:
+        self.config = config or WindowConfig()
+        self.regions: dict[str, RegionWindows] = {}
+        self.subscribers: dict[str, int] = {}
+        self.max_event_time: int | None = None
+
+    def region(self, name: str) -> RegionWindows:
+        state = self.regions.get(name)
+        if state is None:
+            state = self.regions[name] = RegionWindows(name, self.config)
+            state.subscribers = self.subscribers.get(name)
+        return state
+
+    def add(self, event: ComplaintEvent | KpiSample | RegionInfo, raw: bytes = b"",
+            source: str = "", position: tuple[str, int] | None = None) -> DeadLetter | Outcome:
+        """Account one valid event; a dead letter if it arrived beyond lateness."""
+        if isinstance(event, RegionInfo):
+            self.subscribers[event.region] = event.subscribers
+            if event.region in self.regions:
+                self.regions[event.region].subscribers = event.subscribers
+            return Outcome.ACCEPTED
+        if self.max_event_time is None or event.event_time > self.max_event_time:
+            self.max_event_time = event.event_time
+        return self.region(event.region).add(event, raw, source, position)
+
+    def poll(self, *, until: int | None = None) -> list[HourlyAggregate]:
+        """Everything every region's watermark closed (``until``: close up to there)."""
+        out: list[HourlyAggregate] = []
+        for name in sorted(self.regions):
+            out.extend(self.regions[name].poll(until))
+        out.sort(key=lambda a: (a.hour, a.region, a.revision))
+        return out

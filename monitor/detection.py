@@ -25,19 +25,22 @@ class TickResult:
     findings: list[SpecFinding]
 
 
-def evaluate_spec(spec: DetectorSpec, store: SeriesStore, hour: int) -> list[Finding]:
+def evaluate_spec(spec: DetectorSpec, store: SeriesStore, hour: int,
+                  regions: list[str] | None = None) -> list[Finding]:
     detector = spec.instance
     out: list[Finding] = []
     for metric in spec.metrics:
-        window = store.window(metric, hour, detector.history_hours())
+        window = store.window(metric, hour, detector.history_hours(), regions)
         out.extend(detector.evaluate(window))
     return out
 
 
-def tick(config: MonitorConfig, store: SeriesStore, hour: int) -> TickResult:
-    """Judge ``hour`` for every region the store knows; pure apart from reading the store."""
+def tick(config: MonitorConfig, store: SeriesStore, hour: int,
+         regions: set[str] | None = None) -> TickResult:
+    """Judge ``hour`` for ``regions`` (default: all the store knows); reads the store only."""
+    judged = sorted(regions) if regions is not None else list(store.regions)
     findings: list[SpecFinding] = []
     for spec in config.detectors:
-        for finding in evaluate_spec(spec, store, hour):
+        for finding in evaluate_spec(spec, store, hour, judged):
             findings.append(SpecFinding(spec.id, spec.severity, finding))
-    return TickResult(hour=hour, regions=frozenset(store.regions), findings=findings)
+    return TickResult(hour=hour, regions=frozenset(judged), findings=findings)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from alerts.service import AlertService
-from monitor.aggregation import HourlyAggregate, HourlyAggregator
+from monitor.aggregation import HourlyAggregate, HourlyAggregator, Outcome
 from monitor.config import MonitorConfig
 from monitor.deadletters import DeadLetter, DeadLetterSink
 from monitor.detection import TickResult, tick
@@ -33,6 +33,7 @@ def replay_clock(hour: int) -> int:
 class PipelineStats:
     events_in: int = 0
     accepted: int = 0
+    duplicates: int = 0
     dead_lettered: Counter[str] = field(default_factory=Counter)
     aggregates: int = 0
     corrections: int = 0
@@ -56,6 +57,7 @@ class Pipeline:
         history = max((spec.instance.history_hours() for spec in config.detectors), default=1)
         self.series = SeriesStore(config.metrics_needed(), history_hours=max(history, 24) + 24)
         self.stats = PipelineStats()
+        self._next_check = 0  # advance when the newest event time crosses an hour
 
     # -- input ------------------------------------------------------------------------
     def feed(self, raw: bytes, *, kind: str | None = None, source: str = "",
@@ -66,14 +68,17 @@ class Pipeline:
         if isinstance(parsed, DeadLetter):
             self._dead(parsed)
             return
-        late = self.aggregator.add(parsed, raw, source)
-        if late is not None:
-            self._dead(late)
+        outcome = self.aggregator.add(parsed, raw, source)
+        if isinstance(outcome, DeadLetter):
+            self._dead(outcome)
+            return
+        if outcome is Outcome.DUPLICATE:
+            self.stats.duplicates += 1
             return
         self.stats.accepted += 1
-        agg = self.aggregator
-        if agg.dirty or (agg.next_close is not None and agg.watermark is not None
-                         and agg.watermark >= agg.next_close + HOUR_MS):
+        mark = self.aggregator.max_event_time
+        if mark is not None and mark >= self._next_check:
+            self._next_check = mark - mark % HOUR_MS + HOUR_MS
             self.advance()
 
     def _dead(self, letter: DeadLetter) -> None:
@@ -82,24 +87,31 @@ class Pipeline:
 
     # -- time -------------------------------------------------------------------------
     def advance(self, until: int | None = None) -> list[HourlyAggregate]:
-        """Emit what the watermark closed, update series, and judge each newly closed hour."""
-        aggregates = self.aggregator.poll(until=until)
-        closed: list[int] = []
+        """Emit what the watermarks closed, update series, judge each newly closed hour."""
+        return self.apply(self.aggregator.poll(until=until))
+
+    def apply(self, aggregates: list[HourlyAggregate]) -> list[HourlyAggregate]:
+        """Series and detection for emitted aggregates (the Faust runner calls this too).
+
+        Hours are judged in order, each for the regions that closed it in this call;
+        detectors treat each series alone, so grouping regions never changes a finding.
+        """
+        closed: dict[int, set[str]] = {}
         for aggregate in aggregates:
             self.series.update(aggregate)
             self.stats.aggregates += 1
             if aggregate.revision:
                 self.stats.corrections += 1
-            elif not closed or closed[-1] != aggregate.hour:
-                closed.append(aggregate.hour)
+            else:
+                closed.setdefault(aggregate.hour, set()).add(aggregate.region)
             if self.on_aggregate is not None:
                 self.on_aggregate(aggregate)
-        for hour in sorted(set(closed)):
-            self.judge(hour)
+        for hour in sorted(closed):
+            self.judge(hour, closed[hour])
         return aggregates
 
-    def judge(self, hour: int) -> TickResult:
-        result = tick(self.config, self.series, hour)
+    def judge(self, hour: int, regions: set[str] | None = None) -> TickResult:
+        result = tick(self.config, self.series, hour, regions)
         self.stats.ticks += 1
         self.stats.findings += len(result.findings)
         self.alerts.handle(result, self.clock(hour))

@@ -67,17 +67,23 @@ class SeriesStore:
         for m in self.metrics:
             self.data[m][row, col] = values.get(m, np.nan)
 
-    def window(self, metric: str, end_hour: int, hours: int) -> SeriesWindow:
+    def window(self, metric: str, end_hour: int, hours: int,
+               regions: list[str] | None = None) -> SeriesWindow:
         """The last ``hours`` columns ending at ``end_hour``, NaN where nothing is known."""
-        n = len(self.regions)
-        out = np.full((n, hours), np.nan)
-        if self.origin is not None and n:
+        names = self.regions if regions is None else regions
+        rows = [self.region_index.get(name, -1) for name in names]
+        out = np.full((len(names), hours), np.nan)
+        if self.origin is not None and names:
             end_col = (end_hour - self.origin) // HOUR_MS
             start_col = end_col - hours + 1
             lo, hi = max(start_col, 0), min(end_col + 1, self._capacity)
             if hi > lo:
-                out[:, lo - start_col:hi - start_col] = self.data[metric][:n, lo:hi]
-        keys = [SeriesKey(region, metric) for region in self.regions]
+                index = np.asarray(rows)
+                known = index >= 0
+                block = self.data[metric][index[known], lo:hi] if regions is not None else \
+                    self.data[metric][:len(names), lo:hi]
+                out[known, lo - start_col:hi - start_col] = block
+        keys = [SeriesKey(region, metric) for region in names]
         return SeriesWindow(keys=keys, values=out, end_hour=end_hour)
 
     def values(self, region: str, metric: str, start_hour: int, end_hour: int) -> np.ndarray:

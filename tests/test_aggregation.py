@@ -1,6 +1,12 @@
 """Hourly windows in event time: edges, corrections inside lateness, dead letters beyond it."""
 
-from monitor.aggregation import CATEGORIES, HourlyAggregator, WindowConfig, percentile
+from monitor.aggregation import (
+    CATEGORIES,
+    HourlyAggregator,
+    Outcome,
+    WindowConfig,
+    percentile,
+)
 from monitor.deadletters import Reason
 from monitor.parsing import parse_event
 from monitor.windows import HOUR_MS, from_iso
@@ -59,16 +65,64 @@ def test_kpi_mean_max_p95():
     assert m["kpi.latency.mean"] != m["kpi.latency.mean"]  # no samples: NaN, not zero
 
 
-def test_every_known_region_gets_every_hour_even_without_events():
+def test_hours_without_events_are_emitted_as_zeros():
     agg = agg_with_lateness()
-    agg.add(ev(complaint("2026-10-05T09:00:00Z", region="quiet", id_="q")))
     agg.add(ev(complaint("2026-10-05T09:00:00Z", region="busy", id_="b0")))
     agg.add(ev(complaint("2026-10-05T12:30:00Z", region="busy", id_="b1")))
     out = agg.poll()
-    assert sorted((a.region, a.hour) for a in out) == sorted(
-        (r, from_iso("2026-10-05T09:00:00Z") + k * HOUR_MS)
-        for r in ("quiet", "busy") for k in range(3))
-    assert sum(sum(a.complaints) for a in out) == 2
+    assert [(a.hour, sum(a.complaints)) for a in out] == [
+        (from_iso("2026-10-05T09:00:00Z") + k * HOUR_MS, 1 if k == 0 else 0) for k in range(3)]
+
+
+def test_watermarks_are_per_region():
+    agg = agg_with_lateness()
+    agg.add(ev(complaint("2026-10-05T09:00:00Z", region="quiet", id_="q")))
+    agg.add(ev(complaint("2026-10-05T11:00:00Z", region="busy", id_="b0")))
+    agg.add(ev(complaint("2026-10-05T12:30:00Z", region="busy", id_="b1")))
+    # busy's events do not close quiet's hours: a region's hours depend on its own events
+    assert {a.region for a in agg.poll()} == {"busy"}
+    closed = agg.poll(until=from_iso("2026-10-05T11:00:00Z"))
+    assert [(a.region, sum(a.complaints)) for a in closed] == [("quiet", 1), ("quiet", 0)]
+    # ... and a late event for quiet is judged by quiet's watermark, not busy's
+    late_for_busy = ev(complaint("2026-10-05T10:10:00Z", region="quiet", id_="q2"))
+    assert agg.add(late_for_busy) is Outcome.ACCEPTED
+
+
+def test_redelivered_events_count_once():
+    agg = agg_with_lateness()
+    raw = complaint("2026-10-05T09:10:00Z", id_="same")
+    assert agg.add(ev(raw)) is Outcome.ACCEPTED
+    assert agg.add(ev(raw)) is Outcome.DUPLICATE
+    sample = kpi("2026-10-05T09:20:00Z", 1.5)
+    assert agg.add(ev(sample)) is Outcome.ACCEPTED
+    assert agg.add(ev(sample)) is Outcome.DUPLICATE
+    assert agg.add(ev(kpi("2026-10-05T09:20:00Z", 1.5, site="s2"))) is Outcome.ACCEPTED
+    agg.add(ev(complaint("2026-10-05T10:00:00Z", id_="next")))
+    (hour,) = agg.poll()
+    assert hour.complaints[BB] == 1 and hour.kpi["packet_loss"][0] == 2
+
+
+def test_region_state_survives_serialisation_mid_stream():
+    import orjson
+
+    from monitor.aggregation import RegionWindows
+    config = WindowConfig(allowed_lateness_ms=HOUR_MS)
+    live = RegionWindows("r1", config)
+    events = [ev(complaint(f"2026-10-05T{h:02d}:{m:02d}:00Z", id_=f"{h}-{m}"))
+              for h in range(9, 14) for m in (5, 35)]
+    restored_out, live_out = [], []
+    for i, event in enumerate(events):
+        live.add(event)
+        live_out += live.poll()
+        if i == 4:  # a worker crashes here; another takes over from the changelog
+            restored = RegionWindows.from_json(orjson.loads(orjson.dumps(live.to_json())),
+                                               config)
+            assert restored.add(events[i]) is Outcome.DUPLICATE
+            restored_out = list(live_out)
+            for later in events[i + 1:]:
+                restored.add(later)
+                restored_out += restored.poll()
+    assert restored_out == live_out
 
 
 def test_late_event_within_lateness_corrects_its_hour():
@@ -78,7 +132,7 @@ def test_late_event_within_lateness_corrects_its_hour():
     first = agg.poll()
     assert [(a.revision, a.complaints[BB]) for a in first] == [(0, 1)]
     # 09:00 window ends 10:00; + 60 min lateness = 11:00 > watermark 10:30: still correctable
-    assert agg.add(ev(complaint("2026-10-05T09:45:00Z", id_="late-ok"))) is None
+    assert agg.add(ev(complaint("2026-10-05T09:45:00Z", id_="late-ok"))) is Outcome.ACCEPTED
     correction = agg.poll()
     assert [(a.hour, a.revision, a.complaints[BB]) for a in correction] == [
         (from_iso("2026-10-05T09:00:00Z"), 1, 2)]
@@ -91,20 +145,19 @@ def test_event_beyond_lateness_is_dead_lettered_as_late():
     agg.poll()
     raw = complaint("2026-10-05T09:59:59.999Z", id_="too-late")
     letter = agg.add(ev(raw), raw=raw, source="f.jsonl")
-    assert letter is not None
     assert letter.reason is Reason.LATE
     assert letter.field == "event_time"
     assert letter.raw == raw
     assert "allowed lateness 3600s" in letter.detail
     # one millisecond later is the next hour, which is still open
-    assert agg.add(ev(complaint("2026-10-05T10:00:00Z", id_="just-in-time"))) is None
+    assert agg.add(ev(complaint("2026-10-05T10:00:00Z", id_="just-in-time"))) is Outcome.ACCEPTED
 
 
 def test_zero_lateness_makes_every_out_of_order_event_late():
     agg = agg_with_lateness(minutes=0)
     agg.add(ev(complaint("2026-10-05T10:00:00Z", id_="a")))
     letter = agg.add(ev(complaint("2026-10-05T09:59:59.999Z", id_="b")))
-    assert letter is not None and letter.reason is Reason.LATE
+    assert letter.reason is Reason.LATE
 
 
 def test_watermark_delay_holds_the_window_open():
@@ -112,7 +165,7 @@ def test_watermark_delay_holds_the_window_open():
     agg.add(ev(complaint("2026-10-05T09:59:00Z", id_="a")))
     agg.add(ev(complaint("2026-10-05T10:03:00Z", id_="b")))
     assert agg.poll() == []  # watermark 09:58
-    assert agg.add(ev(complaint("2026-10-05T09:59:30Z", id_="c"))) is None
+    assert agg.add(ev(complaint("2026-10-05T09:59:30Z", id_="c"))) is Outcome.ACCEPTED
     agg.add(ev(complaint("2026-10-05T10:05:00Z", id_="d")))
     (hour,) = agg.poll()
     assert hour.complaints[BB] == 2 and hour.revision == 0
@@ -123,7 +176,7 @@ def test_state_of_final_hours_is_dropped():
     for h in range(10):
         agg.add(ev(complaint(from_iso("2026-10-05T00:30:00Z") + h * HOUR_MS, id_=str(h))))
         agg.poll()
-    assert len(agg.buckets) <= 3
+    assert len(agg.regions["r1"].buckets) <= 3
 
 
 def test_aggregate_json_round_trip():
@@ -142,3 +195,15 @@ def test_percentile_matches_numpy():
     values = sorted([3.0, 1.0, 7.5, 2.2, 9.9, 4.4, 0.1])
     assert abs(percentile(values, 0.95) - float(np.percentile(values, 95))) < 1e-12
     assert percentile([5.0], 0.95) == 5.0
+
+
+def test_replayed_offsets_are_skipped_even_beyond_lateness():
+    agg = agg_with_lateness(minutes=0)
+    first = ev(complaint("2026-10-05T09:10:00Z", id_="a"))
+    assert agg.add(first, position=("raw-0", 10)) is Outcome.ACCEPTED
+    agg.add(ev(complaint("2026-10-05T15:00:00Z", id_="b")), position=("raw-0", 11))
+    agg.poll()
+    # a replay from an older committed offset: already applied, so not a late dead letter
+    assert agg.add(first, position=("raw-0", 10)) is Outcome.DUPLICATE
+    assert agg.add(ev(complaint("2026-10-05T09:20:00Z", id_="c")), position=("raw-1", 3)) \
+        .reason is Reason.LATE
