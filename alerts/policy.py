@@ -111,6 +111,13 @@ class AlertPolicy:
         self.active.pop(fp, None)
         self.cooldown_until[fp] = at + self.settings.cooldown_ms
 
+    def adopt(self, fp: str, key: str, first_hour: int) -> None:
+        """The store already had an active ticket for ``fp``: track that one instead."""
+        incident = self.active.get(fp)
+        if incident is not None:
+            incident.ticket_key = key
+            incident.first_hour = first_hour
+
     def restore(self, incidents: list[Incident], cooldowns: dict[str, int]) -> None:
         """Rebuild state from the ticket store after a restart."""
         self.active = {i.fingerprint: i for i in incidents}

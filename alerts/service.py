@@ -59,6 +59,10 @@ class AlertService:
             if isinstance(action, OpenTicket):
                 ticket, created = self.store.open(action.ticket_key, action.fingerprint,
                                                   action.finding, now)
+                if not created and ticket.key != action.ticket_key:
+                    # another worker (before a rebalance) opened it: adopt, do not duplicate
+                    self.policy.adopt(action.fingerprint, ticket.key, ticket.first_hour)
+                    self.store.record_finding(ticket.key, action.finding, now, refired=False)
                 if created:
                     self.stats.opened += 1
                     self.notifier.send(Notification("opened", ticket, now))

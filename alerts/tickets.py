@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    or_,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -52,6 +53,9 @@ class Ticket(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
     fingerprint: Mapped[str] = mapped_column(String(32), index=True)
+    # = fingerprint while the ticket is active, NULL after: the unique constraint makes
+    # "one active ticket per fingerprint" hold across workers, in the database itself
+    active_fingerprint: Mapped[str | None] = mapped_column(String(32), unique=True)
     region: Mapped[str] = mapped_column(String(64), index=True)
     metric: Mapped[str] = mapped_column(String(96))
     detector: Mapped[str] = mapped_column(String(32))
@@ -133,7 +137,9 @@ class TicketView:
 
 
 def make_engine(url: str) -> Engine:
-    engine = create_engine(url, future=True)
+    # several workers may share one SQLite file in tests: wait for the lock, do not fail
+    connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
+    engine = create_engine(url, future=True, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
@@ -166,13 +172,14 @@ class TicketStore:
         """Open a ticket, idempotently by key; returns (ticket, created)."""
         f = finding.finding
         with self.session() as s:
-            existing = s.scalar(select(Ticket).where(Ticket.key == key))
+            existing = s.scalar(select(Ticket).where(
+                or_(Ticket.key == key, Ticket.active_fingerprint == fp)))
             if existing is not None:
                 return TicketView.of(existing), False
             due = due_times(now, self.sla)
             category = category_of(f.metric)
             ticket = Ticket(
-                key=key, fingerprint=fp, region=f.region, metric=f.metric, detector=f.detector,
+                key=key, fingerprint=fp, active_fingerprint=fp, region=f.region, metric=f.metric, detector=f.detector,
                 spec_id=finding.spec_id, category=category.value if category else None,
                 department=department_for(f.metric).value, severity=finding.severity.value,
                 state=TicketState.OPEN.value, title=_title(finding), explanation=f.explanation,
@@ -217,6 +224,7 @@ class TicketStore:
             before = ticket.state
             if resolve and ticket.state in ACTIVE_STATES:
                 ticket.state = TicketState.RESOLVED.value
+                ticket.active_fingerprint = None
             ticket.events.append(TicketEvent(
                 at=now, actor=SYSTEM_ACTOR, action="recovered", from_state=before,
                 to_state=ticket.state, comment="anomaly cleared"))

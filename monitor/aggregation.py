@@ -3,10 +3,16 @@
 The core is pure: no I/O, no clocks. Time moves only with the events (the watermark), so
 a replay of the same events yields the same hours, whether it runs embedded or in Faust.
 
-Watermarks are kept per region (keyed watermarks): a region's watermark is the largest
-event time seen *for that region* minus ``watermark_delay``. That makes a region's hours a
-function of the region's own events only, so a worker that owns the region's partition
-computes exactly what the embedded runner computes, however regions are spread.
+Watermarks are kept per region (keyed watermarks), and per input kind within a region: a
+region's watermark is the *smallest*, over its expected inputs (complaints, KPI samples),
+of the largest event time seen of that input, minus ``watermark_delay``. Complaints and
+KPIs travel on separate topics and a consumer may read one far ahead of the other (a replay
+reads hours of one topic in one fetch); taking the minimum means neither input can close
+an hour the other is still filling. An input that has sent nothing for ``idle_ms`` of the
+runner's clock is idle and stops holding the watermark back (a quiet night without
+complaints must not stall the KPIs); without a clock (replays) no input is ever idle.
+That makes a region's hours a function of the region's own events only, so a worker that
+owns the region's partition computes what the embedded runner computes.
 
 Window life cycle for region r and hour [h, h+1h):
 * when r's watermark reaches h+1h the hour is *emitted* (revision 0), with zeros where
@@ -38,6 +44,8 @@ RATE_PER = 10_000  # complaint rates are per 10k subscribers
 class WindowConfig:
     allowed_lateness_ms: int = 2 * HOUR_MS
     watermark_delay_ms: int = 0
+    inputs: tuple[str, ...] = ("complaint", "kpi")
+    idle_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -167,14 +175,18 @@ class RegionWindows:
     take over the region from its serialised state.
     """
 
-    __slots__ = ("applied", "buckets", "config", "dirty", "max_event_time", "next_close",
-                 "region", "revisions", "seen", "subscribers")
+    __slots__ = ("applied", "buckets", "clock_ms", "config", "dirty", "first_arrival",
+                 "kind_arrival", "kind_max", "next_close", "region", "revisions", "seen",
+                 "subscribers")
 
     def __init__(self, region: str, config: WindowConfig) -> None:
         self.region = region
         self.config = config
         self.subscribers: int | None = None
-        self.max_event_time: int | None = None
+        self.kind_max: dict[str, int] = {}  # largest event time per input kind
+        self.kind_arrival: dict[str, int] = {}  # runner clock at the last arrival per kind
+        self.first_arrival: int | None = None
+        self.clock_ms: int | None = None  # the runner's clock, when it has one
         self.next_close: int | None = None  # first hour not yet emitted
         self.buckets: dict[int, HourBucket] = {}
         self.revisions: dict[int, int] = {}  # emitted hours, not yet final
@@ -185,10 +197,31 @@ class RegionWindows:
         self.applied: dict[str, int] = {}
 
     @property
+    def max_event_time(self) -> int | None:
+        return max(self.kind_max.values()) if self.kind_max else None
+
+    def _idle(self, kind: str) -> bool:
+        idle_ms, now = self.config.idle_ms, self.clock_ms
+        if idle_ms is None or now is None:
+            return False
+        last = self.kind_arrival.get(kind, self.first_arrival)
+        return last is not None and now - last >= idle_ms
+
+    @property
     def watermark(self) -> int | None:
-        if self.max_event_time is None:
-            return None
-        return self.max_event_time - self.config.watermark_delay_ms
+        marks = []
+        for kind in self.config.inputs:
+            if self._idle(kind):
+                continue
+            mark = self.kind_max.get(kind)
+            if mark is None:
+                return None  # an expected input has not spoken yet: wait for it
+            marks.append(mark)
+        if not marks:  # every input idle: the newest event is all we know
+            if not self.kind_max:
+                return None
+            marks = [max(self.kind_max.values())]
+        return min(marks) - self.config.watermark_delay_ms
 
     def is_final(self, hour: int) -> bool:
         """True once no event may change ``hour`` any more."""
@@ -202,9 +235,13 @@ class RegionWindows:
                                     and mark >= self.next_close + HOUR_MS)
 
     def add(self, event: ComplaintEvent | KpiSample, raw: bytes = b"", source: str = "",
-            position: tuple[str, int] | None = None) -> DeadLetter | Outcome:
+            position: tuple[str, int] | None = None,
+            now: int | None = None) -> DeadLetter | Outcome:
         """Account one event. ``position`` is (source partition, offset) when the input is
-        a replayable log; events at or below the last applied offset are redeliveries."""
+        a replayable log; events at or below the last applied offset are redeliveries.
+        ``now`` is the runner's clock (live workers), used only to detect idle inputs."""
+        if now is not None:
+            self.clock_ms = now
         if position is not None:
             partition, offset = position
             if offset <= self.applied.get(partition, -1):
@@ -240,12 +277,19 @@ class RegionWindows:
             self.next_close = hour
         if hour < self.next_close:
             self.dirty.add(hour)  # an emitted (or pre-stream) hour changed: correction
-        if self.max_event_time is None or event.event_time > self.max_event_time:
-            self.max_event_time = event.event_time
+        kind = event.type
+        if event.event_time > self.kind_max.get(kind, -1):
+            self.kind_max[kind] = event.event_time
+        if now is not None:
+            self.kind_arrival[kind] = now
+            if self.first_arrival is None:
+                self.first_arrival = now
         return Outcome.ACCEPTED
 
-    def poll(self, until: int | None = None) -> list[HourlyAggregate]:
+    def poll(self, until: int | None = None, now: int | None = None) -> list[HourlyAggregate]:
         """Emit hours the watermark passed, then corrections; drop state of final hours."""
+        if now is not None:
+            self.clock_ms = now
         mark = self.watermark if until is None else until
         out: list[HourlyAggregate] = []
         if mark is None or self.next_close is None:
@@ -275,7 +319,9 @@ class RegionWindows:
     def to_json(self) -> dict[str, object]:
         return {
             "region": self.region, "subscribers": self.subscribers,
-            "max_event_time": self.max_event_time, "next_close": self.next_close,
+            "kind_max": self.kind_max, "kind_arrival": self.kind_arrival,
+            "first_arrival": self.first_arrival, "clock_ms": self.clock_ms,
+            "next_close": self.next_close,
             "buckets": {str(h): b.to_json() for h, b in self.buckets.items()},
             "revisions": {str(h): r for h, r in self.revisions.items()},
             "dirty": sorted(self.dirty),
@@ -287,7 +333,10 @@ class RegionWindows:
     def from_json(cls, data: dict[str, Any], config: WindowConfig) -> RegionWindows:
         state = cls(str(data["region"]), config)
         state.subscribers = data.get("subscribers")
-        state.max_event_time = data.get("max_event_time")
+        state.kind_max = {str(k): int(v) for k, v in data.get("kind_max", {}).items()}
+        state.kind_arrival = {str(k): int(v) for k, v in data.get("kind_arrival", {}).items()}
+        state.first_arrival = data.get("first_arrival")
+        state.clock_ms = data.get("clock_ms")
         state.next_close = data.get("next_close")
         state.buckets = {int(h): HourBucket.from_json(b) for h, b in data["buckets"].items()}
         state.revisions = {int(h): int(r) for h, r in data["revisions"].items()}

@@ -177,5 +177,93 @@ def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
         out.print("false alarms: none")
 
 
+topics_app = typer.Typer(no_args_is_help=True, help="Manage the monitor's Kafka topics.")
+app.add_typer(topics_app, name="topics")
+
+BootstrapOpt = Annotated[str | None, typer.Option("--bootstrap", "-b", help="Kafka bootstrap "
+                                                  "servers (default: $KAFKA_BOOTSTRAP or "
+                                                  "127.0.0.1:9092).")]
+PrefixOpt = Annotated[str | None, typer.Option("--prefix", help="Topic name prefix "
+                                               "(default: $YUJING_TOPIC_PREFIX or yujing).")]
+
+
+@topics_app.command("create")
+def topics_create(
+    bootstrap: BootstrapOpt = None,
+    prefix: PrefixOpt = None,
+    partitions: Annotated[int | None, typer.Option(min=1, help="Partitions per topic "
+                                                   "(default: $YUJING_PARTITIONS or 4).")] = None,
+) -> None:
+    """Create the monitor's topics (idempotent; grows partition counts, never shrinks)."""
+    from monitor.settings import WorkerSettings
+    from monitor.topics import create_topics
+
+    s = WorkerSettings.from_env(bootstrap=bootstrap, topic_prefix=prefix, partitions=partitions)
+    for name, what in create_topics(s.bootstrap, s.topics, s.partitions).items():
+        out.print(f"{name}: {what}")
+
+
+@topics_app.command("list")
+def topics_list(bootstrap: BootstrapOpt = None, prefix: PrefixOpt = None) -> None:
+    """List the monitor's topics and their partition counts."""
+    from monitor.settings import WorkerSettings
+    from monitor.topics import list_topics
+
+    s = WorkerSettings.from_env(bootstrap=bootstrap, topic_prefix=prefix)
+    for name, count in sorted(list_topics(s.bootstrap, s.topics).items()):
+        out.print(f"{name}\t{count}")
+
+
+@app.command()
+def produce(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL events.")],
+    bootstrap: BootstrapOpt = None,
+    prefix: PrefixOpt = None,
+    rate: Annotated[float | None, typer.Option(min=1, help="Events per second (default: "
+                                               "as fast as the broker takes them).")] = None,
+) -> None:
+    """Send a JSONL file into the raw topics, keyed by region."""
+    from monitor.produce import produce_lines
+    from monitor.settings import WorkerSettings
+
+    s = WorkerSettings.from_env(bootstrap=bootstrap, topic_prefix=prefix)
+    total = sum(1 for _ in file.open("rb"))
+    with Progress(TextColumn("[bold]producing"), BarColumn(), TextColumn("{task.completed:,}/"
+                  "{task.total:,}"), TimeElapsedColumn(), console=err) as bar, \
+            file.open("rb") as fh:
+        task = bar.add_task("produce", total=total)
+        counts = produce_lines(fh, s.bootstrap, s.topics, rate=rate,
+                               progress=lambda k: bar.advance(task, k))
+    for topic, n in sorted(counts.items()):
+        out.print(f"{topic}: {n:,}")
+
+
+@app.command()
+def worker(
+    bootstrap: BootstrapOpt = None,
+    prefix: PrefixOpt = None,
+    db: Annotated[str | None, typer.Option(help="Ticket database URL (default: "
+                                           "$YUJING_DATABASE_URL or sqlite:///var/yujing.db).")]
+        = None,
+    config: ConfigOpt = None,
+    web_port: Annotated[int | None, typer.Option(help="Port of this worker's web views.")]
+        = None,
+    partitions: Annotated[int | None, typer.Option(min=1)] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Faust data directory.")] = None,
+) -> None:
+    """Run a Faust worker; start several to share the partitions."""
+    from monitor.faust_app import run_worker
+    from monitor.settings import WorkerSettings
+
+    setup_logging("INFO")
+    s = WorkerSettings.from_env(bootstrap=bootstrap, topic_prefix=prefix, database_url=db,
+                                config_path=config, web_port=web_port, partitions=partitions,
+                                data_dir=data_dir)
+    _load(s.config_path)
+    if s.database_url.startswith("sqlite:///"):
+        _ensure_sqlite_dir(s.database_url)
+    run_worker(s)
+
+
 if __name__ == "__main__":
     app()

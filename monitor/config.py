@@ -11,7 +11,7 @@ from enum import StrEnum
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -49,10 +49,17 @@ class _Model(BaseModel):
 class WindowSettings(_Model):
     allowed_lateness_minutes: int = Field(default=120, ge=0, le=7 * 24 * 60)
     watermark_delay_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    # which inputs a region's hour waits for before it closes
+    inputs: list[Literal["complaint", "kpi"]] = Field(default_factory=lambda: ["complaint", "kpi"],
+                                                      min_length=1)
+    # live workers: an input silent this long (wall clock) stops holding hours open
+    idle_input_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
 
-    def to_window_config(self) -> WindowConfig:
+    def to_window_config(self, live: bool = False) -> WindowConfig:
         return WindowConfig(allowed_lateness_ms=self.allowed_lateness_minutes * 60_000,
-                            watermark_delay_ms=self.watermark_delay_minutes * 60_000)
+                            watermark_delay_ms=self.watermark_delay_minutes * 60_000,
+                            inputs=tuple(self.inputs),
+                            idle_ms=self.idle_input_seconds * 1000 if live else None)
 
 
 class DetectorSpec(_Model):

@@ -45,8 +45,12 @@ def build(config: MonitorConfig, db_url: str, out_dir: Path | None = None,
 
 
 def run_lines(run: EmbeddedRun, lines: Iterable[bytes], source: str = "",
-              progress: Callable[[int], None] | None = None, every: int = 20_000) -> EmbeddedRun:
-    """Feed every line, then close the remaining hours (a replay has a known end)."""
+              progress: Callable[[int], None] | None = None, every: int = 20_000,
+              finish: bool = True) -> EmbeddedRun:
+    """Feed every line, then close the remaining hours (a replay has a known end).
+
+    ``finish=False`` leaves open what the data has not closed, as a stream would.
+    """
     started = time.perf_counter()
     feed = run.pipeline.feed
     n = 0
@@ -57,7 +61,10 @@ def run_lines(run: EmbeddedRun, lines: Iterable[bytes], source: str = "",
         feed(stripped, source=source, offset=n)
         if progress is not None and n % every == 0:
             progress(every)
-    run.pipeline.finish()
+    if finish:
+        run.pipeline.finish()
+    else:
+        run.pipeline.advance()  # emit what the watermarks closed; leave the rest open
     if progress is not None:
         progress(n % every)
     run.seconds += time.perf_counter() - started

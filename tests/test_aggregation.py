@@ -17,9 +17,10 @@ def ev(raw):
     return parse_event(raw)
 
 
-def agg_with_lateness(minutes=120, delay_minutes=0):
+def agg_with_lateness(minutes=120, delay_minutes=0, inputs=("complaint",)):
     return HourlyAggregator(WindowConfig(allowed_lateness_ms=minutes * 60_000,
-                                         watermark_delay_ms=delay_minutes * 60_000))
+                                         watermark_delay_ms=delay_minutes * 60_000,
+                                         inputs=inputs))
 
 
 BB = CATEGORIES.index(next(c for c in CATEGORIES if c.value == "broadband_lag"))
@@ -53,7 +54,7 @@ def test_rates_are_per_10k_subscribers():
 
 
 def test_kpi_mean_max_p95():
-    agg = agg_with_lateness()
+    agg = agg_with_lateness(inputs=("kpi",))
     for i, value in enumerate([1.0, 2.0, 3.0, 4.0, 10.0]):
         agg.add(ev(kpi(f"2026-10-05T09:{i:02d}:00Z", value)))
     agg.add(ev(kpi("2026-10-05T10:00:00Z", 0.0)))
@@ -106,7 +107,7 @@ def test_region_state_survives_serialisation_mid_stream():
     import orjson
 
     from monitor.aggregation import RegionWindows
-    config = WindowConfig(allowed_lateness_ms=HOUR_MS)
+    config = WindowConfig(allowed_lateness_ms=HOUR_MS, inputs=("complaint",))
     live = RegionWindows("r1", config)
     events = [ev(complaint(f"2026-10-05T{h:02d}:{m:02d}:00Z", id_=f"{h}-{m}"))
               for h in range(9, 14) for m in (5, 35)]
@@ -180,11 +181,12 @@ def test_state_of_final_hours_is_dropped():
 
 
 def test_aggregate_json_round_trip():
-    agg = agg_with_lateness()
+    agg = agg_with_lateness(inputs=("complaint", "kpi"))
     agg.add(ev(region("r1", 50_000)))
     agg.add(ev(complaint("2026-10-05T09:10:00Z")))
     agg.add(ev(kpi("2026-10-05T09:20:00Z", 0.7)))
     agg.add(ev(kpi("2026-10-05T10:20:00Z", 0.7)))
+    agg.add(ev(complaint("2026-10-05T10:30:00Z", id_="c2")))
     (hour,) = agg.poll()
     from monitor.aggregation import HourlyAggregate
     assert HourlyAggregate.from_json(hour.to_json()) == hour
@@ -207,3 +209,28 @@ def test_replayed_offsets_are_skipped_even_beyond_lateness():
     assert agg.add(first, position=("raw-0", 10)) is Outcome.DUPLICATE
     assert agg.add(ev(complaint("2026-10-05T09:20:00Z", id_="c")), position=("raw-1", 3)) \
         .reason is Reason.LATE
+
+
+def test_an_hour_waits_for_every_input():
+    agg = agg_with_lateness(inputs=("complaint", "kpi"))
+    # the KPI topic was read far ahead; complaints for 09:xx are still to come
+    for h in range(9, 15):
+        agg.add(ev(kpi(f"2026-10-05T{h:02d}:30:00Z", 1.0)))
+    assert agg.poll() == []
+    assert agg.add(ev(complaint("2026-10-05T09:40:00Z", id_="a"))) is Outcome.ACCEPTED
+    assert agg.add(ev(complaint("2026-10-05T11:05:00Z", id_="b"))) is Outcome.ACCEPTED
+    out = agg.poll()
+    assert [(a.hour, sum(a.complaints), a.kpi["packet_loss"][0]) for a in out] == [
+        (from_iso("2026-10-05T09:00:00Z"), 1, 1), (from_iso("2026-10-05T10:00:00Z"), 0, 1)]
+
+
+def test_an_idle_input_stops_holding_hours_open():
+    from monitor.aggregation import RegionWindows
+    config = WindowConfig(inputs=("complaint", "kpi"), idle_ms=60_000)
+    state = RegionWindows("r1", config)
+    state.add(ev(complaint("2026-10-05T09:10:00Z", id_="a")), now=0)
+    state.add(ev(kpi("2026-10-05T09:20:00Z", 1.0)), now=1_000)
+    state.add(ev(kpi("2026-10-05T12:20:00Z", 1.0)), now=30_000)
+    assert state.poll(now=30_000) == []  # complaints are quiet, not yet idle
+    out = state.poll(now=61_000)  # a minute of silence: complaints idle, KPIs drive
+    assert [a.hour for a in out] == [from_iso(f"2026-10-05T{h:02d}:00:00Z") for h in (9, 10, 11)]

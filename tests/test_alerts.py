@@ -144,3 +144,17 @@ def test_audit_trail_records_open(service):
     (event,) = service.store.events(service.store.all()[0].id)
     assert event["action"] == "opened" and event["actor"] == "yujing"
     assert event["to"] == "open"
+
+
+def test_a_second_worker_with_stale_state_adopts_the_open_ticket(tmp_path):
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    stale = AlertService(store=TicketStore(url), notifier=MemoryNotifier(),
+                         settings=AlertSettings())  # started before any ticket existed
+    owner = AlertService(store=TicketStore(url), notifier=MemoryNotifier(),
+                         settings=AlertSettings())
+    run_hours(owner, T0, 2, firing_hours={0, 1})
+    # a rebalance moves the region to the stale worker, which fires on the next hour
+    run_hours(stale, T0 + 2 * HOUR, 2, firing_hours={0, 1})
+    (ticket,) = owner.store.all()
+    assert ticket.occurrences == 4
+    assert stale.notifier.sent == []

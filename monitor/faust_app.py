@@ -1,0 +1,351 @@
+"""The Faust runner: the same core as the embedded runner, on Kafka, scaled by partitions.
+
+Shape (as in the Faust docs: topics, tables, agents, web views, each agent short):
+
+* ``validate``  raw complaint/KPI topics -> parse -> dead letters, or the ``events`` topic
+  keyed by region (the repartition: any producer key in, region key out);
+* ``aggregate`` ``events`` -> per-region hourly windows in the ``windows`` table (changelog
+  backed) -> hourly aggregates to the ``hourly`` topic -> series -> detectors -> alert
+  policy -> tickets (database) + ``findings`` and ``alerts`` topics.
+
+Crash safety without transactions, by ordering and idempotence:
+1. aggregates, findings and notifications are produced, ticket rows committed;
+2. the producer is flushed;
+3. only then is the region's window state written to the ``windows`` table.
+A worker killed anywhere replays from its last committed offset; the restored window state
+remembers the highest input offset it applied per source partition, so replayed events are
+skipped, and re-emitted hours are identical (same region, hour and revision). Tickets have
+deterministic keys, so a replayed detection opens nothing new. The detectors' series are
+rebuilt from the ``hourly`` topic (the durable log of aggregates) when partitions move.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+import orjson
+from kafka import KafkaConsumer, TopicPartition
+
+from alerts.notify import FanOut, LogNotifier, MemoryNotifier
+from alerts.service import AlertService
+from alerts.tickets import TicketStore
+from monitor.aggregation import HourlyAggregate, Outcome, RegionWindows
+from monitor.config import MonitorConfig, load_config
+from monitor.deadletters import DeadLetter, MemoryDeadLetters, Reason
+from monitor.detection import TickResult
+from monitor.parsing import parse_event
+from monitor.pipeline import Pipeline
+from monitor.schemas import RegionInfo
+from monitor.settings import WorkerSettings
+
+log = logging.getLogger("yujing.faust")
+
+KIND_BY_ROLE = {"complaints": "complaint", "kpis": "kpi"}
+
+
+def wall_clock(_hour: int) -> int:
+    return int(time.time() * 1000)
+
+
+def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+    return [("reason", letter.reason.value.encode()),
+            ("field", (letter.field or "").encode()),
+            ("detail", letter.detail.encode()[:2000]),
+            ("source", letter.source.encode()),
+            ("offset", str(letter.offset if letter.offset is not None else "").encode())]
+
+
+# -- reference data --------------------------------------------------------------------
+class RegionDirectory:
+    """Subscribers per region, read from the compacted ``regions`` topic.
+
+    Loaded to the end before the worker starts (so rates are known for the first hour), and
+    kept current by polling while it runs. Invalid records are logged and counted.
+    """
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.subscribers: dict[str, int] = {}
+        self.invalid = 0
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                       client_id="yujing-regions", group_id=None)
+        partitions = self._consumer.partitions_for_topic(topic) or set()
+        self._tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        self._consumer.assign(self._tps)
+        self._consumer.seek_to_beginning(*self._tps)
+        self._next_poll = 0.0
+
+    def refresh(self, every_s: float = 5.0) -> None:
+        """Pick up changed reference data now and then (a poll costs a network round trip)."""
+        now = time.monotonic()
+        if now >= self._next_poll:
+            self._next_poll = now + every_s
+            self.poll()
+
+    def load(self, timeout_s: float = 30.0) -> None:
+        end = self._consumer.end_offsets(self._tps)
+        deadline = time.monotonic() + timeout_s
+        while any(self._consumer.position(tp) < end[tp] for tp in self._tps):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {self.topic} to its end")
+            self.poll(timeout_ms=500)
+
+    def poll(self, timeout_ms: int = 0) -> None:
+        for records in self._consumer.poll(timeout_ms=timeout_ms).values():
+            for record in records:
+                parsed = parse_event(record.value or b"", kind="region",
+                                     source=f"{record.topic}:{record.partition}",
+                                     offset=record.offset)
+                if isinstance(parsed, RegionInfo):
+                    self.subscribers[parsed.region] = parsed.subscribers
+                else:
+                    self.invalid += 1
+                    log.warning("invalid region record", extra={"fields": {
+                        "offset": record.offset, "detail": getattr(parsed, "detail", "")}})
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+# -- the worker's core -------------------------------------------------------------------
+@dataclass
+class BatchResult:
+    aggregates: list[HourlyAggregate] = field(default_factory=list)
+    states: dict[str, RegionWindows] = field(default_factory=dict)
+    dead: list[DeadLetter] = field(default_factory=list)
+    duplicates: int = 0
+
+
+class WorkerCore:
+    """Plain Python: what the aggregate agent does with a batch, minus the awaiting."""
+
+    def __init__(self, settings: WorkerSettings, config: MonitorConfig) -> None:
+        self.settings = settings
+        self.config = config
+        self.store = TicketStore(settings.database_url)
+        self.outbox = MemoryNotifier()
+        alerts = AlertService(store=self.store, notifier=FanOut(LogNotifier(), self.outbox),
+                              settings=config.alerts)
+        self.ticks: list[TickResult] = []
+        self.regions_seen: set[str] = set()
+        # live window state of owned regions; the table holds the same, serialised
+        self.cache: dict[str, RegionWindows] = {}
+        self.pipeline = Pipeline(config, alerts, MemoryDeadLetters(), clock=wall_clock,
+                                 on_tick=self.ticks.append)
+        self.window_config = config.windows.to_window_config(live=True)
+
+    def ingest(self, records: Iterable[tuple[bytes, str, int]],
+               load: Any, subscribers: dict[str, int]) -> BatchResult:
+        """Add a batch of (value, source partition, offset) to their regions' windows."""
+        result = BatchResult()
+        now = int(time.time() * 1000)
+        for value, source, offset in records:
+            parsed = parse_event(value, source=source, offset=offset)
+            if isinstance(parsed, DeadLetter):
+                result.dead.append(parsed)
+                continue
+            if isinstance(parsed, RegionInfo):
+                continue
+            region = parsed.region
+            state = result.states.get(region)
+            if state is None:
+                state = self.cache.get(region)
+                if state is None:
+                    saved = load(region)
+                    state = (RegionWindows.from_json(saved, self.window_config) if saved
+                             else RegionWindows(region, self.window_config))
+                    self.cache[region] = state
+                result.states[region] = state
+            outcome = state.add(parsed, value, source, position=(source, offset), now=now)
+            if isinstance(outcome, DeadLetter):
+                result.dead.append(outcome)
+            elif outcome is Outcome.DUPLICATE:
+                result.duplicates += 1
+        self.regions_seen.update(result.states)
+        for region in sorted(result.states):
+            state = result.states[region]
+            state.subscribers = subscribers.get(region, state.subscribers)
+            result.aggregates.extend(state.poll(now=now))
+        return result
+
+    def detect(self, aggregates: list[HourlyAggregate]) -> None:
+        self.ticks.clear()
+        self.outbox.sent.clear()
+        self.pipeline.apply(aggregates)
+
+    def rebuild_series(self, hourly_topic: str, partitions: set[int]) -> int:
+        """Refill the detectors' memory from the hourly log of the given partitions."""
+        from monitor.series import SeriesStore
+        old = self.pipeline.series
+        self.pipeline.series = SeriesStore(old.metrics, history_hours=old.history_hours)
+        if not partitions:
+            return 0
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap, group_id=None,
+                                 enable_auto_commit=False, client_id="yujing-series")
+        try:
+            tps = [TopicPartition(hourly_topic, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            end = consumer.end_offsets(tps)
+            n = 0
+            while any(consumer.position(tp) < end[tp] for tp in tps):
+                for records in consumer.poll(timeout_ms=500).values():
+                    for record in records:
+                        self.pipeline.series.update(
+                            HourlyAggregate.from_json(orjson.loads(record.value)))
+                        n += 1
+            return n
+        finally:
+            consumer.close()
+
+
+# -- the app -----------------------------------------------------------------------------
+def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) -> faust.App:
+    config = config or load_config(settings.config_path)
+    names = settings.topics
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.bootstrap}",
+        store="memory://",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        key_serializer="raw",
+        value_serializer="raw",
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=settings.commit_interval,
+        producer_acks=-1,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        datadir=str(settings.data_dir),
+        table_cleanup_interval=3600.0,
+    )
+    core = WorkerCore(settings, config)
+    # reference data first, so that the first hour a worker emits already has its rates
+    region_dir = RegionDirectory(settings.bootstrap, names.name("regions"))
+    region_dir.load()
+    log.info("regions loaded", extra={"fields": {"regions": len(region_dir.subscribers)}})
+    assigned: dict[str, set[int]] = {"events": set()}
+
+    # topics
+    raw_topic = app.topic(names.name("complaints"), names.name("kpis"))
+    events_topic = app.topic(names.name("events"), partitions=settings.partitions)
+    hourly_topic = app.topic(names.name("hourly"))
+    findings_topic = app.topic(names.name("findings"))
+    alerts_topic = app.topic(names.name("alerts"))
+    dead_topic = app.topic(names.name("deadletters"))
+    role_by_topic = {names.name("complaints"): "complaints", names.name("kpis"): "kpis"}
+
+    # tables
+    windows = app.Table("windows", default=None, partitions=settings.partitions,
+                        use_partitioner=True,
+                        schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+                        help="per-region hourly window state")
+
+    async def send_dead(letter: DeadLetter) -> None:
+        await dead_topic.send(value=letter.raw, headers=dead_letter_headers(letter))
+
+    # agents
+    @app.agent(raw_topic)
+    async def validate(stream: faust.StreamT) -> None:
+        """Raw topics -> dead letters or region-keyed events."""
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+            for event in batch:
+                msg = event.message
+                source = f"{msg.topic}:{msg.partition}"
+                parsed = parse_event(event.value or b"", kind=KIND_BY_ROLE[role_by_topic[msg.topic]],
+                                     source=source, offset=msg.offset)
+                if isinstance(parsed, DeadLetter):
+                    await send_dead(parsed)
+                    continue
+                await events_topic.send(
+                    key=parsed.region.encode(), value=event.value,
+                    headers=[("src", source.encode()), ("off", str(msg.offset).encode())])
+
+    @app.agent(events_topic)
+    async def aggregate(stream: faust.StreamT) -> None:
+        """Events -> windows table -> hourly topic -> detectors -> tickets and alerts."""
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+            _follow_assignment(app, core, names, assigned)
+            region_dir.refresh()
+            records = [(e.value, *_source_of(e)) for e in batch]
+            try:
+                result = core.ingest(records, lambda r: windows.get(r.encode()),
+                                     region_dir.subscribers)
+            except Exception:
+                core.cache.clear()  # half-applied state must not outlive the failed batch
+                raise
+            for letter in result.dead:
+                await send_dead(letter)
+            for agg in result.aggregates:
+                await hourly_topic.send(key=agg.region.encode(), value=orjson.dumps(agg.to_json()))
+            core.detect(result.aggregates)
+            for tick_result in core.ticks:
+                for sf in tick_result.findings:
+                    await findings_topic.send(key=sf.finding.region.encode(), value=orjson.dumps(
+                        {"spec_id": sf.spec_id, "severity": sf.severity.value,
+                         **sf.finding.to_json()}))
+            for note in core.outbox.sent:
+                await alerts_topic.send(key=note.ticket.region.encode(),
+                                        value=orjson.dumps(note.to_json()))
+            await app.producer.flush()  # everything above is durable before the state is
+            for region, state in result.states.items():
+                windows[region.encode()] = state.to_json()
+
+    # web views
+    @app.page("/yujing/status")
+    async def status(web: Any, request: Any) -> Any:
+        stats = core.pipeline.stats
+        return web.json({
+            "assigned_partitions": sorted(assigned["events"]),
+            "regions": sorted(core.regions_seen),
+            "aggregates": stats.aggregates, "ticks": stats.ticks, "findings": stats.findings,
+            "tickets_opened": core.pipeline.alerts.stats.opened,
+        })
+
+    app.yujing_core = core  # type: ignore[attr-defined]
+    return app
+
+
+def _source_of(event: Any) -> tuple[str, int]:
+    headers = dict(event.message.headers or [])
+    src = headers.get("src")
+    off = headers.get("off")
+    if src is None or off is None:  # not from our validator: use this topic's position
+        return f"{event.message.topic}:{event.message.partition}", event.message.offset
+    return src.decode(), int(off)
+
+
+def _follow_assignment(app: faust.App, core: WorkerCore, names: Any,
+                       assigned: dict[str, set[int]]) -> None:
+    """After a rebalance: rebuild series for the owned partitions, reload alert state."""
+    events_name = names.name("events")
+    now = {tp.partition for tp in app.consumer.assignment() if tp.topic == events_name}
+    if now == assigned["events"]:
+        return
+    assigned["events"] = now
+    core.cache.clear()  # owned regions changed: the table (restored by Faust) is the truth
+    n = core.rebuild_series(names.name("hourly"), now)
+    core.pipeline.alerts.restore()
+    log.info("partitions assigned", extra={"fields": {"partitions": sorted(now),
+                                                       "hourly_records": n}})
+
+
+def run_worker(settings: WorkerSettings) -> None:
+    """Run one Faust worker in this process until it is stopped."""
+    from faust.worker import Worker
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings)
+    worker = Worker(app, loglevel=settings.log_level.lower(), quiet=True,
+                    redirect_stdouts=False)
+    for noisy in ("kafka", "aiokafka"):  # client chatter drowns the monitor's own lines
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    worker.execute_from_commandline()
+
+
+__all__ = ["KIND_BY_ROLE", "Reason", "WorkerCore", "create_app", "run_worker"]

@@ -1,0 +1,47 @@
+"""Worker settings from the environment (12-factor), with CLI options layered on top."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from monitor.topics import TopicNames, bootstrap_from_env
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = "yujing"
+    partitions: int = 4
+    database_url: str = "sqlite:///var/yujing.db"
+    config_path: Path | None = None
+    app_id: str = "yujing"
+    web_port: int = 6066
+    web_host: str = "127.0.0.1"
+    data_dir: Path = Path("var/faust")
+    batch_size: int = 1000
+    batch_seconds: float = 0.2
+    commit_interval: float = 1.0
+    log_level: str = "INFO"
+
+    @property
+    def topics(self) -> TopicNames:
+        return TopicNames(self.topic_prefix)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> WorkerSettings:
+        env = os.environ
+        base = cls(
+            bootstrap=bootstrap_from_env(cls.bootstrap),
+            topic_prefix=env.get("YUJING_TOPIC_PREFIX", cls.topic_prefix),
+            partitions=int(env.get("YUJING_PARTITIONS", cls.partitions)),
+            database_url=env.get("YUJING_DATABASE_URL", cls.database_url),
+            config_path=Path(env["YUJING_CONFIG"]) if env.get("YUJING_CONFIG") else None,
+            app_id=env.get("YUJING_APP_ID", cls.app_id),
+            web_port=int(env.get("YUJING_WEB_PORT", cls.web_port)),
+            data_dir=Path(env.get("YUJING_DATA_DIR", str(cls.data_dir))),
+            log_level=env.get("YUJING_LOG_LEVEL", cls.log_level),
+        )
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return replace(base, **given)  # type: ignore[arg-type]

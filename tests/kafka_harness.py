@@ -1,0 +1,208 @@
+"""Drive real Faust workers on the real broker: topics, producers, workers, waiting, reading."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from alerts.tickets import TicketStore
+from monitor.aggregation import HourlyAggregate
+from monitor.config import load_config
+from monitor.embedded import build, run_lines
+from monitor.produce import produce_lines
+from monitor.topics import TopicNames, create_topics
+from tests.conftest import ROOT, free_port
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str,
+               interval: float = 0.5) -> None:
+    """Poll a condition until it holds; fail with ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class Worker:
+    name: str
+    process: subprocess.Popen[bytes]
+    web_port: int
+    log: Path
+
+    def status(self) -> dict[str, object] | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/yujing/status",
+                                        timeout=2) as response:
+                return orjson.loads(response.read())
+        except OSError:
+            return None
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+@dataclass
+class Scenario:
+    bootstrap: str
+    tmp: Path
+    partitions: int = 4
+    prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}")
+    workers: list[Worker] = field(default_factory=list)
+
+    @property
+    def names(self) -> TopicNames:
+        return TopicNames(self.prefix)
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.tmp / 'tickets.db'}"
+
+    def create_topics(self) -> None:
+        create_topics(self.bootstrap, self.names, self.partitions)
+
+    def produce(self, lines: Iterable[bytes]) -> None:
+        produce_lines(lines, self.bootstrap, self.names)
+
+    def start_worker(self, name: str) -> Worker:
+        port = free_port()
+        log = self.tmp / f"{name}.log"
+        env = {**os.environ, "KAFKA_BOOTSTRAP": self.bootstrap, "YUJING_TOPIC_PREFIX": self.prefix,
+               "YUJING_APP_ID": self.prefix, "YUJING_PARTITIONS": str(self.partitions),
+               "YUJING_DATABASE_URL": self.db_url, "YUJING_WEB_PORT": str(port),
+               "YUJING_DATA_DIR": str(self.tmp / f"faust-{name}")}
+        with log.open("wb") as fh:
+            process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "worker"],
+                                       cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        worker = Worker(name, process, port, log)
+        self.workers.append(worker)
+        wait_until(lambda: worker.status() is not None or not worker.alive(), 120,
+                   f"worker {name} to serve its status page")
+        assert worker.alive(), f"worker {name} died:\n{log.read_text()[-4000:]}"
+        return worker
+
+    def kill(self, worker: Worker) -> None:
+        worker.process.send_signal(signal.SIGKILL)
+        worker.process.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for worker in self.workers:
+            if worker.alive():
+                worker.process.send_signal(signal.SIGTERM)
+        for worker in self.workers:
+            try:
+                worker.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+
+    # -- reading results ----------------------------------------------------------------
+    def read_topic(self, role: str) -> list[tuple[bytes | None, bytes, dict[str, bytes]]]:
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
+                                 enable_auto_commit=False)
+        try:
+            topic = self.names.name(role)
+            tps = [TopicPartition(topic, p) for p in sorted(
+                consumer.partitions_for_topic(topic) or ())]
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            end = consumer.end_offsets(tps)
+            out = []
+            while any(consumer.position(tp) < end[tp] for tp in tps):
+                for records in consumer.poll(timeout_ms=500).values():
+                    out.extend((r.key, r.value, dict(r.headers or [])) for r in records)
+            return out
+        finally:
+            consumer.close()
+
+    def hourly(self) -> list[HourlyAggregate]:
+        return [HourlyAggregate.from_json(orjson.loads(v)) for _, v, _ in self.read_topic("hourly")]
+
+    def lag(self) -> int:
+        """Messages of the input topics not yet committed by the workers' consumer group."""
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
+        try:
+            committed = admin.list_group_offsets(self.prefix).get(self.prefix, {})
+            total = 0
+            for role in ("complaints", "kpis", "events"):
+                topic = self.names.name(role)
+                tps = [TopicPartition(topic, p) for p in range(self.partitions)]
+                for tp, end in consumer.end_offsets(tps).items():
+                    meta = committed.get(tp)
+                    total += end - (meta.offset if meta is not None and meta.offset >= 0 else 0)
+            return total
+        finally:
+            consumer.close()
+            admin.close()
+
+    def drained(self, expected_hours: int) -> bool:
+        for worker in self.workers:
+            if not worker.alive() and worker.process.returncode != -signal.SIGKILL:
+                raise AssertionError(f"worker {worker.name} died:\n"
+                                     f"{worker.log.read_text()[-4000:]}")
+        return self.lag() == 0 and len(final_hours(self.hourly())) >= expected_hours
+
+    def tickets(self) -> list[tuple[str, int, str, str, str]]:
+        store = TicketStore(self.db_url)
+        try:
+            return sorted((t.fingerprint, t.first_hour, t.region, t.metric, t.detector)
+                          for t in store.all())
+        finally:
+            store.close()
+
+
+def final_hours(aggregates: Iterable[HourlyAggregate]) -> dict[tuple[str, int], HourlyAggregate]:
+    """The latest revision of each region-hour."""
+    out: dict[tuple[str, int], HourlyAggregate] = {}
+    for agg in aggregates:
+        key = (agg.region, agg.hour)
+        if key not in out or agg.revision >= out[key].revision:
+            out[key] = agg
+    return out
+
+
+@dataclass
+class Reference:
+    """What the embedded runner makes of the same lines (hours closed by the data alone)."""
+
+    hours: dict[tuple[str, int], HourlyAggregate]
+    tickets: list[tuple[str, int, str, str, str]]
+
+
+def embedded_reference(lines: list[bytes], tmp: Path) -> Reference:
+    emitted: list[HourlyAggregate] = []
+    run = build(load_config(), f"sqlite:///{tmp / 'reference.db'}")
+    run.pipeline.on_aggregate = emitted.append
+    run_lines(run, lines, finish=False)
+    tickets = sorted((t.fingerprint, t.first_hour, t.region, t.metric, t.detector)
+                     for t in run.tickets.all())
+    run.tickets.close()
+    return Reference(final_hours(emitted), tickets)
+
+
+def same_metrics(a: HourlyAggregate, b: HourlyAggregate) -> bool:
+    ma, mb = a.metrics(), b.metrics()
+    if ma.keys() != mb.keys():
+        return False
+    for key, va in ma.items():
+        vb = mb[key]
+        if math.isnan(va) and math.isnan(vb):
+            continue
+        if not math.isclose(va, vb, rel_tol=1e-9, abs_tol=1e-12):
+            return False
+    return True
