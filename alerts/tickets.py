@@ -179,7 +179,8 @@ class TicketStore:
             due = due_times(now, self.sla)
             category = category_of(f.metric)
             ticket = Ticket(
-                key=key, fingerprint=fp, active_fingerprint=fp, region=f.region, metric=f.metric, detector=f.detector,
+                key=key, fingerprint=fp, active_fingerprint=fp, region=f.region,
+                metric=f.metric, detector=f.detector,
                 spec_id=finding.spec_id, category=category.value if category else None,
                 department=department_for(f.metric).value, severity=finding.severity.value,
                 state=TicketState.OPEN.value, title=_title(finding), explanation=f.explanation,

@@ -55,10 +55,10 @@ def run_lines(run: EmbeddedRun, lines: Iterable[bytes], source: str = "",
     feed = run.pipeline.feed
     n = 0
     for n, line in enumerate(lines, start=1):
-        stripped = line.strip()
-        if not stripped:
+        payload = line.rstrip(b"\r\n")
+        if not payload.strip():
             continue
-        feed(stripped, source=source, offset=n)
+        feed(payload, source=source, offset=n)
         if progress is not None and n % every == 0:
             progress(every)
     if finish:

@@ -218,6 +218,8 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=settings.commit_interval,
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout / 3),
         producer_acks=-1,
         web_host=settings.web_host,
         web_port=settings.web_port,
@@ -242,9 +244,8 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
 
     # tables
     windows = app.Table("windows", default=None, partitions=settings.partitions,
-                        use_partitioner=True,
-                        schema=faust.Schema(key_serializer="raw", value_serializer="json"),
-                        help="per-region hourly window state")
+                        use_partitioner=True, key_type=bytes,  # bytes keys: "raw", as the
+                        help="per-region hourly window state")  # events topic's keys
 
     async def send_dead(letter: DeadLetter) -> None:
         await dead_topic.send(value=letter.raw, headers=dead_letter_headers(letter))
@@ -253,18 +254,17 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
     @app.agent(raw_topic)
     async def validate(stream: faust.StreamT) -> None:
         """Raw topics -> dead letters or region-keyed events."""
-        async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
-            for event in batch:
-                msg = event.message
-                source = f"{msg.topic}:{msg.partition}"
-                parsed = parse_event(event.value or b"", kind=KIND_BY_ROLE[role_by_topic[msg.topic]],
-                                     source=source, offset=msg.offset)
-                if isinstance(parsed, DeadLetter):
-                    await send_dead(parsed)
-                    continue
-                await events_topic.send(
-                    key=parsed.region.encode(), value=event.value,
-                    headers=[("src", source.encode()), ("off", str(msg.offset).encode())])
+        async for event in stream.events():
+            msg = event.message
+            source = f"{msg.topic}:{msg.partition}"
+            parsed = parse_event(event.value or b"", kind=KIND_BY_ROLE[role_by_topic[msg.topic]],
+                                 source=source, offset=msg.offset)
+            if isinstance(parsed, DeadLetter):
+                await send_dead(parsed)
+                continue
+            await events_topic.send(
+                key=parsed.region.encode(), value=event.value,
+                headers=[("src", source.encode()), ("off", str(msg.offset).encode())])
 
     @app.agent(events_topic)
     async def aggregate(stream: faust.StreamT) -> None:
@@ -301,7 +301,9 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
     async def status(web: Any, request: Any) -> Any:
         stats = core.pipeline.stats
         return web.json({
-            "assigned_partitions": sorted(assigned["events"]),
+            "assigned_partitions": sorted(
+                tp.partition for tp in app.consumer.assignment()
+                if tp.topic == names.name("events")),
             "regions": sorted(core.regions_seen),
             "aggregates": stats.aggregates, "ticks": stats.ticks, "findings": stats.findings,
             "tickets_opened": core.pipeline.alerts.stats.opened,

@@ -8,6 +8,7 @@ not the producer, decides what is a dead letter, so nothing is lost on the way i
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -25,7 +26,10 @@ def route(line: bytes) -> tuple[str, bytes | None]:
     try:
         doc = orjson.loads(line)
     except orjson.JSONDecodeError:
-        return "complaints", None
+        try:  # NaN/Infinity: route it by its type; validation will say what is wrong
+            doc = json.loads(line)
+        except (ValueError, UnicodeDecodeError):
+            return "complaints", None
     if not isinstance(doc, dict):
         return "complaints", None
     role = ROLE_BY_TYPE.get(str(doc.get("type")), "complaints")
@@ -45,8 +49,8 @@ def produce_lines(lines: Iterable[bytes], bootstrap: str, names: TopicNames,
     sent = 0
     try:
         for raw in lines:
-            line = raw.strip()
-            if not line:
+            line = raw.rstrip(b"\r\n")  # the payload is kept byte for byte
+            if not line.strip():
                 continue
             role, key = route(line)
             producer.send(topics[role], key=key, value=line)

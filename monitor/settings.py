@@ -23,6 +23,7 @@ class WorkerSettings:
     batch_size: int = 1000
     batch_seconds: float = 0.2
     commit_interval: float = 1.0
+    session_timeout: float = 30.0  # how long a dead worker holds its partitions
     log_level: str = "INFO"
 
     @property
@@ -42,6 +43,7 @@ class WorkerSettings:
             web_port=int(env.get("YUJING_WEB_PORT", cls.web_port)),
             data_dir=Path(env.get("YUJING_DATA_DIR", str(cls.data_dir))),
             log_level=env.get("YUJING_LOG_LEVEL", cls.log_level),
+            session_timeout=float(env.get("YUJING_SESSION_TIMEOUT", cls.session_timeout)),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **given)  # type: ignore[arg-type]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Local Apache Kafka (KRaft, one combined broker+controller) on loopback, on the machine's Java.
-#   scripts/kafka.sh fetch                      jars into $KAFKA_HOME/libs (cached; mvn + kafka/pom.xml)
+#   scripts/kafka.sh fetch                      jars into $KAFKA_HOME/libs (cached; mvn + deploy/kafka-pom.xml)
 #   scripts/kafka.sh start [PORT] [DATA_DIR]    format storage if new, start, wait until it answers
 #   scripts/kafka.sh stop  [DATA_DIR]           stop cleanly (SIGTERM, then wait)
 #   scripts/kafka.sh status [DATA_DIR]
@@ -8,7 +8,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 KAFKA_HOME=${KAFKA_HOME:-$here/var/kafka}
 LIBS=$KAFKA_HOME/libs
-POM=$here/kafka/pom.xml
+POM=$here/deploy/kafka-pom.xml
 cmd=${1:-}
 shift || true
 

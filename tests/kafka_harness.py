@@ -85,7 +85,8 @@ class Scenario:
         env = {**os.environ, "KAFKA_BOOTSTRAP": self.bootstrap, "YUJING_TOPIC_PREFIX": self.prefix,
                "YUJING_APP_ID": self.prefix, "YUJING_PARTITIONS": str(self.partitions),
                "YUJING_DATABASE_URL": self.db_url, "YUJING_WEB_PORT": str(port),
-               "YUJING_DATA_DIR": str(self.tmp / f"faust-{name}")}
+               "YUJING_DATA_DIR": str(self.tmp / f"faust-{name}"),
+               "YUJING_SESSION_TIMEOUT": "10"}
         with log.open("wb") as fh:
             process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "worker"],
                                        cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)

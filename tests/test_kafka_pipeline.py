@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
+import orjson
 import pytest
 
 from monitor.simulator import SimConfig, generate
+from tests.conftest import missing
+from tests.helpers import complaint, kpi
 from tests.kafka_harness import Scenario, embedded_reference, final_hours, same_metrics, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -91,3 +97,77 @@ def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(scenario, sim_l
     assert len(tickets) == len({t[0] for t in tickets}), "a fingerprint got a second ticket"
     assert tickets == reference.tickets
 
+
+
+def region_line(name: str, subscribers: int) -> bytes:
+    return orjson.dumps({"type": "region", "region": name, "subscribers": subscribers})
+
+
+def hour_lines(region: str, hours: range, day: str = "2026-10-05") -> list[bytes]:
+    lines = []
+    for h in hours:
+        lines.append(complaint(f"{day}T{h:02d}:10:00Z", region=region, id_=f"{region}-{h}"))
+        lines.append(kpi(f"{day}T{h:02d}:20:00Z", 0.5, region=region))
+    return lines
+
+
+def test_bad_input_goes_to_dead_letters_and_the_stream_keeps_flowing(scenario):
+    good = [region_line("region-001", 50_000), *hour_lines("region-001", range(0, 7))]
+    late = complaint("2026-10-05T00:30:00Z", region="region-001", id_="too-late")
+    bad = {
+        "malformed_json": b'{"type": "complaint", "id": "x", "event_time": ',
+        "wrong_type": kpi("2026-10-05T06:30:00Z", 1.0, region="region-001").replace(
+            b"1.0", b'"fast"'),
+        "unknown_category": complaint("2026-10-05T06:31:00Z", region="region-001",
+                                      category="alien_abduction", id_="u"),
+        "missing_field": b'{"type": "complaint", "event_time": "2026-10-05T06:32:00Z", '
+                         b'"region": "region-001", "category": "weak_signal", "channel": "app"}',
+        "non_finite": kpi("2026-10-05T06:33:00Z", 1.0, region="region-001").replace(
+            b"1.0", b"NaN"),
+        "late": late,
+    }
+    closing = hour_lines("region-001", range(8, 9))
+    scenario.produce([*good, *bad.values(), *closing])
+    scenario.start_worker("w1")
+
+    def settled() -> bool:
+        hours = final_hours(scenario.hourly())
+        return scenario.lag() == 0 and len(hours) == 8 and len(
+            scenario.read_topic("deadletters")) >= len(bad)
+
+    wait_until(settled, DRAIN_S, "good hours and dead letters")
+    letters = scenario.read_topic("deadletters")
+    reasons = sorted(headers["reason"].decode() for _, _, headers in letters)
+    assert reasons == sorted(bad), reasons
+    by_reason = {headers["reason"].decode(): (value, headers) for _, value, headers in letters}
+    for reason, raw in bad.items():
+        value, headers = by_reason[reason]
+        assert value == raw, f"{reason}: the original bytes are kept"
+        assert headers["detail"], reason
+    assert by_reason["unknown_category"][1]["field"] == b"category"
+    assert by_reason["non_finite"][1]["field"] == b"value"
+    hours = final_hours(scenario.hourly())
+    counted = sum(sum(a.complaints) + sum(n for n, *_ in a.kpi.values()) for a in hours.values())
+    produced_events = len(good) - 1 + len(bad) + len(closing)  # minus the region record
+    still_open = len(closing)  # the 08:00 hour is not closed by any later event
+    assert counted + len(letters) + still_open == produced_events
+
+
+def test_a_foreign_producer_is_read_like_our_own(scenario, tmp_path):
+    kcat = shutil.which("kcat") or shutil.which("kafkacat")
+    if kcat is None:
+        missing("kcat", "not installed (make test installs it from Debian's packages)")
+    scenario.produce([region_line("region-009", 20_000)])
+    lines = hour_lines("region-009", range(0, 4))
+    for role, kind in (("complaints", b'"complaint"'), ("kpis", b'"kpi"')):
+        payload = b"".join(b"region-009|" + line + b"\n" for line in lines if kind in line)
+        done = subprocess.run([kcat, "-P", "-b", scenario.bootstrap, "-t",
+                               scenario.names.name(role), "-K", "|"],
+                              input=payload, capture_output=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr.decode()
+    scenario.start_worker("w1")
+    wait_until(lambda: len(final_hours(scenario.hourly())) == 3, DRAIN_S, "three closed hours")
+    hours = sorted(final_hours(scenario.hourly()).values(), key=lambda a: a.hour)
+    assert [sum(a.complaints) for a in hours] == [1, 1, 1]
+    assert all(a.subscribers == 20_000 for a in hours)
+    assert hours[0].metrics()["complaint_rate.broadband_lag"] == 0.5
