@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 from alerts.tickets import TicketStore
 from monitor.aggregation import HourlyAggregate
@@ -138,7 +139,12 @@ class Scenario:
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
         try:
-            committed = admin.list_group_offsets(self.prefix).get(self.prefix, {})
+            try:
+                committed = admin.list_group_offsets(self.prefix).get(self.prefix, {})
+            except KafkaError as exc:
+                if exc.retriable:  # e.g. a new broker still creating __consumer_offsets
+                    return -1
+                raise
             total = 0
             for role in ("complaints", "kpis", "events"):
                 topic = self.names.name(role)
