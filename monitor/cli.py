@@ -191,15 +191,24 @@ PrefixOpt = Annotated[str | None, typer.Option("--prefix", help="Topic name pref
 def topics_create(
     bootstrap: BootstrapOpt = None,
     prefix: PrefixOpt = None,
-    partitions: Annotated[int | None, typer.Option(min=1, help="Partitions per topic "
-                                                   "(default: $YUJING_PARTITIONS or 4).")] = None,
+    partitions: Annotated[int | None, typer.Option(min=1, help="Partitions per topic (default: "
+                                                   "$YUJING_PARTITIONS, else the config's "
+                                                   "topics.partitions).")] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Create the monitor's topics (idempotent; grows partition counts, never shrinks)."""
+    import os
+
     from monitor.settings import WorkerSettings
     from monitor.topics import create_topics
 
+    cfg = _load(config)
+    if partitions is None and not os.environ.get("YUJING_PARTITIONS"):
+        partitions = cfg.topics.partitions  # type: ignore[attr-defined]
     s = WorkerSettings.from_env(bootstrap=bootstrap, topic_prefix=prefix, partitions=partitions)
-    for name, what in create_topics(s.bootstrap, s.topics, s.partitions).items():
+    created = create_topics(s.bootstrap, s.topics, s.partitions,
+                            retention_hours=cfg.topics.retention_hours)  # type: ignore[attr-defined]
+    for name, what in created.items():
         out.print(f"{name}: {what}")
 
 

@@ -111,9 +111,32 @@ class AlertSettings(_Model):
         return self.cooldown_hours * HOUR_MS
 
 
+TOPIC_ROLES = ("complaints", "kpis", "regions", "events", "hourly", "findings", "alerts",
+               "deadletters")
+
+
+class TopicSettings(_Model):
+    """Partition count and retention of the monitor's Kafka topics."""
+
+    partitions: int = Field(default=4, ge=1, le=1024)
+    retention_hours: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("retention_hours")
+    @classmethod
+    def _known_roles(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(TOPIC_ROLES))
+        if unknown:
+            raise ValueError(f"unknown topic(s) {unknown}; known: {', '.join(TOPIC_ROLES)}")
+        bad = [k for k, v in value.items() if v < 1]
+        if bad:
+            raise ValueError(f"retention must be at least 1 hour: {bad}")
+        return value
+
+
 class MonitorConfig(_Model):
     timezone_offset_hours: int = Field(default=8, ge=-12, le=14)
     windows: WindowSettings = WindowSettings()
+    topics: TopicSettings = TopicSettings()
     detectors: list[DetectorSpec] = Field(default_factory=list)
     alerts: AlertSettings = AlertSettings()
 

@@ -62,8 +62,10 @@ def bootstrap_from_env(default: str = "127.0.0.1:9092") -> str:
 
 
 def create_topics(bootstrap: str, names: TopicNames, partitions: int,
-                  replication: int = 1) -> dict[str, str]:
+                  replication: int = 1,
+                  retention_hours: dict[str, int] | None = None) -> dict[str, str]:
     """Create missing topics; grow partitions where fewer than asked. Idempotent."""
+    retention_hours = retention_hours or {}
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="yujing-admin")
     result: dict[str, str] = {}
     try:
@@ -74,7 +76,8 @@ def create_topics(bootstrap: str, names: TopicNames, partitions: int,
             wanted = partitions if spec.partitioned else 1
             configs = {"cleanup.policy": "compact" if spec.compacted else "delete"}
             if not spec.compacted:
-                configs["retention.ms"] = str(spec.retention_ms)
+                hours = retention_hours.get(spec.role)
+                configs["retention.ms"] = str(hours * 3_600_000 if hours else spec.retention_ms)
             if name in current:
                 if current[name] < wanted:
                     admin.create_partitions({name: NewPartitions(total_count=wanted)})
