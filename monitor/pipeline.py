@@ -93,8 +93,8 @@ class Pipeline:
     def apply(self, aggregates: list[HourlyAggregate]) -> list[HourlyAggregate]:
         """Series and detection for emitted aggregates (the Faust runner calls this too).
 
-        Hours are judged in order, each for the regions that closed it in this call;
-        detectors treat each series alone, so grouping regions never changes a finding.
+        Hours are judged in order, each for the regions that closed (or corrected) it in this
+        call; detectors treat each series alone, so grouping regions never changes a finding.
         """
         closed: dict[int, set[str]] = {}
         for aggregate in aggregates:
@@ -102,8 +102,8 @@ class Pipeline:
             self.stats.aggregates += 1
             if aggregate.revision:
                 self.stats.corrections += 1
-            else:
-                closed.setdefault(aggregate.hour, set()).add(aggregate.region)
+            # a correction is judged again: a late event may be what makes the hour anomalous
+            closed.setdefault(aggregate.hour, set()).add(aggregate.region)
             if self.on_aggregate is not None:
                 self.on_aggregate(aggregate)
         for hour in sorted(closed):

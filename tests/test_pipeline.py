@@ -34,3 +34,27 @@ def test_bad_lines_do_not_stop_the_stream(tmp_path):
     assert sum(stats.dead_lettered.values()) == len(BAD_LINES)
     assert stats.aggregates == 5  # hours 00..04 for the one region
     assert stats.ticks == 5
+
+
+def test_a_late_event_that_completes_an_anomaly_is_judged(tmp_path):
+    from monitor.config import parse_config
+
+    config = parse_config("""
+windows: {allowed_lateness_minutes: 180, inputs: [complaint]}
+detectors:
+  - id: spike
+    detector: threshold
+    metrics: [complaints.billing_dispute]
+    params: {threshold: 2, min_consecutive_hours: 1}
+""")
+    run = build(config, f"sqlite:///{tmp_path / 't.db'}")
+    lines = [complaint(f"2026-10-05T09:{m:02d}:00Z", category="billing_dispute", id_=f"a{m}")
+             for m in (1, 2)]
+    lines.append(complaint("2026-10-05T10:30:00Z", category="weak_signal", id_="b"))
+    # the third dispute of 09:00 arrives after the hour was emitted: a correction
+    lines.append(complaint("2026-10-05T09:59:00Z", category="billing_dispute", id_="late"))
+    lines.append(complaint("2026-10-05T11:30:00Z", category="weak_signal", id_="c"))
+    run_lines(run, lines, finish=False)
+    assert run.pipeline.stats.corrections == 1
+    (ticket,) = run.tickets.all()
+    assert ticket.observed == 3 and ticket.metric == "complaints.billing_dispute"
