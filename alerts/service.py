@@ -44,6 +44,10 @@ class AlertService:
         self.policy = AlertPolicy(self.settings)
         self.restore()
 
+    def reconfigure(self, settings: AlertSettings) -> None:
+        self.settings = settings
+        self.policy.settings = settings
+
     def restore(self) -> None:
         """Rebuild the dedup state from the open tickets (after a restart)."""
         incidents = [

@@ -33,8 +33,8 @@ def _load(path: Path | None) -> object:
         return load_config(path)
     except ConfigError as exc:
         err.print(f"[red]config rejected[/red] {exc.source}")
-        for problem in exc.problems:
-            err.print(f"  - {problem}")
+        for message in exc.messages:
+            err.print(f"  {message}", markup=False, highlight=False)
         raise typer.Exit(2) from exc
 
 
@@ -91,7 +91,9 @@ def run(
     setup_logging("WARNING")
     cfg = _load(config)
     _ensure_sqlite_dir(db)
-    embedded = build(cfg, db, out_dir)  # type: ignore[arg-type]
+    embedded = build(cfg, db, out_dir, config_path=config)  # type: ignore[arg-type]
+    if embedded.pipeline.watcher is not None:
+        embedded.pipeline.watcher.install_sighup()
     _progress_run(embedded, events, None, quiet=False)
     card = score(read_labels(labels), embedded.tickets.all()) if labels else None
     _print_report(embedded, card)
@@ -175,6 +177,30 @@ def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
                       f"({t.detector}) at {to_iso(t.first_hour, offset)}")
     else:
         out.print("false alarms: none")
+
+
+config_app = typer.Typer(no_args_is_help=True, help="Check monitor configurations.")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("validate")
+def config_validate(
+    files: Annotated[list[Path], typer.Argument(help="YAML config files to check.")],
+) -> None:
+    """Check configs; print every problem as FILE:LINE: FIELD: MESSAGE; exit 1 if any."""
+    failed = False
+    for path in files:
+        try:
+            cfg = load_config(path)
+        except ConfigError as exc:
+            failed = True
+            for message in exc.messages:
+                sys.stdout.write(message + "\n")  # one line each, never wrapped
+            continue
+        sys.stdout.write(f"{path}: ok ({len(cfg.detectors)} detector specs, "
+                         f"{len(cfg.metrics_needed())} metrics, {len(cfg.mutes)} mutes)\n")
+    if failed:
+        raise typer.Exit(1)
 
 
 topics_app = typer.Typer(no_args_is_help=True, help="Manage the monitor's Kafka topics.")

@@ -7,14 +7,24 @@ watches nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from detectors import REGISTRY
 from monitor.aggregation import CATEGORIES, KPIS, WindowConfig
@@ -62,14 +72,34 @@ class WindowSettings(_Model):
                             idle_ms=self.idle_input_seconds * 1000 if live else None)
 
 
+def _known_metric(value: str) -> str:
+    if value not in KNOWN_METRICS:
+        raise ValueError(f"unknown metric {value!r} (see `complaints.<category>`, "
+                         f"`complaint_rate.<category>`, `kpi.<kpi>.<mean|max|p95>`)")
+    return value
+
+
+MetricName = Annotated[str, AfterValidator(_known_metric)]
+RegionRef = Annotated[str, Field(pattern=r"^@?[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
+
+
+class Override(_Model):
+    """Other parameters (or severity) for some regions: names, or ``@group`` references."""
+
+    regions: list[RegionRef] = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+    severity: Severity | None = None
+
+
 class DetectorSpec(_Model):
     """One detector applied to one or more metrics, with its parameters and severity."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")
     detector: str
-    metrics: list[str] = Field(min_length=1)
+    metrics: list[MetricName] = Field(min_length=1)
     severity: Severity = Severity.MAJOR
     params: dict[str, Any] = Field(default_factory=dict)
+    overrides: list[Override] = Field(default_factory=list)
 
     @field_validator("detector")
     @classmethod
@@ -78,23 +108,43 @@ class DetectorSpec(_Model):
             raise ValueError(f"unknown detector {value!r}; known: {', '.join(sorted(REGISTRY))}")
         return value
 
-    @field_validator("metrics")
-    @classmethod
-    def _known_metrics(cls, value: list[str]) -> list[str]:
-        unknown = [m for m in value if m not in KNOWN_METRICS]
-        if unknown:
-            raise ValueError(f"unknown metric(s) {', '.join(map(repr, unknown))}")
-        return value
-
-    @model_validator(mode="after")
-    def _valid_params(self) -> DetectorSpec:
-        REGISTRY[self.detector].config_model.model_validate(self.params)
-        return self
+    def build(self, params: dict[str, Any] | None = None) -> Any:
+        cls = REGISTRY[self.detector]
+        return cls(cls.config_model.model_validate({**self.params, **(params or {})}))
 
     @cached_property
     def instance(self) -> Any:
-        cls = REGISTRY[self.detector]
-        return cls(cls.config_model.model_validate(self.params))
+        return self.build()
+
+    @cached_property
+    def override_instances(self) -> list[Any]:
+        return [self.build(o.params) for o in self.overrides]
+
+
+class Mute(_Model):
+    """A maintenance window: findings in it are suppressed (counted, not ticketed)."""
+
+    regions: list[RegionRef] = Field(min_length=1)
+    metrics: list[MetricName] | None = None  # None: every metric
+    start: datetime
+    end: datetime
+    reason: str = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Mute:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("start and end need a UTC offset (e.g. +08:00)")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+    @property
+    def start_ms(self) -> int:
+        return int(self.start.timestamp() * 1000)
+
+    @property
+    def end_ms(self) -> int:
+        return int(self.end.timestamp() * 1000)
 
 
 class AlertSettings(_Model):
@@ -137,8 +187,27 @@ class MonitorConfig(_Model):
     timezone_offset_hours: int = Field(default=8, ge=-12, le=14)
     windows: WindowSettings = WindowSettings()
     topics: TopicSettings = TopicSettings()
+    region_groups: dict[str, list[RegionRef]] = Field(default_factory=dict)
     detectors: list[DetectorSpec] = Field(default_factory=list)
+    mutes: list[Mute] = Field(default_factory=list)
     alerts: AlertSettings = AlertSettings()
+
+    def expand(self, refs: list[str]) -> set[str]:
+        """Region names behind a list of names and ``@group`` references."""
+        out: set[str] = set()
+        for ref in refs:
+            if ref.startswith("@"):
+                out.update(self.expand(self.region_groups.get(ref[1:], [])))
+            else:
+                out.add(ref)
+        return out
+
+    def muted(self, region: str, metric: str, hour: int) -> Mute | None:
+        for mute in self.mutes:
+            if (mute.start_ms <= hour < mute.end_ms and region in self.expand(mute.regions)
+                    and (mute.metrics is None or metric in mute.metrics)):
+                return mute
+        return None
 
     @model_validator(mode="after")
     def _unique_ids(self) -> MonitorConfig:
@@ -153,26 +222,138 @@ class MonitorConfig(_Model):
         return sorted({m for spec in self.detectors for m in spec.metrics})
 
 
-class ConfigError(Exception):
-    """A config that cannot be used, with the file and the fields at fault."""
+Loc = tuple[str | int, ...]
 
-    def __init__(self, source: str, problems: list[str]) -> None:
-        super().__init__(f"{source}: " + "; ".join(problems))
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a config: where (line, field path) and why."""
+
+    line: int | None
+    path: str
+    message: str
+
+    def render(self, source: str) -> str:
+        where = f"{source}:{self.line}" if self.line else source
+        return f"{where}: {self.path}: {self.message}"
+
+
+class ConfigError(Exception):
+    """A config that cannot be used, with the file, the lines and the fields at fault."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
         self.source = source
         self.problems = problems
+        super().__init__("\n".join(p.render(source) for p in problems))
+
+    @property
+    def messages(self) -> list[str]:
+        return [p.render(self.source) for p in self.problems]
+
+
+def _path(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def _line_of(root: yaml.Node | None, loc: Loc) -> int | None:
+    """The YAML line of the deepest node on ``loc`` that the file has."""
+    if root is None:
+        return None
+    node: yaml.Node = root
+    line = node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if str(key.value) == str(part):
+                    node, line = value, key.start_mark.line + 1
+                    break
+            else:
+                break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
+                and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _semantic_problems(config: MonitorConfig) -> list[tuple[Loc, str]]:
+    """What a schema cannot say: parameters per detector, overlaps, unknown groups."""
+    problems: list[tuple[Loc, str]] = []
+    for g, (name, members) in enumerate(config.region_groups.items()):
+        for k, ref in enumerate(members):
+            if ref.startswith("@"):
+                problems.append((("region_groups", name, k), "groups cannot nest"))
+        del g
+    for i, spec in enumerate(config.detectors):
+        model = REGISTRY[spec.detector].config_model
+        base: dict[str, Any] = spec.params
+        for loc_prefix, params, own in [(("detectors", i, "params"), base, None)] + [
+                (("detectors", i, "overrides", j, "params"), {**base, **o.params}, o.params)
+                for j, o in enumerate(spec.overrides)]:
+            try:
+                model.model_validate(params)
+            except ValidationError as exc:
+                for e in exc.errors(include_url=False):
+                    if own is not None and e["loc"] and e["loc"][0] not in own:
+                        continue  # inherited from the spec: reported there once
+                    problems.append(((*loc_prefix, *e["loc"]), e["msg"]))
+        covered: dict[str, int] = {}
+        for j, override in enumerate(spec.overrides):
+            for k, ref in enumerate(override.regions):
+                if ref.startswith("@") and ref[1:] not in config.region_groups:
+                    problems.append((("detectors", i, "overrides", j, "regions", k),
+                                     f"unknown region group {ref[1:]!r}"))
+            for region in sorted(config.expand(override.regions)):
+                if region in covered:
+                    problems.append((("detectors", i, "overrides", j, "regions"),
+                                     f"overlaps override {covered[region]} on region "
+                                     f"{region!r}: which parameters apply is ambiguous"))
+                    break
+                covered[region] = j
+    seen_pairs: dict[tuple[str, str], str] = {}
+    for i, spec in enumerate(config.detectors):
+        for k, metric in enumerate(spec.metrics):
+            pair = (spec.detector, metric)
+            if pair in seen_pairs:
+                problems.append((("detectors", i, "metrics", k),
+                                 f"{spec.detector} on {metric} is already configured by "
+                                 f"{seen_pairs[pair]!r} (same fingerprint, two rules)"))
+            seen_pairs[pair] = spec.id
+    for m, mute in enumerate(config.mutes):
+        for k, ref in enumerate(mute.regions):
+            if ref.startswith("@") and ref[1:] not in config.region_groups:
+                problems.append((("mutes", m, "regions", k), f"unknown region group {ref[1:]!r}"))
+    return problems
 
 
 def parse_config(text: str, source: str = "<config>") -> MonitorConfig:
+    """Validate a YAML config; every problem comes with its line and field path."""
     try:
+        root = yaml.compose(text)
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(source, [f"not valid YAML: {exc}"]) from exc
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError(source, [Problem(line, "<yaml>", f"not valid YAML: "
+                                           f"{getattr(exc, 'problem', exc)}")]) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(source, [Problem(1, "<root>", "expected a mapping of settings")])
     try:
-        return MonitorConfig.model_validate(data)
+        config = MonitorConfig.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}"
+        problems = [Problem(_line_of(root, tuple(e["loc"])), _path(tuple(e["loc"])), e["msg"])
                     for e in exc.errors(include_url=False)]
         raise ConfigError(source, problems) from exc
+    semantic = _semantic_problems(config)
+    if semantic:
+        raise ConfigError(source, [Problem(_line_of(root, loc), _path(loc), msg)
+                                   for loc, msg in semantic])
+    return config
 
 
 def load_config(path: Path | None = None) -> MonitorConfig:
@@ -180,4 +361,8 @@ def load_config(path: Path | None = None) -> MonitorConfig:
     if path is None:
         text = resources.files("monitor").joinpath("default_config.yaml").read_text("utf-8")
         return parse_config(text, "default_config.yaml")
-    return parse_config(path.read_text("utf-8"), str(path))
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [Problem(None, "<file>", str(exc))]) from exc
+    return parse_config(text, str(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from detectors.base import Finding
 from monitor.config import DetectorSpec, MonitorConfig, Severity
@@ -26,12 +27,28 @@ class TickResult:
 
 
 def evaluate_spec(spec: DetectorSpec, store: SeriesStore, hour: int,
-                  regions: list[str] | None = None) -> list[Finding]:
-    detector = spec.instance
-    out: list[Finding] = []
-    for metric in spec.metrics:
-        window = store.window(metric, hour, detector.history_hours(), regions)
-        out.extend(detector.evaluate(window))
+                  regions: list[str] | None = None,
+                  config: MonitorConfig | None = None) -> list[tuple[Severity, Finding]]:
+    """Run one spec: overridden regions with their parameters, the rest with the spec's."""
+    judged = list(store.regions) if regions is None else list(regions)
+    groups: list[tuple[Any, Severity, list[str]]] = []
+    rest = judged
+    if spec.overrides and config is not None:
+        taken: set[str] = set()
+        for override, detector in zip(spec.overrides, spec.override_instances, strict=True):
+            members = config.expand(override.regions)
+            rows = [r for r in judged if r in members]
+            taken.update(rows)
+            if rows:
+                groups.append((detector, override.severity or spec.severity, rows))
+        rest = [r for r in judged if r not in taken]
+    if rest:
+        groups.append((spec.instance, spec.severity, rest))
+    out: list[tuple[Severity, Finding]] = []
+    for detector, severity, rows in groups:
+        for metric in spec.metrics:
+            window = store.window(metric, hour, detector.history_hours(), rows)
+            out.extend((severity, f) for f in detector.evaluate(window))
     return out
 
 
@@ -41,6 +58,6 @@ def tick(config: MonitorConfig, store: SeriesStore, hour: int,
     judged = sorted(regions) if regions is not None else list(store.regions)
     findings: list[SpecFinding] = []
     for spec in config.detectors:
-        for finding in evaluate_spec(spec, store, hour, judged):
-            findings.append(SpecFinding(spec.id, spec.severity, finding))
+        for severity, finding in evaluate_spec(spec, store, hour, judged, config):
+            findings.append(SpecFinding(spec.id, severity, finding))
     return TickResult(hour=hour, regions=frozenset(judged), findings=findings)

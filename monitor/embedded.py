@@ -17,6 +17,7 @@ from alerts.tickets import TicketStore
 from monitor.config import MonitorConfig
 from monitor.deadletters import DeadLetterSink, JsonlDeadLetters, MemoryDeadLetters, TeeDeadLetters
 from monitor.pipeline import Pipeline
+from monitor.reload import ConfigWatcher
 
 
 @dataclass
@@ -28,8 +29,11 @@ class EmbeddedRun:
 
 
 def build(config: MonitorConfig, db_url: str, out_dir: Path | None = None,
-          notifier: Notifier | None = None) -> EmbeddedRun:
-    """Wire a pipeline: tickets in ``db_url``; dead letters and notifications under out_dir."""
+          notifier: Notifier | None = None, config_path: Path | None = None) -> EmbeddedRun:
+    """Wire a pipeline: tickets in ``db_url``; dead letters and notifications under out_dir.
+
+    With ``config_path`` the config is watched and hot-reloaded between evaluations.
+    """
     store = TicketStore(db_url)
     memory = MemoryDeadLetters()
     sink: DeadLetterSink = memory
@@ -40,7 +44,8 @@ def build(config: MonitorConfig, db_url: str, out_dir: Path | None = None,
     if notifier is not None:
         sinks.append(notifier)
     alerts = AlertService(store=store, notifier=FanOut(*sinks), settings=config.alerts)
-    pipeline = Pipeline(config, alerts, sink)
+    watcher = ConfigWatcher(config_path, config) if config_path is not None else None
+    pipeline = Pipeline(config, alerts, sink, watcher=watcher)
     return EmbeddedRun(pipeline=pipeline, tickets=store, dead_letters=memory)
 
 

@@ -21,7 +21,9 @@ rebuilt from the ``hourly`` topic (the durable log of aggregates) when partition
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ from monitor.deadletters import DeadLetter, MemoryDeadLetters, Reason
 from monitor.detection import TickResult
 from monitor.parsing import parse_event
 from monitor.pipeline import Pipeline
+from monitor.reload import ConfigWatcher
 from monitor.schemas import RegionInfo
 from monitor.settings import WorkerSettings
 
@@ -135,8 +138,11 @@ class WorkerCore:
         self.regions_seen: set[str] = set()
         # live window state of owned regions; the table holds the same, serialised
         self.cache: dict[str, RegionWindows] = {}
+        self.watcher = (ConfigWatcher(settings.config_path, config)
+                        if settings.config_path is not None else None)
         self.pipeline = Pipeline(config, alerts, MemoryDeadLetters(), clock=wall_clock,
-                                 on_tick=self.ticks.append)
+                                 on_tick=self.ticks.append, live=True)
+        self.assigned: set[int] = set()
         self.window_config = config.windows.to_window_config(live=True)
 
     def ingest(self, records: Iterable[tuple[bytes, str, int]],
@@ -173,6 +179,22 @@ class WorkerCore:
             result.aggregates.extend(state.poll(now=now))
         return result
 
+    def reload_if_changed(self) -> bool:
+        """Apply a changed, valid config; rebuild the series if it watches new metrics."""
+        if self.watcher is None:
+            return False
+        config = self.watcher.check()
+        if config is None:
+            return False
+        before = set(self.pipeline.series.metrics)
+        self.pipeline.reload(config)
+        self.window_config = config.windows.to_window_config(live=True)
+        for state in self.cache.values():
+            state.config = self.window_config
+        if set(config.metrics_needed()) - before:
+            self.rebuild_series(self.settings.topics.name("hourly"), self.assigned)
+        return True
+
     def detect(self, aggregates: list[HourlyAggregate]) -> None:
         self.ticks.clear()
         self.outbox.sent.clear()
@@ -182,7 +204,8 @@ class WorkerCore:
         """Refill the detectors' memory from the hourly log of the given partitions."""
         from monitor.series import SeriesStore
         old = self.pipeline.series
-        self.pipeline.series = SeriesStore(old.metrics, history_hours=old.history_hours)
+        metrics = sorted(set(old.metrics) | set(self.pipeline.config.metrics_needed()))
+        self.pipeline.series = SeriesStore(metrics, history_hours=old.history_hours)
         if not partitions:
             return 0
         consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap, group_id=None,
@@ -271,6 +294,7 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
         """Events -> windows table -> hourly topic -> detectors -> tickets and alerts."""
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
             _follow_assignment(app, core, names, assigned)
+            core.reload_if_changed()
             region_dir.refresh()
             records = [(e.value, *_source_of(e)) for e in batch]
             try:
@@ -296,6 +320,16 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
             for region, state in result.states.items():
                 windows[region.encode()] = state.to_json()
 
+    @app.timer(interval=1.0)
+    async def watch_config() -> None:
+        """Hot reload without waiting for data: file changes and SIGHUP."""
+        core.reload_if_changed()
+
+    @app.task
+    async def on_sighup() -> None:
+        if core.watcher is not None:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, core.watcher.request)
+
     # web views
     @app.page("/yujing/status")
     async def status(web: Any, request: Any) -> Any:
@@ -307,6 +341,9 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
             "regions": sorted(core.regions_seen),
             "aggregates": stats.aggregates, "ticks": stats.ticks, "findings": stats.findings,
             "tickets_opened": core.pipeline.alerts.stats.opened,
+            "config_version": core.watcher.version if core.watcher else None,
+            "config_reloads": core.watcher.reloads if core.watcher else 0,
+            "config_reload_failures": core.watcher.failures if core.watcher else 0,
         })
 
     app.yujing_core = core  # type: ignore[attr-defined]
@@ -331,6 +368,7 @@ def _follow_assignment(app: faust.App, core: WorkerCore, names: Any,
         return
     assigned["events"] = now
     core.cache.clear()  # owned regions changed: the table (restored by Faust) is the truth
+    core.assigned = now
     n = core.rebuild_series(names.name("hourly"), now)
     core.pipeline.alerts.restore()
     log.info("partitions assigned", extra={"fields": {"partitions": sorted(now),

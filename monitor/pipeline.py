@@ -18,6 +18,7 @@ from monitor.config import MonitorConfig
 from monitor.deadletters import DeadLetter, DeadLetterSink
 from monitor.detection import TickResult, tick
 from monitor.parsing import parse_event
+from monitor.reload import ConfigWatcher
 from monitor.series import SeriesStore
 from monitor.windows import HOUR_MS
 
@@ -39,6 +40,7 @@ class PipelineStats:
     corrections: int = 0
     ticks: int = 0
     findings: int = 0
+    muted: int = 0
 
 
 class Pipeline:
@@ -46,8 +48,11 @@ class Pipeline:
                  dead_letters: DeadLetterSink,
                  clock: Callable[[int], int] = replay_clock,
                  on_aggregate: Callable[[HourlyAggregate], None] | None = None,
-                 on_tick: Callable[[TickResult], None] | None = None) -> None:
+                 on_tick: Callable[[TickResult], None] | None = None,
+                 watcher: ConfigWatcher | None = None, live: bool = False) -> None:
         self.config = config
+        self.watcher = watcher
+        self.live = live
         self.alerts = alerts
         self.dead_letters = dead_letters
         self.clock = clock
@@ -90,12 +95,36 @@ class Pipeline:
         """Emit what the watermarks closed, update series, judge each newly closed hour."""
         return self.apply(self.aggregator.poll(until=until))
 
+    def reload(self, config: MonitorConfig) -> None:
+        """Swap in a validated config: detectors, mutes, alert policy and window settings.
+
+        Window state and series history are kept; a metric no spec watched before starts
+        with the history the series store has for it (none, in the embedded runner).
+        """
+        self.config = config
+        self.alerts.reconfigure(config.alerts)
+        window_config = config.windows.to_window_config(live=self.live)
+        self.aggregator.config = window_config
+        for state in self.aggregator.regions.values():
+            state.config = window_config
+        self.series.add_metrics(config.metrics_needed())
+
+    def maybe_reload(self) -> bool:
+        if self.watcher is None:
+            return False
+        config = self.watcher.check()
+        if config is None:
+            return False
+        self.reload(config)
+        return True
+
     def apply(self, aggregates: list[HourlyAggregate]) -> list[HourlyAggregate]:
         """Series and detection for emitted aggregates (the Faust runner calls this too).
 
         Hours are judged in order, each for the regions that closed (or corrected) it in this
         call; detectors treat each series alone, so grouping regions never changes a finding.
         """
+        self.maybe_reload()  # a changed config applies from the next evaluation on
         closed: dict[int, set[str]] = {}
         for aggregate in aggregates:
             self.series.update(aggregate)
@@ -112,6 +141,11 @@ class Pipeline:
 
     def judge(self, hour: int, regions: set[str] | None = None) -> TickResult:
         result = tick(self.config, self.series, hour, regions)
+        if self.config.mutes:
+            kept = [sf for sf in result.findings
+                    if self.config.muted(sf.finding.region, sf.finding.metric, hour) is None]
+            self.stats.muted += len(result.findings) - len(kept)
+            result = TickResult(hour=result.hour, regions=result.regions, findings=kept)
         self.stats.ticks += 1
         self.stats.findings += len(result.findings)
         self.alerts.handle(result, self.clock(hour))

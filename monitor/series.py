@@ -27,6 +27,14 @@ class SeriesStore:
             m: np.full((self._rows, self._capacity), np.nan) for m in self.metrics
         }
 
+    def add_metrics(self, metrics: list[str]) -> list[str]:
+        """Start keeping more metrics (a reloaded config watches them); returns the new ones."""
+        new = [m for m in metrics if m not in self.data]
+        for m in new:
+            self.metrics.append(m)
+            self.data[m] = np.full((self._rows, self._capacity), np.nan)
+        return new
+
     def _row(self, region: str) -> int:
         row = self.region_index.get(region)
         if row is not None:

@@ -80,14 +80,14 @@ class Scenario:
     def produce(self, lines: Iterable[bytes]) -> None:
         produce_lines(lines, self.bootstrap, self.names)
 
-    def start_worker(self, name: str) -> Worker:
+    def start_worker(self, name: str, **extra_env: str) -> Worker:
         port = free_port()
         log = self.tmp / f"{name}.log"
         env = {**os.environ, "KAFKA_BOOTSTRAP": self.bootstrap, "YUJING_TOPIC_PREFIX": self.prefix,
                "YUJING_APP_ID": self.prefix, "YUJING_PARTITIONS": str(self.partitions),
                "YUJING_DATABASE_URL": self.db_url, "YUJING_WEB_PORT": str(port),
                "YUJING_DATA_DIR": str(self.tmp / f"faust-{name}"),
-               "YUJING_SESSION_TIMEOUT": "10"}
+               "YUJING_SESSION_TIMEOUT": "10", **extra_env}
         with log.open("wb") as fh:
             process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "worker"],
                                        cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)

@@ -1,0 +1,121 @@
+"""`yujing config validate`: every problem names its file, line and field."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from monitor.config import ConfigError, parse_config
+
+BASE = """\
+region_groups:
+  metro: [region-001, region-002]
+  coast: [region-002, region-003]
+detectors:
+  - id: broadband-wow
+    detector: {detector}
+    metrics:
+      - complaints.broadband_lag
+      - {metric}
+    params:
+      rise: {rise}
+      min_volume: {volume}
+    overrides:
+      - regions: ["@metro"]
+        params: {{min_volume: 100}}
+      - regions: {second}
+        params: {{min_volume: 30}}
+"""
+GOOD = {"detector": "wow", "metric": "complaints.weak_signal", "rise": 0.2, "volume": 60,
+        "second": "[region-009]"}
+
+
+def problems(**changes):
+    text = BASE.format(**{**GOOD, **changes})
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "detectors.yaml")
+    return info.value.messages
+
+
+def test_the_base_config_is_valid():
+    config = parse_config(BASE.format(**GOOD), "detectors.yaml")
+    assert config.expand(["@metro", "region-009"]) == {"region-001", "region-002", "region-009"}
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"detector": "crystal_ball"},
+     "detectors.yaml:6: detectors[0].detector: Value error, unknown detector 'crystal_ball'"),
+    ({"metric": "complaints.lunar"},
+     "detectors.yaml:9: detectors[0].metrics[1]: Value error, unknown metric 'complaints.lunar'"),
+    ({"volume": "plenty"},
+     "detectors.yaml:12: detectors[0].params.min_volume: Input should be a valid number"),
+    ({"rise": -0.5},
+     "detectors.yaml:11: detectors[0].params.rise: Input should be greater than 0"),
+    ({"second": '["@coast"]'},
+     "detectors.yaml:16: detectors[0].overrides[1].regions: overlaps override 0 on region "
+     "'region-002'"),
+    ({"second": '["@nowhere"]'},
+     "detectors.yaml:16: detectors[0].overrides[1].regions[0]: unknown region group 'nowhere'"),
+])
+def test_each_problem_names_line_and_field(changes, expected):
+    messages = problems(**changes)
+    assert any(m.startswith(expected) for m in messages), messages
+
+
+def test_an_override_out_of_range_is_located_in_the_override():
+    text = BASE.format(**GOOD).replace("{min_volume: 30}", "{min_volume: -3}")
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "d.yaml")
+    assert info.value.messages == [
+        "d.yaml:17: detectors[0].overrides[1].params.min_volume: "
+        "Input should be greater than or equal to 0"]
+
+
+def test_every_problem_is_reported_not_just_the_first():
+    messages = problems(metric="complaints.lunar", detector="crystal_ball")
+    assert len(messages) >= 2
+
+
+def test_yaml_syntax_errors_have_a_line():
+    with pytest.raises(ConfigError) as info:
+        parse_config("detectors:\n  - id: a\n    metrics: [oops\n", "broken.yaml")
+    assert info.value.messages[0].startswith("broken.yaml:")
+    assert "not valid YAML" in info.value.messages[0]
+
+
+def test_same_detector_twice_on_a_metric_is_rejected():
+    text = textwrap.dedent("""\
+        detectors:
+          - {id: a, detector: wow, metrics: [complaints.total]}
+          - {id: b, detector: wow, metrics: [complaints.weak_signal, complaints.total]}
+        """)
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "dup.yaml")
+    assert info.value.messages[0].startswith("dup.yaml:3: detectors[1].metrics[1]:")
+
+
+def test_mutes_need_ordered_times_with_offsets():
+    text = textwrap.dedent("""\
+        mutes:
+          - regions: [region-001]
+            start: 2026-10-20T00:00:00+08:00
+            end: 2026-10-19T00:00:00+08:00
+            reason: planned work
+        """)
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "m.yaml")
+    assert "end must be after start" in info.value.messages[0]
+    assert info.value.messages[0].startswith("m.yaml:2: mutes[0]")
+
+
+def test_cli_validate_exits_non_zero_and_prints_locations(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BASE.format(**{**GOOD, "rise": -1}))
+    good = tmp_path / "good.yaml"
+    good.write_text(BASE.format(**GOOD))
+    done = subprocess.run([sys.executable, "-m", "monitor.cli", "config", "validate",
+                           str(good), str(bad)], capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert f"{good}: ok" in done.stdout
+    assert f"{bad}:11: detectors[0].params.rise:" in done.stdout
