@@ -5,6 +5,9 @@ A pure state machine over event time. Rules:
   it (even after a recovery), they never open a second ticket;
 * an incident whose findings stop for ``clear_after_hours`` is marked recovered (and
   resolved, if ``auto_resolve``);
+* findings of *another* detector on the same region and metric join the open incident
+  (one problem, one ticket: the early-trend, week-over-week and site-fault detectors all
+  watch the same complaints when a site degrades);
 * after a ticket is resolved or closed, the fingerprint is in cooldown for
   ``cooldown_hours``: findings in that time are suppressed (counted, not ticketed).
 The state can be rebuilt from the open tickets, so a restarted worker keeps deduplicating.
@@ -28,6 +31,7 @@ class Incident:
     first_hour: int
     last_fired_hour: int
     recovered: bool = False
+    metric: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +81,13 @@ class AlertPolicy:
             if best is None or f.score > best.finding.score:
                 firing[fp] = spec_finding
         actions: list[Action] = []
+        by_series = {(i.region, i.metric): i for i in self.active.values()}
         for fp in sorted(firing):
             spec_finding = firing[fp]
             incident = self.active.get(fp)
+            if incident is None:
+                f = spec_finding.finding
+                incident = by_series.get((f.region, f.metric))
             if incident is not None:
                 refired = incident.recovered
                 incident.recovered = False
@@ -91,12 +99,15 @@ class AlertPolicy:
                 actions.append(Suppressed(fp, spec_finding, until))
                 continue
             key = ticket_key(fp, hour)
-            self.active[fp] = Incident(fp, key, spec_finding.finding.region, hour, hour)
+            f = spec_finding.finding
+            self.active[fp] = Incident(fp, key, f.region, hour, hour, metric=f.metric)
+            by_series[(f.region, f.metric)] = self.active[fp]
             actions.append(OpenTicket(key, fp, spec_finding))
         clear_after = self.settings.clear_after_ms
         for fp in sorted(self.active):
             incident = self.active[fp]
-            if fp in firing or incident.recovered or incident.region not in tick.regions:
+            if incident.last_fired_hour == hour or incident.recovered \
+                    or incident.region not in tick.regions:
                 continue
             if hour - incident.last_fired_hour >= clear_after:
                 incident.recovered = True

@@ -52,7 +52,7 @@ class AlertService:
         """Rebuild the dedup state from the open tickets (after a restart)."""
         incidents = [
             Incident(t.fingerprint, t.key, t.region, t.first_hour, t.last_fired_hour,
-                     recovered=t.recovered_at is not None)
+                     recovered=t.recovered_at is not None, metric=t.metric)
             for t in self.store.active()
         ]
         self.policy.restore(incidents, {})

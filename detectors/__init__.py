@@ -1,15 +1,33 @@
-"""Pure detectors over numpy arrays, and the registry that names them for configs."""
+"""Pure detectors over numpy arrays, and the registry that names them for configs.
+
+Every detector has a ``config_model`` (pydantic), ``history_hours()`` and
+``evaluate(window) -> list[Finding]``; two-signal detectors also name their
+``context_metrics()``. Same interface, so specs can swap one for another.
+"""
+
+from typing import Any
 
 from detectors.base import Detector, DetectorConfig, Finding, SeriesKey, SeriesWindow
+from detectors.composite import (
+    PeakCongestionConfig,
+    PeakCongestionDetector,
+    SiteFaultConfig,
+    SiteFaultDetector,
+)
+from detectors.seasonal import SeasonalConfig, SeasonalDetector
 from detectors.threshold import ThresholdConfig, ThresholdDetector
+from detectors.trend import EarlyTrendConfig, EarlyTrendDetector
 from detectors.wow import WeekOverWeekConfig, WeekOverWeekDetector
 
-REGISTRY: dict[str, type[ThresholdDetector] | type[WeekOverWeekDetector]] = {
-    ThresholdDetector.name: ThresholdDetector,
-    WeekOverWeekDetector.name: WeekOverWeekDetector,
+REGISTRY: dict[str, Any] = {
+    cls.name: cls
+    for cls in (ThresholdDetector, WeekOverWeekDetector, SeasonalDetector, EarlyTrendDetector,
+                SiteFaultDetector, PeakCongestionDetector)
 }
 
 __all__ = [
-    "REGISTRY", "Detector", "DetectorConfig", "Finding", "SeriesKey", "SeriesWindow",
+    "REGISTRY", "Detector", "DetectorConfig", "EarlyTrendConfig", "EarlyTrendDetector",
+    "Finding", "PeakCongestionConfig", "PeakCongestionDetector", "SeasonalConfig",
+    "SeasonalDetector", "SeriesKey", "SeriesWindow", "SiteFaultConfig", "SiteFaultDetector",
     "ThresholdConfig", "ThresholdDetector", "WeekOverWeekConfig", "WeekOverWeekDetector",
 ]

@@ -7,8 +7,8 @@ no Kafka, no clocks: the same call serves the stream, the backtest and the tests
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 import numpy as np
@@ -36,6 +36,8 @@ class SeriesWindow:
     keys: Sequence[SeriesKey]
     values: np.ndarray
     end_hour: int  # epoch ms, start of the last column's hour
+    # other metrics of the same rows and hours, for detectors that read two signals
+    context: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def hour_at(self, column: int) -> int:
         """Epoch ms of a column (negative columns count from the end)."""

@@ -203,6 +203,87 @@ def config_validate(
         raise typer.Exit(1)
 
 
+@app.command()
+def backtest(
+    data: Annotated[Path, typer.Option("--data", exists=True, dir_okay=False,
+                                       help="Recorded or simulated events (JSONL).")],
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Config to test "
+                                                "(default: the packaged default).")] = None,
+    labels: Annotated[Path | None, typer.Option(help="labels.json of known incidents.")] = None,
+    compare: Annotated[Path | None, typer.Option(help="A second config, side by side.")] = None,
+    plots: Annotated[Path | None, typer.Option(help="Write one PNG per alerted series "
+                                               "here.")] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Replay history through the same pipeline: what would this config have done?"""
+    from monitor.backtest import Comparison, run_backtest
+
+    setup_logging("WARNING")
+    known = read_labels(labels) if labels else []
+    configs = [(config.stem if config else "default", _load(config))]
+    if compare is not None:
+        configs.append((compare.stem, _load(compare)))
+    total = sum(1 for _ in data.open("rb"))
+    results = []
+    for name, cfg in configs:
+        keep = set(cfg.metrics_needed()) if plots else None  # type: ignore[attr-defined]
+        with Progress(TextColumn(f"[bold]backtest {name}"), BarColumn(),
+                      TextColumn("{task.completed:,}/{task.total:,}"), TimeElapsedColumn(),
+                      console=err, transient=True, disable=json) as bar, data.open("rb") as fh:
+            task = bar.add_task("replay", total=total)
+            results.append(run_backtest(cfg, fh, known, name=name, keep_series=keep,  # type: ignore[arg-type]
+                                        progress=lambda k, t=task: bar.advance(t, k)))
+    if plots is not None:
+        from monitor.plots import plot_alerted_series
+        for result in results:
+            written = plot_alerted_series(result, known, plots / result.name)
+            err.print(f"{len(written)} plots in {plots / result.name}")
+    if json:
+        doc = (Comparison(*results).to_json() if len(results) == 2 else results[0].to_json())
+        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    _print_backtest(results, known)
+
+
+def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
+    return "—" if value is None else pattern.format(value)
+
+
+def _print_backtest(results: list, labels: list) -> None:  # type: ignore[type-arg]
+    table = Table(title="Backtest")
+    table.add_column("")
+    for r in results:
+        table.add_column(r.name, justify="right")
+    rows = [
+        ("tickets", [str(len(r.tickets)) for r in results]),
+        ("precision", [_fmt(r.precision()) for r in results]),
+        ("recall", [_fmt(r.recall()) for r in results]),
+        ("mean delay (h)", [_fmt(r.mean_delay(), "{:.0f}") for r in results]),
+        ("false alarms / region-week", [_fmt(r.false_alarms_per_region_week, "{:.4f}")
+                                        for r in results]),
+        ("replay seconds", [f"{r.seconds:.1f}" for r in results]),
+    ]
+    for title, cells in rows:
+        table.add_row(title, *cells)
+    out.print(table)
+    for r in results:
+        per = Table(title=f"{r.name}: per detector")
+        for column in ("detector", "findings", "series", "caught", "recall", "precision",
+                       "mean delay (h)"):
+            per.add_column(column)
+        for name, d in sorted(r.detectors.items()):
+            doc = d.to_json(len(labels))
+            per.add_row(name, str(d.findings), str(d.series), str(len(d.caught)),
+                        _fmt(doc["recall"]), _fmt(doc["precision"]),
+                        _fmt(doc["mean_delay_hours"], "{:.0f}"))
+        out.print(per)
+    if len(results) == 2 and labels:
+        from monitor.backtest import Comparison
+        only_a, only_b = Comparison(*results).only_caught_by()
+        out.print(f"caught only by {results[0].name}: {', '.join(only_a) or 'none'}")
+        out.print(f"caught only by {results[1].name}: {', '.join(only_b) or 'none'}")
+
+
 topics_app = typer.Typer(no_args_is_help=True, help="Manage the monitor's Kafka topics.")
 app.add_typer(topics_app, name="topics")
 

@@ -219,7 +219,10 @@ class MonitorConfig(_Model):
         return self
 
     def metrics_needed(self) -> list[str]:
-        return sorted({m for spec in self.detectors for m in spec.metrics})
+        names = {m for spec in self.detectors for m in spec.metrics}
+        for spec in self.detectors:
+            names.update(getattr(spec.instance, "context_metrics", list)())
+        return sorted(names)
 
 
 Loc = tuple[str | int, ...]
@@ -302,6 +305,12 @@ def _semantic_problems(config: MonitorConfig) -> list[tuple[Loc, str]]:
                     if own is not None and e["loc"] and e["loc"][0] not in own:
                         continue  # inherited from the spec: reported there once
                     problems.append(((*loc_prefix, *e["loc"]), e["msg"]))
+        else_params = {**REGISTRY[spec.detector].config_model.model_fields}
+        for field_name in ("kpi_metric", "utilisation_metric"):
+            if field_name in else_params and field_name in spec.params \
+                    and spec.params[field_name] not in KNOWN_METRICS:
+                problems.append((("detectors", i, "params", field_name),
+                                 f"unknown metric {spec.params[field_name]!r}"))
         covered: dict[str, int] = {}
         for j, override in enumerate(spec.overrides):
             for k, ref in enumerate(override.regions):

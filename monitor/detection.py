@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from detectors.base import Finding
+from detectors.base import Finding, SeriesWindow
 from monitor.config import DetectorSpec, MonitorConfig, Severity
 from monitor.series import SeriesStore
 
@@ -46,8 +46,13 @@ def evaluate_spec(spec: DetectorSpec, store: SeriesStore, hour: int,
         groups.append((spec.instance, spec.severity, rest))
     out: list[tuple[Severity, Finding]] = []
     for detector, severity, rows in groups:
+        hours = detector.history_hours()
+        context_names = getattr(detector, "context_metrics", list)()
+        context = {name: store.window(name, hour, hours, rows).values for name in context_names}
         for metric in spec.metrics:
-            window = store.window(metric, hour, detector.history_hours(), rows)
+            window = store.window(metric, hour, hours, rows)
+            if context:
+                window = SeriesWindow(window.keys, window.values, window.end_hour, context)
             out.extend((severity, f) for f in detector.evaluate(window))
     return out
 

@@ -68,7 +68,8 @@ def test_distinct_fingerprints_get_distinct_tickets(service):
     service.handle(tick(hour, finding(hour, region="r1"), finding(hour, region="r2"),
                         finding(hour, metric="complaints.weak_signal"),
                         finding(hour, detector="threshold")), now=hour)
-    assert len(service.store.all()) == 4
+    # region, metric: three problems; the threshold finding joins r1's broadband ticket
+    assert len(service.store.all()) == 3
 
 
 def test_cooldown_after_resolve_suppresses_then_allows(tmp_path):
@@ -158,3 +159,12 @@ def test_a_second_worker_with_stale_state_adopts_the_open_ticket(tmp_path):
     (ticket,) = owner.store.all()
     assert ticket.occurrences == 4
     assert stale.notifier.sent == []
+
+
+def test_another_detector_on_the_same_series_joins_the_open_ticket(service):
+    run_hours(service, T0, 3, firing_hours={0, 1, 2}, detector="early_trend")
+    run_hours(service, T0 + 3 * HOUR, 3, firing_hours={0, 1, 2}, detector="wow")
+    run_hours(service, T0 + 6 * HOUR, 2, firing_hours={0, 1}, metric="complaints.weak_signal")
+    tickets = service.store.all()
+    assert [(t.metric, t.detector, t.occurrences) for t in tickets] == [
+        ("complaints.broadband_lag", "early_trend", 6), ("complaints.weak_signal", "wow", 2)]

@@ -1,0 +1,140 @@
+"""Two-signal detectors: complaints read together with a network KPI of the same region.
+
+* ``site_fault``: complaints rising *and* a KPI (packet loss, latency, utilisation)
+  degrading over the same hours -> "site fault precursor", with both series as evidence.
+* ``peak_congestion``: complaints concentrated in the evening peak *and* utilisation near
+  saturation in those hours -> "capacity shortage" (not a fault): the remedy is capacity.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from detectors.base import HOUR_MS, DetectorConfig, Finding, SeriesWindow, pct
+from detectors.wow import wow_test
+
+WEEK_H = 168
+
+
+class SiteFaultConfig(DetectorConfig):
+    kpi_metric: str = "kpi.packet_loss.mean"
+    window_hours: int = Field(default=48, ge=6, le=WEEK_H)
+    rise: float = Field(default=0.25, gt=0, le=100)
+    alpha: float = Field(default=1e-4, gt=0, lt=1)
+    min_volume: float = Field(default=30, ge=0)
+    kpi_rise: float = Field(default=0.5, gt=0, le=1000)  # relative rise of the KPI mean
+    kpi_min_delta: float = Field(default=0.0, ge=0)  # and at least this much (KPI units)
+
+
+class SiteFaultDetector:
+    name: ClassVar[str] = "site_fault"
+    config_model: ClassVar[type[SiteFaultConfig]] = SiteFaultConfig
+
+    def __init__(self, config: SiteFaultConfig) -> None:
+        self.config = config
+
+    def history_hours(self) -> int:
+        return WEEK_H + self.config.window_hours
+
+    def context_metrics(self) -> list[str]:
+        return [self.config.kpi_metric]
+
+    def evaluate(self, window: SeriesWindow) -> list[Finding]:
+        cfg = self.config
+        w = cfg.window_hours
+        values, kpi = window.values, window.context.get(cfg.kpi_metric)
+        if kpi is None or values.shape[1] < WEEK_H + w:
+            return []
+        current = np.nansum(values[:, -w:], axis=1)
+        previous = np.nansum(values[:, -WEEK_H - w:-WEEK_H], axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"), np.testing.suppress_warnings() as s:
+            s.filter(RuntimeWarning)
+            kpi_now = np.nanmean(kpi[:, -w:], axis=1)
+            kpi_before = np.nanmean(kpi[:, -WEEK_H - w:-WEEK_H], axis=1)
+            change = np.where(previous > 0, current / previous - 1.0, np.inf)
+            kpi_change = np.where(kpi_before > 0, kpi_now / kpi_before - 1.0, np.inf)
+        degraded = (kpi_change >= cfg.kpi_rise) & (kpi_now - kpi_before >= cfg.kpi_min_delta)
+        candidates = (current >= cfg.min_volume) & (change >= cfg.rise) & degraded
+        if not candidates.any():
+            return []
+        idx = np.flatnonzero(candidates)
+        findings = []
+        for i, p in zip(idx, wow_test(current[idx], previous[idx]), strict=True):
+            if p > cfg.alpha:
+                continue
+            key = window.keys[i]
+            cur, prev = float(current[i]), float(previous[i])
+            findings.append(Finding(
+                detector=self.name, region=key.region, metric=key.metric, hour=window.end_hour,
+                observed=cur, baseline=prev, change_pct=pct(cur, prev), p_value=float(p),
+                window_start=window.end_hour - (w - 1) * HOUR_MS,
+                window_end=window.end_hour + HOUR_MS,
+                explanation=(f"site fault precursor: {key.metric} {cur:.0f} vs {prev:.0f} a "
+                             f"week earlier ({pct(cur, prev) or 0:+.0f}%, p={p:.2g}) while "
+                             f"{cfg.kpi_metric} rose from {kpi_before[i]:.3g} to "
+                             f"{kpi_now[i]:.3g} over the same {w}h: inspect the sites"),
+                score=float(-np.log10(max(p, 1e-300))),
+            ))
+        return findings
+
+
+class PeakCongestionConfig(DetectorConfig):
+    utilisation_metric: str = "kpi.bandwidth_utilisation.max"
+    peak_start_hour: int = Field(default=20, ge=0, le=23)  # local time
+    peak_end_hour: int = Field(default=22, ge=1, le=24)  # exclusive
+    offset_hours: int = Field(default=8, ge=-12, le=14)  # local zone vs UTC
+    utilisation_threshold: float = Field(default=90.0, gt=0, le=100)
+    min_hot_hours: int = Field(default=1, ge=1, le=24)
+    min_peak_share: float = Field(default=0.0, ge=0, le=1)  # of the day's complaints
+
+
+class PeakCongestionDetector:
+    name: ClassVar[str] = "peak_congestion"
+    config_model: ClassVar[type[PeakCongestionConfig]] = PeakCongestionConfig
+
+    def __init__(self, config: PeakCongestionConfig) -> None:
+        self.config = config
+
+    def history_hours(self) -> int:
+        return 24
+
+    def context_metrics(self) -> list[str]:
+        return [self.config.utilisation_metric]
+
+    def evaluate(self, window: SeriesWindow) -> list[Finding]:
+        """Judged once a day, at the close of the last peak hour."""
+        cfg = self.config
+        local_hour = (window.end_hour // HOUR_MS + cfg.offset_hours) % 24
+        if local_hour != cfg.peak_end_hour - 1:
+            return []
+        util = window.context.get(cfg.utilisation_metric)
+        if util is None:
+            return []
+        span = cfg.peak_end_hour - cfg.peak_start_hour
+        peak_util = util[:, -span:]
+        peak_complaints = np.nansum(window.values[:, -span:], axis=1)
+        day_complaints = np.nansum(window.values[:, -24:], axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            hot = (peak_util > cfg.utilisation_threshold).sum(axis=1)
+            share = np.where(day_complaints > 0, peak_complaints / day_complaints, 0.0)
+        firing = (hot >= cfg.min_hot_hours) & (share >= cfg.min_peak_share)
+        findings = []
+        for i in np.flatnonzero(firing):
+            key = window.keys[i]
+            top = float(np.nanmax(peak_util[i]))
+            findings.append(Finding(
+                detector=self.name, region=key.region, metric=key.metric, hour=window.end_hour,
+                observed=top, baseline=cfg.utilisation_threshold,
+                change_pct=pct(top, cfg.utilisation_threshold), p_value=None,
+                window_start=window.end_hour - (span - 1) * HOUR_MS,
+                window_end=window.end_hour + HOUR_MS,
+                explanation=(f"capacity shortage, not a fault: {cfg.utilisation_metric} up to "
+                             f"{top:.1f}% in {int(hot[i])} of the {cfg.peak_start_hour:02d}:00-"
+                             f"{cfg.peak_end_hour:02d}:00 hours, with {share[i]:.0%} of the "
+                             f"day's {key.metric} in that peak"),
+                score=top - cfg.utilisation_threshold,
+            ))
+        return findings
