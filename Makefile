@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-deps lint venv clean kafka-up kafka-down
+.PHONY: demo test test-deps lint venv clean kafka-up kafka-down bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test-deps:
 	    { apt-get update -q >/dev/null && apt-get install -y -q kcat >/dev/null; }; }; } || \
 	  echo "kcat not installed: its test will skip locally (and fail under CI=true)"
 	scripts/kafka.sh fetch
+
+## Benchmarks (not part of `make test`): tables on stdout, JSON in bench/results/.
+bench: $(STAMP)
+	$(BIN)/python bench/bench_detection_tick.py --series 10000
 
 ## A local broker for people: KRaft, loopback, port 9092, data in var/kafka-data.
 kafka-up:

@@ -45,7 +45,7 @@ def build(config: MonitorConfig, db_url: str, out_dir: Path | None = None,
         sinks.append(notifier)
     alerts = AlertService(store=store, notifier=FanOut(*sinks), settings=config.alerts)
     watcher = ConfigWatcher(config_path, config) if config_path is not None else None
-    pipeline = Pipeline(config, alerts, sink, watcher=watcher)
+    pipeline = Pipeline(config, alerts, sink, watcher=watcher, batch_ticks=True)
     return EmbeddedRun(pipeline=pipeline, tickets=store, dead_letters=memory)
 
 
@@ -70,6 +70,7 @@ def run_lines(run: EmbeddedRun, lines: Iterable[bytes], source: str = "",
         run.pipeline.finish()
     else:
         run.pipeline.advance()  # emit what the watermarks closed; leave the rest open
+        run.pipeline.flush_ticks()
     if progress is not None:
         progress(n % every)
     run.seconds += time.perf_counter() - started
