@@ -1,0 +1,89 @@
+"""Pinned behaviour of the seasonal, early-trend, two-signal and hysteresis detectors."""
+
+import numpy as np
+
+from detectors import (
+    EarlyTrendConfig,
+    EarlyTrendDetector,
+    PeakCongestionConfig,
+    PeakCongestionDetector,
+    SeasonalConfig,
+    SeasonalDetector,
+    SeriesKey,
+    SeriesWindow,
+    SiteFaultConfig,
+    SiteFaultDetector,
+    ThresholdConfig,
+    ThresholdDetector,
+)
+
+HOUR = 3_600_000
+END = 500_000 * HOUR  # 500000 % 24 == 8: 08:00 UTC
+
+
+def window(*rows, metric="complaints.broadband_lag", end=END, context=None):
+    keys = [SeriesKey(f"r{i}", metric) for i in range(len(rows))]
+    return SeriesWindow(keys, np.vstack(rows).astype(float), end, context or {})
+
+
+def test_hysteresis_keeps_firing_until_back_under_the_clear_line():
+    det = ThresholdDetector(ThresholdConfig(threshold=10, clear_at=5, min_consecutive_hours=2,
+                                            lookback_hours=8))
+    still_high = np.array([1, 1, 12, 12, 8, 7, 6, 6.0])  # fired, never under 5 since
+    cleared = np.array([1, 12, 12, 8, 4, 8, 8, 8.0])  # went under 5: cleared
+    assert [f.region for f in det.evaluate(window(still_high, cleared))] == ["r0"]
+
+
+def test_seasonal_band_ignores_one_past_incident():
+    rng = np.random.default_rng(0)
+    weeks = 4
+    base = rng.poisson(20, size=weeks * 168 + 2).astype(float)
+    base[168:168 + 24] *= 4  # an incident three weeks ago, same hours
+    spike = base.copy()
+    spike[-2:] = 80
+    quiet = base.copy()
+    quiet[-2:] = 22
+    det = SeasonalDetector(SeasonalConfig(weeks=weeks, k=4, min_consecutive_hours=2))
+    findings = det.evaluate(window(spike, quiet))
+    assert [f.region for f in findings] == ["r0"]
+    assert 15 < findings[0].baseline < 25  # the median did not move with the old incident
+
+
+def test_early_trend_needs_persistence():
+    history = 2 * 168 + 24 + 6
+    steady = np.full(history, 3.0)
+    climbing = steady.copy()
+    climbing[-40:] = 6.0  # doubled for 40 hours: the last 6 windows all see it
+    blip = steady.copy()
+    blip[-3:] = 30.0  # one burst: only the last windows see it
+    det = EarlyTrendDetector(EarlyTrendConfig(window_hours=24, weeks=2, rise=0.3, alpha=1e-3,
+                                              min_volume=10, min_consecutive_hours=6))
+    assert [f.region for f in det.evaluate(window(climbing, blip, steady))] == ["r0"]
+
+
+def test_site_fault_needs_both_signals():
+    hours = 168 + 48
+    complaints_up = np.concatenate([np.full(168, 4.0), np.full(48, 8.0)])
+    loss_up = np.concatenate([np.full(168, 0.2), np.full(48, 2.0)])
+    loss_flat = np.full(hours, 0.2)
+    det = SiteFaultDetector(SiteFaultConfig(window_hours=48, kpi_rise=1.0, kpi_min_delta=0.3))
+    context = {"kpi.packet_loss.mean": np.vstack([loss_up, loss_flat])}
+    findings = det.evaluate(window(complaints_up, complaints_up, context=context))
+    assert [f.region for f in findings] == ["r0"]
+    assert "site fault precursor" in findings[0].explanation
+    assert "kpi.packet_loss.mean" in findings[0].explanation
+
+
+def test_peak_congestion_is_judged_at_the_end_of_the_evening_peak():
+    # 21:00 local (UTC+8) is 13:00 UTC
+    end = (500_000 - 500_000 % 24 + 13) * HOUR
+    complaints = np.full(24, 2.0)
+    hot = np.full(24, 70.0)
+    hot[-2:] = [93.0, 95.0]
+    cool = np.full(24, 70.0)
+    det = PeakCongestionDetector(PeakCongestionConfig())
+    context = {"kpi.bandwidth_utilisation.max": np.vstack([hot, cool])}
+    findings = det.evaluate(window(complaints, complaints, end=end, context=context))
+    assert [f.region for f in findings] == ["r0"]
+    assert "capacity shortage, not a fault" in findings[0].explanation
+    assert det.evaluate(window(complaints, complaints, end=end - HOUR, context=context)) == []
