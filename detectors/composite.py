@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import ClassVar
 
 import numpy as np
@@ -50,8 +51,8 @@ class SiteFaultDetector:
             return []
         current = np.nansum(values[:, -w:], axis=1)
         previous = np.nansum(values[:, -WEEK_H - w:-WEEK_H], axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"), np.testing.suppress_warnings() as s:
-            s.filter(RuntimeWarning)
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: no KPI data
             kpi_now = np.nanmean(kpi[:, -w:], axis=1)
             kpi_before = np.nanmean(kpi[:, -WEEK_H - w:-WEEK_H], axis=1)
             change = np.where(previous > 0, current / previous - 1.0, np.inf)

@@ -8,6 +8,7 @@ alarmed by a single extra complaint.
 
 from __future__ import annotations
 
+import warnings
 from typing import ClassVar
 
 import numpy as np
@@ -33,8 +34,8 @@ def seasonal_band(values: np.ndarray, weeks: int, k: float,
     lags = np.arange(1, weeks + 1) * WEEK_H
     idx = cols[None, :] - lags[:, None]  # [weeks, hours]
     history = values[:, idx]  # [rows, weeks, hours]
-    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
-        sup.filter(RuntimeWarning)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: no history yet
         median = np.nanmedian(history, axis=1)
         mad = np.nanmedian(np.abs(history - median[:, None, :]), axis=1)
     spread = np.maximum(1.4826 * mad, np.sqrt(np.maximum(median, 1.0)))
