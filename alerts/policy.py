@@ -122,6 +122,9 @@ class AlertPolicy:
         self.active.pop(fp, None)
         self.cooldown_until[fp] = at + self.settings.cooldown_ms
 
+    def fingerprint_of(self, key: str) -> str | None:
+        return next((fp for fp, i in self.active.items() if i.ticket_key == key), None)
+
     def adopt(self, fp: str, key: str, first_hour: int) -> None:
         """The store already had an active ticket for ``fp``: track that one instead."""
         incident = self.active.get(fp)

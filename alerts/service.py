@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from alerts.fingerprint import fingerprint
 from alerts.notify import Notification, Notifier
 from alerts.policy import (
     AlertPolicy,
@@ -72,8 +73,13 @@ class AlertService:
                     self.notifier.send(Notification("opened", ticket, now))
             elif isinstance(action, UpdateTicket):
                 self.stats.updated += 1
-                self.store.record_finding(action.ticket_key, action.finding, now,
-                                          action.refired)
+                ended = self.store.record_finding(action.ticket_key, action.finding, now,
+                                                  action.refired)
+                if ended is not None:  # a person resolved it meanwhile: cooldown from then
+                    f = action.finding.finding
+                    self.policy.ticket_closed(self.policy.fingerprint_of(action.ticket_key)
+                                              or fingerprint(f.region, f.metric, f.detector),
+                                              ended)
             elif isinstance(action, TicketRecovered):
                 ticket = self.store.mark_recovered(action.ticket_key, now, action.resolve)
                 if ticket is not None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
     or_,
     select,
 )
@@ -29,6 +31,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 from alerts.routing import category_of, department_for
 from alerts.sla import SlaPolicy, due_times
 from monitor.detection import SpecFinding
+
+if TYPE_CHECKING:
+    from alerts.lifecycle import Refused
+
+
+class SchemaOutdated(RuntimeError):
+    """The ticket database was created by an older version of Yujing."""
 
 
 class TicketState(StrEnum):
@@ -81,6 +90,9 @@ class Ticket(Base):
     recovered_at: Mapped[int | None] = mapped_column(BigInteger)
     owner: Mapped[str | None] = mapped_column(String(64))
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    first_feedback_at: Mapped[int | None] = mapped_column(BigInteger)
+    # SLA clocks already escalated ("acknowledge,feedback,resolve"): each escalates once
+    escalated: Mapped[str] = mapped_column(String(64), default="")
 
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan")
@@ -130,6 +142,8 @@ class TicketView:
     feedback_by: int
     resolve_by: int
     recovered_at: int | None
+    owner: str | None = None
+    escalation_level: int = 0
 
     @classmethod
     def of(cls, t: Ticket) -> TicketView:
@@ -162,6 +176,18 @@ class TicketStore:
         self.engine = make_engine(url)
         self.sla = sla or SlaPolicy()
         Base.metadata.create_all(self.engine)
+        self._check_schema(url)
+
+    def _check_schema(self, url: str) -> None:
+        """An older database lacks columns this version writes: say so, do not guess."""
+        have = inspect(self.engine)
+        for table in Base.metadata.sorted_tables:
+            present = {c["name"] for c in have.get_columns(table.name)}
+            missing = sorted(c.name for c in table.columns if c.name not in present)
+            if missing:
+                raise SchemaOutdated(f"ticket database {url} predates this version: table "
+                                     f"{table.name} lacks {', '.join(missing)}; migrate it or "
+                                     f"start from a new database file")
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -196,13 +222,22 @@ class TicketStore:
             s.flush()
             return TicketView.of(ticket), True
 
-    def record_finding(self, key: str, finding: SpecFinding, now: int, refired: bool) -> None:
-        """Latest evidence onto an open ticket; audit only the notable (a re-fire)."""
+    def record_finding(self, key: str, finding: SpecFinding, now: int,
+                       refired: bool) -> int | None:
+        """Latest evidence onto an open ticket; audit only the notable (a re-fire).
+
+        Returns when the ticket was ended by a person, if it was (the policy's cooldown
+        starts there), else None.
+        """
         f = finding.finding
         with self.session() as s:
             ticket = s.scalar(select(Ticket).where(Ticket.key == key))
-            if ticket is None or f.hour <= ticket.last_fired_hour:
-                return  # replayed hour: already recorded
+            if ticket is None:
+                return None
+            if ticket.state not in [st.value for st in ACTIVE_STATES]:
+                return ticket.updated_at
+            if f.hour <= ticket.last_fired_hour:
+                return None  # replayed hour: already recorded
             ticket.observed, ticket.baseline = f.observed, f.baseline
             ticket.change_pct, ticket.p_value = f.change_pct, f.p_value
             ticket.explanation = f.explanation
@@ -214,6 +249,7 @@ class TicketStore:
                 ticket.events.append(TicketEvent(at=now, actor=SYSTEM_ACTOR, action="refired",
                                                  from_state=ticket.state,
                                                  to_state=ticket.state, comment=f.explanation))
+            return None
 
     def mark_recovered(self, key: str, now: int, resolve: bool) -> TicketView | None:
         with self.session() as s:
@@ -230,6 +266,70 @@ class TicketStore:
                 at=now, actor=SYSTEM_ACTOR, action="recovered", from_state=before,
                 to_state=ticket.state, comment="anomaly cleared"))
             return TicketView.of(ticket)
+
+    def transition(self, ticket_id: int, action: str, actor: str, comment: str,
+                   now: int) -> TicketView | Refused:
+        """Apply a person's action, or refuse it with the reason; audited either way."""
+        from alerts.lifecycle import Action, Move, Refused, decide
+
+        with self.session() as s:
+            ticket = s.get(Ticket, ticket_id)
+            if ticket is None:
+                return Refused(Action(action), "missing", f"no ticket {ticket_id}")
+            verdict = decide(Action(action), ticket.state, ticket.owner, actor)
+            if not isinstance(verdict, Move):
+                return verdict
+            before = ticket.state
+            ticket.state = verdict.to_state.value
+            ticket.owner = verdict.owner
+            ticket.updated_at = now
+            ticket.active_fingerprint = (ticket.fingerprint if verdict.to_state in ACTIVE_STATES
+                                         else None)
+            if verdict.to_state.value == TicketState.OPEN.value:  # reopened: clocks restart
+                due = due_times(now, self.sla)
+                ticket.acknowledge_by, ticket.feedback_by = due.acknowledge_by, due.feedback_by
+                ticket.resolve_by, ticket.escalated = due.resolve_by, ""
+            if (ticket.first_feedback_at is None and actor == ticket.owner
+                    and verdict.action.value in ("comment", "start", "resolve")):
+                ticket.first_feedback_at = now
+            ticket.events.append(TicketEvent(at=now, actor=actor, action=verdict.action.value,
+                                             from_state=before, to_state=ticket.state,
+                                             comment=comment))
+            return TicketView.of(ticket)
+
+    def escalate_due(self, now: int) -> list[tuple[TicketView, str]]:
+        """Escalate every breached SLA clock once: level up, audit row; returns what rose."""
+        risen: list[tuple[TicketView, str]] = []
+        with self.session() as s:
+            rows = s.scalars(select(Ticket).where(
+                Ticket.state.in_([st.value for st in ACTIVE_STATES])))
+            for ticket in rows:
+                done = set(filter(None, ticket.escalated.split(",")))
+                clocks = [
+                    ("acknowledge", ticket.acknowledge_by,
+                     ticket.state == TicketState.OPEN.value),
+                    ("feedback", ticket.feedback_by, ticket.first_feedback_at is None),
+                    ("resolve", ticket.resolve_by, True),
+                ]
+                for clock, due, pending in clocks:
+                    if clock in done or not pending or now < due:
+                        continue
+                    done.add(clock)
+                    ticket.escalation_level += 1
+                    ticket.escalated = ",".join(sorted(done))
+                    ticket.events.append(TicketEvent(
+                        at=now, actor=SYSTEM_ACTOR, action="escalated", from_state=ticket.state,
+                        to_state=ticket.state,
+                        comment=f"{clock} SLA breached (due {due}); level "
+                                f"{ticket.escalation_level}"))
+                    s.flush()
+                    risen.append((TicketView.of(ticket), clock))
+        return risen
+
+    def get(self, ticket_id: int) -> TicketView | None:
+        with self.session() as s:
+            ticket = s.get(Ticket, ticket_id)
+            return None if ticket is None else TicketView.of(ticket)
 
     def all(self) -> list[TicketView]:
         with self.session() as s:

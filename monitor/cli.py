@@ -19,7 +19,7 @@ from monitor.scorecard import Scorecard, score
 from monitor.simulator import SimConfig, read_labels, write
 from monitor.windows import to_iso
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Yujing (预警): early warning from complaints and network KPIs.")
 err = Console(stderr=True)
 out = Console()
@@ -282,6 +282,84 @@ def _print_backtest(results: list, labels: list) -> None:  # type: ignore[type-a
         only_a, only_b = Comparison(*results).only_caught_by()
         out.print(f"caught only by {results[0].name}: {', '.join(only_a) or 'none'}")
         out.print(f"caught only by {results[1].name}: {', '.join(only_b) or 'none'}")
+
+
+tickets_app = typer.Typer(no_args_is_help=True, help="Inspection tickets from the command "
+                          "line.")
+app.add_typer(tickets_app, name="tickets")
+DbOpt = Annotated[str | None, typer.Option("--db", help="Ticket database URL (default: "
+                                           "$YUJING_DATABASE_URL or sqlite:///var/yujing.db).")]
+
+
+def _store(db: str | None) -> object:
+    import os
+
+    from alerts.tickets import SchemaOutdated, TicketStore
+
+    try:
+        return TicketStore(db or os.environ.get("YUJING_DATABASE_URL",
+                                                "sqlite:///var/yujing.db"))
+    except SchemaOutdated as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
+
+
+@tickets_app.command("list")
+def tickets_list(db: DbOpt = None, state: Annotated[str | None, typer.Option()] = None,
+                 region: Annotated[str | None, typer.Option()] = None) -> None:
+    """List tickets (optionally by state or region)."""
+    table = Table(title="Tickets")
+    for column in ("#", "state", "owner", "region", "metric", "department", "severity",
+                   "level", "ack due"):
+        table.add_column(column)
+    for t in _store(db).all():  # type: ignore[attr-defined]
+        if (state and t.state != state) or (region and t.region != region):
+            continue
+        table.add_row(str(t.id), t.state, t.owner or "—", t.region, t.metric, t.department,
+                      t.severity, str(t.escalation_level), to_iso(t.acknowledge_by, 8)[:16])
+    out.print(table)
+
+
+@tickets_app.command("show")
+def tickets_show(ticket_id: int, db: DbOpt = None) -> None:
+    """One ticket with its audit trail."""
+    store = _store(db)
+    ticket = store.get(ticket_id)  # type: ignore[attr-defined]
+    if ticket is None:
+        err.print(f"no ticket {ticket_id}")
+        raise typer.Exit(1)
+    sys.stdout.write(orjson.dumps({"ticket": ticket.__class__.__name__ and {
+        name: getattr(ticket, name) for name in ticket.__slots__},
+        "events": store.events(ticket_id)}, option=orjson.OPT_INDENT_2).decode() + "\n")  # type: ignore[attr-defined]
+
+
+def _act(action: str, ticket_id: int, actor: str, comment: str, db: str | None) -> None:
+    import time
+
+    from alerts.lifecycle import Refused
+
+    result = _store(db).transition(ticket_id, action, actor, comment,  # type: ignore[attr-defined]
+                                   int(time.time() * 1000))
+    if isinstance(result, Refused):
+        err.print(f"refused: {result.reason}", markup=False)
+        raise typer.Exit(3)
+    out.print(f"ticket {result.id}: {result.state} (owner {result.owner})")
+
+
+ActorOpt = Annotated[str, typer.Option("--as", help="Who acts (recorded in the audit trail).")]
+
+
+@tickets_app.command("ack")
+def tickets_ack(ticket_id: int, actor: ActorOpt, comment: str = "", db: DbOpt = None) -> None:
+    """Acknowledge: the first responder becomes the owner."""
+    _act("acknowledge", ticket_id, actor, comment, db)
+
+
+@tickets_app.command("resolve")
+def tickets_resolve(ticket_id: int, actor: ActorOpt, comment: str = "",
+                    db: DbOpt = None) -> None:
+    """Resolve (the owner only)."""
+    _act("resolve", ticket_id, actor, comment, db)
 
 
 topics_app = typer.Typer(no_args_is_help=True, help="Manage the monitor's Kafka topics.")

@@ -1,0 +1,104 @@
+"""Ticket life cycle: transitions, first-responder ownership, audit, SLA escalation."""
+
+import pytest
+
+from alerts.lifecycle import Refused
+from alerts.tickets import TicketStore
+from tests.test_alerts import T0, finding
+
+MIN = 60_000
+HOUR = 3_600_000
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = TicketStore(f"sqlite:///{tmp_path / 't.db'}")
+    yield s
+    s.close()
+
+
+def open_ticket(store, now=T0):
+    ticket, created = store.open("k1", "fp1", finding(T0), now)
+    assert created
+    return ticket
+
+
+def test_full_life_cycle_with_audit(store):
+    t = open_ticket(store)
+    steps = [("acknowledge", "li.wei"), ("start", "li.wei"), ("comment", "li.wei"),
+             ("resolve", "li.wei"), ("close", "li.wei"), ("reopen", "zhang.min"),
+             ("acknowledge", "zhang.min")]
+    states = []
+    for k, (action, actor) in enumerate(steps):
+        result = store.transition(t.id, action, actor, f"step {k}", T0 + k * MIN)
+        assert not isinstance(result, Refused), result
+        states.append(result.state)
+    assert states == ["acknowledged", "in_progress", "in_progress", "resolved", "closed",
+                      "open", "acknowledged"]
+    assert store.get(t.id).owner == "zhang.min"
+    audit = store.events(t.id)
+    assert [e["action"] for e in audit] == ["opened", *[a for a, _ in steps]]
+    assert audit[1]["actor"] == "li.wei" and audit[1]["comment"] == "step 0"
+
+
+def test_first_responder_owns_the_ticket(store):
+    t = open_ticket(store)
+    store.transition(t.id, "acknowledge", "li.wei", "", T0)
+    second = store.transition(t.id, "acknowledge", "zhang.min", "", T0 + MIN)
+    assert isinstance(second, Refused) and "acknowledged" in second.reason
+    refused = store.transition(t.id, "resolve", "zhang.min", "", T0 + MIN)
+    assert isinstance(refused, Refused) and "li.wei owns this ticket" in refused.reason
+    assert not isinstance(store.transition(t.id, "comment", "zhang.min", "seen it", T0), Refused)
+
+
+@pytest.mark.parametrize(("setup", "action"), [
+    ([], "resolve"), ([], "close"), ([("acknowledge", "a"), ("resolve", "a"),
+                                      ("close", "a")], "resolve"),
+    ([("acknowledge", "a")], "reopen")])
+def test_forbidden_transitions_are_refused_with_a_reason(store, setup, action):
+    t = open_ticket(store)
+    for step, actor in setup:
+        store.transition(t.id, step, actor, "", T0)
+    before = store.get(t.id).state
+    refused = store.transition(t.id, action, "a", "", T0)
+    assert isinstance(refused, Refused) and f"cannot {action}" in refused.reason
+    assert store.get(t.id).state == before
+
+
+def test_unacknowledged_ticket_escalates_once_not_twice(store):
+    t = open_ticket(store, now=T0)
+    assert store.escalate_due(T0 + 14 * MIN) == []
+    risen = store.escalate_due(T0 + 15 * MIN)
+    assert [(v.id, clock) for v, clock in risen] == [(t.id, "acknowledge")]
+    assert store.escalate_due(T0 + 20 * MIN) == []  # same breach: no second escalation
+    assert store.get(t.id).escalation_level == 1
+    assert [e["action"] for e in store.events(t.id)].count("escalated") == 1
+
+
+def test_feedback_and_resolution_clocks(store):
+    t = open_ticket(store, now=T0)
+    store.transition(t.id, "acknowledge", "li.wei", "", T0 + 5 * MIN)
+    assert store.escalate_due(T0 + 23 * HOUR) == []
+    assert [c for _, c in store.escalate_due(T0 + 24 * HOUR)] == ["feedback"]
+    store.transition(t.id, "comment", "li.wei", "site visit booked", T0 + 25 * HOUR)
+    assert [c for _, c in store.escalate_due(T0 + 72 * HOUR)] == ["resolve"]
+    assert store.get(t.id).escalation_level == 2
+
+
+def test_a_person_resolving_starts_the_cooldown(tmp_path):
+    from alerts.notify import MemoryNotifier
+    from alerts.service import AlertService
+    from monitor.config import AlertSettings
+    from tests.test_alerts import run_hours
+
+    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}")
+    svc = AlertService(store=store, notifier=MemoryNotifier(),
+                       settings=AlertSettings(cooldown_hours=24))
+    run_hours(svc, T0, 2, firing_hours={0, 1})
+    (t,) = store.all()
+    store.transition(t.id, "acknowledge", "li.wei", "", T0 + 2 * HOUR)
+    store.transition(t.id, "resolve", "li.wei", "replaced the card", T0 + 3 * HOUR)
+    run_hours(svc, T0 + 3 * HOUR, 10, firing_hours=set(range(10)))  # within cooldown
+    assert len(store.all()) == 1 and svc.stats.suppressed >= 9
+    run_hours(svc, T0 + 40 * HOUR, 1, firing_hours={0})  # after cooldown: a new ticket
+    assert len(store.all()) == 2
