@@ -23,12 +23,17 @@ test: $(STAMP) test-deps
 	$(BIN)/ruff check monitor detectors alerts dashboards tests
 	$(BIN)/python -m pytest
 
-## Tools the suite drives: kcat (a non-Python Kafka producer), the Kafka jars (via mvn).
+## Tools the suite drives: kcat (a non-Python Kafka producer), PostgreSQL (Debian's
+## package; the suite starts its own server on loopback), the Kafka jars (via mvn).
 test-deps:
 	@command -v kcat >/dev/null || command -v kafkacat >/dev/null || \
 	  { [ "$$(id -u)" = 0 ] && { apt-get install -y -q kcat >/dev/null 2>&1 || \
 	    { apt-get update -q >/dev/null && apt-get install -y -q kcat >/dev/null; }; }; } || \
 	  echo "kcat not installed: its test will skip locally (and fail under CI=true)"
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && { apt-get install -y -q postgresql >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null; }; }; } || \
+	  echo "PostgreSQL not installed: its tests will skip locally (and fail under CI=true)"
 	scripts/kafka.sh fetch
 
 ## Benchmarks (not part of `make test`): tables on stdout, JSON in bench/results/.

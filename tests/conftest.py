@@ -5,10 +5,13 @@ Locally a missing component skips its tests with the reason; under CI=true it fa
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,3 +57,59 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "stop", str(data)],
                        capture_output=True, timeout=120, check=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL on loopback: $YUJING_TEST_POSTGRES_URL, or one started from
+    Debian's binaries in a temporary data directory (as the postgres user when root)."""
+    given = os.environ.get("YUJING_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        missing("postgres", "Debian's postgresql package is not installed")
+    bindir = Path(found[-1]).parent
+    # outside pytest's private (0700, root-owned) tree, so the postgres user can reach it
+    home = Path(tempfile.mkdtemp(prefix="yujing-pg-"))
+    data = home / "data"
+    port = free_port()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(home, "postgres", "postgres")
+
+    def run(*cmd: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*as_user, *cmd], capture_output=True, text=True, timeout=120,
+                              check=False)
+
+    init = run(str(bindir / "initdb"), "-D", str(data), "-U", "yujing", "--auth=trust",
+               "-E", "UTF8")
+    if init.returncode != 0:
+        missing("postgres", f"initdb failed: {init.stderr}")
+    start = run(str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "server.log"),
+                "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start")
+    if start.returncode != 0:
+        missing("postgres", f"pg_ctl start failed: {start.stderr}")
+    try:
+        yield f"postgresql+psycopg://yujing@127.0.0.1:{port}/postgres"
+    finally:
+        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop")
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty ticket database on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tickets.db'}"
+    from sqlalchemy import create_engine, text
+
+    server = request.getfixturevalue("postgres_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return server.rsplit("/", 1)[0] + f"/{name}"

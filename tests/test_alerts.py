@@ -29,8 +29,8 @@ def tick(hour, *findings, regions=("r1", "r2")):
 
 
 @pytest.fixture
-def service(tmp_path):
-    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}")
+def service(db_url):
+    store = TicketStore(db_url)
     notifier = MemoryNotifier()
     svc = AlertService(store=store, notifier=notifier,
                        settings=AlertSettings(clear_after_hours=6, cooldown_hours=24))

@@ -11,8 +11,8 @@ HOUR = 3_600_000
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = TicketStore(f"sqlite:///{tmp_path / 't.db'}")
+def store(db_url):
+    s = TicketStore(db_url)
     yield s
     s.close()
 
