@@ -88,3 +88,16 @@ def pct(observed: float, baseline: float) -> float | None:
     if baseline == 0:
         return None
     return (observed - baseline) / baseline * 100.0
+
+
+def finding(detector: str, key: SeriesKey, end_hour: int, span_hours: int, observed: float,
+            baseline: float, explanation: str, p_value: float | None = None,
+            score: float | None = None) -> Finding:
+    """A finding over the ``span_hours`` ending with ``end_hour`` (the shape all share)."""
+    if score is None:
+        score = float(-np.log10(max(p_value, 1e-300))) if p_value is not None else 0.0
+    return Finding(
+        detector=detector, region=key.region, metric=key.metric, hour=end_hour,
+        observed=observed, baseline=baseline, change_pct=pct(observed, baseline),
+        p_value=p_value, window_start=end_hour - (span_hours - 1) * HOUR_MS,
+        window_end=end_hour + HOUR_MS, explanation=explanation, score=score)

@@ -14,8 +14,8 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from detectors.base import HOUR_MS, DetectorConfig, Finding, SeriesWindow, pct
-from detectors.wow import wow_test
+from detectors.base import HOUR_MS, DetectorConfig, Finding, SeriesWindow, finding, pct
+from detectors.wow import significant_rises
 
 WEEK_H = 168
 
@@ -55,30 +55,20 @@ class SiteFaultDetector:
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: no KPI data
             kpi_now = np.nanmean(kpi[:, -w:], axis=1)
             kpi_before = np.nanmean(kpi[:, -WEEK_H - w:-WEEK_H], axis=1)
-            change = np.where(previous > 0, current / previous - 1.0, np.inf)
             kpi_change = np.where(kpi_before > 0, kpi_now / kpi_before - 1.0, np.inf)
         degraded = (kpi_change >= cfg.kpi_rise) & (kpi_now - kpi_before >= cfg.kpi_min_delta)
-        candidates = (current >= cfg.min_volume) & (change >= cfg.rise) & degraded
-        if not candidates.any():
-            return []
-        idx = np.flatnonzero(candidates)
         findings = []
-        for i, p in zip(idx, wow_test(current[idx], previous[idx]), strict=True):
-            if p > cfg.alpha:
-                continue
+        for i, p in significant_rises(current, previous, rise=cfg.rise,
+                                      min_volume=cfg.min_volume, alpha=cfg.alpha,
+                                      mask=degraded):
             key = window.keys[i]
             cur, prev = float(current[i]), float(previous[i])
-            findings.append(Finding(
-                detector=self.name, region=key.region, metric=key.metric, hour=window.end_hour,
-                observed=cur, baseline=prev, change_pct=pct(cur, prev), p_value=float(p),
-                window_start=window.end_hour - (w - 1) * HOUR_MS,
-                window_end=window.end_hour + HOUR_MS,
+            findings.append(finding(
+                self.name, key, window.end_hour, w, cur, prev, p_value=p,
                 explanation=(f"site fault precursor: {key.metric} {cur:.0f} vs {prev:.0f} a "
                              f"week earlier ({pct(cur, prev) or 0:+.0f}%, p={p:.2g}) while "
                              f"{cfg.kpi_metric} rose from {kpi_before[i]:.3g} to "
-                             f"{kpi_now[i]:.3g} over the same {w}h: inspect the sites"),
-                score=float(-np.log10(max(p, 1e-300))),
-            ))
+                             f"{kpi_now[i]:.3g} over the same {w}h: inspect the sites")))
         return findings
 
 
@@ -126,16 +116,11 @@ class PeakCongestionDetector:
         for i in np.flatnonzero(firing):
             key = window.keys[i]
             top = float(np.nanmax(peak_util[i]))
-            findings.append(Finding(
-                detector=self.name, region=key.region, metric=key.metric, hour=window.end_hour,
-                observed=top, baseline=cfg.utilisation_threshold,
-                change_pct=pct(top, cfg.utilisation_threshold), p_value=None,
-                window_start=window.end_hour - (span - 1) * HOUR_MS,
-                window_end=window.end_hour + HOUR_MS,
+            findings.append(finding(
+                self.name, key, window.end_hour, span, top, cfg.utilisation_threshold,
+                score=top - cfg.utilisation_threshold,
                 explanation=(f"capacity shortage, not a fault: {cfg.utilisation_metric} up to "
                              f"{top:.1f}% in {int(hot[i])} of the {cfg.peak_start_hour:02d}:00-"
                              f"{cfg.peak_end_hour:02d}:00 hours, with {share[i]:.0%} of the "
-                             f"day's {key.metric} in that peak"),
-                score=top - cfg.utilisation_threshold,
-            ))
+                             f"day's {key.metric} in that peak")))
         return findings

@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from detectors.base import HOUR_MS, DetectorConfig, Finding, SeriesWindow, pct
+from detectors.base import DetectorConfig, Finding, SeriesWindow, finding
 
 WEEK_H = 168
 
@@ -67,14 +67,10 @@ class SeasonalDetector:
         for i in np.flatnonzero(firing):
             key = window.keys[i]
             observed, base, top = float(recent[i, -1]), float(median[i, -1]), float(upper[i, -1])
-            findings.append(Finding(
-                detector=self.name, region=key.region, metric=key.metric, hour=window.end_hour,
-                observed=observed, baseline=base, change_pct=pct(observed, base), p_value=None,
-                window_start=window.end_hour - (n - 1) * HOUR_MS,
-                window_end=window.end_hour + HOUR_MS,
+            findings.append(finding(
+                self.name, key, window.end_hour, n, observed, base,
+                score=(observed - base) / max(top - base, 1e-9),
                 explanation=(f"{key.metric} {observed:.3g} above the band of this hour of the "
                              f"week (median {base:.3g} over {cfg.weeks} weeks, upper "
-                             f"{top:.3g}) for {n} hour(s)"),
-                score=(observed - base) / max(top - base, 1e-9),
-            ))
+                             f"{top:.3g}) for {n} hour(s)")))
         return findings

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field
 from scipy import stats
 
-from detectors.base import HOUR_MS, DetectorConfig, Finding, SeriesWindow, pct
+from detectors.base import DetectorConfig, Finding, SeriesWindow, finding, pct
 
 WEEK_H = 168
 
@@ -84,15 +84,10 @@ class EarlyTrendDetector:
         for i in np.flatnonzero(firing):
             key = window.keys[i]
             cur, base, p = float(current[i, -1]), float(mean_base[i, -1]), float(p_values[i, -1])
-            findings.append(Finding(
-                detector=self.name, region=key.region, metric=key.metric, hour=window.end_hour,
-                observed=cur, baseline=base, change_pct=pct(cur, base), p_value=p,
-                window_start=window.end_hour - (w - 1) * HOUR_MS,
-                window_end=window.end_hour + HOUR_MS,
+            findings.append(finding(
+                self.name, key, window.end_hour, w, cur, base, p_value=p,
                 explanation=(f"early trend: {key.metric} {cur:.0f} in the last {w}h vs "
                              f"{base:.1f} in the same hours of the previous {k} week(s) "
                              f"({pct(cur, base) or 0:+.0f}%), significant for {m} hours "
-                             f"running (p={p:.2g}), EWMA trend {float(trend[i]):+.2f}"),
-                score=float(-np.log10(max(p, 1e-300))),
-            ))
+                             f"running (p={p:.2g}), EWMA trend {float(trend[i]):+.2f}")))
         return findings

@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field
 from scipy import stats
 
-from detectors.base import HOUR_MS, DetectorConfig, Finding, SeriesWindow, pct
+from detectors.base import DetectorConfig, Finding, SeriesWindow, finding, pct
 
 
 class WeekOverWeekConfig(DetectorConfig):
@@ -32,6 +32,22 @@ def wow_test(current: np.ndarray, previous: np.ndarray) -> np.ndarray:
     prev = np.rint(previous).astype(np.int64)
     total = cur + prev
     return np.where(total > 0, stats.binom.sf(cur - 1, total, 0.5), 1.0)
+
+
+def significant_rises(current: np.ndarray, previous: np.ndarray, *, rise: float,
+                      min_volume: float, alpha: float,
+                      mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+    """Rows whose count rose by ``rise`` or more, with volume and p <= ``alpha``: (row, p)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.where(previous > 0, current / previous - 1.0, np.inf)
+    candidates = (current >= min_volume) & (change >= rise)
+    if mask is not None:
+        candidates &= mask
+    idx = np.flatnonzero(candidates)
+    if not idx.size:
+        return []
+    p_values = wow_test(current[idx], previous[idx])
+    return [(int(i), float(p)) for i, p in zip(idx, p_values, strict=True) if p <= alpha]
 
 
 def _change_text(change_pct: float | None) -> str:
@@ -64,29 +80,15 @@ class WeekOverWeekDetector:
             # a few missing hours: compare like with like by scaling the baseline
             previous = np.nansum(prev_block, axis=1) * np.where(
                 prev_cover > 0, cur_cover / prev_cover, 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            change = np.where(previous > 0, current / previous - 1.0, np.inf)
-        candidates = (covered >= cfg.min_coverage) & (current >= cfg.min_volume) & (
-            change >= cfg.rise)
-        if not candidates.any():
-            return []
-        idx = np.flatnonzero(candidates)
-        p_values = wow_test(current[idx], previous[idx])
+        rises = significant_rises(current, previous, rise=cfg.rise, min_volume=cfg.min_volume,
+                                  alpha=cfg.alpha, mask=covered >= cfg.min_coverage)
         findings = []
-        start = window.end_hour - (w - 1) * HOUR_MS
-        for i, p in zip(idx, p_values, strict=True):
-            if p > cfg.alpha:
-                continue
+        for i, p in rises:
             key = window.keys[i]
             cur, prev = float(current[i]), float(previous[i])
-            change_pct = pct(cur, prev)
-            findings.append(Finding(
-                detector=self.name, region=key.region, metric=key.metric,
-                hour=window.end_hour, observed=cur, baseline=prev, change_pct=change_pct,
-                p_value=float(p), window_start=start, window_end=window.end_hour + HOUR_MS,
+            findings.append(finding(
+                self.name, key, window.end_hour, w, cur, prev, p_value=p,
                 explanation=(f"{key.metric}: {cur:.0f} in the last {w}h vs {prev:.0f} in the "
-                             f"{w}h before ({_change_text(change_pct)}), "
-                             f"p={p:.2g} <= {cfg.alpha:g}"),
-                score=float(-np.log10(max(p, 1e-300))),
-            ))
+                             f"{w}h before ({_change_text(pct(cur, prev))}), "
+                             f"p={p:.2g} <= {cfg.alpha:g}")))
         return findings
