@@ -40,10 +40,24 @@ def category_of(metric: str) -> Category | None:
     return None
 
 
-def department_for(metric: str) -> Department:
+ROUTING_KEYS = frozenset({c.value for c in Category} | {"kpi", "total"})
+
+
+def routing_key(metric: str) -> str:
+    """The routing table's key for a metric: its category, ``kpi`` or ``total``."""
     if metric.startswith("kpi."):
-        return Department.NETWORK_MAINTENANCE  # a degrading network KPI is a network matter
+        return "kpi"
     category = category_of(metric)
-    if category is None:
-        return Department.SERVICE_COORDINATOR  # totals span departments
-    return CATEGORY_DEPARTMENT[category]
+    return "total" if category is None else category.value
+
+
+def department_for(metric: str, table: dict[str, str] | None = None) -> Department:
+    """The operator's table first (config ``alerts.routing``), then the policy's defaults."""
+    key = routing_key(metric)
+    if table and key in table:
+        return Department(table[key])
+    if key == "kpi":
+        return Department.NETWORK_MAINTENANCE  # a degrading network KPI is a network matter
+    if key == "total":
+        return Department.SERVICE_COORDINATOR  # totals span departments: a coordinator
+    return CATEGORY_DEPARTMENT[Category(key)]

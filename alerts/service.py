@@ -62,8 +62,9 @@ class AlertService:
         """Apply one detection tick; ``now`` is the runner's clock (event time in replays)."""
         for action in self.policy.on_tick(tick):
             if isinstance(action, OpenTicket):
-                ticket, created = self.store.open(action.ticket_key, action.fingerprint,
-                                                  action.finding, now)
+                ticket, created = self.store.open(
+                    action.ticket_key, action.fingerprint, action.finding, now,
+                    routing={k: v.value for k, v in self.settings.routing.items()})
                 if not created and ticket.key != action.ticket_key:
                     # another worker (before a rebalance) opened it: adopt, do not duplicate
                     self.policy.adopt(action.fingerprint, ticket.key, ticket.first_hour)

@@ -194,7 +194,8 @@ class TicketStore:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
 
-    def open(self, key: str, fp: str, finding: SpecFinding, now: int) -> tuple[TicketView, bool]:
+    def open(self, key: str, fp: str, finding: SpecFinding, now: int,
+             routing: dict[str, str] | None = None) -> tuple[TicketView, bool]:
         """Open a ticket, idempotently by key; returns (ticket, created)."""
         f = finding.finding
         with self.session() as s:
@@ -208,7 +209,7 @@ class TicketStore:
                 key=key, fingerprint=fp, active_fingerprint=fp, region=f.region,
                 metric=f.metric, detector=f.detector,
                 spec_id=finding.spec_id, category=category.value if category else None,
-                department=department_for(f.metric).value, severity=finding.severity.value,
+                department=department_for(f.metric, routing).value, severity=finding.severity.value,
                 state=TicketState.OPEN.value, title=_title(finding), explanation=f.explanation,
                 observed=f.observed, baseline=f.baseline, change_pct=f.change_pct,
                 p_value=f.p_value, first_hour=f.hour, last_fired_hour=f.hour, occurrences=1,

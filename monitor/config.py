@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from alerts.routing import ROUTING_KEYS, Department
 from detectors import REGISTRY
 from monitor.aggregation import CATEGORIES, KPIS, WindowConfig
 from monitor.windows import HOUR_MS
@@ -151,6 +152,17 @@ class AlertSettings(_Model):
     clear_after_hours: int = Field(default=12, ge=1, le=24 * 14)
     cooldown_hours: int = Field(default=24, ge=0, le=24 * 30)
     auto_resolve: bool = False
+    # category (or "kpi", "total") -> department; unlisted keys follow the service policy
+    routing: dict[str, Department] = Field(default_factory=dict)
+
+    @field_validator("routing")
+    @classmethod
+    def _known_keys(cls, value: dict[str, Department]) -> dict[str, Department]:
+        unknown = sorted(set(value) - ROUTING_KEYS)
+        if unknown:
+            raise ValueError(f"unknown routing key(s) {unknown}; use a category, 'kpi' or "
+                             f"'total'")
+        return value
 
     @property
     def clear_after_ms(self) -> int:

@@ -168,3 +168,34 @@ def test_another_detector_on_the_same_series_joins_the_open_ticket(service):
     tickets = service.store.all()
     assert [(t.metric, t.detector, t.occurrences) for t in tickets] == [
         ("complaints.broadband_lag", "early_trend", 6), ("complaints.weak_signal", "wow", 2)]
+
+
+def test_routing_table_from_config_overrides_the_defaults(db_url):
+    from monitor.config import parse_config
+
+    config = parse_config("""
+alerts:
+  routing:
+    unclear_terms: billing        # tariff wording is owned by billing here
+    kpi: network_maintenance
+""")
+    store = TicketStore(db_url)
+    svc = AlertService(store=store, notifier=MemoryNotifier(), settings=config.alerts)
+    hour = T0
+    svc.handle(tick(hour, finding(hour, metric="complaints.unclear_terms"),
+                    finding(hour, metric="complaints.unkept_promise")), now=hour)
+    departments = {t.metric: t.department for t in store.all()}
+    assert departments == {"complaints.unclear_terms": "billing",
+                           "complaints.unkept_promise": "service_coordinator"}
+    store.close()
+
+
+def test_routing_table_rejects_unknown_keys_and_departments():
+    from monitor.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as info:
+        parse_config("alerts:\n  routing:\n    weather: billing\n", "r.yaml")
+    assert info.value.messages[0].startswith("r.yaml:2: alerts.routing:")
+    with pytest.raises(ConfigError) as info:
+        parse_config("alerts:\n  routing:\n    billing_dispute: accounting\n", "r.yaml")
+    assert "alerts.routing.billing_dispute" in info.value.messages[0]
