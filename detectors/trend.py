@@ -65,9 +65,9 @@ class EarlyTrendDetector:
         values = window.values
         if values.shape[1] < self.history_hours():
             return []
-        if not np.isfinite(values[:, -self.history_hours():]).all(axis=1).any():
-            return []
         complete = np.isfinite(values[:, -self.history_hours():]).all(axis=1)
+        if not complete.any():
+            return []
         current = window_sums(values, w, m)  # [rows, m]
         baseline = sum(window_sums(values, w, m, lag=j * WEEK_H) for j in range(1, k + 1))
         total = current + baseline

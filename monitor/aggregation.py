@@ -228,12 +228,6 @@ class RegionWindows:
         mark = self.watermark
         return mark is not None and hour + HOUR_MS + self.config.allowed_lateness_ms <= mark
 
-    def ready(self) -> bool:
-        """Would ``poll`` emit anything?"""
-        mark = self.watermark
-        return bool(self.dirty) or (mark is not None and self.next_close is not None
-                                    and mark >= self.next_close + HOUR_MS)
-
     def add(self, event: ComplaintEvent | KpiSample, raw: bytes = b"", source: str = "",
             position: tuple[str, int] | None = None,
             now: int | None = None) -> DeadLetter | Outcome:

@@ -19,11 +19,9 @@ from monitor.aggregation import HourlyAggregate
 from monitor.config import MonitorConfig
 from monitor.detection import SpecFinding, TickResult
 from monitor.embedded import build, run_lines
-from monitor.scorecard import Scorecard, score
+from monitor.scorecard import GRACE_HOURS, Scorecard, concerns, matches, score
 from monitor.simulator import Label
 from monitor.windows import HOUR_MS, WEEK_MS
-
-GRACE_HOURS = 72
 
 
 @dataclass
@@ -87,13 +85,6 @@ class BacktestResult:
         }
 
 
-def _matches(label: Label, region: str, metric: str, hour: int) -> bool:
-    if region != label.region or (metric != label.metric and metric not in label.related):
-        return False
-    detected = hour + HOUR_MS
-    return label.start < detected <= label.end + GRACE_HOURS * HOUR_MS
-
-
 def run_backtest(config: MonitorConfig, lines: Iterable[bytes], labels: list[Label],
                  name: str = "config", keep_series: set[str] | None = None,
                  progress: Callable[[int], None] | None = None) -> BacktestResult:
@@ -131,15 +122,14 @@ def run_backtest(config: MonitorConfig, lines: Iterable[bytes], labels: list[Lab
         d.findings += 1
         fired[f.detector].add((f.region, f.metric))
         for label in labels:
-            if _matches(label, f.region, f.metric, f.hour):
+            if matches(label, f.region, f.metric, f.hour):
                 delay = (f.hour + HOUR_MS - label.start) / HOUR_MS
                 d.caught[label.id] = min(delay, d.caught.get(label.id, delay))
     for det, series in fired.items():
         d = detectors[det]
         d.series = len(series)
-        d.false_series = sum(1 for region, metric in series if not any(
-            lab.region == region and (lab.metric == metric or metric in lab.related)
-            for lab in labels))
+        d.false_series = sum(1 for region, metric in series
+                             if not any(concerns(lab, region, metric) for lab in labels))
     span = (max(hours_seen) - min(hours_seen) + HOUR_MS) if hours_seen else 0
     region_weeks = len(regions) * span / WEEK_MS
     return BacktestResult(name=name, scorecard=card, tickets=tickets, detectors=detectors,

@@ -299,11 +299,10 @@ def _line_of(root: yaml.Node | None, loc: Loc) -> int | None:
 def _semantic_problems(config: MonitorConfig) -> list[tuple[Loc, str]]:
     """What a schema cannot say: parameters per detector, overlaps, unknown groups."""
     problems: list[tuple[Loc, str]] = []
-    for g, (name, members) in enumerate(config.region_groups.items()):
+    for name, members in config.region_groups.items():
         for k, ref in enumerate(members):
             if ref.startswith("@"):
                 problems.append((("region_groups", name, k), "groups cannot nest"))
-        del g
     for i, spec in enumerate(config.detectors):
         model = REGISTRY[spec.detector].config_model
         base: dict[str, Any] = spec.params
@@ -317,9 +316,8 @@ def _semantic_problems(config: MonitorConfig) -> list[tuple[Loc, str]]:
                     if own is not None and e["loc"] and e["loc"][0] not in own:
                         continue  # inherited from the spec: reported there once
                     problems.append(((*loc_prefix, *e["loc"]), e["msg"]))
-        else_params = {**REGISTRY[spec.detector].config_model.model_fields}
-        for field_name in ("kpi_metric", "utilisation_metric"):
-            if field_name in else_params and field_name in spec.params \
+        for field_name in ("kpi_metric", "utilisation_metric"):  # metrics named in params
+            if field_name in model.model_fields and field_name in spec.params \
                     and spec.params[field_name] not in KNOWN_METRICS:
                 problems.append((("detectors", i, "params", field_name),
                                  f"unknown metric {spec.params[field_name]!r}"))

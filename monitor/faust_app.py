@@ -38,7 +38,7 @@ from alerts.service import AlertService
 from alerts.tickets import TicketStore
 from monitor.aggregation import HourlyAggregate, Outcome, RegionWindows
 from monitor.config import MonitorConfig, load_config
-from monitor.deadletters import DeadLetter, MemoryDeadLetters, Reason
+from monitor.deadletters import DeadLetter, MemoryDeadLetters
 from monitor.detection import TickResult
 from monitor.parsing import parse_event
 from monitor.pipeline import Pipeline
@@ -129,7 +129,6 @@ class WorkerCore:
 
     def __init__(self, settings: WorkerSettings, config: MonitorConfig) -> None:
         self.settings = settings
-        self.config = config
         self.store = TicketStore(settings.database_url)
         self.outbox = MemoryNotifier()
         alerts = AlertService(store=self.store, notifier=FanOut(LogNotifier(), self.outbox),
@@ -254,7 +253,6 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
     region_dir = RegionDirectory(settings.bootstrap, names.name("regions"))
     region_dir.load()
     log.info("regions loaded", extra={"fields": {"regions": len(region_dir.subscribers)}})
-    assigned: dict[str, set[int]] = {"events": set()}
 
     # topics
     raw_topic = app.topic(names.name("complaints"), names.name("kpis"))
@@ -293,7 +291,7 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
     async def aggregate(stream: faust.StreamT) -> None:
         """Events -> windows table -> hourly topic -> detectors -> tickets and alerts."""
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
-            _follow_assignment(app, core, names, assigned)
+            _follow_assignment(app, core, names)
             core.reload_if_changed()
             region_dir.refresh()
             records = [(e.value, *_source_of(e)) for e in batch]
@@ -359,14 +357,12 @@ def _source_of(event: Any) -> tuple[str, int]:
     return src.decode(), int(off)
 
 
-def _follow_assignment(app: faust.App, core: WorkerCore, names: Any,
-                       assigned: dict[str, set[int]]) -> None:
+def _follow_assignment(app: faust.App, core: WorkerCore, names: Any) -> None:
     """After a rebalance: rebuild series for the owned partitions, reload alert state."""
     events_name = names.name("events")
     now = {tp.partition for tp in app.consumer.assignment() if tp.topic == events_name}
-    if now == assigned["events"]:
+    if now == core.assigned:
         return
-    assigned["events"] = now
     core.cache.clear()  # owned regions changed: the table (restored by Faust) is the truth
     core.assigned = now
     n = core.rebuild_series(names.name("hourly"), now)
@@ -388,4 +384,4 @@ def run_worker(settings: WorkerSettings) -> None:
     worker.execute_from_commandline()
 
 
-__all__ = ["KIND_BY_ROLE", "Reason", "WorkerCore", "create_app", "run_worker"]
+__all__ = ["KIND_BY_ROLE", "WorkerCore", "create_app", "run_worker"]

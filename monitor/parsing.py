@@ -62,19 +62,26 @@ def _dead(reason: Reason, detail: str, raw: bytes, field: str | None, source: st
                       offset=offset)
 
 
+def load_json(data: bytes) -> object:
+    """Decode JSON, accepting the NaN/Infinity that Python and JavaScript producers write
+    (so a dead letter can name the non-finite field); raises ValueError when not JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        try:
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            raise ValueError(str(exc)) from exc
+
+
 def parse_event(raw: bytes | str, *, kind: str | None = None, source: str = "",
                 offset: int | None = None) -> Event | DeadLetter:
     """Parse one JSON event. ``kind`` is fixed by the topic; otherwise ``type`` decides."""
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
     try:
-        payload = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        # Python and JavaScript producers write NaN/Infinity; read them leniently so the
-        # dead letter names the non-finite field instead of calling the whole line garbage.
-        try:
-            payload = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
-            return _dead(Reason.MALFORMED_JSON, str(exc), data, None, source, offset)
+        payload = load_json(data)
+    except ValueError as exc:
+        return _dead(Reason.MALFORMED_JSON, str(exc), data, None, source, offset)
     if not isinstance(payload, dict):
         return _dead(Reason.NOT_AN_OBJECT, f"expected a JSON object, got {type(payload).__name__}",
                      data, None, source, offset)

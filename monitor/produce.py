@@ -8,14 +8,13 @@ not the producer, decides what is a dead letter, so nothing is lost on the way i
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-import orjson
 from kafka import KafkaProducer
 
+from monitor.parsing import load_json
 from monitor.topics import TopicNames
 
 ROLE_BY_TYPE = {"complaint": "complaints", "kpi": "kpis", "region": "regions"}
@@ -24,12 +23,9 @@ ROLE_BY_TYPE = {"complaint": "complaints", "kpi": "kpis", "region": "regions"}
 def route(line: bytes) -> tuple[str, bytes | None]:
     """(topic role, key) for one JSON line."""
     try:
-        doc = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        try:  # NaN/Infinity: route it by its type; validation will say what is wrong
-            doc = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
-            return "complaints", None
+        doc = load_json(line)  # lenient like validation: a NaN line is routed by its type
+    except ValueError:
+        return "complaints", None
     if not isinstance(doc, dict):
         return "complaints", None
     role = ROLE_BY_TYPE.get(str(doc.get("type")), "complaints")

@@ -53,21 +53,29 @@ class Scorecard:
         }
 
 
-def _matches(label: Label, ticket: TicketView, grace_ms: int) -> bool:
-    if ticket.region != label.region:
-        return False
-    if ticket.metric != label.metric and ticket.metric not in label.related:
-        return False
-    detected = ticket.first_hour + HOUR_MS
-    return label.start < detected <= label.end + grace_ms
+GRACE_HOURS = 72
 
 
-def score(labels: list[Label], tickets: list[TicketView], grace_hours: int = 72) -> Scorecard:
-    grace = grace_hours * HOUR_MS
+def concerns(label: Label, region: str, metric: str) -> bool:
+    """Is this series the incident's metric, or one of its related metrics, in its region?"""
+    return region == label.region and (metric == label.metric or metric in label.related)
+
+
+def matches(label: Label, region: str, metric: str, hour: int,
+            grace_hours: int = GRACE_HOURS) -> bool:
+    """A detection at ``hour`` (known when the hour closes) belongs to the incident."""
+    detected = hour + HOUR_MS
+    return concerns(label, region, metric) and (
+        label.start < detected <= label.end + grace_hours * HOUR_MS)
+
+
+def score(labels: list[Label], tickets: list[TicketView],
+          grace_hours: int = GRACE_HOURS) -> Scorecard:
     used: set[int] = set()
     results = []
     for label in sorted(labels, key=lambda lab: lab.start):
-        matched = [t for t in tickets if t.id not in used and _matches(label, t, grace)]
+        matched = [t for t in tickets if t.id not in used and matches(
+            label, t.region, t.metric, t.first_hour, grace_hours)]
         used.update(t.id for t in matched)
         first = min(matched, key=lambda t: t.opened_at) if matched else None
         results.append(IncidentScore(
