@@ -19,25 +19,20 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    create_engine,
-    event,
-    inspect,
     or_,
     select,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from alerts.db import Base, make_engine, upgrade
+from alerts.notifications import NotificationSettings
+from alerts.outbox import enqueue, wall_ms
 from alerts.routing import category_of, department_for
 from alerts.sla import SlaPolicy, due_times
 from monitor.detection import SpecFinding
 
 if TYPE_CHECKING:
     from alerts.lifecycle import Refused
-
-
-class SchemaOutdated(RuntimeError):
-    """The ticket database was created by an older version of Yujing."""
 
 
 class TicketState(StrEnum):
@@ -50,10 +45,6 @@ class TicketState(StrEnum):
 
 ACTIVE_STATES = (TicketState.OPEN, TicketState.ACKNOWLEDGED, TicketState.IN_PROGRESS)
 SYSTEM_ACTOR = "yujing"
-
-
-class Base(DeclarativeBase):
-    pass
 
 
 class Ticket(Base):
@@ -150,21 +141,6 @@ class TicketView:
         return cls(**{name: getattr(t, name) for name in cls.__slots__})  # type: ignore[attr-defined]
 
 
-def make_engine(url: str) -> Engine:
-    # several workers may share one SQLite file in tests: wait for the lock, do not fail
-    connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
-    engine = create_engine(url, future=True, connect_args=connect_args)
-    if engine.dialect.name == "sqlite":
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
-            cursor = dbapi_conn.cursor()  # type: ignore[attr-defined]
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-    return engine
-
-
 def _title(finding: SpecFinding) -> str:
     f = finding.finding
     change = "" if f.change_pct is None else f" {f.change_pct:+.0f}%"
@@ -172,22 +148,17 @@ def _title(finding: SpecFinding) -> str:
 
 
 class TicketStore:
-    def __init__(self, url: str = "sqlite:///yujing.db", sla: SlaPolicy | None = None) -> None:
+    def __init__(self, url: str = "sqlite:///yujing.db", sla: SlaPolicy | None = None,
+                 notifications: NotificationSettings | None = None) -> None:
         self.engine = make_engine(url)
         self.sla = sla or SlaPolicy()
-        Base.metadata.create_all(self.engine)
-        self._check_schema(url)
+        self.notifications = notifications
+        upgrade(self.engine)
 
-    def _check_schema(self, url: str) -> None:
-        """An older database lacks columns this version writes: say so, do not guess."""
-        have = inspect(self.engine)
-        for table in Base.metadata.sorted_tables:
-            present = {c["name"] for c in have.get_columns(table.name)}
-            missing = sorted(c.name for c in table.columns if c.name not in present)
-            if missing:
-                raise SchemaOutdated(f"ticket database {url} predates this version: table "
-                                     f"{table.name} lacks {', '.join(missing)}; migrate it or "
-                                     f"start from a new database file")
+    def _audit(self, s: Session, ticket: Ticket, ev: TicketEvent) -> None:
+        """Record what happened and, in the same transaction, the notifications it owes."""
+        ticket.events.append(ev)
+        enqueue(s, self.notifications, ticket, ev, wall_ms())
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -216,10 +187,10 @@ class TicketStore:
                 opened_at=now, updated_at=now, acknowledge_by=due.acknowledge_by,
                 feedback_by=due.feedback_by, resolve_by=due.resolve_by,
             )
-            ticket.events.append(TicketEvent(at=now, actor=SYSTEM_ACTOR, action="opened",
-                                             from_state=None, to_state=TicketState.OPEN.value,
-                                             comment=f.explanation))
             s.add(ticket)
+            self._audit(s, ticket, TicketEvent(at=now, actor=SYSTEM_ACTOR, action="opened",
+                                               from_state=None, to_state=TicketState.OPEN.value,
+                                               comment=f.explanation))
             s.flush()
             return TicketView.of(ticket), True
 
@@ -247,7 +218,7 @@ class TicketStore:
             ticket.updated_at = now
             if refired:
                 ticket.recovered_at = None
-                ticket.events.append(TicketEvent(at=now, actor=SYSTEM_ACTOR, action="refired",
+                self._audit(s, ticket, TicketEvent(at=now, actor=SYSTEM_ACTOR, action="refired",
                                                  from_state=ticket.state,
                                                  to_state=ticket.state, comment=f.explanation))
             return None
@@ -263,7 +234,7 @@ class TicketStore:
             if resolve and ticket.state in ACTIVE_STATES:
                 ticket.state = TicketState.RESOLVED.value
                 ticket.active_fingerprint = None
-            ticket.events.append(TicketEvent(
+            self._audit(s, ticket, TicketEvent(
                 at=now, actor=SYSTEM_ACTOR, action="recovered", from_state=before,
                 to_state=ticket.state, comment="anomaly cleared"))
             return TicketView.of(ticket)
@@ -293,7 +264,7 @@ class TicketStore:
             if (ticket.first_feedback_at is None and actor == ticket.owner
                     and verdict.action.value in ("comment", "start", "resolve")):
                 ticket.first_feedback_at = now
-            ticket.events.append(TicketEvent(at=now, actor=actor, action=verdict.action.value,
+            self._audit(s, ticket, TicketEvent(at=now, actor=actor, action=verdict.action.value,
                                              from_state=before, to_state=ticket.state,
                                              comment=comment))
             return TicketView.of(ticket)
@@ -318,7 +289,7 @@ class TicketStore:
                     done.add(clock)
                     ticket.escalation_level += 1
                     ticket.escalated = ",".join(sorted(done))
-                    ticket.events.append(TicketEvent(
+                    self._audit(s, ticket, TicketEvent(
                         at=now, actor=SYSTEM_ACTOR, action="escalated", from_state=ticket.state,
                         to_state=ticket.state,
                         comment=f"{clock} SLA breached (due {due}); level "

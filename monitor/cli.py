@@ -294,7 +294,8 @@ DbOpt = Annotated[str | None, typer.Option("--db", help="Ticket database URL (de
 def _store(db: str | None) -> object:
     import os
 
-    from alerts.tickets import SchemaOutdated, TicketStore
+    from alerts.db import SchemaOutdated
+    from alerts.tickets import TicketStore
 
     try:
         return TicketStore(db or os.environ.get("YUJING_DATABASE_URL",

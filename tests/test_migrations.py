@@ -1,0 +1,54 @@
+"""The ticket schema is Alembic's: fresh databases, pre-migration files and model drift."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+
+from alerts.db import Base, SchemaOutdated, alembic_config, current_revision, make_engine, upgrade
+from alerts.tickets import TicketStore
+
+
+def head(engine) -> str:
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def test_a_fresh_database_is_migrated_to_head_and_matches_the_models(db_url):
+    store = TicketStore(db_url)
+    assert current_revision(store.engine) == head(store.engine)
+    with store.engine.connect() as conn:
+        drift = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert drift == [], f"models and migrations differ: {drift}"
+    store.close()
+
+
+def test_opening_twice_is_a_no_op(db_url):
+    TicketStore(db_url).close()
+    store = TicketStore(db_url)
+    assert current_revision(store.engine) == head(store.engine)
+    store.close()
+
+
+def test_a_database_from_before_migrations_is_adopted_and_upgraded(db_url):
+    engine = make_engine(db_url)
+    upgrade(engine, "0001")  # what create_all made before migrations existed...
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))  # ...without a version table
+    assert current_revision(engine) is None
+    engine.dispose()
+    store = TicketStore(db_url)
+    assert current_revision(store.engine) == head(store.engine)
+    store.close()
+
+
+def test_a_database_older_than_the_baseline_is_refused_with_the_missing_columns(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE tickets (id INTEGER PRIMARY KEY, key VARCHAR(64))"))
+    engine.dispose()
+    with pytest.raises(SchemaOutdated, match=r"table tickets lacks .*escalated"):
+        TicketStore(url)
