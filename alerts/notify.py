@@ -1,5 +1,8 @@
-"""Notifications for on-call. This skeleton has a structured log line and a JSONL sink;
-real channels (webhook, Slack, e-mail, Alertmanager) plug into the same ``Notifier`` shape.
+"""Local records of what the alert service did: a structured log line, a JSONL file.
+
+These are in-process and best effort, for operators' logs and the demo's output. On-call
+channels (webhook, Slack, e-mail, Alertmanager) are never called from here: they go
+through the persistent outbox (alerts.outbox), which retries until they answer.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ log = logging.getLogger("yujing.notify")
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    event: str  # opened | recovered
+    event: str  # opened | recovered | escalated
     ticket: TicketView
     at: int
 

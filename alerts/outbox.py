@@ -115,6 +115,24 @@ class Dispatcher:
     batch: int = 100
     stats: DispatchStats = field(default_factory=DispatchStats)
 
+    def configure(self, settings: NotificationSettings,
+                  client: httpx.Client | None = None) -> None:
+        """New channels and retry policy (config reload); rows already queued keep their key."""
+        self.senders = build_senders(settings, client)
+        self.retry = settings.retry
+
+    def drain(self, deadline_s: float = 30.0) -> int:
+        """Deliver until nothing is due (end of a replay); returns what is still pending."""
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end and self.run_once():
+            pass
+        return self.pending()
+
+    @classmethod
+    def for_settings(cls, engine: Engine, settings: NotificationSettings,
+                     clock: Callable[[], int] = wall_ms) -> Dispatcher:
+        return cls(engine, build_senders(settings), settings.retry, clock)
+
     def _claim(self, now: int) -> list[Delivery]:
         lease = now + int(self.retry.lease_seconds * 1000)
         with Session(self.engine, expire_on_commit=False) as s, s.begin():

@@ -9,7 +9,9 @@ import logging
 from dataclasses import dataclass, field
 
 from alerts.fingerprint import fingerprint
+from alerts.notifications import NotificationSettings
 from alerts.notify import Notification, Notifier
+from alerts.outbox import Attempt, Dispatcher
 from alerts.policy import (
     AlertPolicy,
     Incident,
@@ -38,16 +40,38 @@ class AlertService:
     store: TicketStore
     notifier: Notifier
     settings: AlertSettings
+    notifications: NotificationSettings | None = None
+    # delivers the outbox after every tick when set (embedded runner); the Faust worker
+    # delivers from a timer instead, off the event loop
+    dispatcher: Dispatcher | None = None
+    deliver_inline: bool = True
     policy: AlertPolicy = field(init=False)
     stats: AlertStats = field(default_factory=AlertStats)
 
     def __post_init__(self) -> None:
         self.policy = AlertPolicy(self.settings)
+        self.store.notifications = self.notifications
         self.restore()
 
-    def reconfigure(self, settings: AlertSettings) -> None:
+    def reconfigure(self, settings: AlertSettings,
+                    notifications: NotificationSettings | None = None) -> None:
         self.settings = settings
         self.policy.settings = settings
+        if notifications is not None:
+            self.notifications = notifications
+            self.store.notifications = notifications
+            if self.dispatcher is not None:
+                self.dispatcher.configure(notifications)
+
+    def escalate(self, now: int) -> int:
+        """Escalate breached SLA clocks (wall clock in a live worker); returns how many."""
+        risen = self.store.escalate_due(now)
+        for ticket, _clock in risen:
+            self.notifier.send(Notification("escalated", ticket, now))
+        return len(risen)
+
+    def deliver(self) -> list[Attempt]:
+        return [] if self.dispatcher is None else self.dispatcher.run_once()
 
     def restore(self) -> None:
         """Rebuild the dedup state from the open tickets (after a restart)."""
@@ -90,3 +114,5 @@ class AlertService:
                 self.stats.suppressed += 1
                 log.info("finding suppressed by cooldown", extra={"fields": {
                     "fingerprint": action.fingerprint, "until": action.cooldown_until}})
+        if self.deliver_inline:
+            self.deliver()

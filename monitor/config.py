@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from alerts.notifications import NotificationSettings
 from alerts.routing import ROUTING_KEYS, Department
 from detectors import REGISTRY
 from monitor.aggregation import CATEGORIES, KPIS, WindowConfig
@@ -203,6 +204,7 @@ class MonitorConfig(_Model):
     detectors: list[DetectorSpec] = Field(default_factory=list)
     mutes: list[Mute] = Field(default_factory=list)
     alerts: AlertSettings = AlertSettings()
+    notifications: NotificationSettings = NotificationSettings()
 
     def expand(self, refs: list[str]) -> set[str]:
         """Region names behind a list of names and ``@group`` references."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alerts.notify import FanOut, JsonlNotifier, LogNotifier, Notifier
+from alerts.outbox import Dispatcher
 from alerts.service import AlertService
 from alerts.tickets import TicketStore
 from monitor.config import MonitorConfig
@@ -43,7 +44,10 @@ def build(config: MonitorConfig, db_url: str, out_dir: Path | None = None,
         sinks.append(JsonlNotifier(out_dir / "notifications.jsonl"))
     if notifier is not None:
         sinks.append(notifier)
-    alerts = AlertService(store=store, notifier=FanOut(*sinks), settings=config.alerts)
+    dispatcher = (Dispatcher.for_settings(store.engine, config.notifications)
+                  if config.notifications.channels else None)
+    alerts = AlertService(store=store, notifier=FanOut(*sinks), settings=config.alerts,
+                          notifications=config.notifications, dispatcher=dispatcher)
     watcher = ConfigWatcher(config_path, config) if config_path is not None else None
     pipeline = Pipeline(config, alerts, sink, watcher=watcher, batch_ticks=True)
     return EmbeddedRun(pipeline=pipeline, tickets=store, dead_letters=memory)

@@ -107,7 +107,7 @@ class Pipeline:
         with the history the series store has for it (none, in the embedded runner).
         """
         self.config = config
-        self.alerts.reconfigure(config.alerts)
+        self.alerts.reconfigure(config.alerts, config.notifications)
         window_config = config.windows.to_window_config(live=self.live)
         self.aggregator.config = window_config
         for state in self.aggregator.regions.values():

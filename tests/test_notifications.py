@@ -1,0 +1,270 @@
+"""On-call notifications through the persistent outbox, to real local servers."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import orjson
+import pytest
+
+from alerts.channels import Outgoing, sign, verify
+from alerts.notifications import NotificationSettings
+from alerts.outbox import DeliveryState, Dispatcher, build_senders, counts
+from alerts.tickets import TicketStore
+from tests.conftest import free_port
+from tests.receivers import HttpReceiver, SmtpReceiver, self_signed_cert
+from tests.test_alerts import T0, finding
+
+SECRET = "s3cret-for-tests"
+
+
+class Clock:
+    """Wall clock under the test's control: backoff without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = int(time.time() * 1000)
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += int(seconds * 1000)
+
+
+def settings(channels: dict, routes: list | None = None, **extra) -> NotificationSettings:
+    routes = routes if routes is not None else [{"channels": list(channels)}]
+    return NotificationSettings.model_validate({"channels": channels, "routes": routes,
+                                                **extra})
+
+
+def open_one(store: TicketStore, key: str = "k1", region: str = "r1"):
+    ticket, created = store.open(key, f"fp-{key}", finding(T0, region=region), T0)
+    assert created
+    return ticket
+
+
+@pytest.fixture
+def hook(monkeypatch):
+    monkeypatch.setenv("YUJING_WEBHOOK_SECRET", SECRET)
+    receiver = HttpReceiver(secret=SECRET.encode()).start()
+    yield receiver
+    receiver.stop()
+
+
+def webhook(url: str) -> dict:
+    return {"type": "webhook", "url": url, "secret_env": "YUJING_WEBHOOK_SECRET",
+            "timeout_seconds": 2}
+
+
+def test_signature_covers_the_timestamp_and_the_body():
+    body = b'{"a":1}'
+    sig = sign(b"k", "1000", body)
+    assert verify(b"k", "1000", body, sig, now_s=1100)
+    assert not verify(b"k", "1000", body + b" ", sig, now_s=1100)  # body changed
+    assert not verify(b"k", "1001", body, sig, now_s=1100)  # timestamp changed
+    assert not verify(b"k", "1000", body, sig, now_s=1000 + 301)  # replayed later
+    assert not verify(b"other", "1000", body, sig, now_s=1100)
+
+
+def test_signed_webhook_carries_the_whole_story(tmp_path, hook):
+    notes = settings({"oncall": webhook(hook.url)},
+                     links={"tickets": "http://noc.example/api/v1/tickets",
+                            "grafana": "http://grafana.example"})
+    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+    ticket = open_one(store)
+    attempts = Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
+    assert [a.ok for a in attempts] == [True]
+    assert hook.rejected == []
+    [got] = hook.received
+    body = got.json()
+    assert body["event"] == "opened" and body["region"] == "r1"
+    assert body["metric"] == ticket.metric and body["observed"] == ticket.observed
+    assert body["baseline"] == ticket.baseline and body["change_pct"] == ticket.change_pct
+    assert body["explanation"] == ticket.explanation
+    assert body["ticket_url"] == f"http://noc.example/api/v1/tickets/{ticket.id}"
+    assert body["grafana_url"].startswith("http://grafana.example/d/yujing-region/")
+    assert "var-region=r1" in body["grafana_url"]
+    assert got.headers["Idempotency-Key"] == body["delivery_key"]
+
+
+def test_a_wrong_secret_is_refused_by_the_receiver_and_kept_for_retry(tmp_path, hook,
+                                                                     monkeypatch):
+    monkeypatch.setenv("YUJING_WEBHOOK_SECRET", "not-the-shared-one")
+    notes = settings({"oncall": webhook(hook.url)})
+    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+    open_one(store)
+    [attempt] = Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
+    assert not attempt.ok and "401" in attempt.error
+    assert hook.received == [] and len(hook.rejected) == 1
+    assert counts(store.engine) == {("oncall", "dead"): 1}  # a 4xx does not heal by itself
+
+
+def test_outage_then_each_notification_arrives_exactly_once(db_url, hook):
+    hook.fail_first = 3
+    notes = settings({"oncall": webhook(hook.url)})
+    store = TicketStore(db_url, notifications=notes)
+    for k in range(4):
+        open_one(store, key=f"k{k}", region=f"r{k}")
+    clock = Clock()
+    dispatcher = Dispatcher(store.engine, build_senders(notes), notes.retry, clock=clock)
+    for _ in range(10):
+        dispatcher.run_once()
+        clock.advance(notes.retry.max_backoff_seconds)
+    assert hook.attempts >= 3 + 4
+    keys = hook.keys()
+    assert len(keys) == 4 and len(set(keys)) == 4, keys
+    assert counts(store.engine) == {("oncall", "delivered"): 4}
+    store.close()
+
+
+def test_backoff_waits_longer_after_each_failure(tmp_path, hook):
+    hook.fail_first = 100
+    notes = settings({"oncall": webhook(hook.url)}, retry={"base_seconds": 2,
+                                                          "max_backoff_seconds": 60})
+    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+    open_one(store)
+    clock = Clock()
+    dispatcher = Dispatcher(store.engine, build_senders(notes), notes.retry, clock=clock)
+    tried_at = []
+    for _ in range(90):  # one pass per simulated second
+        if dispatcher.run_once():
+            tried_at.append(clock.now)
+        clock.advance(1)
+    gaps = [(b - a) // 1000 for a, b in itertools.pairwise(tried_at)]
+    assert gaps[:5] == [2, 4, 8, 16, 32], gaps
+
+
+def test_nothing_is_lost_when_the_worker_restarts_between_attempts(db_url, hook):
+    port = free_port()
+    down = HttpReceiver(port=port, secret=SECRET.encode())  # not listening yet
+    notes = settings({"oncall": webhook(down.url)})
+    first = TicketStore(db_url, notifications=notes)
+    open_one(first, "k1")
+    open_one(first, "k2", region="r2")
+    attempts = Dispatcher(first.engine, build_senders(notes), notes.retry).run_once()
+    assert len(attempts) == 1 and not attempts[0].ok  # the 2nd waits: same channel failing
+    assert "Connect" in attempts[0].error
+    first.close()  # the worker dies; only the database remains
+
+    down.start()
+    try:
+        second = TicketStore(db_url, notifications=notes)
+        clock = Clock()
+        clock.advance(notes.retry.max_backoff_seconds)
+        Dispatcher(second.engine, build_senders(notes), notes.retry, clock=clock).run_once()
+        assert sorted(r.json()["ticket_key"] for r in down.received) == ["k1", "k2"]
+        assert counts(second.engine) == {("oncall", "delivered"): 2}
+        second.close()
+    finally:
+        down.stop()
+
+
+def test_a_crash_after_sending_resends_with_the_same_idempotency_key(tmp_path, hook):
+    notes = settings({"oncall": webhook(hook.url)}, retry={"lease_seconds": 30})
+    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+    open_one(store)
+    clock = Clock()
+    crashed = Dispatcher(store.engine, build_senders(notes), notes.retry, clock=clock)
+    [row] = crashed._claim(clock.now)  # leased and sent, then the process died
+    crashed.senders["oncall"](Outgoing(row.key, orjson.loads(row.payload)))
+    other = Dispatcher(store.engine, build_senders(notes), notes.retry, clock=clock)
+    assert other.run_once() == []  # the lease still holds: no double send meanwhile
+    clock.advance(31)
+    assert [a.ok for a in other.run_once()] == [True]
+    assert len(hook.keys()) == 2 and len(set(hook.keys())) == 1  # receiver can drop the repeat
+
+
+def test_a_dead_endpoint_does_not_hold_up_the_others(tmp_path, hook):
+    dead = f"http://127.0.0.1:{free_port()}/hook"
+    notes = settings({"dead": webhook(dead), "oncall": webhook(hook.url)})
+    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+    for k in range(3):
+        open_one(store, key=f"k{k}", region=f"r{k}")
+    attempts = Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
+    assert sum(a.channel == "dead" for a in attempts) == 1  # skipped for the rest of the pass
+    assert len(hook.received) == 3
+
+
+def test_routes_by_severity_department_and_event(tmp_path):
+    notes = settings(
+        {"noc": {"type": "slack", "url": "http://127.0.0.1:1/x"},
+         "billing": {"type": "slack", "url": "http://127.0.0.1:1/y"},
+         "pager": {"type": "webhook", "url": "http://127.0.0.1:1/z"}},
+        routes=[{"channels": ["noc"]},
+                {"channels": ["billing"], "department": ["billing"]},
+                {"channels": ["pager"], "severity": ["critical"], "events": ["escalated"]}])
+    assert notes.channels_for("opened", "major", "network_maintenance") == ["noc"]
+    assert notes.channels_for("opened", "major", "billing") == ["noc", "billing"]
+    assert notes.channels_for("escalated", "critical", "billing") == ["noc", "billing", "pager"]
+    assert notes.channels_for("escalated", "warning", "field_service") == ["noc"]
+    assert notes.channels_for("acknowledged", "critical", "billing") == []
+
+
+def test_escalation_is_notified_once(tmp_path, hook):
+    notes = settings({"oncall": webhook(hook.url)})
+    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+    open_one(store)
+    store.escalate_due(T0 + 15 * 60_000)
+    store.escalate_due(T0 + 16 * 60_000)
+    Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
+    assert [r.json()["event"] for r in hook.received] == ["opened", "escalated"]
+    assert hook.received[1].json()["escalation_level"] == 1
+
+
+def test_slack_compatible_receiver_gets_text_blocks_and_links(tmp_path):
+    slack = HttpReceiver().start()
+    try:
+        notes = settings({"noc": {"type": "slack", "url": slack.url}})
+        store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+        ticket = open_one(store)
+        Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
+        [got] = slack.received
+        body = got.json()
+        assert body["text"].startswith("[Yujing") and "r1" in body["text"]
+        section = body["blocks"][1]["text"]["text"]
+        assert ticket.explanation in section and "baseline" in section
+        urls = [e["url"] for e in body["blocks"][2]["elements"]]
+        assert urls[0].endswith(f"/{ticket.id}") and "/d/yujing-region/" in urls[1]
+    finally:
+        slack.stop()
+
+
+def test_email_over_starttls_to_a_local_smtp_server(tmp_path):
+    cert, key = self_signed_cert(tmp_path)
+    smtp = SmtpReceiver(cert, key, free_port()).start()
+    try:
+        notes = settings({"mail": {"type": "email", "host": "127.0.0.1", "port": smtp.port,
+                                   "starttls": True, "ca_file": str(cert),
+                                   "sender": "yujing@noc.example",
+                                   "to": ["oncall@noc.example"]}})
+        store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+        ticket = open_one(store)
+        [attempt] = Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
+        assert attempt.ok, attempt.error
+        [mail] = smtp.messages
+        assert smtp.tls_seen == [True]
+        assert "r1" in mail["Subject"] and mail["To"] == "oncall@noc.example"
+        body = mail.get_payload()
+        assert ticket.explanation in body and "Grafana: http" in body
+        assert mail["Idempotency-Key"].startswith(f"ticket-{ticket.id}/")
+    finally:
+        smtp.stop()
+
+
+def test_email_without_starttls_is_refused_by_a_server_that_requires_it(tmp_path):
+    cert, key = self_signed_cert(tmp_path)
+    smtp = SmtpReceiver(cert, key, free_port()).start()
+    try:
+        notes = settings({"mail": {"type": "email", "host": "127.0.0.1", "port": smtp.port,
+                                   "starttls": False, "sender": "y@noc.example",
+                                   "to": ["o@noc.example"]}})
+        store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+        open_one(store)
+        [attempt] = Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
+        assert not attempt.ok and "530" in attempt.error
+        assert smtp.messages == []
+        # a permanent SMTP refusal (5xx) is dead at once: fix the config, then retry_dead
+        assert counts(store.engine) == {("mail", DeliveryState.DEAD.value): 1}
+    finally:
+        smtp.stop()
