@@ -307,6 +307,21 @@ class TicketStore:
         with self.session() as s:
             return [TicketView.of(t) for t in s.scalars(select(Ticket).order_by(Ticket.id))]
 
+    def find(self, *, region: str | None = None, department: str | None = None,
+             state: str | None = None, severity: str | None = None, limit: int = 100,
+             offset: int = 0) -> tuple[list[TicketView], int]:
+        """Filtered page of tickets, newest first, and the total that matched."""
+        from sqlalchemy import func
+
+        where = [column == value for column, value in (
+            (Ticket.region, region), (Ticket.department, department), (Ticket.state, state),
+            (Ticket.severity, severity)) if value is not None]
+        with self.session() as s:
+            total = s.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0
+            rows = s.scalars(select(Ticket).where(*where).order_by(Ticket.id.desc())
+                             .limit(limit).offset(offset))
+            return [TicketView.of(t) for t in rows], total
+
     def active(self) -> Sequence[TicketView]:
         with self.session() as s:
             rows = s.scalars(select(Ticket).where(

@@ -113,3 +113,52 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
     return server.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def start_alertmanager(tmp_path: Path) -> Iterator[object]:
+    """Start Debian's prometheus-alertmanager on loopback with the given routing config."""
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if binary is None:
+        missing("alertmanager", "the prometheus-alertmanager package is not installed")
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(config_yaml: str) -> str:
+        port = free_port()
+        (tmp_path / "am.yml").write_text(config_yaml)
+        log = (tmp_path / "alertmanager.log").open("wb")
+        process = subprocess.Popen(
+            [str(binary), f"--config.file={tmp_path / 'am.yml'}",
+             f"--storage.path={tmp_path / 'am-data'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+            stdout=log, stderr=subprocess.STDOUT)
+        processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        if not _wait_http(f"{url}/-/ready", process, 30):
+            missing("alertmanager", "did not become ready:\n"
+                    + (tmp_path / "alertmanager.log").read_text()[-2000:])
+        return url
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=30)

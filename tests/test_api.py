@@ -1,0 +1,151 @@
+"""Ticket API: transitions, refusals (409), authentication (401), filters; on both backends."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from alerts.api import TokenAuth, create_api
+from alerts.tickets import TicketStore
+from tests.test_alerts import T0, finding
+
+ALICE = "alice-token-0123456789"
+BOB = "bob-token-0123456789ab"
+AUTH = TokenAuth({ALICE: "alice", BOB: "bob"})
+
+
+@pytest.fixture
+def store(db_url):
+    s = TicketStore(db_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def client(store):
+    return TestClient(create_api(store, AUTH, clock=lambda: T0 + 60_000))
+
+
+def as_(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def open_ticket(store, key="k1", region="r1", metric="complaints.broadband_lag"):
+    ticket, _ = store.open(key, f"fp-{key}", finding(T0, region=region, metric=metric), T0)
+    return ticket.id
+
+
+def test_every_transition_through_the_api(store, client):
+    tid = open_ticket(store)
+    path = f"/api/v1/tickets/{tid}"
+    steps = [("acknowledge", "acknowledged"), ("start", "in_progress"),
+             ("comment", "in_progress"), ("resolve", "resolved"), ("close", "closed"),
+             ("reopen", "open"), ("acknowledge", "acknowledged")]
+    for action, state in steps:
+        r = client.post(f"{path}/{action}", json={"comment": f"{action} note"}, headers=as_(ALICE))
+        assert r.status_code == 200, r.text
+        assert r.json()["state"] == state
+    detail = client.get(path, headers=as_(BOB)).json()
+    assert detail["owner"] == "alice"
+    assert [e["action"] for e in detail["events"]] == ["opened", *[a for a, _ in steps]]
+    assert detail["events"][1] == {"at": T0 + 60_000, "actor": "alice", "action": "acknowledge",
+                                   "from": "open", "to": "acknowledged",
+                                   "comment": "acknowledge note"}
+
+
+def test_forbidden_transitions_answer_409_with_the_reason(store, client):
+    tid = open_ticket(store)
+    for action in ("acknowledge", "resolve", "close"):
+        assert client.post(f"/api/v1/tickets/{tid}/{action}", headers=as_(ALICE)).status_code \
+            == 200
+    r = client.post(f"/api/v1/tickets/{tid}/resolve", headers=as_(ALICE))
+    assert r.status_code == 409
+    assert r.json() == {"detail": "cannot resolve a ticket that is closed (allowed from: "
+                                  "acknowledged, in_progress)",
+                        "action": "resolve", "state": "closed"}
+
+
+def test_only_the_first_responder_moves_the_ticket_forward(store, client):
+    tid = open_ticket(store)
+    client.post(f"/api/v1/tickets/{tid}/acknowledge", headers=as_(ALICE))
+    r = client.post(f"/api/v1/tickets/{tid}/resolve", headers=as_(BOB))
+    assert r.status_code == 409 and "alice owns this ticket" in r.json()["detail"]
+    assert client.post(f"/api/v1/tickets/{tid}/comment", json={"comment": "saw it too"},
+                       headers=as_(BOB)).status_code == 200
+
+
+@pytest.mark.parametrize("headers", [{}, as_("wrong-token-0000000000"),
+                                     {"Authorization": "Basic YWxpY2U6cHc="}])
+def test_missing_or_invalid_token_answers_401(store, client, headers):
+    tid = open_ticket(store)
+    for method, url in (("post", f"/api/v1/tickets/{tid}/acknowledge"),
+                        ("get", "/api/v1/tickets"), ("get", f"/api/v1/tickets/{tid}")):
+        r = client.request(method, url, headers=headers)
+        assert r.status_code == 401, (method, url, r.text)
+        assert r.headers["WWW-Authenticate"] == "Bearer"
+    assert store.get(tid).state == "open"  # nothing changed
+
+
+def test_reads_may_be_open_by_config_but_changes_never(store):
+    client = TestClient(create_api(store, TokenAuth(AUTH.tokens, anonymous_read=True)))
+    tid = open_ticket(store)
+    assert client.get("/api/v1/tickets").json()["total"] == 1
+    assert client.post(f"/api/v1/tickets/{tid}/acknowledge").status_code == 401
+
+
+def test_filters_and_paging(store, client):
+    open_ticket(store, "k1", "north", "complaints.broadband_lag")
+    open_ticket(store, "k2", "north", "complaints.billing_dispute")
+    third = open_ticket(store, "k3", "south", "complaints.billing_dispute")
+    client.post(f"/api/v1/tickets/{third}/acknowledge", headers=as_(ALICE))
+
+    def regions(**params):
+        page = client.get("/api/v1/tickets", params=params, headers=as_(BOB)).json()
+        return page["total"], sorted(t["region"] for t in page["items"])
+
+    assert regions(region="north") == (2, ["north", "north"])
+    assert regions(department="billing") == (2, ["north", "south"])
+    assert regions(state="acknowledged") == (1, ["south"])
+    assert regions(severity="major", region="south") == (1, ["south"])
+    assert regions(limit=1) == (3, ["south"])  # newest first
+    assert regions(limit=2, offset=2) == (3, ["north"])
+    assert client.get("/api/v1/tickets", params={"state": "bogus"},
+                      headers=as_(BOB)).status_code == 422
+
+
+@pytest.mark.parametrize("evil", ["north' OR '1'='1", "north\"; DROP TABLE tickets; --",
+                                  "%", "north' UNION SELECT * FROM ticket_events --",
+                                  "north\x00"])
+def test_no_sql_injection_through_filters(store, client, evil):
+    open_ticket(store, "k1", "north")
+    r = client.get("/api/v1/tickets", params={"region": evil}, headers=as_(BOB))
+    if "\x00" in evil:  # PostgreSQL cannot even compare text with NUL: refused up front
+        assert r.status_code == 422
+        return
+    assert r.status_code == 200 and r.json() == {"items": [], "total": 0, "limit": 100,
+                                                 "offset": 0}
+    assert client.get("/api/v1/tickets", headers=as_(BOB)).json()["total"] == 1  # table intact
+
+
+def test_unknown_ticket_and_action(store, client):
+    assert client.get("/api/v1/tickets/999", headers=as_(BOB)).status_code == 404
+    assert client.post("/api/v1/tickets/999/acknowledge", headers=as_(BOB)).status_code == 404
+    tid = open_ticket(store)
+    assert client.post(f"/api/v1/tickets/{tid}/explode", headers=as_(BOB)).status_code == 422
+
+
+def test_openapi_describes_the_api(client):
+    spec = client.get("/openapi.json").json()
+    assert set(spec["paths"]) == {"/api/v1/tickets", "/api/v1/tickets/{ticket_id}",
+                                  "/api/v1/tickets/{ticket_id}/{action}"}
+    post = spec["paths"]["/api/v1/tickets/{ticket_id}/{action}"]["post"]
+    assert {"200", "401", "404", "409"} <= set(post["responses"])
+    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+def test_token_file_format():
+    auth = TokenAuth.parse("alice=abcdefghijklmnop  # on-call\n\nbob = 0123456789abcdefXYZ\n")
+    assert auth.user_of("abcdefghijklmnop") == "alice"
+    assert auth.user_of("0123456789abcdefXYZ") == "bob"
+    with pytest.raises(ValueError, match="at least 16"):
+        TokenAuth.parse("carol=short")

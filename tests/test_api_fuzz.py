@@ -1,0 +1,33 @@
+"""Schemathesis explores the OpenAPI description: no request may cause a server error."""
+
+from __future__ import annotations
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+
+from alerts.api import create_api
+from alerts.tickets import TicketStore
+from tests.test_alerts import T0, finding
+from tests.test_api import ALICE, AUTH
+
+
+def test_no_request_causes_a_server_error(db_url):
+    store = TicketStore(db_url)
+    for k, region in enumerate(("north", "south", "east")):
+        store.open(f"k{k}", f"fp{k}", finding(T0, region=region), T0)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_api(store, AUTH))
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == 3
+    modes = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
+    for operation, mode in [(op, mode) for op in operations for mode in modes]:
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(max_examples=60, deadline=None, database=None,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+        def explore(case: schemathesis.Case) -> None:
+            for headers in ({"Authorization": f"Bearer {ALICE}"}, {}):
+                response = case.call(headers=headers)
+                assert response.status_code < 500, (case.as_curl_command(), response.text)
+
+        explore()
+    store.close()
