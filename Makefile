@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+export DEBIAN_FRONTEND := noninteractive
+
 .PHONY: demo test test-deps lint venv clean kafka-up kafka-down bench
 
 $(STAMP): pyproject.toml
@@ -23,13 +25,18 @@ test: $(STAMP) test-deps
 	$(BIN)/ruff check monitor detectors alerts dashboards tests
 	$(BIN)/python -m pytest
 
-## Tools the suite drives: kcat (a non-Python Kafka producer), PostgreSQL (Debian's
-## package; the suite starts its own server on loopback), the Kafka jars (via mvn).
+## Tools the suite drives: kcat (a non-Python Kafka producer), Prometheus and Alertmanager
+## and PostgreSQL (Debian's packages; the suite starts its own servers on loopback), the
+## Kafka jars (via mvn).
 test-deps:
 	@command -v kcat >/dev/null || command -v kafkacat >/dev/null || \
 	  { [ "$$(id -u)" = 0 ] && { apt-get install -y -q kcat >/dev/null 2>&1 || \
 	    { apt-get update -q >/dev/null && apt-get install -y -q kcat >/dev/null; }; }; } || \
 	  echo "kcat not installed: its test will skip locally (and fail under CI=true)"
+	@command -v prometheus-alertmanager >/dev/null && command -v promtool >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && { apt-get install -y -q prometheus prometheus-alertmanager >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q prometheus prometheus-alertmanager >/dev/null; }; }; } || \
+	  echo "Prometheus/Alertmanager not installed: their tests will skip locally (and fail under CI=true)"
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  { [ "$$(id -u)" = 0 ] && { apt-get install -y -q postgresql >/dev/null 2>&1 || \
 	    { apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null; }; }; } || \

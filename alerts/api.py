@@ -59,9 +59,15 @@ class TokenAuth:
 
     @classmethod
     def from_env(cls, tokens_file: Path | None = None,
-                 anonymous_read: bool = False) -> "TokenAuth":
-        text = tokens_file.read_text() if tokens_file else os.environ.get(
-            "YUJING_API_TOKENS", "")
+                 anonymous_read: bool | None = None) -> "TokenAuth":
+        """A tokens file, else $YUJING_API_TOKENS_FILE, else $YUJING_API_TOKENS."""
+        env = os.environ
+        path = tokens_file or (Path(env["YUJING_API_TOKENS_FILE"])
+                               if env.get("YUJING_API_TOKENS_FILE") else None)
+        text = path.read_text() if path else env.get("YUJING_API_TOKENS", "")
+        if anonymous_read is None:
+            anonymous_read = env.get("YUJING_API_ANONYMOUS_READ", "").lower() in (
+                "1", "true", "yes")
         return cls.parse(text, anonymous_read)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alerts.routing import Department
 
@@ -73,12 +73,13 @@ class Route(_Model):
     department: list[Department] = Field(default_factory=list)
     events: list[str] = Field(default_factory=lambda: list(DEFAULT_EVENTS))
 
-    @model_validator(mode="after")
-    def _known_events(self) -> Route:
-        unknown = sorted(set(self.events) - set(NOTIFIABLE_EVENTS))
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(NOTIFIABLE_EVENTS))
         if unknown:
             raise ValueError(f"unknown event(s) {unknown}; known: {', '.join(NOTIFIABLE_EVENTS)}")
-        return self
+        return value
 
     def matches(self, event: str, severity: str, department: str) -> bool:
         return (event in self.events
@@ -113,14 +114,8 @@ class NotificationSettings(_Model):
     retry: Retry = Retry()
     links: Links = Links()
 
-    @model_validator(mode="after")
-    def _routes_name_channels(self) -> NotificationSettings:
-        for route in self.routes:
-            unknown = sorted(set(route.channels) - set(self.channels))
-            if unknown:
-                raise ValueError(f"route names unknown channel(s) {unknown}; defined: "
-                                 f"{', '.join(sorted(self.channels)) or 'none'}")
-        return self
+    # routes naming undefined channels are reported by the config's semantic checks,
+    # with the line of the channel name
 
     def channels_for(self, event: str, severity: str, department: str) -> list[str]:
         """Every channel of every matching route, once each, in a stable order."""

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from monitor.config import ConfigError, load_config
+from monitor.config import ConfigError, MonitorConfig, load_config
 from monitor.embedded import EmbeddedRun, build, run_file
 from monitor.logs import setup_logging
 from monitor.scorecard import Scorecard, score
@@ -28,7 +28,7 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Monitor 
                                                 "(default: the packaged default_config.yaml).")]
 
 
-def _load(path: Path | None) -> object:
+def _load(path: Path | None) -> MonitorConfig:
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -431,6 +431,78 @@ def produce(
                                progress=lambda k: bar.advance(task, k))
     for topic, n in sorted(counts.items()):
         out.print(f"{topic}: {n:,}")
+
+
+@app.command()
+def api(
+    db: DbOpt = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8088,
+    tokens_file: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False, help="user=token lines (default: $YUJING_API_TOKENS_FILE "
+        "or $YUJING_API_TOKENS).")] = None,
+    anonymous_read: Annotated[bool, typer.Option(help="Allow reads without a token.")] = False,
+    config: ConfigOpt = None,
+    deliver: Annotated[bool, typer.Option(help="Also deliver the notification outbox and "
+                                          "escalate SLA clocks (needs --config).")] = False,
+) -> None:
+    """Serve the ticket HTTP API (OpenAPI at /docs) until interrupted."""
+    import threading
+
+    from alerts.api import TokenAuth
+    from alerts.outbox import Dispatcher
+    from monitor.api_server import housekeeping, start_api
+
+    setup_logging("INFO")
+    try:
+        auth = TokenAuth.from_env(tokens_file, anonymous_read or None)
+    except ValueError as exc:
+        err.print(f"tokens: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    cfg = _load(config)
+    store = _store(db)
+    store.notifications = cfg.notifications  # type: ignore[attr-defined]
+    server = start_api(store, auth, host, port)  # type: ignore[arg-type]
+    out.print(f"ticket API on http://{host}:{port} (OpenAPI: /openapi.json, docs: /docs)")
+    stop = threading.Event()
+    try:
+        if deliver:
+            dispatcher = Dispatcher.for_settings(store.engine,  # type: ignore[attr-defined]
+                                                 cfg.notifications)
+            housekeeping(store, dispatcher, stop)  # type: ignore[arg-type]
+        else:
+            server.thread.join()
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        server.stop()
+
+
+outbox_app = typer.Typer(no_args_is_help=True, help="The notification outbox.")
+app.add_typer(outbox_app, name="outbox")
+
+
+@outbox_app.command("status")
+def outbox_status(db: DbOpt = None) -> None:
+    """Deliveries per channel and state (pending, delivered, dead)."""
+    from alerts.outbox import counts
+
+    table = Table(title="Outbox")
+    for column in ("channel", "state", "deliveries"):
+        table.add_column(column)
+    for (channel, state), n in sorted(counts(_store(db).engine).items()):  # type: ignore[attr-defined]
+        table.add_row(channel, state, str(n))
+    out.print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry(db: DbOpt = None, channel: Annotated[str | None, typer.Option()] = None
+                 ) -> None:
+    """Queue dead deliveries again (after fixing an endpoint or its credentials)."""
+    from alerts.outbox import retry_dead
+
+    n = retry_dead(_store(db).engine, channel)  # type: ignore[attr-defined]
+    out.print(f"{n} dead deliveries queued again")
 
 
 @app.command()

@@ -288,6 +288,9 @@ def _line_of(root: yaml.Node | None, loc: Loc) -> int | None:
                     node, line = value, key.start_mark.line + 1
                     break
             else:
+                tags = [v.value for k, v in node.value if k.value == "type"]
+                if tags == [part]:  # pydantic's discriminator tag, not a key of the file
+                    continue
                 break
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
                 and 0 <= part < len(node.value):
@@ -301,6 +304,13 @@ def _line_of(root: yaml.Node | None, loc: Loc) -> int | None:
 def _semantic_problems(config: MonitorConfig) -> list[tuple[Loc, str]]:
     """What a schema cannot say: parameters per detector, overlaps, unknown groups."""
     problems: list[tuple[Loc, str]] = []
+    defined = config.notifications.channels
+    for i, route in enumerate(config.notifications.routes):
+        for j, channel in enumerate(route.channels):
+            if channel not in defined:
+                problems.append((("notifications", "routes", i, "channels", j),
+                                 f"unknown channel {channel!r}; defined: "
+                                 f"{', '.join(sorted(defined)) or 'none'}"))
     for name, members in config.region_groups.items():
         for k, ref in enumerate(members):
             if ref.startswith("@"):

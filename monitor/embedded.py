@@ -72,6 +72,8 @@ def run_lines(run: EmbeddedRun, lines: Iterable[bytes], source: str = "",
             progress(every)
     if finish:
         run.pipeline.finish()
+        if run.pipeline.alerts.dispatcher is not None:
+            run.pipeline.alerts.dispatcher.drain()  # a replay ends: hand over what is due
     else:
         run.pipeline.advance()  # emit what the watermarks closed; leave the rest open
         run.pipeline.flush_ticks()

@@ -395,6 +395,12 @@ def run_worker(settings: WorkerSettings) -> None:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
+    if settings.api_port is not None:
+        from alerts.api import TokenAuth
+        from monitor.api_server import start_api
+
+        start_api(app.yujing_core.store, TokenAuth.from_env(),  # type: ignore[attr-defined]
+                  settings.api_host, settings.api_port)
     worker = Worker(app, loglevel=settings.log_level.lower(), quiet=True,
                     redirect_stdouts=False)
     for noisy in ("kafka", "aiokafka"):  # client chatter drowns the monitor's own lines

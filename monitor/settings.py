@@ -25,6 +25,8 @@ class WorkerSettings:
     commit_interval: float = 1.0
     session_timeout: float = 30.0  # how long a dead worker holds its partitions
     log_level: str = "INFO"
+    api_port: int | None = None  # serve the ticket API next to the worker when set
+    api_host: str = "127.0.0.1"
 
     @property
     def topics(self) -> TopicNames:
@@ -44,6 +46,8 @@ class WorkerSettings:
             data_dir=Path(env.get("YUJING_DATA_DIR", str(cls.data_dir))),
             log_level=env.get("YUJING_LOG_LEVEL", cls.log_level),
             session_timeout=float(env.get("YUJING_SESSION_TIMEOUT", cls.session_timeout)),
+            api_port=int(env["YUJING_API_PORT"]) if env.get("YUJING_API_PORT") else None,
+            api_host=env.get("YUJING_API_HOST", cls.api_host),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **given)  # type: ignore[arg-type]

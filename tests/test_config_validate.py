@@ -119,3 +119,41 @@ def test_cli_validate_exits_non_zero_and_prints_locations(tmp_path):
     assert done.returncode == 1
     assert f"{good}: ok" in done.stdout
     assert f"{bad}:11: detectors[0].params.rise:" in done.stdout
+
+
+NOTIFY = """\
+notifications:
+  channels:
+    oncall:
+      type: webhook
+      url: http://127.0.0.1:9/hook
+    mail:
+      type: email
+      host: smtp.noc.example
+      sender: yujing@noc.example
+      to: []
+  routes:
+    - channels: [oncall, pager]
+      severity: [major]
+    - channels: [oncall]
+      events: [opened, exploded]
+"""
+
+
+def test_notification_problems_name_line_and_field():
+    with pytest.raises(ConfigError) as info:
+        parse_config(NOTIFY, "detectors.yaml")
+    messages = "\n".join(info.value.messages)
+    assert "detectors.yaml:10: notifications.channels.mail.email.to:" in messages
+    assert "detectors.yaml:15: notifications.routes[1].events:" in messages
+    assert "exploded" in messages
+
+
+def test_a_route_to_an_undefined_channel_is_refused():
+    text = NOTIFY.replace("      to: []", "      to: [oncall@noc.example]").replace(
+        ", exploded", "")
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "detectors.yaml")
+    [message] = info.value.messages
+    assert message.startswith("detectors.yaml:12: notifications.routes[0].channels[1]:")
+    assert "'pager'" in message
