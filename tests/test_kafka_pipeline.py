@@ -5,17 +5,20 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+import httpx
 import orjson
 import pytest
 
 from monitor.simulator import SimConfig, generate
-from tests.conftest import missing
+from tests.conftest import ROOT, free_port, missing
 from tests.helpers import complaint, kpi
 from tests.kafka_harness import Scenario, embedded_reference, final_hours, same_metrics, wait_until
+from tests.receivers import HttpReceiver
 
 pytestmark = pytest.mark.kafka
 
 DRAIN_S = 300
+TOKEN = "li-wei-token-0123456789"
 
 
 @pytest.fixture(scope="module")
@@ -82,20 +85,52 @@ def test_two_workers_share_regions_and_match_one(scenario, sim_lines, reference)
     assert scenario.tickets() == reference.tickets
 
 
+def notifying_config(tmp_path, url: str):
+    path = tmp_path / "detectors.yaml"
+    path.write_text((ROOT / "monitor" / "default_config.yaml").read_text() + f"""
+notifications:
+  channels:
+    oncall: {{type: webhook, url: "{url}", secret_env: HOOK_SECRET}}
+  routes:
+    - channels: [oncall]
+      events: [opened]
+""")
+    return path
+
+
 def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(scenario, sim_lines,
-                                                                  reference):
+                                                                  reference, tmp_path):
+    hook = HttpReceiver(secret=b"hook-secret").start()
+    api_port = free_port()
+    env = {"YUJING_CONFIG": str(notifying_config(tmp_path, hook.url)),
+           "HOOK_SECRET": "hook-secret", "YUJING_API_TOKENS": f"li.wei={TOKEN}"}
     scenario.produce(sim_lines)
-    victim = scenario.start_worker("w1")
+    victim = scenario.start_worker("w1", **env)
     target = len(reference.hours) // 3
     wait_until(lambda: len(final_hours(scenario.hourly())) >= target, DRAIN_S,
                "a third of the hours before the crash")
     scenario.kill(victim)
-    scenario.start_worker("w2")
+    scenario.start_worker("w2", YUJING_API_PORT=str(api_port), **env)
     wait_until(lambda: scenario.drained(len(reference.hours)), DRAIN_S, "the stream to drain")
     assert_same_hours(scenario, reference)
     tickets = scenario.tickets()
     assert len(tickets) == len({t[0] for t in tickets}), "a fingerprint got a second ticket"
     assert tickets == reference.tickets
+
+    # every ticket reached on-call through the outbox, across the crash, signed
+    def announced() -> set[str]:
+        return {r.json()["fingerprint"] for r in hook.received}
+
+    wait_until(lambda: announced() == {t[0] for t in tickets}, 60,
+               "an 'opened' notification for every ticket")
+    assert hook.rejected == []
+    keys = hook.keys()
+    assert len(set(keys)) == len(tickets)  # one key per ticket (a repeat would reuse it)
+    hook.stop()
+    # and the worker serves the ticket API next to it
+    page = httpx.get(f"http://127.0.0.1:{api_port}/api/v1/tickets",
+                     headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()
+    assert page["total"] == len(tickets)
 
 
 
