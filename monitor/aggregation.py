@@ -157,6 +157,7 @@ def summarise(region: str, hour: int, revision: int, bucket: HourBucket | None,
 
 class Outcome(Enum):
     ACCEPTED = "accepted"
+    LATE = "late"  # accepted into an hour already emitted: the hour will be corrected
     DUPLICATE = "duplicate"
 
 
@@ -269,7 +270,8 @@ class RegionWindows:
             bucket.add_kpi(event.kpi, event.value)
         if self.next_close is None:
             self.next_close = hour
-        if hour < self.next_close:
+        late = hour < self.next_close
+        if late:
             self.dirty.add(hour)  # an emitted (or pre-stream) hour changed: correction
         kind = event.type
         if event.event_time > self.kind_max.get(kind, -1):
@@ -278,7 +280,7 @@ class RegionWindows:
             self.kind_arrival[kind] = now
             if self.first_arrival is None:
                 self.first_arrival = now
-        return Outcome.ACCEPTED
+        return Outcome.LATE if late else Outcome.ACCEPTED
 
     def poll(self, until: int | None = None, now: int | None = None) -> list[HourlyAggregate]:
         """Emit hours the watermark passed, then corrections; drop state of final hours."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -86,17 +87,34 @@ def run(
     out_dir: Annotated[Path, typer.Option("--out", help="Dead letters and notifications "
                                           "go here.")] = Path("var/run"),
     labels: Annotated[Path | None, typer.Option(help="Score against this labels.json.")] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        min=1, max=65535, help="Serve Prometheus metrics at /metrics on this port.")] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address for /metrics.")] = "127.0.0.1",
+    serve: Annotated[bool, typer.Option(help="After the replay, keep serving /metrics "
+                                        "until interrupted.")] = False,
 ) -> None:
     """Run the embedded pipeline over a JSONL file and list the tickets it opened."""
     setup_logging("WARNING")
     cfg = _load(config)
     _ensure_sqlite_dir(db)
-    embedded = build(cfg, db, out_dir, config_path=config)  # type: ignore[arg-type]
+    embedded = build(cfg, db, out_dir, config_path=config,  # type: ignore[arg-type]
+                     metrics=metrics_port is not None)
     if embedded.pipeline.watcher is not None:
         embedded.pipeline.watcher.install_sighup()
+    if embedded.metrics is not None and metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=metrics_host, registry=embedded.metrics.registry)
+        err.print(f"metrics on http://{metrics_host}:{metrics_port}/metrics")
     _progress_run(embedded, events, None, quiet=False)
     card = score(read_labels(labels), embedded.tickets.all()) if labels else None
     _print_report(embedded, card)
+    if serve and metrics_port is not None:
+        import threading
+
+        err.print("replay done; serving /metrics until interrupted")
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -476,6 +494,48 @@ def api(
         stop.set()
     finally:
         server.stop()
+
+
+dashboards_app = typer.Typer(no_args_is_help=True, help="Grafana dashboards as code.")
+app.add_typer(dashboards_app, name="dashboards")
+DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboards" / "json"
+
+
+@dashboards_app.command("build")
+def dashboards_build(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the JSON goes.")] = DASHBOARD_DIR,
+    check: Annotated[bool, typer.Option(help="Only check that the files are up to date.")]
+        = False,
+) -> None:
+    """Write the dashboards' JSON (committed next to Grafana's provisioning files)."""
+    from dashboards.build import build_all, render, write_all
+
+    if check:
+        stale = [name for name, model in build_all().items()
+                 if not (out_dir / f"{name}.json").exists()
+                 or (out_dir / f"{name}.json").read_bytes() != render(model)]
+        if stale:
+            err.print(f"out of date: {', '.join(stale)}; run `yujing dashboards build`")
+            raise typer.Exit(1)
+        out.print("dashboards are up to date")
+        return
+    for path in write_all(out_dir):
+        out.print(f"wrote {path}")
+
+
+@dashboards_app.command("push")
+def dashboards_push(
+    url: Annotated[str, typer.Option(help="Grafana base URL, e.g. http://localhost:3000")],
+    token: Annotated[str, typer.Option(envvar="GRAFANA_TOKEN",
+                                       help="Service account token ($GRAFANA_TOKEN).")],
+    folder: Annotated[str, typer.Option(help="Folder title (created if missing).")] = "Yujing",
+) -> None:
+    """Upload the dashboards into a folder; running it again updates them in place."""
+    from dashboards.build import build_all
+    from dashboards.push import push
+
+    for name, uid, version in push(url, token, folder, build_all()):
+        out.print(f"{name}: uid {uid}, version {version}")
 
 
 outbox_app = typer.Typer(no_args_is_help=True, help="The notification outbox.")

@@ -17,6 +17,7 @@ from alerts.service import AlertService
 from alerts.tickets import TicketStore
 from monitor.config import MonitorConfig
 from monitor.deadletters import DeadLetterSink, JsonlDeadLetters, MemoryDeadLetters, TeeDeadLetters
+from monitor.metrics import WorkerMetrics
 from monitor.pipeline import Pipeline
 from monitor.reload import ConfigWatcher
 
@@ -27,10 +28,12 @@ class EmbeddedRun:
     tickets: TicketStore
     dead_letters: MemoryDeadLetters
     seconds: float = 0.0
+    metrics: WorkerMetrics | None = None
 
 
 def build(config: MonitorConfig, db_url: str, out_dir: Path | None = None,
-          notifier: Notifier | None = None, config_path: Path | None = None) -> EmbeddedRun:
+          notifier: Notifier | None = None, config_path: Path | None = None,
+          metrics: bool = False) -> EmbeddedRun:
     """Wire a pipeline: tickets in ``db_url``; dead letters and notifications under out_dir.
 
     With ``config_path`` the config is watched and hot-reloaded between evaluations.
@@ -50,7 +53,8 @@ def build(config: MonitorConfig, db_url: str, out_dir: Path | None = None,
                           notifications=config.notifications, dispatcher=dispatcher)
     watcher = ConfigWatcher(config_path, config) if config_path is not None else None
     pipeline = Pipeline(config, alerts, sink, watcher=watcher, batch_ticks=True)
-    return EmbeddedRun(pipeline=pipeline, tickets=store, dead_letters=memory)
+    observed = WorkerMetrics(pipeline, store, watcher) if metrics else None
+    return EmbeddedRun(pipeline=pipeline, tickets=store, dead_letters=memory, metrics=observed)
 
 
 def run_lines(run: EmbeddedRun, lines: Iterable[bytes], source: str = "",
@@ -79,6 +83,9 @@ def run_lines(run: EmbeddedRun, lines: Iterable[bytes], source: str = "",
         run.pipeline.flush_ticks()
     if progress is not None:
         progress(n % every)
+    if run.metrics is not None:
+        run.metrics.consumer_lag.labels(source or "input").set(0)  # all of it was read
+        run.metrics.refresh()
     run.seconds += time.perf_counter() - started
     return run
 

@@ -41,6 +41,7 @@ from monitor.aggregation import HourlyAggregate, Outcome, RegionWindows
 from monitor.config import MonitorConfig, load_config
 from monitor.deadletters import DeadLetter, MemoryDeadLetters
 from monitor.detection import TickResult
+from monitor.metrics import CONTENT_TYPE, WorkerMetrics
 from monitor.parsing import parse_event
 from monitor.pipeline import Pipeline
 from monitor.reload import ConfigWatcher
@@ -147,16 +148,19 @@ class WorkerCore:
                                  on_tick=self.ticks.append, live=True)
         self.assigned: set[int] = set()
         self.window_config = config.windows.to_window_config(live=True)
+        self.metrics = WorkerMetrics(self.pipeline, self.store, self.watcher)
 
     def ingest(self, records: Iterable[tuple[bytes, str, int]],
                load: Any, subscribers: dict[str, int]) -> BatchResult:
         """Add a batch of (value, source partition, offset) to their regions' windows."""
         result = BatchResult()
         now = int(time.time() * 1000)
+        stats = self.pipeline.stats
         for value, source, offset in records:
             parsed = parse_event(value, source=source, offset=offset)
             if isinstance(parsed, DeadLetter):
                 result.dead.append(parsed)
+                stats.dead_lettered[parsed.reason.value] += 1
                 continue
             if isinstance(parsed, RegionInfo):
                 continue
@@ -173,8 +177,13 @@ class WorkerCore:
             outcome = state.add(parsed, value, source, position=(source, offset), now=now)
             if isinstance(outcome, DeadLetter):
                 result.dead.append(outcome)
+                stats.dead_lettered[outcome.reason.value] += 1
             elif outcome is Outcome.DUPLICATE:
                 result.duplicates += 1
+                stats.duplicates += 1
+            else:
+                stats.accepted += 1
+                stats.late_accepted += outcome is Outcome.LATE
         self.regions_seen.update(result.states)
         for region in sorted(result.states):
             state = result.states[region]
@@ -292,7 +301,9 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
             source = f"{msg.topic}:{msg.partition}"
             parsed = parse_event(event.value or b"", kind=KIND_BY_ROLE[role_by_topic[msg.topic]],
                                  source=source, offset=msg.offset)
+            core.pipeline.stats.events_in += 1
             if isinstance(parsed, DeadLetter):
+                core.pipeline.stats.dead_lettered[parsed.reason.value] += 1
                 await send_dead(parsed)
                 continue
             await events_topic.send(
@@ -346,7 +357,26 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
         if core.watcher is not None:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, core.watcher.request)
 
+    @app.timer(interval=5.0)
+    async def measure_lag() -> None:
+        """Consumer lag per input topic: high-water mark minus the next offset to process."""
+        consumer = app.consumer
+        read = getattr(consumer, "_read_offset", {})
+        lag: dict[str, int] = {}
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            last = read.get(tp)
+            if high is not None:
+                lag[tp.topic] = lag.get(tp.topic, 0) + max(high - (last + 1 if last is not None
+                                                                   else 0), 0)
+        for topic, value in lag.items():
+            core.metrics.consumer_lag.labels(topic).set(value)
+
     # web views
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        return web.bytes(core.metrics.exposition(), content_type=CONTENT_TYPE.split(";")[0])
+
     @app.page("/yujing/status")
     async def status(web: Any, request: Any) -> Any:
         stats = core.pipeline.stats

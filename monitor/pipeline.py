@@ -8,6 +8,7 @@ this class, so there is exactly one implementation of the monitor's logic.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ def replay_clock(hour: int) -> int:
 class PipelineStats:
     events_in: int = 0
     accepted: int = 0
+    late_accepted: int = 0  # into an hour already emitted (it is corrected)
     duplicates: int = 0
     dead_lettered: Counter[str] = field(default_factory=Counter)
     aggregates: int = 0
@@ -41,6 +43,7 @@ class PipelineStats:
     ticks: int = 0
     findings: int = 0
     muted: int = 0
+    last_judged_hour: int | None = None
 
 
 class Pipeline:
@@ -63,6 +66,7 @@ class Pipeline:
         self.clock = clock
         self.on_aggregate = on_aggregate
         self.on_tick = on_tick
+        self.on_timing: Callable[[str, float], None] | None = None  # (stage, seconds)
         self.aggregator = HourlyAggregator(config.windows.to_window_config())
         history = max((spec.instance.history_hours() for spec in config.detectors), default=1)
         self.series = SeriesStore(config.metrics_needed(), history_hours=max(history, 24) + 24)
@@ -86,6 +90,8 @@ class Pipeline:
             self.stats.duplicates += 1
             return
         self.stats.accepted += 1
+        if outcome is Outcome.LATE:
+            self.stats.late_accepted += 1
         mark = self.aggregator.max_event_time
         if mark is not None and mark >= self._next_check:
             self._next_check = mark - mark % HOUR_MS + HOUR_MS
@@ -129,6 +135,7 @@ class Pipeline:
         Hours are judged in order, each for the regions that closed (or corrected) it in this
         call; detectors treat each series alone, so grouping regions never changes a finding.
         """
+        started = time.perf_counter()
         self.maybe_reload()  # a changed config applies from the next evaluation on
         closed: dict[int, set[str]] = {}
         for aggregate in aggregates:
@@ -143,10 +150,12 @@ class Pipeline:
         if not self.batch_ticks:
             for hour in sorted(closed):
                 self.judge(hour, closed[hour])
-            return aggregates
-        for hour, regions in closed.items():
-            self._pending.setdefault(hour, set()).update(regions)
-        self._judge_pending(self._low_watermark())
+        else:
+            for hour, regions in closed.items():
+                self._pending.setdefault(hour, set()).update(regions)
+            self._judge_pending(self._low_watermark())
+        if aggregates and self.on_timing is not None:
+            self.on_timing("apply", time.perf_counter() - started)
         return aggregates
 
     def _low_watermark(self) -> int | None:
@@ -162,6 +171,7 @@ class Pipeline:
             self.judge(hour, self._pending.pop(hour))
 
     def judge(self, hour: int, regions: set[str] | None = None) -> TickResult:
+        started = time.perf_counter()
         result = tick(self.config, self.series, hour, regions)
         if self.config.mutes:
             kept = [sf for sf in result.findings
@@ -170,7 +180,11 @@ class Pipeline:
             result = TickResult(hour=result.hour, regions=result.regions, findings=kept)
         self.stats.ticks += 1
         self.stats.findings += len(result.findings)
+        last = self.stats.last_judged_hour
+        self.stats.last_judged_hour = hour if last is None else max(last, hour)
         self.alerts.handle(result, self.clock(hour))
+        if self.on_timing is not None:
+            self.on_timing("tick", time.perf_counter() - started)
         if self.on_tick is not None:
             self.on_tick(result)
         return result

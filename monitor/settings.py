@@ -43,6 +43,7 @@ class WorkerSettings:
             config_path=Path(env["YUJING_CONFIG"]) if env.get("YUJING_CONFIG") else None,
             app_id=env.get("YUJING_APP_ID", cls.app_id),
             web_port=int(env.get("YUJING_WEB_PORT", cls.web_port)),
+            web_host=env.get("YUJING_WEB_HOST", cls.web_host),
             data_dir=Path(env.get("YUJING_DATA_DIR", str(cls.data_dir))),
             log_level=env.get("YUJING_LOG_LEVEL", cls.log_level),
             session_timeout=float(env.get("YUJING_SESSION_TIMEOUT", cls.session_timeout)),

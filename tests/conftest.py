@@ -162,3 +162,27 @@ def start_alertmanager(tmp_path: Path) -> Iterator[object]:
     for process in processes:
         process.terminate()
         process.wait(timeout=30)
+
+
+def launch_prometheus(tmp: Path, targets: list[str]) -> tuple[str, subprocess.Popen[bytes]]:
+    """Debian's prometheus on loopback scraping ``targets`` every second; (url, process)."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        missing("prometheus", "the prometheus package is not installed")
+    port = free_port()
+    config = tmp / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n  - job_name: yujing\n    static_configs:\n"
+        f"      - targets: {targets!r}\n".replace("'", '"'))
+    log = (tmp / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [str(binary), f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    if not _wait_http(f"{url}/-/ready", process, 60):
+        process.terminate()
+        missing("prometheus", "did not become ready:\n"
+                + (tmp / "prometheus.log").read_text()[-2000:])
+    return url, process

@@ -1,0 +1,46 @@
+"""Dashboards as code: stable output, committed JSON up to date, links that resolve."""
+
+from __future__ import annotations
+
+from alerts.notifications import Links
+from dashboards.build import REGION_UID, build_all, queries, render
+from tests.conftest import ROOT
+
+JSON_DIR = ROOT / "dashboards" / "json"
+
+
+def test_building_twice_gives_the_same_json():
+    first, second = build_all(), build_all()
+    assert {k: render(v) for k, v in first.items()} == {k: render(v) for k, v in second.items()}
+
+
+def test_committed_json_is_up_to_date_with_the_code():
+    stale = [name for name, model in build_all().items()
+             if not (JSON_DIR / f"{name}.json").exists()
+             or (JSON_DIR / f"{name}.json").read_bytes() != render(model)]
+    assert stale == [], f"run `yujing dashboards build`: {stale} differ from the code"
+
+
+def test_the_four_dashboards_and_their_variables():
+    models = build_all()
+    assert set(models) == {"noc-overview", "region", "detector-tuning", "pipeline-health"}
+    assert len({m["uid"] for m in models.values()}) == 4
+    region = models["region"]
+    assert [v["name"] for v in region["templating"]["list"]] == ["region"]
+    assert {a["name"] for a in region["annotations"]["list"]} >= {"Findings", "Open tickets"}
+    for name, model in models.items():
+        for panel in model["panels"]:
+            if panel["type"] == "row":
+                continue
+            assert panel.get("targets"), f"{name}: panel {panel['title']} has no query"
+            for target in panel["targets"]:
+                assert target["datasource"]["uid"] == "prometheus"
+
+
+def test_notification_links_open_the_region_dashboard():
+    assert Links().region_dashboard_uid == REGION_UID
+
+
+def test_every_query_names_only_yujing_metrics():
+    for q in queries(build_all()):
+        assert "yujing_" in q.expr, q

@@ -1,0 +1,107 @@
+"""Worker metrics: names and units, bounded label cardinality (1,000 regions), values."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detectors.base import Finding
+from monitor.aggregation import CATEGORIES, KPIS, HourlyAggregate
+from monitor.config import Severity, load_config
+from monitor.detection import SpecFinding, TickResult
+from monitor.embedded import build
+from monitor.metrics import expected_band, label_bound, wow_change
+from monitor.windows import HOUR_MS
+from tests.helpers import T0
+
+ALLOWED_LABELS = {"region", "category", "kpi", "stat", "metric", "bound", "spec", "stage",
+                  "topic", "reason", "outcome", "department", "severity", "state", "clock",
+                  "channel", "le"}
+
+
+def aggregate(region: str, hour: int, complaints: int = 3) -> HourlyAggregate:
+    return HourlyAggregate(region=region, hour=hour, revision=0, subscribers=50_000,
+                           complaints=tuple([complaints] * len(CATEGORIES)),
+                           kpi={k.value: (4, 0.5, 0.9, 0.8) for k in KPIS})
+
+
+def samples(registry) -> list:
+    return [s for family in registry.collect() for s in family.samples]
+
+
+def test_cardinality_stays_bounded_for_1000_regions(tmp_path):
+    config = load_config()
+    run = build(config, f"sqlite:///{tmp_path / 't.db'}", metrics=True)
+    metrics = run.metrics
+    regions = [f"region-{i:04d}" for i in range(1000)]
+    for h in range(3):
+        run.pipeline.apply([aggregate(r, T0 + h * HOUR_MS) for r in regions])
+    # the worst case: every spec fires on every series it watches, in every region
+    hour = T0 + 2 * HOUR_MS
+    findings = [SpecFinding(spec.id, Severity.MAJOR, Finding(
+        detector=spec.detector, region=r, metric=m, hour=hour, observed=9.0, baseline=3.0,
+        change_pct=200.0, p_value=1e-9, window_start=hour, window_end=hour + HOUR_MS,
+        explanation="x", score=5.0)) for spec in config.detectors for m in spec.metrics
+        for r in regions]
+    metrics.on_tick(TickResult(hour=hour, regions=frozenset(regions), findings=findings))
+    metrics.refresh()
+    got = samples(metrics.registry)
+    bound = label_bound(1000, [(s.id, len(s.metrics)) for s in config.detectors])
+    assert len(got) <= bound, f"{len(got)} series > bound {bound}"
+    assert len(got) > 1000 * 20  # and the regions really are all there
+    names = {label for s in got for label in s.labels}
+    assert names <= ALLOWED_LABELS, names - ALLOWED_LABELS
+    region_values = {s.labels["region"] for s in got if "region" in s.labels}
+    assert region_values == set(regions)
+
+
+def test_names_follow_prometheus_conventions(tmp_path):
+    run = build(load_config(), f"sqlite:///{tmp_path / 't.db'}", metrics=True)
+    run.pipeline.apply([aggregate("r1", T0)])
+    for family in run.metrics.registry.collect():
+        assert family.name.startswith("yujing_"), family.name
+        if family.type == "counter":
+            assert all(s.name.endswith(("_total", "_created")) for s in family.samples)
+        assert family.documentation, f"{family.name} has no help text"
+
+
+def test_region_gauges_show_the_latest_closed_hour(tmp_path):
+    run = build(load_config(), f"sqlite:///{tmp_path / 't.db'}", metrics=True)
+    run.pipeline.apply([aggregate("r1", T0 + HOUR_MS, complaints=5)])
+    run.pipeline.apply([aggregate("r1", T0, complaints=1)])  # a correction of an older hour
+    run.metrics.refresh()
+    value = run.metrics.registry.get_sample_value(
+        "yujing_region_complaints", {"region": "r1", "category": "broadband_lag"})
+    assert value == 5.0
+    rate = run.metrics.registry.get_sample_value(
+        "yujing_region_complaint_rate_per_10k_subscribers",
+        {"region": "r1", "category": "broadband_lag"})
+    assert rate == 1.0  # 5 per 50,000 subscribers
+
+
+def test_firing_gauge_clears_when_the_finding_stops(tmp_path):
+    run = build(load_config(), f"sqlite:///{tmp_path / 't.db'}", metrics=True)
+    m = run.metrics
+    f = SpecFinding("complaints-wow", Severity.MAJOR, Finding(
+        detector="wow", region="r1", metric="complaints.broadband_lag", hour=T0,
+        observed=130.0, baseline=100.0, change_pct=30.0, p_value=1e-7, window_start=T0,
+        window_end=T0 + HOUR_MS, explanation="rise", score=3.0))
+    labels = {"region": "r1", "metric": "complaints.broadband_lag", "spec": "complaints-wow"}
+    m.on_tick(TickResult(hour=T0, regions=frozenset({"r1"}), findings=[f]))
+    assert m.registry.get_sample_value("yujing_detector_firing", labels) == 1
+    m.on_tick(TickResult(hour=T0 + HOUR_MS, regions=frozenset({"r2"}), findings=[]))
+    assert m.registry.get_sample_value("yujing_detector_firing", labels) == 1  # r1 not judged
+    m.on_tick(TickResult(hour=T0 + HOUR_MS, regions=frozenset({"r1"}), findings=[]))
+    assert m.registry.get_sample_value("yujing_detector_firing", labels) == 0
+
+
+def test_band_and_week_over_week_math():
+    week = 168
+    history = np.full((2, 3 * week + 1), 10.0)
+    history[1, -1 - week] = 40.0  # one past incident in the same hour: the median ignores it
+    lower, median, upper = expected_band(history)
+    assert median.tolist() == [10.0, 10.0]
+    assert lower[0] < 10 < upper[0]
+    rising = np.full((1, 2 * week), 10.0)
+    rising[0, -week:] = 12.0
+    assert abs(wow_change(rising)[0] - 0.2) < 1e-12
+    assert np.isnan(wow_change(np.full((1, 2 * week), np.nan))[0])
