@@ -21,9 +21,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.lifecycle import Action, Refused
+from alerts.messages import grafana_link
+from alerts.notifications import Links
 from alerts.outbox import wall_ms
 from alerts.routing import Department
-from alerts.tickets import TicketState, TicketStore
+from alerts.tickets import TicketState, TicketStore, TicketView
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it as input, not as a 500
@@ -97,6 +99,7 @@ class TicketOut(BaseModel):
     recovered_at: int | None
     owner: str | None
     escalation_level: int
+    grafana_url: str = Field(description="the region drill-down over the anomaly's hours")
 
 
 class AuditEntry(BaseModel):
@@ -143,12 +146,17 @@ NOT_FOUND = {404: {"model": Problem, "description": "no such ticket"}}
 
 
 def create_api(store: TicketStore, auth: TokenAuth,
-               clock: Callable[[], int] = wall_ms) -> FastAPI:
+               clock: Callable[[], int] = wall_ms, links: Links | None = None) -> FastAPI:
     app = FastAPI(title="Yujing tickets", version="1",
                   description="Preemptive inspection tickets of the Yujing early-warning "
                               "monitor. Changes need a bearer token; the token names the "
                               "person who acts.")
     bearer = HTTPBearer(auto_error=False)
+    links = links or Links()
+
+    def out(ticket: TicketView) -> dict[str, object]:
+        return {**asdict(ticket), "grafana_url": grafana_link(
+            links, ticket.region, ticket.first_hour, ticket.last_fired_hour)}
 
     def person(credentials: Annotated[HTTPAuthorizationCredentials | None,
                                       Depends(bearer)]) -> str:
@@ -181,7 +189,7 @@ def create_api(store: TicketStore, auth: TokenAuth,
             region=region, department=department.value if department else None,
             state=state.value if state else None, severity=severity, limit=limit,
             offset=offset)
-        return TicketPage(items=[TicketOut(**asdict(t)) for t in items], total=total,
+        return TicketPage(items=[TicketOut(**out(t)) for t in items], total=total,
                           limit=limit, offset=offset)
 
     @app.get("/api/v1/tickets/{ticket_id}", response_model=TicketDetail,
@@ -192,7 +200,7 @@ def create_api(store: TicketStore, auth: TokenAuth,
         ticket = store.get(ticket_id)
         if ticket is None:
             raise HTTPException(404, f"no ticket {ticket_id}")
-        return TicketDetail(**asdict(ticket), events=[AuditEntry.model_validate(e)
+        return TicketDetail(**out(ticket), events=[AuditEntry.model_validate(e)
                                                       for e in store.events(ticket_id)])
 
     @app.post("/api/v1/tickets/{ticket_id}/{action}", response_model=TicketOut,
@@ -208,6 +216,6 @@ def create_api(store: TicketStore, auth: TokenAuth,
                 raise HTTPException(404, result.reason)
             return JSONResponse(status_code=409, content={
                 "detail": result.reason, "action": result.action.value, "state": result.state})
-        return TicketOut(**asdict(result))
+        return TicketOut(**out(result))
 
     return app

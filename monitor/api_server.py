@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import uvicorn
 
 from alerts.api import TokenAuth, create_api
+from alerts.notifications import Links
 from alerts.outbox import Dispatcher, wall_ms
 from alerts.tickets import TicketStore
 
@@ -31,13 +32,14 @@ class ApiServer:
         self.thread.join(timeout_s)
 
 
-def start_api(store: TicketStore, auth: TokenAuth, host: str, port: int) -> ApiServer:
+def start_api(store: TicketStore, auth: TokenAuth, host: str, port: int,
+              links: Links | None = None) -> ApiServer:
     """Start serving in a daemon thread; returns once the socket listens."""
     if not auth.tokens:
         log.warning("ticket API has no tokens: every change will answer 401",
                     extra={"fields": {"hint": "set YUJING_API_TOKENS or a tokens file"}})
-    config = uvicorn.Config(create_api(store, auth), host=host, port=port, log_level="warning",
-                            lifespan="off")
+    config = uvicorn.Config(create_api(store, auth, links=links), host=host, port=port,
+                            log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="yujing-api", daemon=True)
     thread.start()

@@ -480,7 +480,8 @@ def api(
     cfg = _load(config)
     store = _store(db)
     store.notifications = cfg.notifications  # type: ignore[attr-defined]
-    server = start_api(store, auth, host, port)  # type: ignore[arg-type]
+    server = start_api(store, auth, host, port,  # type: ignore[arg-type]
+                       links=cfg.notifications.links)
     out.print(f"ticket API on http://{host}:{port} (OpenAPI: /openapi.json, docs: /docs)")
     stop = threading.Event()
     try:

@@ -357,13 +357,17 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
         if core.watcher is not None:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, core.watcher.request)
 
+    inputs = {names.name("complaints"), names.name("kpis"), names.name("events")}
+
     @app.timer(interval=5.0)
     async def measure_lag() -> None:
         """Consumer lag per input topic: high-water mark minus the next offset to process."""
         consumer = app.consumer
         read = getattr(consumer, "_read_offset", {})
-        lag: dict[str, int] = {}
+        lag: dict[str, int] = dict.fromkeys(inputs, 0)
         for tp in consumer.assignment():
+            if tp.topic not in inputs:  # changelogs are read by table recovery, not agents
+                continue
             high = consumer.highwater(tp)
             last = read.get(tp)
             if high is not None:
@@ -429,8 +433,9 @@ def run_worker(settings: WorkerSettings) -> None:
         from alerts.api import TokenAuth
         from monitor.api_server import start_api
 
-        start_api(app.yujing_core.store, TokenAuth.from_env(),  # type: ignore[attr-defined]
-                  settings.api_host, settings.api_port)
+        core = app.yujing_core  # type: ignore[attr-defined]
+        start_api(core.store, TokenAuth.from_env(), settings.api_host, settings.api_port,
+                  links=core.pipeline.config.notifications.links)
     worker = Worker(app, loglevel=settings.log_level.lower(), quiet=True,
                     redirect_stdouts=False)
     for noisy in ("kafka", "aiokafka"):  # client chatter drowns the monitor's own lines

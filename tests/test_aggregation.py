@@ -133,7 +133,7 @@ def test_late_event_within_lateness_corrects_its_hour():
     first = agg.poll()
     assert [(a.revision, a.complaints[BB]) for a in first] == [(0, 1)]
     # 09:00 window ends 10:00; + 60 min lateness = 11:00 > watermark 10:30: still correctable
-    assert agg.add(ev(complaint("2026-10-05T09:45:00Z", id_="late-ok"))) is Outcome.ACCEPTED
+    assert agg.add(ev(complaint("2026-10-05T09:45:00Z", id_="late-ok"))) is Outcome.LATE
     correction = agg.poll()
     assert [(a.hour, a.revision, a.complaints[BB]) for a in correction] == [
         (from_iso("2026-10-05T09:00:00Z"), 1, 2)]
@@ -150,8 +150,8 @@ def test_event_beyond_lateness_is_dead_lettered_as_late():
     assert letter.field == "event_time"
     assert letter.raw == raw
     assert "allowed lateness 3600s" in letter.detail
-    # one millisecond later is the next hour, which is still open
-    assert agg.add(ev(complaint("2026-10-05T10:00:00Z", id_="just-in-time"))) is Outcome.ACCEPTED
+    # one millisecond later is the next hour: emitted, but still within lateness
+    assert agg.add(ev(complaint("2026-10-05T10:00:00Z", id_="just-in-time"))) is Outcome.LATE
 
 
 def test_zero_lateness_makes_every_out_of_order_event_late():

@@ -47,6 +47,8 @@ def test_every_transition_through_the_api(store, client):
         assert r.json()["state"] == state
     detail = client.get(path, headers=as_(BOB)).json()
     assert detail["owner"] == "alice"
+    assert detail["grafana_url"].startswith("http://localhost:3000/d/yujing-region/")
+    assert "var-region=r1" in detail["grafana_url"]
     assert [e["action"] for e in detail["events"]] == ["opened", *[a for a, _ in steps]]
     assert detail["events"][1] == {"at": T0 + 60_000, "actor": "alice", "action": "acknowledge",
                                    "from": "open", "to": "acknowledged",

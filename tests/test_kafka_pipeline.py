@@ -59,10 +59,26 @@ def assert_same_hours(scenario: Scenario, reference) -> None:
 
 def test_parity_with_the_embedded_runner(scenario, sim_lines, reference):
     scenario.produce(sim_lines)
-    scenario.start_worker("w1")
+    worker = scenario.start_worker("w1")
     wait_until(lambda: scenario.drained(len(reference.hours)), DRAIN_S, "the stream to drain")
     assert_same_hours(scenario, reference)
     assert scenario.tickets() == reference.tickets
+
+    # the worker's /metrics tells the same story, and the lag it reports drains to zero
+    def sample(text: str, name: str) -> float:
+        return sum(float(line.split()[-1]) for line in text.splitlines()
+                   if line.startswith(name + " ") or line.startswith(name + "{"))
+
+    def metrics() -> str:
+        return httpx.get(f"http://127.0.0.1:{worker.web_port}/metrics", timeout=10).text
+
+    wait_until(lambda: sample(metrics(), "yujing_consumer_lag_messages") == 0
+               and "yujing_consumer_lag_messages{" in metrics(), 30, "lag metric at zero")
+    text = metrics()
+    raw = sum(b'"type":"region"' not in line for line in sim_lines)  # regions: own topic
+    assert sample(text, "yujing_events_received_total") == raw
+    assert sample(text, "yujing_tickets_opened_total") == len(reference.tickets)
+    assert sample(text, "yujing_region_complaints") > 0
 
 
 def test_two_workers_share_regions_and_match_one(scenario, sim_lines, reference):
