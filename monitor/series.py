@@ -21,7 +21,10 @@ class SeriesStore:
         self.regions: list[str] = []
         self.region_index: dict[str, int] = {}
         self.origin: int | None = None  # epoch ms of column 0
-        self._capacity = 2 * history_hours
+        # room for a week of new hours before the oldest are dropped (a shift copies the
+        # matrices once a week; a larger headroom costs memory on every series)
+        self._headroom = 168
+        self._capacity = history_hours + self._headroom
         self._rows = 64
         self.data: dict[str, np.ndarray] = {
             m: np.full((self._rows, self._capacity), np.nan) for m in self.metrics
@@ -56,7 +59,7 @@ class SeriesStore:
         if col < 0:
             return None  # older than the kept history: nothing left to judge with it
         if col >= self._capacity:
-            shift = col - self._capacity + 1 + self.history_hours // 2
+            shift = col - self._capacity + 1 + self._headroom
             for m, matrix in self.data.items():
                 matrix[:, :-shift] = matrix[:, shift:]
                 matrix[:, -shift:] = np.nan

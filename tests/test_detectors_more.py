@@ -49,16 +49,48 @@ def test_seasonal_band_ignores_one_past_incident():
     assert 15 < findings[0].baseline < 25  # the median did not move with the old incident
 
 
-def test_early_trend_needs_persistence():
+def test_early_trend_window_method_needs_persistence():
     history = 2 * 168 + 24 + 6
     steady = np.full(history, 3.0)
     climbing = steady.copy()
     climbing[-40:] = 6.0  # doubled for 40 hours: the last 6 windows all see it
     blip = steady.copy()
     blip[-3:] = 30.0  # one burst: only the last windows see it
-    det = EarlyTrendDetector(EarlyTrendConfig(window_hours=24, weeks=2, rise=0.3, alpha=1e-3,
-                                              min_volume=10, min_consecutive_hours=6))
+    det = EarlyTrendDetector(EarlyTrendConfig(method="window", window_hours=24, weeks=2,
+                                              rise=0.3, alpha=1e-3, min_volume=10,
+                                              min_consecutive_hours=6))
     assert [f.region for f in det.evaluate(window(climbing, blip, steady))] == ["r0"]
+
+
+def test_early_trend_cusum_accumulates_a_slow_ramp_and_ignores_noise():
+    rng = np.random.default_rng(1)
+    cfg = EarlyTrendConfig(weeks=2, run_hours=168, rise=0.25, threshold=12.5, min_volume=15)
+    det = EarlyTrendDetector(cfg)
+    hours = det.history_hours()
+    rate = np.full(hours, 4.0)
+    ramp = rate.copy()
+    ramp[-72:] *= np.linspace(1.0, 1.8, 72)  # three days of a climb: +40% on average
+    quiet = [rng.poisson(rate).astype(float) for _ in range(200)]
+    rising = rng.poisson(ramp).astype(float)
+    findings = det.evaluate(window(rising, *quiet))
+    assert [f.region for f in findings] == ["r0"]  # and none of 200 steady series
+    f = findings[0]
+    assert f.observed > f.baseline and f.score >= 12.5
+    assert "CUSUM" in f.explanation and "25% rise" in f.explanation
+    # a single burst of the same excess within one hour is not a trend of the last day
+    burst = rng.poisson(rate).astype(float)
+    burst[-30] += 60
+    assert det.evaluate(window(burst)) == []
+
+
+def test_early_trend_cusum_runs_on_a_young_series():
+    det = EarlyTrendDetector(EarlyTrendConfig(weeks=2, run_hours=168, threshold=8,
+                                              min_volume=10))
+    hours = det.history_hours()
+    young = np.full(hours, np.nan)
+    young[-(2 * 168 + 48):] = 5.0  # only 2 weeks + 2 days known
+    young[-24:] = 10.0
+    assert [f.region for f in det.evaluate(window(young))] == ["r0"]
 
 
 def test_site_fault_needs_both_signals():
