@@ -45,7 +45,10 @@ test-deps:
 
 ## Benchmarks (not part of `make test`): tables on stdout, JSON in bench/results/.
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	scripts/kafka.sh fetch
 	$(BIN)/python bench/bench_detection_tick.py --series 10000
+	$(BIN)/python bench/bench_throughput.py --events 300000 --faust-events 20000
 
 ## A local broker for people: KRaft, loopback, port 9092, data in var/kafka-data.
 kafka-up:
