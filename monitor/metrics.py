@@ -101,18 +101,13 @@ class WorkerMetrics:
         self.wow = Gauge(
             "yujing_series_wow_change_ratio", "Last 7 days against the 7 days before "
             "(0.2 = +20%).", ["region", "metric"], registry=r)
-        self.firing = Gauge(
-            "yujing_detector_firing", "1 while a detector spec finds this series anomalous.",
-            ["region", "metric", "spec"], registry=r)
-        self.score = Gauge(
-            "yujing_detector_score", "Score of the detector's latest finding on this series.",
-            ["region", "metric", "spec"], registry=r)
-        self.baseline = Gauge(
-            "yujing_detector_baseline", "Baseline of the detector's latest finding.",
-            ["region", "metric", "spec"], registry=r)
-        self.observed = Gauge(
-            "yujing_detector_observed", "Observed value of the detector's latest finding.",
-            ["region", "metric", "spec"], registry=r)
+        self.firing, self.score, self.baseline, self.observed = (
+            Gauge(f"yujing_detector_{name}", doc, ["region", "metric", "spec"], registry=r)
+            for name, doc in (
+                ("firing", "1 while a detector spec finds this series anomalous."),
+                ("score", "Score of the detector's latest finding on this series."),
+                ("baseline", "Baseline of the detector's latest finding."),
+                ("observed", "Observed value of the detector's latest finding.")))
         self.risk = Gauge(
             "yujing_region_risk_score", "Firing detector specs plus the largest positive "
             "week-over-week complaint change: the NOC overview's ranking.", ["region"],

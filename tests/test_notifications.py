@@ -230,41 +230,40 @@ def test_slack_compatible_receiver_gets_text_blocks_and_links(tmp_path):
         slack.stop()
 
 
-def test_email_over_starttls_to_a_local_smtp_server(tmp_path):
+@pytest.fixture
+def smtp(tmp_path):
+    """A local SMTP server that requires STARTTLS, with its certificate."""
     cert, key = self_signed_cert(tmp_path)
-    smtp = SmtpReceiver(cert, key, free_port()).start()
-    try:
-        notes = settings({"mail": {"type": "email", "host": "127.0.0.1", "port": smtp.port,
-                                   "starttls": True, "ca_file": str(cert),
-                                   "sender": "yujing@noc.example",
-                                   "to": ["oncall@noc.example"]}})
-        store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
-        ticket = open_one(store)
-        [attempt] = Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
-        assert attempt.ok, attempt.error
-        [mail] = smtp.messages
-        assert smtp.tls_seen == [True]
-        assert "r1" in mail["Subject"] and mail["To"] == "oncall@noc.example"
-        body = mail.get_payload()
-        assert ticket.explanation in body and "Grafana: http" in body
-        assert mail["Idempotency-Key"].startswith(f"ticket-{ticket.id}/")
-    finally:
-        smtp.stop()
+    server = SmtpReceiver(cert, key, free_port()).start()
+    server.cert = cert
+    yield server
+    server.stop()
 
 
-def test_email_without_starttls_is_refused_by_a_server_that_requires_it(tmp_path):
-    cert, key = self_signed_cert(tmp_path)
-    smtp = SmtpReceiver(cert, key, free_port()).start()
-    try:
-        notes = settings({"mail": {"type": "email", "host": "127.0.0.1", "port": smtp.port,
-                                   "starttls": False, "sender": "y@noc.example",
-                                   "to": ["o@noc.example"]}})
-        store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
-        open_one(store)
-        [attempt] = Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
-        assert not attempt.ok and "530" in attempt.error
-        assert smtp.messages == []
-        # a permanent SMTP refusal (5xx) is dead at once: fix the config, then retry_dead
-        assert counts(store.engine) == {("mail", DeliveryState.DEAD.value): 1}
-    finally:
-        smtp.stop()
+def mail_once(tmp_path, smtp, starttls: bool):
+    notes = settings({"mail": {"type": "email", "host": "127.0.0.1", "port": smtp.port,
+                               "starttls": starttls, "ca_file": str(smtp.cert),
+                               "sender": "yujing@noc.example", "to": ["oncall@noc.example"]}})
+    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+    ticket = open_one(store)
+    [attempt] = Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
+    return store, ticket, attempt
+
+
+def test_email_over_starttls_to_a_local_smtp_server(tmp_path, smtp):
+    _store, ticket, attempt = mail_once(tmp_path, smtp, starttls=True)
+    assert attempt.ok, attempt.error
+    [mail] = smtp.messages
+    assert smtp.tls_seen == [True]
+    assert "r1" in mail["Subject"] and mail["To"] == "oncall@noc.example"
+    body = mail.get_payload()
+    assert ticket.explanation in body and "Grafana: http" in body
+    assert mail["Idempotency-Key"].startswith(f"ticket-{ticket.id}/")
+
+
+def test_email_without_starttls_is_refused_by_a_server_that_requires_it(tmp_path, smtp):
+    store, _ticket, attempt = mail_once(tmp_path, smtp, starttls=False)
+    assert not attempt.ok and "530" in attempt.error
+    assert smtp.messages == []
+    # a permanent SMTP refusal (5xx) is dead at once: fix the config, then retry_dead
+    assert counts(store.engine) == {("mail", DeliveryState.DEAD.value): 1}
