@@ -49,6 +49,7 @@ bench: $(STAMP)
 	scripts/kafka.sh fetch
 	$(BIN)/python bench/bench_detection_tick.py --series 10000
 	$(BIN)/python bench/bench_throughput.py --events 300000 --faust-events 20000
+	$(BIN)/python bench/bench_latency.py --regions 100 --weeks 5
 
 ## A local broker for people: KRaft, loopback, port 9092, data in var/kafka-data.
 kafka-up:
