@@ -6,6 +6,9 @@ lock on PostgreSQL so that workers starting together do not race each other's DD
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 
 from alembic import command
@@ -56,11 +59,31 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision``; a pre-migration database of the baseline is adopted."""
-    url = engine.url.render_as_string(hide_password=True)
-    if current_revision(engine) is None and inspect(engine).has_table("tickets"):
-        _adopt_baseline(engine, url)
-    command.upgrade(alembic_config(engine), revision)
+    """Bring the schema to ``revision``; a pre-migration database of the baseline is adopted.
+
+    Workers that start together must not both create the tables: PostgreSQL serialises
+    them with an advisory lock inside the migration; a SQLite file with a lock file next
+    to it (pysqlite does not hold SQLite's write lock across DDL statements).
+    """
+    with _file_lock(engine):
+        url = engine.url.render_as_string(hide_password=True)
+        if current_revision(engine) is None and inspect(engine).has_table("tickets"):
+            _adopt_baseline(engine, url)
+        command.upgrade(alembic_config(engine), revision)
+
+
+@contextmanager
+def _file_lock(engine: Engine) -> Iterator[None]:
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:" or path.startswith("file:"):
+        yield
+        return
+    with open(f"{path}.migrate-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _adopt_baseline(engine: Engine, url: str) -> None:

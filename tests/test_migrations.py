@@ -52,3 +52,18 @@ def test_a_database_older_than_the_baseline_is_refused_with_the_missing_columns(
     engine.dispose()
     with pytest.raises(SchemaOutdated, match=r"table tickets lacks .*escalated"):
         TicketStore(url)
+
+
+def test_workers_starting_together_on_a_fresh_sqlite_file_all_succeed(tmp_path):
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    code = "import sys; from alerts.tickets import TicketStore; TicketStore(sys.argv[1]).close()"
+    procs = [subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE)
+             for _ in range(4)]
+    errors = [p.communicate(timeout=120)[1].decode()[-500:] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    store = TicketStore(url)
+    assert current_revision(store.engine) == head(store.engine)
+    store.close()

@@ -1,0 +1,121 @@
+"""Benchmark: Faust worker throughput with 1, 2 and 4 workers on 8-partition topics.
+
+Scale-out is Kafka's: regions are spread over partitions and each worker owns some. On a
+2-core machine the curve flattens early; this reports it, it does not promise more.
+
+    .venv/bin/python bench/bench_scaling.py [--events 20000] [--workers 1 2 4]
+
+Prints a table and writes JSON to bench/results/scaling.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_throughput import broker, events, free_port  # noqa: E402
+
+from monitor.produce import produce_lines  # noqa: E402
+from monitor.topics import TopicNames, create_topics  # noqa: E402
+
+PARTITIONS = 8
+
+
+def accepted(port: int) -> float:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return 0.0
+    return sum(float(line.split()[-1]) for line in text.splitlines()
+               if line.startswith("yujing_events_accepted_total "))
+
+
+def assigned(port: int) -> set[int]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/yujing/status", timeout=5) as r:
+            return set(json.loads(r.read())["assigned_partitions"])
+    except OSError:
+        return set()
+
+
+def run(bootstrap: str, lines: list[bytes], workers: int) -> float:
+    """Workers first, until they share the partitions; then the events, timed."""
+    prefix = f"s{uuid.uuid4().hex[:6]}"
+    names = TopicNames(prefix)
+    create_topics(bootstrap, names, PARTITIONS)
+    tmp = Path(tempfile.mkdtemp(prefix="yujing-bench-scaling-"))
+    ports = [free_port() for _ in range(workers)]
+    procs = []
+    for k, port in enumerate(ports):
+        env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "YUJING_TOPIC_PREFIX": prefix,
+               "YUJING_APP_ID": prefix, "YUJING_PARTITIONS": str(PARTITIONS),
+               "YUJING_WEB_PORT": str(port), "YUJING_DATA_DIR": str(tmp / f"w{k}"),
+               "YUJING_DATABASE_URL": f"sqlite:///{tmp / 't.db'}"}
+        log = (tmp / f"w{k}.log").open("wb")
+        procs.append(subprocess.Popen([sys.executable, "-m", "monitor.cli", "worker"],
+                                      cwd=ROOT, env=env, stdout=log,
+                                      stderr=subprocess.STDOUT))
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            parts = [assigned(p) for p in ports]
+            if (all(parts) and sum(map(len, parts)) == PARTITIONS
+                    and set().union(*parts) == set(range(PARTITIONS))):
+                break
+            time.sleep(0.5)
+        else:
+            raise RuntimeError(f"workers did not share the partitions; logs in {tmp}")
+        produce_lines(lines, bootstrap, names)
+        # timed from the end of producing: the producer does not compete for the CPUs
+        t0, c0 = time.perf_counter(), sum(accepted(p) for p in ports)
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            if sum(accepted(p) for p in ports) >= len(lines):
+                return (len(lines) - c0) / max(time.perf_counter() - t0, 1e-9)
+            time.sleep(0.2)
+        raise RuntimeError(f"workers did not finish; logs in {tmp}")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    args = parser.parse_args()
+    lines = [value for _key, value in events(args.events)]
+    rows = []
+    with broker() as bootstrap:
+        for n in args.workers:
+            rows.append({"workers": n, "events": len(lines),
+                         "events_per_s": run(bootstrap, lines, n)})
+    base = rows[0]["events_per_s"]
+    print(f"{len(lines):,} events, {PARTITIONS} partitions, {os.cpu_count()} CPUs")
+    print(f"{'workers':>8} {'events/s':>10} {'speed-up':>9}")
+    for row in rows:
+        row["speedup"] = row["events_per_s"] / base
+        print(f"{row['workers']:>8} {row['events_per_s']:>10,.0f} {row['speedup']:>9.2f}")
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scaling.json").write_text(json.dumps({"partitions": PARTITIONS, "rows": rows},
+                                                 indent=2))
+
+
+if __name__ == "__main__":
+    main()
