@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_detection_tick.py --series 10000
 	$(BIN)/python bench/bench_throughput.py --events 300000 --faust-events 20000
 	$(BIN)/python bench/bench_latency.py --regions 100 --weeks 5
+	$(BIN)/python bench/bench_scaling.py --events 20000 --workers 1 2 4
 
 ## A local broker for people: KRaft, loopback, port 9092, data in var/kafka-data.
 kafka-up:
