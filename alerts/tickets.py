@@ -28,7 +28,7 @@ from alerts.db import Base, make_engine, upgrade
 from alerts.notifications import NotificationSettings
 from alerts.outbox import enqueue, wall_ms
 from alerts.routing import category_of, department_for
-from alerts.sla import SlaPolicy, due_times
+from alerts.sla import SlaPolicy, breached_clocks, due_times
 from monitor.detection import SpecFinding
 
 if TYPE_CHECKING:
@@ -277,14 +277,10 @@ class TicketStore:
                 Ticket.state.in_([st.value for st in ACTIVE_STATES])))
             for ticket in rows:
                 done = set(filter(None, ticket.escalated.split(",")))
-                clocks = [
-                    ("acknowledge", ticket.acknowledge_by,
-                     ticket.state == TicketState.OPEN.value),
-                    ("feedback", ticket.feedback_by, ticket.first_feedback_at is None),
-                    ("resolve", ticket.resolve_by, True),
-                ]
-                for clock, due, pending in clocks:
-                    if clock in done or not pending or now < due:
+                for clock, due in breached_clocks(
+                        now, ticket.state, ticket.acknowledge_by, ticket.feedback_by,
+                        ticket.first_feedback_at, ticket.resolve_by):
+                    if clock in done:
                         continue
                     done.add(clock)
                     ticket.escalation_level += 1

@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import uvicorn
 
 from alerts.api import TokenAuth, create_api
+from alerts.housekeeping import Housekeeping
 from alerts.notifications import Links
-from alerts.outbox import Dispatcher, wall_ms
+from alerts.outbox import Dispatcher
 from alerts.tickets import TicketStore
 
 log = logging.getLogger("yujing.api")
@@ -53,13 +53,9 @@ def start_api(store: TicketStore, auth: TokenAuth, host: str, port: int,
 
 
 def housekeeping(store: TicketStore, dispatcher: Dispatcher, stop: threading.Event,
-                 every_s: float = 1.0, escalate_every_s: float = 15.0,
-                 clock: Callable[[], int] = wall_ms) -> None:
+                 every_s: float = 1.0) -> None:
     """Deliver the outbox every second; escalate breached SLA clocks every 15 seconds."""
-    last = 0.0
+    steps = Housekeeping(store.escalate_due, dispatcher)
     while not stop.is_set():
-        if time.monotonic() - last >= escalate_every_s:
-            last = time.monotonic()
-            store.escalate_due(clock())
-        dispatcher.run_once()
+        steps.step()
         stop.wait(every_s)

@@ -33,6 +33,7 @@ import faust
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
+from alerts.housekeeping import Housekeeping
 from alerts.notify import FanOut, LogNotifier, MemoryNotifier
 from alerts.outbox import Dispatcher
 from alerts.service import AlertService
@@ -137,7 +138,7 @@ class WorkerCore:
         alerts = AlertService(store=self.store, notifier=FanOut(LogNotifier(), self.outbox),
                               settings=config.alerts, notifications=config.notifications,
                               dispatcher=self.dispatcher, deliver_inline=False)
-        self.last_escalation_check = 0
+        self.housekeeping = Housekeeping(alerts.escalate, self.dispatcher)
         self.ticks: list[TickResult] = []
         self.regions_seen: set[str] = set()
         # live window state of owned regions; the table holds the same, serialised
@@ -190,14 +191,6 @@ class WorkerCore:
             state.subscribers = subscribers.get(region, state.subscribers)
             result.aggregates.extend(state.poll(now=now))
         return result
-
-    def deliver_and_escalate(self, escalate_every_ms: int = 15_000) -> None:
-        """Off the event loop (blocking I/O): SLA clocks on the wall clock, then the outbox."""
-        now = int(time.time() * 1000)
-        if now - self.last_escalation_check >= escalate_every_ms:
-            self.last_escalation_check = now
-            self.pipeline.alerts.escalate(now)
-        self.dispatcher.run_once()
 
     def reload_if_changed(self) -> bool:
         """Apply a changed, valid config; rebuild the series if it watches new metrics."""
@@ -350,7 +343,7 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
     async def deliver_notifications() -> None:
         """The outbox and SLA escalation, in a thread: an endpoint's timeout never stalls
         the agents."""
-        await asyncio.get_running_loop().run_in_executor(None, core.deliver_and_escalate)
+        await asyncio.get_running_loop().run_in_executor(None, core.housekeeping.step)
 
     @app.task
     async def on_sighup() -> None:

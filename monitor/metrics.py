@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 
 from alerts.outbox import Delivery, DeliveryState
 from alerts.routing import Department
+from alerts.sla import breached_clocks
 from alerts.tickets import ACTIVE_STATES, Ticket, TicketEvent, TicketState, TicketStore
 from monitor.aggregation import CATEGORIES, KPIS, HourlyAggregate
 from monitor.deadletters import Reason
@@ -295,12 +296,9 @@ class _TicketCollector(Collector):
                 Ticket.department, Ticket.state, Ticket.acknowledge_by, Ticket.feedback_by,
                 Ticket.first_feedback_at, Ticket.resolve_by).where(Ticket.state.in_(active)))
             overdue: dict[tuple[str, str], int] = {}
-            for dept, state, ack, feedback, fed, resolve in overdue_rows:
-                for clock, late in (("acknowledge", state == "open" and now >= ack),
-                                    ("feedback", fed is None and now >= feedback),
-                                    ("resolve", now >= resolve)):
-                    if late:
-                        overdue[(dept, clock)] = overdue.get((dept, clock), 0) + 1
+            for dept, *clocks in overdue_rows:
+                for clock, _due in breached_clocks(now, *clocks):
+                    overdue[(dept, clock)] = overdue.get((dept, clock), 0) + 1
             breaches = dict(s.execute(
                 select(Ticket.department, func.count()).join(TicketEvent)
                 .where(TicketEvent.action == "escalated").group_by(Ticket.department)).all())
