@@ -8,13 +8,23 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
 
-from detectors.base import HOUR_MS, DetectorConfig, Finding, SeriesWindow, finding, pct
+from detectors.base import (
+    HOUR_MS,
+    DetectorConfig,
+    Finding,
+    SeriesWindow,
+    end_hours,
+    finding,
+    pad_left,
+    pct,
+    rolling_sums,
+    scan_by_ends,
+)
 from detectors.wow import significant_rises
 
 WEEK_H = 168
@@ -44,31 +54,40 @@ class SiteFaultDetector:
         return [self.config.kpi_metric]
 
     def evaluate(self, window: SeriesWindow) -> list[Finding]:
+        return self.scan(window, 1)
+
+    def scan(self, window: SeriesWindow, ends: int) -> list[Finding]:
         cfg = self.config
         w = cfg.window_hours
-        values, kpi = window.values, window.context.get(cfg.kpi_metric)
-        if kpi is None or values.shape[1] < WEEK_H + w:
+        kpi = window.context.get(cfg.kpi_metric)
+        if kpi is None:
             return []
-        current = np.nansum(values[:, -w:], axis=1)
-        previous = np.nansum(values[:, -WEEK_H - w:-WEEK_H], axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: no KPI data
-            kpi_now = np.nanmean(kpi[:, -w:], axis=1)
-            kpi_before = np.nanmean(kpi[:, -WEEK_H - w:-WEEK_H], axis=1)
+        need = WEEK_H + w + ends - 1
+        values, kpi = pad_left(window.values, need), pad_left(kpi, need)
+        current = rolling_sums(values, w, ends)
+        previous = rolling_sums(values, w, ends, lag=WEEK_H)
+        known = np.isfinite(kpi)
+        with np.errstate(invalid="ignore", divide="ignore"):  # no KPI data: NaN means
+            kpi_now = rolling_sums(kpi, w, ends) / rolling_sums(known, w, ends)
+            kpi_before = (rolling_sums(kpi, w, ends, lag=WEEK_H)
+                          / rolling_sums(known, w, ends, lag=WEEK_H))
             kpi_change = np.where(kpi_before > 0, kpi_now / kpi_before - 1.0, np.inf)
-        degraded = (kpi_change >= cfg.kpi_rise) & (kpi_now - kpi_before >= cfg.kpi_min_delta)
+            degraded = ((kpi_change >= cfg.kpi_rise)
+                        & (kpi_now - kpi_before >= cfg.kpi_min_delta))
+        hours = end_hours(window, ends)
         findings = []
-        for i, p in significant_rises(current, previous, rise=cfg.rise,
-                                      min_volume=cfg.min_volume, alpha=cfg.alpha,
-                                      mask=degraded):
+        for flat, p in significant_rises(current.ravel(), previous.ravel(), rise=cfg.rise,
+                                         min_volume=cfg.min_volume, alpha=cfg.alpha,
+                                         mask=degraded.ravel()):
+            i, e = divmod(flat, ends)
             key = window.keys[i]
-            cur, prev = float(current[i]), float(previous[i])
+            cur, prev = float(current[i, e]), float(previous[i, e])
             findings.append(finding(
-                self.name, key, window.end_hour, w, cur, prev, p_value=p,
+                self.name, key, int(hours[e]), w, cur, prev, p_value=p,
                 explanation=(f"site fault precursor: {key.metric} {cur:.0f} vs {prev:.0f} a "
                              f"week earlier ({pct(cur, prev) or 0:+.0f}%, p={p:.2g}) while "
-                             f"{cfg.kpi_metric} rose from {kpi_before[i]:.3g} to "
-                             f"{kpi_now[i]:.3g} over the same {w}h: inspect the sites")))
+                             f"{cfg.kpi_metric} rose from {kpi_before[i, e]:.3g} to "
+                             f"{kpi_now[i, e]:.3g} over the same {w}h: inspect the sites")))
         return findings
 
 
@@ -124,3 +143,7 @@ class PeakCongestionDetector:
                              f"{cfg.peak_end_hour:02d}:00 hours, with {share[i]:.0%} of the "
                              f"day's {key.metric} in that peak")))
         return findings
+
+    def scan(self, window: SeriesWindow, ends: int) -> list[Finding]:
+        """Judged once a day, so the reference scan costs little."""
+        return scan_by_ends(self, window, ends)

@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from detectors.base import DetectorConfig, Finding, SeriesWindow, finding
+from detectors.base import DetectorConfig, Finding, SeriesWindow, finding, scan_by_ends
 
 WEEK_H = 168
 
@@ -74,3 +74,6 @@ class SeasonalDetector:
                              f"week (median {base:.3g} over {cfg.weeks} weeks, upper "
                              f"{top:.3g}) for {n} hour(s)")))
         return findings
+
+    def scan(self, window: SeriesWindow, ends: int) -> list[Finding]:
+        return scan_by_ends(self, window, ends)

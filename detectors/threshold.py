@@ -10,7 +10,16 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from detectors.base import HOUR_MS, DetectorConfig, Finding, SeriesWindow, pct
+from detectors.base import (
+    HOUR_MS,
+    DetectorConfig,
+    Finding,
+    SeriesWindow,
+    end_hours,
+    pad_left,
+    pct,
+    rolling_sums,
+)
 
 
 class ThresholdConfig(DetectorConfig):
@@ -32,21 +41,24 @@ class ThresholdConfig(DetectorConfig):
 
 
 def hysteresis_state(values: np.ndarray, fire: float, clear: float, n: int,
-                     above: bool = True) -> np.ndarray:
-    """Per row: is the series in the firing state at the last column?
+                     above: bool = True, ends: int = 1) -> np.ndarray:
+    """Per row and each of the last ``ends`` columns: is the series firing there, judged on
+    the window of ``values.shape[1] - ends + 1`` columns that ends there?
 
     Fire after ``n`` consecutive values beyond ``fire``; clear at the first value back
-    beyond ``clear``. A pure scan over the window, so the detector itself keeps no state.
+    beyond ``clear``. A pure scan over each window, so the detector itself keeps no state;
+    the windows of all ends advance together, one column per step.
     """
     rows, cols = values.shape
+    length = cols - ends + 1
     with np.errstate(invalid="ignore"):
         beyond = values > fire if above else values < fire
         normal = values < clear if above else values > clear
-    run = np.zeros(rows, dtype=np.int64)
-    state = np.zeros(rows, dtype=bool)
-    for c in range(cols):
-        run = np.where(beyond[:, c], run + 1, 0)
-        state = (state & ~normal[:, c]) | (run >= n)
+    run = np.zeros((rows, ends), dtype=np.int64)
+    state = np.zeros((rows, ends), dtype=bool)
+    for c in range(length):
+        run = np.where(beyond[:, c:c + ends], run + 1, 0)
+        state = (state & ~normal[:, c:c + ends]) | (run >= n)
     return state
 
 
@@ -63,28 +75,35 @@ class ThresholdDetector:
                    else 0)
 
     def evaluate(self, window: SeriesWindow) -> list[Finding]:
+        return self.scan(window, 1)
+
+    def scan(self, window: SeriesWindow, ends: int) -> list[Finding]:
         cfg = self.config
         n = cfg.min_consecutive_hours
-        recent = window.values[:, -n:]
+        length = self.history_hours() + ends - 1
+        values = pad_left(window.values, length)[:, -length:]
         if cfg.clear_at is not None:
-            firing = hysteresis_state(window.values, cfg.threshold, cfg.clear_at, n,
-                                      above=cfg.direction == "above")
+            firing = hysteresis_state(values, cfg.threshold, cfg.clear_at, n,
+                                      above=cfg.direction == "above", ends=ends)
         else:
             with np.errstate(invalid="ignore"):
-                beyond = (recent > cfg.threshold if cfg.direction == "above"
-                          else recent < cfg.threshold)
-            firing = beyond.all(axis=1) & (recent.shape[1] == n)
+                beyond = (values > cfg.threshold if cfg.direction == "above"
+                          else values < cfg.threshold)
+            firing = rolling_sums(beyond, n, ends) == n
+        last = values[:, -ends:]
+        hours = end_hours(window, ends)
         findings = []
         word = ">" if cfg.direction == "above" else "<"
-        for i in np.flatnonzero(firing):
+        for i, e in zip(*np.nonzero(firing), strict=True):
             key = window.keys[i]
-            observed = float(recent[i, -1])
+            observed = float(last[i, e])
+            hour = int(hours[e])
             findings.append(Finding(
                 detector=self.name, region=key.region, metric=key.metric,
-                hour=window.end_hour, observed=observed, baseline=cfg.threshold,
+                hour=hour, observed=observed, baseline=cfg.threshold,
                 change_pct=pct(observed, cfg.threshold), p_value=None,
-                window_start=window.end_hour - (n - 1) * HOUR_MS,
-                window_end=window.end_hour + HOUR_MS,
+                window_start=hour - (n - 1) * HOUR_MS,
+                window_end=hour + HOUR_MS,
                 explanation=(f"{key.metric} {word} {cfg.threshold:g} for {n} consecutive "
                              f"hour(s); now {observed:.3g}"
                              + ("" if cfg.clear_at is None else

@@ -19,14 +19,23 @@ successive window ends, and an EWMA of the hourly log-ratio must point up.
 
 from __future__ import annotations
 
-import warnings
 from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 from scipy import stats
 
-from detectors.base import DetectorConfig, Finding, SeriesWindow, finding, pct
+from detectors.base import (
+    DetectorConfig,
+    Finding,
+    SeriesWindow,
+    end_hours,
+    finding,
+    pad_left,
+    pct,
+    rolling_sums,
+    scan_by_ends,
+)
 
 WEEK_H = 168
 
@@ -52,55 +61,81 @@ def ewma_log_ratio(current: np.ndarray, previous: np.ndarray, halflife: float) -
     return (ratio * weights).sum(axis=1) / weights.sum()
 
 
-def window_sums(values: np.ndarray, w: int, ends: int, lag: int = 0) -> np.ndarray:
-    """Sums of ``w`` hours ending at each of the last ``ends`` columns, shifted ``lag`` back."""
-    filled = np.nan_to_num(values)
-    csum = np.concatenate([np.zeros((values.shape[0], 1)), np.cumsum(filled, axis=1)], axis=1)
-    n = values.shape[1]
-    end_idx = np.arange(n - ends + 1, n + 1) - lag  # exclusive ends in csum coordinates
-    return csum[:, end_idx] - csum[:, end_idx - w]
-
-
 def seasonal_expectation(values: np.ndarray, weeks: int,
-                         run_hours: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The last ``run_hours`` counts, their expectations, and where both are known.
+                         columns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The last ``columns`` counts, their expectations, and where both are known.
 
     An hour's expectation is the mean of the same hour and its two neighbours in each of
-    the ``weeks`` weeks before (3 x weeks samples: a steadier base than one hour each).
+    the ``weeks`` weeks before (3 x weeks samples: a steadier base than one hour each),
+    floored at a quarter of the series' mean over those weeks. Every quantity of a column
+    depends on that column's own past only, never on the hour being judged, so one column
+    means the same in every window it is part of (what lets a scan share the work).
     """
     n = values.shape[1]
+    span = weeks * WEEK_H
+    if n < columns + span + 1:
+        raise ValueError(f"need {columns + span + 1} columns, got {n}")
     known = np.isfinite(values)
     filled = np.where(known, values, 0.0)
-    cols = np.arange(n - run_hours, n)
-    offsets = [(j, d) for j in range(1, weeks + 1) for d in (-1, 0, 1)]
-    index = [np.clip(cols - j * WEEK_H + d, 0, n - 1) for j, d in offsets]
-    expected = np.mean([filled[:, ix] for ix in index], axis=0)
-    usable = known[:, cols] & np.all([known[:, ix] for ix in index], axis=0)
-    history = np.where(known[:, : n - run_hours], filled[:, : n - run_hours], np.nan)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        level = np.nan_to_num(np.nanmean(history, axis=1, keepdims=True))
+    first = n - columns
+    # the lagged hours of every column are contiguous: slices (views), not gathers
+    starts = [first - j * WEEK_H + d for j in range(1, weeks + 1) for d in (-1, 0, 1)]
+    expected = filled[:, starts[0]:starts[0] + columns].copy()
+    usable = known[:, first:] & known[:, starts[0]:starts[0] + columns]
+    for a in starts[1:]:
+        expected += filled[:, a:a + columns]
+        usable &= known[:, a:a + columns]
+    expected /= len(starts)
+    # the level of the weeks before each column: sum and count of known hours
+    # (sum over [c - span, c) = csum[c - 1] - csum[c - span - 1]; first - span - 1 >= 0)
+    csum = np.cumsum(filled, axis=1)
+    ccount = np.cumsum(known, axis=1, dtype=np.int32)
+    total = csum[:, first - 1:n - 1] - csum[:, first - span - 1:n - span - 1]
+    count = ccount[:, first - 1:n - 1] - ccount[:, first - span - 1:n - span - 1]
+    level = np.where(count > 0, total / np.maximum(count, 1), 0.0)
     # never expect nothing: one complaint where none is usual is not a trend by itself
     floor = np.maximum(level * 0.25, 0.05)
-    return filled[:, cols], np.maximum(expected, floor), usable
+    return filled[:, first:], np.maximum(expected, floor), usable
 
 
-def poisson_cusum(counts: np.ndarray, expected: np.ndarray,
-                  ratio: float) -> tuple[np.ndarray, np.ndarray]:
-    """Page's CUSUM for a Poisson rate rising by ``ratio``; (final S, column it last was 0).
+def poisson_llr(counts: np.ndarray, expected: np.ndarray, ratio: float) -> np.ndarray:
+    """Per hour: log-likelihood ratio of "rate x ``ratio``" against "rate as expected".
 
     Each hour's count is capped a few standard deviations above the risen rate: one burst
     (a billing run, an outage hour) is the threshold detectors' business, not a trend.
     """
     risen = expected * ratio
     capped = np.minimum(counts, risen + 4.0 * np.sqrt(risen) + 2.0)
-    llr = capped * np.log(ratio) - expected * (ratio - 1.0)
-    stat = np.zeros(counts.shape[0])
-    start = np.zeros(counts.shape[0], dtype=np.int64)
-    for t in range(counts.shape[1]):
-        stat = np.maximum(stat + llr[:, t], 0.0)
-        start = np.where(stat == 0.0, t + 1, start)
-    return stat, np.minimum(start, counts.shape[1] - 1)
+    return capped * np.log(ratio) - expected * (ratio - 1.0)
+
+
+def windowed_cusum(llr: np.ndarray, run: int, ends: int) -> tuple[np.ndarray, np.ndarray]:
+    """Page's CUSUM S = max(0, S + llr) started ``run`` columns before each of the last
+    ``ends`` columns; (S at each end, cumulative sums of llr with a leading 0).
+
+    Unrolled: S at the end of a run equals the last cumulative sum minus the smallest one
+    in the run (S returns to 0 exactly where the cumulative sum sets a new low), so every
+    end's statistic is one sliding minimum over one cumulative sum.
+    """
+    rows, n = llr.shape
+    csum = np.zeros((rows, n + 1))
+    np.cumsum(llr, axis=1, out=csum[:, 1:])
+    first = n - ends - run + 1  # csum index where the first end's run starts
+    lows = np.lib.stride_tricks.sliding_window_view(csum[:, first:], run + 1, axis=1)
+    stat = csum[:, n - ends + 1:] - lows.min(axis=2)
+    return np.maximum(stat, 0.0), csum
+
+
+def run_starts(csum: np.ndarray, run: int, ends: int, rows: np.ndarray,
+               at: np.ndarray) -> np.ndarray:
+    """For the given (row, end) cells: how many columns into its run the CUSUM last was 0
+    (the start of the excess it measures), at most ``run - 1``."""
+    n = csum.shape[1] - 1
+    first = n - ends - run + 1
+    view = np.lib.stride_tricks.sliding_window_view(csum[:, first:], run + 1, axis=1)
+    cells = view[rows, at]  # [cells, run + 1]
+    last_low = run - np.argmin(cells[:, ::-1], axis=1)
+    return np.minimum(last_low, run - 1)
 
 
 class EarlyTrendDetector:
@@ -118,44 +153,51 @@ class EarlyTrendDetector:
 
     def evaluate(self, window: SeriesWindow) -> list[Finding]:
         if self.config.method == "cusum":
-            return self._cusum(window)
+            return self._cusum(window, 1)
         return self._window(window)
 
-    def _cusum(self, window: SeriesWindow) -> list[Finding]:
+    def scan(self, window: SeriesWindow, ends: int) -> list[Finding]:
+        if self.config.method == "cusum":
+            return self._cusum(window, ends)
+        return scan_by_ends(self, window, ends)
+
+    def _cusum(self, window: SeriesWindow, ends: int) -> list[Finding]:
         cfg = self.config
-        need = self.history_hours()
-        values = window.values
-        if values.shape[1] < need:
-            return []
-        values = values[:, -need:]
-        counts, expected, usable = seasonal_expectation(values, cfg.weeks, cfg.run_hours)
-        # a young series runs on the hours it has: at least a day with a full baseline
-        enough = usable[:, -24:].all(axis=1)
-        if not enough.any():
-            return []
+        run = cfg.run_hours
+        values = pad_left(window.values, self.history_hours() + ends - 1)
+        values = values[:, -(self.history_hours() + ends - 1):]
+        columns = run + ends - 1  # every column some end's run covers
+        counts, expected, usable = seasonal_expectation(values, cfg.weeks, columns)
         counts, expected = counts * usable, expected * usable
-        stat, start = poisson_cusum(counts, expected, 1.0 + cfg.rise)
-        hours = cfg.run_hours - start
-        rows = np.arange(len(values))
+        llr = poisson_llr(counts, expected, 1.0 + cfg.rise)
+        stat, csum = windowed_cusum(llr, run, ends)
+        # a young series runs on the hours it has: at least a day with a full baseline
+        enough = rolling_sums(usable, 24, ends) == 24
+        last_day = rolling_sums(counts, 24, ends)
+        firing = enough & (stat >= cfg.threshold) & (last_day > rolling_sums(expected, 24, ends))
+        rows, at = np.nonzero(firing)
+        if not rows.size:
+            return []
+        start = run_starts(csum, run, ends, rows, at)
         zero = np.zeros((len(values), 1))
         csum_x = np.concatenate([zero, np.cumsum(counts, axis=1)], axis=1)
         csum_mu = np.concatenate([zero, np.cumsum(expected, axis=1)], axis=1)
-        observed = csum_x[:, -1] - csum_x[rows, start]
-        baseline = csum_mu[:, -1] - csum_mu[rows, start]
-        last_day = counts[:, -24:].sum(axis=1)
-        firing = (enough & (stat >= cfg.threshold) & (observed >= cfg.min_volume)
-                  & (last_day > expected[:, -24:].sum(axis=1)))
+        first, stop = at + start, at + run  # the excess's columns (in counts coordinates)
+        observed = csum_x[rows, stop] - csum_x[rows, first]
+        baseline = csum_mu[rows, stop] - csum_mu[rows, first]
+        hours_at = end_hours(window, ends)
         findings = []
-        for i in np.flatnonzero(firing):
+        for k in np.flatnonzero(observed >= cfg.min_volume):
+            i, e = int(rows[k]), int(at[k])
             key = window.keys[i]
-            obs, base, h = float(observed[i]), float(baseline[i]), int(hours[i])
+            obs, base, h = float(observed[k]), float(baseline[k]), run - int(start[k])
+            s_ie = float(stat[i, e])
             findings.append(finding(
-                self.name, key, window.end_hour, max(h, 1), obs, base,
-                score=float(stat[i]),
+                self.name, key, int(hours_at[e]), max(h, 1), obs, base, score=s_ie,
                 explanation=(f"early trend: {key.metric} {obs:.0f} in the last {h}h vs "
                              f"{base:.1f} expected from the same hours of the previous "
                              f"{cfg.weeks} week(s) ({pct(obs, base) or 0:+.0f}%); the CUSUM "
-                             f"for a {cfg.rise:.0%} rise stands at {float(stat[i]):.1f} "
+                             f"for a {cfg.rise:.0%} rise stands at {s_ie:.1f} "
                              f"(alarm at {cfg.threshold:g})")))
         return findings
 
@@ -168,8 +210,8 @@ class EarlyTrendDetector:
         complete = np.isfinite(values[:, -self.history_hours():]).all(axis=1)
         if not complete.any():
             return []
-        current = window_sums(values, w, m)  # [rows, m]
-        baseline = sum(window_sums(values, w, m, lag=j * WEEK_H) for j in range(1, k + 1))
+        current = rolling_sums(values, w, m)  # [rows, m]
+        baseline = sum(rolling_sums(values, w, m, lag=j * WEEK_H) for j in range(1, k + 1))
         total = current + baseline
         cur_i = np.rint(current).astype(np.int64)
         p_values = np.where(total > 0, stats.binom.sf(cur_i - 1, np.rint(total).astype(np.int64),

@@ -15,7 +15,16 @@ import numpy as np
 from pydantic import Field
 from scipy import stats
 
-from detectors.base import DetectorConfig, Finding, SeriesWindow, finding, pct
+from detectors.base import (
+    DetectorConfig,
+    Finding,
+    SeriesWindow,
+    end_hours,
+    finding,
+    pad_left,
+    pct,
+    rolling_sums,
+)
 
 
 class WeekOverWeekConfig(DetectorConfig):
@@ -65,29 +74,32 @@ class WeekOverWeekDetector:
         return 2 * self.config.window_hours
 
     def evaluate(self, window: SeriesWindow) -> list[Finding]:
+        return self.scan(window, 1)
+
+    def scan(self, window: SeriesWindow, ends: int) -> list[Finding]:
         cfg = self.config
         w = cfg.window_hours
-        values = window.values
-        if values.shape[1] < 2 * w:
-            return []
-        cur_block = values[:, -w:]
-        prev_block = values[:, -2 * w:-w]
-        cur_cover = np.isfinite(cur_block).mean(axis=1)
-        prev_cover = np.isfinite(prev_block).mean(axis=1)
+        values = pad_left(window.values, 2 * w + ends - 1)
+        known = np.isfinite(values)
+        cur_cover = rolling_sums(known, w, ends) / w
+        prev_cover = rolling_sums(known, w, ends, lag=w) / w
         covered = np.minimum(cur_cover, prev_cover)
-        current = np.nansum(cur_block, axis=1)
+        current = rolling_sums(values, w, ends)
         with np.errstate(divide="ignore", invalid="ignore"):
             # a few missing hours: compare like with like by scaling the baseline
-            previous = np.nansum(prev_block, axis=1) * np.where(
+            previous = rolling_sums(values, w, ends, lag=w) * np.where(
                 prev_cover > 0, cur_cover / prev_cover, 0.0)
-        rises = significant_rises(current, previous, rise=cfg.rise, min_volume=cfg.min_volume,
-                                  alpha=cfg.alpha, mask=covered >= cfg.min_coverage)
+        rises = significant_rises(current.ravel(), previous.ravel(), rise=cfg.rise,
+                                  min_volume=cfg.min_volume, alpha=cfg.alpha,
+                                  mask=(covered >= cfg.min_coverage).ravel())
+        hours = end_hours(window, ends)
         findings = []
-        for i, p in rises:
+        for flat, p in rises:
+            i, e = divmod(flat, ends)
             key = window.keys[i]
-            cur, prev = float(current[i]), float(previous[i])
+            cur, prev = float(current[i, e]), float(previous[i, e])
             findings.append(finding(
-                self.name, key, window.end_hour, w, cur, prev, p_value=p,
+                self.name, key, int(hours[e]), w, cur, prev, p_value=p,
                 explanation=(f"{key.metric}: {cur:.0f} in the last {w}h vs {prev:.0f} in the "
                              f"{w}h before ({_change_text(pct(cur, prev))}), "
                              f"p={p:.2g} <= {cfg.alpha:g}")))

@@ -8,6 +8,7 @@ from typing import Any
 from detectors.base import Finding, SeriesWindow
 from monitor.config import DetectorSpec, MonitorConfig, Severity
 from monitor.series import SeriesStore
+from monitor.windows import HOUR_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +29,12 @@ class TickResult:
 
 def evaluate_spec(spec: DetectorSpec, store: SeriesStore, hour: int,
                   regions: list[str] | None = None,
-                  config: MonitorConfig | None = None) -> list[tuple[Severity, Finding]]:
-    """Run one spec: overridden regions with their parameters, the rest with the spec's."""
+                  config: MonitorConfig | None = None,
+                  ends: int = 1) -> list[tuple[Severity, Finding]]:
+    """Run one spec: overridden regions with their parameters, the rest with the spec's.
+
+    Judges the ``ends`` hours that end at ``hour`` (one call per detector and metric).
+    """
     judged = list(store.regions) if regions is None else list(regions)
     groups: list[tuple[Any, Severity, list[str]]] = []
     rest = judged
@@ -46,23 +51,38 @@ def evaluate_spec(spec: DetectorSpec, store: SeriesStore, hour: int,
         groups.append((spec.instance, spec.severity, rest))
     out: list[tuple[Severity, Finding]] = []
     for detector, severity, rows in groups:
-        hours = detector.history_hours()
+        hours = detector.history_hours() + ends - 1
         context_names = getattr(detector, "context_metrics", list)()
         context = {name: store.window(name, hour, hours, rows).values for name in context_names}
         for metric in spec.metrics:
             window = store.window(metric, hour, hours, rows)
             if context:
                 window = SeriesWindow(window.keys, window.values, window.end_hour, context)
-            out.extend((severity, f) for f in detector.evaluate(window))
+            out.extend((severity, f) for f in detector.scan(window, ends))
     return out
 
 
 def tick(config: MonitorConfig, store: SeriesStore, hour: int,
          regions: set[str] | None = None) -> TickResult:
     """Judge ``hour`` for ``regions`` (default: all the store knows); reads the store only."""
+    return scan(config, store, hour, hour, regions)[0]
+
+
+def scan(config: MonitorConfig, store: SeriesStore, first_hour: int, last_hour: int,
+         regions: set[str] | None = None) -> list[TickResult]:
+    """Judge every hour from ``first_hour`` to ``last_hour`` (inclusive), in order.
+
+    The same findings as one ``tick`` per hour (detectors judge each hour on its own
+    window), for one detector call per spec and metric: a backtest's hours share the
+    rolling sums. The store must still hold the first hour's history.
+    """
+    ends = (last_hour - first_hour) // HOUR_MS + 1
     judged = sorted(regions) if regions is not None else list(store.regions)
-    findings: list[SpecFinding] = []
+    by_hour: dict[int, list[SpecFinding]] = {
+        first_hour + i * HOUR_MS: [] for i in range(ends)}
     for spec in config.detectors:
-        for severity, finding in evaluate_spec(spec, store, hour, judged, config):
-            findings.append(SpecFinding(spec.id, severity, finding))
-    return TickResult(hour=hour, regions=frozenset(judged), findings=findings)
+        for severity, finding in evaluate_spec(spec, store, last_hour, judged, config, ends):
+            by_hour[finding.hour].append(SpecFinding(spec.id, severity, finding))
+    members = frozenset(judged)
+    return [TickResult(hour=hour, regions=members, findings=findings)
+            for hour, findings in by_hour.items()]
