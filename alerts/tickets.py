@@ -151,6 +151,8 @@ class TicketStore:
     def __init__(self, url: str = "sqlite:///yujing.db", sla: SlaPolicy | None = None,
                  notifications: NotificationSettings | None = None) -> None:
         self.engine = make_engine(url)
+        self._batch: Session | None = None
+        self._batch_tickets: dict[str, Ticket] = {}
         self.sla = sla or SlaPolicy()
         self.notifications = notifications
         upgrade(self.engine)
@@ -162,8 +164,40 @@ class TicketStore:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        if self._batch is not None:  # inside batch(): one transaction for all of it
+            yield self._batch
+            return
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run many ticket changes as one transaction (a replay's week of hours).
+
+        A replay has no reader waiting for each hour's commit, and a commit per hour was
+        what a year-long backtest spent most of its time on. All or nothing: an error
+        rolls the whole batch back. Not for live workers, which commit per tick.
+        """
+        if self._batch is not None:
+            yield
+            return
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            self._batch = session
+            try:
+                yield
+            finally:
+                self._batch = None
+                self._batch_tickets.clear()
+
+    def _by_key(self, s: Session, key: str) -> Ticket | None:
+        """The ticket with ``key``; within a batch, looked up once (no query, no flush, per
+        later finding: the batch's own session holds it)."""
+        ticket = self._batch_tickets.get(key) if self._batch is not None else None
+        if ticket is None:
+            ticket = s.scalar(select(Ticket).where(Ticket.key == key))
+            if ticket is not None and self._batch is not None:
+                self._batch_tickets[key] = ticket
+        return ticket
 
     def open(self, key: str, fp: str, finding: SpecFinding, now: int,
              routing: dict[str, str] | None = None) -> tuple[TicketView, bool]:
@@ -203,7 +237,7 @@ class TicketStore:
         """
         f = finding.finding
         with self.session() as s:
-            ticket = s.scalar(select(Ticket).where(Ticket.key == key))
+            ticket = self._by_key(s, key)
             if ticket is None:
                 return None
             if ticket.state not in [st.value for st in ACTIVE_STATES]:

@@ -17,8 +17,9 @@ from pathlib import Path
 from alerts.tickets import TicketView
 from monitor.aggregation import HourlyAggregate
 from monitor.config import MonitorConfig
-from monitor.detection import SpecFinding, TickResult
-from monitor.embedded import build, run_lines
+from monitor.detection import SpecFinding
+from monitor.embedded import build, run_lines, run_series
+from monitor.hourly_series import HourlySeries
 from monitor.scorecard import GRACE_HOURS, Scorecard, concerns, matches, score
 from monitor.simulator import Label
 from monitor.windows import HOUR_MS, WEEK_MS
@@ -88,15 +89,12 @@ class BacktestResult:
 def run_backtest(config: MonitorConfig, lines: Iterable[bytes], labels: list[Label],
                  name: str = "config", keep_series: set[str] | None = None,
                  progress: Callable[[int], None] | None = None) -> BacktestResult:
-    """Replay ``lines`` with ``config``; score against ``labels``."""
+    """Replay raw event ``lines`` with ``config``; score against ``labels``."""
     findings: list[SpecFinding] = []
     points: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
     hours_seen: set[int] = set()
     regions: set[str] = set()
     wanted = keep_series if keep_series is not None else set()
-
-    def on_tick(result: TickResult) -> None:
-        findings.extend(result.findings)
 
     def on_aggregate(agg: HourlyAggregate) -> None:
         hours_seen.add(agg.hour)
@@ -108,11 +106,42 @@ def run_backtest(config: MonitorConfig, lines: Iterable[bytes], labels: list[Lab
 
     with tempfile.TemporaryDirectory() as tmp:
         run = build(config, f"sqlite:///{Path(tmp) / 'backtest.db'}")
-        run.pipeline.on_tick = on_tick
+        run.pipeline.on_tick = lambda result: findings.extend(result.findings)
         run.pipeline.on_aggregate = on_aggregate
         run_lines(run, lines, progress=progress)
         tickets = run.tickets.all()
         run.tickets.close()
+    span = (max(hours_seen) - min(hours_seen) + HOUR_MS) if hours_seen else 0
+    return _scored(name, labels, tickets, findings, len(regions) * span / WEEK_MS,
+                   run.seconds, dict(points))
+
+
+def run_backtest_series(config: MonitorConfig, series: HourlySeries, labels: list[Label],
+                        name: str = "config", keep_series: set[str] | None = None,
+                        db_url: str | None = None, scan_hours: int = 168) -> BacktestResult:
+    """Judge hourly data with ``config`` (months of it, without the raw events); score it."""
+    findings: list[SpecFinding] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        run = build(config, db_url or f"sqlite:///{Path(tmp) / 'backtest.db'}",
+                    scan_hours=scan_hours)
+        run.pipeline.on_tick = lambda result: findings.extend(result.findings)
+        run_series(run, series)
+        tickets = run.tickets.all()
+        run.tickets.close()
+    points: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    hours = [series.first_hour + j * HOUR_MS for j in range(series.hours)]
+    for metric in sorted(keep_series or ()):
+        values = series.values.get(metric)
+        if values is not None:
+            for i, region in enumerate(series.regions):
+                points[(region, metric)] = list(zip(hours, values[i].tolist(), strict=True))
+    region_weeks = len(series.regions) * series.hours * HOUR_MS / WEEK_MS
+    return _scored(name, labels, tickets, findings, region_weeks, run.seconds, points)
+
+
+def _scored(name: str, labels: list[Label], tickets: list[TicketView],
+            findings: list[SpecFinding], region_weeks: float, seconds: float,
+            points: dict[tuple[str, str], list[tuple[int, float]]]) -> BacktestResult:
     card = score(labels, tickets, grace_hours=GRACE_HOURS)
     detectors: dict[str, DetectorScore] = {}
     fired: dict[str, set[tuple[str, str]]] = defaultdict(set)
@@ -130,11 +159,9 @@ def run_backtest(config: MonitorConfig, lines: Iterable[bytes], labels: list[Lab
         d.series = len(series)
         d.false_series = sum(1 for region, metric in series
                              if not any(concerns(lab, region, metric) for lab in labels))
-    span = (max(hours_seen) - min(hours_seen) + HOUR_MS) if hours_seen else 0
-    region_weeks = len(regions) * span / WEEK_MS
     return BacktestResult(name=name, scorecard=card, tickets=tickets, detectors=detectors,
-                          region_weeks=region_weeks, seconds=run.seconds,
-                          aggregates=dict(points), findings=findings)
+                          region_weeks=region_weeks, seconds=seconds, aggregates=points,
+                          findings=findings)
 
 
 @dataclass

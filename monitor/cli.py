@@ -50,10 +50,26 @@ def simulate(
                                                help="The same world without incidents.")] = False,
     dirty: Annotated[bool, typer.Option("--dirty",
                                         help="Sprinkle malformed and late events.")] = False,
+    hourly: Annotated[bool, typer.Option("--hourly", help="Write hourly aggregates "
+                                         "(hourly.npz, for `backtest --hourly`) instead of "
+                                         "raw events: months of many regions in seconds.")
+                      ] = False,
 ) -> None:
     """Write a deterministic simulated history with labelled incidents."""
     config = _sim_config(seed=seed, regions=regions, weeks=weeks, incidents=not no_incidents,
                          dirty=dirty)
+    if hourly:
+        from monitor.simulate_hourly import simulate_hourly
+        from monitor.simulator import write_labels
+
+        series, known = simulate_hourly(config)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        series.save(out_dir / "hourly.npz")
+        write_labels(config, known, out_dir / "labels.json")
+        err.print(f"wrote {len(series.regions)} regions x {series.hours} hours to "
+                  f"{out_dir / 'hourly.npz'} and {len(known)} incidents to "
+                  f"{out_dir / 'labels.json'}")
+        return
     events, labels, n = write(config, out_dir)
     err.print(f"wrote {n} events to {events} and {len(read_labels(labels))} incidents "
               f"to {labels}")
@@ -223,8 +239,12 @@ def config_validate(
 
 @app.command()
 def backtest(
-    data: Annotated[Path, typer.Option("--data", exists=True, dir_okay=False,
-                                       help="Recorded or simulated events (JSONL).")],
+    data: Annotated[Path | None, typer.Option("--data", exists=True, dir_okay=False,
+                                              help="Recorded or simulated events (JSONL).")
+                    ] = None,
+    hourly: Annotated[Path | None, typer.Option("--hourly", exists=True, dir_okay=False,
+                                                help="Hourly aggregates instead of events "
+                                                "(.npz; see docs/benchmarks.md).")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Config to test "
                                                 "(default: the packaged default).")] = None,
     labels: Annotated[Path | None, typer.Option(help="labels.json of known incidents.")] = None,
@@ -237,17 +257,31 @@ def backtest(
     from monitor.backtest import Comparison, run_backtest
 
     setup_logging("WARNING")
+    if (data is None) == (hourly is None):
+        err.print("[red]give one of --data (events) or --hourly (hourly aggregates)[/red]")
+        raise typer.Exit(2)
     known = read_labels(labels) if labels else []
     configs = [(config.stem if config else "default", _load(config))]
     if compare is not None:
         configs.append((compare.stem, _load(compare)))
-    total = sum(1 for _ in data.open("rb"))
     results = []
-    for name, cfg in configs:
+    if hourly is not None:
+        from monitor.backtest import run_backtest_series
+        from monitor.hourly_series import HourlySeries
+
+        for name, cfg in configs:
+            needed = cfg.metrics_needed()  # type: ignore[attr-defined]
+            series = HourlySeries.load(hourly, needed)
+            results.append(run_backtest_series(cfg, series, known, name=name,  # type: ignore[arg-type]
+                                               keep_series=set(needed) if plots else None))
+    assert data is not None or hourly is not None
+    total = sum(1 for _ in data.open("rb")) if data is not None else 0
+    for name, cfg in configs if data is not None else []:
         keep = set(cfg.metrics_needed()) if plots else None  # type: ignore[attr-defined]
         with Progress(TextColumn(f"[bold]backtest {name}"), BarColumn(),
                       TextColumn("{task.completed:,}/{task.total:,}"), TimeElapsedColumn(),
-                      console=err, transient=True, disable=json) as bar, data.open("rb") as fh:
+                      console=err, transient=True, disable=json) as bar, \
+                data.open("rb") as fh:  # type: ignore[union-attr]
             task = bar.add_task("replay", total=total)
             results.append(run_backtest(cfg, fh, known, name=name, keep_series=keep,  # type: ignore[arg-type]
                                         progress=lambda k, t=task: bar.advance(t, k)))

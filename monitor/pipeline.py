@@ -17,7 +17,8 @@ from alerts.service import AlertService
 from monitor.aggregation import HourlyAggregate, HourlyAggregator, Outcome
 from monitor.config import MonitorConfig
 from monitor.deadletters import DeadLetter, DeadLetterSink
-from monitor.detection import TickResult, tick
+from monitor.detection import TickResult, scan, tick
+from monitor.hourly_series import HourlySeries
 from monitor.parsing import parse_event
 from monitor.reload import ConfigWatcher
 from monitor.series import SeriesStore
@@ -53,7 +54,7 @@ class Pipeline:
                  on_aggregate: Callable[[HourlyAggregate], None] | None = None,
                  on_tick: Callable[[TickResult], None] | None = None,
                  watcher: ConfigWatcher | None = None, live: bool = False,
-                 batch_ticks: bool = False) -> None:
+                 batch_ticks: bool = False, scan_hours: int = 24) -> None:
         self.config = config
         # replays: judge an hour once every region has closed it, all regions in one tick
         # (detectors treat rows alone, so this changes speed, never findings)
@@ -69,7 +70,11 @@ class Pipeline:
         self.on_timing: Callable[[str, float], None] | None = None  # (stage, seconds)
         self.aggregator = HourlyAggregator(config.windows.to_window_config())
         history = max((spec.instance.history_hours() for spec in config.detectors), default=1)
-        self.series = SeriesStore(config.metrics_needed(), history_hours=max(history, 24) + 24)
+        # hourly replays judge ``scan_hours`` hours per detector call: the store keeps the
+        # history of the first of them
+        self.scan_hours = scan_hours
+        self.series = SeriesStore(config.metrics_needed(),
+                                  history_hours=max(history, 24) + max(scan_hours, 24))
         self.stats = PipelineStats()
         self._next_check = 0  # advance when the newest event time crosses an hour
 
@@ -172,7 +177,32 @@ class Pipeline:
 
     def judge(self, hour: int, regions: set[str] | None = None) -> TickResult:
         started = time.perf_counter()
-        result = tick(self.config, self.series, hour, regions)
+        return self._conclude(tick(self.config, self.series, hour, regions), started)
+
+    def replay_series(self, series: HourlySeries) -> int:
+        """Judge hourly data (no raw events): every hour of every region, in order.
+
+        The series go into the store a block at a time and each block's hours are judged
+        by one ``scan`` (the findings of one tick per hour, for a fraction of the cost);
+        then the alert policy sees the hours one by one, as it would live. Returns the
+        number of region-hours.
+        """
+        self.maybe_reload()
+        for block in series.blocks(self.scan_hours):
+            started = time.perf_counter()
+            self.series.write_block(block.regions, block.first_hour, block.values)
+            self.stats.aggregates += len(block.regions) * block.hours
+            results = scan(self.config, self.series, block.first_hour, block.last_hour,
+                           set(block.regions))
+            share = (time.perf_counter() - started) / max(len(results), 1)
+            with self.alerts.store.batch():
+                for result in results:
+                    self._conclude(result, time.perf_counter() - share)
+        return len(series.regions) * series.hours
+
+    def _conclude(self, result: TickResult, started: float) -> TickResult:
+        """Mutes, counters and the alert policy for one judged hour."""
+        hour = result.hour
         if self.config.mutes:
             kept = [sf for sf in result.findings
                     if self.config.muted(sf.finding.region, sf.finding.metric, hour) is None]

@@ -78,6 +78,27 @@ class SeriesStore:
         for m in self.metrics:
             self.data[m][row, col] = values.get(m, np.nan)
 
+    def write_block(self, regions: list[str], first_hour: int,
+                    values: dict[str, np.ndarray]) -> None:
+        """Write many region-hours at once: ``values[metric][i, j]`` is region i at hour j.
+
+        What a replay of hourly data uses instead of one ``update`` per aggregate; metrics
+        the block lacks are unknown (NaN) for its hours.
+        """
+        hours = next(iter(values.values())).shape[1] if values else 0
+        if not hours or not regions:
+            return
+        if hours > self._headroom:
+            raise ValueError(f"a block holds at most {self._headroom} hours, got {hours}")
+        rows = np.fromiter((self._row(r) for r in regions), dtype=np.int64, count=len(regions))
+        last = self._column(first_hour + (hours - 1) * HOUR_MS)
+        if last is None or last - hours + 1 < 0:
+            raise ValueError("the block is older than the kept history")
+        first = last - hours + 1
+        for m in self.metrics:
+            block = values.get(m)
+            self.data[m][rows, first:last + 1] = np.nan if block is None else block
+
     def window(self, metric: str, end_hour: int, hours: int,
                regions: list[str] | None = None) -> SeriesWindow:
         """The last ``hours`` columns ending at ``end_hour``, NaN where nothing is known."""

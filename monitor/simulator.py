@@ -357,11 +357,15 @@ def write(config: SimConfig, out_dir: Path) -> tuple[Path, Path, int]:
         for line in lines:
             fh.write(line + b"\n")
             n += 1
-    labels_path.write_bytes(orjson.dumps(
-        {"seed": config.seed, "regions": config.regions, "weeks": config.weeks,
-         "start": config.start, "incidents": [lab.to_json() for lab in world.labels]},
-        option=orjson.OPT_INDENT_2))
+    write_labels(config, world.labels, labels_path)
     return events_path, labels_path, n
+
+
+def write_labels(config: SimConfig, labels: list[Label], path: Path) -> None:
+    path.write_bytes(orjson.dumps(
+        {"seed": config.seed, "regions": config.regions, "weeks": config.weeks,
+         "start": config.start, "incidents": [lab.to_json() for lab in labels]},
+        option=orjson.OPT_INDENT_2))
 
 
 def read_labels(path: Path) -> list[Label]:
