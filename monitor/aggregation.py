@@ -31,7 +31,7 @@ from enum import Enum
 from typing import Any
 
 from monitor.deadletters import DeadLetter, Reason
-from monitor.schemas import Category, ComplaintEvent, Kpi, KpiSample, RegionInfo
+from monitor.schemas import Category, ComplaintEvent, Kpi, KpiReport, KpiSample, RegionInfo
 from monitor.windows import HOUR_MS, to_iso
 
 CATEGORIES: tuple[Category, ...] = tuple(Category)
@@ -64,6 +64,13 @@ class HourBucket:
             self.kpi_values[kpi.value] = [value]
         else:
             values.append(value)
+
+    def add_kpi_values(self, kpi: Kpi, values: list[float]) -> None:
+        held = self.kpi_values.get(kpi.value)
+        if held is None:
+            self.kpi_values[kpi.value] = list(values)
+        else:
+            held.extend(values)
 
     def to_json(self) -> dict[str, object]:
         return {"complaints": list(self.complaints), "kpi_values": self.kpi_values}
@@ -161,10 +168,13 @@ class Outcome(Enum):
     DUPLICATE = "duplicate"
 
 
-def event_identity(event: ComplaintEvent | KpiSample) -> str:
-    """What makes two deliveries the same event: the complaint id, or site+KPI+time."""
+def event_identity(event: ComplaintEvent | KpiSample | KpiReport) -> str:
+    """What makes two deliveries the same event: the complaint id, site+KPI+time, or for a
+    report its site and period."""
     if isinstance(event, ComplaintEvent):
         return event.id
+    if isinstance(event, KpiReport):
+        return f"report\x1f{event.site}\x1f{event.period_start}\x1f{event.interval_s}"
     return f"{event.site}\x1f{event.kpi.value}\x1f{event.event_time}"
 
 
@@ -229,8 +239,8 @@ class RegionWindows:
         mark = self.watermark
         return mark is not None and hour + HOUR_MS + self.config.allowed_lateness_ms <= mark
 
-    def add(self, event: ComplaintEvent | KpiSample, raw: bytes = b"", source: str = "",
-            position: tuple[str, int] | None = None,
+    def add(self, event: ComplaintEvent | KpiSample | KpiReport, raw: bytes = b"",
+            source: str = "", position: tuple[str, int] | None = None,
             now: int | None = None) -> DeadLetter | Outcome:
         """Account one event. ``position`` is (source partition, offset) when the input is
         a replayable log; events at or below the last applied offset are redeliveries.
@@ -242,6 +252,8 @@ class RegionWindows:
             if offset <= self.applied.get(partition, -1):
                 return Outcome.DUPLICATE
             self.applied[partition] = offset
+        if isinstance(event, KpiReport):
+            return self._add_report(event, raw, source, now)
         hour = event.event_time - event.event_time % HOUR_MS
         if self.is_final(hour):
             return DeadLetter(
@@ -278,6 +290,53 @@ class RegionWindows:
             self.kind_max[kind] = event.event_time
         if now is not None:
             self.kind_arrival[kind] = now
+            if self.first_arrival is None:
+                self.first_arrival = now
+        return Outcome.LATE if late else Outcome.ACCEPTED
+
+    def _add_report(self, report: KpiReport, raw: bytes, source: str,
+                     now: int | None) -> DeadLetter | Outcome:
+        """A report's readings, each into its hour: all of them, or (late) none."""
+        first = report.period_start - report.period_start % HOUR_MS
+        if self.is_final(first):
+            return DeadLetter(
+                reason=Reason.LATE,
+                detail=(f"period_start {to_iso(report.period_start)} is in hour "
+                        f"{to_iso(first)}, final since the watermark of {self.region} "
+                        f"({to_iso(self.watermark or 0)}) passed its end plus allowed "
+                        f"lateness {self.config.allowed_lateness_ms // 1000}s"),
+                raw=raw or report.model_dump_json().encode(), field="period_start",
+                source=source)
+        seen = self.seen.get(first)
+        if seen is None:
+            seen = self.seen[first] = set()
+        identity = event_identity(report)
+        if identity in seen:
+            return Outcome.DUPLICATE
+        seen.add(identity)
+        step = report.interval_s * 1000
+        touched: set[int] = set()
+        for kpi, values in report.kpis.items():
+            i, n, t = 0, len(values), report.period_start
+            while i < n:  # one slice per hour the readings fall in (usually one)
+                hour = t - t % HOUR_MS
+                j = min(n, i + -(-(hour + HOUR_MS - t) // step))
+                bucket = self.buckets.get(hour)
+                if bucket is None:
+                    bucket = self.buckets[hour] = HourBucket()
+                bucket.add_kpi_values(kpi, values[i:j] if i or j < n else values)
+                touched.add(hour)
+                t += (j - i) * step
+                i = j
+        if self.next_close is None:
+            self.next_close = first
+        late = first < self.next_close
+        if late:
+            self.dirty.update(h for h in touched if h < self.next_close)
+        if report.event_time > self.kind_max.get("kpi", -1):
+            self.kind_max["kpi"] = report.event_time
+        if now is not None:
+            self.kind_arrival["kpi"] = now
             if self.first_arrival is None:
                 self.first_arrival = now
         return Outcome.LATE if late else Outcome.ACCEPTED
@@ -358,7 +417,7 @@ class HourlyAggregator:
             state.subscribers = self.subscribers.get(name)
         return state
 
-    def add(self, event: ComplaintEvent | KpiSample | RegionInfo, raw: bytes = b"",
+    def add(self, event: ComplaintEvent | KpiSample | KpiReport | RegionInfo, raw: bytes = b"",
             source: str = "", position: tuple[str, int] | None = None) -> DeadLetter | Outcome:
         """Account one valid event; a dead letter if it arrived beyond lateness."""
         if isinstance(event, RegionInfo):

@@ -184,6 +184,7 @@ class WorkerCore:
                 stats.duplicates += 1
             else:
                 stats.accepted += 1
+                stats.readings += getattr(parsed, "readings", 1)
                 stats.late_accepted += outcome is Outcome.LATE
         self.regions_seen.update(result.states)
         for region in sorted(result.states):

@@ -240,6 +240,8 @@ class _StatsCollector(Collector):
                       s.events_in)
         yield counter("yujing_events_accepted", "Valid events added to an hourly window.",
                       s.accepted)
+        yield counter("yujing_readings_accepted", "Complaints and KPI readings added to an "
+                      "hourly window (a KPI report record carries many readings).", s.readings)
         yield counter("yujing_duplicate_events", "Redelivered events counted once.",
                       s.duplicates)
         dead = CounterMetricFamily("yujing_dead_letters", "Events set aside with a reason.",

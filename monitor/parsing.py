@@ -12,9 +12,17 @@ import orjson
 from pydantic import ValidationError
 
 from monitor.deadletters import DeadLetter, Reason
-from monitor.schemas import EVENT_TYPES, ComplaintEvent, Event, KpiSample, RegionInfo
+from monitor.schemas import (
+    EVENT_TYPES,
+    KIND_ADMITS,
+    ComplaintEvent,
+    Event,
+    KpiReport,
+    KpiSample,
+    RegionInfo,
+)
 
-EventModel = type[ComplaintEvent] | type[KpiSample] | type[RegionInfo]
+EventModel = type[ComplaintEvent] | type[KpiSample] | type[KpiReport] | type[RegionInfo]
 
 _ENUM_REASONS = {
     "category": Reason.UNKNOWN_CATEGORY,
@@ -25,9 +33,10 @@ _TYPE_ERRORS = {
     "int_type", "int_parsing", "float_type", "float_parsing", "string_type", "bool_type",
     "int_from_float", "dict_type", "model_type",
 }
-_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal",
+                 "too_short", "too_long"}
 _FORMAT_ERRORS = {"string_pattern_mismatch", "string_too_short", "string_too_long"}
-_TIME_FIELDS = {"event_time"}
+_TIME_FIELDS = {"event_time", "period_start"}
 
 
 def _reason_for(error: dict[str, object]) -> tuple[Reason, str | None]:
@@ -38,8 +47,13 @@ def _reason_for(error: dict[str, object]) -> tuple[Reason, str | None]:
         return Reason.MISSING_FIELD, field
     if kind in ("enum", "literal_error") and field in _ENUM_REASONS:
         return _ENUM_REASONS[field], field
+    if kind == "enum" and field is not None and field.startswith("kpis."):
+        return Reason.UNKNOWN_KPI, field.removesuffix(".[key]")
     if kind == "finite_number":
         return Reason.NON_FINITE, field
+    if kind == "value_error" and field is None and "kpis." in str(error.get("msg", "")):
+        where = str(error.get("msg", "")).split("kpis.", 1)[1].split(":", 1)[0]
+        return Reason.OUT_OF_RANGE, f"kpis.{where}"
     if field in _TIME_FIELDS and kind in ("value_error", "greater_than_equal"):
         return Reason.BAD_TIME, field
     if kind in _TYPE_ERRORS:
@@ -86,7 +100,7 @@ def parse_event(raw: bytes | str, *, kind: str | None = None, source: str = "",
         return _dead(Reason.NOT_AN_OBJECT, f"expected a JSON object, got {type(payload).__name__}",
                      data, None, source, offset)
     declared = payload.get("type", kind)
-    if kind is not None and declared != kind:
+    if kind is not None and declared not in KIND_ADMITS.get(kind, (kind,)):
         return _dead(Reason.UNKNOWN_TYPE, f"type {declared!r} on a {kind!r} stream", data,
                      "type", source, offset)
     model: EventModel | None = EVENT_TYPES.get(declared) if isinstance(declared, str) else None

@@ -37,6 +37,7 @@ class PipelineStats:
     events_in: int = 0
     accepted: int = 0
     late_accepted: int = 0  # into an hour already emitted (it is corrected)
+    readings: int = 0  # accepted complaints and KPI readings (a report holds many)
     duplicates: int = 0
     dead_lettered: Counter[str] = field(default_factory=Counter)
     aggregates: int = 0
@@ -95,6 +96,7 @@ class Pipeline:
             self.stats.duplicates += 1
             return
         self.stats.accepted += 1
+        self.stats.readings += getattr(parsed, "readings", 1)
         if outcome is Outcome.LATE:
             self.stats.late_accepted += 1
         mark = self.aggregator.max_event_time

@@ -138,6 +138,48 @@ class KpiSample(_Event):
         return self
 
 
+MAX_READINGS = 1440  # per KPI and report: a day of minutes
+
+
+class KpiReport(_Event):
+    """Many readings of one site in one record, as OSS performance exports deliver them: one
+    record per site and reporting period, one list of evenly spaced readings per KPI.
+
+    Reading ``i`` of a KPI was taken at ``period_start + i * interval_s``. Collectors that
+    send one record per reading cost the stream one Kafka record (and one framework
+    round trip) per number; a report carries an hour of a site in one.
+    """
+
+    type: Literal["kpi_report"] = "kpi_report"
+    period_start: EpochMs
+    interval_s: Annotated[int, Field(ge=1, le=3600)]
+    region: Region
+    site: Annotated[str, Field(min_length=1, max_length=128)]
+    kpis: Annotated[dict[Kpi, Annotated[list[float], Field(min_length=1,
+                                                             max_length=MAX_READINGS)]],
+                    Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _in_physical_range(self) -> KpiReport:
+        for kpi, values in self.kpis.items():
+            low, high = KPI_RANGES[kpi]
+            if not (low <= min(values) and max(values) <= high):
+                bad = next(i for i, v in enumerate(values) if not low <= v <= high)
+                raise ValueError(f"kpis.{kpi.value}.{bad}: value {values[bad]} outside "
+                                 f"{kpi.value} range [{low}, {high}]")
+        return self
+
+    @property
+    def readings(self) -> int:
+        return sum(len(values) for values in self.kpis.values())
+
+    @property
+    def event_time(self) -> int:
+        """The last reading's time: how far this report moves its region's KPI input."""
+        longest = max(len(values) for values in self.kpis.values())
+        return self.period_start + (longest - 1) * self.interval_s * 1000
+
+
 class RegionInfo(_Event):
     """Reference data: a region and how many subscribers it serves (for rates)."""
 
@@ -146,10 +188,19 @@ class RegionInfo(_Event):
     subscribers: Annotated[int, Field(gt=0)]
     name: str | None = None
 
+    @property
+    def readings(self) -> int:
+        return 0  # reference data, not a measurement
 
-Event = ComplaintEvent | KpiSample | RegionInfo
-EVENT_TYPES: dict[str, type[ComplaintEvent] | type[KpiSample] | type[RegionInfo]] = {
+
+Event = ComplaintEvent | KpiSample | KpiReport | RegionInfo
+EVENT_TYPES: dict[str, type[ComplaintEvent] | type[KpiSample] | type[KpiReport]
+                  | type[RegionInfo]] = {
     "complaint": ComplaintEvent,
     "kpi": KpiSample,
+    "kpi_report": KpiReport,
     "region": RegionInfo,
 }
+# what each topic's kind admits: the KPI topic carries single samples and reports
+KIND_ADMITS: dict[str, tuple[str, ...]] = {
+    "complaint": ("complaint",), "kpi": ("kpi", "kpi_report"), "region": ("region",)}
