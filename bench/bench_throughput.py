@@ -1,7 +1,15 @@
 """Benchmark: ingest + hourly aggregation throughput on the real local broker, side by side.
 
-One run, the same events (1,000 regions, ~70% KPI samples / 30% complaints, ~110-byte
-JSON, one partition), measured four ways:
+Two mixes of the same kind of data for 1,000 regions, one partition each, counted in
+readings (a complaint or a KPI reading is one):
+
+* samples  — one Kafka record per reading: ~70% KPI samples / 30% complaints, ~110-byte
+             JSON (what a naive collector sends);
+* reports  — KPI readings as OSS exports deliver them: one record per site and hour with
+             12 five-minute readings of each of 3 KPIs (36 readings), and complaints one
+             record each (~3 per region-hour; 96% of the readings arrive in reports).
+
+Each mix is measured four ways, in the same run on the same topic:
 
 * raw      — aiokafka ``getmany`` + JSON decoding, no processing: the practical limit
              for a Python consumer;
@@ -12,7 +20,7 @@ JSON, one partition), measured four ways:
 * faust    — the Yujing Faust worker end to end (validation agent -> events topic ->
              aggregation agent with its table), on a smaller sample: it is the slow one.
 
-    .venv/bin/python bench/bench_throughput.py [--events 300000] [--faust-events 20000]
+    .venv/bin/python bench/bench_throughput.py [--events 300000] [--readings 3000000]
 
 Prints a table and writes JSON to bench/results/throughput.json. Uses $KAFKA_BOOTSTRAP,
 or starts the project's broker (scripts/kafka.sh) on a free port.
@@ -52,8 +60,11 @@ CATEGORIES = ["broadband_lag", "weak_signal", "billing_dispute", "install_repair
 KPIS = ["packet_loss", "latency", "bandwidth_utilisation"]
 
 
-def events(n: int, regions: int = 1000, hours: int = 24) -> list[tuple[bytes, bytes]]:
-    """(key, value) pairs in event-time order spread over ``hours`` hours."""
+Mix = list[tuple[bytes, bytes, int]]  # (key, value, readings)
+
+
+def events(n: int, regions: int = 1000, hours: int = 24) -> Mix:
+    """The samples mix: (key, value, 1) in event-time order spread over ``hours`` hours."""
     out = []
     step = hours * HOUR_MS // max(n, 1)
     for i in range(n):
@@ -65,7 +76,39 @@ def events(n: int, regions: int = 1000, hours: int = 24) -> list[tuple[bytes, by
         else:
             event = {"type": "kpi", "event_time": ts, "region": region,
                      "site": f"s{i % 7}", "kpi": KPIS[i % 3], "value": 0.5 + (i % 13) / 10}
-        out.append((region.encode(), orjson.dumps(event)))
+        out.append((region.encode(), orjson.dumps(event), 1))
+    return out
+
+
+def reports(readings: int, regions: int = 1000, sites: int = 2,
+            complaints: int = 3) -> Mix:
+    """The reports mix: per region and hour, one report per site (3 KPIs x 12 readings)
+    and ``complaints`` single complaints; hours in order until ``readings`` are reached."""
+    out: Mix = []
+    total, serial, hour = 0, 0, 0
+    while total < readings:
+        start = T0 + hour * HOUR_MS
+        for r in range(regions):
+            region = f"region-{r:04d}"
+            key = region.encode()
+            for s in range(sites):
+                base = 0.2 + ((r * 7 + s * 3 + hour) % 11) / 10
+                kpis = {"packet_loss": [round(base + i / 100, 3) for i in range(12)],
+                        "latency": [round(12 + base * 10 + i / 10, 2) for i in range(12)],
+                        "bandwidth_utilisation": [round(30 + base * 20 + i, 1)
+                                                  for i in range(12)]}
+                out.append((key, orjson.dumps({
+                    "type": "kpi_report", "period_start": start, "interval_s": 300,
+                    "region": region, "site": f"{region}-s{s}", "kpis": kpis}), 36))
+            for c in range(complaints):
+                serial += 1
+                out.append((key, orjson.dumps({
+                    "type": "complaint", "id": f"c{serial}",
+                    "event_time": start + (c * 1_117_000 + r * 997) % HOUR_MS,
+                    "region": region, "category": CATEGORIES[(r + c) % 4], "channel": "app"}),
+                    1))
+            total += sites * 36 + complaints
+        hour += 1
     return out
 
 
@@ -93,7 +136,7 @@ def broker() -> Iterator[str]:
                        capture_output=True, timeout=120)
 
 
-async def produce(bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes]]) -> float:
+async def produce(bootstrap: str, topic: str, pairs: Mix) -> float:
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20,
@@ -102,7 +145,7 @@ async def produce(bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes]]) 
     started = time.perf_counter()
     try:
         pending = []
-        for key, value in pairs:
+        for key, value, _readings in pairs:
             pending.append(await producer.send(topic, value=value, key=key, partition=0))
             if len(pending) >= 20_000:
                 await asyncio.gather(*pending)
@@ -180,13 +223,20 @@ def run_quix(bootstrap: str, topic: str, n: int) -> tuple[float, int]:
                       auto_offset_reset="earliest", state_dir=state_dir, loglevel="WARNING",
                       use_changelog_topics=False, on_message_processed=on_processed)
     source = app.topic(topic, value_deserializer="json",
-                       timestamp_extractor=lambda value, *_: int(value["event_time"]))
+                       timestamp_extractor=lambda value, *_: int(
+                           value.get("event_time") or value["period_start"]))
     sdf = app.dataframe(source)
 
     def add(acc: dict, value: dict) -> dict:
         if value.get("type") == "complaint":
             acc["complaints"][value["category"]] = acc["complaints"].get(
                 value["category"], 0) + 1
+        elif value.get("type") == "kpi_report":
+            for kpi, readings in value["kpis"].items():
+                stat = acc["kpi"].setdefault(kpi, [0, 0.0, float("-inf")])
+                stat[0] += len(readings)
+                stat[1] += sum(readings)
+                stat[2] = max(stat[2], *readings)
         else:
             stat = acc["kpi"].setdefault(value["kpi"], [0, 0.0, float("-inf")])
             stat[0] += 1
@@ -200,20 +250,22 @@ def run_quix(bootstrap: str, topic: str, n: int) -> tuple[float, int]:
     return time.perf_counter() - started[0], processed[0]
 
 
-def run_faust(bootstrap: str, pairs: list[tuple[bytes, bytes]]) -> float:
-    """Produce to a fresh prefix, start one worker, time until every event is accepted."""
+def run_faust(bootstrap: str, pairs: Mix) -> float:
+    """Produce to a fresh prefix, start one worker, time until every reading is accepted."""
     from monitor.produce import produce_lines
     from monitor.topics import TopicNames, create_topics
 
     prefix = f"b{uuid.uuid4().hex[:6]}"
     names = TopicNames(prefix)
     create_topics(bootstrap, names, 1)
-    produce_lines((value for _key, value in pairs), bootstrap, names)
+    produce_lines((value for _key, value, _n in pairs), bootstrap, names)
+    total = sum(n for _key, _value, n in pairs)
     port = free_port()
     tmp = Path(tempfile.mkdtemp(prefix="yujing-bench-faust-"))
     env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "YUJING_TOPIC_PREFIX": prefix,
            "YUJING_APP_ID": prefix, "YUJING_PARTITIONS": "1", "YUJING_WEB_PORT": str(port),
-           "YUJING_DATABASE_URL": f"sqlite:///{tmp / 't.db'}", "YUJING_DATA_DIR": str(tmp)}
+           "YUJING_DATABASE_URL": f"sqlite:///{tmp / 't.db'}", "YUJING_DATA_DIR": str(tmp),
+           "YUJING_BATCH_SIZE": "5000", "YUJING_BATCH_SECONDS": "0.5"}
     log = (tmp / "worker.log").open("wb")
     worker = subprocess.Popen([sys.executable, "-m", "monitor.cli", "worker"], cwd=ROOT,
                               env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -225,7 +277,7 @@ def run_faust(bootstrap: str, pairs: list[tuple[bytes, bytes]]) -> float:
         except OSError:
             return None
         for line in text.splitlines():
-            if line.startswith("yujing_events_accepted_total "):
+            if line.startswith("yujing_readings_accepted_total "):
                 return float(line.split()[-1])
         return None
 
@@ -236,9 +288,9 @@ def run_faust(bootstrap: str, pairs: list[tuple[bytes, bytes]]) -> float:
             count = accepted()
             if count is not None and count > 0 and started is None:
                 started = (time.perf_counter(), count)
-            if count is not None and count >= len(pairs):
+            if count is not None and count >= total:
                 t0, c0 = started or (time.perf_counter(), 0)
-                return (time.perf_counter() - t0) * len(pairs) / max(len(pairs) - c0, 1)
+                return (time.perf_counter() - t0) * total / max(total - c0, 1)
             time.sleep(0.2)
         raise RuntimeError(f"faust worker did not finish; see {tmp / 'worker.log'}")
     finally:
@@ -246,44 +298,70 @@ def run_faust(bootstrap: str, pairs: list[tuple[bytes, bytes]]) -> float:
         worker.wait(timeout=60)
 
 
+def measure(bootstrap: str, name: str, mix: Mix, faust_records: int,
+            skip: list[str]) -> dict[str, dict[str, float]]:
+    """Every path over one mix, on one fresh topic; rates in readings per second."""
+    readings = sum(n for _k, _v, n in mix)
+    topic = f"bench-{name}-{uuid.uuid4().hex[:6]}"
+    produce_s = asyncio.run(produce(bootstrap, topic, mix))
+    rows: dict[str, dict[str, float]] = {}
+    raw_s = run_raw(bootstrap, topic, len(mix))
+    rows["raw aiokafka getmany + json"] = {"readings": readings, "seconds": raw_s}
+    core_s, hours = run_core(bootstrap, topic, len(mix))
+    rows["yujing core on aiokafka"] = {"readings": readings, "seconds": core_s,
+                                       "hourly_aggregates": hours}
+    if "quix" not in skip:
+        quix_s, _done = run_quix(bootstrap, topic, len(mix))
+        rows["quix streams (1 h tumbling reduce)"] = {"readings": readings, "seconds": quix_s}
+    if "faust" not in skip:
+        part = mix[:faust_records]
+        rows["yujing faust worker (end to end)"] = {
+            "readings": sum(n for _k, _v, n in part), "seconds": run_faust(bootstrap, part)}
+    raw_rate = readings / raw_s
+    quix = rows.get("quix streams (1 h tumbling reduce)")
+    quix_rate = quix["readings"] / quix["seconds"] if quix else None
+    size = sum(len(v) for _k, v, _n in mix) / len(mix)
+    print(f"\n{name}: {len(mix):,} records of {size:.0f} bytes on average, {readings:,} "
+          f"readings, 1 partition; produced in {produce_s:.1f} s")
+    print(f"{'path':38} {'readings':>10} {'seconds':>8} {'readings/s':>11} {'vs raw':>7} "
+          f"{'vs quix':>8}")
+    for path, row in rows.items():
+        row["rate"] = row["readings"] / row["seconds"]
+        row["vs_raw"] = row["rate"] / raw_rate
+        row["vs_quix"] = row["rate"] / quix_rate if quix_rate else float("nan")
+        row["records"] = len(mix) if "faust" not in path else min(faust_records, len(mix))
+        row["bytes_per_record"] = size
+        print(f"{path:38} {row['readings']:>10,.0f} {row['seconds']:>8.2f} {row['rate']:>11,.0f} "
+              f"{row['vs_raw']:>7.3f} {row['vs_quix']:>8.2f}")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=300_000)
-    parser.add_argument("--faust-events", type=int, default=20_000)
+    parser.add_argument("--events", type=int, default=300_000,
+                        help="records of the samples mix")
+    parser.add_argument("--faust-events", type=int, default=40_000,
+                        help="records of the samples mix the Faust worker gets")
+    parser.add_argument("--readings", type=int, default=3_000_000,
+                        help="readings of the reports mix (all paths, the Faust worker too)")
+    parser.add_argument("--mix", nargs="*", default=["samples", "reports"],
+                        choices=["samples", "reports"])
     parser.add_argument("--skip", nargs="*", default=[], choices=["quix", "faust"])
     args = parser.parse_args()
-    pairs = events(args.events)
-    size = sum(len(v) for _k, v in pairs) / len(pairs)
-    rows: dict[str, dict[str, float]] = {}
+    results: dict[str, object] = {}
     with broker() as bootstrap:
-        topic = f"bench-{uuid.uuid4().hex[:6]}"
-        produce_s = asyncio.run(produce(bootstrap, topic, pairs))
-        raw_s = run_raw(bootstrap, topic, len(pairs))
-        rows["raw aiokafka getmany + json"] = {"events": len(pairs), "seconds": raw_s}
-        core_s, hours = run_core(bootstrap, topic, len(pairs))
-        rows["yujing core on aiokafka"] = {"events": len(pairs), "seconds": core_s,
-                                           "hourly_aggregates": hours}
-        if "quix" not in args.skip:
-            quix_s, done = run_quix(bootstrap, topic, len(pairs))
-            rows["quix streams (1 h tumbling reduce)"] = {"events": done, "seconds": quix_s}
-        if "faust" not in args.skip:
-            faust_pairs = pairs[: args.faust_events]
-            rows["yujing faust worker (end to end)"] = {
-                "events": len(faust_pairs), "seconds": run_faust(bootstrap, faust_pairs)}
-    raw_rate = len(pairs) / raw_s
-    print(f"{len(pairs):,} events, {size:.0f} bytes each, 1 partition; produced in "
-          f"{produce_s:.1f} s")
-    print(f"{'path':38} {'events':>9} {'seconds':>8} {'events/s':>10} {'vs raw':>7}")
-    for name, row in rows.items():
-        row["rate"] = row["events"] / row["seconds"]
-        row["vs_raw"] = row["rate"] / raw_rate
-        print(f"{name:38} {row['events']:>9,.0f} {row['seconds']:>8.2f} {row['rate']:>10,.0f} "
-              f"{row['vs_raw']:>7.2f}")
+        if "samples" in args.mix:
+            results["samples"] = measure(bootstrap, "samples", events(args.events),
+                                         args.faust_events, args.skip)
+        if "reports" in args.mix:
+            mix = reports(args.readings)
+            results["reports"] = measure(bootstrap, "reports", mix, len(mix), args.skip)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "throughput.json").write_text(json.dumps({
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-        "event_bytes": size, "rows": rows}, indent=2))
+        "targets": {"per_worker": 50_000, "vs_raw": 0.5, "vs_quix": 1.0},
+        "mixes": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Shape (as in the Faust docs: topics, tables, agents, web views, each agent short):
 
 * ``validate``  raw complaint/KPI topics -> parse -> dead letters, or the ``events`` topic
-  keyed by region (the repartition: any producer key in, region key out);
+  partitioned by region (the repartition: any producer key in, region out), one bundle
+  record per destination partition and fetched batch (see monitor/bundles.py);
 * ``aggregate`` ``events`` -> per-region hourly windows in the ``windows`` table (changelog
   backed) -> hourly aggregates to the ``hourly`` topic -> series -> detectors -> alert
   policy -> tickets (database) + ``findings`` and ``alerts`` topics.
@@ -39,6 +40,7 @@ from alerts.outbox import Dispatcher
 from alerts.service import AlertService
 from alerts.tickets import TicketStore
 from monitor.aggregation import HourlyAggregate, Outcome, RegionWindows
+from monitor.bundles import BUNDLE_HEADER, decode_bundle, encode_bundle, partition_for
 from monitor.config import MonitorConfig, load_config
 from monitor.deadletters import DeadLetter, MemoryDeadLetters
 from monitor.detection import TickResult
@@ -120,6 +122,12 @@ class RegionDirectory:
 
 # -- the worker's core -------------------------------------------------------------------
 @dataclass
+class Validated:
+    dead: list[DeadLetter] = field(default_factory=list)
+    bundles: dict[int, list[tuple[bytes, str, int]]] = field(default_factory=dict)
+
+
+@dataclass
 class BatchResult:
     aggregates: list[HourlyAggregate] = field(default_factory=list)
     states: dict[str, RegionWindows] = field(default_factory=dict)
@@ -148,8 +156,32 @@ class WorkerCore:
         self.pipeline = Pipeline(config, alerts, MemoryDeadLetters(), clock=wall_clock,
                                  on_tick=self.ticks.append, live=True)
         self.assigned: set[int] = set()
+        names = settings.topics
+        self.kind_by_topic = {names.name(role): kind for role, kind in KIND_BY_ROLE.items()}
         self.window_config = config.windows.to_window_config(live=True)
         self.metrics = WorkerMetrics(self.pipeline, self.store, self.watcher)
+
+    def validate(self, records: Iterable[tuple[bytes, str, int, str]]) -> Validated:
+        """Parse a batch of raw (value, source partition, offset, kind); group the valid
+        ones by the events-topic partition their region maps to."""
+        out = Validated()
+        stats = self.pipeline.stats
+        partitions = self.settings.partitions
+        for value, source, offset, kind in records:
+            stats.events_in += 1
+            parsed = parse_event(value, kind=kind, source=source, offset=offset)
+            if isinstance(parsed, DeadLetter):
+                stats.dead_lettered[parsed.reason.value] += 1
+                out.dead.append(parsed)
+                continue
+            if isinstance(parsed, RegionInfo):
+                continue
+            part = partition_for(parsed.region, partitions)
+            bundle = out.bundles.get(part)
+            if bundle is None:
+                bundle = out.bundles[part] = []
+            bundle.append((value, source, offset))
+        return out
 
     def ingest(self, records: Iterable[tuple[bytes, str, int]],
                load: Any, subscribers: dict[str, int]) -> BatchResult:
@@ -157,8 +189,10 @@ class WorkerCore:
         result = BatchResult()
         now = int(time.time() * 1000)
         stats = self.pipeline.stats
+        kinds = self.kind_by_topic
         for value, source, offset in records:
-            parsed = parse_event(value, source=source, offset=offset)
+            kind = kinds.get(source.rpartition(":")[0])  # the raw topic fixes the kind
+            parsed = parse_event(value, kind=kind, source=source, offset=offset)
             if isinstance(parsed, DeadLetter):
                 result.dead.append(parsed)
                 stats.dead_lettered[parsed.reason.value] += 1
@@ -262,6 +296,10 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
         web_port=settings.web_port,
         datadir=str(settings.data_dir),
         table_cleanup_interval=3600.0,
+        # agents take whole batches: the stream must be able to prefetch several, or
+        # ``take_events`` waits out its timeout for a batch the buffer cannot hold
+        stream_buffer_maxsize=max(4096, 4 * settings.batch_size),
+        consumer_max_fetch_size=8 * 1024 * 1024,
     )
     core = WorkerCore(settings, config)
     # reference data first, so that the first hour a worker emits already has its rates
@@ -289,20 +327,16 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
     # agents
     @app.agent(raw_topic)
     async def validate(stream: faust.StreamT) -> None:
-        """Raw topics -> dead letters or region-keyed events."""
-        async for event in stream.events():
-            msg = event.message
-            source = f"{msg.topic}:{msg.partition}"
-            parsed = parse_event(event.value or b"", kind=KIND_BY_ROLE[role_by_topic[msg.topic]],
-                                 source=source, offset=msg.offset)
-            core.pipeline.stats.events_in += 1
-            if isinstance(parsed, DeadLetter):
-                core.pipeline.stats.dead_lettered[parsed.reason.value] += 1
-                await send_dead(parsed)
-                continue
-            await events_topic.send(
-                key=parsed.region.encode(), value=event.value,
-                headers=[("src", source.encode()), ("off", str(msg.offset).encode())])
+        """Raw topics -> dead letters, or one bundle per events-topic partition and batch."""
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+            result = core.validate(
+                (e.value or b"", f"{e.message.topic}:{e.message.partition}", e.message.offset,
+                 KIND_BY_ROLE[role_by_topic[e.message.topic]]) for e in batch)
+            for letter in result.dead:
+                await send_dead(letter)
+            for partition, items in sorted(result.bundles.items()):
+                await events_topic.send(value=encode_bundle(items), partition=partition,
+                                        headers=[BUNDLE_HEADER])
 
     @app.agent(events_topic)
     async def aggregate(stream: faust.StreamT) -> None:
@@ -311,7 +345,7 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
             _follow_assignment(app, core, names)
             core.reload_if_changed()
             region_dir.refresh()
-            records = [(e.value, *_source_of(e)) for e in batch]
+            records = [record for e in batch for record in _records_of(e)]
             try:
                 result = core.ingest(records, lambda r: windows.get(r.encode()),
                                      region_dir.subscribers)
@@ -394,13 +428,16 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
     return app
 
 
-def _source_of(event: Any) -> tuple[str, int]:
-    headers = dict(event.message.headers or [])
-    src = headers.get("src")
-    off = headers.get("off")
+def _records_of(event: Any) -> list[tuple[bytes, str, int]]:
+    """(raw, source partition, offset) of each event an ``events`` record carries."""
+    msg = event.message
+    headers = dict(msg.headers or [])
+    if headers.get(BUNDLE_HEADER[0]) == BUNDLE_HEADER[1]:
+        return decode_bundle(event.value)
+    src, off = headers.get("src"), headers.get("off")
     if src is None or off is None:  # not from our validator: use this topic's position
-        return f"{event.message.topic}:{event.message.partition}", event.message.offset
-    return src.decode(), int(off)
+        return [(event.value, f"{msg.topic}:{msg.partition}", msg.offset)]
+    return [(event.value, src.decode(), int(off))]
 
 
 def _follow_assignment(app: faust.App, core: WorkerCore, names: Any) -> None:

@@ -17,7 +17,7 @@ from kafka import KafkaProducer
 from monitor.parsing import load_json
 from monitor.topics import TopicNames
 
-ROLE_BY_TYPE = {"complaint": "complaints", "kpi": "kpis", "region": "regions"}
+ROLE_BY_TYPE = {"complaint": "complaints", "kpi": "kpis", "kpi_report": "kpis", "region": "regions"}
 
 
 def route(line: bytes) -> tuple[str, bytes | None]:

@@ -49,6 +49,8 @@ class WorkerSettings:
             session_timeout=float(env.get("YUJING_SESSION_TIMEOUT", cls.session_timeout)),
             api_port=int(env["YUJING_API_PORT"]) if env.get("YUJING_API_PORT") else None,
             api_host=env.get("YUJING_API_HOST", cls.api_host),
+            batch_size=int(env.get("YUJING_BATCH_SIZE", cls.batch_size)),
+            batch_seconds=float(env.get("YUJING_BATCH_SECONDS", cls.batch_seconds)),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **given)  # type: ignore[arg-type]
