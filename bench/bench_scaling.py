@@ -3,7 +3,9 @@
 Scale-out is Kafka's: regions are spread over partitions and each worker owns some. On a
 2-core machine the curve flattens early; this reports it, it does not promise more.
 
-    .venv/bin/python bench/bench_scaling.py [--events 20000] [--workers 1 2 4]
+    .venv/bin/python bench/bench_scaling.py [--readings 1000000] [--workers 1 2 4]
+
+The reports mix of bench_throughput.py (KPI reports and single complaints), in readings.
 
 Prints a table and writes JSON to bench/results/scaling.json.
 """
@@ -25,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_throughput import broker, events, free_port  # noqa: E402
+from bench_throughput import broker, free_port, reports  # noqa: E402
 
 from monitor.produce import produce_lines  # noqa: E402
 from monitor.topics import TopicNames, create_topics  # noqa: E402
@@ -40,7 +42,7 @@ def accepted(port: int) -> float:
     except OSError:
         return 0.0
     return sum(float(line.split()[-1]) for line in text.splitlines()
-               if line.startswith("yujing_events_accepted_total "))
+               if line.startswith("yujing_readings_accepted_total "))
 
 
 def assigned(port: int) -> set[int]:
@@ -51,7 +53,7 @@ def assigned(port: int) -> set[int]:
         return set()
 
 
-def run(bootstrap: str, lines: list[bytes], workers: int) -> float:
+def run(bootstrap: str, lines: list[bytes], readings: int, workers: int) -> float:
     """Workers first, until they share the partitions; then the events, timed."""
     prefix = f"s{uuid.uuid4().hex[:6]}"
     names = TopicNames(prefix)
@@ -83,8 +85,8 @@ def run(bootstrap: str, lines: list[bytes], workers: int) -> float:
         t0, c0 = time.perf_counter(), sum(accepted(p) for p in ports)
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
-            if sum(accepted(p) for p in ports) >= len(lines):
-                return (len(lines) - c0) / max(time.perf_counter() - t0, 1e-9)
+            if sum(accepted(p) for p in ports) >= readings:
+                return (readings - c0) / max(time.perf_counter() - t0, 1e-9)
             time.sleep(0.2)
         raise RuntimeError(f"workers did not finish; logs in {tmp}")
     finally:
@@ -96,21 +98,24 @@ def run(bootstrap: str, lines: list[bytes], workers: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--readings", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     args = parser.parse_args()
-    lines = [value for _key, value in events(args.events)]
+    mix = reports(args.readings)
+    lines = [value for _key, value, _n in mix]
+    readings = sum(n for _k, _v, n in mix)
     rows = []
     with broker() as bootstrap:
         for n in args.workers:
-            rows.append({"workers": n, "events": len(lines),
-                         "events_per_s": run(bootstrap, lines, n)})
-    base = rows[0]["events_per_s"]
-    print(f"{len(lines):,} events, {PARTITIONS} partitions, {os.cpu_count()} CPUs")
-    print(f"{'workers':>8} {'events/s':>10} {'speed-up':>9}")
+            rows.append({"workers": n, "records": len(lines), "readings": readings,
+                         "readings_per_s": run(bootstrap, lines, readings, n)})
+    base = rows[0]["readings_per_s"]
+    print(f"{readings:,} readings in {len(lines):,} records, {PARTITIONS} partitions, "
+          f"{os.cpu_count()} CPUs")
+    print(f"{'workers':>8} {'readings/s':>11} {'speed-up':>9}")
     for row in rows:
-        row["speedup"] = row["events_per_s"] / base
-        print(f"{row['workers']:>8} {row['events_per_s']:>10,.0f} {row['speedup']:>9.2f}")
+        row["speedup"] = row["readings_per_s"] / base
+        print(f"{row['workers']:>8} {row['readings_per_s']:>11,.0f} {row['speedup']:>9.2f}")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "scaling.json").write_text(json.dumps({"partitions": PARTITIONS, "rows": rows},

@@ -50,6 +50,9 @@ def simulate(
                                                help="The same world without incidents.")] = False,
     dirty: Annotated[bool, typer.Option("--dirty",
                                         help="Sprinkle malformed and late events.")] = False,
+    kpi_reports: Annotated[bool, typer.Option("--kpi-reports", help="KPI readings as one "
+                                              "report per site and hour (as OSS exports "
+                                              "send them), not one event each.")] = False,
     hourly: Annotated[bool, typer.Option("--hourly", help="Write hourly aggregates "
                                          "(hourly.npz, for `backtest --hourly`) instead of "
                                          "raw events: months of many regions in seconds.")
@@ -57,7 +60,7 @@ def simulate(
 ) -> None:
     """Write a deterministic simulated history with labelled incidents."""
     config = _sim_config(seed=seed, regions=regions, weeks=weeks, incidents=not no_incidents,
-                         dirty=dirty)
+                         dirty=dirty, kpi_reports=kpi_reports)
     if hourly:
         from monitor.simulate_hourly import simulate_hourly
         from monitor.simulator import write_labels

@@ -352,11 +352,14 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
             except Exception:
                 core.cache.clear()  # half-applied state must not outlive the failed batch
                 raise
+            closed = time.perf_counter()  # the hours the watermark passed are closed now
             for letter in result.dead:
                 await send_dead(letter)
             for agg in result.aggregates:
                 await hourly_topic.send(key=agg.region.encode(), value=orjson.dumps(agg.to_json()))
             core.detect(result.aggregates)
+            if result.aggregates:  # ticket rows and their outbox rows are committed
+                core.metrics.processing.labels("close").observe(time.perf_counter() - closed)
             for tick_result in core.ticks:
                 for sf in tick_result.findings:
                     await findings_topic.send(key=sf.finding.region.encode(), value=orjson.dumps(

@@ -115,13 +115,15 @@ class WorkerMetrics:
             registry=r)
         self.processing = Histogram(
             "yujing_processing_seconds", "Wall time of a pipeline stage: apply (a batch of "
-            "closed hours through series, detectors and alerts) and tick (one judged hour).",
+            "closed hours through series, detectors and alerts), tick (one judged hour) and, "
+            "in a Faust worker, close (hours closed to their tickets and outbox rows "
+            "committed, including the hourly topic's sends).",
             ["stage"], registry=r,
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10))
         self.consumer_lag = Gauge(
             "yujing_consumer_lag_messages", "Messages not yet consumed, per input topic.",
             ["topic"], registry=r)
-        for stage in ("apply", "tick"):
+        for stage in ("apply", "tick", "close"):
             self.processing.labels(stage)
         r.register(_StatsCollector(self))
         if self.store is not None:

@@ -87,6 +87,7 @@ class SimConfig:
     start: str = "2026-10-05T00:00:00+08:00"  # a Monday, local midnight
     incidents: bool = True
     dirty: bool = False  # sprinkle malformed and late events
+    kpi_reports: bool = False  # one KPI report per site and hour instead of single samples
     min_subscribers: int = 30_000
     max_subscribers: int = 200_000
 
@@ -285,6 +286,15 @@ def _hour_events(world: World, t: int, rng: np.random.Generator, counts: np.ndar
         region = regions[r]
         for s in range(SITES_PER_REGION):
             site = f"{region}-s{s + 1}"
+            if world.config.kpi_reports:  # as an OSS export: the site's hour in one record
+                out.append((start + HOUR_MS - 1, orjson.dumps({
+                    "type": "kpi_report", "period_start": fmt(start),
+                    "interval_s": 3600 // SAMPLES_PER_HOUR, "region": region, "site": site,
+                    "kpis": {kpi.value: [round(float(v), 3) for v in values[r, s]]
+                             for kpi, values in ((Kpi.BANDWIDTH_UTILISATION, util),
+                                                 (Kpi.PACKET_LOSS, loss),
+                                                 (Kpi.LATENCY, latency))}})))
+                continue
             for q in range(SAMPLES_PER_HOUR):
                 ts = start + q * (HOUR_MS // SAMPLES_PER_HOUR) + int(jitter[r, s, q])
                 stamp = fmt(ts)
