@@ -48,11 +48,11 @@ test-deps:
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	scripts/kafka.sh fetch
-	$(BIN)/python bench/bench_throughput.py --events 300000 --faust-events 100000 --readings 3000000
-	$(BIN)/python bench/bench_latency.py --regions 100 --weeks 5 --faust-regions 50 --live-hours 48
+	$(BIN)/python bench/bench_throughput.py --events 300000 --faust-events 50000 --readings 2000000
+	$(BIN)/python bench/bench_latency.py --regions 100 --weeks 5 --faust-regions 20 --live-hours 48
 	$(BIN)/python bench/bench_detection_tick.py --series 10000
 	$(BIN)/python bench/bench_backtest.py --regions 1000 --weeks 52
-	$(BIN)/python bench/bench_scaling.py --readings 1000000 --workers 1 2 4
+	$(BIN)/python bench/bench_scaling.py --readings 600000 --workers 1 2 4
 
 ## A local broker for people: KRaft, loopback, port 9092, data in var/kafka-data.
 kafka-up:

@@ -256,16 +256,7 @@ class RegionWindows:
             return self._add_report(event, raw, source, now)
         hour = event.event_time - event.event_time % HOUR_MS
         if self.is_final(hour):
-            return DeadLetter(
-                reason=Reason.LATE,
-                detail=(f"event_time {to_iso(event.event_time)} is in hour {to_iso(hour)}, "
-                        f"final since the watermark of {self.region} "
-                        f"({to_iso(self.watermark or 0)}) passed its end plus allowed "
-                        f"lateness {self.config.allowed_lateness_ms // 1000}s"),
-                raw=raw or event.model_dump_json().encode(),
-                field="event_time",
-                source=source,
-            )
+            return self._late(event, "event_time", event.event_time, raw, source)
         identity = event_identity(event)
         seen = self.seen.get(hour)
         if seen is None:
@@ -294,19 +285,22 @@ class RegionWindows:
                 self.first_arrival = now
         return Outcome.LATE if late else Outcome.ACCEPTED
 
+    def _late(self, event: ComplaintEvent | KpiSample | KpiReport, field: str, moment: int,
+              raw: bytes, source: str) -> DeadLetter:
+        hour = moment - moment % HOUR_MS
+        return DeadLetter(
+            reason=Reason.LATE,
+            detail=(f"{field} {to_iso(moment)} is in hour {to_iso(hour)}, final since the "
+                    f"watermark of {self.region} ({to_iso(self.watermark or 0)}) passed its "
+                    f"end plus allowed lateness {self.config.allowed_lateness_ms // 1000}s"),
+            raw=raw or event.model_dump_json().encode(), field=field, source=source)
+
     def _add_report(self, report: KpiReport, raw: bytes, source: str,
                      now: int | None) -> DeadLetter | Outcome:
         """A report's readings, each into its hour: all of them, or (late) none."""
         first = report.period_start - report.period_start % HOUR_MS
         if self.is_final(first):
-            return DeadLetter(
-                reason=Reason.LATE,
-                detail=(f"period_start {to_iso(report.period_start)} is in hour "
-                        f"{to_iso(first)}, final since the watermark of {self.region} "
-                        f"({to_iso(self.watermark or 0)}) passed its end plus allowed "
-                        f"lateness {self.config.allowed_lateness_ms // 1000}s"),
-                raw=raw or report.model_dump_json().encode(), field="period_start",
-                source=source)
+            return self._late(report, "period_start", report.period_start, raw, source)
         seen = self.seen.get(first)
         if seen is None:
             seen = self.seen[first] = set()
