@@ -1,9 +1,9 @@
 """Bundles: many validated raw events bound for one partition, in one Kafka record.
 
-The validation agent re-keys raw events by region (any producer key in, region out). One
-Kafka record per event costs the framework a send, a future and an acknowledgement per
-event, which is what capped the worker at about a thousand events a second; one record per
-destination partition and fetched batch costs that once per batch. A bundle keeps each
+The intake re-keys raw events by region (any producer key in, region out). One Kafka
+record per event costs the framework a send, a future and an acknowledgement per event on
+the way out and its whole per-message path on the way in; one record per destination
+partition and fetched batch costs that once per batch. A bundle keeps each
 event's original bytes and its position in the raw topic (source partition and offset),
 so the aggregation agent dead-letters the very bytes a producer sent and skips what a
 restored window state already applied, exactly as with single records.
@@ -36,6 +36,21 @@ def encode_bundle(items: Iterable[tuple[bytes, str, int]]) -> bytes:
         raws.append(raw.decode())  # validated JSON: UTF-8 by definition
     return orjson.dumps({"v": 1, "sources": list(sources), "src": index, "off": offsets,
                          "raw": raws})
+
+
+def encode_bundles(items: list[tuple[bytes, str, int]],
+                   max_bytes: int = 256 * 1024) -> list[bytes]:
+    """As many bundles as keep each under ``max_bytes`` of raw events (a broker refuses
+    records over ~1 MB, and JSON escaping grows the raw bytes by up to a half)."""
+    out, start, size = [], 0, 0
+    for i, (raw, _source, _offset) in enumerate(items):
+        if size and size + len(raw) > max_bytes:
+            out.append(encode_bundle(items[start:i]))
+            start, size = i, 0
+        size += len(raw)
+    if start < len(items):
+        out.append(encode_bundle(items[start:]))
+    return out
 
 
 def decode_bundle(value: bytes) -> list[tuple[bytes, str, int]]:

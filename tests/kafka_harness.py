@@ -135,18 +135,21 @@ class Scenario:
         return [HourlyAggregate.from_json(orjson.loads(v)) for _, v, _ in self.read_topic("hourly")]
 
     def lag(self) -> int:
-        """Messages of the input topics not yet committed by the workers' consumer group."""
+        """Messages of the input topics not yet committed: the raw topics by the workers'
+        intake group, the events topic by their Faust group."""
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
+        intake = f"{self.prefix}-intake"
         try:
             try:
-                committed = admin.list_group_offsets(self.prefix).get(self.prefix, {})
+                found = admin.list_group_offsets([self.prefix, intake])
             except KafkaError as exc:
                 if exc.retriable:  # e.g. a new broker still creating __consumer_offsets
                     return -1
                 raise
             total = 0
             for role in ("complaints", "kpis", "events"):
+                committed = found.get(self.prefix if role == "events" else intake, {})
                 topic = self.names.name(role)
                 tps = [TopicPartition(topic, p) for p in range(self.partitions)]
                 for tp, end in consumer.end_offsets(tps).items():

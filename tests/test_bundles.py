@@ -3,7 +3,7 @@
 
 import pytest
 
-from monitor.bundles import decode_bundle, encode_bundle, partition_for
+from monitor.bundles import decode_bundle, encode_bundle, encode_bundles, partition_for
 
 
 def test_round_trip_keeps_bytes_sources_and_offsets():
@@ -11,6 +11,13 @@ def test_round_trip_keeps_bytes_sources_and_offsets():
              ('{"type":"complaint","text":"宽带卡顿"}'.encode(), "yujing.complaints:1", 3),
              (b'{"type":"kpi","region":"r2"}', "yujing.kpis:0", 9)]
     assert decode_bundle(encode_bundle(items)) == items  # arrival order kept
+
+
+def test_a_large_batch_is_split_into_bundles_under_the_size_limit():
+    items = [(b'{"pad": "' + b"x" * 1000 + b'"}', "t:0", i) for i in range(1000)]
+    bundles = encode_bundles(items, max_bytes=100_000)
+    assert len(bundles) == 11 and all(len(b) < 150_000 for b in bundles)
+    assert [i for b in bundles for i in decode_bundle(b)] == items
 
 
 def test_a_foreign_record_is_not_a_bundle():
