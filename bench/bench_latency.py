@@ -129,11 +129,18 @@ def faust_latency(regions: int, weeks: int, live_hours: int,
                                       env=env, stdout=log, stderr=subprocess.STDOUT)
 
         def judged_until(end_ms: int, timeout_s: float, every_s: float) -> dict[str, float]:
+            """Wait for the hour ending at ``end_ms`` to be judged (the status page is
+            cheap to poll; /metrics is read once it is)."""
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
-                metrics = scrape(port)
-                if metrics.get("yujing_last_closed_hour_timestamp_seconds", 0) * 1000 >= end_ms:
-                    return metrics
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/yujing/status",
+                                                timeout=5) as r:
+                        judged = json.loads(r.read()).get("last_judged_hour")
+                except OSError:
+                    judged = None
+                if judged is not None and judged + HOUR_MS >= end_ms:
+                    return scrape(port)
                 if worker.poll() is not None:
                     raise RuntimeError(f"worker exited; see {tmp / 'worker.log'}")
                 time.sleep(every_s)  # polling a scrape endpoint, not synchronising a test

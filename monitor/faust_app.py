@@ -468,6 +468,8 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
                 tp.partition for tp in app.consumer.assignment()
                 if tp.topic == names.name("events")),
             "regions": sorted(core.regions_seen),
+            "events_received": stats.events_in, "readings_accepted": stats.readings,
+            "last_judged_hour": stats.last_judged_hour,
             "aggregates": stats.aggregates, "ticks": stats.ticks, "findings": stats.findings,
             "tickets_opened": core.pipeline.alerts.stats.opened,
             "config_version": core.watcher.version if core.watcher else None,
