@@ -42,7 +42,7 @@ from monitor.simulator import SimConfig, generate  # noqa: E402
 from monitor.windows import HOUR_MS, from_iso  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from bench_throughput import broker, free_port  # noqa: E402
+from bench_throughput import broker, free_port, stop  # noqa: E402
 
 CHANNEL = """
 notifications:
@@ -106,11 +106,15 @@ def faust_latency(regions: int, weeks: int, live_hours: int,
     _world, lines = generate(sim)
     start = from_iso(sim.start)
     by_hour: dict[int, list[bytes]] = {}
+    readings_by_hour: dict[int, int] = {}
     for line in lines:
         event = parse_event(line)
         at = getattr(event, "period_start", None) or getattr(event, "event_time", start)
-        by_hour.setdefault((at - start) // HOUR_MS, []).append(line)
+        hour = (at - start) // HOUR_MS
+        by_hour.setdefault(hour, []).append(line)
+        readings_by_hour[hour] = readings_by_hour.get(hour, 0) + getattr(event, "readings", 1)
     first_live = sim.hours - live_hours
+    catch_up_readings = sum(n for h, n in readings_by_hour.items() if h < first_live)
     tmp = Path(tempfile.mkdtemp(prefix="yujing-bench-latency-faust-"))
     (tmp / "config.yaml").write_text(config_text)
     with broker() as bootstrap:
@@ -128,18 +132,21 @@ def faust_latency(regions: int, weeks: int, live_hours: int,
             worker = subprocess.Popen([sys.executable, "-m", "monitor.cli", "worker"], cwd=ROOT,
                                       env=env, stdout=log, stderr=subprocess.STDOUT)
 
-        def judged_until(end_ms: int, timeout_s: float, every_s: float) -> dict[str, float]:
-            """Wait for the hour ending at ``end_ms`` to be judged (the status page is
-            cheap to poll; /metrics is read once it is)."""
+        def judged_until(end_ms: int, timeout_s: float, every_s: float,
+                         readings: int = 0) -> dict[str, float]:
+            """Wait until ``readings`` are in the windows and the hour ending at ``end_ms``
+            is judged (the status page is cheap to poll; /metrics is read once it is)."""
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/yujing/status",
                                                 timeout=5) as r:
-                        judged = json.loads(r.read()).get("last_judged_hour")
+                        status = json.loads(r.read())
                 except OSError:
-                    judged = None
-                if judged is not None and judged + HOUR_MS >= end_ms:
+                    status = {}
+                judged = status.get("last_judged_hour")
+                if (judged is not None and judged + HOUR_MS >= end_ms
+                        and status.get("readings_accepted", 0) >= readings):
                     return scrape(port)
                 if worker.poll() is not None:
                     raise RuntimeError(f"worker exited; see {tmp / 'worker.log'}")
@@ -148,7 +155,10 @@ def faust_latency(regions: int, weeks: int, live_hours: int,
 
         try:
             began = time.monotonic()
-            before = close_buckets(judged_until(start + (first_live - 1) * HOUR_MS, 900, 0.5))
+            # caught up: every reading of the history is in the windows (so every region,
+            # not only the fastest partition's, has closed the hours before the live ones)
+            before = close_buckets(judged_until(start + (first_live - 1) * HOUR_MS, 900, 0.5,
+                                                catch_up_readings))
             catch_up = time.monotonic() - began
             end_to_end = []
             for h in range(first_live, sim.hours):
@@ -158,8 +168,7 @@ def faust_latency(regions: int, weeks: int, live_hours: int,
                 end_to_end.append(time.monotonic() - sent)
             after = close_buckets(metrics)
         finally:
-            worker.terminate()
-            worker.wait(timeout=60)
+            stop(worker, "faust worker (latency)")
     live = [(upper, count - dict(before).get(upper, 0.0)) for upper, count in after]
     e2e = np.array(end_to_end) * 1000
     return {"regions": regions, "weeks": weeks, "live_hours": len(e2e),
@@ -169,6 +178,7 @@ def faust_latency(regions: int, weeks: int, live_hours: int,
             "end_to_end_p50_ms": float(np.percentile(e2e, 50)),
             "end_to_end_p99_ms": float(np.percentile(e2e, 99)),
             "end_to_end_max_ms": float(e2e.max()),
+            "end_to_end_ms": [round(float(x), 1) for x in e2e],
             "tickets": metrics.get("yujing_tickets_opened_total", 0.0),
             "catch_up_s": catch_up}
 

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_throughput import broker, free_port, reports  # noqa: E402
+from bench_throughput import SLOW_STOPS, broker, free_port, reports, stop  # noqa: E402
 
 from monitor.produce import produce_lines  # noqa: E402
 from monitor.topics import TopicNames, create_topics  # noqa: E402
@@ -96,10 +96,8 @@ def run(bootstrap: str, lines: list[bytes], readings: int, workers: int) -> floa
             time.sleep(0.2)  # polling status pages, not synchronising a test
         raise RuntimeError(f"workers did not finish; logs in {tmp}")
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=60)
+        for k, proc in enumerate(procs):
+            stop(proc, f"worker {k + 1} of {workers} (scaling)")
 
 
 def main() -> None:
@@ -124,7 +122,8 @@ def main() -> None:
         print(f"{row['workers']:>8} {row['readings_per_s']:>11,.0f} {row['speedup']:>9.2f}")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "scaling.json").write_text(json.dumps({"partitions": PARTITIONS, "rows": rows},
+    (out / "scaling.json").write_text(json.dumps({"partitions": PARTITIONS, "rows": rows,
+                                                  "killed_after_sigterm": SLOW_STOPS},
                                                  indent=2))
 
 
