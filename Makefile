@@ -48,7 +48,7 @@ test-deps:
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	scripts/kafka.sh fetch
-	$(BIN)/python bench/bench_throughput.py --events 300000 --faust-events 50000 --readings 2000000
+	$(BIN)/python bench/bench_throughput.py --events 300000 --faust-events 150000 --readings 2000000
 	$(BIN)/python bench/bench_latency.py --regions 100 --weeks 5 --faust-regions 20 --live-hours 48
 	$(BIN)/python bench/bench_detection_tick.py --series 10000
 	$(BIN)/python bench/bench_backtest.py --regions 1000 --weeks 52
