@@ -101,7 +101,7 @@ class _Evaluates(Protocol):
 def sub_window(window: SeriesWindow, stop: int, hours: int) -> SeriesWindow:
     """The ``hours`` columns ending before column ``stop`` (NaN-padded on the left)."""
     def cut(values: np.ndarray) -> np.ndarray:
-        return pad_left(values[:, max(stop - hours, 0):stop], hours)
+        return last_columns(values[:, :stop], hours)
     return SeriesWindow(keys=window.keys, values=cut(window.values),
                         end_hour=window.hour_at(stop - 1),
                         context={name: cut(v) for name, v in window.context.items()})
@@ -123,6 +123,11 @@ def pad_left(values: np.ndarray, columns: int) -> np.ndarray:
     if missing <= 0:
         return values
     return np.concatenate([np.full((values.shape[0], missing), np.nan), values], axis=1)
+
+
+def last_columns(values: np.ndarray, columns: int) -> np.ndarray:
+    """Exactly the last ``columns`` columns of ``values``, NaN-padded on the left."""
+    return pad_left(values, columns)[:, -columns:]
 
 
 def rolling_sums(values: np.ndarray, w: int, ends: int, lag: int = 0) -> np.ndarray:

@@ -16,7 +16,7 @@ from detectors.base import (
     Finding,
     SeriesWindow,
     end_hours,
-    pad_left,
+    last_columns,
     pct,
     rolling_sums,
 )
@@ -81,7 +81,7 @@ class ThresholdDetector:
         cfg = self.config
         n = cfg.min_consecutive_hours
         length = self.history_hours() + ends - 1
-        values = pad_left(window.values, length)[:, -length:]
+        values = last_columns(window.values, length)
         if cfg.clear_at is not None:
             firing = hysteresis_state(values, cfg.threshold, cfg.clear_at, n,
                                       above=cfg.direction == "above", ends=ends)

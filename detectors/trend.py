@@ -31,7 +31,7 @@ from detectors.base import (
     SeriesWindow,
     end_hours,
     finding,
-    pad_left,
+    last_columns,
     pct,
     rolling_sums,
     scan_by_ends,
@@ -120,20 +120,21 @@ def windowed_cusum(llr: np.ndarray, run: int, ends: int) -> tuple[np.ndarray, np
     rows, n = llr.shape
     csum = np.zeros((rows, n + 1))
     np.cumsum(llr, axis=1, out=csum[:, 1:])
-    first = n - ends - run + 1  # csum index where the first end's run starts
-    lows = np.lib.stride_tricks.sliding_window_view(csum[:, first:], run + 1, axis=1)
-    stat = csum[:, n - ends + 1:] - lows.min(axis=2)
+    stat = csum[:, n - ends + 1:] - _runs(csum, run, ends).min(axis=2)
     return np.maximum(stat, 0.0), csum
+
+
+def _runs(csum: np.ndarray, run: int, ends: int) -> np.ndarray:
+    """[rows, ends, run + 1]: each end's run of cumulative sums (a view, no copy)."""
+    first = csum.shape[1] - 1 - ends - run + 1  # csum index where the first end's run starts
+    return np.lib.stride_tricks.sliding_window_view(csum[:, first:], run + 1, axis=1)
 
 
 def run_starts(csum: np.ndarray, run: int, ends: int, rows: np.ndarray,
                at: np.ndarray) -> np.ndarray:
     """For the given (row, end) cells: how many columns into its run the CUSUM last was 0
     (the start of the excess it measures), at most ``run - 1``."""
-    n = csum.shape[1] - 1
-    first = n - ends - run + 1
-    view = np.lib.stride_tricks.sliding_window_view(csum[:, first:], run + 1, axis=1)
-    cells = view[rows, at]  # [cells, run + 1]
+    cells = _runs(csum, run, ends)[rows, at]  # [cells, run + 1]
     last_low = run - np.argmin(cells[:, ::-1], axis=1)
     return np.minimum(last_low, run - 1)
 
@@ -164,8 +165,7 @@ class EarlyTrendDetector:
     def _cusum(self, window: SeriesWindow, ends: int) -> list[Finding]:
         cfg = self.config
         run = cfg.run_hours
-        values = pad_left(window.values, self.history_hours() + ends - 1)
-        values = values[:, -(self.history_hours() + ends - 1):]
+        values = last_columns(window.values, self.history_hours() + ends - 1)
         columns = run + ends - 1  # every column some end's run covers
         counts, expected, usable = seasonal_expectation(values, cfg.weeks, columns)
         counts, expected = counts * usable, expected * usable

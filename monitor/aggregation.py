@@ -38,6 +38,8 @@ CATEGORIES: tuple[Category, ...] = tuple(Category)
 KPIS: tuple[Kpi, ...] = tuple(Kpi)
 _CATEGORY_INDEX = {category: i for i, category in enumerate(CATEGORIES)}
 RATE_PER = 10_000  # complaint rates are per 10k subscribers
+# the input (the watermark's kind) each event type belongs to: reports are KPI readings
+INPUT_OF = {"complaint": "complaint", "kpi": "kpi", "kpi_report": "kpi"}
 
 
 @dataclass(frozen=True)
@@ -252,31 +254,33 @@ class RegionWindows:
             if offset <= self.applied.get(partition, -1):
                 return Outcome.DUPLICATE
             self.applied[partition] = offset
-        if isinstance(event, KpiReport):
-            return self._add_report(event, raw, source, now)
-        hour = event.event_time - event.event_time % HOUR_MS
-        if self.is_final(hour):
-            return self._late(event, "event_time", event.event_time, raw, source)
-        identity = event_identity(event)
-        seen = self.seen.get(hour)
+        moment = event.period_start if isinstance(event, KpiReport) else event.event_time
+        first = moment - moment % HOUR_MS
+        if self.is_final(first):
+            field = "period_start" if isinstance(event, KpiReport) else "event_time"
+            return self._late(event, field, moment, raw, source)
+        seen = self.seen.get(first)
         if seen is None:
-            seen = self.seen[hour] = set()
-        elif identity in seen:
+            seen = self.seen[first] = set()
+        identity = event_identity(event)
+        if identity in seen:
             return Outcome.DUPLICATE  # a redelivery (producer retry, replay after a crash)
         seen.add(identity)
-        bucket = self.buckets.get(hour)
-        if bucket is None:
-            bucket = self.buckets[hour] = HourBucket()
-        if isinstance(event, ComplaintEvent):
-            bucket.add_complaint(event.category)
+        if isinstance(event, KpiReport):
+            touched = self._add_readings(event)
         else:
-            bucket.add_kpi(event.kpi, event.value)
+            bucket = self._bucket(first)
+            if isinstance(event, ComplaintEvent):
+                bucket.add_complaint(event.category)
+            else:
+                bucket.add_kpi(event.kpi, event.value)
+            touched = {first}
         if self.next_close is None:
-            self.next_close = hour
-        late = hour < self.next_close
-        if late:
-            self.dirty.add(hour)  # an emitted (or pre-stream) hour changed: correction
-        kind = event.type
+            self.next_close = first
+        late = first < self.next_close
+        if late:  # an emitted (or pre-stream) hour changed: correction
+            self.dirty.update(h for h in touched if h < self.next_close)
+        kind = INPUT_OF[event.type]
         if event.event_time > self.kind_max.get(kind, -1):
             self.kind_max[kind] = event.event_time
         if now is not None:
@@ -284,6 +288,27 @@ class RegionWindows:
             if self.first_arrival is None:
                 self.first_arrival = now
         return Outcome.LATE if late else Outcome.ACCEPTED
+
+    def _bucket(self, hour: int) -> HourBucket:
+        bucket = self.buckets.get(hour)
+        if bucket is None:
+            bucket = self.buckets[hour] = HourBucket()
+        return bucket
+
+    def _add_readings(self, report: KpiReport) -> set[int]:
+        """A report's readings, each into its hour; returns the hours touched."""
+        step = report.interval_s * 1000
+        touched: set[int] = set()
+        for kpi, values in report.kpis.items():
+            i, n, t = 0, len(values), report.period_start
+            while i < n:  # one slice per hour the readings fall in (usually one)
+                hour = t - t % HOUR_MS
+                j = min(n, i + -(-(hour + HOUR_MS - t) // step))
+                self._bucket(hour).add_kpi_values(kpi, values[i:j] if i or j < n else values)
+                touched.add(hour)
+                t += (j - i) * step
+                i = j
+        return touched
 
     def _late(self, event: ComplaintEvent | KpiSample | KpiReport, field: str, moment: int,
               raw: bytes, source: str) -> DeadLetter:
@@ -294,46 +319,6 @@ class RegionWindows:
                     f"watermark of {self.region} ({to_iso(self.watermark or 0)}) passed its "
                     f"end plus allowed lateness {self.config.allowed_lateness_ms // 1000}s"),
             raw=raw or event.model_dump_json().encode(), field=field, source=source)
-
-    def _add_report(self, report: KpiReport, raw: bytes, source: str,
-                     now: int | None) -> DeadLetter | Outcome:
-        """A report's readings, each into its hour: all of them, or (late) none."""
-        first = report.period_start - report.period_start % HOUR_MS
-        if self.is_final(first):
-            return self._late(report, "period_start", report.period_start, raw, source)
-        seen = self.seen.get(first)
-        if seen is None:
-            seen = self.seen[first] = set()
-        identity = event_identity(report)
-        if identity in seen:
-            return Outcome.DUPLICATE
-        seen.add(identity)
-        step = report.interval_s * 1000
-        touched: set[int] = set()
-        for kpi, values in report.kpis.items():
-            i, n, t = 0, len(values), report.period_start
-            while i < n:  # one slice per hour the readings fall in (usually one)
-                hour = t - t % HOUR_MS
-                j = min(n, i + -(-(hour + HOUR_MS - t) // step))
-                bucket = self.buckets.get(hour)
-                if bucket is None:
-                    bucket = self.buckets[hour] = HourBucket()
-                bucket.add_kpi_values(kpi, values[i:j] if i or j < n else values)
-                touched.add(hour)
-                t += (j - i) * step
-                i = j
-        if self.next_close is None:
-            self.next_close = first
-        late = first < self.next_close
-        if late:
-            self.dirty.update(h for h in touched if h < self.next_close)
-        if report.event_time > self.kind_max.get("kpi", -1):
-            self.kind_max["kpi"] = report.event_time
-        if now is not None:
-            self.kind_arrival["kpi"] = now
-            if self.first_arrival is None:
-                self.first_arrival = now
-        return Outcome.LATE if late else Outcome.ACCEPTED
 
     def poll(self, until: int | None = None, now: int | None = None) -> list[HourlyAggregate]:
         """Emit hours the watermark passed, then corrections; drop state of final hours."""

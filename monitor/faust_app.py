@@ -53,7 +53,7 @@ from monitor.metrics import CONTENT_TYPE, WorkerMetrics
 from monitor.parsing import parse_event
 from monitor.pipeline import Pipeline
 from monitor.reload import ConfigWatcher
-from monitor.schemas import RegionInfo
+from monitor.schemas import Event, RegionInfo
 from monitor.settings import WorkerSettings
 
 log = logging.getLogger("yujing.faust")
@@ -166,15 +166,21 @@ class WorkerCore:
         self.window_config = config.windows.to_window_config(live=True)
         self.metrics = WorkerMetrics(self.pipeline, self.store, self.watcher)
 
-    def validate(self, records: Iterable[tuple[bytes, str, int, str]]) -> Validated:
-        """Parse a batch of raw (value, source partition, offset, kind); group the valid
-        ones by the events-topic partition their region maps to."""
+    def parse(self, value: bytes, source: str, offset: int) -> Event | DeadLetter:
+        """Parse one raw event; its raw topic (``source`` is "topic:partition") fixes the
+        kind."""
+        kind = self.kind_by_topic.get(source.rpartition(":")[0])
+        return parse_event(value, kind=kind, source=source, offset=offset)
+
+    def validate(self, records: Iterable[tuple[bytes, str, int]]) -> Validated:
+        """Parse a batch of raw (value, source partition, offset); group the valid ones by
+        the events-topic partition their region maps to."""
         out = Validated()
         stats = self.pipeline.stats
         partitions = self.settings.partitions
-        for value, source, offset, kind in records:
+        for value, source, offset in records:
             stats.events_in += 1
-            parsed = parse_event(value, kind=kind, source=source, offset=offset)
+            parsed = self.parse(value, source, offset)
             if isinstance(parsed, DeadLetter):
                 stats.dead_lettered[parsed.reason.value] += 1
                 out.dead.append(parsed)
@@ -194,10 +200,8 @@ class WorkerCore:
         result = BatchResult()
         now = int(time.time() * 1000)
         stats = self.pipeline.stats
-        kinds = self.kind_by_topic
         for value, source, offset in records:
-            kind = kinds.get(source.rpartition(":")[0])  # the raw topic fixes the kind
-            parsed = parse_event(value, kind=kind, source=source, offset=offset)
+            parsed = self.parse(value, source, offset)
             if isinstance(parsed, DeadLetter):
                 result.dead.append(parsed)
                 stats.dead_lettered[parsed.reason.value] += 1
@@ -223,7 +227,7 @@ class WorkerCore:
                 stats.duplicates += 1
             else:
                 stats.accepted += 1
-                stats.readings += getattr(parsed, "readings", 1)
+                stats.readings += parsed.readings
                 stats.late_accepted += outcome is Outcome.LATE
         self.regions_seen.update(result.states)
         for region in sorted(result.states):
@@ -318,7 +322,7 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
     findings_topic = app.topic(names.name("findings"))
     alerts_topic = app.topic(names.name("alerts"))
     dead_topic = app.topic(names.name("deadletters"))
-    role_by_topic = {names.name("complaints"): "complaints", names.name("kpis"): "kpis"}
+    raw_topics = list(core.kind_by_topic)
 
     # tables
     windows = app.Table("windows", default=None, partitions=settings.partitions,
@@ -337,7 +341,7 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
         offsets committed once the batch's bundles are flushed (at least once: the
         aggregation skips what its state already applied)."""
         consumer = AIOKafkaConsumer(
-            *role_by_topic, bootstrap_servers=settings.bootstrap,
+            *raw_topics, bootstrap_servers=settings.bootstrap,
             group_id=f"{settings.app_id}-intake", client_id=f"{settings.app_id}-intake",
             enable_auto_commit=False, auto_offset_reset="earliest",
             session_timeout_ms=int(settings.session_timeout * 1000),
@@ -371,9 +375,8 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
         # event is late relative to what arrived before it)
         records = sorted((r for batch in fetched.values() for r in batch),
                          key=lambda r: r.timestamp)
-        result = core.validate(
-            (r.value or b"", f"{r.topic}:{r.partition}", r.offset,
-             KIND_BY_ROLE[role_by_topic[r.topic]]) for r in records)
+        result = core.validate((r.value or b"", f"{r.topic}:{r.partition}", r.offset)
+                               for r in records)
         for letter in result.dead:
             await send_dead(letter)
         for partition, items in sorted(result.bundles.items()):
@@ -440,7 +443,7 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
         """Consumer lag per input topic: high-water mark minus the next offset to process."""
         consumer = app.consumer
         read = getattr(consumer, "_read_offset", {})
-        lag: dict[str, int] = dict.fromkeys([*role_by_topic, *inputs], 0)
+        lag: dict[str, int] = dict.fromkeys([*raw_topics, *inputs], 0)
         for key, value in intake_lag.items():
             topic = key.rpartition(":")[0]
             lag[topic] = lag.get(topic, 0) + value

@@ -96,7 +96,7 @@ class Pipeline:
             self.stats.duplicates += 1
             return
         self.stats.accepted += 1
-        self.stats.readings += getattr(parsed, "readings", 1)
+        self.stats.readings += parsed.readings
         if outcome is Outcome.LATE:
             self.stats.late_accepted += 1
         mark = self.aggregator.max_event_time

@@ -106,6 +106,11 @@ Region = Annotated[str, Field(pattern=REGION_PATTERN)]
 class _Event(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
+    @property
+    def readings(self) -> int:
+        """Measurements this event carries (a complaint or a sample is one)."""
+        return 1
+
 
 class ComplaintEvent(_Event):
     """One customer complaint as the CRM records it."""
