@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.config import load_config
-from monitor.detection import tick
-from monitor.series import SeriesStore
+from monitor.config.model import load_config
+from monitor.detection.store import SeriesStore
+from monitor.detection.tick import tick
 
 HOUR_MS = 3_600_000
 

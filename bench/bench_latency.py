@@ -36,10 +36,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.config import parse_config  # noqa: E402
-from monitor.embedded import build  # noqa: E402
-from monitor.simulator import SimConfig, generate  # noqa: E402
-from monitor.windows import HOUR_MS, from_iso  # noqa: E402
+from detectors.timeaxis import HOUR_MS, from_iso  # noqa: E402
+from monitor.config.model import parse_config  # noqa: E402
+from monitor.lab.simulate_events import SimConfig, generate  # noqa: E402
+from monitor.runners.embedded import build  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from bench_throughput import broker, free_port, stop  # noqa: E402
@@ -98,9 +98,9 @@ def faust_latency(regions: int, weeks: int, live_hours: int,
     End to end, per live hour: from the next hour's events acknowledged by the broker (what
     closes the hour) to the worker reporting the hour judged, polled every 20 ms.
     """
-    from monitor.parsing import parse_event
-    from monitor.produce import produce_lines
-    from monitor.topics import TopicNames, create_topics
+    from monitor.events.parsing import parse_event
+    from monitor.lab.produce import produce_lines
+    from monitor.runners.faust.topics import TopicNames, create_topics
 
     sim = SimConfig(regions=regions, weeks=weeks, kpi_reports=True)
     _world, lines = generate(sim)

@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_throughput import SLOW_STOPS, broker, free_port, reports, stop  # noqa: E402
 
-from monitor.produce import produce_lines  # noqa: E402
-from monitor.topics import TopicNames, create_topics  # noqa: E402
+from monitor.lab.produce import produce_lines  # noqa: E402
+from monitor.runners.faust.topics import TopicNames, create_topics  # noqa: E402
 
 PARTITIONS = 8
 

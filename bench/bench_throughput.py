@@ -49,10 +49,10 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.aggregation import HourlyAggregator  # noqa: E402
-from monitor.config import load_config  # noqa: E402
-from monitor.deadletters import DeadLetter  # noqa: E402
-from monitor.parsing import parse_event  # noqa: E402
+from monitor.config.model import load_config  # noqa: E402
+from monitor.events.deadletters import DeadLetter  # noqa: E402
+from monitor.events.parsing import parse_event  # noqa: E402
+from monitor.windows.aggregation import HourlyAggregator  # noqa: E402
 
 HOUR_MS = 3_600_000
 T0 = 1_791_158_400_000  # 2026-10-05T00:00:00Z
@@ -268,8 +268,8 @@ def run_quix(bootstrap: str, topic: str, n: int) -> tuple[float, int]:
 
 def run_faust(bootstrap: str, pairs: Mix) -> float:
     """Produce to a fresh prefix, start one worker, time until every reading is accepted."""
-    from monitor.produce import produce_lines
-    from monitor.topics import TopicNames, create_topics
+    from monitor.lab.produce import produce_lines
+    from monitor.runners.faust.topics import TopicNames, create_topics
 
     prefix = f"b{uuid.uuid4().hex[:6]}"
     names = TopicNames(prefix)

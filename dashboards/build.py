@@ -28,7 +28,7 @@ from grafana_foundation_sdk.models.dashboard import DataSourceRef, VariableRefre
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="prometheus")
 OVERVIEW_UID = "yujing-noc"
-REGION_UID = "yujing-region"  # alerts.notifications.Links.region_dashboard_uid
+REGION_UID = "yujing-region"  # alerts.notify.settings.Links.region_dashboard_uid
 DETECTORS_UID = "yujing-detectors"
 PIPELINE_UID = "yujing-pipeline"
 ACTIVE = 'state=~"open|acknowledged|in_progress"'

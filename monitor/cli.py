@@ -13,12 +13,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from monitor.config import ConfigError, MonitorConfig, load_config
-from monitor.embedded import EmbeddedRun, build, run_file
-from monitor.logs import setup_logging
-from monitor.scorecard import Scorecard, score
-from monitor.simulator import SimConfig, read_labels, write
-from monitor.windows import to_iso
+from detectors.timeaxis import to_iso
+from monitor.config.model import ConfigError, MonitorConfig, load_config
+from monitor.lab.scorecard import Scorecard, score
+from monitor.lab.simulate_events import SimConfig, read_labels, write
+from monitor.observability.logs import setup_logging
+from monitor.runners.embedded import EmbeddedRun, build, run_file
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Yujing (预警): early warning from complaints and network KPIs.")
@@ -62,8 +62,8 @@ def simulate(
     config = _sim_config(seed=seed, regions=regions, weeks=weeks, incidents=not no_incidents,
                          dirty=dirty, kpi_reports=kpi_reports)
     if hourly:
-        from monitor.simulate_hourly import simulate_hourly
-        from monitor.simulator import write_labels
+        from monitor.lab.simulate_events import write_labels
+        from monitor.lab.simulate_hourly import simulate_hourly
 
         series, known = simulate_hourly(config)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -257,7 +257,7 @@ def backtest(
     json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Replay history through the same pipeline: what would this config have done?"""
-    from monitor.backtest import Comparison, run_backtest
+    from monitor.lab.backtest import Comparison, run_backtest
 
     setup_logging("WARNING")
     if (data is None) == (hourly is None):
@@ -269,8 +269,8 @@ def backtest(
         configs.append((compare.stem, _load(compare)))
     results = []
     if hourly is not None:
-        from monitor.backtest import run_backtest_series
-        from monitor.hourly_series import HourlySeries
+        from monitor.detection.hourly_file import HourlySeries
+        from monitor.lab.backtest import run_backtest_series
 
         for name, cfg in configs:
             needed = cfg.metrics_needed()  # type: ignore[attr-defined]
@@ -289,7 +289,7 @@ def backtest(
             results.append(run_backtest(cfg, fh, known, name=name, keep_series=keep,  # type: ignore[arg-type]
                                         progress=lambda k, t=task: bar.advance(t, k)))
     if plots is not None:
-        from monitor.plots import plot_alerted_series
+        from monitor.lab.plots import plot_alerted_series
         for result in results:
             written = plot_alerted_series(result, known, plots / result.name)
             err.print(f"{len(written)} plots in {plots / result.name}")
@@ -333,7 +333,7 @@ def _print_backtest(results: list, labels: list) -> None:  # type: ignore[type-a
                         _fmt(doc["mean_delay_hours"], "{:.0f}"))
         out.print(per)
     if len(results) == 2 and labels:
-        from monitor.backtest import Comparison
+        from monitor.lab.backtest import Comparison
         only_a, only_b = Comparison(*results).only_caught_by()
         out.print(f"caught only by {results[0].name}: {', '.join(only_a) or 'none'}")
         out.print(f"caught only by {results[1].name}: {', '.join(only_b) or 'none'}")
@@ -349,8 +349,8 @@ DbOpt = Annotated[str | None, typer.Option("--db", help="Ticket database URL (de
 def _store(db: str | None) -> object:
     import os
 
-    from alerts.db import SchemaOutdated
-    from alerts.tickets import TicketStore
+    from alerts.tickets.db import SchemaOutdated
+    from alerts.tickets.store import TicketStore
 
     try:
         return TicketStore(db or os.environ.get("YUJING_DATABASE_URL",
@@ -392,7 +392,7 @@ def tickets_show(ticket_id: int, db: DbOpt = None) -> None:
 def _act(action: str, ticket_id: int, actor: str, comment: str, db: str | None) -> None:
     import time
 
-    from alerts.lifecycle import Refused
+    from alerts.tickets.lifecycle import Refused
 
     result = _store(db).transition(ticket_id, action, actor, comment,  # type: ignore[attr-defined]
                                    int(time.time() * 1000))
@@ -440,8 +440,8 @@ def topics_create(
     """Create the monitor's topics (idempotent; grows partition counts, never shrinks)."""
     import os
 
-    from monitor.settings import WorkerSettings
-    from monitor.topics import create_topics
+    from monitor.runners.faust.settings import WorkerSettings
+    from monitor.runners.faust.topics import create_topics
 
     cfg = _load(config)
     if partitions is None and not os.environ.get("YUJING_PARTITIONS"):
@@ -456,8 +456,8 @@ def topics_create(
 @topics_app.command("list")
 def topics_list(bootstrap: BootstrapOpt = None, prefix: PrefixOpt = None) -> None:
     """List the monitor's topics and their partition counts."""
-    from monitor.settings import WorkerSettings
-    from monitor.topics import list_topics
+    from monitor.runners.faust.settings import WorkerSettings
+    from monitor.runners.faust.topics import list_topics
 
     s = WorkerSettings.from_env(bootstrap=bootstrap, topic_prefix=prefix)
     for name, count in sorted(list_topics(s.bootstrap, s.topics).items()):
@@ -473,8 +473,8 @@ def produce(
                                                "as fast as the broker takes them).")] = None,
 ) -> None:
     """Send a JSONL file into the raw topics, keyed by region."""
-    from monitor.produce import produce_lines
-    from monitor.settings import WorkerSettings
+    from monitor.lab.produce import produce_lines
+    from monitor.runners.faust.settings import WorkerSettings
 
     s = WorkerSettings.from_env(bootstrap=bootstrap, topic_prefix=prefix)
     total = sum(1 for _ in file.open("rb"))
@@ -504,9 +504,9 @@ def api(
     """Serve the ticket HTTP API (OpenAPI at /docs) until interrupted."""
     import threading
 
-    from alerts.api import TokenAuth
-    from alerts.outbox import Dispatcher
-    from monitor.api_server import housekeeping, start_api
+    from alerts.notify.outbox import Dispatcher
+    from alerts.tickets.api import TokenAuth
+    from monitor.runners.api_server import housekeeping, start_api
 
     setup_logging("INFO")
     try:
@@ -583,7 +583,7 @@ app.add_typer(outbox_app, name="outbox")
 @outbox_app.command("status")
 def outbox_status(db: DbOpt = None) -> None:
     """Deliveries per channel and state (pending, delivered, dead)."""
-    from alerts.outbox import counts
+    from alerts.notify.outbox import counts
 
     table = Table(title="Outbox")
     for column in ("channel", "state", "deliveries"):
@@ -597,7 +597,7 @@ def outbox_status(db: DbOpt = None) -> None:
 def outbox_retry(db: DbOpt = None, channel: Annotated[str | None, typer.Option()] = None
                  ) -> None:
     """Queue dead deliveries again (after fixing an endpoint or its credentials)."""
-    from alerts.outbox import retry_dead
+    from alerts.notify.outbox import retry_dead
 
     n = retry_dead(_store(db).engine, channel)  # type: ignore[attr-defined]
     out.print(f"{n} dead deliveries queued again")
@@ -617,8 +617,8 @@ def worker(
     data_dir: Annotated[Path | None, typer.Option(help="Faust data directory.")] = None,
 ) -> None:
     """Run a Faust worker; start several to share the partitions."""
-    from monitor.faust_app import run_worker
-    from monitor.settings import WorkerSettings
+    from monitor.runners.faust.app import run_worker
+    from monitor.runners.faust.settings import WorkerSettings
 
     setup_logging("INFO")
     s = WorkerSettings.from_env(bootstrap=bootstrap, topic_prefix=prefix, database_url=db,

@@ -13,16 +13,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from alerts.service import AlertService
-from monitor.aggregation import HourlyAggregate, HourlyAggregator, Outcome
-from monitor.config import MonitorConfig
-from monitor.deadletters import DeadLetter, DeadLetterSink
-from monitor.detection import TickResult, scan, tick
-from monitor.hourly_series import HourlySeries
-from monitor.parsing import parse_event
-from monitor.reload import ConfigWatcher
-from monitor.series import SeriesStore
-from monitor.windows import HOUR_MS
+from alerts.policy.service import AlertService
+from detectors.timeaxis import HOUR_MS
+from monitor.config.model import MonitorConfig
+from monitor.config.reload import ConfigWatcher
+from monitor.detection.hourly_file import HourlySeries
+from monitor.detection.store import SeriesStore
+from monitor.detection.tick import TickResult, scan, tick
+from monitor.events.deadletters import DeadLetter, DeadLetterSink
+from monitor.events.parsing import parse_event
+from monitor.windows.aggregation import HourlyAggregate, HourlyAggregator, Outcome
 
 log = logging.getLogger("yujing.pipeline")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from monitor.windows import from_iso
+from detectors.timeaxis import from_iso
 
 T0 = from_iso("2026-10-05T00:00:00+00:00")
 

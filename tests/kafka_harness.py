@@ -18,12 +18,12 @@ import orjson
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from alerts.tickets import TicketStore
-from monitor.aggregation import HourlyAggregate
-from monitor.config import load_config
-from monitor.embedded import build, run_lines
-from monitor.produce import produce_lines
-from monitor.topics import TopicNames, create_topics
+from alerts.tickets.store import TicketStore
+from monitor.config.model import load_config
+from monitor.lab.produce import produce_lines
+from monitor.runners.embedded import build, run_lines
+from monitor.runners.faust.topics import TopicNames, create_topics
+from monitor.windows.aggregation import HourlyAggregate
 from tests.conftest import ROOT, free_port
 
 

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from alerts.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from alerts.notify.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 
 @dataclass

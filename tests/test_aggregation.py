@@ -1,15 +1,15 @@
 """Hourly windows in event time: edges, corrections inside lateness, dead letters beyond it."""
 
-from monitor.aggregation import (
+from detectors.timeaxis import HOUR_MS, from_iso
+from monitor.events.deadletters import Reason
+from monitor.events.parsing import parse_event
+from monitor.windows.aggregation import (
     CATEGORIES,
     HourlyAggregator,
     Outcome,
     WindowConfig,
     percentile,
 )
-from monitor.deadletters import Reason
-from monitor.parsing import parse_event
-from monitor.windows import HOUR_MS, from_iso
 from tests.helpers import complaint, kpi, region
 
 
@@ -106,7 +106,7 @@ def test_redelivered_events_count_once():
 def test_region_state_survives_serialisation_mid_stream():
     import orjson
 
-    from monitor.aggregation import RegionWindows
+    from monitor.windows.aggregation import RegionWindows
     config = WindowConfig(allowed_lateness_ms=HOUR_MS, inputs=("complaint",))
     live = RegionWindows("r1", config)
     events = [ev(complaint(f"2026-10-05T{h:02d}:{m:02d}:00Z", id_=f"{h}-{m}"))
@@ -188,7 +188,7 @@ def test_aggregate_json_round_trip():
     agg.add(ev(kpi("2026-10-05T10:20:00Z", 0.7)))
     agg.add(ev(complaint("2026-10-05T10:30:00Z", id_="c2")))
     (hour,) = agg.poll()
-    from monitor.aggregation import HourlyAggregate
+    from monitor.windows.aggregation import HourlyAggregate
     assert HourlyAggregate.from_json(hour.to_json()) == hour
 
 
@@ -225,7 +225,7 @@ def test_an_hour_waits_for_every_input():
 
 
 def test_an_idle_input_stops_holding_hours_open():
-    from monitor.aggregation import RegionWindows
+    from monitor.windows.aggregation import RegionWindows
     config = WindowConfig(inputs=("complaint", "kpi"), idle_ms=60_000)
     state = RegionWindows("r1", config)
     state.add(ev(complaint("2026-10-05T09:10:00Z", id_="a")), now=0)

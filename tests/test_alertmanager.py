@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from alerts.outbox import Dispatcher, build_senders
-from alerts.tickets import TicketStore
+from alerts.notify.outbox import Dispatcher, build_senders
+from alerts.tickets.store import TicketStore
 from tests.kafka_harness import wait_until
 from tests.receivers import HttpReceiver
 from tests.test_alerts import T0, finding

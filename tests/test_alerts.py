@@ -2,15 +2,15 @@
 
 import pytest
 
-from alerts.fingerprint import fingerprint, ticket_key
-from alerts.notify import MemoryNotifier
-from alerts.routing import Department, department_for
-from alerts.service import AlertService
-from alerts.sla import due_times
-from alerts.tickets import TicketStore
+from alerts.notify.local import MemoryNotifier
+from alerts.policy.fingerprint import fingerprint, ticket_key
+from alerts.policy.service import AlertService
+from alerts.taxonomy import Department, department_for
+from alerts.tickets.sla import due_times
+from alerts.tickets.store import TicketStore
 from detectors.base import Finding
-from monitor.config import AlertSettings, Severity
-from monitor.detection import SpecFinding, TickResult
+from monitor.config.model import AlertSettings, Severity
+from monitor.detection.tick import SpecFinding, TickResult
 
 HOUR = 3_600_000
 MIN = 60_000
@@ -171,7 +171,7 @@ def test_another_detector_on_the_same_series_joins_the_open_ticket(service):
 
 
 def test_routing_table_from_config_overrides_the_defaults(db_url):
-    from monitor.config import parse_config
+    from monitor.config.model import parse_config
 
     config = parse_config("""
 alerts:
@@ -191,7 +191,7 @@ alerts:
 
 
 def test_routing_table_rejects_unknown_keys_and_departments():
-    from monitor.config import ConfigError, parse_config
+    from monitor.config.model import ConfigError, parse_config
 
     with pytest.raises(ConfigError) as info:
         parse_config("alerts:\n  routing:\n    weather: billing\n", "r.yaml")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from alerts.api import TokenAuth, create_api
-from alerts.tickets import TicketStore
+from alerts.tickets.api import TokenAuth, create_api
+from alerts.tickets.store import TicketStore
 from tests.test_alerts import T0, finding
 
 ALICE = "alice-token-0123456789"

@@ -10,8 +10,8 @@ import sys
 import httpx
 import pytest
 
-from monitor.config import load_config
-from monitor.simulator import SimConfig, write
+from monitor.config.model import load_config
+from monitor.lab.simulate_events import SimConfig, write
 from tests.conftest import ROOT, free_port
 from tests.kafka_harness import wait_until
 from tests.receivers import HttpReceiver

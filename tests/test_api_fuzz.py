@@ -10,8 +10,8 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
-from alerts.api import create_api
-from alerts.tickets import TicketStore
+from alerts.tickets.api import create_api
+from alerts.tickets.store import TicketStore
 from tests.test_alerts import T0, finding
 from tests.test_api import ALICE, AUTH
 

@@ -6,9 +6,9 @@ import sys
 import orjson
 import pytest
 
-from monitor.backtest import run_backtest
-from monitor.config import load_config, parse_config
-from monitor.simulator import SimConfig, generate, write
+from monitor.config.model import load_config, parse_config
+from monitor.lab.backtest import run_backtest
+from monitor.lab.simulate_events import SimConfig, generate, write
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def small_world(tmp_path_factory):
 
 
 def test_default_config_catches_every_incident_kind(small_world):
-    from monitor.simulator import read_labels
+    from monitor.lab.simulate_events import read_labels
     events, labels_path = small_world
     labels = read_labels(labels_path)
     result = run_backtest(load_config(), events.open("rb"), labels)

@@ -3,7 +3,12 @@
 
 import pytest
 
-from monitor.bundles import decode_bundle, encode_bundle, encode_bundles, partition_for
+from monitor.runners.faust.bundles import (
+    decode_bundle,
+    encode_bundle,
+    encode_bundles,
+    partition_for,
+)
 
 
 def test_round_trip_keeps_bytes_sources_and_offsets():

@@ -1,6 +1,6 @@
 import pytest
 
-from monitor.config import ConfigError, load_config, parse_config
+from monitor.config.model import ConfigError, load_config, parse_config
 
 
 def test_packaged_default_config_is_valid():

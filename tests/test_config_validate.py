@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from monitor.config import ConfigError, parse_config
+from monitor.config.model import ConfigError, parse_config
 
 BASE = """\
 region_groups:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alerts.notifications import Links
+from alerts.notify.settings import Links
 from dashboards.build import REGION_UID, build_all, queries, render
 from tests.conftest import ROOT
 

@@ -12,13 +12,13 @@ import numpy as np
 import orjson
 import pytest
 
-from monitor.aggregation import CATEGORIES, HourlyAggregate
-from monitor.backtest import run_backtest_series
-from monitor.config import load_config
-from monitor.embedded import build, run_lines
-from monitor.hourly_series import HourlySeries
-from monitor.simulator import SimConfig, generate
-from monitor.windows import HOUR_MS
+from detectors.timeaxis import HOUR_MS
+from monitor.config.model import load_config
+from monitor.detection.hourly_file import HourlySeries
+from monitor.lab.backtest import run_backtest_series
+from monitor.lab.simulate_events import SimConfig, generate
+from monitor.runners.embedded import build, run_lines
+from monitor.windows.aggregation import CATEGORIES, HourlyAggregate
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import httpx
 import orjson
 import pytest
 
-from monitor.simulator import SimConfig, generate
+from monitor.lab.simulate_events import SimConfig, generate
 from tests.conftest import ROOT, free_port, missing
 from tests.helpers import complaint, kpi
 from tests.kafka_harness import Scenario, embedded_reference, final_hours, same_metrics, wait_until

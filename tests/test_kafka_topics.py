@@ -6,7 +6,7 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from monitor.topics import TopicNames, create_topics, list_topics
+from monitor.runners.faust.topics import TopicNames, create_topics, list_topics
 
 pytestmark = pytest.mark.kafka
 

@@ -3,10 +3,10 @@
 import orjson
 import pytest
 
-from monitor.aggregation import HourlyAggregator, Outcome, WindowConfig
-from monitor.deadletters import DeadLetter, Reason
-from monitor.parsing import parse_event
-from monitor.windows import HOUR_MS, from_iso
+from detectors.timeaxis import HOUR_MS, from_iso
+from monitor.events.deadletters import DeadLetter, Reason
+from monitor.events.parsing import parse_event
+from monitor.windows.aggregation import HourlyAggregator, Outcome, WindowConfig
 from tests.helpers import kpi, region
 
 T0 = from_iso("2026-10-05T09:00:00Z")
@@ -75,8 +75,8 @@ def test_a_bad_report_is_a_dead_letter_naming_the_reading(payload, reason, field
 def test_a_report_is_refused_on_the_complaint_topic_and_counted_in_readings():
     letter = parse_event(report(T0, packet_loss=[1.0]), kind="complaint")
     assert isinstance(letter, DeadLetter) and letter.reason is Reason.UNKNOWN_TYPE
-    from monitor.config import load_config
-    from monitor.embedded import build, run_lines
+    from monitor.config.model import load_config
+    from monitor.runners.embedded import build, run_lines
     run_ = build(load_config(), "sqlite://")
     run_lines(run_, [region("r1"), report(T0, packet_loss=[1.0] * 12, latency=[5.0] * 12)])
     stats = run_.pipeline.stats

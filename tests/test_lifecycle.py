@@ -2,8 +2,8 @@
 
 import pytest
 
-from alerts.lifecycle import Refused
-from alerts.tickets import TicketStore
+from alerts.tickets.lifecycle import Refused
+from alerts.tickets.store import TicketStore
 from tests.test_alerts import T0, finding
 
 MIN = 60_000
@@ -86,9 +86,9 @@ def test_feedback_and_resolution_clocks(store):
 
 
 def test_a_person_resolving_starts_the_cooldown(tmp_path):
-    from alerts.notify import MemoryNotifier
-    from alerts.service import AlertService
-    from monitor.config import AlertSettings
+    from alerts.notify.local import MemoryNotifier
+    from alerts.policy.service import AlertService
+    from monitor.config.model import AlertSettings
     from tests.test_alerts import run_hours
 
     store = TicketStore(f"sqlite:///{tmp_path / 't.db'}")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from detectors.base import Finding
-from monitor.aggregation import CATEGORIES, KPIS, HourlyAggregate
-from monitor.config import Severity, load_config
-from monitor.detection import SpecFinding, TickResult
-from monitor.embedded import build
-from monitor.metrics import expected_band, label_bound, wow_change
-from monitor.windows import HOUR_MS
+from detectors.timeaxis import HOUR_MS
+from monitor.config.model import Severity, load_config
+from monitor.detection.tick import SpecFinding, TickResult
+from monitor.observability.metrics import expected_band, label_bound, wow_change
+from monitor.runners.embedded import build
+from monitor.windows.aggregation import CATEGORIES, KPIS, HourlyAggregate
 from tests.helpers import T0
 
 ALLOWED_LABELS = {"region", "category", "kpi", "stat", "metric", "bound", "spec", "stage",

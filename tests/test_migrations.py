@@ -8,8 +8,15 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from alerts.db import Base, SchemaOutdated, alembic_config, current_revision, make_engine, upgrade
-from alerts.tickets import TicketStore
+from alerts.tickets.db import (
+    Base,
+    SchemaOutdated,
+    alembic_config,
+    current_revision,
+    make_engine,
+    upgrade,
+)
+from alerts.tickets.store import TicketStore
 
 
 def head(engine) -> str:
@@ -59,7 +66,7 @@ def test_workers_starting_together_on_a_fresh_sqlite_file_all_succeed(tmp_path):
     import sys
 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    code = "import sys; from alerts.tickets import TicketStore; TicketStore(sys.argv[1]).close()"
+    code = "import sys; from alerts.tickets.store import TicketStore; TicketStore(sys.argv[1]).close()"
     procs = [subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE)
              for _ in range(4)]
     errors = [p.communicate(timeout=120)[1].decode()[-500:] for p in procs]

@@ -8,10 +8,10 @@ import time
 import orjson
 import pytest
 
-from alerts.channels import Outgoing, sign, verify
-from alerts.notifications import NotificationSettings
-from alerts.outbox import DeliveryState, Dispatcher, build_senders, counts
-from alerts.tickets import TicketStore
+from alerts.notify.channels import Outgoing, sign, verify
+from alerts.notify.outbox import DeliveryState, Dispatcher, build_senders, counts
+from alerts.notify.settings import NotificationSettings
+from alerts.tickets.store import TicketStore
 from tests.conftest import free_port
 from tests.receivers import HttpReceiver, SmtpReceiver, self_signed_cert
 from tests.test_alerts import T0, finding

@@ -2,10 +2,10 @@
 
 import pytest
 
-from monitor.deadletters import DeadLetter, Reason
-from monitor.parsing import parse_event
-from monitor.schemas import ComplaintEvent, KpiSample, RegionInfo
-from monitor.windows import from_iso
+from detectors.timeaxis import from_iso
+from monitor.events.deadletters import DeadLetter, Reason
+from monitor.events.parsing import parse_event
+from monitor.events.schemas import ComplaintEvent, KpiSample, RegionInfo
 from tests.helpers import complaint, kpi, region
 
 GOOD_TIME = "2026-10-05T10:00:00+08:00"

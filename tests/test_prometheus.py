@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from dashboards.build import build_all, queries
-from monitor.simulator import SimConfig, write
+from monitor.lab.simulate_events import SimConfig, write
 from tests.conftest import ROOT, free_port, launch_prometheus, missing
 from tests.kafka_harness import wait_until
 from tests.receivers import HttpReceiver

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from monitor.config import load_config
-from monitor.embedded import build, run_lines
+from monitor.config.model import load_config
+from monitor.runners.embedded import build, run_lines
 from tests.helpers import complaint
 from tests.kafka_harness import Scenario, wait_until
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from monitor.aggregation import CATEGORIES, HourlyAggregate
-from monitor.series import SeriesStore
-from monitor.windows import HOUR_MS
+from detectors.timeaxis import HOUR_MS
+from monitor.detection.store import SeriesStore
+from monitor.windows.aggregation import CATEGORIES, HourlyAggregate
 from tests.helpers import T0
 
 

@@ -1,6 +1,6 @@
 import itertools
 
-from monitor.simulator import SimConfig, generate, write
+from monitor.lab.simulate_events import SimConfig, generate, write
 
 
 def first_lines(config, n=3000):
@@ -26,7 +26,7 @@ def test_labels_cover_every_incident_kind_and_no_incidents_means_none(tmp_path):
 
 def test_evening_peak_for_broadband(tmp_path):
     world, _ = generate(SimConfig(seed=1, regions=3, weeks=3, incidents=False))
-    from monitor.simulator import C, Category
+    from monitor.lab.simulate_events import C, Category
     daily = world.rate[:, C[Category.BROADBAND_LAG], :24].sum(axis=0)
     assert int(daily.argmax()) in (20, 21)
 

@@ -1,4 +1,4 @@
-from monitor.windows import HOUR_MS, from_iso, hour_start, to_iso
+from detectors.timeaxis import HOUR_MS, from_iso, hour_start, to_iso
 
 
 def test_last_millisecond_of_an_hour_belongs_to_that_hour():

@@ -1,0 +1,159 @@
+"""Senders, one per channel type: turn a frozen payload into a request, or a failure value.
+
+Each send is bounded by the channel's timeout, so a dead endpoint costs one timeout per
+attempt and never holds up the deliveries of other channels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import smtplib
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+import httpx
+import orjson
+
+from alerts.notify import messages
+from alerts.notify.settings import (
+    AlertmanagerChannel,
+    Channel,
+    EmailChannel,
+    SlackChannel,
+    WebhookChannel,
+)
+from detectors.timeaxis import to_iso
+
+SIGNATURE_HEADER = "X-Yujing-Signature"
+TIMESTAMP_HEADER = "X-Yujing-Timestamp"
+KEY_HEADER = "Idempotency-Key"
+
+
+class DeliveryFailed(Exception):
+    """A send that did not land: why, and whether trying again can help."""
+
+    def __init__(self, reason: str, retryable: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+def sign(secret: bytes, timestamp: str, body: bytes) -> str:
+    """HMAC-SHA256 over "timestamp.body": the timestamp is signed, so a replay is visible."""
+    mac = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={mac}"
+
+
+def verify(secret: bytes, timestamp: str, body: bytes, signature: str, now_s: float,
+           tolerance_s: float = 300) -> bool:
+    """What a receiver does: a fresh timestamp and a matching signature."""
+    try:
+        fresh = abs(now_s - float(timestamp)) <= tolerance_s
+    except ValueError:
+        return False
+    return fresh and hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    key: str
+    payload: dict[str, Any]
+
+
+Sender = Callable[[Outgoing], None]
+
+
+def _post(client: httpx.Client, url: str, content: bytes, headers: dict[str, str],
+          timeout: float) -> httpx.Response:
+    try:
+        response = client.post(url, content=content, headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+    if response.status_code >= 500 or response.status_code in (408, 425, 429):
+        raise DeliveryFailed(f"HTTP {response.status_code}: {response.text[:200]}")
+    if response.status_code >= 400:
+        raise DeliveryFailed(f"HTTP {response.status_code}: {response.text[:200]}",
+                             retryable=False)
+    return response
+
+
+def _env(name: str | None) -> str | None:
+    return None if name is None else os.environ.get(name)
+
+
+def webhook_sender(cfg: WebhookChannel, client: httpx.Client,
+                   clock: Callable[[], float] = time.time) -> Sender:
+    secret = _env(cfg.secret_env)
+
+    def send(out: Outgoing) -> None:
+        body = orjson.dumps({**out.payload, "delivery_key": out.key})
+        headers = {"Content-Type": "application/json", KEY_HEADER: out.key}
+        if secret is not None:
+            stamp = str(int(clock()))
+            headers[TIMESTAMP_HEADER] = stamp
+            headers[SIGNATURE_HEADER] = sign(secret.encode(), stamp, body)
+        _post(client, cfg.url, body, headers, cfg.timeout_seconds)
+    return send
+
+
+def slack_sender(cfg: SlackChannel, client: httpx.Client) -> Sender:
+    def send(out: Outgoing) -> None:
+        _post(client, cfg.url, orjson.dumps(messages.slack(out.payload)),
+              {"Content-Type": "application/json"}, cfg.timeout_seconds)
+    return send
+
+
+def alertmanager_sender(cfg: AlertmanagerChannel, client: httpx.Client,
+                        clock: Callable[[], float] = time.time) -> Sender:
+    url = f"{cfg.url.rstrip('/')}/api/v2/alerts"
+
+    def send(out: Outgoing) -> None:
+        alert = messages.alertmanager_alert(out.payload, to_iso(int(clock() * 1000)))
+        _post(client, url, orjson.dumps([alert]), {"Content-Type": "application/json"},
+              cfg.timeout_seconds)
+    return send
+
+
+def email_sender(cfg: EmailChannel) -> Sender:
+    def send(out: Outgoing) -> None:
+        msg = EmailMessage()
+        msg["Subject"] = messages.subject(out.payload)
+        msg["From"] = cfg.sender
+        msg["To"] = ", ".join(cfg.to)
+        msg["Date"] = formatdate(localtime=False)
+        # one Message-ID per delivery key: a resend after a lost reply is the same mail
+        msg["Message-ID"] = make_msgid(idstring=hashlib.sha256(out.key.encode()).hexdigest()[:24],
+                                       domain="yujing")
+        msg[KEY_HEADER] = out.key
+        msg.set_content(messages.text(out.payload))
+        try:
+            with smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds) as smtp:
+                if cfg.starttls:
+                    smtp.starttls(context=ssl.create_default_context(cafile=cfg.ca_file))
+                user, password = _env(cfg.username_env), _env(cfg.password_env)
+                if user and password:
+                    smtp.login(user, password)
+                smtp.send_message(msg)
+        except smtplib.SMTPResponseException as exc:
+            raise DeliveryFailed(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",
+                                 retryable=exc.smtp_code < 500) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+    return send
+
+
+def build_sender(cfg: Channel, client: httpx.Client) -> Sender:
+    if isinstance(cfg, WebhookChannel):
+        return webhook_sender(cfg, client)
+    if isinstance(cfg, SlackChannel):
+        return slack_sender(cfg, client)
+    if isinstance(cfg, AlertmanagerChannel):
+        return alertmanager_sender(cfg, client)
+    return email_sender(cfg)

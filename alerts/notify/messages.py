@@ -1,0 +1,120 @@
+"""What a notification says: one payload per (ticket, event), rendered per channel.
+
+The payload is frozen into the outbox when the event happens, so a retry hours later
+sends what was true then, and every channel tells the same story: region, metric,
+observed vs baseline, change, the detector's explanation, the ticket and Grafana links.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from alerts.notify.settings import Links
+from detectors.timeaxis import HOUR_MS, to_iso
+
+DAY_MS = 24 * HOUR_MS
+PAST_TENSE = {"acknowledge": "acknowledged", "start": "started", "comment": "commented",
+              "resolve": "resolved", "close": "closed", "reopen": "reopened"}
+
+
+def event_name(action: str) -> str:
+    """Audit actions are verbs ("resolve"); notifications speak of what happened."""
+    return PAST_TENSE.get(action, action)
+
+
+def grafana_link(links: Links, region: str, first_hour: int, last_hour: int) -> str:
+    """Region drill-down over the week before the anomaly up to a day after its last hour."""
+    query = urlencode({"var-region": region, "from": first_hour - 7 * DAY_MS,
+                       "to": last_hour + DAY_MS})
+    return f"{links.grafana.rstrip('/')}/d/{links.region_dashboard_uid}/region?{query}"
+
+
+def build_payload(ticket: Any, event: str, actor: str, comment: str, at: int,
+                  links: Links) -> dict[str, Any]:
+    """The JSON every channel starts from (``ticket`` is the ORM row or a TicketView)."""
+    return {
+        "event": event, "at": to_iso(at), "at_ms": at, "actor": actor, "comment": comment,
+        "ticket_id": ticket.id, "ticket_key": ticket.key, "fingerprint": ticket.fingerprint,
+        "region": ticket.region, "metric": ticket.metric, "detector": ticket.detector,
+        "department": ticket.department, "severity": ticket.severity, "state": ticket.state,
+        "owner": ticket.owner, "escalation_level": ticket.escalation_level,
+        "title": ticket.title, "explanation": ticket.explanation,
+        "observed": ticket.observed, "baseline": ticket.baseline,
+        "change_pct": ticket.change_pct, "p_value": ticket.p_value,
+        "first_hour": to_iso(ticket.first_hour), "last_hour": to_iso(ticket.last_fired_hour),
+        "opened_at": to_iso(ticket.opened_at), "opened_at_ms": ticket.opened_at,
+        "acknowledge_by": to_iso(ticket.acknowledge_by), "feedback_by": to_iso(ticket.feedback_by),
+        "resolve_by": to_iso(ticket.resolve_by), "resolve_by_ms": ticket.resolve_by,
+        "ticket_url": f"{links.tickets.rstrip('/')}/{ticket.id}",
+        "grafana_url": grafana_link(links, ticket.region, ticket.first_hour,
+                                    ticket.last_fired_hour),
+    }
+
+
+def _change(p: dict[str, Any]) -> str:
+    return "" if p.get("change_pct") is None else f" ({p['change_pct']:+.0f}%)"
+
+
+def subject(p: dict[str, Any]) -> str:
+    return (f"[Yujing {p['severity'].upper()}] {p['event']}: ticket #{p['ticket_id']} "
+            f"{p['region']} {p['metric']}{_change(p)}")
+
+
+def text(p: dict[str, Any]) -> str:
+    """Plain text for e-mail and chat: the facts first, then where to click."""
+    lines = [
+        subject(p),
+        f"Region: {p['region']}   Department: {p['department']}   State: {p['state']}"
+        + (f"   Owner: {p['owner']}" if p.get("owner") else ""),
+        f"Metric: {p['metric']}   observed {p['observed']:.3g} vs baseline "
+        f"{p['baseline']:.3g}{_change(p)}",
+        f"Why: {p['explanation']}",
+        f"Hours: {p['first_hour']} .. {p['last_hour']}   Acknowledge by {p['acknowledge_by']}",
+    ]
+    if p.get("comment") and p["comment"] != p["explanation"]:
+        lines.append(f"Note ({p['actor']}): {p['comment']}")
+    lines += [f"Ticket: {p['ticket_url']}", f"Grafana: {p['grafana_url']}"]
+    return "\n".join(lines)
+
+
+def slack(p: dict[str, Any]) -> dict[str, Any]:
+    """Slack incoming-webhook body: ``text`` as the fallback, blocks for the layout."""
+    return {
+        "text": subject(p),
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": subject(p)[:150]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": text(p)}},
+            {"type": "actions", "elements": [
+                {"type": "button", "text": {"type": "plain_text", "text": "Ticket"},
+                 "url": p["ticket_url"]},
+                {"type": "button", "text": {"type": "plain_text", "text": "Grafana"},
+                 "url": p["grafana_url"]},
+            ]},
+        ],
+    }
+
+
+ENDED = frozenset({"recovered", "resolved", "closed"})
+
+
+def alertmanager_alert(p: dict[str, Any], at_iso: str) -> dict[str, Any]:
+    """One alert for POST /api/v2/alerts; labels identify it, so re-posting is idempotent.
+
+    An active ticket fires until its resolution deadline (72 h), a recovered or ended one
+    carries endsAt = now, which resolves it in Alertmanager.
+    """
+    ends = at_iso if p["event"] in ENDED or p["state"] in ("resolved", "closed") else (
+        p["resolve_by"])
+    return {
+        "labels": {"alertname": "YujingInspection", "ticket": str(p["ticket_id"]),
+                   "region": p["region"], "metric": p["metric"], "detector": p["detector"],
+                   "severity": p["severity"], "department": p["department"]},
+        "annotations": {"summary": subject(p), "description": text(p),
+                        "explanation": p["explanation"], "ticket_url": p["ticket_url"],
+                        "grafana_url": p["grafana_url"],
+                        "observed": f"{p['observed']:.6g}", "baseline": f"{p['baseline']:.6g}"},
+        "startsAt": p["opened_at"],
+        "endsAt": ends,
+        "generatorURL": p["grafana_url"],
+    }

@@ -1,0 +1,126 @@
+"""Who hears about what: notification channels, routes by severity/department/event, retry.
+
+Validated with the rest of the config; secrets never sit in the YAML, only the names of
+the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from alerts.taxonomy import Department
+
+NOTIFIABLE_EVENTS = ("opened", "escalated", "recovered", "acknowledged", "resolved", "closed",
+                     "reopened", "refired", "commented", "started")
+DEFAULT_EVENTS = ("opened", "escalated", "recovered", "resolved", "closed", "reopened")
+SEVERITIES = ("critical", "major", "minor", "warning")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WebhookChannel(_Model):
+    """Generic JSON webhook, signed with HMAC-SHA256 over "timestamp.body"."""
+
+    type: Literal["webhook"]
+    url: str
+    secret_env: str | None = None
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+
+class SlackChannel(_Model):
+    """A Slack incoming webhook (or anything that speaks its JSON)."""
+
+    type: Literal["slack"]
+    url: str
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+
+class EmailChannel(_Model):
+    type: Literal["email"]
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = True
+    ca_file: str | None = None  # trust anchor for a private relay's certificate
+    username_env: str | None = None
+    password_env: str | None = None
+    sender: str
+    to: list[str] = Field(min_length=1)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+
+class AlertmanagerChannel(_Model):
+    """Alertmanager's v2 API, so its routing, silences and receivers keep working."""
+
+    type: Literal["alertmanager"]
+    url: str
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+
+Channel = Annotated[WebhookChannel | SlackChannel | EmailChannel | AlertmanagerChannel,
+                    Field(discriminator="type")]
+
+
+class Route(_Model):
+    """Notifications matching every given field go to ``channels``; an empty field matches all."""
+
+    channels: list[str] = Field(min_length=1)
+    severity: list[Literal["critical", "major", "minor", "warning"]] = Field(
+        default_factory=list)
+    department: list[Department] = Field(default_factory=list)
+    events: list[str] = Field(default_factory=lambda: list(DEFAULT_EVENTS))
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(NOTIFIABLE_EVENTS))
+        if unknown:
+            raise ValueError(f"unknown event(s) {unknown}; known: {', '.join(NOTIFIABLE_EVENTS)}")
+        return value
+
+    def matches(self, event: str, severity: str, department: str) -> bool:
+        return (event in self.events
+                and (not self.severity or severity in self.severity)
+                and (not self.department or department in self.department))
+
+
+class Retry(_Model):
+    """Exponential backoff: base * 2**(attempt-1), capped; then the delivery is dead."""
+
+    max_attempts: int = Field(default=15, ge=1, le=100)
+    base_seconds: float = Field(default=2.0, gt=0, le=3600)
+    max_backoff_seconds: float = Field(default=900.0, gt=0, le=86400)
+    lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+
+    def backoff_ms(self, attempts: int) -> int:
+        return int(min(self.base_seconds * 2 ** max(attempts - 1, 0),
+                       self.max_backoff_seconds) * 1000)
+
+
+class Links(_Model):
+    """Where people click from a notification: the ticket API and Grafana."""
+
+    tickets: str = "http://localhost:8088/api/v1/tickets"
+    grafana: str = "http://localhost:3000"
+    region_dashboard_uid: str = "yujing-region"
+
+
+class NotificationSettings(_Model):
+    channels: dict[str, Channel] = Field(default_factory=dict)
+    routes: list[Route] = Field(default_factory=list)
+    retry: Retry = Retry()
+    links: Links = Links()
+
+    # routes naming undefined channels are reported by the config's semantic checks,
+    # with the line of the channel name
+
+    def channels_for(self, event: str, severity: str, department: str) -> list[str]:
+        """Every channel of every matching route, once each, in a stable order."""
+        out: dict[str, None] = {}
+        for route in self.routes:
+            if route.matches(event, severity, department):
+                out.update(dict.fromkeys(route.channels))
+        return list(out)

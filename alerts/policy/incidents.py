@@ -1,0 +1,138 @@
+"""Alert policy: from per-hour findings to ticket actions (open, update, recover, resolve).
+
+A pure state machine over event time. Rules:
+* one incident per fingerprint at a time: while its ticket is open, new findings update
+  it (even after a recovery), they never open a second ticket;
+* an incident whose findings stop for ``clear_after_hours`` is marked recovered (and
+  resolved, if ``auto_resolve``);
+* findings of *another* detector on the same region and metric join the open incident
+  (one problem, one ticket: the early-trend, week-over-week and site-fault detectors all
+  watch the same complaints when a site degrades);
+* after a ticket is resolved or closed, the fingerprint is in cooldown for
+  ``cooldown_hours``: findings in that time are suppressed (counted, not ticketed).
+The state can be rebuilt from the open tickets, so a restarted worker keeps deduplicating.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from alerts.policy.fingerprint import fingerprint, ticket_key
+from detectors.timeaxis import HOUR_MS
+from monitor.config.model import AlertSettings
+from monitor.detection.tick import SpecFinding, TickResult
+
+
+@dataclass(slots=True)
+class Incident:
+    fingerprint: str
+    ticket_key: str
+    region: str
+    first_hour: int
+    last_fired_hour: int
+    recovered: bool = False
+    metric: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTicket:
+    ticket_key: str
+    fingerprint: str
+    finding: SpecFinding
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateTicket:
+    ticket_key: str
+    finding: SpecFinding
+    refired: bool  # fired again after it had recovered
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRecovered:
+    ticket_key: str
+    hour: int
+    resolve: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Suppressed:
+    fingerprint: str
+    finding: SpecFinding
+    cooldown_until: int
+
+
+Action = OpenTicket | UpdateTicket | TicketRecovered | Suppressed
+
+
+@dataclass
+class AlertPolicy:
+    settings: AlertSettings
+    active: dict[str, Incident] = field(default_factory=dict)
+    cooldown_until: dict[str, int] = field(default_factory=dict)
+
+    def on_tick(self, tick: TickResult) -> list[Action]:
+        hour = tick.hour
+        firing: dict[str, SpecFinding] = {}
+        for spec_finding in tick.findings:
+            f = spec_finding.finding
+            fp = fingerprint(f.region, f.metric, f.detector)
+            best = firing.get(fp)
+            if best is None or f.score > best.finding.score:
+                firing[fp] = spec_finding
+        actions: list[Action] = []
+        by_series = {(i.region, i.metric): i for i in self.active.values()}
+        for fp in sorted(firing):
+            spec_finding = firing[fp]
+            incident = self.active.get(fp)
+            if incident is None:
+                f = spec_finding.finding
+                incident = by_series.get((f.region, f.metric))
+            if incident is not None:
+                refired = incident.recovered
+                incident.recovered = False
+                incident.last_fired_hour = hour
+                actions.append(UpdateTicket(incident.ticket_key, spec_finding, refired))
+                continue
+            until = self.cooldown_until.get(fp)
+            if until is not None and hour < until:
+                actions.append(Suppressed(fp, spec_finding, until))
+                continue
+            key = ticket_key(fp, hour)
+            f = spec_finding.finding
+            self.active[fp] = Incident(fp, key, f.region, hour, hour, metric=f.metric)
+            by_series[(f.region, f.metric)] = self.active[fp]
+            actions.append(OpenTicket(key, fp, spec_finding))
+        clear_after = self.settings.clear_after_ms
+        for fp in sorted(self.active):
+            incident = self.active[fp]
+            if incident.last_fired_hour == hour or incident.recovered \
+                    or incident.region not in tick.regions:
+                continue
+            if hour - incident.last_fired_hour >= clear_after:
+                incident.recovered = True
+                actions.append(TicketRecovered(incident.ticket_key, hour,
+                                               self.settings.auto_resolve))
+                if self.settings.auto_resolve:
+                    self.ticket_closed(fp, hour + HOUR_MS)
+        return actions
+
+    def ticket_closed(self, fp: str, at: int) -> None:
+        """A person (or auto-resolve) ended the ticket: start the cooldown."""
+        self.active.pop(fp, None)
+        self.cooldown_until[fp] = at + self.settings.cooldown_ms
+
+    def fingerprint_of(self, key: str) -> str | None:
+        return next((fp for fp, i in self.active.items() if i.ticket_key == key), None)
+
+    def adopt(self, fp: str, key: str, first_hour: int) -> None:
+        """The store already had an active ticket for ``fp``: track that one instead."""
+        incident = self.active.get(fp)
+        if incident is not None:
+            incident.ticket_key = key
+            incident.first_hour = first_hour
+
+    def restore(self, incidents: list[Incident], cooldowns: dict[str, int]) -> None:
+        """Rebuild state from the ticket store after a restart."""
+        self.active = {i.fingerprint: i for i in incidents}
+        self.cooldown_until = dict(cooldowns)

@@ -1,0 +1,118 @@
+"""Alert service: applies the policy's actions to the ticket store and tells on-call.
+
+The one place where detection meets side effects; both runners call it the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from alerts.notify.local import Notification, Notifier
+from alerts.notify.outbox import Attempt, Dispatcher
+from alerts.notify.settings import NotificationSettings
+from alerts.policy.fingerprint import fingerprint
+from alerts.policy.incidents import (
+    AlertPolicy,
+    Incident,
+    OpenTicket,
+    Suppressed,
+    TicketRecovered,
+    UpdateTicket,
+)
+from alerts.tickets.store import TicketStore
+from monitor.config.model import AlertSettings
+from monitor.detection.tick import TickResult
+
+log = logging.getLogger("yujing.alerts")
+
+
+@dataclass
+class AlertStats:
+    opened: int = 0
+    updated: int = 0
+    recovered: int = 0
+    suppressed: int = 0
+
+
+@dataclass
+class AlertService:
+    store: TicketStore
+    notifier: Notifier
+    settings: AlertSettings
+    notifications: NotificationSettings | None = None
+    # delivers the outbox after every tick when set (embedded runner); the Faust worker
+    # delivers from a timer instead, off the event loop
+    dispatcher: Dispatcher | None = None
+    deliver_inline: bool = True
+    policy: AlertPolicy = field(init=False)
+    stats: AlertStats = field(default_factory=AlertStats)
+
+    def __post_init__(self) -> None:
+        self.policy = AlertPolicy(self.settings)
+        self.store.notifications = self.notifications
+        self.restore()
+
+    def reconfigure(self, settings: AlertSettings,
+                    notifications: NotificationSettings | None = None) -> None:
+        self.settings = settings
+        self.policy.settings = settings
+        if notifications is not None:
+            self.notifications = notifications
+            self.store.notifications = notifications
+            if self.dispatcher is not None:
+                self.dispatcher.configure(notifications)
+
+    def escalate(self, now: int) -> int:
+        """Escalate breached SLA clocks (wall clock in a live worker); returns how many."""
+        risen = self.store.escalate_due(now)
+        for ticket, _clock in risen:
+            self.notifier.send(Notification("escalated", ticket, now))
+        return len(risen)
+
+    def deliver(self) -> list[Attempt]:
+        return [] if self.dispatcher is None else self.dispatcher.run_once()
+
+    def restore(self) -> None:
+        """Rebuild the dedup state from the open tickets (after a restart)."""
+        incidents = [
+            Incident(t.fingerprint, t.key, t.region, t.first_hour, t.last_fired_hour,
+                     recovered=t.recovered_at is not None, metric=t.metric)
+            for t in self.store.active()
+        ]
+        self.policy.restore(incidents, {})
+
+    def handle(self, tick: TickResult, now: int) -> None:
+        """Apply one detection tick; ``now`` is the runner's clock (event time in replays)."""
+        for action in self.policy.on_tick(tick):
+            if isinstance(action, OpenTicket):
+                ticket, created = self.store.open(
+                    action.ticket_key, action.fingerprint, action.finding, now,
+                    routing={k: v.value for k, v in self.settings.routing.items()})
+                if not created and ticket.key != action.ticket_key:
+                    # another worker (before a rebalance) opened it: adopt, do not duplicate
+                    self.policy.adopt(action.fingerprint, ticket.key, ticket.first_hour)
+                    self.store.record_finding(ticket.key, action.finding, now, refired=False)
+                if created:
+                    self.stats.opened += 1
+                    self.notifier.send(Notification("opened", ticket, now))
+            elif isinstance(action, UpdateTicket):
+                self.stats.updated += 1
+                ended = self.store.record_finding(action.ticket_key, action.finding, now,
+                                                  action.refired)
+                if ended is not None:  # a person resolved it meanwhile: cooldown from then
+                    f = action.finding.finding
+                    self.policy.ticket_closed(self.policy.fingerprint_of(action.ticket_key)
+                                              or fingerprint(f.region, f.metric, f.detector),
+                                              ended)
+            elif isinstance(action, TicketRecovered):
+                ticket = self.store.mark_recovered(action.ticket_key, now, action.resolve)
+                if ticket is not None:
+                    self.stats.recovered += 1
+                    self.notifier.send(Notification("recovered", ticket, now))
+            elif isinstance(action, Suppressed):
+                self.stats.suppressed += 1
+                log.info("finding suppressed by cooldown", extra={"fields": {
+                    "fingerprint": action.fingerprint, "until": action.cooldown_until}})
+        if self.deliver_inline:
+            self.deliver()

@@ -1,0 +1,221 @@
+"""HTTP JSON API for inspection tickets: read, filter, and move them through their life cycle.
+
+Every change needs a bearer token, and the token says who acts (the audit trail and
+first-responder ownership use that name, never a name from the request body). Reads may
+be open by config. A refused move answers 409 with the reason; the OpenAPI description is
+at /openapi.json and the interactive one at /docs.
+"""
+
+
+import hmac
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerts.notify.messages import grafana_link
+from alerts.notify.outbox import wall_ms
+from alerts.notify.settings import Links
+from alerts.taxonomy import Department
+from alerts.tickets.lifecycle import Action, Refused
+from alerts.tickets.store import TicketState, TicketStore, TicketView
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it as input, not as a 500
+
+
+@dataclass(frozen=True)
+class TokenAuth:
+    """Bearer tokens -> person; compared in constant time."""
+
+    tokens: dict[str, str] = field(default_factory=dict)  # token -> user
+    anonymous_read: bool = False
+
+    def user_of(self, token: str) -> str | None:
+        for known, user in self.tokens.items():
+            if hmac.compare_digest(known.encode(), token.encode()):
+                return user
+        return None
+
+    @classmethod
+    def parse(cls, text: str, anonymous_read: bool = False) -> "TokenAuth":
+        """``user=token`` pairs separated by commas or lines; # starts a comment."""
+        tokens: dict[str, str] = {}
+        for raw in text.replace(",", "\n").splitlines():
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            user, sep, token = line.partition("=")
+            if not sep or not user.strip() or len(token.strip()) < 16:
+                raise ValueError(f"bad token entry {line.split('=')[0]!r}: want user=token "
+                                 f"with a token of at least 16 characters")
+            tokens[token.strip()] = user.strip()
+        return cls(tokens, anonymous_read)
+
+    @classmethod
+    def from_env(cls, tokens_file: Path | None = None,
+                 anonymous_read: bool | None = None) -> "TokenAuth":
+        """A tokens file, else $YUJING_API_TOKENS_FILE, else $YUJING_API_TOKENS."""
+        env = os.environ
+        path = tokens_file or (Path(env["YUJING_API_TOKENS_FILE"])
+                               if env.get("YUJING_API_TOKENS_FILE") else None)
+        text = path.read_text() if path else env.get("YUJING_API_TOKENS", "")
+        if anonymous_read is None:
+            anonymous_read = env.get("YUJING_API_ANONYMOUS_READ", "").lower() in (
+                "1", "true", "yes")
+        return cls.parse(text, anonymous_read)
+
+
+class TicketOut(BaseModel):
+    id: int
+    key: str
+    fingerprint: str
+    region: str
+    metric: str
+    detector: str
+    department: str
+    severity: str
+    state: TicketState
+    title: str
+    explanation: str
+    observed: float
+    baseline: float
+    change_pct: float | None
+    p_value: float | None
+    first_hour: int = Field(description="start of the first anomalous hour, epoch ms")
+    last_fired_hour: int
+    occurrences: int
+    opened_at: int
+    acknowledge_by: int
+    feedback_by: int
+    resolve_by: int
+    recovered_at: int | None
+    owner: str | None
+    escalation_level: int
+    grafana_url: str = Field(description="the region drill-down over the anomaly's hours")
+
+
+class AuditEntry(BaseModel):
+    at: int
+    actor: str
+    action: str
+    from_: str | None = Field(alias="from")
+    to: str | None
+    comment: str
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class TicketDetail(TicketOut):
+    events: list[AuditEntry]
+
+
+class TicketPage(BaseModel):
+    items: list[TicketOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ActionIn(BaseModel):
+    comment: str = Field(default="", max_length=4000, pattern=NO_NUL)
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class Conflict(BaseModel):
+    detail: str
+    action: str
+    state: str
+
+
+TicketId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+UNAUTHORIZED = {401: {"model": Problem, "description": "missing or invalid bearer token"}}
+NOT_FOUND = {404: {"model": Problem, "description": "no such ticket"}}
+
+
+def create_api(store: TicketStore, auth: TokenAuth,
+               clock: Callable[[], int] = wall_ms, links: Links | None = None) -> FastAPI:
+    app = FastAPI(title="Yujing tickets", version="1",
+                  description="Preemptive inspection tickets of the Yujing early-warning "
+                              "monitor. Changes need a bearer token; the token names the "
+                              "person who acts.")
+    bearer = HTTPBearer(auto_error=False)
+    links = links or Links()
+
+    def out(ticket: TicketView) -> dict[str, object]:
+        return {**asdict(ticket), "grafana_url": grafana_link(
+            links, ticket.region, ticket.first_hour, ticket.last_fired_hour)}
+
+    def person(credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                      Depends(bearer)]) -> str:
+        user = None if credentials is None else auth.user_of(credentials.credentials)
+        if user is None:
+            raise HTTPException(401, "missing or invalid bearer token",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return user
+
+    def reader(credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                      Depends(bearer)]) -> str | None:
+        return None if auth.anonymous_read else person(credentials)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/api/v1/tickets", response_model=TicketPage, responses=UNAUTHORIZED)
+    def list_tickets(
+        _who: Annotated[str | None, Depends(reader)],
+        region: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+        department: Department | None = None,
+        state: TicketState | None = None,
+        severity: Annotated[str | None, Query(pattern="^(critical|major|minor|warning)$")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    ) -> TicketPage:
+        """Tickets, newest first, filtered by region, department, state and severity."""
+        items, total = store.find(
+            region=region, department=department.value if department else None,
+            state=state.value if state else None, severity=severity, limit=limit,
+            offset=offset)
+        return TicketPage(items=[TicketOut(**out(t)) for t in items], total=total,
+                          limit=limit, offset=offset)
+
+    @app.get("/api/v1/tickets/{ticket_id}", response_model=TicketDetail,
+             responses={**UNAUTHORIZED, **NOT_FOUND})
+    def get_ticket(ticket_id: TicketId,
+                   _who: Annotated[str | None, Depends(reader)]) -> TicketDetail:
+        """One ticket with its audit trail (who did what, when, with which comment)."""
+        ticket = store.get(ticket_id)
+        if ticket is None:
+            raise HTTPException(404, f"no ticket {ticket_id}")
+        return TicketDetail(**out(ticket), events=[AuditEntry.model_validate(e)
+                                                      for e in store.events(ticket_id)])
+
+    @app.post("/api/v1/tickets/{ticket_id}/{action}", response_model=TicketOut,
+              responses={**UNAUTHORIZED, **NOT_FOUND,
+                         409: {"model": Conflict, "description": "the move is not allowed"}})
+    def act(ticket_id: TicketId, action: Action, who: Annotated[str, Depends(person)],
+            body: ActionIn | None = None) -> TicketOut | JSONResponse:
+        """Acknowledge (you become the owner), start, comment, resolve, close or reopen."""
+        result = store.transition(ticket_id, action.value, who,
+                                  body.comment if body else "", clock())
+        if isinstance(result, Refused):
+            if result.state == "missing":
+                raise HTTPException(404, result.reason)
+            return JSONResponse(status_code=409, content={
+                "detail": result.reason, "action": result.action.value, "state": result.state})
+        return TicketOut(**out(result))
+
+    return app

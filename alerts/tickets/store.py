@@ -1,0 +1,369 @@
+"""Preemptive inspection tickets, stored with SQLAlchemy (SQLite by default, PostgreSQL too).
+
+Times are stored as integer epoch milliseconds: the same on every backend, and the same
+clock the pipeline reasons in. Every change writes an audit row (who, when, what).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from alerts.notify.outbox import enqueue, wall_ms
+from alerts.notify.settings import NotificationSettings
+from alerts.taxonomy import category_of, department_for
+from alerts.tickets.db import Base, make_engine, upgrade
+from alerts.tickets.sla import SlaPolicy, breached_clocks, due_times
+from monitor.detection.tick import SpecFinding
+
+if TYPE_CHECKING:
+    from alerts.tickets.lifecycle import Refused
+
+
+class TicketState(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+ACTIVE_STATES = (TicketState.OPEN, TicketState.ACKNOWLEDGED, TicketState.IN_PROGRESS)
+SYSTEM_ACTOR = "yujing"
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(32), index=True)
+    # = fingerprint while the ticket is active, NULL after: the unique constraint makes
+    # "one active ticket per fingerprint" hold across workers, in the database itself
+    active_fingerprint: Mapped[str | None] = mapped_column(String(32), unique=True)
+    region: Mapped[str] = mapped_column(String(64), index=True)
+    metric: Mapped[str] = mapped_column(String(96))
+    detector: Mapped[str] = mapped_column(String(32))
+    spec_id: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(48))
+    department: Mapped[str] = mapped_column(String(32), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    title: Mapped[str] = mapped_column(String(256))
+    explanation: Mapped[str] = mapped_column(Text)
+    observed: Mapped[float] = mapped_column(Float)
+    baseline: Mapped[float] = mapped_column(Float)
+    change_pct: Mapped[float | None] = mapped_column(Float)
+    p_value: Mapped[float | None] = mapped_column(Float)
+    first_hour: Mapped[int] = mapped_column(BigInteger)
+    last_fired_hour: Mapped[int] = mapped_column(BigInteger)
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    opened_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    acknowledge_by: Mapped[int] = mapped_column(BigInteger)
+    feedback_by: Mapped[int] = mapped_column(BigInteger)
+    resolve_by: Mapped[int] = mapped_column(BigInteger)
+    recovered_at: Mapped[int | None] = mapped_column(BigInteger)
+    owner: Mapped[str | None] = mapped_column(String(64))
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    first_feedback_at: Mapped[int | None] = mapped_column(BigInteger)
+    # SLA clocks already escalated ("acknowledge,feedback,resolve"): each escalates once
+    escalated: Mapped[str] = mapped_column(String(64), default="")
+
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan")
+
+
+class TicketEvent(Base):
+    """Audit trail: every transition and update, with who did it and when."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    """A detached, read-only copy of a ticket for reports and notifications."""
+
+    id: int
+    key: str
+    fingerprint: str
+    region: str
+    metric: str
+    detector: str
+    department: str
+    severity: str
+    state: str
+    title: str
+    explanation: str
+    observed: float
+    baseline: float
+    change_pct: float | None
+    p_value: float | None
+    first_hour: int
+    last_fired_hour: int
+    occurrences: int
+    opened_at: int
+    acknowledge_by: int
+    feedback_by: int
+    resolve_by: int
+    recovered_at: int | None
+    owner: str | None = None
+    escalation_level: int = 0
+
+    @classmethod
+    def of(cls, t: Ticket) -> TicketView:
+        return cls(**{name: getattr(t, name) for name in cls.__slots__})  # type: ignore[attr-defined]
+
+
+def _title(finding: SpecFinding) -> str:
+    f = finding.finding
+    change = "" if f.change_pct is None else f" {f.change_pct:+.0f}%"
+    return f"Inspect {f.region}: {f.metric}{change} ({f.detector})"
+
+
+class TicketStore:
+    def __init__(self, url: str = "sqlite:///yujing.db", sla: SlaPolicy | None = None,
+                 notifications: NotificationSettings | None = None) -> None:
+        self.engine = make_engine(url)
+        self._batch: Session | None = None
+        self._batch_tickets: dict[str, Ticket] = {}
+        self.sla = sla or SlaPolicy()
+        self.notifications = notifications
+        upgrade(self.engine)
+
+    def _audit(self, s: Session, ticket: Ticket, ev: TicketEvent) -> None:
+        """Record what happened and, in the same transaction, the notifications it owes."""
+        ticket.events.append(ev)
+        enqueue(s, self.notifications, ticket, ev, wall_ms())
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        if self._batch is not None:  # inside batch(): one transaction for all of it
+            yield self._batch
+            return
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run many ticket changes as one transaction (a replay's week of hours).
+
+        A replay has no reader waiting for each hour's commit, and a commit per hour was
+        what a year-long backtest spent most of its time on. All or nothing: an error
+        rolls the whole batch back. Not for live workers, which commit per tick.
+        """
+        if self._batch is not None:
+            yield
+            return
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            self._batch = session
+            try:
+                yield
+            finally:
+                self._batch = None
+                self._batch_tickets.clear()
+
+    def _by_key(self, s: Session, key: str) -> Ticket | None:
+        """The ticket with ``key``; within a batch, looked up once (no query, no flush, per
+        later finding: the batch's own session holds it)."""
+        ticket = self._batch_tickets.get(key) if self._batch is not None else None
+        if ticket is None:
+            ticket = s.scalar(select(Ticket).where(Ticket.key == key))
+            if ticket is not None and self._batch is not None:
+                self._batch_tickets[key] = ticket
+        return ticket
+
+    def open(self, key: str, fp: str, finding: SpecFinding, now: int,
+             routing: dict[str, str] | None = None) -> tuple[TicketView, bool]:
+        """Open a ticket, idempotently by key; returns (ticket, created)."""
+        f = finding.finding
+        with self.session() as s:
+            existing = s.scalar(select(Ticket).where(
+                or_(Ticket.key == key, Ticket.active_fingerprint == fp)))
+            if existing is not None:
+                return TicketView.of(existing), False
+            due = due_times(now, self.sla)
+            category = category_of(f.metric)
+            ticket = Ticket(
+                key=key, fingerprint=fp, active_fingerprint=fp, region=f.region,
+                metric=f.metric, detector=f.detector,
+                spec_id=finding.spec_id, category=category.value if category else None,
+                department=department_for(f.metric, routing).value, severity=finding.severity.value,
+                state=TicketState.OPEN.value, title=_title(finding), explanation=f.explanation,
+                observed=f.observed, baseline=f.baseline, change_pct=f.change_pct,
+                p_value=f.p_value, first_hour=f.hour, last_fired_hour=f.hour, occurrences=1,
+                opened_at=now, updated_at=now, acknowledge_by=due.acknowledge_by,
+                feedback_by=due.feedback_by, resolve_by=due.resolve_by,
+            )
+            s.add(ticket)
+            self._audit(s, ticket, TicketEvent(at=now, actor=SYSTEM_ACTOR, action="opened",
+                                               from_state=None, to_state=TicketState.OPEN.value,
+                                               comment=f.explanation))
+            s.flush()
+            return TicketView.of(ticket), True
+
+    def record_finding(self, key: str, finding: SpecFinding, now: int,
+                       refired: bool) -> int | None:
+        """Latest evidence onto an open ticket; audit only the notable (a re-fire).
+
+        Returns when the ticket was ended by a person, if it was (the policy's cooldown
+        starts there), else None.
+        """
+        f = finding.finding
+        with self.session() as s:
+            ticket = self._by_key(s, key)
+            if ticket is None:
+                return None
+            if ticket.state not in [st.value for st in ACTIVE_STATES]:
+                return ticket.updated_at
+            if f.hour <= ticket.last_fired_hour:
+                return None  # replayed hour: already recorded
+            ticket.observed, ticket.baseline = f.observed, f.baseline
+            ticket.change_pct, ticket.p_value = f.change_pct, f.p_value
+            ticket.explanation = f.explanation
+            ticket.last_fired_hour = f.hour
+            ticket.occurrences += 1
+            ticket.updated_at = now
+            if refired:
+                ticket.recovered_at = None
+                self._audit(s, ticket, TicketEvent(at=now, actor=SYSTEM_ACTOR, action="refired",
+                                                 from_state=ticket.state,
+                                                 to_state=ticket.state, comment=f.explanation))
+            return None
+
+    def mark_recovered(self, key: str, now: int, resolve: bool) -> TicketView | None:
+        with self.session() as s:
+            ticket = s.scalar(select(Ticket).where(Ticket.key == key))
+            if ticket is None or ticket.recovered_at is not None:
+                return None
+            ticket.recovered_at = now
+            ticket.updated_at = now
+            before = ticket.state
+            if resolve and ticket.state in ACTIVE_STATES:
+                ticket.state = TicketState.RESOLVED.value
+                ticket.active_fingerprint = None
+            self._audit(s, ticket, TicketEvent(
+                at=now, actor=SYSTEM_ACTOR, action="recovered", from_state=before,
+                to_state=ticket.state, comment="anomaly cleared"))
+            return TicketView.of(ticket)
+
+    def transition(self, ticket_id: int, action: str, actor: str, comment: str,
+                   now: int) -> TicketView | Refused:
+        """Apply a person's action, or refuse it with the reason; audited either way."""
+        from alerts.tickets.lifecycle import Action, Move, Refused, decide
+
+        with self.session() as s:
+            ticket = s.get(Ticket, ticket_id)
+            if ticket is None:
+                return Refused(Action(action), "missing", f"no ticket {ticket_id}")
+            verdict = decide(Action(action), ticket.state, ticket.owner, actor)
+            if not isinstance(verdict, Move):
+                return verdict
+            before = ticket.state
+            ticket.state = verdict.to_state.value
+            ticket.owner = verdict.owner
+            ticket.updated_at = now
+            ticket.active_fingerprint = (ticket.fingerprint if verdict.to_state in ACTIVE_STATES
+                                         else None)
+            if verdict.to_state.value == TicketState.OPEN.value:  # reopened: clocks restart
+                due = due_times(now, self.sla)
+                ticket.acknowledge_by, ticket.feedback_by = due.acknowledge_by, due.feedback_by
+                ticket.resolve_by, ticket.escalated = due.resolve_by, ""
+            if (ticket.first_feedback_at is None and actor == ticket.owner
+                    and verdict.action.value in ("comment", "start", "resolve")):
+                ticket.first_feedback_at = now
+            self._audit(s, ticket, TicketEvent(at=now, actor=actor, action=verdict.action.value,
+                                             from_state=before, to_state=ticket.state,
+                                             comment=comment))
+            return TicketView.of(ticket)
+
+    def escalate_due(self, now: int) -> list[tuple[TicketView, str]]:
+        """Escalate every breached SLA clock once: level up, audit row; returns what rose."""
+        risen: list[tuple[TicketView, str]] = []
+        with self.session() as s:
+            rows = s.scalars(select(Ticket).where(
+                Ticket.state.in_([st.value for st in ACTIVE_STATES])))
+            for ticket in rows:
+                done = set(filter(None, ticket.escalated.split(",")))
+                for clock, due in breached_clocks(
+                        now, ticket.state, ticket.acknowledge_by, ticket.feedback_by,
+                        ticket.first_feedback_at, ticket.resolve_by):
+                    if clock in done:
+                        continue
+                    done.add(clock)
+                    ticket.escalation_level += 1
+                    ticket.escalated = ",".join(sorted(done))
+                    self._audit(s, ticket, TicketEvent(
+                        at=now, actor=SYSTEM_ACTOR, action="escalated", from_state=ticket.state,
+                        to_state=ticket.state,
+                        comment=f"{clock} SLA breached (due {due}); level "
+                                f"{ticket.escalation_level}"))
+                    s.flush()
+                    risen.append((TicketView.of(ticket), clock))
+        return risen
+
+    def get(self, ticket_id: int) -> TicketView | None:
+        with self.session() as s:
+            ticket = s.get(Ticket, ticket_id)
+            return None if ticket is None else TicketView.of(ticket)
+
+    def all(self) -> list[TicketView]:
+        with self.session() as s:
+            return [TicketView.of(t) for t in s.scalars(select(Ticket).order_by(Ticket.id))]
+
+    def find(self, *, region: str | None = None, department: str | None = None,
+             state: str | None = None, severity: str | None = None, limit: int = 100,
+             offset: int = 0) -> tuple[list[TicketView], int]:
+        """Filtered page of tickets, newest first, and the total that matched."""
+        from sqlalchemy import func
+
+        where = [column == value for column, value in (
+            (Ticket.region, region), (Ticket.department, department), (Ticket.state, state),
+            (Ticket.severity, severity)) if value is not None]
+        with self.session() as s:
+            total = s.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0
+            rows = s.scalars(select(Ticket).where(*where).order_by(Ticket.id.desc())
+                             .limit(limit).offset(offset))
+            return [TicketView.of(t) for t in rows], total
+
+    def active(self) -> Sequence[TicketView]:
+        with self.session() as s:
+            rows = s.scalars(select(Ticket).where(
+                Ticket.state.in_([st.value for st in ACTIVE_STATES])).order_by(Ticket.id))
+            return [TicketView.of(t) for t in rows]
+
+    def events(self, ticket_id: int) -> list[dict[str, object]]:
+        with self.session() as s:
+            rows = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
+                             .order_by(TicketEvent.id))
+            return [{"at": e.at, "actor": e.actor, "action": e.action,
+                     "from": e.from_state, "to": e.to_state, "comment": e.comment} for e in rows]
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,5 @@
+"""``python -m monitor``: the yujing command line."""
+
+from monitor.cli import app
+
+app()

@@ -1,0 +1,126 @@
+"""Hourly series store: the detectors' memory, one matrix per metric (regions x hours).
+
+Kept as dense numpy matrices so one detector call judges every region at once. Hours are
+columns counted from an origin; the store keeps a bounded history and shifts the origin
+forward when it fills, so a long-running worker does not grow without end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detectors.base import SeriesKey, SeriesWindow
+from detectors.timeaxis import HOUR_MS
+from monitor.windows.aggregation import HourlyAggregate
+
+
+class SeriesStore:
+    def __init__(self, metrics: list[str], history_hours: int = 24 * 7 * 9) -> None:
+        self.metrics = list(metrics)
+        self.history_hours = history_hours
+        self.regions: list[str] = []
+        self.region_index: dict[str, int] = {}
+        self.origin: int | None = None  # epoch ms of column 0
+        # room for a week of new hours before the oldest are dropped (a shift copies the
+        # matrices once a week; a larger headroom costs memory on every series)
+        self._headroom = 168
+        self._capacity = history_hours + self._headroom
+        self._rows = 64
+        self.data: dict[str, np.ndarray] = {
+            m: np.full((self._rows, self._capacity), np.nan) for m in self.metrics
+        }
+
+    def add_metrics(self, metrics: list[str]) -> list[str]:
+        """Start keeping more metrics (a reloaded config watches them); returns the new ones."""
+        new = [m for m in metrics if m not in self.data]
+        for m in new:
+            self.metrics.append(m)
+            self.data[m] = np.full((self._rows, self._capacity), np.nan)
+        return new
+
+    def _row(self, region: str) -> int:
+        row = self.region_index.get(region)
+        if row is not None:
+            return row
+        row = len(self.regions)
+        self.regions.append(region)
+        self.region_index[region] = row
+        if row >= self._rows:
+            grow = self._rows
+            for m, matrix in self.data.items():
+                self.data[m] = np.vstack([matrix, np.full((grow, self._capacity), np.nan)])
+            self._rows += grow
+        return row
+
+    def _column(self, hour: int) -> int | None:
+        if self.origin is None:
+            self.origin = hour - (self.history_hours - 1) * HOUR_MS
+        col = (hour - self.origin) // HOUR_MS
+        if col < 0:
+            return None  # older than the kept history: nothing left to judge with it
+        if col >= self._capacity:
+            shift = col - self._capacity + 1 + self._headroom
+            for m, matrix in self.data.items():
+                matrix[:, :-shift] = matrix[:, shift:]
+                matrix[:, -shift:] = np.nan
+                self.data[m] = matrix
+            self.origin += shift * HOUR_MS
+            col -= shift
+        return col
+
+    def update(self, aggregate: HourlyAggregate) -> None:
+        """Write (or overwrite, for a correction) one region-hour's metric values."""
+        row = self._row(aggregate.region)
+        col = self._column(aggregate.hour)
+        if col is None:
+            return
+        values = aggregate.metrics()
+        for m in self.metrics:
+            self.data[m][row, col] = values.get(m, np.nan)
+
+    def write_block(self, regions: list[str], first_hour: int,
+                    values: dict[str, np.ndarray]) -> None:
+        """Write many region-hours at once: ``values[metric][i, j]`` is region i at hour j.
+
+        What a replay of hourly data uses instead of one ``update`` per aggregate; metrics
+        the block lacks are unknown (NaN) for its hours.
+        """
+        hours = next(iter(values.values())).shape[1] if values else 0
+        if not hours or not regions:
+            return
+        if hours > self._headroom:
+            raise ValueError(f"a block holds at most {self._headroom} hours, got {hours}")
+        rows = np.fromiter((self._row(r) for r in regions), dtype=np.int64, count=len(regions))
+        last = self._column(first_hour + (hours - 1) * HOUR_MS)
+        if last is None or last - hours + 1 < 0:
+            raise ValueError("the block is older than the kept history")
+        first = last - hours + 1
+        for m in self.metrics:
+            block = values.get(m)
+            self.data[m][rows, first:last + 1] = np.nan if block is None else block
+
+    def window(self, metric: str, end_hour: int, hours: int,
+               regions: list[str] | None = None) -> SeriesWindow:
+        """The last ``hours`` columns ending at ``end_hour``, NaN where nothing is known."""
+        names = self.regions if regions is None else regions
+        rows = [self.region_index.get(name, -1) for name in names]
+        out = np.full((len(names), hours), np.nan)
+        if self.origin is not None and names:
+            end_col = (end_hour - self.origin) // HOUR_MS
+            start_col = end_col - hours + 1
+            lo, hi = max(start_col, 0), min(end_col + 1, self._capacity)
+            if hi > lo:
+                index = np.asarray(rows)
+                known = index >= 0
+                block = self.data[metric][index[known], lo:hi] if regions is not None else \
+                    self.data[metric][:len(names), lo:hi]
+                out[known, lo - start_col:hi - start_col] = block
+        keys = [SeriesKey(region, metric) for region in names]
+        return SeriesWindow(keys=keys, values=out, end_hour=end_hour)
+
+    def values(self, region: str, metric: str, start_hour: int, end_hour: int) -> np.ndarray:
+        """One series between two hours (inclusive), for reports and plots."""
+        hours = (end_hour - start_hour) // HOUR_MS + 1
+        window = self.window(metric, end_hour, hours)
+        row = self.region_index.get(region)
+        return window.values[row] if row is not None else np.full(hours, np.nan)

@@ -1,0 +1,88 @@
+"""Detection tick: run every configured detector over every series at one closed hour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from detectors.base import Finding, SeriesWindow
+from detectors.timeaxis import HOUR_MS
+from monitor.config.model import DetectorSpec, MonitorConfig, Severity
+from monitor.detection.store import SeriesStore
+
+
+@dataclass(frozen=True, slots=True)
+class SpecFinding:
+    """A finding together with the spec that produced it (severity, spec id)."""
+
+    spec_id: str
+    severity: Severity
+    finding: Finding
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    hour: int
+    regions: frozenset[str]  # every series of these regions was judged this tick
+    findings: list[SpecFinding]
+
+
+def evaluate_spec(spec: DetectorSpec, store: SeriesStore, hour: int,
+                  regions: list[str] | None = None,
+                  config: MonitorConfig | None = None,
+                  ends: int = 1) -> list[tuple[Severity, Finding]]:
+    """Run one spec: overridden regions with their parameters, the rest with the spec's.
+
+    Judges the ``ends`` hours that end at ``hour`` (one call per detector and metric).
+    """
+    judged = list(store.regions) if regions is None else list(regions)
+    groups: list[tuple[Any, Severity, list[str]]] = []
+    rest = judged
+    if spec.overrides and config is not None:
+        taken: set[str] = set()
+        for override, detector in zip(spec.overrides, spec.override_instances, strict=True):
+            members = config.expand(override.regions)
+            rows = [r for r in judged if r in members]
+            taken.update(rows)
+            if rows:
+                groups.append((detector, override.severity or spec.severity, rows))
+        rest = [r for r in judged if r not in taken]
+    if rest:
+        groups.append((spec.instance, spec.severity, rest))
+    out: list[tuple[Severity, Finding]] = []
+    for detector, severity, rows in groups:
+        hours = detector.history_hours() + ends - 1
+        context_names = getattr(detector, "context_metrics", list)()
+        context = {name: store.window(name, hour, hours, rows).values for name in context_names}
+        for metric in spec.metrics:
+            window = store.window(metric, hour, hours, rows)
+            if context:
+                window = SeriesWindow(window.keys, window.values, window.end_hour, context)
+            out.extend((severity, f) for f in detector.scan(window, ends))
+    return out
+
+
+def tick(config: MonitorConfig, store: SeriesStore, hour: int,
+         regions: set[str] | None = None) -> TickResult:
+    """Judge ``hour`` for ``regions`` (default: all the store knows); reads the store only."""
+    return scan(config, store, hour, hour, regions)[0]
+
+
+def scan(config: MonitorConfig, store: SeriesStore, first_hour: int, last_hour: int,
+         regions: set[str] | None = None) -> list[TickResult]:
+    """Judge every hour from ``first_hour`` to ``last_hour`` (inclusive), in order.
+
+    The same findings as one ``tick`` per hour (detectors judge each hour on its own
+    window), for one detector call per spec and metric: a backtest's hours share the
+    rolling sums. The store must still hold the first hour's history.
+    """
+    ends = (last_hour - first_hour) // HOUR_MS + 1
+    judged = sorted(regions) if regions is not None else list(store.regions)
+    by_hour: dict[int, list[SpecFinding]] = {
+        first_hour + i * HOUR_MS: [] for i in range(ends)}
+    for spec in config.detectors:
+        for severity, finding in evaluate_spec(spec, store, last_hour, judged, config, ends):
+            by_hour[finding.hour].append(SpecFinding(spec.id, severity, finding))
+    members = frozenset(judged)
+    return [TickResult(hour=hour, regions=members, findings=findings)
+            for hour, findings in by_hour.items()]

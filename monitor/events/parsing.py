@@ -1,0 +1,120 @@
+"""Turn raw bytes into events, or into dead letters that say which field was wrong and why.
+
+Errors are values here: a parse returns either an event or a ``DeadLetter``, so a runner
+can never forget to handle a bad event by letting an exception escape its loop.
+"""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+from pydantic import ValidationError
+
+from monitor.events.deadletters import DeadLetter, Reason
+from monitor.events.schemas import (
+    EVENT_TYPES,
+    KIND_ADMITS,
+    ComplaintEvent,
+    Event,
+    KpiReport,
+    KpiSample,
+    RegionInfo,
+)
+
+EventModel = type[ComplaintEvent] | type[KpiSample] | type[KpiReport] | type[RegionInfo]
+
+_ENUM_REASONS = {
+    "category": Reason.UNKNOWN_CATEGORY,
+    "kpi": Reason.UNKNOWN_KPI,
+    "channel": Reason.UNKNOWN_CHANNEL,
+}
+_TYPE_ERRORS = {
+    "int_type", "int_parsing", "float_type", "float_parsing", "string_type", "bool_type",
+    "int_from_float", "dict_type", "model_type",
+}
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal",
+                 "too_short", "too_long"}
+_FORMAT_ERRORS = {"string_pattern_mismatch", "string_too_short", "string_too_long"}
+_TIME_FIELDS = {"event_time", "period_start"}
+
+
+def _reason_for(error: dict[str, object]) -> tuple[Reason, str | None]:
+    loc = error.get("loc") or ()
+    field = ".".join(str(part) for part in loc) if loc else None  # type: ignore[union-attr]
+    kind = str(error.get("type", ""))
+    if kind == "missing":
+        return Reason.MISSING_FIELD, field
+    if kind in ("enum", "literal_error") and field in _ENUM_REASONS:
+        return _ENUM_REASONS[field], field
+    if kind == "enum" and field is not None and field.startswith("kpis."):
+        return Reason.UNKNOWN_KPI, field.removesuffix(".[key]")
+    if kind == "finite_number":
+        return Reason.NON_FINITE, field
+    if kind == "value_error" and field is None and "kpis." in str(error.get("msg", "")):
+        where = str(error.get("msg", "")).split("kpis.", 1)[1].split(":", 1)[0]
+        return Reason.OUT_OF_RANGE, f"kpis.{where}"
+    if field in _TIME_FIELDS and kind in ("value_error", "greater_than_equal"):
+        return Reason.BAD_TIME, field
+    if kind in _TYPE_ERRORS:
+        return Reason.WRONG_TYPE, field
+    if kind in _RANGE_ERRORS:
+        return Reason.OUT_OF_RANGE, field
+    if kind in _FORMAT_ERRORS:
+        return Reason.INVALID_FORMAT, field
+    message = str(error.get("msg", ""))
+    if "not a finite number" in message:
+        return Reason.NON_FINITE, field or "value"
+    if "outside" in message and "range" in message:
+        return Reason.OUT_OF_RANGE, field or "value"
+    return Reason.WRONG_TYPE, field
+
+
+def _dead(reason: Reason, detail: str, raw: bytes, field: str | None, source: str,
+          offset: int | None) -> DeadLetter:
+    return DeadLetter(reason=reason, detail=detail, raw=raw, field=field, source=source,
+                      offset=offset)
+
+
+def load_json(data: bytes) -> object:
+    """Decode JSON, accepting the NaN/Infinity that Python and JavaScript producers write
+    (so a dead letter can name the non-finite field); raises ValueError when not JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        try:
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            raise ValueError(str(exc)) from exc
+
+
+def parse_event(raw: bytes | str, *, kind: str | None = None, source: str = "",
+                offset: int | None = None) -> Event | DeadLetter:
+    """Parse one JSON event. ``kind`` is fixed by the topic; otherwise ``type`` decides."""
+    data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    try:
+        payload = load_json(data)
+    except ValueError as exc:
+        return _dead(Reason.MALFORMED_JSON, str(exc), data, None, source, offset)
+    if not isinstance(payload, dict):
+        return _dead(Reason.NOT_AN_OBJECT, f"expected a JSON object, got {type(payload).__name__}",
+                     data, None, source, offset)
+    declared = payload.get("type", kind)
+    if kind is not None and declared not in KIND_ADMITS.get(kind, (kind,)):
+        return _dead(Reason.UNKNOWN_TYPE, f"type {declared!r} on a {kind!r} stream", data,
+                     "type", source, offset)
+    model: EventModel | None = EVENT_TYPES.get(declared) if isinstance(declared, str) else None
+    if model is None:
+        detail = ("missing 'type' (one of complaint, kpi, region)" if declared is None
+                  else f"unknown type {declared!r}")
+        return _dead(Reason.UNKNOWN_TYPE, detail, data, "type", source, offset)
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        reason, field = _reason_for(first)  # type: ignore[arg-type]
+        detail = f"{field or declared}: {first['msg']}"
+        extra = exc.error_count() - 1
+        if extra:
+            detail += f" (+{extra} more error{'s' if extra > 1 else ''})"
+        return _dead(reason, detail, data, field, source, offset)

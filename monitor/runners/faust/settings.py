@@ -1,0 +1,56 @@
+"""Worker settings from the environment (12-factor), with CLI options layered on top."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from monitor.runners.faust.topics import TopicNames, bootstrap_from_env
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = "yujing"
+    partitions: int = 4
+    database_url: str = "sqlite:///var/yujing.db"
+    config_path: Path | None = None
+    app_id: str = "yujing"
+    web_port: int = 6066
+    web_host: str = "127.0.0.1"
+    data_dir: Path = Path("var/faust")
+    batch_size: int = 1000
+    batch_seconds: float = 0.2
+    commit_interval: float = 1.0
+    session_timeout: float = 30.0  # how long a dead worker holds its partitions
+    log_level: str = "INFO"
+    api_port: int | None = None  # serve the ticket API next to the worker when set
+    api_host: str = "127.0.0.1"
+
+    @property
+    def topics(self) -> TopicNames:
+        return TopicNames(self.topic_prefix)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> WorkerSettings:
+        env = os.environ
+        base = cls(
+            bootstrap=bootstrap_from_env(cls.bootstrap),
+            topic_prefix=env.get("YUJING_TOPIC_PREFIX", cls.topic_prefix),
+            partitions=int(env.get("YUJING_PARTITIONS", cls.partitions)),
+            database_url=env.get("YUJING_DATABASE_URL", cls.database_url),
+            config_path=Path(env["YUJING_CONFIG"]) if env.get("YUJING_CONFIG") else None,
+            app_id=env.get("YUJING_APP_ID", cls.app_id),
+            web_port=int(env.get("YUJING_WEB_PORT", cls.web_port)),
+            web_host=env.get("YUJING_WEB_HOST", cls.web_host),
+            data_dir=Path(env.get("YUJING_DATA_DIR", str(cls.data_dir))),
+            log_level=env.get("YUJING_LOG_LEVEL", cls.log_level),
+            session_timeout=float(env.get("YUJING_SESSION_TIMEOUT", cls.session_timeout)),
+            api_port=int(env["YUJING_API_PORT"]) if env.get("YUJING_API_PORT") else None,
+            api_host=env.get("YUJING_API_HOST", cls.api_host),
+            batch_size=int(env.get("YUJING_BATCH_SIZE", cls.batch_size)),
+            batch_seconds=float(env.get("YUJING_BATCH_SECONDS", cls.batch_seconds)),
+        )
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return replace(base, **given)  # type: ignore[arg-type]

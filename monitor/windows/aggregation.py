@@ -1,0 +1,417 @@
+"""Hourly tumbling-window aggregation per region, in event time, with allowed lateness.
+
+The core is pure: no I/O, no clocks. Time moves only with the events (the watermark), so
+a replay of the same events yields the same hours, whether it runs embedded or in Faust.
+
+Watermarks are kept per region (keyed watermarks), and per input kind within a region: a
+region's watermark is the *smallest*, over its expected inputs (complaints, KPI samples),
+of the largest event time seen of that input, minus ``watermark_delay``. Complaints and
+KPIs travel on separate topics and a consumer may read one far ahead of the other (a replay
+reads hours of one topic in one fetch); taking the minimum means neither input can close
+an hour the other is still filling. An input that has sent nothing for ``idle_ms`` of the
+runner's clock is idle and stops holding the watermark back (a quiet night without
+complaints must not stall the KPIs); without a clock (replays) no input is ever idle.
+That makes a region's hours a function of the region's own events only, so a worker that
+owns the region's partition computes what the embedded runner computes.
+
+Window life cycle for region r and hour [h, h+1h):
+* when r's watermark reaches h+1h the hour is *emitted* (revision 0), with zeros where
+  nothing happened in the hour;
+* until the watermark reaches h+1h+``allowed_lateness`` a late event still updates the
+  hour, and the hour is re-emitted as a *correction* (revision 1, 2, ...);
+* after that the hour is *final*: its state is dropped and an event for it is dead-lettered
+  as ``late``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from detectors.timeaxis import HOUR_MS, to_iso
+from monitor.events.deadletters import DeadLetter, Reason
+from monitor.events.schemas import Category, ComplaintEvent, Kpi, KpiReport, KpiSample, RegionInfo
+
+CATEGORIES: tuple[Category, ...] = tuple(Category)
+KPIS: tuple[Kpi, ...] = tuple(Kpi)
+_CATEGORY_INDEX = {category: i for i, category in enumerate(CATEGORIES)}
+RATE_PER = 10_000  # complaint rates are per 10k subscribers
+# the input (the watermark's kind) each event type belongs to: reports are KPI readings
+INPUT_OF = {"complaint": "complaint", "kpi": "kpi", "kpi_report": "kpi"}
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    allowed_lateness_ms: int = 2 * HOUR_MS
+    watermark_delay_ms: int = 0
+    inputs: tuple[str, ...] = ("complaint", "kpi")
+    idle_ms: int | None = None
+
+
+@dataclass(slots=True)
+class HourBucket:
+    """Mutable state of one region-hour: complaint counts and the raw KPI readings."""
+
+    complaints: list[int] = field(default_factory=lambda: [0] * len(CATEGORIES))
+    kpi_values: dict[str, list[float]] = field(default_factory=dict)
+
+    def add_complaint(self, category: Category) -> None:
+        self.complaints[_CATEGORY_INDEX[category]] += 1
+
+    def add_kpi(self, kpi: Kpi, value: float) -> None:
+        values = self.kpi_values.get(kpi.value)
+        if values is None:
+            self.kpi_values[kpi.value] = [value]
+        else:
+            values.append(value)
+
+    def add_kpi_values(self, kpi: Kpi, values: list[float]) -> None:
+        held = self.kpi_values.get(kpi.value)
+        if held is None:
+            self.kpi_values[kpi.value] = list(values)
+        else:
+            held.extend(values)
+
+    def to_json(self) -> dict[str, object]:
+        return {"complaints": list(self.complaints), "kpi_values": self.kpi_values}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> HourBucket:
+        return cls(complaints=list(data["complaints"]),  # type: ignore[call-overload]
+                   kpi_values={k: list(v) for k, v in data["kpi_values"].items()})  # type: ignore[union-attr]
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default) without numpy's per-call overhead."""
+    if not sorted_values:
+        return math.nan
+    pos = (len(sorted_values) - 1) * q
+    low = int(pos)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyAggregate:
+    """One closed (or corrected) region-hour: the unit that detectors consume."""
+
+    region: str
+    hour: int
+    revision: int
+    subscribers: int | None
+    complaints: tuple[int, ...]
+    kpi: dict[str, tuple[int, float, float, float]]  # kpi -> (samples, mean, max, p95)
+
+    def metrics(self) -> dict[str, float]:
+        """Flatten to named metric values; these names are the detectors' vocabulary."""
+        out: dict[str, float] = {}
+        total = 0
+        for category, count in zip(CATEGORIES, self.complaints, strict=True):
+            out[f"complaints.{category.value}"] = float(count)
+            total += count
+        out["complaints.total"] = float(total)
+        if self.subscribers:
+            scale = RATE_PER / self.subscribers
+            for category, count in zip(CATEGORIES, self.complaints, strict=True):
+                out[f"complaint_rate.{category.value}"] = count * scale
+            out["complaint_rate.total"] = total * scale
+        for kpi in KPIS:
+            _, mean, peak, p95 = self.kpi.get(kpi.value, (0, math.nan, math.nan, math.nan))
+            out[f"kpi.{kpi.value}.mean"] = mean
+            out[f"kpi.{kpi.value}.max"] = peak
+            out[f"kpi.{kpi.value}.p95"] = p95
+        return out
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "region": self.region,
+            "hour": self.hour,
+            "hour_iso": to_iso(self.hour),
+            "revision": self.revision,
+            "subscribers": self.subscribers,
+            "complaints": dict(zip((c.value for c in CATEGORIES), self.complaints, strict=True)),
+            "kpi": {k: {"samples": n, "mean": m, "max": x, "p95": p}
+                    for k, (n, m, x, p) in self.kpi.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> HourlyAggregate:
+        complaints = data["complaints"]
+        kpi = data["kpi"]
+        return cls(
+            region=str(data["region"]),
+            hour=int(data["hour"]),  # type: ignore[call-overload]
+            revision=int(data["revision"]),  # type: ignore[call-overload]
+            subscribers=data["subscribers"],  # type: ignore[arg-type]
+            complaints=tuple(int(complaints[c.value]) for c in CATEGORIES),  # type: ignore[index]
+            kpi={k: (int(v["samples"]), v["mean"], v["max"], v["p95"])  # type: ignore[index]
+                 for k, v in kpi.items()},  # type: ignore[union-attr]
+        )
+
+
+def summarise(region: str, hour: int, revision: int, bucket: HourBucket | None,
+              subscribers: int | None) -> HourlyAggregate:
+    """Pure: a bucket's state to the aggregate that leaves the window."""
+    if bucket is None:
+        return HourlyAggregate(region, hour, revision, subscribers, (0,) * len(CATEGORIES), {})
+    kpi: dict[str, tuple[int, float, float, float]] = {}
+    for name, values in bucket.kpi_values.items():
+        ordered = sorted(values)
+        kpi[name] = (len(ordered), sum(ordered) / len(ordered), ordered[-1],
+                     percentile(ordered, 0.95))
+    return HourlyAggregate(region, hour, revision, subscribers, tuple(bucket.complaints), kpi)
+
+
+class Outcome(Enum):
+    ACCEPTED = "accepted"
+    LATE = "late"  # accepted into an hour already emitted: the hour will be corrected
+    DUPLICATE = "duplicate"
+
+
+def event_identity(event: ComplaintEvent | KpiSample | KpiReport) -> str:
+    """What makes two deliveries the same event: the complaint id, site+KPI+time, or for a
+    report its site and period."""
+    if isinstance(event, ComplaintEvent):
+        return event.id
+    if isinstance(event, KpiReport):
+        return f"report\x1f{event.site}\x1f{event.period_start}\x1f{event.interval_s}"
+    return f"{event.site}\x1f{event.kpi.value}\x1f{event.event_time}"
+
+
+class RegionWindows:
+    """Window state of one region, with its own watermark (keyed watermarks).
+
+    Per-region state is what makes the core partitionable: a Kafka partition keyed by region
+    carries everything a region's windows need, so any worker that owns the partition can
+    take over the region from its serialised state.
+    """
+
+    __slots__ = ("applied", "buckets", "clock_ms", "config", "dirty", "first_arrival",
+                 "kind_arrival", "kind_max", "next_close", "region", "revisions", "seen",
+                 "subscribers")
+
+    def __init__(self, region: str, config: WindowConfig) -> None:
+        self.region = region
+        self.config = config
+        self.subscribers: int | None = None
+        self.kind_max: dict[str, int] = {}  # largest event time per input kind
+        self.kind_arrival: dict[str, int] = {}  # runner clock at the last arrival per kind
+        self.first_arrival: int | None = None
+        self.clock_ms: int | None = None  # the runner's clock, when it has one
+        self.next_close: int | None = None  # first hour not yet emitted
+        self.buckets: dict[int, HourBucket] = {}
+        self.revisions: dict[int, int] = {}  # emitted hours, not yet final
+        self.dirty: set[int] = set()
+        self.seen: dict[int, set[str]] = {}  # event identities per non-final hour
+        # highest input offset applied per source partition: a replay after a crash skips
+        # what this state already holds, however old (identities only cover open hours)
+        self.applied: dict[str, int] = {}
+
+    @property
+    def max_event_time(self) -> int | None:
+        return max(self.kind_max.values()) if self.kind_max else None
+
+    def _idle(self, kind: str) -> bool:
+        idle_ms, now = self.config.idle_ms, self.clock_ms
+        if idle_ms is None or now is None:
+            return False
+        last = self.kind_arrival.get(kind, self.first_arrival)
+        return last is not None and now - last >= idle_ms
+
+    @property
+    def watermark(self) -> int | None:
+        marks = []
+        for kind in self.config.inputs:
+            if self._idle(kind):
+                continue
+            mark = self.kind_max.get(kind)
+            if mark is None:
+                return None  # an expected input has not spoken yet: wait for it
+            marks.append(mark)
+        if not marks:  # every input idle: the newest event is all we know
+            if not self.kind_max:
+                return None
+            marks = [max(self.kind_max.values())]
+        return min(marks) - self.config.watermark_delay_ms
+
+    def is_final(self, hour: int) -> bool:
+        """True once no event may change ``hour`` any more."""
+        mark = self.watermark
+        return mark is not None and hour + HOUR_MS + self.config.allowed_lateness_ms <= mark
+
+    def add(self, event: ComplaintEvent | KpiSample | KpiReport, raw: bytes = b"",
+            source: str = "", position: tuple[str, int] | None = None,
+            now: int | None = None) -> DeadLetter | Outcome:
+        """Account one event. ``position`` is (source partition, offset) when the input is
+        a replayable log; events at or below the last applied offset are redeliveries.
+        ``now`` is the runner's clock (live workers), used only to detect idle inputs."""
+        if now is not None:
+            self.clock_ms = now
+        if position is not None:
+            partition, offset = position
+            if offset <= self.applied.get(partition, -1):
+                return Outcome.DUPLICATE
+            self.applied[partition] = offset
+        moment = event.period_start if isinstance(event, KpiReport) else event.event_time
+        first = moment - moment % HOUR_MS
+        if self.is_final(first):
+            field = "period_start" if isinstance(event, KpiReport) else "event_time"
+            return self._late(event, field, moment, raw, source)
+        seen = self.seen.get(first)
+        if seen is None:
+            seen = self.seen[first] = set()
+        identity = event_identity(event)
+        if identity in seen:
+            return Outcome.DUPLICATE  # a redelivery (producer retry, replay after a crash)
+        seen.add(identity)
+        if isinstance(event, KpiReport):
+            touched = self._add_readings(event)
+        else:
+            bucket = self._bucket(first)
+            if isinstance(event, ComplaintEvent):
+                bucket.add_complaint(event.category)
+            else:
+                bucket.add_kpi(event.kpi, event.value)
+            touched = {first}
+        if self.next_close is None:
+            self.next_close = first
+        late = first < self.next_close
+        if late:  # an emitted (or pre-stream) hour changed: correction
+            self.dirty.update(h for h in touched if h < self.next_close)
+        kind = INPUT_OF[event.type]
+        if event.event_time > self.kind_max.get(kind, -1):
+            self.kind_max[kind] = event.event_time
+        if now is not None:
+            self.kind_arrival[kind] = now
+            if self.first_arrival is None:
+                self.first_arrival = now
+        return Outcome.LATE if late else Outcome.ACCEPTED
+
+    def _bucket(self, hour: int) -> HourBucket:
+        bucket = self.buckets.get(hour)
+        if bucket is None:
+            bucket = self.buckets[hour] = HourBucket()
+        return bucket
+
+    def _add_readings(self, report: KpiReport) -> set[int]:
+        """A report's readings, each into its hour; returns the hours touched."""
+        step = report.interval_s * 1000
+        touched: set[int] = set()
+        for kpi, values in report.kpis.items():
+            i, n, t = 0, len(values), report.period_start
+            while i < n:  # one slice per hour the readings fall in (usually one)
+                hour = t - t % HOUR_MS
+                j = min(n, i + -(-(hour + HOUR_MS - t) // step))
+                self._bucket(hour).add_kpi_values(kpi, values[i:j] if i or j < n else values)
+                touched.add(hour)
+                t += (j - i) * step
+                i = j
+        return touched
+
+    def _late(self, event: ComplaintEvent | KpiSample | KpiReport, field: str, moment: int,
+              raw: bytes, source: str) -> DeadLetter:
+        hour = moment - moment % HOUR_MS
+        return DeadLetter(
+            reason=Reason.LATE,
+            detail=(f"{field} {to_iso(moment)} is in hour {to_iso(hour)}, final since the "
+                    f"watermark of {self.region} ({to_iso(self.watermark or 0)}) passed its "
+                    f"end plus allowed lateness {self.config.allowed_lateness_ms // 1000}s"),
+            raw=raw or event.model_dump_json().encode(), field=field, source=source)
+
+    def poll(self, until: int | None = None, now: int | None = None) -> list[HourlyAggregate]:
+        """Emit hours the watermark passed, then corrections; drop state of final hours."""
+        if now is not None:
+            self.clock_ms = now
+        mark = self.watermark if until is None else until
+        out: list[HourlyAggregate] = []
+        if mark is None or self.next_close is None:
+            return out
+        while self.next_close + HOUR_MS <= mark:
+            hour = self.next_close
+            self.dirty.discard(hour)
+            self.revisions[hour] = 0
+            out.append(summarise(self.region, hour, 0, self.buckets.get(hour), self.subscribers))
+            self.next_close = hour + HOUR_MS
+        for hour in sorted(self.dirty):
+            if hour >= self.next_close:
+                continue
+            revision = self.revisions.get(hour, -1) + 1
+            self.revisions[hour] = revision
+            out.append(summarise(self.region, hour, revision, self.buckets.get(hour),
+                                 self.subscribers))
+        self.dirty = {hour for hour in self.dirty if hour >= self.next_close}
+        if until is None and self.watermark is not None:
+            horizon = self.watermark - self.config.allowed_lateness_ms - HOUR_MS
+            for store in (self.buckets, self.revisions, self.seen):
+                for hour in [h for h in store if h <= horizon]:
+                    del store[hour]
+        return out
+
+    # -- persistence (Faust table values) ---------------------------------------------
+    def to_json(self) -> dict[str, object]:
+        return {
+            "region": self.region, "subscribers": self.subscribers,
+            "kind_max": self.kind_max, "kind_arrival": self.kind_arrival,
+            "first_arrival": self.first_arrival, "clock_ms": self.clock_ms,
+            "next_close": self.next_close,
+            "buckets": {str(h): b.to_json() for h, b in self.buckets.items()},
+            "revisions": {str(h): r for h, r in self.revisions.items()},
+            "dirty": sorted(self.dirty),
+            "seen": {str(h): sorted(ids) for h, ids in self.seen.items()},
+            "applied": self.applied,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], config: WindowConfig) -> RegionWindows:
+        state = cls(str(data["region"]), config)
+        state.subscribers = data.get("subscribers")
+        state.kind_max = {str(k): int(v) for k, v in data.get("kind_max", {}).items()}
+        state.kind_arrival = {str(k): int(v) for k, v in data.get("kind_arrival", {}).items()}
+        state.first_arrival = data.get("first_arrival")
+        state.clock_ms = data.get("clock_ms")
+        state.next_close = data.get("next_close")
+        state.buckets = {int(h): HourBucket.from_json(b) for h, b in data["buckets"].items()}
+        state.revisions = {int(h): int(r) for h, r in data["revisions"].items()}
+        state.dirty = {int(h) for h in data["dirty"]}
+        state.seen = {int(h): set(ids) for h, ids in data["seen"].items()}
+        state.applied = {str(k): int(v) for k, v in data.get("applied", {}).items()}
+        return state
+
+
+class HourlyAggregator:
+    """All regions' windows in one process; feed events with ``add``, collect with ``poll``."""
+
+    def __init__(self, config: WindowConfig | None = None) -> None:
+        self.config = config or WindowConfig()
+        self.regions: dict[str, RegionWindows] = {}
+        self.subscribers: dict[str, int] = {}
+        self.max_event_time: int | None = None
+
+    def region(self, name: str) -> RegionWindows:
+        state = self.regions.get(name)
+        if state is None:
+            state = self.regions[name] = RegionWindows(name, self.config)
+            state.subscribers = self.subscribers.get(name)
+        return state
+
+    def add(self, event: ComplaintEvent | KpiSample | KpiReport | RegionInfo, raw: bytes = b"",
+            source: str = "", position: tuple[str, int] | None = None) -> DeadLetter | Outcome:
+        """Account one valid event; a dead letter if it arrived beyond lateness."""
+        if isinstance(event, RegionInfo):
+            self.subscribers[event.region] = event.subscribers
+            if event.region in self.regions:
+                self.regions[event.region].subscribers = event.subscribers
+            return Outcome.ACCEPTED
+        if self.max_event_time is None or event.event_time > self.max_event_time:
+            self.max_event_time = event.event_time
+        return self.region(event.region).add(event, raw, source, position)
+
+    def poll(self, *, until: int | None = None) -> list[HourlyAggregate]:
+        """Everything every region's watermark closed (``until``: close up to there)."""
+        out: list[HourlyAggregate] = []
+        for name in sorted(self.regions):
+            out.extend(self.regions[name].poll(until))
+        out.sort(key=lambda a: (a.hour, a.region, a.revision))
+        return out
