@@ -22,7 +22,8 @@ demo: $(STAMP)
 
 ## Set up everything the suite needs and run it (the suite starts its own Kafka broker).
 test: $(STAMP) test-deps
-	$(BIN)/ruff check monitor detectors alerts dashboards tests
+	$(BIN)/ruff check monitor detectors alerts dashboards tests bench
+	$(BIN)/ruff format --check monitor detectors alerts dashboards tests bench
 	$(BIN)/python -m pytest
 
 ## Tools the suite drives: kcat (a non-Python Kafka producer), Prometheus and Alertmanager
@@ -62,8 +63,8 @@ kafka-down:
 	scripts/kafka.sh stop $(CURDIR)/var/kafka-data
 
 lint: $(STAMP)
-	$(BIN)/ruff check monitor detectors alerts dashboards tests
-	$(BIN)/ruff format --check monitor detectors alerts dashboards tests
+	$(BIN)/ruff check monitor detectors alerts dashboards tests bench
+	$(BIN)/ruff format --check monitor detectors alerts dashboards tests bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

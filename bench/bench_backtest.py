@@ -39,31 +39,45 @@ def main() -> None:
     args = parser.parse_args()
     config = load_config()
     started = time.perf_counter()
-    series, labels = simulate_hourly(SimConfig(seed=args.seed, regions=args.regions,
-                                               weeks=args.weeks), config.metrics_needed())
+    series, labels = simulate_hourly(
+        SimConfig(seed=args.seed, regions=args.regions, weeks=args.weeks), config.metrics_needed()
+    )
     simulate_s = time.perf_counter() - started
     started = time.perf_counter()
     result = run_backtest_series(config, series, labels)
     wall_s = time.perf_counter() - started
     region_hours = len(series.regions) * series.hours
     row = {
-        "bench": "backtest_hourly", "regions": len(series.regions), "hours": series.hours,
-        "region_hours": region_hours, "metrics": len(series.values),
-        "simulate_s": simulate_s, "replay_s": result.seconds, "wall_s": wall_s,
-        "region_hours_per_s": region_hours / result.seconds, "target_s": 60.0,
-        "tickets": len(result.tickets), "incidents": len(labels),
-        "recall": result.recall(), "precision": result.precision(),
+        "bench": "backtest_hourly",
+        "regions": len(series.regions),
+        "hours": series.hours,
+        "region_hours": region_hours,
+        "metrics": len(series.values),
+        "simulate_s": simulate_s,
+        "replay_s": result.seconds,
+        "wall_s": wall_s,
+        "region_hours_per_s": region_hours / result.seconds,
+        "target_s": 60.0,
+        "tickets": len(result.tickets),
+        "incidents": len(labels),
+        "recall": result.recall(),
+        "precision": result.precision(),
         "false_alarms": len(result.scorecard.false_alarms),
         "false_alarms_per_region_week": result.false_alarms_per_region_week,
         "mean_delay_hours": result.mean_delay(),
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "python": platform.python_version(), "numpy": np.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
     }
-    print(f"{'regions':>8} {'hours':>6} {'replay s':>9} {'wall s':>7} {'target':>7} "
-          f"{'tickets':>8} {'recall':>7} {'false/region-wk':>16} {'RSS MB':>7}")
-    print(f"{row['regions']:>8} {row['hours']:>6} {row['replay_s']:>9.1f} {wall_s:>7.1f} "
-          f"{'< 60 s':>7} {row['tickets']:>8} {row['recall'] or 0:>7.3f} "
-          f"{row['false_alarms_per_region_week']:>16.5f} {row['max_rss_mb']:>7.0f}")
+    print(
+        f"{'regions':>8} {'hours':>6} {'replay s':>9} {'wall s':>7} {'target':>7} "
+        f"{'tickets':>8} {'recall':>7} {'false/region-wk':>16} {'RSS MB':>7}"
+    )
+    print(
+        f"{row['regions']:>8} {row['hours']:>6} {row['replay_s']:>9.1f} {wall_s:>7.1f} "
+        f"{'< 60 s':>7} {row['tickets']:>8} {row['recall'] or 0:>7.3f} "
+        f"{row['false_alarms_per_region_week']:>16.5f} {row['max_rss_mb']:>7.0f}"
+    )
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "backtest.json").write_text(json.dumps(row, indent=2))

@@ -24,8 +24,12 @@ HOUR_MS = 3_600_000
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--series", type=int, default=10_000,
-                        help="series = regions x metrics of the default config")
+    parser.add_argument(
+        "--series",
+        type=int,
+        default=10_000,
+        help="series = regions x metrics of the default config",
+    )
     parser.add_argument("--weeks", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
@@ -52,14 +56,23 @@ def main() -> None:
         result = tick(config, store, end)
         timings.append(time.perf_counter() - started)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    row = {"bench": "detection_tick", "regions": args.regions, "metrics": len(metrics),
-           "series": series, "history_hours": hours, "best_s": min(timings),
-           "median_s": float(np.median(timings)), "findings": len(result.findings),
-           "max_rss_mb": rss_mb, "target_s": 1.0, "target_rss_mb": 300,
-           "python": platform.python_version(), "numpy": np.__version__}
+    row = {
+        "bench": "detection_tick",
+        "regions": args.regions,
+        "metrics": len(metrics),
+        "series": series,
+        "history_hours": hours,
+        "best_s": min(timings),
+        "median_s": float(np.median(timings)),
+        "findings": len(result.findings),
+        "max_rss_mb": rss_mb,
+        "target_s": 1.0,
+        "target_rss_mb": 300,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
     print(f"{'series':>10} {'history':>8} {'best s':>8} {'median s':>9} {'RSS MB':>8}")
-    print(f"{series:>10} {hours:>8} {row['best_s']:>8.3f} {row['median_s']:>9.3f} "
-          f"{rss_mb:>8.0f}")
+    print(f"{series:>10} {hours:>8} {row['best_s']:>8.3f} {row['median_s']:>9.3f} {rss_mb:>8.0f}")
     out = Path(__file__).parent / "results" / "detection_tick.json"
     out.write_text(json.dumps(row, indent=2))
 

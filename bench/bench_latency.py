@@ -84,13 +84,14 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
 
 def close_buckets(metrics: dict[str, float]) -> list[tuple[float, float]]:
     prefix = 'yujing_processing_seconds_bucket{le="'
-    return sorted((float(name[len(prefix):].split('"')[0].replace("+Inf", "inf")), value)
-                  for name, value in metrics.items()
-                  if name.startswith(prefix) and 'stage="close"' in name)
+    return sorted(
+        (float(name[len(prefix) :].split('"')[0].replace("+Inf", "inf")), value)
+        for name, value in metrics.items()
+        if name.startswith(prefix) and 'stage="close"' in name
+    )
 
 
-def faust_latency(regions: int, weeks: int, live_hours: int,
-                  config_text: str) -> dict[str, float]:
+def faust_latency(regions: int, weeks: int, live_hours: int, config_text: str) -> dict[str, float]:
     """One worker catches up on a simulated world's history, then gets it hour by hour.
 
     Catch-up closes hundreds of hours per batch, which says nothing about a live close;
@@ -121,32 +122,52 @@ def faust_latency(regions: int, weeks: int, live_hours: int,
         prefix = f"l{uuid.uuid4().hex[:6]}"
         names = TopicNames(prefix)
         create_topics(bootstrap, names, 4)
-        produce_lines((line for h in sorted(by_hour) if h < first_live for line in by_hour[h]),
-                      bootstrap, names)
+        produce_lines(
+            (line for h in sorted(by_hour) if h < first_live for line in by_hour[h]),
+            bootstrap,
+            names,
+        )
         port = free_port()
-        env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "YUJING_TOPIC_PREFIX": prefix,
-               "YUJING_APP_ID": prefix, "YUJING_PARTITIONS": "4", "YUJING_WEB_PORT": str(port),
-               "YUJING_DATABASE_URL": f"sqlite:///{tmp / 't.db'}", "YUJING_DATA_DIR": str(tmp),
-               "YUJING_CONFIG": str(tmp / "config.yaml")}
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP": bootstrap,
+            "YUJING_TOPIC_PREFIX": prefix,
+            "YUJING_APP_ID": prefix,
+            "YUJING_PARTITIONS": "4",
+            "YUJING_WEB_PORT": str(port),
+            "YUJING_DATABASE_URL": f"sqlite:///{tmp / 't.db'}",
+            "YUJING_DATA_DIR": str(tmp),
+            "YUJING_CONFIG": str(tmp / "config.yaml"),
+        }
         with (tmp / "worker.log").open("wb") as log:
-            worker = subprocess.Popen([sys.executable, "-m", "monitor.cli", "worker"], cwd=ROOT,
-                                      env=env, stdout=log, stderr=subprocess.STDOUT)
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "monitor.cli", "worker"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
-        def judged_until(end_ms: int, timeout_s: float, every_s: float,
-                         readings: int = 0) -> dict[str, float]:
+        def judged_until(
+            end_ms: int, timeout_s: float, every_s: float, readings: int = 0
+        ) -> dict[str, float]:
             """Wait until ``readings`` are in the windows and the hour ending at ``end_ms``
             is judged (the status page is cheap to poll; /metrics is read once it is)."""
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
                 try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/yujing/status",
-                                                timeout=5) as r:
+                    with urllib.request.urlopen(
+                        f"http://127.0.0.1:{port}/yujing/status", timeout=5
+                    ) as r:
                         status = json.loads(r.read())
                 except OSError:
                     status = {}
                 judged = status.get("last_judged_hour")
-                if (judged is not None and judged + HOUR_MS >= end_ms
-                        and status.get("readings_accepted", 0) >= readings):
+                if (
+                    judged is not None
+                    and judged + HOUR_MS >= end_ms
+                    and status.get("readings_accepted", 0) >= readings
+                ):
                     return scrape(port)
                 if worker.poll() is not None:
                     raise RuntimeError(f"worker exited; see {tmp / 'worker.log'}")
@@ -157,8 +178,9 @@ def faust_latency(regions: int, weeks: int, live_hours: int,
             began = time.monotonic()
             # caught up: every reading of the history is in the windows (so every region,
             # not only the fastest partition's, has closed the hours before the live ones)
-            before = close_buckets(judged_until(start + (first_live - 1) * HOUR_MS, 900, 0.5,
-                                                catch_up_readings))
+            before = close_buckets(
+                judged_until(start + (first_live - 1) * HOUR_MS, 900, 0.5, catch_up_readings)
+            )
             catch_up = time.monotonic() - began
             end_to_end = []
             for h in range(first_live, sim.hours):
@@ -171,26 +193,35 @@ def faust_latency(regions: int, weeks: int, live_hours: int,
             stop(worker, "faust worker (latency)")
     live = [(upper, count - dict(before).get(upper, 0.0)) for upper, count in after]
     e2e = np.array(end_to_end) * 1000
-    return {"regions": regions, "weeks": weeks, "live_hours": len(e2e),
-            "closes": live[-1][1] if live else 0.0,
-            "p50_ms": 1000 * histogram_quantile(0.5, live),
-            "p99_ms": 1000 * histogram_quantile(0.99, live),
-            "end_to_end_p50_ms": float(np.percentile(e2e, 50)),
-            "end_to_end_p99_ms": float(np.percentile(e2e, 99)),
-            "end_to_end_max_ms": float(e2e.max()),
-            "end_to_end_ms": [round(float(x), 1) for x in e2e],
-            "tickets": metrics.get("yujing_tickets_opened_total", 0.0),
-            "catch_up_s": catch_up}
+    return {
+        "regions": regions,
+        "weeks": weeks,
+        "live_hours": len(e2e),
+        "closes": live[-1][1] if live else 0.0,
+        "p50_ms": 1000 * histogram_quantile(0.5, live),
+        "p99_ms": 1000 * histogram_quantile(0.99, live),
+        "end_to_end_p50_ms": float(np.percentile(e2e, 50)),
+        "end_to_end_p99_ms": float(np.percentile(e2e, 99)),
+        "end_to_end_max_ms": float(e2e.max()),
+        "end_to_end_ms": [round(float(x), 1) for x in e2e],
+        "tickets": metrics.get("yujing_tickets_opened_total", 0.0),
+        "catch_up_s": catch_up,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--regions", type=int, default=100)
     parser.add_argument("--weeks", type=int, default=5)
-    parser.add_argument("--faust-regions", type=int, default=50,
-                        help="regions of the Faust run (0: skip it)")
-    parser.add_argument("--live-hours", type=int, default=48,
-                        help="hours the Faust worker gets one at a time after catching up")
+    parser.add_argument(
+        "--faust-regions", type=int, default=50, help="regions of the Faust run (0: skip it)"
+    )
+    parser.add_argument(
+        "--live-hours",
+        type=int,
+        default=48,
+        help="hours the Faust worker gets one at a time after catching up",
+    )
     args = parser.parse_args()
     text = (ROOT / "monitor" / "default_config.yaml").read_text() + CHANNEL
     config = parse_config(text, "default_config.yaml + webhook")
@@ -207,23 +238,35 @@ def main() -> None:
     wall = time.perf_counter() - started
     ms = np.array(closes) * 1000
     tickets = len(run.tickets.all())
-    p50, p99, worst = (float(np.percentile(ms, 50)), float(np.percentile(ms, 99)),
-                       float(ms.max()))
-    print(f"embedded, {args.regions} regions x {args.weeks} weeks: {len(ms)} hour closes, "
-          f"{tickets} tickets, replay {wall:.1f} s")
+    p50, p99, worst = (float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), float(ms.max()))
+    print(
+        f"embedded, {args.regions} regions x {args.weeks} weeks: {len(ms)} hour closes, "
+        f"{tickets} tickets, replay {wall:.1f} s"
+    )
     print(f"{'runner':>9} {'closes':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'target':>8}")
     print(f"{'embedded':>9} {len(ms):>8} {p50:>8.2f} {p99:>8.2f} {worst:>8.2f} {'< 2000':>8}")
     doc: dict[str, object] = {
-        "regions": args.regions, "weeks": args.weeks, "closes": len(ms), "tickets": tickets,
-        "p50_ms": p50, "p99_ms": p99, "max_ms": worst, "target_p99_ms": 2000}
+        "regions": args.regions,
+        "weeks": args.weeks,
+        "closes": len(ms),
+        "tickets": tickets,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "max_ms": worst,
+        "target_p99_ms": 2000,
+    }
     if args.faust_regions:
         faust = faust_latency(args.faust_regions, args.weeks, args.live_hours, text)
-        print(f"{'faust':>9} {faust['closes']:>8.0f} {faust['p50_ms']:>8.2f} "
-              f"{faust['p99_ms']:>8.2f} {'—':>8} {'< 2000':>8}   (live hours of "
-              f"{args.faust_regions} regions after catching up; from histogram buckets)")
-        print(f"{'  e2e':>9} {faust['live_hours']:>8} {faust['end_to_end_p50_ms']:>8.2f} "
-              f"{faust['end_to_end_p99_ms']:>8.2f} {faust['end_to_end_max_ms']:>8.2f} "
-              f"{'':>8}   (next hour's events acknowledged -> hour judged)")
+        print(
+            f"{'faust':>9} {faust['closes']:>8.0f} {faust['p50_ms']:>8.2f} "
+            f"{faust['p99_ms']:>8.2f} {'—':>8} {'< 2000':>8}   (live hours of "
+            f"{args.faust_regions} regions after catching up; from histogram buckets)"
+        )
+        print(
+            f"{'  e2e':>9} {faust['live_hours']:>8} {faust['end_to_end_p50_ms']:>8.2f} "
+            f"{faust['end_to_end_p99_ms']:>8.2f} {faust['end_to_end_max_ms']:>8.2f} "
+            f"{'':>8}   (next hour's events acknowledged -> hour judged)"
+        )
         doc["faust"] = faust
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

@@ -62,20 +62,35 @@ def run(bootstrap: str, lines: list[bytes], readings: int, workers: int) -> floa
     ports = [free_port() for _ in range(workers)]
     procs = []
     for k, port in enumerate(ports):
-        env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "YUJING_TOPIC_PREFIX": prefix,
-               "YUJING_APP_ID": prefix, "YUJING_PARTITIONS": str(PARTITIONS),
-               "YUJING_WEB_PORT": str(port), "YUJING_DATA_DIR": str(tmp / f"w{k}"),
-               "YUJING_DATABASE_URL": f"sqlite:///{tmp / 't.db'}"}
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP": bootstrap,
+            "YUJING_TOPIC_PREFIX": prefix,
+            "YUJING_APP_ID": prefix,
+            "YUJING_PARTITIONS": str(PARTITIONS),
+            "YUJING_WEB_PORT": str(port),
+            "YUJING_DATA_DIR": str(tmp / f"w{k}"),
+            "YUJING_DATABASE_URL": f"sqlite:///{tmp / 't.db'}",
+        }
         log = (tmp / f"w{k}.log").open("wb")
-        procs.append(subprocess.Popen([sys.executable, "-m", "monitor.cli", "worker"],
-                                      cwd=ROOT, env=env, stdout=log,
-                                      stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "monitor.cli", "worker"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             parts = [assigned(p) for p in ports]
-            if (all(parts) and sum(map(len, parts)) == PARTITIONS
-                    and set().union(*parts) == set(range(PARTITIONS))):
+            if (
+                all(parts)
+                and sum(map(len, parts)) == PARTITIONS
+                and set().union(*parts) == set(range(PARTITIONS))
+            ):
                 break
             time.sleep(0.5)
         else:
@@ -87,8 +102,7 @@ def run(bootstrap: str, lines: list[bytes], readings: int, workers: int) -> floa
         started = None
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
-            if started is None and sum(counter(p, "events_received")
-                                       for p in ports) > 0:
+            if started is None and sum(counter(p, "events_received") for p in ports) > 0:
                 started = time.perf_counter()
             if sum(counter(p, "readings_accepted") for p in ports) >= readings:
                 producer.join()
@@ -111,20 +125,30 @@ def main() -> None:
     rows = []
     with broker() as bootstrap:
         for n in args.workers:
-            rows.append({"workers": n, "records": len(lines), "readings": readings,
-                         "readings_per_s": run(bootstrap, lines, readings, n)})
+            rows.append(
+                {
+                    "workers": n,
+                    "records": len(lines),
+                    "readings": readings,
+                    "readings_per_s": run(bootstrap, lines, readings, n),
+                }
+            )
     base = rows[0]["readings_per_s"]
-    print(f"{readings:,} readings in {len(lines):,} records, {PARTITIONS} partitions, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"{readings:,} readings in {len(lines):,} records, {PARTITIONS} partitions, "
+        f"{os.cpu_count()} CPUs"
+    )
     print(f"{'workers':>8} {'readings/s':>11} {'speed-up':>9}")
     for row in rows:
         row["speedup"] = row["readings_per_s"] / base
         print(f"{row['workers']:>8} {row['readings_per_s']:>11,.0f} {row['speedup']:>9.2f}")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "scaling.json").write_text(json.dumps({"partitions": PARTITIONS, "rows": rows,
-                                                  "killed_after_sigterm": SLOW_STOPS},
-                                                 indent=2))
+    (out / "scaling.json").write_text(
+        json.dumps(
+            {"partitions": PARTITIONS, "rows": rows, "killed_after_sigterm": SLOW_STOPS}, indent=2
+        )
+    )
 
 
 if __name__ == "__main__":

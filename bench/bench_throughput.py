@@ -71,17 +71,28 @@ def events(n: int, regions: int = 1000, hours: int = 24) -> Mix:
         region = f"region-{i % regions:04d}"
         ts = T0 + i * step
         if i % 10 < 3:
-            event = {"type": "complaint", "id": f"c{i}", "event_time": ts, "region": region,
-                     "category": CATEGORIES[i % 4], "channel": "app"}
+            event = {
+                "type": "complaint",
+                "id": f"c{i}",
+                "event_time": ts,
+                "region": region,
+                "category": CATEGORIES[i % 4],
+                "channel": "app",
+            }
         else:
-            event = {"type": "kpi", "event_time": ts, "region": region,
-                     "site": f"s{i % 7}", "kpi": KPIS[i % 3], "value": 0.5 + (i % 13) / 10}
+            event = {
+                "type": "kpi",
+                "event_time": ts,
+                "region": region,
+                "site": f"s{i % 7}",
+                "kpi": KPIS[i % 3],
+                "value": 0.5 + (i % 13) / 10,
+            }
         out.append((region.encode(), orjson.dumps(event), 1))
     return out
 
 
-def reports(readings: int, regions: int = 1000, sites: int = 2,
-            complaints: int = 3) -> Mix:
+def reports(readings: int, regions: int = 1000, sites: int = 2, complaints: int = 3) -> Mix:
     """The reports mix: per region and hour, one report per site (3 KPIs x 12 readings)
     and ``complaints`` single complaints; hours in order until ``readings`` are reached."""
     out: Mix = []
@@ -93,20 +104,45 @@ def reports(readings: int, regions: int = 1000, sites: int = 2,
             key = region.encode()
             for s in range(sites):
                 base = 0.2 + ((r * 7 + s * 3 + hour) % 11) / 10
-                kpis = {"packet_loss": [round(base + i / 100, 3) for i in range(12)],
-                        "latency": [round(12 + base * 10 + i / 10, 2) for i in range(12)],
-                        "bandwidth_utilisation": [round(30 + base * 20 + i, 1)
-                                                  for i in range(12)]}
-                out.append((key, orjson.dumps({
-                    "type": "kpi_report", "period_start": start, "interval_s": 300,
-                    "region": region, "site": f"{region}-s{s}", "kpis": kpis}), 36))
+                kpis = {
+                    "packet_loss": [round(base + i / 100, 3) for i in range(12)],
+                    "latency": [round(12 + base * 10 + i / 10, 2) for i in range(12)],
+                    "bandwidth_utilisation": [round(30 + base * 20 + i, 1) for i in range(12)],
+                }
+                out.append(
+                    (
+                        key,
+                        orjson.dumps(
+                            {
+                                "type": "kpi_report",
+                                "period_start": start,
+                                "interval_s": 300,
+                                "region": region,
+                                "site": f"{region}-s{s}",
+                                "kpis": kpis,
+                            }
+                        ),
+                        36,
+                    )
+                )
             for c in range(complaints):
                 serial += 1
-                out.append((key, orjson.dumps({
-                    "type": "complaint", "id": f"c{serial}",
-                    "event_time": start + (c * 1_117_000 + r * 997) % HOUR_MS,
-                    "region": region, "category": CATEGORIES[(r + c) % 4], "channel": "app"}),
-                    1))
+                out.append(
+                    (
+                        key,
+                        orjson.dumps(
+                            {
+                                "type": "complaint",
+                                "id": f"c{serial}",
+                                "event_time": start + (c * 1_117_000 + r * 997) % HOUR_MS,
+                                "region": region,
+                                "category": CATEGORIES[(r + c) % 4],
+                                "channel": "app",
+                            }
+                        ),
+                        1,
+                    )
+                )
             total += sites * 36 + complaints
         hour += 1
     return out
@@ -143,20 +179,30 @@ def broker() -> Iterator[str]:
     data = Path(tempfile.mkdtemp(prefix="yujing-bench-kafka-"))
     port = free_port()
     env = {**os.environ, "KAFKA_CONTROLLER_PORT": str(free_port())}
-    subprocess.run([str(ROOT / "scripts/kafka.sh"), "start", str(port), str(data)], check=True,
-                   env=env, capture_output=True, timeout=600)
+    subprocess.run(
+        [str(ROOT / "scripts/kafka.sh"), "start", str(port), str(data)],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=600,
+    )
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([str(ROOT / "scripts/kafka.sh"), "stop", str(data)], check=False,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [str(ROOT / "scripts/kafka.sh"), "stop", str(data)],
+            check=False,
+            capture_output=True,
+            timeout=120,
+        )
 
 
 async def produce(bootstrap: str, topic: str, pairs: Mix) -> float:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20,
-                                max_batch_size=1 << 20, acks=1)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1
+    )
     await producer.start()
     started = time.perf_counter()
     try:
@@ -176,10 +222,15 @@ async def consume(bootstrap: str, topic: str, n: int, handle: object) -> float:
     """Read ``n`` records with getmany; ``handle(list_of_values)`` per batch."""
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
-                                group_id=f"bench-{uuid.uuid4().hex[:6]}",
-                                auto_offset_reset="earliest", enable_auto_commit=False,
-                                max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 << 20,
+        fetch_max_bytes=64 << 20,
+    )
     await consumer.start()
     seen = 0
     started = None
@@ -200,6 +251,7 @@ def run_raw(bootstrap: str, topic: str, n: int) -> float:
     def decode(values: list[bytes]) -> None:
         for value in values:
             orjson.loads(value)
+
     return asyncio.run(consume(bootstrap, topic, n, decode))
 
 
@@ -235,18 +287,25 @@ def run_quix(bootstrap: str, topic: str, n: int) -> tuple[float, int]:
         if processed[0] >= n:
             app.stop()
 
-    app = Application(broker_address=bootstrap, consumer_group=f"q-{uuid.uuid4().hex[:6]}",
-                      auto_offset_reset="earliest", state_dir=state_dir, loglevel="WARNING",
-                      use_changelog_topics=False, on_message_processed=on_processed)
-    source = app.topic(topic, value_deserializer="json",
-                       timestamp_extractor=lambda value, *_: int(
-                           value.get("event_time") or value["period_start"]))
+    app = Application(
+        broker_address=bootstrap,
+        consumer_group=f"q-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        state_dir=state_dir,
+        loglevel="WARNING",
+        use_changelog_topics=False,
+        on_message_processed=on_processed,
+    )
+    source = app.topic(
+        topic,
+        value_deserializer="json",
+        timestamp_extractor=lambda value, *_: int(value.get("event_time") or value["period_start"]),
+    )
     sdf = app.dataframe(source)
 
     def add(acc: dict, value: dict) -> dict:
         if value.get("type") == "complaint":
-            acc["complaints"][value["category"]] = acc["complaints"].get(
-                value["category"], 0) + 1
+            acc["complaints"][value["category"]] = acc["complaints"].get(value["category"], 0) + 1
         elif value.get("type") == "kpi_report":
             for kpi, readings in value["kpis"].items():
                 stat = acc["kpi"].setdefault(kpi, [0, 0.0, float("-inf")])
@@ -260,8 +319,11 @@ def run_quix(bootstrap: str, topic: str, n: int) -> tuple[float, int]:
             stat[2] = max(stat[2], value["value"])
         return acc
 
-    sdf = sdf.tumbling_window(timedelta(hours=1), grace_ms=2 * HOUR_MS).reduce(
-        reducer=add, initializer=lambda value: add({"complaints": {}, "kpi": {}}, value)).final()
+    sdf = (
+        sdf.tumbling_window(timedelta(hours=1), grace_ms=2 * HOUR_MS)
+        .reduce(reducer=add, initializer=lambda value: add({"complaints": {}, "kpi": {}}, value))
+        .final()
+    )
     app.run()
     return time.perf_counter() - started[0], processed[0]
 
@@ -278,13 +340,26 @@ def run_faust(bootstrap: str, pairs: Mix) -> float:
     total = sum(n for _key, _value, n in pairs)
     port = free_port()
     tmp = Path(tempfile.mkdtemp(prefix="yujing-bench-faust-"))
-    env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "YUJING_TOPIC_PREFIX": prefix,
-           "YUJING_APP_ID": prefix, "YUJING_PARTITIONS": "1", "YUJING_WEB_PORT": str(port),
-           "YUJING_DATABASE_URL": f"sqlite:///{tmp / 't.db'}", "YUJING_DATA_DIR": str(tmp),
-           "YUJING_BATCH_SIZE": "5000", "YUJING_BATCH_SECONDS": "0.5"}
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP": bootstrap,
+        "YUJING_TOPIC_PREFIX": prefix,
+        "YUJING_APP_ID": prefix,
+        "YUJING_PARTITIONS": "1",
+        "YUJING_WEB_PORT": str(port),
+        "YUJING_DATABASE_URL": f"sqlite:///{tmp / 't.db'}",
+        "YUJING_DATA_DIR": str(tmp),
+        "YUJING_BATCH_SIZE": "5000",
+        "YUJING_BATCH_SECONDS": "0.5",
+    }
     log = (tmp / "worker.log").open("wb")
-    worker = subprocess.Popen([sys.executable, "-m", "monitor.cli", "worker"], cwd=ROOT,
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
     def counters() -> tuple[float, float] | None:
         """(raw events received, readings accepted into windows), once the worker serves.
@@ -293,8 +368,7 @@ def run_faust(bootstrap: str, pairs: Mix) -> float:
         event loop tens of milliseconds, and polling it every 0.1 s slowed the worker 3x.
         """
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/yujing/status",
-                                        timeout=5) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/yujing/status", timeout=5) as r:
                 doc = json.loads(r.read())
         except OSError:
             return None
@@ -317,8 +391,9 @@ def run_faust(bootstrap: str, pairs: Mix) -> float:
         stop(worker, "faust worker (throughput)")
 
 
-def measure(bootstrap: str, name: str, mix: Mix, faust_records: int,
-            skip: list[str]) -> dict[str, dict[str, float]]:
+def measure(
+    bootstrap: str, name: str, mix: Mix, faust_records: int, skip: list[str]
+) -> dict[str, dict[str, float]]:
     """Every path over one mix, on one fresh topic; rates in readings per second."""
     readings = sum(n for _k, _v, n in mix)
     topic = f"bench-{name}-{uuid.uuid4().hex[:6]}"
@@ -327,60 +402,86 @@ def measure(bootstrap: str, name: str, mix: Mix, faust_records: int,
     raw_s = run_raw(bootstrap, topic, len(mix))
     rows["raw aiokafka getmany + json"] = {"readings": readings, "seconds": raw_s}
     core_s, hours = run_core(bootstrap, topic, len(mix))
-    rows["yujing core on aiokafka"] = {"readings": readings, "seconds": core_s,
-                                       "hourly_aggregates": hours}
+    rows["yujing core on aiokafka"] = {
+        "readings": readings,
+        "seconds": core_s,
+        "hourly_aggregates": hours,
+    }
     if "quix" not in skip:
         quix_s, _done = run_quix(bootstrap, topic, len(mix))
         rows["quix streams (1 h tumbling reduce)"] = {"readings": readings, "seconds": quix_s}
     if "faust" not in skip:
         part = mix[:faust_records]
         rows["yujing faust worker (end to end)"] = {
-            "readings": sum(n for _k, _v, n in part), "seconds": run_faust(bootstrap, part)}
+            "readings": sum(n for _k, _v, n in part),
+            "seconds": run_faust(bootstrap, part),
+        }
     raw_rate = readings / raw_s
     quix = rows.get("quix streams (1 h tumbling reduce)")
     quix_rate = quix["readings"] / quix["seconds"] if quix else None
     size = sum(len(v) for _k, v, _n in mix) / len(mix)
-    print(f"\n{name}: {len(mix):,} records of {size:.0f} bytes on average, {readings:,} "
-          f"readings, 1 partition; produced in {produce_s:.1f} s")
-    print(f"{'path':38} {'readings':>10} {'seconds':>8} {'readings/s':>11} {'vs raw':>7} "
-          f"{'vs quix':>8}")
+    print(
+        f"\n{name}: {len(mix):,} records of {size:.0f} bytes on average, {readings:,} "
+        f"readings, 1 partition; produced in {produce_s:.1f} s"
+    )
+    print(
+        f"{'path':38} {'readings':>10} {'seconds':>8} {'readings/s':>11} {'vs raw':>7} "
+        f"{'vs quix':>8}"
+    )
     for path, row in rows.items():
         row["rate"] = row["readings"] / row["seconds"]
         row["vs_raw"] = row["rate"] / raw_rate
         row["vs_quix"] = row["rate"] / quix_rate if quix_rate else float("nan")
         row["records"] = len(mix) if "faust" not in path else min(faust_records, len(mix))
         row["bytes_per_record"] = size
-        print(f"{path:38} {row['readings']:>10,.0f} {row['seconds']:>8.2f} {row['rate']:>11,.0f} "
-              f"{row['vs_raw']:>7.3f} {row['vs_quix']:>8.2f}")
+        print(
+            f"{path:38} {row['readings']:>10,.0f} {row['seconds']:>8.2f} {row['rate']:>11,.0f} "
+            f"{row['vs_raw']:>7.3f} {row['vs_quix']:>8.2f}"
+        )
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=300_000,
-                        help="records of the samples mix")
-    parser.add_argument("--faust-events", type=int, default=50_000,
-                        help="records of the samples mix the Faust worker gets")
-    parser.add_argument("--readings", type=int, default=3_000_000,
-                        help="readings of the reports mix (all paths, the Faust worker too)")
-    parser.add_argument("--mix", nargs="*", default=["samples", "reports"],
-                        choices=["samples", "reports"])
+    parser.add_argument("--events", type=int, default=300_000, help="records of the samples mix")
+    parser.add_argument(
+        "--faust-events",
+        type=int,
+        default=50_000,
+        help="records of the samples mix the Faust worker gets",
+    )
+    parser.add_argument(
+        "--readings",
+        type=int,
+        default=3_000_000,
+        help="readings of the reports mix (all paths, the Faust worker too)",
+    )
+    parser.add_argument(
+        "--mix", nargs="*", default=["samples", "reports"], choices=["samples", "reports"]
+    )
     parser.add_argument("--skip", nargs="*", default=[], choices=["quix", "faust"])
     args = parser.parse_args()
     results: dict[str, object] = {}
     with broker() as bootstrap:
         if "samples" in args.mix:
-            results["samples"] = measure(bootstrap, "samples", events(args.events),
-                                         args.faust_events, args.skip)
+            results["samples"] = measure(
+                bootstrap, "samples", events(args.events), args.faust_events, args.skip
+            )
         if "reports" in args.mix:
             mix = reports(args.readings)
             results["reports"] = measure(bootstrap, "reports", mix, len(mix), args.skip)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "throughput.json").write_text(json.dumps({
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-        "targets": {"per_worker": 50_000, "vs_raw": 0.5, "vs_quix": 1.0},
-        "mixes": results}, indent=2))
+    (out / "throughput.json").write_text(
+        json.dumps(
+            {
+                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+                "targets": {"per_worker": 50_000, "vs_raw": 0.5, "vs_quix": 1.0},
+                "mixes": results,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

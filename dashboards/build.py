@@ -43,190 +43,371 @@ def q(expr: str, legend: str = "", instant: bool = False) -> prometheus.Dataquer
 
 
 def _base(uid: str, title: str, description: str) -> dashboard.Dashboard:
-    return (dashboard.Dashboard(title).uid(uid).tags(TAGS).description(description)
-            .refresh("1m").time("now-7d", "now").timezone("browser").editable()
-            .link(dashboard.DashboardLink("Yujing").type("dashboards").tags(["yujing"])
-                  .as_dropdown(True).include_vars(False).keep_time(True)))
+    return (
+        dashboard.Dashboard(title)
+        .uid(uid)
+        .tags(TAGS)
+        .description(description)
+        .refresh("1m")
+        .time("now-7d", "now")
+        .timezone("browser")
+        .editable()
+        .link(
+            dashboard.DashboardLink("Yujing")
+            .type("dashboards")
+            .tags(["yujing"])
+            .as_dropdown(True)
+            .include_vars(False)
+            .keep_time(True)
+        )
+    )
 
 
 def overview() -> dashboard.Dashboard:
     return (
-        _base(OVERVIEW_UID, "Yujing — NOC overview",
-              "Where to look first: regions ranked by current risk, open and overdue "
-              "tickets, and which series the detectors find anomalous.")
+        _base(
+            OVERVIEW_UID,
+            "Yujing — NOC overview",
+            "Where to look first: regions ranked by current risk, open and overdue "
+            "tickets, and which series the detectors find anomalous.",
+        )
         .with_row(dashboard.Row("Now"))
-        .with_panel(stat.Panel().title("Open tickets").height(4).span(6)
-                    .with_target(q(f"sum(yujing_tickets{{{ACTIVE}}})", instant=True)))
-        .with_panel(stat.Panel().title("Overdue tickets (any SLA clock)").height(4).span(6)
-                    .with_target(q("sum(yujing_tickets_overdue)", instant=True)))
-        .with_panel(stat.Panel().title("Firing series").height(4).span(6)
-                    .with_target(q("sum(yujing_detector_firing)", instant=True)))
-        .with_panel(stat.Panel().title("Newest judged hour").height(4).span(6).unit("dateTimeAsIso")
-                    .with_target(q("max(yujing_last_closed_hour_timestamp_seconds) * 1000",
-                                   instant=True)))
         .with_panel(
-            bargauge.Panel().title("Regions by current risk").height(10).span(12)
-            .description("Firing detector specs plus the largest positive week-over-week "
-                         "complaint change (0.2 = +20%).")
-            .orientation(VizOrientation.HORIZONTAL).display_mode(BarGaugeDisplayMode.GRADIENT)
-            .with_target(q("topk(15, yujing_region_risk_score)", "{{region}}", instant=True)))
+            stat.Panel()
+            .title("Open tickets")
+            .height(4)
+            .span(6)
+            .with_target(q(f"sum(yujing_tickets{{{ACTIVE}}})", instant=True))
+        )
         .with_panel(
-            table.Panel().title("Open and overdue tickets by department").height(10).span(12)
-            .with_target(q(f"sum by (department, severity) (yujing_tickets{{{ACTIVE}}})",
-                           "{{department}} {{severity}}", instant=True))
-            .with_target(q("sum by (department, clock) (yujing_tickets_overdue)",
-                           "{{department}} overdue {{clock}}", instant=True)))
+            stat.Panel()
+            .title("Overdue tickets (any SLA clock)")
+            .height(4)
+            .span(6)
+            .with_target(q("sum(yujing_tickets_overdue)", instant=True))
+        )
+        .with_panel(
+            stat.Panel()
+            .title("Firing series")
+            .height(4)
+            .span(6)
+            .with_target(q("sum(yujing_detector_firing)", instant=True))
+        )
+        .with_panel(
+            stat.Panel()
+            .title("Newest judged hour")
+            .height(4)
+            .span(6)
+            .unit("dateTimeAsIso")
+            .with_target(q("max(yujing_last_closed_hour_timestamp_seconds) * 1000", instant=True))
+        )
+        .with_panel(
+            bargauge.Panel()
+            .title("Regions by current risk")
+            .height(10)
+            .span(12)
+            .description(
+                "Firing detector specs plus the largest positive week-over-week "
+                "complaint change (0.2 = +20%)."
+            )
+            .orientation(VizOrientation.HORIZONTAL)
+            .display_mode(BarGaugeDisplayMode.GRADIENT)
+            .with_target(q("topk(15, yujing_region_risk_score)", "{{region}}", instant=True))
+        )
+        .with_panel(
+            table.Panel()
+            .title("Open and overdue tickets by department")
+            .height(10)
+            .span(12)
+            .with_target(
+                q(
+                    f"sum by (department, severity) (yujing_tickets{{{ACTIVE}}})",
+                    "{{department}} {{severity}}",
+                    instant=True,
+                )
+            )
+            .with_target(
+                q(
+                    "sum by (department, clock) (yujing_tickets_overdue)",
+                    "{{department}} overdue {{clock}}",
+                    instant=True,
+                )
+            )
+        )
         .with_row(dashboard.Row("Detectors"))
         .with_panel(
-            statetimeline.Panel().title("Firing series (region / metric / spec)").height(12)
+            statetimeline.Panel()
+            .title("Firing series (region / metric / spec)")
+            .height(12)
             .span(24)
-            .with_target(q("yujing_detector_firing", "{{region}} {{metric}} {{spec}}")))
+            .with_target(q("yujing_detector_firing", "{{region}} {{metric}} {{spec}}"))
+        )
     )
 
 
 def region() -> dashboard.Dashboard:
     sel = 'region="$region"'
     return (
-        _base(REGION_UID, "Yujing — region drill-down",
-              "One region: complaints by category against their hour-of-week baseline, "
-              "week-over-week change, the network KPIs in the same hours, findings and "
-              "tickets.")
+        _base(
+            REGION_UID,
+            "Yujing — region drill-down",
+            "One region: complaints by category against their hour-of-week baseline, "
+            "week-over-week change, the network KPIs in the same hours, findings and "
+            "tickets.",
+        )
         .with_variable(
-            dashboard.QueryVariable("region").label("Region").datasource(DATASOURCE)
+            dashboard.QueryVariable("region")
+            .label("Region")
+            .datasource(DATASOURCE)
             .query("label_values(yujing_region_complaints, region)")
-            .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED).sort(1))
+            .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .sort(1)
+        )
         .annotation(
-            dashboard.AnnotationQuery().name("Findings").datasource(DATASOURCE)
-            .enable(True).icon_color("red")
-            .expr(f"yujing_detector_firing{{{sel}}} == 1"))
+            dashboard.AnnotationQuery()
+            .name("Findings")
+            .datasource(DATASOURCE)
+            .enable(True)
+            .icon_color("red")
+            .expr(f"yujing_detector_firing{{{sel}}} == 1")
+        )
         .annotation(
-            dashboard.AnnotationQuery().name("Open tickets").datasource(DATASOURCE)
-            .enable(True).icon_color("orange")
-            .expr(f"yujing_region_open_tickets{{{sel}}} > 0"))
+            dashboard.AnnotationQuery()
+            .name("Open tickets")
+            .datasource(DATASOURCE)
+            .enable(True)
+            .icon_color("orange")
+            .expr(f"yujing_region_open_tickets{{{sel}}} > 0")
+        )
         .with_row(dashboard.Row("Complaints"))
         .with_panel(
-            timeseries.Panel().title("Complaints by category (latest closed hour)").height(9)
+            timeseries.Panel()
+            .title("Complaints by category (latest closed hour)")
+            .height(9)
             .span(12)
-            .with_target(q(f"yujing_region_complaints{{{sel}}}", "{{category}}")))
+            .with_target(q(f"yujing_region_complaints{{{sel}}}", "{{category}}"))
+        )
         .with_panel(
-            timeseries.Panel().title("Watched series against their hour-of-week band")
-            .height(9).span(12)
-            .with_target(q(f'yujing_series_expected{{{sel}, bound="lower"}}',
-                           "{{metric}} lower"))
-            .with_target(q(f'yujing_series_expected{{{sel}, bound="upper"}}',
-                           "{{metric}} upper"))
-            .with_target(q(f'yujing_series_expected{{{sel}, bound="median"}}',
-                           "{{metric}} expected")))
-        .with_panel(
-            timeseries.Panel().title("Week-over-week change").unit("percentunit").height(8)
+            timeseries.Panel()
+            .title("Watched series against their hour-of-week band")
+            .height(9)
             .span(12)
-            .with_target(q(f"yujing_series_wow_change_ratio{{{sel}}}", "{{metric}}")))
+            .with_target(q(f'yujing_series_expected{{{sel}, bound="lower"}}', "{{metric}} lower"))
+            .with_target(q(f'yujing_series_expected{{{sel}, bound="upper"}}', "{{metric}} upper"))
+            .with_target(
+                q(f'yujing_series_expected{{{sel}, bound="median"}}', "{{metric}} expected")
+            )
+        )
         .with_panel(
-            timeseries.Panel().title("Complaints per 10k subscribers").height(8).span(12)
-            .with_target(q(f"yujing_region_complaint_rate_per_10k_subscribers{{{sel}}}",
-                           "{{category}}")))
+            timeseries.Panel()
+            .title("Week-over-week change")
+            .unit("percentunit")
+            .height(8)
+            .span(12)
+            .with_target(q(f"yujing_series_wow_change_ratio{{{sel}}}", "{{metric}}"))
+        )
+        .with_panel(
+            timeseries.Panel()
+            .title("Complaints per 10k subscribers")
+            .height(8)
+            .span(12)
+            .with_target(
+                q(f"yujing_region_complaint_rate_per_10k_subscribers{{{sel}}}", "{{category}}")
+            )
+        )
         .with_row(dashboard.Row("Network"))
         .with_panel(
-            timeseries.Panel().title("Network KPIs (hourly mean)").height(8).span(12)
-            .with_target(q(f'yujing_region_kpi{{{sel}, stat="mean"}}', "{{kpi}}")))
+            timeseries.Panel()
+            .title("Network KPIs (hourly mean)")
+            .height(8)
+            .span(12)
+            .with_target(q(f'yujing_region_kpi{{{sel}, stat="mean"}}', "{{kpi}}"))
+        )
         .with_panel(
-            timeseries.Panel().title("Network KPIs (hourly p95)").height(8).span(12)
-            .with_target(q(f'yujing_region_kpi{{{sel}, stat="p95"}}', "{{kpi}}")))
+            timeseries.Panel()
+            .title("Network KPIs (hourly p95)")
+            .height(8)
+            .span(12)
+            .with_target(q(f'yujing_region_kpi{{{sel}, stat="p95"}}', "{{kpi}}"))
+        )
         .with_row(dashboard.Row("Findings and tickets"))
         .with_panel(
-            table.Panel().title("Latest findings: observed vs baseline").height(8).span(12)
-            .with_target(q(f"yujing_detector_observed{{{sel}}}", "{{metric}} {{spec}}",
-                           instant=True))
-            .with_target(q(f"yujing_detector_baseline{{{sel}}}", "{{metric}} {{spec}}",
-                           instant=True)))
+            table.Panel()
+            .title("Latest findings: observed vs baseline")
+            .height(8)
+            .span(12)
+            .with_target(
+                q(f"yujing_detector_observed{{{sel}}}", "{{metric}} {{spec}}", instant=True)
+            )
+            .with_target(
+                q(f"yujing_detector_baseline{{{sel}}}", "{{metric}} {{spec}}", instant=True)
+            )
+        )
         .with_panel(
-            stat.Panel().title("Open tickets in the region").height(8).span(12)
-            .with_target(q(f"sum(yujing_region_open_tickets{{{sel}}}) or vector(0)",
-                           instant=True)))
+            stat.Panel()
+            .title("Open tickets in the region")
+            .height(8)
+            .span(12)
+            .with_target(q(f"sum(yujing_region_open_tickets{{{sel}}}) or vector(0)", instant=True))
+        )
     )
 
 
 def detectors() -> dashboard.Dashboard:
     return (
-        _base(DETECTORS_UID, "Yujing — detector tuning",
-              "For engineers tuning detectors: how often each spec fires, its scores, "
-              "what cooldowns and mutes hold back, and config reloads.")
+        _base(
+            DETECTORS_UID,
+            "Yujing — detector tuning",
+            "For engineers tuning detectors: how often each spec fires, its scores, "
+            "what cooldowns and mutes hold back, and config reloads.",
+        )
         .with_panel(
-            timeseries.Panel().title("Findings per hour (all specs)").height(8).span(12)
-            .with_target(q("sum(rate(yujing_findings_total[$__rate_interval])) * 3600",
-                           "findings/h")))
+            timeseries.Panel()
+            .title("Findings per hour (all specs)")
+            .height(8)
+            .span(12)
+            .with_target(
+                q("sum(rate(yujing_findings_total[$__rate_interval])) * 3600", "findings/h")
+            )
+        )
         .with_panel(
-            bargauge.Panel().title("Firing series by spec").height(8).span(12)
-            .with_target(q("sum by (spec) (yujing_detector_firing)", "{{spec}}",
-                           instant=True)))
+            bargauge.Panel()
+            .title("Firing series by spec")
+            .height(8)
+            .span(12)
+            .with_target(q("sum by (spec) (yujing_detector_firing)", "{{spec}}", instant=True))
+        )
         .with_panel(
-            timeseries.Panel().title("Scores of the latest findings").height(8).span(12)
-            .with_target(q("max by (spec) (yujing_detector_score)", "{{spec}}")))
+            timeseries.Panel()
+            .title("Scores of the latest findings")
+            .height(8)
+            .span(12)
+            .with_target(q("max by (spec) (yujing_detector_score)", "{{spec}}"))
+        )
         .with_panel(
-            timeseries.Panel().title("Held back: cooldown and mutes").height(8).span(12)
+            timeseries.Panel()
+            .title("Held back: cooldown and mutes")
+            .height(8)
+            .span(12)
             .with_target(q("sum(yujing_findings_suppressed_total)", "cooldown"))
-            .with_target(q("sum(yujing_findings_muted_total)", "muted")))
+            .with_target(q("sum(yujing_findings_muted_total)", "muted"))
+        )
         .with_panel(
-            stat.Panel().title("Config reloads / rejected").height(6).span(12)
+            stat.Panel()
+            .title("Config reloads / rejected")
+            .height(6)
+            .span(12)
             .with_target(q("sum(yujing_config_reloads_total)", "applied", instant=True))
-            .with_target(q("sum(yujing_config_reload_failures_total)", "rejected",
-                           instant=True)))
+            .with_target(q("sum(yujing_config_reload_failures_total)", "rejected", instant=True))
+        )
         .with_panel(
-            stat.Panel().title("Tickets opened / recovered").height(6).span(12)
+            stat.Panel()
+            .title("Tickets opened / recovered")
+            .height(6)
+            .span(12)
             .with_target(q("sum(yujing_tickets_opened_total)", "opened", instant=True))
-            .with_target(q("sum(yujing_tickets_recovered_total)", "recovered", instant=True)))
+            .with_target(q("sum(yujing_tickets_recovered_total)", "recovered", instant=True))
+        )
     )
 
 
 def pipeline() -> dashboard.Dashboard:
     return (
-        _base(PIPELINE_UID, "Yujing — pipeline health",
-              "Is the monitor itself healthy: input rate, dead letters by reason, late "
-              "events, consumer lag, processing time, the newest closed hour, notifications.")
+        _base(
+            PIPELINE_UID,
+            "Yujing — pipeline health",
+            "Is the monitor itself healthy: input rate, dead letters by reason, late "
+            "events, consumer lag, processing time, the newest closed hour, notifications.",
+        )
         .with_panel(
-            timeseries.Panel().title("Events per second").unit("ops").height(8).span(12)
-            .with_target(q("sum(rate(yujing_events_received_total[$__rate_interval]))",
-                           "received"))
-            .with_target(q("sum(rate(yujing_events_accepted_total[$__rate_interval]))",
-                           "accepted")))
+            timeseries.Panel()
+            .title("Events per second")
+            .unit("ops")
+            .height(8)
+            .span(12)
+            .with_target(q("sum(rate(yujing_events_received_total[$__rate_interval]))", "received"))
+            .with_target(q("sum(rate(yujing_events_accepted_total[$__rate_interval]))", "accepted"))
+        )
         .with_panel(
-            timeseries.Panel().title("Dead letters by reason").height(8).span(12)
-            .with_target(q("sum by (reason) (yujing_dead_letters_total)", "{{reason}}")))
+            timeseries.Panel()
+            .title("Dead letters by reason")
+            .height(8)
+            .span(12)
+            .with_target(q("sum by (reason) (yujing_dead_letters_total)", "{{reason}}"))
+        )
         .with_panel(
-            timeseries.Panel().title("Late events").height(8).span(12)
-            .with_target(q("sum by (outcome) (yujing_late_events_total)", "{{outcome}}")))
+            timeseries.Panel()
+            .title("Late events")
+            .height(8)
+            .span(12)
+            .with_target(q("sum by (outcome) (yujing_late_events_total)", "{{outcome}}"))
+        )
         .with_panel(
-            timeseries.Panel().title("Consumer lag").unit("short").height(8).span(12)
-            .with_target(q("sum by (topic) (yujing_consumer_lag_messages)", "{{topic}}")))
+            timeseries.Panel()
+            .title("Consumer lag")
+            .unit("short")
+            .height(8)
+            .span(12)
+            .with_target(q("sum by (topic) (yujing_consumer_lag_messages)", "{{topic}}"))
+        )
         .with_panel(
-            timeseries.Panel().title("Processing time p50 / p99").unit("s").height(8).span(12)
-            .with_target(q("histogram_quantile(0.99, sum by (le, stage) "
-                           "(yujing_processing_seconds_bucket))", "p99 {{stage}}"))
-            .with_target(q("histogram_quantile(0.5, sum by (le, stage) "
-                           "(yujing_processing_seconds_bucket))", "p50 {{stage}}")))
+            timeseries.Panel()
+            .title("Processing time p50 / p99")
+            .unit("s")
+            .height(8)
+            .span(12)
+            .with_target(
+                q(
+                    "histogram_quantile(0.99, sum by (le, stage) "
+                    "(yujing_processing_seconds_bucket))",
+                    "p99 {{stage}}",
+                )
+            )
+            .with_target(
+                q(
+                    "histogram_quantile(0.5, sum by (le, stage) "
+                    "(yujing_processing_seconds_bucket))",
+                    "p50 {{stage}}",
+                )
+            )
+        )
         .with_panel(
-            stat.Panel().title("Event time behind wall clock").unit("s").height(8).span(12)
-            .with_target(q("time() - max(yujing_last_closed_hour_timestamp_seconds)",
-                           instant=True)))
+            stat.Panel()
+            .title("Event time behind wall clock")
+            .unit("s")
+            .height(8)
+            .span(12)
+            .with_target(q("time() - max(yujing_last_closed_hour_timestamp_seconds)", instant=True))
+        )
         .with_panel(
-            timeseries.Panel().title("Notifications by state").height(8).span(12)
-            .with_target(q("sum by (state) (yujing_notifications)", "{{state}}")))
+            timeseries.Panel()
+            .title("Notifications by state")
+            .height(8)
+            .span(12)
+            .with_target(q("sum by (state) (yujing_notifications)", "{{state}}"))
+        )
         .with_panel(
-            timeseries.Panel().title("SLA breaches").height(8).span(12)
-            .with_target(q("sum by (department) (yujing_sla_breaches_total)",
-                           "{{department}}")))
+            timeseries.Panel()
+            .title("SLA breaches")
+            .height(8)
+            .span(12)
+            .with_target(q("sum by (department) (yujing_sla_breaches_total)", "{{department}}"))
+        )
     )
 
 
-BUILDERS = {"noc-overview": overview, "region": region, "detector-tuning": detectors,
-            "pipeline-health": pipeline}
+BUILDERS = {
+    "noc-overview": overview,
+    "region": region,
+    "detector-tuning": detectors,
+    "pipeline-health": pipeline,
+}
 
 
 def build_all() -> dict[str, dict[str, Any]]:
     """name -> dashboard JSON model (plain dicts, stable key order)."""
     encoder = JSONEncoder(sort_keys=True, indent=2)
-    return {name: orjson.loads(encoder.encode(make().build()))
-            for name, make in BUILDERS.items()}
+    return {name: orjson.loads(encoder.encode(make().build())) for name, make in BUILDERS.items()}
 
 
 def render(model: dict[str, Any]) -> bytes:
@@ -259,5 +440,4 @@ def queries(models: dict[str, dict[str, Any]]) -> Iterator[PanelQuery]:
                     yield PanelQuery(name, panel.get("title", "?"), target["expr"])
         for annotation in model.get("annotations", {}).get("list", []):
             if annotation.get("expr"):
-                yield PanelQuery(name, f"annotation: {annotation.get('name')}",
-                                 annotation["expr"])
+                yield PanelQuery(name, f"annotation: {annotation.get('name')}", annotation["expr"])

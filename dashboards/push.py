@@ -23,15 +23,20 @@ def ensure_folder(api: GrafanaApi, title: str) -> str:
     return str(api.folder.create_folder(title, uid=folder_uid(title))["uid"])
 
 
-def push(url: str, token: str, folder: str,
-         models: dict[str, dict[str, Any]]) -> list[tuple[str, str, int]]:
+def push(
+    url: str, token: str, folder: str, models: dict[str, dict[str, Any]]
+) -> list[tuple[str, str, int]]:
     """Returns (name, uid, version) per dashboard as Grafana stored it."""
     api = GrafanaApi.from_url(url, credential=token)
     uid = ensure_folder(api, folder)
     done = []
     for name, model in models.items():
-        body = {"dashboard": {**model, "id": None}, "folderUid": uid, "overwrite": True,
-                "message": "yujing dashboards push"}
+        body = {
+            "dashboard": {**model, "id": None},
+            "folderUid": uid,
+            "overwrite": True,
+            "message": "yujing dashboards push",
+        }
         answer = api.dashboard.update_dashboard(body)
         done.append((name, str(answer.get("uid", model["uid"])), int(answer.get("version", 0))))
     return done

@@ -21,13 +21,33 @@ from detectors.wow import WeekOverWeekConfig, WeekOverWeekDetector
 
 REGISTRY: dict[str, Any] = {
     cls.name: cls
-    for cls in (ThresholdDetector, WeekOverWeekDetector, SeasonalDetector, EarlyTrendDetector,
-                SiteFaultDetector, PeakCongestionDetector)
+    for cls in (
+        ThresholdDetector,
+        WeekOverWeekDetector,
+        SeasonalDetector,
+        EarlyTrendDetector,
+        SiteFaultDetector,
+        PeakCongestionDetector,
+    )
 }
 
 __all__ = [
-    "REGISTRY", "Detector", "DetectorConfig", "EarlyTrendConfig", "EarlyTrendDetector",
-    "Finding", "PeakCongestionConfig", "PeakCongestionDetector", "SeasonalConfig",
-    "SeasonalDetector", "SeriesKey", "SeriesWindow", "SiteFaultConfig", "SiteFaultDetector",
-    "ThresholdConfig", "ThresholdDetector", "WeekOverWeekConfig", "WeekOverWeekDetector",
+    "REGISTRY",
+    "Detector",
+    "DetectorConfig",
+    "EarlyTrendConfig",
+    "EarlyTrendDetector",
+    "Finding",
+    "PeakCongestionConfig",
+    "PeakCongestionDetector",
+    "SeasonalConfig",
+    "SeasonalDetector",
+    "SeriesKey",
+    "SeriesWindow",
+    "SiteFaultConfig",
+    "SiteFaultDetector",
+    "ThresholdConfig",
+    "ThresholdDetector",
+    "WeekOverWeekConfig",
+    "WeekOverWeekDetector",
 ]

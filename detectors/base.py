@@ -72,11 +72,18 @@ class Finding:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "detector": self.detector, "region": self.region, "metric": self.metric,
-            "hour": self.hour, "observed": self.observed, "baseline": self.baseline,
-            "change_pct": self.change_pct, "p_value": self.p_value,
-            "window_start": self.window_start, "window_end": self.window_end,
-            "explanation": self.explanation, "score": self.score,
+            "detector": self.detector,
+            "region": self.region,
+            "metric": self.metric,
+            "hour": self.hour,
+            "observed": self.observed,
+            "baseline": self.baseline,
+            "change_pct": self.change_pct,
+            "p_value": self.p_value,
+            "window_start": self.window_start,
+            "window_end": self.window_end,
+            "explanation": self.explanation,
+            "score": self.score,
         }
 
 
@@ -100,11 +107,16 @@ class _Evaluates(Protocol):
 
 def sub_window(window: SeriesWindow, stop: int, hours: int) -> SeriesWindow:
     """The ``hours`` columns ending before column ``stop`` (NaN-padded on the left)."""
+
     def cut(values: np.ndarray) -> np.ndarray:
         return last_columns(values[:, :stop], hours)
-    return SeriesWindow(keys=window.keys, values=cut(window.values),
-                        end_hour=window.hour_at(stop - 1),
-                        context={name: cut(v) for name, v in window.context.items()})
+
+    return SeriesWindow(
+        keys=window.keys,
+        values=cut(window.values),
+        end_hour=window.hour_at(stop - 1),
+        context={name: cut(v) for name, v in window.context.items()},
+    )
 
 
 def scan_by_ends(detector: _Evaluates, window: SeriesWindow, ends: int) -> list[Finding]:
@@ -139,8 +151,13 @@ def rolling_sums(values: np.ndarray, w: int, ends: int, lag: int = 0) -> np.ndar
     filled = np.nan_to_num(values) if values.dtype.kind == "f" else values.astype(float)
     n = values.shape[1]
     if ends <= 2:  # a live tick: summing the blocks beats a cumulative sum over the window
-        return np.stack([filled[:, n - ends + 1 + e - lag - w:n - ends + 1 + e - lag].sum(axis=1)
-                         for e in range(ends)], axis=1)
+        return np.stack(
+            [
+                filled[:, n - ends + 1 + e - lag - w : n - ends + 1 + e - lag].sum(axis=1)
+                for e in range(ends)
+            ],
+            axis=1,
+        )
     csum = np.zeros((values.shape[0], values.shape[1] + 1))
     np.cumsum(filled, axis=1, out=csum[:, 1:])
     end_idx = np.arange(n - ends + 1, n + 1) - lag  # exclusive ends in csum coordinates
@@ -159,14 +176,31 @@ def pct(observed: float, baseline: float) -> float | None:
     return (observed - baseline) / baseline * 100.0
 
 
-def finding(detector: str, key: SeriesKey, end_hour: int, span_hours: int, observed: float,
-            baseline: float, explanation: str, p_value: float | None = None,
-            score: float | None = None) -> Finding:
+def finding(
+    detector: str,
+    key: SeriesKey,
+    end_hour: int,
+    span_hours: int,
+    observed: float,
+    baseline: float,
+    explanation: str,
+    p_value: float | None = None,
+    score: float | None = None,
+) -> Finding:
     """A finding over the ``span_hours`` ending with ``end_hour`` (the shape all share)."""
     if score is None:
         score = float(-np.log10(max(p_value, 1e-300))) if p_value is not None else 0.0
     return Finding(
-        detector=detector, region=key.region, metric=key.metric, hour=end_hour,
-        observed=observed, baseline=baseline, change_pct=pct(observed, baseline),
-        p_value=p_value, window_start=end_hour - (span_hours - 1) * HOUR_MS,
-        window_end=end_hour + HOUR_MS, explanation=explanation, score=score)
+        detector=detector,
+        region=key.region,
+        metric=key.metric,
+        hour=end_hour,
+        observed=observed,
+        baseline=baseline,
+        change_pct=pct(observed, baseline),
+        p_value=p_value,
+        window_start=end_hour - (span_hours - 1) * HOUR_MS,
+        window_end=end_hour + HOUR_MS,
+        explanation=explanation,
+        score=score,
+    )

@@ -69,25 +69,41 @@ class SiteFaultDetector:
         known = np.isfinite(kpi)
         with np.errstate(invalid="ignore", divide="ignore"):  # no KPI data: NaN means
             kpi_now = rolling_sums(kpi, w, ends) / rolling_sums(known, w, ends)
-            kpi_before = (rolling_sums(kpi, w, ends, lag=WEEK_H)
-                          / rolling_sums(known, w, ends, lag=WEEK_H))
+            kpi_before = rolling_sums(kpi, w, ends, lag=WEEK_H) / rolling_sums(
+                known, w, ends, lag=WEEK_H
+            )
             kpi_change = np.where(kpi_before > 0, kpi_now / kpi_before - 1.0, np.inf)
-            degraded = ((kpi_change >= cfg.kpi_rise)
-                        & (kpi_now - kpi_before >= cfg.kpi_min_delta))
+            degraded = (kpi_change >= cfg.kpi_rise) & (kpi_now - kpi_before >= cfg.kpi_min_delta)
         hours = end_hours(window, ends)
         findings = []
-        for flat, p in significant_rises(current.ravel(), previous.ravel(), rise=cfg.rise,
-                                         min_volume=cfg.min_volume, alpha=cfg.alpha,
-                                         mask=degraded.ravel()):
+        for flat, p in significant_rises(
+            current.ravel(),
+            previous.ravel(),
+            rise=cfg.rise,
+            min_volume=cfg.min_volume,
+            alpha=cfg.alpha,
+            mask=degraded.ravel(),
+        ):
             i, e = divmod(flat, ends)
             key = window.keys[i]
             cur, prev = float(current[i, e]), float(previous[i, e])
-            findings.append(finding(
-                self.name, key, int(hours[e]), w, cur, prev, p_value=p,
-                explanation=(f"site fault precursor: {key.metric} {cur:.0f} vs {prev:.0f} a "
-                             f"week earlier ({pct(cur, prev) or 0:+.0f}%, p={p:.2g}) while "
-                             f"{cfg.kpi_metric} rose from {kpi_before[i, e]:.3g} to "
-                             f"{kpi_now[i, e]:.3g} over the same {w}h: inspect the sites")))
+            findings.append(
+                finding(
+                    self.name,
+                    key,
+                    int(hours[e]),
+                    w,
+                    cur,
+                    prev,
+                    p_value=p,
+                    explanation=(
+                        f"site fault precursor: {key.metric} {cur:.0f} vs {prev:.0f} a "
+                        f"week earlier ({pct(cur, prev) or 0:+.0f}%, p={p:.2g}) while "
+                        f"{cfg.kpi_metric} rose from {kpi_before[i, e]:.3g} to "
+                        f"{kpi_now[i, e]:.3g} over the same {w}h: inspect the sites"
+                    ),
+                )
+            )
         return findings
 
 
@@ -135,13 +151,23 @@ class PeakCongestionDetector:
         for i in np.flatnonzero(firing):
             key = window.keys[i]
             top = float(np.nanmax(peak_util[i]))
-            findings.append(finding(
-                self.name, key, window.end_hour, span, top, cfg.utilisation_threshold,
-                score=top - cfg.utilisation_threshold,
-                explanation=(f"capacity shortage, not a fault: {cfg.utilisation_metric} up to "
-                             f"{top:.1f}% in {int(hot[i])} of the {cfg.peak_start_hour:02d}:00-"
-                             f"{cfg.peak_end_hour:02d}:00 hours, with {share[i]:.0%} of the "
-                             f"day's {key.metric} in that peak")))
+            findings.append(
+                finding(
+                    self.name,
+                    key,
+                    window.end_hour,
+                    span,
+                    top,
+                    cfg.utilisation_threshold,
+                    score=top - cfg.utilisation_threshold,
+                    explanation=(
+                        f"capacity shortage, not a fault: {cfg.utilisation_metric} up to "
+                        f"{top:.1f}% in {int(hot[i])} of the {cfg.peak_start_hour:02d}:00-"
+                        f"{cfg.peak_end_hour:02d}:00 hours, with {share[i]:.0%} of the "
+                        f"day's {key.metric} in that peak"
+                    ),
+                )
+            )
         return findings
 
     def scan(self, window: SeriesWindow, ends: int) -> list[Finding]:

@@ -26,8 +26,9 @@ class SeasonalConfig(DetectorConfig):
     min_value: float = Field(default=0.0, ge=0)
 
 
-def seasonal_band(values: np.ndarray, weeks: int, k: float,
-                  hours: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def seasonal_band(
+    values: np.ndarray, weeks: int, k: float, hours: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(median, lower, upper) for each of the last ``hours`` columns, per row."""
     n = values.shape[1]
     cols = np.arange(n - hours, n)
@@ -60,19 +61,29 @@ class SeasonalDetector:
             return []
         median, _, upper = seasonal_band(values, cfg.weeks, cfg.k, n)
         recent = values[:, -n:]
-        covered = np.isfinite(values[:, -self.history_hours():]).mean(axis=1) >= 0.9
+        covered = np.isfinite(values[:, -self.history_hours() :]).mean(axis=1) >= 0.9
         with np.errstate(invalid="ignore"):
             firing = ((recent > upper) & (recent >= cfg.min_value)).all(axis=1) & covered
         findings = []
         for i in np.flatnonzero(firing):
             key = window.keys[i]
             observed, base, top = float(recent[i, -1]), float(median[i, -1]), float(upper[i, -1])
-            findings.append(finding(
-                self.name, key, window.end_hour, n, observed, base,
-                score=(observed - base) / max(top - base, 1e-9),
-                explanation=(f"{key.metric} {observed:.3g} above the band of this hour of the "
-                             f"week (median {base:.3g} over {cfg.weeks} weeks, upper "
-                             f"{top:.3g}) for {n} hour(s)")))
+            findings.append(
+                finding(
+                    self.name,
+                    key,
+                    window.end_hour,
+                    n,
+                    observed,
+                    base,
+                    score=(observed - base) / max(top - base, 1e-9),
+                    explanation=(
+                        f"{key.metric} {observed:.3g} above the band of this hour of the "
+                        f"week (median {base:.3g} over {cfg.weeks} weeks, upper "
+                        f"{top:.3g}) for {n} hour(s)"
+                    ),
+                )
+            )
         return findings
 
     def scan(self, window: SeriesWindow, ends: int) -> list[Finding]:

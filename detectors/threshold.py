@@ -35,13 +35,15 @@ class ThresholdConfig(DetectorConfig):
         if self.clear_at is None:
             return self
         if (self.direction == "above" and self.clear_at > self.threshold) or (
-                self.direction == "below" and self.clear_at < self.threshold):
+            self.direction == "below" and self.clear_at < self.threshold
+        ):
             raise ValueError("clear_at must lie on the normal side of threshold")
         return self
 
 
-def hysteresis_state(values: np.ndarray, fire: float, clear: float, n: int,
-                     above: bool = True, ends: int = 1) -> np.ndarray:
+def hysteresis_state(
+    values: np.ndarray, fire: float, clear: float, n: int, above: bool = True, ends: int = 1
+) -> np.ndarray:
     """Per row and each of the last ``ends`` columns: is the series firing there, judged on
     the window of ``values.shape[1] - ends + 1`` columns that ends there?
 
@@ -57,8 +59,8 @@ def hysteresis_state(values: np.ndarray, fire: float, clear: float, n: int,
     run = np.zeros((rows, ends), dtype=np.int64)
     state = np.zeros((rows, ends), dtype=bool)
     for c in range(length):
-        run = np.where(beyond[:, c:c + ends], run + 1, 0)
-        state = (state & ~normal[:, c:c + ends]) | (run >= n)
+        run = np.where(beyond[:, c : c + ends], run + 1, 0)
+        state = (state & ~normal[:, c : c + ends]) | (run >= n)
     return state
 
 
@@ -71,8 +73,7 @@ class ThresholdDetector:
 
     def history_hours(self) -> int:
         cfg = self.config
-        return max(cfg.min_consecutive_hours, cfg.lookback_hours if cfg.clear_at is not None
-                   else 0)
+        return max(cfg.min_consecutive_hours, cfg.lookback_hours if cfg.clear_at is not None else 0)
 
     def evaluate(self, window: SeriesWindow) -> list[Finding]:
         return self.scan(window, 1)
@@ -83,12 +84,14 @@ class ThresholdDetector:
         length = self.history_hours() + ends - 1
         values = last_columns(window.values, length)
         if cfg.clear_at is not None:
-            firing = hysteresis_state(values, cfg.threshold, cfg.clear_at, n,
-                                      above=cfg.direction == "above", ends=ends)
+            firing = hysteresis_state(
+                values, cfg.threshold, cfg.clear_at, n, above=cfg.direction == "above", ends=ends
+            )
         else:
             with np.errstate(invalid="ignore"):
-                beyond = (values > cfg.threshold if cfg.direction == "above"
-                          else values < cfg.threshold)
+                beyond = (
+                    values > cfg.threshold if cfg.direction == "above" else values < cfg.threshold
+                )
             firing = rolling_sums(beyond, n, ends) == n
         last = values[:, -ends:]
         hours = end_hours(window, ends)
@@ -98,16 +101,24 @@ class ThresholdDetector:
             key = window.keys[i]
             observed = float(last[i, e])
             hour = int(hours[e])
-            findings.append(Finding(
-                detector=self.name, region=key.region, metric=key.metric,
-                hour=hour, observed=observed, baseline=cfg.threshold,
-                change_pct=pct(observed, cfg.threshold), p_value=None,
-                window_start=hour - (n - 1) * HOUR_MS,
-                window_end=hour + HOUR_MS,
-                explanation=(f"{key.metric} {word} {cfg.threshold:g} for {n} consecutive "
-                             f"hour(s); now {observed:.3g}"
-                             + ("" if cfg.clear_at is None else
-                                f" (clears at {cfg.clear_at:g})")),
-                score=abs(observed - cfg.threshold) / (abs(cfg.threshold) or 1.0),
-            ))
+            findings.append(
+                Finding(
+                    detector=self.name,
+                    region=key.region,
+                    metric=key.metric,
+                    hour=hour,
+                    observed=observed,
+                    baseline=cfg.threshold,
+                    change_pct=pct(observed, cfg.threshold),
+                    p_value=None,
+                    window_start=hour - (n - 1) * HOUR_MS,
+                    window_end=hour + HOUR_MS,
+                    explanation=(
+                        f"{key.metric} {word} {cfg.threshold:g} for {n} consecutive "
+                        f"hour(s); now {observed:.3g}"
+                        + ("" if cfg.clear_at is None else f" (clears at {cfg.clear_at:g})")
+                    ),
+                    score=abs(observed - cfg.threshold) / (abs(cfg.threshold) or 1.0),
+                )
+            )
         return findings

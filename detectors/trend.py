@@ -61,8 +61,9 @@ def ewma_log_ratio(current: np.ndarray, previous: np.ndarray, halflife: float) -
     return (ratio * weights).sum(axis=1) / weights.sum()
 
 
-def seasonal_expectation(values: np.ndarray, weeks: int,
-                         columns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def seasonal_expectation(
+    values: np.ndarray, weeks: int, columns: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The last ``columns`` counts, their expectations, and where both are known.
 
     An hour's expectation is the mean of the same hour and its two neighbours in each of
@@ -80,18 +81,18 @@ def seasonal_expectation(values: np.ndarray, weeks: int,
     first = n - columns
     # the lagged hours of every column are contiguous: slices (views), not gathers
     starts = [first - j * WEEK_H + d for j in range(1, weeks + 1) for d in (-1, 0, 1)]
-    expected = filled[:, starts[0]:starts[0] + columns].copy()
-    usable = known[:, first:] & known[:, starts[0]:starts[0] + columns]
+    expected = filled[:, starts[0] : starts[0] + columns].copy()
+    usable = known[:, first:] & known[:, starts[0] : starts[0] + columns]
     for a in starts[1:]:
-        expected += filled[:, a:a + columns]
-        usable &= known[:, a:a + columns]
+        expected += filled[:, a : a + columns]
+        usable &= known[:, a : a + columns]
     expected /= len(starts)
     # the level of the weeks before each column: sum and count of known hours
     # (sum over [c - span, c) = csum[c - 1] - csum[c - span - 1]; first - span - 1 >= 0)
     csum = np.cumsum(filled, axis=1)
     ccount = np.cumsum(known, axis=1, dtype=np.int32)
-    total = csum[:, first - 1:n - 1] - csum[:, first - span - 1:n - span - 1]
-    count = ccount[:, first - 1:n - 1] - ccount[:, first - span - 1:n - span - 1]
+    total = csum[:, first - 1 : n - 1] - csum[:, first - span - 1 : n - span - 1]
+    count = ccount[:, first - 1 : n - 1] - ccount[:, first - span - 1 : n - span - 1]
     level = np.where(count > 0, total / np.maximum(count, 1), 0.0)
     # never expect nothing: one complaint where none is usual is not a trend by itself
     floor = np.maximum(level * 0.25, 0.05)
@@ -120,7 +121,7 @@ def windowed_cusum(llr: np.ndarray, run: int, ends: int) -> tuple[np.ndarray, np
     rows, n = llr.shape
     csum = np.zeros((rows, n + 1))
     np.cumsum(llr, axis=1, out=csum[:, 1:])
-    stat = csum[:, n - ends + 1:] - _runs(csum, run, ends).min(axis=2)
+    stat = csum[:, n - ends + 1 :] - _runs(csum, run, ends).min(axis=2)
     return np.maximum(stat, 0.0), csum
 
 
@@ -130,8 +131,9 @@ def _runs(csum: np.ndarray, run: int, ends: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(csum[:, first:], run + 1, axis=1)
 
 
-def run_starts(csum: np.ndarray, run: int, ends: int, rows: np.ndarray,
-               at: np.ndarray) -> np.ndarray:
+def run_starts(
+    csum: np.ndarray, run: int, ends: int, rows: np.ndarray, at: np.ndarray
+) -> np.ndarray:
     """For the given (row, end) cells: how many columns into its run the CUSUM last was 0
     (the start of the excess it measures), at most ``run - 1``."""
     cells = _runs(csum, run, ends)[rows, at]  # [cells, run + 1]
@@ -192,13 +194,24 @@ class EarlyTrendDetector:
             key = window.keys[i]
             obs, base, h = float(observed[k]), float(baseline[k]), run - int(start[k])
             s_ie = float(stat[i, e])
-            findings.append(finding(
-                self.name, key, int(hours_at[e]), max(h, 1), obs, base, score=s_ie,
-                explanation=(f"early trend: {key.metric} {obs:.0f} in the last {h}h vs "
-                             f"{base:.1f} expected from the same hours of the previous "
-                             f"{cfg.weeks} week(s) ({pct(obs, base) or 0:+.0f}%); the CUSUM "
-                             f"for a {cfg.rise:.0%} rise stands at {s_ie:.1f} "
-                             f"(alarm at {cfg.threshold:g})")))
+            findings.append(
+                finding(
+                    self.name,
+                    key,
+                    int(hours_at[e]),
+                    max(h, 1),
+                    obs,
+                    base,
+                    score=s_ie,
+                    explanation=(
+                        f"early trend: {key.metric} {obs:.0f} in the last {h}h vs "
+                        f"{base:.1f} expected from the same hours of the previous "
+                        f"{cfg.weeks} week(s) ({pct(obs, base) or 0:+.0f}%); the CUSUM "
+                        f"for a {cfg.rise:.0%} rise stands at {s_ie:.1f} "
+                        f"(alarm at {cfg.threshold:g})"
+                    ),
+                )
+            )
         return findings
 
     def _window(self, window: SeriesWindow) -> list[Finding]:
@@ -207,29 +220,43 @@ class EarlyTrendDetector:
         values = window.values
         if values.shape[1] < self.history_hours():
             return []
-        complete = np.isfinite(values[:, -self.history_hours():]).all(axis=1)
+        complete = np.isfinite(values[:, -self.history_hours() :]).all(axis=1)
         if not complete.any():
             return []
         current = rolling_sums(values, w, m)  # [rows, m]
         baseline = sum(rolling_sums(values, w, m, lag=j * WEEK_H) for j in range(1, k + 1))
         total = current + baseline
         cur_i = np.rint(current).astype(np.int64)
-        p_values = np.where(total > 0, stats.binom.sf(cur_i - 1, np.rint(total).astype(np.int64),
-                                                       1.0 / (k + 1)), 1.0)
+        p_values = np.where(
+            total > 0,
+            stats.binom.sf(cur_i - 1, np.rint(total).astype(np.int64), 1.0 / (k + 1)),
+            1.0,
+        )
         mean_base = baseline / k
         with np.errstate(divide="ignore", invalid="ignore"):
             change = np.where(mean_base > 0, current / mean_base - 1.0, np.inf)
         steady = ((p_values <= cfg.alpha) & (change >= cfg.rise)).all(axis=1)
-        trend = ewma_log_ratio(values[:, -w:], values[:, -WEEK_H - w:-WEEK_H], cfg.halflife_hours)
+        trend = ewma_log_ratio(values[:, -w:], values[:, -WEEK_H - w : -WEEK_H], cfg.halflife_hours)
         firing = complete & steady & (current[:, -1] >= cfg.min_volume) & (trend > 0)
         findings = []
         for i in np.flatnonzero(firing):
             key = window.keys[i]
             cur, base, p = float(current[i, -1]), float(mean_base[i, -1]), float(p_values[i, -1])
-            findings.append(finding(
-                self.name, key, window.end_hour, w, cur, base, p_value=p,
-                explanation=(f"early trend: {key.metric} {cur:.0f} in the last {w}h vs "
-                             f"{base:.1f} in the same hours of the previous {k} week(s) "
-                             f"({pct(cur, base) or 0:+.0f}%), significant for {m} hours "
-                             f"running (p={p:.2g}), EWMA trend {float(trend[i]):+.2f}")))
+            findings.append(
+                finding(
+                    self.name,
+                    key,
+                    window.end_hour,
+                    w,
+                    cur,
+                    base,
+                    p_value=p,
+                    explanation=(
+                        f"early trend: {key.metric} {cur:.0f} in the last {w}h vs "
+                        f"{base:.1f} in the same hours of the previous {k} week(s) "
+                        f"({pct(cur, base) or 0:+.0f}%), significant for {m} hours "
+                        f"running (p={p:.2g}), EWMA trend {float(trend[i]):+.2f}"
+                    ),
+                )
+            )
         return findings

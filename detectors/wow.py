@@ -43,9 +43,15 @@ def wow_test(current: np.ndarray, previous: np.ndarray) -> np.ndarray:
     return np.where(total > 0, stats.binom.sf(cur - 1, total, 0.5), 1.0)
 
 
-def significant_rises(current: np.ndarray, previous: np.ndarray, *, rise: float,
-                      min_volume: float, alpha: float,
-                      mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+def significant_rises(
+    current: np.ndarray,
+    previous: np.ndarray,
+    *,
+    rise: float,
+    min_volume: float,
+    alpha: float,
+    mask: np.ndarray | None = None,
+) -> list[tuple[int, float]]:
     """Rows whose count rose by ``rise`` or more, with volume and p <= ``alpha``: (row, p)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         change = np.where(previous > 0, current / previous - 1.0, np.inf)
@@ -88,19 +94,36 @@ class WeekOverWeekDetector:
         with np.errstate(divide="ignore", invalid="ignore"):
             # a few missing hours: compare like with like by scaling the baseline
             previous = rolling_sums(values, w, ends, lag=w) * np.where(
-                prev_cover > 0, cur_cover / prev_cover, 0.0)
-        rises = significant_rises(current.ravel(), previous.ravel(), rise=cfg.rise,
-                                  min_volume=cfg.min_volume, alpha=cfg.alpha,
-                                  mask=(covered >= cfg.min_coverage).ravel())
+                prev_cover > 0, cur_cover / prev_cover, 0.0
+            )
+        rises = significant_rises(
+            current.ravel(),
+            previous.ravel(),
+            rise=cfg.rise,
+            min_volume=cfg.min_volume,
+            alpha=cfg.alpha,
+            mask=(covered >= cfg.min_coverage).ravel(),
+        )
         hours = end_hours(window, ends)
         findings = []
         for flat, p in rises:
             i, e = divmod(flat, ends)
             key = window.keys[i]
             cur, prev = float(current[i, e]), float(previous[i, e])
-            findings.append(finding(
-                self.name, key, int(hours[e]), w, cur, prev, p_value=p,
-                explanation=(f"{key.metric}: {cur:.0f} in the last {w}h vs {prev:.0f} in the "
-                             f"{w}h before ({_change_text(pct(cur, prev))}), "
-                             f"p={p:.2g} <= {cfg.alpha:g}")))
+            findings.append(
+                finding(
+                    self.name,
+                    key,
+                    int(hours[e]),
+                    w,
+                    cur,
+                    prev,
+                    p_value=p,
+                    explanation=(
+                        f"{key.metric}: {cur:.0f} in the last {w}h vs {prev:.0f} in the "
+                        f"{w}h before ({_change_text(pct(cur, prev))}), "
+                        f"p={p:.2g} <= {cfg.alpha:g}"
+                    ),
+                )
+            )
         return findings

@@ -49,13 +49,19 @@ class PipelineStats:
 
 
 class Pipeline:
-    def __init__(self, config: MonitorConfig, alerts: AlertService,
-                 dead_letters: DeadLetterSink,
-                 clock: Callable[[int], int] = replay_clock,
-                 on_aggregate: Callable[[HourlyAggregate], None] | None = None,
-                 on_tick: Callable[[TickResult], None] | None = None,
-                 watcher: ConfigWatcher | None = None, live: bool = False,
-                 batch_ticks: bool = False, scan_hours: int = 24) -> None:
+    def __init__(
+        self,
+        config: MonitorConfig,
+        alerts: AlertService,
+        dead_letters: DeadLetterSink,
+        clock: Callable[[int], int] = replay_clock,
+        on_aggregate: Callable[[HourlyAggregate], None] | None = None,
+        on_tick: Callable[[TickResult], None] | None = None,
+        watcher: ConfigWatcher | None = None,
+        live: bool = False,
+        batch_ticks: bool = False,
+        scan_hours: int = 24,
+    ) -> None:
         self.config = config
         # replays: judge an hour once every region has closed it, all regions in one tick
         # (detectors treat rows alone, so this changes speed, never findings)
@@ -74,14 +80,16 @@ class Pipeline:
         # hourly replays judge ``scan_hours`` hours per detector call: the store keeps the
         # history of the first of them
         self.scan_hours = scan_hours
-        self.series = SeriesStore(config.metrics_needed(),
-                                  history_hours=max(history, 24) + max(scan_hours, 24))
+        self.series = SeriesStore(
+            config.metrics_needed(), history_hours=max(history, 24) + max(scan_hours, 24)
+        )
         self.stats = PipelineStats()
         self._next_check = 0  # advance when the newest event time crosses an hour
 
     # -- input ------------------------------------------------------------------------
-    def feed(self, raw: bytes, *, kind: str | None = None, source: str = "",
-             offset: int | None = None) -> None:
+    def feed(
+        self, raw: bytes, *, kind: str | None = None, source: str = "", offset: int | None = None
+    ) -> None:
         """Take one raw event; never raises for bad input (it becomes a dead letter)."""
         self.stats.events_in += 1
         parsed = parse_event(raw, kind=kind, source=source, offset=offset)
@@ -167,8 +175,7 @@ class Pipeline:
 
     def _low_watermark(self) -> int | None:
         """The first hour some region has not closed yet (replays judge up to there)."""
-        opens = [s.next_close for s in self.aggregator.regions.values()
-                 if s.next_close is not None]
+        opens = [s.next_close for s in self.aggregator.regions.values() if s.next_close is not None]
         return min(opens) if opens else None
 
     def _judge_pending(self, before: int | None) -> None:
@@ -194,8 +201,9 @@ class Pipeline:
             started = time.perf_counter()
             self.series.write_block(block.regions, block.first_hour, block.values)
             self.stats.aggregates += len(block.regions) * block.hours
-            results = scan(self.config, self.series, block.first_hour, block.last_hour,
-                           set(block.regions))
+            results = scan(
+                self.config, self.series, block.first_hour, block.last_hour, set(block.regions)
+            )
             share = (time.perf_counter() - started) / max(len(results), 1)
             with self.alerts.store.batch():
                 for result in results:
@@ -206,8 +214,11 @@ class Pipeline:
         """Mutes, counters and the alert policy for one judged hour."""
         hour = result.hour
         if self.config.mutes:
-            kept = [sf for sf in result.findings
-                    if self.config.muted(sf.finding.region, sf.finding.metric, hour) is None]
+            kept = [
+                sf
+                for sf in result.findings
+                if self.config.muted(sf.finding.region, sf.finding.metric, hour) is None
+            ]
             self.stats.muted += len(result.findings) - len(kept)
             result = TickResult(hour=result.hour, regions=result.regions, findings=kept)
         self.stats.ticks += 1

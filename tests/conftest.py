@@ -48,15 +48,25 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     data = tmp_path_factory.mktemp("kafka")
     env = {**os.environ, "KAFKA_CONTROLLER_PORT": str(free_port())}
-    started = subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "start", str(port), str(data)],
-                             capture_output=True, text=True, env=env, timeout=600, check=False)
+    started = subprocess.run(
+        [str(ROOT / "scripts" / "kafka.sh"), "start", str(port), str(data)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
     if started.returncode != 0:
         missing("kafka", f"the local broker did not start:\n{started.stdout}\n{started.stderr}")
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "stop", str(data)],
-                       capture_output=True, timeout=120, check=False)
+        subprocess.run(
+            [str(ROOT / "scripts" / "kafka.sh"), "stop", str(data)],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -81,15 +91,26 @@ def postgres_server() -> Iterator[str]:
         shutil.chown(home, "postgres", "postgres")
 
     def run(*cmd: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*as_user, *cmd], capture_output=True, text=True, timeout=120,
-                              check=False)
+        return subprocess.run(
+            [*as_user, *cmd], capture_output=True, text=True, timeout=120, check=False
+        )
 
-    init = run(str(bindir / "initdb"), "-D", str(data), "-U", "yujing", "--auth=trust",
-               "-E", "UTF8")
+    init = run(
+        str(bindir / "initdb"), "-D", str(data), "-U", "yujing", "--auth=trust", "-E", "UTF8"
+    )
     if init.returncode != 0:
         missing("postgres", f"initdb failed: {init.stderr}")
-    start = run(str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "server.log"),
-                "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start")
+    start = run(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-w",
+        "-l",
+        str(data / "server.log"),
+        "-o",
+        f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+        "start",
+    )
     if start.returncode != 0:
         missing("postgres", f"pg_ctl start failed: {start.stderr}")
     try:
@@ -147,15 +168,23 @@ def start_alertmanager(tmp_path: Path) -> Iterator[object]:
         (tmp_path / "am.yml").write_text(config_yaml)
         log = (tmp_path / "alertmanager.log").open("wb")
         process = subprocess.Popen(
-            [str(binary), f"--config.file={tmp_path / 'am.yml'}",
-             f"--storage.path={tmp_path / 'am-data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-            stdout=log, stderr=subprocess.STDOUT)
+            [
+                str(binary),
+                f"--config.file={tmp_path / 'am.yml'}",
+                f"--storage.path={tmp_path / 'am-data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         processes.append(process)
         url = f"http://127.0.0.1:{port}"
         if not _wait_http(f"{url}/-/ready", process, 30):
-            missing("alertmanager", "did not become ready:\n"
-                    + (tmp_path / "alertmanager.log").read_text()[-2000:])
+            missing(
+                "alertmanager",
+                "did not become ready:\n" + (tmp_path / "alertmanager.log").read_text()[-2000:],
+            )
         return url
 
     yield start
@@ -174,15 +203,23 @@ def launch_prometheus(tmp: Path, targets: list[str]) -> tuple[str, subprocess.Po
     config.write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         "scrape_configs:\n  - job_name: yujing\n    static_configs:\n"
-        f"      - targets: {targets!r}\n".replace("'", '"'))
+        f"      - targets: {targets!r}\n".replace("'", '"')
+    )
     log = (tmp / "prometheus.log").open("wb")
     process = subprocess.Popen(
-        [str(binary), f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT)
+        [
+            str(binary),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     if not _wait_http(f"{url}/-/ready", process, 60):
         process.terminate()
-        missing("prometheus", "did not become ready:\n"
-                + (tmp / "prometheus.log").read_text()[-2000:])
+        missing(
+            "prometheus", "did not become ready:\n" + (tmp / "prometheus.log").read_text()[-2000:]
+        )
     return url, process

@@ -27,8 +27,9 @@ from monitor.windows.aggregation import HourlyAggregate
 from tests.conftest import ROOT, free_port
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str,
-               interval: float = 0.5) -> None:
+def wait_until(
+    condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.5
+) -> None:
     """Poll a condition until it holds; fail with ``what`` at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -48,8 +49,9 @@ class Worker:
 
     def status(self) -> dict[str, object] | None:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/yujing/status",
-                                        timeout=2) as response:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.web_port}/yujing/status", timeout=2
+            ) as response:
                 return orjson.loads(response.read())
         except OSError:
             return None
@@ -83,18 +85,33 @@ class Scenario:
     def start_worker(self, name: str, **extra_env: str) -> Worker:
         port = free_port()
         log = self.tmp / f"{name}.log"
-        env = {**os.environ, "KAFKA_BOOTSTRAP": self.bootstrap, "YUJING_TOPIC_PREFIX": self.prefix,
-               "YUJING_APP_ID": self.prefix, "YUJING_PARTITIONS": str(self.partitions),
-               "YUJING_DATABASE_URL": self.db_url, "YUJING_WEB_PORT": str(port),
-               "YUJING_DATA_DIR": str(self.tmp / f"faust-{name}"),
-               "YUJING_SESSION_TIMEOUT": "10", **extra_env}
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP": self.bootstrap,
+            "YUJING_TOPIC_PREFIX": self.prefix,
+            "YUJING_APP_ID": self.prefix,
+            "YUJING_PARTITIONS": str(self.partitions),
+            "YUJING_DATABASE_URL": self.db_url,
+            "YUJING_WEB_PORT": str(port),
+            "YUJING_DATA_DIR": str(self.tmp / f"faust-{name}"),
+            "YUJING_SESSION_TIMEOUT": "10",
+            **extra_env,
+        }
         with log.open("wb") as fh:
-            process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "worker"],
-                                       cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "monitor.cli", "worker"],
+                cwd=ROOT,
+                env=env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+            )
         worker = Worker(name, process, port, log)
         self.workers.append(worker)
-        wait_until(lambda: worker.status() is not None or not worker.alive(), 120,
-                   f"worker {name} to serve its status page")
+        wait_until(
+            lambda: worker.status() is not None or not worker.alive(),
+            120,
+            f"worker {name} to serve its status page",
+        )
         assert worker.alive(), f"worker {name} died:\n{log.read_text()[-4000:]}"
         return worker
 
@@ -114,12 +131,14 @@ class Scenario:
 
     # -- reading results ----------------------------------------------------------------
     def read_topic(self, role: str) -> list[tuple[bytes | None, bytes, dict[str, bytes]]]:
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
-                                 enable_auto_commit=False)
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
+        )
         try:
             topic = self.names.name(role)
-            tps = [TopicPartition(topic, p) for p in sorted(
-                consumer.partitions_for_topic(topic) or ())]
+            tps = [
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
             consumer.assign(tps)
             consumer.seek_to_beginning(*tps)
             end = consumer.end_offsets(tps)
@@ -163,15 +182,17 @@ class Scenario:
     def drained(self, expected_hours: int) -> bool:
         for worker in self.workers:
             if not worker.alive() and worker.process.returncode != -signal.SIGKILL:
-                raise AssertionError(f"worker {worker.name} died:\n"
-                                     f"{worker.log.read_text()[-4000:]}")
+                raise AssertionError(
+                    f"worker {worker.name} died:\n{worker.log.read_text()[-4000:]}"
+                )
         return self.lag() == 0 and len(final_hours(self.hourly())) >= expected_hours
 
     def tickets(self) -> list[tuple[str, int, str, str, str]]:
         store = TicketStore(self.db_url)
         try:
-            return sorted((t.fingerprint, t.first_hour, t.region, t.metric, t.detector)
-                          for t in store.all())
+            return sorted(
+                (t.fingerprint, t.first_hour, t.region, t.metric, t.detector) for t in store.all()
+            )
         finally:
             store.close()
 
@@ -199,8 +220,9 @@ def embedded_reference(lines: list[bytes], tmp: Path) -> Reference:
     run = build(load_config(), f"sqlite:///{tmp / 'reference.db'}")
     run.pipeline.on_aggregate = emitted.append
     run_lines(run, lines, finish=False)
-    tickets = sorted((t.fingerprint, t.first_hour, t.region, t.metric, t.detector)
-                     for t in run.tickets.all())
+    tickets = sorted(
+        (t.fingerprint, t.first_hour, t.region, t.metric, t.detector) for t in run.tickets.all()
+    )
     run.tickets.close()
     return Reference(final_hours(emitted), tickets)
 

@@ -53,8 +53,12 @@ class HttpReceiver:
                     self._answer(503, b"down for maintenance")
                     return
                 if receiver.secret is not None and not verify(
-                        receiver.secret, self.headers.get(TIMESTAMP_HEADER, ""), body,
-                        self.headers.get(SIGNATURE_HEADER, ""), time.time()):
+                    receiver.secret,
+                    self.headers.get(TIMESTAMP_HEADER, ""),
+                    body,
+                    self.headers.get(SIGNATURE_HEADER, ""),
+                    time.time(),
+                ):
                     receiver.rejected.append(self.headers.get(SIGNATURE_HEADER, ""))
                     self._answer(401, b"bad signature")
                     return
@@ -92,11 +96,29 @@ class HttpReceiver:
 def self_signed_cert(directory: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1/localhost made with the openssl command line."""
     cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-addext",
-                    "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return cert, key
 
 
@@ -112,16 +134,16 @@ class SmtpReceiver:
         outer = self
 
         class Handler:
-            async def handle_DATA(self, _server: Any, session: Any,
-                                  envelope: Any) -> str:
+            async def handle_DATA(self, _server: Any, session: Any, envelope: Any) -> str:
                 outer.tls_seen.append(session.ssl is not None)
                 outer.messages.append(message_from_bytes(envelope.content))
                 return "250 OK"
 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(cert), str(key))
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port,
-                                     tls_context=context, require_starttls=True)
+        self.controller = Controller(
+            Handler(), hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+        )
 
     def start(self) -> SmtpReceiver:
         self.controller.start()

@@ -18,9 +18,13 @@ def ev(raw):
 
 
 def agg_with_lateness(minutes=120, delay_minutes=0, inputs=("complaint",)):
-    return HourlyAggregator(WindowConfig(allowed_lateness_ms=minutes * 60_000,
-                                         watermark_delay_ms=delay_minutes * 60_000,
-                                         inputs=inputs))
+    return HourlyAggregator(
+        WindowConfig(
+            allowed_lateness_ms=minutes * 60_000,
+            watermark_delay_ms=delay_minutes * 60_000,
+            inputs=inputs,
+        )
+    )
 
 
 BB = CATEGORIES.index(next(c for c in CATEGORIES if c.value == "broadband_lag"))
@@ -37,7 +41,8 @@ def test_window_edge_at_the_last_millisecond():
     agg.add(ev(complaint("2026-10-05T11:00:00.000Z", id_="c")))
     out = agg.poll()
     assert [(a.hour, a.complaints[BB], a.revision) for a in out] == [
-        (from_iso("2026-10-05T10:00:00Z"), 1, 0)]
+        (from_iso("2026-10-05T10:00:00Z"), 1, 0)
+    ]
 
 
 def test_rates_are_per_10k_subscribers():
@@ -72,7 +77,8 @@ def test_hours_without_events_are_emitted_as_zeros():
     agg.add(ev(complaint("2026-10-05T12:30:00Z", region="busy", id_="b1")))
     out = agg.poll()
     assert [(a.hour, sum(a.complaints)) for a in out] == [
-        (from_iso("2026-10-05T09:00:00Z") + k * HOUR_MS, 1 if k == 0 else 0) for k in range(3)]
+        (from_iso("2026-10-05T09:00:00Z") + k * HOUR_MS, 1 if k == 0 else 0) for k in range(3)
+    ]
 
 
 def test_watermarks_are_per_region():
@@ -107,20 +113,23 @@ def test_region_state_survives_serialisation_mid_stream():
     import orjson
 
     from monitor.windows.aggregation import RegionWindows
+
     config = WindowConfig(allowed_lateness_ms=HOUR_MS, inputs=("complaint",))
     live = RegionWindows("r1", config)
-    events = [ev(complaint(f"2026-10-05T{h:02d}:{m:02d}:00Z", id_=f"{h}-{m}"))
-              for h in range(9, 14) for m in (5, 35)]
+    events = [
+        ev(complaint(f"2026-10-05T{h:02d}:{m:02d}:00Z", id_=f"{h}-{m}"))
+        for h in range(9, 14)
+        for m in (5, 35)
+    ]
     restored_out, live_out = [], []
     for i, event in enumerate(events):
         live.add(event)
         live_out += live.poll()
         if i == 4:  # a worker crashes here; another takes over from the changelog
-            restored = RegionWindows.from_json(orjson.loads(orjson.dumps(live.to_json())),
-                                               config)
+            restored = RegionWindows.from_json(orjson.loads(orjson.dumps(live.to_json())), config)
             assert restored.add(events[i]) is Outcome.DUPLICATE
             restored_out = list(live_out)
-            for later in events[i + 1:]:
+            for later in events[i + 1 :]:
                 restored.add(later)
                 restored_out += restored.poll()
     assert restored_out == live_out
@@ -136,7 +145,8 @@ def test_late_event_within_lateness_corrects_its_hour():
     assert agg.add(ev(complaint("2026-10-05T09:45:00Z", id_="late-ok"))) is Outcome.LATE
     correction = agg.poll()
     assert [(a.hour, a.revision, a.complaints[BB]) for a in correction] == [
-        (from_iso("2026-10-05T09:00:00Z"), 1, 2)]
+        (from_iso("2026-10-05T09:00:00Z"), 1, 2)
+    ]
 
 
 def test_event_beyond_lateness_is_dead_lettered_as_late():
@@ -189,11 +199,13 @@ def test_aggregate_json_round_trip():
     agg.add(ev(complaint("2026-10-05T10:30:00Z", id_="c2")))
     (hour,) = agg.poll()
     from monitor.windows.aggregation import HourlyAggregate
+
     assert HourlyAggregate.from_json(hour.to_json()) == hour
 
 
 def test_percentile_matches_numpy():
     import numpy as np
+
     values = sorted([3.0, 1.0, 7.5, 2.2, 9.9, 4.4, 0.1])
     assert abs(percentile(values, 0.95) - float(np.percentile(values, 95))) < 1e-12
     assert percentile([5.0], 0.95) == 5.0
@@ -207,8 +219,10 @@ def test_replayed_offsets_are_skipped_even_beyond_lateness():
     agg.poll()
     # a replay from an older committed offset: already applied, so not a late dead letter
     assert agg.add(first, position=("raw-0", 10)) is Outcome.DUPLICATE
-    assert agg.add(ev(complaint("2026-10-05T09:20:00Z", id_="c")), position=("raw-1", 3)) \
-        .reason is Reason.LATE
+    assert (
+        agg.add(ev(complaint("2026-10-05T09:20:00Z", id_="c")), position=("raw-1", 3)).reason
+        is Reason.LATE
+    )
 
 
 def test_an_hour_waits_for_every_input():
@@ -221,11 +235,14 @@ def test_an_hour_waits_for_every_input():
     assert agg.add(ev(complaint("2026-10-05T11:05:00Z", id_="b"))) is Outcome.ACCEPTED
     out = agg.poll()
     assert [(a.hour, sum(a.complaints), a.kpi["packet_loss"][0]) for a in out] == [
-        (from_iso("2026-10-05T09:00:00Z"), 1, 1), (from_iso("2026-10-05T10:00:00Z"), 0, 1)]
+        (from_iso("2026-10-05T09:00:00Z"), 1, 1),
+        (from_iso("2026-10-05T10:00:00Z"), 0, 1),
+    ]
 
 
 def test_an_idle_input_stops_holding_hours_open():
     from monitor.windows.aggregation import RegionWindows
+
     config = WindowConfig(inputs=("complaint", "kpi"), idle_ms=60_000)
     state = RegionWindows("r1", config)
     state.add(ev(complaint("2026-10-05T09:10:00Z", id_="a")), now=0)

@@ -37,13 +37,15 @@ def test_alertmanager_receives_routes_and_resolves_our_alerts(tmp_path, start_al
     oncall = HttpReceiver().start()
     try:
         am = start_alertmanager(AM_CONFIG.format(url=oncall.url))
-        notes = settings({"am": {"type": "alertmanager", "url": am}},
-                         links={"grafana": "http://grafana.example"})
+        notes = settings(
+            {"am": {"type": "alertmanager", "url": am}}, links={"grafana": "http://grafana.example"}
+        )
         store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
         clock = Clock()
         # a live ticket: opened now, so it fires until its resolution deadline
-        ticket, _ = store.open("k1", "fp1", finding(T0, metric="complaints.broadband_lag"),
-                               clock.now)
+        ticket, _ = store.open(
+            "k1", "fp1", finding(T0, metric="complaints.broadband_lag"), clock.now
+        )
         dispatcher = Dispatcher(store.engine, build_senders(notes), notes.retry, clock=clock)
         assert [a.ok for a in dispatcher.run_once()] == [True]
 
@@ -57,15 +59,17 @@ def test_alertmanager_receives_routes_and_resolves_our_alerts(tmp_path, start_al
         def delivered(status: str) -> bool:
             return any(r.json()["status"] == status for r in oncall.received)
 
-        wait_until(lambda: delivered("firing"), 30, "Alertmanager to notify the webhook",
-                   interval=0.1)
+        wait_until(
+            lambda: delivered("firing"), 30, "Alertmanager to notify the webhook", interval=0.1
+        )
         firing = next(r.json() for r in oncall.received if r.json()["status"] == "firing")
         assert firing["receiver"] == "network-oncall"
         assert firing["alerts"][0]["labels"]["ticket"] == str(ticket.id)
 
         store.mark_recovered("k1", clock.now, resolve=True)
         assert [a.ok for a in dispatcher.run_once()] == [True]
-        wait_until(lambda: delivered("resolved"), 30, "Alertmanager to send the resolution",
-                   interval=0.1)
+        wait_until(
+            lambda: delivered("resolved"), 30, "Alertmanager to send the resolution", interval=0.1
+        )
     finally:
         oncall.stop()

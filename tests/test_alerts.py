@@ -18,10 +18,23 @@ T0 = 500_000 * HOUR
 
 
 def finding(hour, region="r1", metric="complaints.broadband_lag", detector="wow", observed=130.0):
-    return SpecFinding("spec", Severity.MAJOR, Finding(
-        detector=detector, region=region, metric=metric, hour=hour, observed=observed,
-        baseline=100.0, change_pct=observed - 100.0, p_value=1e-7,
-        window_start=hour - 167 * HOUR, window_end=hour + HOUR, explanation="rise"))
+    return SpecFinding(
+        "spec",
+        Severity.MAJOR,
+        Finding(
+            detector=detector,
+            region=region,
+            metric=metric,
+            hour=hour,
+            observed=observed,
+            baseline=100.0,
+            change_pct=observed - 100.0,
+            p_value=1e-7,
+            window_start=hour - 167 * HOUR,
+            window_end=hour + HOUR,
+            explanation="rise",
+        ),
+    )
 
 
 def tick(hour, *findings, regions=("r1", "r2")):
@@ -32,8 +45,11 @@ def tick(hour, *findings, regions=("r1", "r2")):
 def service(db_url):
     store = TicketStore(db_url)
     notifier = MemoryNotifier()
-    svc = AlertService(store=store, notifier=notifier,
-                       settings=AlertSettings(clear_after_hours=6, cooldown_hours=24))
+    svc = AlertService(
+        store=store,
+        notifier=notifier,
+        settings=AlertSettings(clear_after_hours=6, cooldown_hours=24),
+    )
     yield svc
     store.close()
 
@@ -65,17 +81,27 @@ def test_flapping_finding_updates_the_same_open_ticket(service):
 
 def test_distinct_fingerprints_get_distinct_tickets(service):
     hour = T0
-    service.handle(tick(hour, finding(hour, region="r1"), finding(hour, region="r2"),
-                        finding(hour, metric="complaints.weak_signal"),
-                        finding(hour, detector="threshold")), now=hour)
+    service.handle(
+        tick(
+            hour,
+            finding(hour, region="r1"),
+            finding(hour, region="r2"),
+            finding(hour, metric="complaints.weak_signal"),
+            finding(hour, detector="threshold"),
+        ),
+        now=hour,
+    )
     # region, metric: three problems; the threshold finding joins r1's broadband ticket
     assert len(service.store.all()) == 3
 
 
 def test_cooldown_after_resolve_suppresses_then_allows(tmp_path):
     store = TicketStore(f"sqlite:///{tmp_path / 't.db'}")
-    svc = AlertService(store=store, notifier=MemoryNotifier(), settings=AlertSettings(
-        clear_after_hours=2, cooldown_hours=24, auto_resolve=True))
+    svc = AlertService(
+        store=store,
+        notifier=MemoryNotifier(),
+        settings=AlertSettings(clear_after_hours=2, cooldown_hours=24, auto_resolve=True),
+    )
     run_hours(svc, T0, 10, firing_hours={0, 1})  # recovers and auto-resolves at hour 3
     assert [t.state for t in store.all()] == ["resolved"]
     run_hours(svc, T0 + 10 * HOUR, 5, firing_hours={0, 1, 2, 3, 4})  # inside cooldown
@@ -86,11 +112,13 @@ def test_cooldown_after_resolve_suppresses_then_allows(tmp_path):
 
 def test_restart_keeps_deduplicating(tmp_path):
     url = f"sqlite:///{tmp_path / 't.db'}"
-    first = AlertService(store=TicketStore(url), notifier=MemoryNotifier(),
-                         settings=AlertSettings())
+    first = AlertService(
+        store=TicketStore(url), notifier=MemoryNotifier(), settings=AlertSettings()
+    )
     run_hours(first, T0, 3, firing_hours={0, 1, 2})
-    second = AlertService(store=TicketStore(url), notifier=MemoryNotifier(),
-                          settings=AlertSettings())
+    second = AlertService(
+        store=TicketStore(url), notifier=MemoryNotifier(), settings=AlertSettings()
+    )
     run_hours(second, T0 + 3 * HOUR, 3, firing_hours={0, 1, 2})
     assert len(second.store.all()) == 1
     assert second.store.all()[0].occurrences == 6
@@ -128,8 +156,7 @@ def test_ticket_routing_and_sla_due_times(service):
 
 def test_sla_arithmetic():
     due = due_times(0)
-    assert (due.acknowledge_by, due.feedback_by, due.resolve_by) == (
-        15 * MIN, 24 * HOUR, 72 * HOUR)
+    assert (due.acknowledge_by, due.feedback_by, due.resolve_by) == (15 * MIN, 24 * HOUR, 72 * HOUR)
 
 
 def test_fingerprints_are_stable_and_distinct():
@@ -149,10 +176,12 @@ def test_audit_trail_records_open(service):
 
 def test_a_second_worker_with_stale_state_adopts_the_open_ticket(tmp_path):
     url = f"sqlite:///{tmp_path / 't.db'}"
-    stale = AlertService(store=TicketStore(url), notifier=MemoryNotifier(),
-                         settings=AlertSettings())  # started before any ticket existed
-    owner = AlertService(store=TicketStore(url), notifier=MemoryNotifier(),
-                         settings=AlertSettings())
+    stale = AlertService(
+        store=TicketStore(url), notifier=MemoryNotifier(), settings=AlertSettings()
+    )  # started before any ticket existed
+    owner = AlertService(
+        store=TicketStore(url), notifier=MemoryNotifier(), settings=AlertSettings()
+    )
     run_hours(owner, T0, 2, firing_hours={0, 1})
     # a rebalance moves the region to the stale worker, which fires on the next hour
     run_hours(stale, T0 + 2 * HOUR, 2, firing_hours={0, 1})
@@ -167,7 +196,9 @@ def test_another_detector_on_the_same_series_joins_the_open_ticket(service):
     run_hours(service, T0 + 6 * HOUR, 2, firing_hours={0, 1}, metric="complaints.weak_signal")
     tickets = service.store.all()
     assert [(t.metric, t.detector, t.occurrences) for t in tickets] == [
-        ("complaints.broadband_lag", "early_trend", 6), ("complaints.weak_signal", "wow", 2)]
+        ("complaints.broadband_lag", "early_trend", 6),
+        ("complaints.weak_signal", "wow", 2),
+    ]
 
 
 def test_routing_table_from_config_overrides_the_defaults(db_url):
@@ -182,11 +213,19 @@ alerts:
     store = TicketStore(db_url)
     svc = AlertService(store=store, notifier=MemoryNotifier(), settings=config.alerts)
     hour = T0
-    svc.handle(tick(hour, finding(hour, metric="complaints.unclear_terms"),
-                    finding(hour, metric="complaints.unkept_promise")), now=hour)
+    svc.handle(
+        tick(
+            hour,
+            finding(hour, metric="complaints.unclear_terms"),
+            finding(hour, metric="complaints.unkept_promise"),
+        ),
+        now=hour,
+    )
     departments = {t.metric: t.department for t in store.all()}
-    assert departments == {"complaints.unclear_terms": "billing",
-                           "complaints.unkept_promise": "service_coordinator"}
+    assert departments == {
+        "complaints.unclear_terms": "billing",
+        "complaints.unkept_promise": "service_coordinator",
+    }
     store.close()
 
 

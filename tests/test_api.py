@@ -38,9 +38,15 @@ def open_ticket(store, key="k1", region="r1", metric="complaints.broadband_lag")
 def test_every_transition_through_the_api(store, client):
     tid = open_ticket(store)
     path = f"/api/v1/tickets/{tid}"
-    steps = [("acknowledge", "acknowledged"), ("start", "in_progress"),
-             ("comment", "in_progress"), ("resolve", "resolved"), ("close", "closed"),
-             ("reopen", "open"), ("acknowledge", "acknowledged")]
+    steps = [
+        ("acknowledge", "acknowledged"),
+        ("start", "in_progress"),
+        ("comment", "in_progress"),
+        ("resolve", "resolved"),
+        ("close", "closed"),
+        ("reopen", "open"),
+        ("acknowledge", "acknowledged"),
+    ]
     for action, state in steps:
         r = client.post(f"{path}/{action}", json={"comment": f"{action} note"}, headers=as_(ALICE))
         assert r.status_code == 200, r.text
@@ -50,21 +56,28 @@ def test_every_transition_through_the_api(store, client):
     assert detail["grafana_url"].startswith("http://localhost:3000/d/yujing-region/")
     assert "var-region=r1" in detail["grafana_url"]
     assert [e["action"] for e in detail["events"]] == ["opened", *[a for a, _ in steps]]
-    assert detail["events"][1] == {"at": T0 + 60_000, "actor": "alice", "action": "acknowledge",
-                                   "from": "open", "to": "acknowledged",
-                                   "comment": "acknowledge note"}
+    assert detail["events"][1] == {
+        "at": T0 + 60_000,
+        "actor": "alice",
+        "action": "acknowledge",
+        "from": "open",
+        "to": "acknowledged",
+        "comment": "acknowledge note",
+    }
 
 
 def test_forbidden_transitions_answer_409_with_the_reason(store, client):
     tid = open_ticket(store)
     for action in ("acknowledge", "resolve", "close"):
-        assert client.post(f"/api/v1/tickets/{tid}/{action}", headers=as_(ALICE)).status_code \
-            == 200
+        assert client.post(f"/api/v1/tickets/{tid}/{action}", headers=as_(ALICE)).status_code == 200
     r = client.post(f"/api/v1/tickets/{tid}/resolve", headers=as_(ALICE))
     assert r.status_code == 409
-    assert r.json() == {"detail": "cannot resolve a ticket that is closed (allowed from: "
-                                  "acknowledged, in_progress)",
-                        "action": "resolve", "state": "closed"}
+    assert r.json() == {
+        "detail": "cannot resolve a ticket that is closed (allowed from: "
+        "acknowledged, in_progress)",
+        "action": "resolve",
+        "state": "closed",
+    }
 
 
 def test_only_the_first_responder_moves_the_ticket_forward(store, client):
@@ -72,16 +85,24 @@ def test_only_the_first_responder_moves_the_ticket_forward(store, client):
     client.post(f"/api/v1/tickets/{tid}/acknowledge", headers=as_(ALICE))
     r = client.post(f"/api/v1/tickets/{tid}/resolve", headers=as_(BOB))
     assert r.status_code == 409 and "alice owns this ticket" in r.json()["detail"]
-    assert client.post(f"/api/v1/tickets/{tid}/comment", json={"comment": "saw it too"},
-                       headers=as_(BOB)).status_code == 200
+    assert (
+        client.post(
+            f"/api/v1/tickets/{tid}/comment", json={"comment": "saw it too"}, headers=as_(BOB)
+        ).status_code
+        == 200
+    )
 
 
-@pytest.mark.parametrize("headers", [{}, as_("wrong-token-0000000000"),
-                                     {"Authorization": "Basic YWxpY2U6cHc="}])
+@pytest.mark.parametrize(
+    "headers", [{}, as_("wrong-token-0000000000"), {"Authorization": "Basic YWxpY2U6cHc="}]
+)
 def test_missing_or_invalid_token_answers_401(store, client, headers):
     tid = open_ticket(store)
-    for method, url in (("post", f"/api/v1/tickets/{tid}/acknowledge"),
-                        ("get", "/api/v1/tickets"), ("get", f"/api/v1/tickets/{tid}")):
+    for method, url in (
+        ("post", f"/api/v1/tickets/{tid}/acknowledge"),
+        ("get", "/api/v1/tickets"),
+        ("get", f"/api/v1/tickets/{tid}"),
+    ):
         r = client.request(method, url, headers=headers)
         assert r.status_code == 401, (method, url, r.text)
         assert r.headers["WWW-Authenticate"] == "Bearer"
@@ -111,21 +132,29 @@ def test_filters_and_paging(store, client):
     assert regions(severity="major", region="south") == (1, ["south"])
     assert regions(limit=1) == (3, ["south"])  # newest first
     assert regions(limit=2, offset=2) == (3, ["north"])
-    assert client.get("/api/v1/tickets", params={"state": "bogus"},
-                      headers=as_(BOB)).status_code == 422
+    assert (
+        client.get("/api/v1/tickets", params={"state": "bogus"}, headers=as_(BOB)).status_code
+        == 422
+    )
 
 
-@pytest.mark.parametrize("evil", ["north' OR '1'='1", "north\"; DROP TABLE tickets; --",
-                                  "%", "north' UNION SELECT * FROM ticket_events --",
-                                  "north\x00"])
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "north' OR '1'='1",
+        'north"; DROP TABLE tickets; --',
+        "%",
+        "north' UNION SELECT * FROM ticket_events --",
+        "north\x00",
+    ],
+)
 def test_no_sql_injection_through_filters(store, client, evil):
     open_ticket(store, "k1", "north")
     r = client.get("/api/v1/tickets", params={"region": evil}, headers=as_(BOB))
     if "\x00" in evil:  # PostgreSQL cannot even compare text with NUL: refused up front
         assert r.status_code == 422
         return
-    assert r.status_code == 200 and r.json() == {"items": [], "total": 0, "limit": 100,
-                                                 "offset": 0}
+    assert r.status_code == 200 and r.json() == {"items": [], "total": 0, "limit": 100, "offset": 0}
     assert client.get("/api/v1/tickets", headers=as_(BOB)).json()["total"] == 1  # table intact
 
 
@@ -138,8 +167,11 @@ def test_unknown_ticket_and_action(store, client):
 
 def test_openapi_describes_the_api(client):
     spec = client.get("/openapi.json").json()
-    assert set(spec["paths"]) == {"/api/v1/tickets", "/api/v1/tickets/{ticket_id}",
-                                  "/api/v1/tickets/{ticket_id}/{action}"}
+    assert set(spec["paths"]) == {
+        "/api/v1/tickets",
+        "/api/v1/tickets/{ticket_id}",
+        "/api/v1/tickets/{ticket_id}/{action}",
+    }
     post = spec["paths"]["/api/v1/tickets/{ticket_id}/{action}"]["post"]
     assert {"200", "401", "404", "409"} <= set(post["responses"])
     assert "HTTPBearer" in spec["components"]["securitySchemes"]

@@ -29,16 +29,24 @@ def test_no_request_causes_a_server_error(db_url):
     for operation, mode in [(op, mode) for op in operations for mode in modes]:
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=60, deadline=None, database=None,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+        @settings(
+            max_examples=60,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        )
         def explore(case: schemathesis.Case) -> None:
             for auth in ({"Authorization": f"Bearer {ALICE}"}, {}):
                 request = case.as_transport_kwargs()
                 headers = {**(request.get("headers") or {}), **auth}
                 response = client.request(
-                    request["method"], case.formatted_path, headers=headers,
-                    params=request.get("params"), json=request.get("json"),
-                    content=request.get("data") if "json" not in request else None)
+                    request["method"],
+                    case.formatted_path,
+                    headers=headers,
+                    params=request.get("params"),
+                    json=request.get("json"),
+                    content=request.get("data") if "json" not in request else None,
+                )
                 assert response.status_code < 500, (case.as_curl_command(), response.text)
 
         explore()

@@ -20,11 +20,16 @@ def small_world(tmp_path_factory):
 
 def test_default_config_catches_every_incident_kind(small_world):
     from monitor.lab.simulate_events import read_labels
+
     events, labels_path = small_world
     labels = read_labels(labels_path)
     result = run_backtest(load_config(), events.open("rb"), labels)
     assert {i.kind for i in result.scorecard.incidents if i.caught} == {
-        "site_degradation", "evening_congestion", "billing_fault", "install_repair_backlog"}
+        "site_degradation",
+        "evening_congestion",
+        "billing_fault",
+        "install_repair_backlog",
+    }
     assert result.recall() == 1.0
     assert result.scorecard.false_alarms == []
     assert {"wow", "threshold", "peak_congestion"} <= set(result.detectors)
@@ -65,9 +70,25 @@ detectors:
     parse_config(strict.read_text())
     plots = tmp_path / "plots"
     done = subprocess.run(
-        [sys.executable, "-m", "monitor.cli", "backtest", "--data", str(events), "--labels",
-         str(labels), "--compare", str(strict), "--plots", str(plots), "--json"],
-        capture_output=True, timeout=600, check=False)
+        [
+            sys.executable,
+            "-m",
+            "monitor.cli",
+            "backtest",
+            "--data",
+            str(events),
+            "--labels",
+            str(labels),
+            "--compare",
+            str(strict),
+            "--plots",
+            str(plots),
+            "--json",
+        ],
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     doc = orjson.loads(done.stdout)
     assert doc["a"]["recall"] == 1.0

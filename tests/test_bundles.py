@@ -1,6 +1,5 @@
 """Bundles carry validated raw events to the partition their region maps to, losslessly."""
 
-
 import pytest
 
 from monitor.runners.faust.bundles import (
@@ -12,9 +11,11 @@ from monitor.runners.faust.bundles import (
 
 
 def test_round_trip_keeps_bytes_sources_and_offsets():
-    items = [(b'{"type":"kpi","region":"r1"}', "yujing.kpis:0", 7),
-             ('{"type":"complaint","text":"宽带卡顿"}'.encode(), "yujing.complaints:1", 3),
-             (b'{"type":"kpi","region":"r2"}', "yujing.kpis:0", 9)]
+    items = [
+        (b'{"type":"kpi","region":"r1"}', "yujing.kpis:0", 7),
+        ('{"type":"complaint","text":"宽带卡顿"}'.encode(), "yujing.complaints:1", 3),
+        (b'{"type":"kpi","region":"r2"}', "yujing.kpis:0", 9),
+    ]
     assert decode_bundle(encode_bundle(items)) == items  # arrival order kept
 
 
@@ -35,5 +36,6 @@ def test_partition_matches_the_kafka_clients_default_partitioner():
 
     partitions = list(range(8))
     for region in [f"region-{i:04d}" for i in range(200)] + ["上海-浦东"]:
-        assert partition_for(region, 8) == DefaultPartitioner()(region.encode(), partitions,
-                                                                   partitions)
+        assert partition_for(region, 8) == DefaultPartitioner()(
+            region.encode(), partitions, partitions
+        )

@@ -25,8 +25,15 @@ def test_every_named_service_is_configured():
     for name, service in SERVICES.items():
         for dependency in service.get("depends_on", []):
             assert dependency in SERVICES, f"{name} depends on unknown {dependency}"
-    expected = {"kafka", "postgres", "prometheus", "alertmanager", "grafana",
-                "yujing-worker-1", "yujing-worker-2"}
+    expected = {
+        "kafka",
+        "postgres",
+        "prometheus",
+        "alertmanager",
+        "grafana",
+        "yujing-worker-1",
+        "yujing-worker-2",
+    }
     assert expected <= SERVICES.keys()
     worker_env = SERVICES["yujing-worker-1"]["environment"]
     assert worker_env["KAFKA_BOOTSTRAP"].split(":")[0] in SERVICES
@@ -35,8 +42,9 @@ def test_every_named_service_is_configured():
 
 def test_prometheus_scrapes_the_workers_and_knows_alertmanager():
     prom = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
-    targets = {t for job in prom["scrape_configs"] for cfg in job["static_configs"]
-               for t in cfg["targets"]}
+    targets = {
+        t for job in prom["scrape_configs"] for cfg in job["static_configs"] for t in cfg["targets"]
+    }
     for target in targets:
         host, port = target.split(":")
         assert host in SERVICES

@@ -9,19 +9,28 @@ def test_packaged_default_config_is_valid():
     assert config.windows.allowed_lateness_minutes == 120
 
 
-@pytest.mark.parametrize(("text", "needle"), [
-    ("detectors: [{id: a, detector: nope, metrics: [complaints.total]}]", "unknown detector"),
-    ("detectors: [{id: a, detector: wow, metrics: [complaints.lunar]}]", "unknown metric"),
-    ("detectors: [{id: a, detector: wow, metrics: [complaints.total], params: {rise: -1}}]",
-     "rise"),
-    ("detectors: [{id: a, detector: wow, metrics: [complaints.total], params: {ris: 1}}]",
-     "ris"),
-    ("windows: {allowed_lateness_minutes: soon}", "allowed_lateness_minutes"),
-    ("detectors: [{id: a, detector: wow, metrics: [complaints.total]},"
-     " {id: a, detector: threshold, metrics: [complaints.total], params: {threshold: 1}}]",
-     "duplicate detector id"),
-    ("detectors: [oops", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("detectors: [{id: a, detector: nope, metrics: [complaints.total]}]", "unknown detector"),
+        ("detectors: [{id: a, detector: wow, metrics: [complaints.lunar]}]", "unknown metric"),
+        (
+            "detectors: [{id: a, detector: wow, metrics: [complaints.total], params: {rise: -1}}]",
+            "rise",
+        ),
+        (
+            "detectors: [{id: a, detector: wow, metrics: [complaints.total], params: {ris: 1}}]",
+            "ris",
+        ),
+        ("windows: {allowed_lateness_minutes: soon}", "allowed_lateness_minutes"),
+        (
+            "detectors: [{id: a, detector: wow, metrics: [complaints.total]},"
+            " {id: a, detector: threshold, metrics: [complaints.total], params: {threshold: 1}}]",
+            "duplicate detector id",
+        ),
+        ("detectors: [oops", "not valid YAML"),
+    ],
+)
 def test_bad_configs_are_rejected_with_the_field(text, needle):
     with pytest.raises(ConfigError) as info:
         parse_config(text, "bad.yaml")

@@ -27,8 +27,13 @@ detectors:
       - regions: {second}
         params: {{min_volume: 30}}
 """
-GOOD = {"detector": "wow", "metric": "complaints.weak_signal", "rise": 0.2, "volume": 60,
-        "second": "[region-009]"}
+GOOD = {
+    "detector": "wow",
+    "metric": "complaints.weak_signal",
+    "rise": 0.2,
+    "volume": 60,
+    "second": "[region-009]",
+}
 
 
 def problems(**changes):
@@ -43,21 +48,38 @@ def test_the_base_config_is_valid():
     assert config.expand(["@metro", "region-009"]) == {"region-001", "region-002", "region-009"}
 
 
-@pytest.mark.parametrize(("changes", "expected"), [
-    ({"detector": "crystal_ball"},
-     "detectors.yaml:6: detectors[0].detector: Value error, unknown detector 'crystal_ball'"),
-    ({"metric": "complaints.lunar"},
-     "detectors.yaml:9: detectors[0].metrics[1]: Value error, unknown metric 'complaints.lunar'"),
-    ({"volume": "plenty"},
-     "detectors.yaml:12: detectors[0].params.min_volume: Input should be a valid number"),
-    ({"rise": -0.5},
-     "detectors.yaml:11: detectors[0].params.rise: Input should be greater than 0"),
-    ({"second": '["@coast"]'},
-     "detectors.yaml:16: detectors[0].overrides[1].regions: overlaps override 0 on region "
-     "'region-002'"),
-    ({"second": '["@nowhere"]'},
-     "detectors.yaml:16: detectors[0].overrides[1].regions[0]: unknown region group 'nowhere'"),
-])
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"detector": "crystal_ball"},
+            "detectors.yaml:6: detectors[0].detector: Value error, unknown detector 'crystal_ball'",
+        ),
+        (
+            {"metric": "complaints.lunar"},
+            "detectors.yaml:9: detectors[0].metrics[1]: "
+            "Value error, unknown metric 'complaints.lunar'",
+        ),
+        (
+            {"volume": "plenty"},
+            "detectors.yaml:12: detectors[0].params.min_volume: Input should be a valid number",
+        ),
+        (
+            {"rise": -0.5},
+            "detectors.yaml:11: detectors[0].params.rise: Input should be greater than 0",
+        ),
+        (
+            {"second": '["@coast"]'},
+            "detectors.yaml:16: detectors[0].overrides[1].regions: overlaps override 0 on region "
+            "'region-002'",
+        ),
+        (
+            {"second": '["@nowhere"]'},
+            "detectors.yaml:16: detectors[0].overrides[1].regions[0]: "
+            "unknown region group 'nowhere'",
+        ),
+    ],
+)
 def test_each_problem_names_line_and_field(changes, expected):
     messages = problems(**changes)
     assert any(m.startswith(expected) for m in messages), messages
@@ -69,7 +91,8 @@ def test_an_override_out_of_range_is_located_in_the_override():
         parse_config(text, "d.yaml")
     assert info.value.messages == [
         "d.yaml:17: detectors[0].overrides[1].params.min_volume: "
-        "Input should be greater than or equal to 0"]
+        "Input should be greater than or equal to 0"
+    ]
 
 
 def test_every_problem_is_reported_not_just_the_first():
@@ -114,8 +137,12 @@ def test_cli_validate_exits_non_zero_and_prints_locations(tmp_path):
     bad.write_text(BASE.format(**{**GOOD, "rise": -1}))
     good = tmp_path / "good.yaml"
     good.write_text(BASE.format(**GOOD))
-    done = subprocess.run([sys.executable, "-m", "monitor.cli", "config", "validate",
-                           str(good), str(bad)], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "config", "validate", str(good), str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 1
     assert f"{good}: ok" in done.stdout
     assert f"{bad}:11: detectors[0].params.rise:" in done.stdout
@@ -151,7 +178,8 @@ def test_notification_problems_name_line_and_field():
 
 def test_a_route_to_an_undefined_channel_is_refused():
     text = NOTIFY.replace("      to: []", "      to: [oncall@noc.example]").replace(
-        ", exploded", "")
+        ", exploded", ""
+    )
     with pytest.raises(ConfigError) as info:
         parse_config(text, "detectors.yaml")
     [message] = info.value.messages

@@ -15,9 +15,12 @@ def test_building_twice_gives_the_same_json():
 
 
 def test_committed_json_is_up_to_date_with_the_code():
-    stale = [name for name, model in build_all().items()
-             if not (JSON_DIR / f"{name}.json").exists()
-             or (JSON_DIR / f"{name}.json").read_bytes() != render(model)]
+    stale = [
+        name
+        for name, model in build_all().items()
+        if not (JSON_DIR / f"{name}.json").exists()
+        or (JSON_DIR / f"{name}.json").read_bytes() != render(model)
+    ]
     assert stale == [], f"run `yujing dashboards build`: {stale} differ from the code"
 
 

@@ -13,7 +13,10 @@ pytestmark = pytest.mark.slow
 def demo_json(tmp_path, *args):
     done = subprocess.run(
         [sys.executable, "-m", "monitor.cli", "demo", "--json", "--out", str(tmp_path), *args],
-        capture_output=True, timeout=600, check=False)
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     return orjson.loads(done.stdout)
 
@@ -21,8 +24,12 @@ def demo_json(tmp_path, *args):
 def test_demo_catches_every_incident_with_one_ticket_each(tmp_path):
     card = demo_json(tmp_path)
     kinds = sorted(i["kind"] for i in card["incidents"])
-    assert kinds == ["billing_fault", "evening_congestion", "install_repair_backlog",
-                     "site_degradation"]
+    assert kinds == [
+        "billing_fault",
+        "evening_congestion",
+        "install_repair_backlog",
+        "site_degradation",
+    ]
     for incident in card["incidents"]:
         assert incident["caught"], incident
         assert incident["tickets"] == 1, incident

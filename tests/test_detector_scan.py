@@ -37,7 +37,7 @@ def world(seed: int, rows: int, hours: int) -> tuple[np.ndarray, np.ndarray]:
     ramping = rng.random(rows) < 0.4
     starts = rng.integers(hours // 2, hours - 24, size=rows)
     for i in np.flatnonzero(ramping):
-        ramp[i, starts[i]:] = np.linspace(0, rng.uniform(0.5, 2.0), hours - starts[i])
+        ramp[i, starts[i] :] = np.linspace(0, rng.uniform(0.5, 2.0), hours - starts[i])
     counts = rng.poisson(base * (1 + ramp)).astype(float)
     young = rng.random(rows) < 0.15
     for i in np.flatnonzero(young):
@@ -52,20 +52,31 @@ def world(seed: int, rows: int, hours: int) -> tuple[np.ndarray, np.ndarray]:
 def key(f):
     def num(x):
         return "nan" if np.isnan(x) else round(x, 6)
-    return (f.hour, f.region, f.metric, num(f.observed), num(f.baseline), num(f.score),
-            f.window_start, f.window_end)  # texts may round a last digit differently
+
+    return (
+        f.hour,
+        f.region,
+        f.metric,
+        num(f.observed),
+        num(f.baseline),
+        num(f.score),
+        f.window_start,
+        f.window_end,
+    )  # texts may round a last digit differently
 
 
 DETECTORS = {
-    "wow": WeekOverWeekDetector(WeekOverWeekConfig(rise=0.2, min_volume=60, alpha=1e-4,
-                                                   min_coverage=0.9)),
+    "wow": WeekOverWeekDetector(
+        WeekOverWeekConfig(rise=0.2, min_volume=60, alpha=1e-4, min_coverage=0.9)
+    ),
     "trend": EarlyTrendDetector(EarlyTrendConfig(threshold=8.0, min_volume=10)),
-    "site_fault": SiteFaultDetector(SiteFaultConfig(window_hours=48, min_volume=20,
-                                                    kpi_rise=0.5, kpi_min_delta=0.1)),
+    "site_fault": SiteFaultDetector(
+        SiteFaultConfig(window_hours=48, min_volume=20, kpi_rise=0.5, kpi_min_delta=0.1)
+    ),
     "threshold": ThresholdDetector(ThresholdConfig(threshold=9, min_consecutive_hours=3)),
-    "hysteresis": ThresholdDetector(ThresholdConfig(threshold=9, clear_at=5,
-                                                    min_consecutive_hours=2,
-                                                    lookback_hours=48)),
+    "hysteresis": ThresholdDetector(
+        ThresholdConfig(threshold=9, clear_at=5, min_consecutive_hours=2, lookback_hours=48)
+    ),
 }
 
 

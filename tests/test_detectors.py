@@ -90,8 +90,9 @@ def test_threshold_needs_consecutive_hours():
     one_hour = np.array([50, 60, 95.0])
     two_hours = np.array([50, 95, 96.0])
     interrupted = np.array([95, 60, 96.0])
-    findings = THRESHOLD.evaluate(window(one_hour, two_hours, interrupted,
-                                         metric="kpi.bandwidth_utilisation.max"))
+    findings = THRESHOLD.evaluate(
+        window(one_hour, two_hours, interrupted, metric="kpi.bandwidth_utilisation.max")
+    )
     assert [f.region for f in findings] == ["r1"]
     (f,) = findings
     assert f.observed == 96 and f.baseline == 90

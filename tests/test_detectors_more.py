@@ -27,8 +27,9 @@ def window(*rows, metric="complaints.broadband_lag", end=END, context=None):
 
 
 def test_hysteresis_keeps_firing_until_back_under_the_clear_line():
-    det = ThresholdDetector(ThresholdConfig(threshold=10, clear_at=5, min_consecutive_hours=2,
-                                            lookback_hours=8))
+    det = ThresholdDetector(
+        ThresholdConfig(threshold=10, clear_at=5, min_consecutive_hours=2, lookback_hours=8)
+    )
     still_high = np.array([1, 1, 12, 12, 8, 7, 6, 6.0])  # fired, never under 5 since
     cleared = np.array([1, 12, 12, 8, 4, 8, 8, 8.0])  # went under 5: cleared
     assert [f.region for f in det.evaluate(window(still_high, cleared))] == ["r0"]
@@ -38,7 +39,7 @@ def test_seasonal_band_ignores_one_past_incident():
     rng = np.random.default_rng(0)
     weeks = 4
     base = rng.poisson(20, size=weeks * 168 + 2).astype(float)
-    base[168:168 + 24] *= 4  # an incident three weeks ago, same hours
+    base[168 : 168 + 24] *= 4  # an incident three weeks ago, same hours
     spike = base.copy()
     spike[-2:] = 80
     quiet = base.copy()
@@ -56,9 +57,17 @@ def test_early_trend_window_method_needs_persistence():
     climbing[-40:] = 6.0  # doubled for 40 hours: the last 6 windows all see it
     blip = steady.copy()
     blip[-3:] = 30.0  # one burst: only the last windows see it
-    det = EarlyTrendDetector(EarlyTrendConfig(method="window", window_hours=24, weeks=2,
-                                              rise=0.3, alpha=1e-3, min_volume=10,
-                                              min_consecutive_hours=6))
+    det = EarlyTrendDetector(
+        EarlyTrendConfig(
+            method="window",
+            window_hours=24,
+            weeks=2,
+            rise=0.3,
+            alpha=1e-3,
+            min_volume=10,
+            min_consecutive_hours=6,
+        )
+    )
     assert [f.region for f in det.evaluate(window(climbing, blip, steady))] == ["r0"]
 
 
@@ -84,11 +93,10 @@ def test_early_trend_cusum_accumulates_a_slow_ramp_and_ignores_noise():
 
 
 def test_early_trend_cusum_runs_on_a_young_series():
-    det = EarlyTrendDetector(EarlyTrendConfig(weeks=2, run_hours=168, threshold=8,
-                                              min_volume=10))
+    det = EarlyTrendDetector(EarlyTrendConfig(weeks=2, run_hours=168, threshold=8, min_volume=10))
     hours = det.history_hours()
     young = np.full(hours, np.nan)
-    young[-(2 * 168 + 48):] = 5.0  # only 2 weeks + 2 days known
+    young[-(2 * 168 + 48) :] = 5.0  # only 2 weeks + 2 days known
     young[-24:] = 10.0
     assert [f.region for f in det.evaluate(window(young))] == ["r0"]
 

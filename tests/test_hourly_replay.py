@@ -44,25 +44,43 @@ def test_hourly_replay_matches_the_event_replay(world_and_events, tmp_path):
     hourly = run_backtest_series(config, loaded, world.labels, scan_hours=100)
 
     def findings(spec_findings):
-        return sorted((f.finding.hour, f.spec_id, f.finding.region, f.finding.metric,
-                       round(f.finding.observed, 3)) for f in spec_findings)
+        return sorted(
+            (
+                f.finding.hour,
+                f.spec_id,
+                f.finding.region,
+                f.finding.metric,
+                round(f.finding.observed, 3),
+            )
+            for f in spec_findings
+        )
 
     assert findings(hourly.findings) == findings(found)
     assert len(hourly.findings) > 20
-    assert ([(t.key, t.region, t.state, t.explanation) for t in hourly.tickets]
-            == [(t.key, t.region, t.state, t.explanation) for t in events_tickets])
+    assert [(t.key, t.region, t.state, t.explanation) for t in hourly.tickets] == [
+        (t.key, t.region, t.state, t.explanation) for t in events_tickets
+    ]
     assert hourly.recall() == 1.0
 
 
 def test_series_round_trip_and_corrections(tmp_path):
     def agg(region, hour, n, revision=0):
         complaints = {c.value: 0 for c in CATEGORIES} | {"broadband_lag": n}
-        return HourlyAggregate.from_json({
-            "region": region, "hour": hour * HOUR_MS, "revision": revision,
-            "complaints": complaints, "kpi": {}, "subscribers": 1000})
+        return HourlyAggregate.from_json(
+            {
+                "region": region,
+                "hour": hour * HOUR_MS,
+                "revision": revision,
+                "complaints": complaints,
+                "kpi": {},
+                "subscribers": 1000,
+            }
+        )
+
     series = HourlySeries.from_aggregates(
         [agg("b", 10, 1), agg("a", 12, 5), agg("a", 10, 2), agg("a", 10, 7, revision=1)],
-        ["complaints.broadband_lag", "kpi.packet_loss.mean"])
+        ["complaints.broadband_lag", "kpi.packet_loss.mean"],
+    )
     assert series.regions == ["a", "b"] and series.first_hour == 10 * HOUR_MS
     lag = series.values["complaints.broadband_lag"]
     assert lag[0].tolist()[0] == 7 and lag[0, 2] == 5 and np.isnan(lag[1, 1])
@@ -77,13 +95,39 @@ def test_series_round_trip_and_corrections(tmp_path):
 def test_cli_simulates_and_backtests_hourly_data(tmp_path):
     """`yujing simulate --hourly` then `yujing backtest --hourly`: months in seconds."""
     run = [sys.executable, "-m", "monitor.cli"]
-    done = subprocess.run([*run, "simulate", "--hourly", "--regions", "40", "--weeks", "13",
-                           "--seed", "5", "-o", str(tmp_path)],
-                          capture_output=True, timeout=300, check=False)
+    done = subprocess.run(
+        [
+            *run,
+            "simulate",
+            "--hourly",
+            "--regions",
+            "40",
+            "--weeks",
+            "13",
+            "--seed",
+            "5",
+            "-o",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
-    done = subprocess.run([*run, "backtest", "--hourly", str(tmp_path / "hourly.npz"),
-                           "--labels", str(tmp_path / "labels.json"), "--json"],
-                          capture_output=True, timeout=300, check=False)
+    done = subprocess.run(
+        [
+            *run,
+            "backtest",
+            "--hourly",
+            str(tmp_path / "hourly.npz"),
+            "--labels",
+            str(tmp_path / "labels.json"),
+            "--json",
+        ],
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     doc = orjson.loads(done.stdout)
     assert doc["scorecard"]["incidents"] and len(doc["scorecard"]["incidents"]) == 8

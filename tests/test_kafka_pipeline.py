@@ -66,14 +66,23 @@ def test_parity_with_the_embedded_runner(scenario, sim_lines, reference):
 
     # the worker's /metrics tells the same story, and the lag it reports drains to zero
     def sample(text: str, name: str) -> float:
-        return sum(float(line.split()[-1]) for line in text.splitlines()
-                   if line.startswith(name + " ") or line.startswith(name + "{"))
+        return sum(
+            float(line.split()[-1])
+            for line in text.splitlines()
+            if line.startswith(name + " ") or line.startswith(name + "{")
+        )
 
     def metrics() -> str:
         return httpx.get(f"http://127.0.0.1:{worker.web_port}/metrics", timeout=10).text
 
-    wait_until(lambda: sample(metrics(), "yujing_consumer_lag_messages") == 0
-               and "yujing_consumer_lag_messages{" in metrics(), 30, "lag metric at zero")
+    wait_until(
+        lambda: (
+            sample(metrics(), "yujing_consumer_lag_messages") == 0
+            and "yujing_consumer_lag_messages{" in metrics()
+        ),
+        30,
+        "lag metric at zero",
+    )
     text = metrics()
     raw = sum(b'"type":"region"' not in line for line in sim_lines)  # regions: own topic
     assert sample(text, "yujing_events_received_total") == raw
@@ -103,28 +112,38 @@ def test_two_workers_share_regions_and_match_one(scenario, sim_lines, reference)
 
 def notifying_config(tmp_path, url: str):
     path = tmp_path / "detectors.yaml"
-    path.write_text((ROOT / "monitor" / "default_config.yaml").read_text() + f"""
+    path.write_text(
+        (ROOT / "monitor" / "default_config.yaml").read_text()
+        + f"""
 notifications:
   channels:
     oncall: {{type: webhook, url: "{url}", secret_env: HOOK_SECRET}}
   routes:
     - channels: [oncall]
       events: [opened]
-""")
+"""
+    )
     return path
 
 
-def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(scenario, sim_lines,
-                                                                  reference, tmp_path):
+def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(
+    scenario, sim_lines, reference, tmp_path
+):
     hook = HttpReceiver(secret=b"hook-secret").start()
     api_port = free_port()
-    env = {"YUJING_CONFIG": str(notifying_config(tmp_path, hook.url)),
-           "HOOK_SECRET": "hook-secret", "YUJING_API_TOKENS": f"li.wei={TOKEN}"}
+    env = {
+        "YUJING_CONFIG": str(notifying_config(tmp_path, hook.url)),
+        "HOOK_SECRET": "hook-secret",
+        "YUJING_API_TOKENS": f"li.wei={TOKEN}",
+    }
     scenario.produce(sim_lines)
     victim = scenario.start_worker("w1", **env)
     target = len(reference.hours) // 3
-    wait_until(lambda: len(final_hours(scenario.hourly())) >= target, DRAIN_S,
-               "a third of the hours before the crash")
+    wait_until(
+        lambda: len(final_hours(scenario.hourly())) >= target,
+        DRAIN_S,
+        "a third of the hours before the crash",
+    )
     scenario.kill(victim)
     scenario.start_worker("w2", YUJING_API_PORT=str(api_port), **env)
     wait_until(lambda: scenario.drained(len(reference.hours)), DRAIN_S, "the stream to drain")
@@ -137,17 +156,22 @@ def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(scenario, sim_l
     def announced() -> set[str]:
         return {r.json()["fingerprint"] for r in hook.received}
 
-    wait_until(lambda: announced() == {t[0] for t in tickets}, 60,
-               "an 'opened' notification for every ticket")
+    wait_until(
+        lambda: announced() == {t[0] for t in tickets},
+        60,
+        "an 'opened' notification for every ticket",
+    )
     assert hook.rejected == []
     keys = hook.keys()
     assert len(set(keys)) == len(tickets)  # one key per ticket (a repeat would reuse it)
     hook.stop()
     # and the worker serves the ticket API next to it
-    page = httpx.get(f"http://127.0.0.1:{api_port}/api/v1/tickets",
-                     headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()
+    page = httpx.get(
+        f"http://127.0.0.1:{api_port}/api/v1/tickets",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=10,
+    ).json()
     assert page["total"] == len(tickets)
-
 
 
 def region_line(name: str, subscribers: int) -> bytes:
@@ -167,17 +191,30 @@ def test_bad_input_goes_to_dead_letters_and_the_stream_keeps_flowing(scenario):
     late = complaint("2026-10-05T00:30:00Z", region="region-001", id_="too-late")
     bad = [
         ("malformed_json", b'{"type": "complaint", "id": "x", "event_time": '),
-        ("wrong_type", kpi("2026-10-05T06:30:00Z", 1.0, region="region-001").replace(
-            b"1.0", b'"fast"')),
-        ("unknown_category", complaint("2026-10-05T06:31:00Z", region="region-001",
-                                       category="alien_abduction", id_="u")),
-        ("missing_field", b'{"type": "complaint", "event_time": "2026-10-05T06:32:00Z", '
-                          b'"region": "region-001", "category": "weak_signal", '
-                          b'"channel": "app"}'),
-        ("non_finite", kpi("2026-10-05T06:33:00Z", 1.0, region="region-001").replace(
-            b"1.0", b"NaN")),
-        ("non_finite", kpi("2026-10-05T06:34:00Z", 1.0, region="region-001").replace(
-            b"1.0", b"1e999")),
+        (
+            "wrong_type",
+            kpi("2026-10-05T06:30:00Z", 1.0, region="region-001").replace(b"1.0", b'"fast"'),
+        ),
+        (
+            "unknown_category",
+            complaint(
+                "2026-10-05T06:31:00Z", region="region-001", category="alien_abduction", id_="u"
+            ),
+        ),
+        (
+            "missing_field",
+            b'{"type": "complaint", "event_time": "2026-10-05T06:32:00Z", '
+            b'"region": "region-001", "category": "weak_signal", '
+            b'"channel": "app"}',
+        ),
+        (
+            "non_finite",
+            kpi("2026-10-05T06:33:00Z", 1.0, region="region-001").replace(b"1.0", b"NaN"),
+        ),
+        (
+            "non_finite",
+            kpi("2026-10-05T06:34:00Z", 1.0, region="region-001").replace(b"1.0", b"1e999"),
+        ),
         ("late", late),
     ]
     closing = hour_lines("region-001", range(8, 9))
@@ -186,8 +223,11 @@ def test_bad_input_goes_to_dead_letters_and_the_stream_keeps_flowing(scenario):
 
     def settled() -> bool:
         hours = final_hours(scenario.hourly())
-        return scenario.lag() == 0 and len(hours) == 8 and len(
-            scenario.read_topic("deadletters")) >= len(bad)
+        return (
+            scenario.lag() == 0
+            and len(hours) == 8
+            and len(scenario.read_topic("deadletters")) >= len(bad)
+        )
 
     wait_until(settled, DRAIN_S, "good hours and dead letters")
     letters = scenario.read_topic("deadletters")
@@ -215,9 +255,13 @@ def test_a_foreign_producer_is_read_like_our_own(scenario, tmp_path):
     lines = hour_lines("region-009", range(0, 4))
     for role, kind in (("complaints", b'"complaint"'), ("kpis", b'"kpi"')):
         payload = b"".join(b"region-009|" + line + b"\n" for line in lines if kind in line)
-        done = subprocess.run([kcat, "-P", "-b", scenario.bootstrap, "-t",
-                               scenario.names.name(role), "-K", "|"],
-                              input=payload, capture_output=True, timeout=60, check=False)
+        done = subprocess.run(
+            [kcat, "-P", "-b", scenario.bootstrap, "-t", scenario.names.name(role), "-K", "|"],
+            input=payload,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr.decode()
     scenario.start_worker("w1")
     wait_until(lambda: len(final_hours(scenario.hourly())) == 3, DRAIN_S, "three closed hours")

@@ -22,8 +22,10 @@ def test_create_is_idempotent_and_grows_partitions(kafka_bootstrap):
     assert list_topics(kafka_bootstrap, names)[names.name("events")] == 3
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     try:
-        resources = [ConfigResource(ConfigResourceType.TOPIC, names.name(role))
-                     for role in ("hourly", "regions")]
+        resources = [
+            ConfigResource(ConfigResourceType.TOPIC, names.name(role))
+            for role in ("hourly", "regions")
+        ]
         described = admin.describe_configs(resources)
         text = repr(described)
         assert str(48 * 3_600_000) in text  # hourly retention from the override

@@ -13,9 +13,16 @@ T0 = from_iso("2026-10-05T09:00:00Z")
 
 
 def report(start: int, interval_s: int = 300, site: str = "s1", **kpis: list[float]) -> bytes:
-    return orjson.dumps({"type": "kpi_report", "period_start": start,
-                         "interval_s": interval_s, "region": "r1", "site": site,
-                         "kpis": kpis})
+    return orjson.dumps(
+        {
+            "type": "kpi_report",
+            "period_start": start,
+            "interval_s": interval_s,
+            "region": "r1",
+            "site": site,
+            "kpis": kpis,
+        }
+    )
 
 
 def run(lines: list[bytes]) -> tuple[HourlyAggregator, list[object]]:
@@ -60,12 +67,15 @@ def test_a_redelivered_report_counts_once_and_a_late_one_is_a_dead_letter():
     assert late.field == "period_start"
 
 
-@pytest.mark.parametrize(("payload", "reason", "field"), [
-    ({"packet_loss": [0.1, 200.0]}, Reason.OUT_OF_RANGE, "kpis.packet_loss.1"),
-    ({"packet_los": [0.1]}, Reason.UNKNOWN_KPI, "kpis.packet_los"),
-    ({"packet_loss": [0.1, "x"]}, Reason.WRONG_TYPE, "kpis.packet_loss.1"),
-    ({}, Reason.OUT_OF_RANGE, "kpis"),
-])
+@pytest.mark.parametrize(
+    ("payload", "reason", "field"),
+    [
+        ({"packet_loss": [0.1, 200.0]}, Reason.OUT_OF_RANGE, "kpis.packet_loss.1"),
+        ({"packet_los": [0.1]}, Reason.UNKNOWN_KPI, "kpis.packet_los"),
+        ({"packet_loss": [0.1, "x"]}, Reason.WRONG_TYPE, "kpis.packet_loss.1"),
+        ({}, Reason.OUT_OF_RANGE, "kpis"),
+    ],
+)
 def test_a_bad_report_is_a_dead_letter_naming_the_reading(payload, reason, field):
     letter = parse_event(report(T0, **payload), kind="kpi")
     assert isinstance(letter, DeadLetter)
@@ -77,6 +87,7 @@ def test_a_report_is_refused_on_the_complaint_topic_and_counted_in_readings():
     assert isinstance(letter, DeadLetter) and letter.reason is Reason.UNKNOWN_TYPE
     from monitor.config.model import load_config
     from monitor.runners.embedded import build, run_lines
+
     run_ = build(load_config(), "sqlite://")
     run_lines(run_, [region("r1"), report(T0, packet_loss=[1.0] * 12, latency=[5.0] * 12)])
     stats = run_.pipeline.stats

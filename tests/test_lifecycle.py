@@ -25,16 +25,29 @@ def open_ticket(store, now=T0):
 
 def test_full_life_cycle_with_audit(store):
     t = open_ticket(store)
-    steps = [("acknowledge", "li.wei"), ("start", "li.wei"), ("comment", "li.wei"),
-             ("resolve", "li.wei"), ("close", "li.wei"), ("reopen", "zhang.min"),
-             ("acknowledge", "zhang.min")]
+    steps = [
+        ("acknowledge", "li.wei"),
+        ("start", "li.wei"),
+        ("comment", "li.wei"),
+        ("resolve", "li.wei"),
+        ("close", "li.wei"),
+        ("reopen", "zhang.min"),
+        ("acknowledge", "zhang.min"),
+    ]
     states = []
     for k, (action, actor) in enumerate(steps):
         result = store.transition(t.id, action, actor, f"step {k}", T0 + k * MIN)
         assert not isinstance(result, Refused), result
         states.append(result.state)
-    assert states == ["acknowledged", "in_progress", "in_progress", "resolved", "closed",
-                      "open", "acknowledged"]
+    assert states == [
+        "acknowledged",
+        "in_progress",
+        "in_progress",
+        "resolved",
+        "closed",
+        "open",
+        "acknowledged",
+    ]
     assert store.get(t.id).owner == "zhang.min"
     audit = store.events(t.id)
     assert [e["action"] for e in audit] == ["opened", *[a for a, _ in steps]]
@@ -51,10 +64,15 @@ def test_first_responder_owns_the_ticket(store):
     assert not isinstance(store.transition(t.id, "comment", "zhang.min", "seen it", T0), Refused)
 
 
-@pytest.mark.parametrize(("setup", "action"), [
-    ([], "resolve"), ([], "close"), ([("acknowledge", "a"), ("resolve", "a"),
-                                      ("close", "a")], "resolve"),
-    ([("acknowledge", "a")], "reopen")])
+@pytest.mark.parametrize(
+    ("setup", "action"),
+    [
+        ([], "resolve"),
+        ([], "close"),
+        ([("acknowledge", "a"), ("resolve", "a"), ("close", "a")], "resolve"),
+        ([("acknowledge", "a")], "reopen"),
+    ],
+)
 def test_forbidden_transitions_are_refused_with_a_reason(store, setup, action):
     t = open_ticket(store)
     for step, actor in setup:
@@ -92,8 +110,9 @@ def test_a_person_resolving_starts_the_cooldown(tmp_path):
     from tests.test_alerts import run_hours
 
     store = TicketStore(f"sqlite:///{tmp_path / 't.db'}")
-    svc = AlertService(store=store, notifier=MemoryNotifier(),
-                       settings=AlertSettings(cooldown_hours=24))
+    svc = AlertService(
+        store=store, notifier=MemoryNotifier(), settings=AlertSettings(cooldown_hours=24)
+    )
     run_hours(svc, T0, 2, firing_hours={0, 1})
     (t,) = store.all()
     store.transition(t.id, "acknowledge", "li.wei", "", T0 + 2 * HOUR)

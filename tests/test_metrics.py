@@ -13,15 +13,36 @@ from monitor.runners.embedded import build
 from monitor.windows.aggregation import CATEGORIES, KPIS, HourlyAggregate
 from tests.helpers import T0
 
-ALLOWED_LABELS = {"region", "category", "kpi", "stat", "metric", "bound", "spec", "stage",
-                  "topic", "reason", "outcome", "department", "severity", "state", "clock",
-                  "channel", "le"}
+ALLOWED_LABELS = {
+    "region",
+    "category",
+    "kpi",
+    "stat",
+    "metric",
+    "bound",
+    "spec",
+    "stage",
+    "topic",
+    "reason",
+    "outcome",
+    "department",
+    "severity",
+    "state",
+    "clock",
+    "channel",
+    "le",
+}
 
 
 def aggregate(region: str, hour: int, complaints: int = 3) -> HourlyAggregate:
-    return HourlyAggregate(region=region, hour=hour, revision=0, subscribers=50_000,
-                           complaints=tuple([complaints] * len(CATEGORIES)),
-                           kpi={k.value: (4, 0.5, 0.9, 0.8) for k in KPIS})
+    return HourlyAggregate(
+        region=region,
+        hour=hour,
+        revision=0,
+        subscribers=50_000,
+        complaints=tuple([complaints] * len(CATEGORIES)),
+        kpi={k.value: (4, 0.5, 0.9, 0.8) for k in KPIS},
+    )
 
 
 def samples(registry) -> list:
@@ -37,11 +58,29 @@ def test_cardinality_stays_bounded_for_1000_regions(tmp_path):
         run.pipeline.apply([aggregate(r, T0 + h * HOUR_MS) for r in regions])
     # the worst case: every spec fires on every series it watches, in every region
     hour = T0 + 2 * HOUR_MS
-    findings = [SpecFinding(spec.id, Severity.MAJOR, Finding(
-        detector=spec.detector, region=r, metric=m, hour=hour, observed=9.0, baseline=3.0,
-        change_pct=200.0, p_value=1e-9, window_start=hour, window_end=hour + HOUR_MS,
-        explanation="x", score=5.0)) for spec in config.detectors for m in spec.metrics
-        for r in regions]
+    findings = [
+        SpecFinding(
+            spec.id,
+            Severity.MAJOR,
+            Finding(
+                detector=spec.detector,
+                region=r,
+                metric=m,
+                hour=hour,
+                observed=9.0,
+                baseline=3.0,
+                change_pct=200.0,
+                p_value=1e-9,
+                window_start=hour,
+                window_end=hour + HOUR_MS,
+                explanation="x",
+                score=5.0,
+            ),
+        )
+        for spec in config.detectors
+        for m in spec.metrics
+        for r in regions
+    ]
     metrics.on_tick(TickResult(hour=hour, regions=frozenset(regions), findings=findings))
     metrics.refresh()
     got = samples(metrics.registry)
@@ -70,21 +109,37 @@ def test_region_gauges_show_the_latest_closed_hour(tmp_path):
     run.pipeline.apply([aggregate("r1", T0, complaints=1)])  # a correction of an older hour
     run.metrics.refresh()
     value = run.metrics.registry.get_sample_value(
-        "yujing_region_complaints", {"region": "r1", "category": "broadband_lag"})
+        "yujing_region_complaints", {"region": "r1", "category": "broadband_lag"}
+    )
     assert value == 5.0
     rate = run.metrics.registry.get_sample_value(
         "yujing_region_complaint_rate_per_10k_subscribers",
-        {"region": "r1", "category": "broadband_lag"})
+        {"region": "r1", "category": "broadband_lag"},
+    )
     assert rate == 1.0  # 5 per 50,000 subscribers
 
 
 def test_firing_gauge_clears_when_the_finding_stops(tmp_path):
     run = build(load_config(), f"sqlite:///{tmp_path / 't.db'}", metrics=True)
     m = run.metrics
-    f = SpecFinding("complaints-wow", Severity.MAJOR, Finding(
-        detector="wow", region="r1", metric="complaints.broadband_lag", hour=T0,
-        observed=130.0, baseline=100.0, change_pct=30.0, p_value=1e-7, window_start=T0,
-        window_end=T0 + HOUR_MS, explanation="rise", score=3.0))
+    f = SpecFinding(
+        "complaints-wow",
+        Severity.MAJOR,
+        Finding(
+            detector="wow",
+            region="r1",
+            metric="complaints.broadband_lag",
+            hour=T0,
+            observed=130.0,
+            baseline=100.0,
+            change_pct=30.0,
+            p_value=1e-7,
+            window_start=T0,
+            window_end=T0 + HOUR_MS,
+            explanation="rise",
+            score=3.0,
+        ),
+    )
     labels = {"region": "r1", "metric": "complaints.broadband_lag", "spec": "complaints-wow"}
     m.on_tick(TickResult(hour=T0, regions=frozenset({"r1"}), findings=[f]))
     assert m.registry.get_sample_value("yujing_detector_firing", labels) == 1

@@ -66,9 +66,13 @@ def test_workers_starting_together_on_a_fresh_sqlite_file_all_succeed(tmp_path):
     import sys
 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    code = "import sys; from alerts.tickets.store import TicketStore; TicketStore(sys.argv[1]).close()"
-    procs = [subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE)
-             for _ in range(4)]
+    code = (
+        "import sys; from alerts.tickets.store import TicketStore; TicketStore(sys.argv[1]).close()"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
     errors = [p.communicate(timeout=120)[1].decode()[-500:] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
     store = TicketStore(url)

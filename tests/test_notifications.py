@@ -34,8 +34,7 @@ class Clock:
 
 def settings(channels: dict, routes: list | None = None, **extra) -> NotificationSettings:
     routes = routes if routes is not None else [{"channels": list(channels)}]
-    return NotificationSettings.model_validate({"channels": channels, "routes": routes,
-                                                **extra})
+    return NotificationSettings.model_validate({"channels": channels, "routes": routes, **extra})
 
 
 def open_one(store: TicketStore, key: str = "k1", region: str = "r1"):
@@ -53,8 +52,12 @@ def hook(monkeypatch):
 
 
 def webhook(url: str) -> dict:
-    return {"type": "webhook", "url": url, "secret_env": "YUJING_WEBHOOK_SECRET",
-            "timeout_seconds": 2}
+    return {
+        "type": "webhook",
+        "url": url,
+        "secret_env": "YUJING_WEBHOOK_SECRET",
+        "timeout_seconds": 2,
+    }
 
 
 def test_signature_covers_the_timestamp_and_the_body():
@@ -68,9 +71,10 @@ def test_signature_covers_the_timestamp_and_the_body():
 
 
 def test_signed_webhook_carries_the_whole_story(tmp_path, hook):
-    notes = settings({"oncall": webhook(hook.url)},
-                     links={"tickets": "http://noc.example/api/v1/tickets",
-                            "grafana": "http://grafana.example"})
+    notes = settings(
+        {"oncall": webhook(hook.url)},
+        links={"tickets": "http://noc.example/api/v1/tickets", "grafana": "http://grafana.example"},
+    )
     store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
     ticket = open_one(store)
     attempts = Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
@@ -88,8 +92,7 @@ def test_signed_webhook_carries_the_whole_story(tmp_path, hook):
     assert got.headers["Idempotency-Key"] == body["delivery_key"]
 
 
-def test_a_wrong_secret_is_refused_by_the_receiver_and_kept_for_retry(tmp_path, hook,
-                                                                     monkeypatch):
+def test_a_wrong_secret_is_refused_by_the_receiver_and_kept_for_retry(tmp_path, hook, monkeypatch):
     monkeypatch.setenv("YUJING_WEBHOOK_SECRET", "not-the-shared-one")
     notes = settings({"oncall": webhook(hook.url)})
     store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
@@ -120,8 +123,9 @@ def test_outage_then_each_notification_arrives_exactly_once(db_url, hook):
 
 def test_backoff_waits_longer_after_each_failure(tmp_path, hook):
     hook.fail_first = 100
-    notes = settings({"oncall": webhook(hook.url)}, retry={"base_seconds": 2,
-                                                          "max_backoff_seconds": 60})
+    notes = settings(
+        {"oncall": webhook(hook.url)}, retry={"base_seconds": 2, "max_backoff_seconds": 60}
+    )
     store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
     open_one(store)
     clock = Clock()
@@ -188,12 +192,17 @@ def test_a_dead_endpoint_does_not_hold_up_the_others(tmp_path, hook):
 
 def test_routes_by_severity_department_and_event(tmp_path):
     notes = settings(
-        {"noc": {"type": "slack", "url": "http://127.0.0.1:1/x"},
-         "billing": {"type": "slack", "url": "http://127.0.0.1:1/y"},
-         "pager": {"type": "webhook", "url": "http://127.0.0.1:1/z"}},
-        routes=[{"channels": ["noc"]},
-                {"channels": ["billing"], "department": ["billing"]},
-                {"channels": ["pager"], "severity": ["critical"], "events": ["escalated"]}])
+        {
+            "noc": {"type": "slack", "url": "http://127.0.0.1:1/x"},
+            "billing": {"type": "slack", "url": "http://127.0.0.1:1/y"},
+            "pager": {"type": "webhook", "url": "http://127.0.0.1:1/z"},
+        },
+        routes=[
+            {"channels": ["noc"]},
+            {"channels": ["billing"], "department": ["billing"]},
+            {"channels": ["pager"], "severity": ["critical"], "events": ["escalated"]},
+        ],
+    )
     assert notes.channels_for("opened", "major", "network_maintenance") == ["noc"]
     assert notes.channels_for("opened", "major", "billing") == ["noc", "billing"]
     assert notes.channels_for("escalated", "critical", "billing") == ["noc", "billing", "pager"]
@@ -241,9 +250,19 @@ def smtp(tmp_path):
 
 
 def mail_once(tmp_path, smtp, starttls: bool):
-    notes = settings({"mail": {"type": "email", "host": "127.0.0.1", "port": smtp.port,
-                               "starttls": starttls, "ca_file": str(smtp.cert),
-                               "sender": "yujing@noc.example", "to": ["oncall@noc.example"]}})
+    notes = settings(
+        {
+            "mail": {
+                "type": "email",
+                "host": "127.0.0.1",
+                "port": smtp.port,
+                "starttls": starttls,
+                "ca_file": str(smtp.cert),
+                "sender": "yujing@noc.example",
+                "to": ["oncall@noc.example"],
+            }
+        }
+    )
     store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
     ticket = open_one(store)
     [attempt] = Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()

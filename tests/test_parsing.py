@@ -28,8 +28,12 @@ def test_valid_events_parse():
         (b"[1, 2]", Reason.NOT_AN_OBJECT, None),
         (b'{"type": "weather"}', Reason.UNKNOWN_TYPE, "type"),
         (b'{"id": "no-type"}', Reason.UNKNOWN_TYPE, "type"),
-        (b'{"type": "complaint", "event_time": "2026-10-05T10:00:00+08:00", "region": "r1",'
-         b' "category": "weak_signal", "channel": "app"}', Reason.MISSING_FIELD, "id"),
+        (
+            b'{"type": "complaint", "event_time": "2026-10-05T10:00:00+08:00", "region": "r1",'
+            b' "category": "weak_signal", "channel": "app"}',
+            Reason.MISSING_FIELD,
+            "id",
+        ),
         (complaint(GOOD_TIME, category="alien_abduction"), Reason.UNKNOWN_CATEGORY, "category"),
         (complaint(GOOD_TIME).replace(b'"app"', b'"pigeon"'), Reason.UNKNOWN_CHANNEL, "channel"),
         (kpi(GOOD_TIME, 1.0).replace(b'"packet_loss"', b'"jitter"'), Reason.UNKNOWN_KPI, "kpi"),

@@ -48,8 +48,10 @@ detectors:
     params: {threshold: 2, min_consecutive_hours: 1}
 """)
     run = build(config, f"sqlite:///{tmp_path / 't.db'}")
-    lines = [complaint(f"2026-10-05T09:{m:02d}:00Z", category="billing_dispute", id_=f"a{m}")
-             for m in (1, 2)]
+    lines = [
+        complaint(f"2026-10-05T09:{m:02d}:00Z", category="billing_dispute", id_=f"a{m}")
+        for m in (1, 2)
+    ]
     lines.append(complaint("2026-10-05T10:30:00Z", category="weak_signal", id_="b"))
     # the third dispute of 09:00 arrives after the hour was emitted: a correction
     lines.append(complaint("2026-10-05T09:59:00Z", category="billing_dispute", id_="late"))

@@ -33,21 +33,45 @@ def worker(tmp_path_factory):
     events, _labels, _n = write(SimConfig(regions=6, weeks=5), tmp / "sim")
     hook = HttpReceiver().start()
     config = tmp / "detectors.yaml"
-    config.write_text((ROOT / "monitor" / "default_config.yaml").read_text() + f"""
+    config.write_text(
+        (ROOT / "monitor" / "default_config.yaml").read_text()
+        + f"""
 notifications:
   channels:
     oncall: {{type: webhook, url: "{hook.url}"}}
   routes:
     - channels: [oncall]
-""")
+"""
+    )
     log = (tmp / "run.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "run", str(events), "--config", str(config),
-         "--db", f"sqlite:///{tmp / 't.db'}", "--out", str(tmp / "out"),
-         "--metrics-port", str(port), "--serve"], stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "COLUMNS": "200"})
-    yield {"metrics": f"127.0.0.1:{port}", "process": process, "log": tmp / "run.log",
-           "hook": hook, "prometheus": prom}
+        [
+            sys.executable,
+            "-m",
+            "monitor.cli",
+            "run",
+            str(events),
+            "--config",
+            str(config),
+            "--db",
+            f"sqlite:///{tmp / 't.db'}",
+            "--out",
+            str(tmp / "out"),
+            "--metrics-port",
+            str(port),
+            "--serve",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    yield {
+        "metrics": f"127.0.0.1:{port}",
+        "process": process,
+        "log": tmp / "run.log",
+        "hook": hook,
+        "prometheus": prom,
+    }
     for proc in (process, prom_process):
         proc.terminate()
         proc.wait(timeout=30)
@@ -66,8 +90,13 @@ def test_promtool_accepts_the_exposition(worker):
         missing("prometheus", "promtool (package prometheus) is not installed")
     wait_until(lambda: served(worker), 300, "the replay to finish", interval=0.5)
     exposition = httpx.get(f"http://{worker['metrics']}/metrics").content
-    done = subprocess.run([promtool, "check", "metrics"], input=exposition,
-                          capture_output=True, timeout=60, check=False)
+    done = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=exposition,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, (done.stdout + done.stderr).decode()
 
 
@@ -79,13 +108,19 @@ def test_every_panel_query_returns_data(worker):
 
     def query_range(expr: str) -> dict:
         now = time.time()
-        return httpx.get(f"{prom}/api/v1/query_range", params={
-            "query": expr, "start": now - 600, "end": now, "step": 1}, timeout=30).json()
+        return httpx.get(
+            f"{prom}/api/v1/query_range",
+            params={"query": expr, "start": now - 600, "end": now, "step": 1},
+            timeout=30,
+        ).json()
 
     wait_until(lambda: served(worker), 300, "the replay to finish", interval=0.5)
     final = httpx.get(f"http://{worker['metrics']}/metrics").text
-    ticks = next(line.split()[-1] for line in final.splitlines()
-                 if line.startswith("yujing_detection_ticks_total "))
+    ticks = next(
+        line.split()[-1]
+        for line in final.splitlines()
+        if line.startswith("yujing_detection_ticks_total ")
+    )
 
     def scraped_final() -> bool:
         result = query("yujing_detection_ticks_total")["data"]["result"]
@@ -94,12 +129,15 @@ def test_every_panel_query_returns_data(worker):
     wait_until(scraped_final, 60, "Prometheus to scrape the finished replay", interval=0.5)
 
     # the drill-down's $region: a region with a firing series and an open ticket, if any
-    candidates = query("count by (region) (max_over_time(yujing_detector_firing[10m]) == 1) "
-                       "and on(region) (yujing_region_open_tickets > 0)")["data"]["result"]
+    candidates = query(
+        "count by (region) (max_over_time(yujing_detector_firing[10m]) == 1) "
+        "and on(region) (yujing_region_open_tickets > 0)"
+    )["data"]["result"]
     assert candidates, "the simulated world opened no ticket"
     region = candidates[0]["metric"]["region"]
-    regions = httpx.get(f"{prom}/api/v1/label/region/values",
-                        params={"match[]": "yujing_region_complaints"}).json()["data"]
+    regions = httpx.get(
+        f"{prom}/api/v1/label/region/values", params={"match[]": "yujing_region_complaints"}
+    ).json()["data"]
     assert region in regions and len(regions) == 6  # the $region variable's options
 
     failures = []
@@ -112,8 +150,11 @@ def test_every_panel_query_returns_data(worker):
         if answer.get("status") != "success":
             failures.append(f"{q.dashboard} / {q.panel}: error {answer.get('error')}: {expr}")
             continue
-        values = [float(v[1]) for r in answer["data"]["result"]
-                  for v in (r["values"] if "values" in r else [r["value"]])]
+        values = [
+            float(v[1])
+            for r in answer["data"]["result"]
+            for v in (r["values"] if "values" in r else [r["value"]])
+        ]
         if not values or all(math.isnan(v) for v in values):
             failures.append(f"{q.dashboard} / {q.panel}: no data: {expr}")
     assert checked >= 30

@@ -21,8 +21,10 @@ detectors:
 
 
 def hour(h: int, disputes: int) -> list[bytes]:
-    return [complaint(f"2026-10-05T{h:02d}:{m:02d}:00Z", category="billing_dispute",
-                      id_=f"{h}-{m}") for m in range(disputes)]
+    return [
+        complaint(f"2026-10-05T{h:02d}:{m:02d}:00Z", category="billing_dispute", id_=f"{h}-{m}")
+        for m in range(disputes)
+    ]
 
 
 def write(path, text, tick):
@@ -68,12 +70,16 @@ def test_hot_reload_in_the_faust_worker(kafka_bootstrap, tmp_path):
         wait_until(lambda: len(scenario.tickets()) == 1, 120, "a ticket under the new config")
 
         write(path, CONFIG.format(threshold="high"), 3_000_000_000)
-        wait_until(lambda: worker.status()["config_reload_failures"] == 1, 60,
-                   "the invalid config to be rejected")
+        wait_until(
+            lambda: worker.status()["config_reload_failures"] == 1,
+            60,
+            "the invalid config to be rejected",
+        )
         assert worker.status()["config_reloads"] == 1
         # the old (valid) config keeps running: a spike elsewhere still opens a ticket
-        scenario.produce([line.replace(b'"r1"', b'"r2"')
-                          for line in [*hour(3, 1), *hour(4, 5), *hour(5, 1)]])
+        scenario.produce(
+            [line.replace(b'"r1"', b'"r2"') for line in [*hour(3, 1), *hour(4, 5), *hour(5, 1)]]
+        )
         wait_until(lambda: len(scenario.tickets()) == 2, 120, "a ticket under the kept config")
         assert {t[2] for t in scenario.tickets()} == {"r1", "r2"}
         assert "config rejected" in worker.log.read_text()

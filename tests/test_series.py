@@ -9,8 +9,14 @@ from tests.helpers import T0
 
 
 def agg(hour: int, value: int) -> HourlyAggregate:
-    return HourlyAggregate(region="r1", hour=hour, revision=0, subscribers=None,
-                           complaints=tuple([value] * len(CATEGORIES)), kpi={})
+    return HourlyAggregate(
+        region="r1",
+        hour=hour,
+        revision=0,
+        subscribers=None,
+        complaints=tuple([value] * len(CATEGORIES)),
+        kpi={},
+    )
 
 
 def test_history_survives_many_shifts_and_memory_stays_bounded():

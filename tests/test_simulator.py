@@ -18,7 +18,11 @@ def test_same_seed_same_data():
 def test_labels_cover_every_incident_kind_and_no_incidents_means_none(tmp_path):
     world, _ = generate(SimConfig(seed=3, regions=10, weeks=5))
     assert sorted(lab.kind for lab in world.labels) == [
-        "billing_fault", "evening_congestion", "install_repair_backlog", "site_degradation"]
+        "billing_fault",
+        "evening_congestion",
+        "install_repair_backlog",
+        "site_degradation",
+    ]
     assert len({lab.region for lab in world.labels}) == 4
     quiet, _ = generate(SimConfig(seed=3, regions=10, weeks=5, incidents=False))
     assert quiet.labels == []
@@ -27,6 +31,7 @@ def test_labels_cover_every_incident_kind_and_no_incidents_means_none(tmp_path):
 def test_evening_peak_for_broadband(tmp_path):
     world, _ = generate(SimConfig(seed=1, regions=3, weeks=3, incidents=False))
     from monitor.lab.simulate_events import C, Category
+
     daily = world.rate[:, C[Category.BROADBAND_LAG], :24].sum(axis=0)
     assert int(daily.argmax()) in (20, 21)
 
@@ -39,5 +44,6 @@ def test_write_produces_jsonl_and_labels(tmp_path):
 
 def test_incidents_need_enough_history():
     import pytest
+
     with pytest.raises(ValueError, match="at least 5"):
         SimConfig(weeks=3)

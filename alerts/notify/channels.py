@@ -51,8 +51,14 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
     return f"sha256={mac}"
 
 
-def verify(secret: bytes, timestamp: str, body: bytes, signature: str, now_s: float,
-           tolerance_s: float = 300) -> bool:
+def verify(
+    secret: bytes,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    now_s: float,
+    tolerance_s: float = 300,
+) -> bool:
     """What a receiver does: a fresh timestamp and a matching signature."""
     try:
         fresh = abs(now_s - float(timestamp)) <= tolerance_s
@@ -70,8 +76,9 @@ class Outgoing:
 Sender = Callable[[Outgoing], None]
 
 
-def _post(client: httpx.Client, url: str, content: bytes, headers: dict[str, str],
-          timeout: float) -> httpx.Response:
+def _post(
+    client: httpx.Client, url: str, content: bytes, headers: dict[str, str], timeout: float
+) -> httpx.Response:
     try:
         response = client.post(url, content=content, headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:
@@ -79,8 +86,7 @@ def _post(client: httpx.Client, url: str, content: bytes, headers: dict[str, str
     if response.status_code >= 500 or response.status_code in (408, 425, 429):
         raise DeliveryFailed(f"HTTP {response.status_code}: {response.text[:200]}")
     if response.status_code >= 400:
-        raise DeliveryFailed(f"HTTP {response.status_code}: {response.text[:200]}",
-                             retryable=False)
+        raise DeliveryFailed(f"HTTP {response.status_code}: {response.text[:200]}", retryable=False)
     return response
 
 
@@ -88,8 +94,9 @@ def _env(name: str | None) -> str | None:
     return None if name is None else os.environ.get(name)
 
 
-def webhook_sender(cfg: WebhookChannel, client: httpx.Client,
-                   clock: Callable[[], float] = time.time) -> Sender:
+def webhook_sender(
+    cfg: WebhookChannel, client: httpx.Client, clock: Callable[[], float] = time.time
+) -> Sender:
     secret = _env(cfg.secret_env)
 
     def send(out: Outgoing) -> None:
@@ -100,24 +107,38 @@ def webhook_sender(cfg: WebhookChannel, client: httpx.Client,
             headers[TIMESTAMP_HEADER] = stamp
             headers[SIGNATURE_HEADER] = sign(secret.encode(), stamp, body)
         _post(client, cfg.url, body, headers, cfg.timeout_seconds)
+
     return send
 
 
 def slack_sender(cfg: SlackChannel, client: httpx.Client) -> Sender:
     def send(out: Outgoing) -> None:
-        _post(client, cfg.url, orjson.dumps(messages.slack(out.payload)),
-              {"Content-Type": "application/json"}, cfg.timeout_seconds)
+        _post(
+            client,
+            cfg.url,
+            orjson.dumps(messages.slack(out.payload)),
+            {"Content-Type": "application/json"},
+            cfg.timeout_seconds,
+        )
+
     return send
 
 
-def alertmanager_sender(cfg: AlertmanagerChannel, client: httpx.Client,
-                        clock: Callable[[], float] = time.time) -> Sender:
+def alertmanager_sender(
+    cfg: AlertmanagerChannel, client: httpx.Client, clock: Callable[[], float] = time.time
+) -> Sender:
     url = f"{cfg.url.rstrip('/')}/api/v2/alerts"
 
     def send(out: Outgoing) -> None:
         alert = messages.alertmanager_alert(out.payload, to_iso(int(clock() * 1000)))
-        _post(client, url, orjson.dumps([alert]), {"Content-Type": "application/json"},
-              cfg.timeout_seconds)
+        _post(
+            client,
+            url,
+            orjson.dumps([alert]),
+            {"Content-Type": "application/json"},
+            cfg.timeout_seconds,
+        )
+
     return send
 
 
@@ -129,8 +150,9 @@ def email_sender(cfg: EmailChannel) -> Sender:
         msg["To"] = ", ".join(cfg.to)
         msg["Date"] = formatdate(localtime=False)
         # one Message-ID per delivery key: a resend after a lost reply is the same mail
-        msg["Message-ID"] = make_msgid(idstring=hashlib.sha256(out.key.encode()).hexdigest()[:24],
-                                       domain="yujing")
+        msg["Message-ID"] = make_msgid(
+            idstring=hashlib.sha256(out.key.encode()).hexdigest()[:24], domain="yujing"
+        )
         msg[KEY_HEADER] = out.key
         msg.set_content(messages.text(out.payload))
         try:
@@ -142,10 +164,12 @@ def email_sender(cfg: EmailChannel) -> Sender:
                     smtp.login(user, password)
                 smtp.send_message(msg)
         except smtplib.SMTPResponseException as exc:
-            raise DeliveryFailed(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",
-                                 retryable=exc.smtp_code < 500) from exc
+            raise DeliveryFailed(
+                f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", retryable=exc.smtp_code < 500
+            ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+
     return send
 
 

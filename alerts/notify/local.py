@@ -29,13 +29,26 @@ class Notification:
     def to_json(self) -> dict[str, object]:
         t = self.ticket
         return {
-            "event": self.event, "at": to_iso(self.at), "ticket_id": t.id, "ticket_key": t.key,
-            "fingerprint": t.fingerprint, "region": t.region, "metric": t.metric,
-            "detector": t.detector, "department": t.department, "severity": t.severity,
-            "state": t.state, "title": t.title, "observed": t.observed,
-            "baseline": t.baseline, "change_pct": t.change_pct, "p_value": t.p_value,
-            "explanation": t.explanation, "acknowledge_by": to_iso(t.acknowledge_by),
-            "feedback_by": to_iso(t.feedback_by), "resolve_by": to_iso(t.resolve_by),
+            "event": self.event,
+            "at": to_iso(self.at),
+            "ticket_id": t.id,
+            "ticket_key": t.key,
+            "fingerprint": t.fingerprint,
+            "region": t.region,
+            "metric": t.metric,
+            "detector": t.detector,
+            "department": t.department,
+            "severity": t.severity,
+            "state": t.state,
+            "title": t.title,
+            "observed": t.observed,
+            "baseline": t.baseline,
+            "change_pct": t.change_pct,
+            "p_value": t.p_value,
+            "explanation": t.explanation,
+            "acknowledge_by": to_iso(t.acknowledge_by),
+            "feedback_by": to_iso(t.feedback_by),
+            "resolve_by": to_iso(t.resolve_by),
         }
 
 
@@ -48,11 +61,23 @@ class LogNotifier:
 
     def send(self, notification: Notification) -> None:
         t = notification.ticket
-        log.info("ticket %s", notification.event, extra={"fields": {
-            "ticket_id": t.id, "region": t.region, "metric": t.metric, "detector": t.detector,
-            "department": t.department, "severity": t.severity,
-            "observed": round(t.observed, 3), "baseline": round(t.baseline, 3),
-            "change_pct": None if t.change_pct is None else round(t.change_pct, 1)}})
+        log.info(
+            "ticket %s",
+            notification.event,
+            extra={
+                "fields": {
+                    "ticket_id": t.id,
+                    "region": t.region,
+                    "metric": t.metric,
+                    "detector": t.detector,
+                    "department": t.department,
+                    "severity": t.severity,
+                    "observed": round(t.observed, 3),
+                    "baseline": round(t.baseline, 3),
+                    "change_pct": None if t.change_pct is None else round(t.change_pct, 1),
+                }
+            },
+        )
 
 
 class JsonlNotifier:

@@ -14,8 +14,14 @@ from alerts.notify.settings import Links
 from detectors.timeaxis import HOUR_MS, to_iso
 
 DAY_MS = 24 * HOUR_MS
-PAST_TENSE = {"acknowledge": "acknowledged", "start": "started", "comment": "commented",
-              "resolve": "resolved", "close": "closed", "reopen": "reopened"}
+PAST_TENSE = {
+    "acknowledge": "acknowledged",
+    "start": "started",
+    "comment": "commented",
+    "resolve": "resolved",
+    "close": "closed",
+    "reopen": "reopened",
+}
 
 
 def event_name(action: str) -> str:
@@ -25,30 +31,51 @@ def event_name(action: str) -> str:
 
 def grafana_link(links: Links, region: str, first_hour: int, last_hour: int) -> str:
     """Region drill-down over the week before the anomaly up to a day after its last hour."""
-    query = urlencode({"var-region": region, "from": first_hour - 7 * DAY_MS,
-                       "to": last_hour + DAY_MS})
+    query = urlencode(
+        {"var-region": region, "from": first_hour - 7 * DAY_MS, "to": last_hour + DAY_MS}
+    )
     return f"{links.grafana.rstrip('/')}/d/{links.region_dashboard_uid}/region?{query}"
 
 
-def build_payload(ticket: Any, event: str, actor: str, comment: str, at: int,
-                  links: Links) -> dict[str, Any]:
+def build_payload(
+    ticket: Any, event: str, actor: str, comment: str, at: int, links: Links
+) -> dict[str, Any]:
     """The JSON every channel starts from (``ticket`` is the ORM row or a TicketView)."""
     return {
-        "event": event, "at": to_iso(at), "at_ms": at, "actor": actor, "comment": comment,
-        "ticket_id": ticket.id, "ticket_key": ticket.key, "fingerprint": ticket.fingerprint,
-        "region": ticket.region, "metric": ticket.metric, "detector": ticket.detector,
-        "department": ticket.department, "severity": ticket.severity, "state": ticket.state,
-        "owner": ticket.owner, "escalation_level": ticket.escalation_level,
-        "title": ticket.title, "explanation": ticket.explanation,
-        "observed": ticket.observed, "baseline": ticket.baseline,
-        "change_pct": ticket.change_pct, "p_value": ticket.p_value,
-        "first_hour": to_iso(ticket.first_hour), "last_hour": to_iso(ticket.last_fired_hour),
-        "opened_at": to_iso(ticket.opened_at), "opened_at_ms": ticket.opened_at,
-        "acknowledge_by": to_iso(ticket.acknowledge_by), "feedback_by": to_iso(ticket.feedback_by),
-        "resolve_by": to_iso(ticket.resolve_by), "resolve_by_ms": ticket.resolve_by,
+        "event": event,
+        "at": to_iso(at),
+        "at_ms": at,
+        "actor": actor,
+        "comment": comment,
+        "ticket_id": ticket.id,
+        "ticket_key": ticket.key,
+        "fingerprint": ticket.fingerprint,
+        "region": ticket.region,
+        "metric": ticket.metric,
+        "detector": ticket.detector,
+        "department": ticket.department,
+        "severity": ticket.severity,
+        "state": ticket.state,
+        "owner": ticket.owner,
+        "escalation_level": ticket.escalation_level,
+        "title": ticket.title,
+        "explanation": ticket.explanation,
+        "observed": ticket.observed,
+        "baseline": ticket.baseline,
+        "change_pct": ticket.change_pct,
+        "p_value": ticket.p_value,
+        "first_hour": to_iso(ticket.first_hour),
+        "last_hour": to_iso(ticket.last_fired_hour),
+        "opened_at": to_iso(ticket.opened_at),
+        "opened_at_ms": ticket.opened_at,
+        "acknowledge_by": to_iso(ticket.acknowledge_by),
+        "feedback_by": to_iso(ticket.feedback_by),
+        "resolve_by": to_iso(ticket.resolve_by),
+        "resolve_by_ms": ticket.resolve_by,
         "ticket_url": f"{links.tickets.rstrip('/')}/{ticket.id}",
-        "grafana_url": grafana_link(links, ticket.region, ticket.first_hour,
-                                    ticket.last_fired_hour),
+        "grafana_url": grafana_link(
+            links, ticket.region, ticket.first_hour, ticket.last_fired_hour
+        ),
     }
 
 
@@ -57,8 +84,10 @@ def _change(p: dict[str, Any]) -> str:
 
 
 def subject(p: dict[str, Any]) -> str:
-    return (f"[Yujing {p['severity'].upper()}] {p['event']}: ticket #{p['ticket_id']} "
-            f"{p['region']} {p['metric']}{_change(p)}")
+    return (
+        f"[Yujing {p['severity'].upper()}] {p['event']}: ticket #{p['ticket_id']} "
+        f"{p['region']} {p['metric']}{_change(p)}"
+    )
 
 
 def text(p: dict[str, Any]) -> str:
@@ -85,12 +114,21 @@ def slack(p: dict[str, Any]) -> dict[str, Any]:
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": subject(p)[:150]}},
             {"type": "section", "text": {"type": "mrkdwn", "text": text(p)}},
-            {"type": "actions", "elements": [
-                {"type": "button", "text": {"type": "plain_text", "text": "Ticket"},
-                 "url": p["ticket_url"]},
-                {"type": "button", "text": {"type": "plain_text", "text": "Grafana"},
-                 "url": p["grafana_url"]},
-            ]},
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "Ticket"},
+                        "url": p["ticket_url"],
+                    },
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "Grafana"},
+                        "url": p["grafana_url"],
+                    },
+                ],
+            },
         ],
     }
 
@@ -104,16 +142,28 @@ def alertmanager_alert(p: dict[str, Any], at_iso: str) -> dict[str, Any]:
     An active ticket fires until its resolution deadline (72 h), a recovered or ended one
     carries endsAt = now, which resolves it in Alertmanager.
     """
-    ends = at_iso if p["event"] in ENDED or p["state"] in ("resolved", "closed") else (
-        p["resolve_by"])
+    ends = (
+        at_iso if p["event"] in ENDED or p["state"] in ("resolved", "closed") else (p["resolve_by"])
+    )
     return {
-        "labels": {"alertname": "YujingInspection", "ticket": str(p["ticket_id"]),
-                   "region": p["region"], "metric": p["metric"], "detector": p["detector"],
-                   "severity": p["severity"], "department": p["department"]},
-        "annotations": {"summary": subject(p), "description": text(p),
-                        "explanation": p["explanation"], "ticket_url": p["ticket_url"],
-                        "grafana_url": p["grafana_url"],
-                        "observed": f"{p['observed']:.6g}", "baseline": f"{p['baseline']:.6g}"},
+        "labels": {
+            "alertname": "YujingInspection",
+            "ticket": str(p["ticket_id"]),
+            "region": p["region"],
+            "metric": p["metric"],
+            "detector": p["detector"],
+            "severity": p["severity"],
+            "department": p["department"],
+        },
+        "annotations": {
+            "summary": subject(p),
+            "description": text(p),
+            "explanation": p["explanation"],
+            "ticket_url": p["ticket_url"],
+            "grafana_url": p["grafana_url"],
+            "observed": f"{p['observed']:.6g}",
+            "baseline": f"{p['baseline']:.6g}",
+        },
         "startsAt": p["opened_at"],
         "endsAt": ends,
         "generatorURL": p["grafana_url"],

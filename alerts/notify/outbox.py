@@ -54,8 +54,6 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
-
-
 def delivery_key(ticket_id: int, event_id: int, channel: str) -> str:
     return f"ticket-{ticket_id}/event-{event_id}/{channel}"
 
@@ -64,26 +62,49 @@ def wall_ms() -> int:
     return int(time.time() * 1000)
 
 
-def enqueue(session: Session, settings: NotificationSettings | None, ticket: object,
-            event: object, created_at: int) -> int:
+def enqueue(
+    session: Session,
+    settings: NotificationSettings | None,
+    ticket: object,
+    event: object,
+    created_at: int,
+) -> int:
     """Rows for every channel routed to this (ticket, audit event); same transaction."""
     if settings is None or not settings.routes:
         return 0
     name = event_name(event.action)  # type: ignore[attr-defined]
-    channels = settings.channels_for(name, ticket.severity,  # type: ignore[attr-defined]
-                                     ticket.department)  # type: ignore[attr-defined]
+    channels = settings.channels_for(
+        name,
+        ticket.severity,  # type: ignore[attr-defined]
+        ticket.department,
+    )  # type: ignore[attr-defined]
     if not channels:
         return 0
     session.flush()  # the event's id is part of the key
-    payload = orjson.dumps(build_payload(
-        ticket, name, event.actor, event.comment, event.at,  # type: ignore[attr-defined]
-        settings.links)).decode()
+    payload = orjson.dumps(
+        build_payload(
+            ticket,
+            name,
+            event.actor,
+            event.comment,
+            event.at,  # type: ignore[attr-defined]
+            settings.links,
+        )
+    ).decode()
     for channel in channels:
-        session.add(Delivery(
-            key=delivery_key(ticket.id, event.id, channel),  # type: ignore[attr-defined]
-            ticket_id=ticket.id, event_id=event.id,  # type: ignore[attr-defined]
-            channel=channel, payload=payload, state=DeliveryState.PENDING.value, attempts=0,
-            next_attempt_at=0, created_at=created_at))
+        session.add(
+            Delivery(
+                key=delivery_key(ticket.id, event.id, channel),  # type: ignore[attr-defined]
+                ticket_id=ticket.id,
+                event_id=event.id,  # type: ignore[attr-defined]
+                channel=channel,
+                payload=payload,
+                state=DeliveryState.PENDING.value,
+                attempts=0,
+                next_attempt_at=0,
+                created_at=created_at,
+            )
+        )
     return len(channels)
 
 
@@ -115,8 +136,7 @@ class Dispatcher:
     batch: int = 100
     stats: DispatchStats = field(default_factory=DispatchStats)
 
-    def configure(self, settings: NotificationSettings,
-                  client: httpx.Client | None = None) -> None:
+    def configure(self, settings: NotificationSettings, client: httpx.Client | None = None) -> None:
         """New channels and retry policy (config reload); rows already queued keep their key."""
         self.senders = build_senders(settings, client)
         self.retry = settings.retry
@@ -129,8 +149,9 @@ class Dispatcher:
         return self.pending()
 
     @classmethod
-    def for_settings(cls, engine: Engine, settings: NotificationSettings,
-                     clock: Callable[[], int] = wall_ms) -> Dispatcher:
+    def for_settings(
+        cls, engine: Engine, settings: NotificationSettings, clock: Callable[[], int] = wall_ms
+    ) -> Dispatcher:
         return cls(engine, build_senders(settings), settings.retry, clock)
 
     def _claim(self, now: int) -> list[Delivery]:
@@ -138,17 +159,26 @@ class Dispatcher:
         with Session(self.engine, expire_on_commit=False) as s, s.begin():
             due = s.scalars(
                 select(Delivery)
-                .where(Delivery.state == DeliveryState.PENDING.value,
-                       Delivery.next_attempt_at <= now,
-                       (Delivery.lease_until.is_(None)) | (Delivery.lease_until < now))
-                .order_by(Delivery.id).limit(self.batch)).all()
+                .where(
+                    Delivery.state == DeliveryState.PENDING.value,
+                    Delivery.next_attempt_at <= now,
+                    (Delivery.lease_until.is_(None)) | (Delivery.lease_until < now),
+                )
+                .order_by(Delivery.id)
+                .limit(self.batch)
+            ).all()
             claimed = []
             for row in due:
                 # compare-and-set: another dispatcher that leased it first wins
-                won = s.execute(update(Delivery).where(
-                    Delivery.id == row.id, Delivery.state == DeliveryState.PENDING.value,
-                    (Delivery.lease_until.is_(None)) | (Delivery.lease_until < now))
-                    .values(lease_until=lease)).rowcount
+                won = s.execute(
+                    update(Delivery)
+                    .where(
+                        Delivery.id == row.id,
+                        Delivery.state == DeliveryState.PENDING.value,
+                        (Delivery.lease_until.is_(None)) | (Delivery.lease_until < now),
+                    )
+                    .values(lease_until=lease)
+                ).rowcount
                 if won:
                     claimed.append(row)
             return claimed
@@ -201,19 +231,36 @@ class Dispatcher:
             else:
                 current.next_attempt_at = now + self.retry.backoff_ms(current.attempts)
                 self.stats.failed += 1
-            log.warning("delivery failed", extra={"fields": {
-                "key": row.key, "channel": row.channel, "attempt": current.attempts,
-                "error": error.reason, "dead": dead, "next_attempt_at": current.next_attempt_at}})
+            log.warning(
+                "delivery failed",
+                extra={
+                    "fields": {
+                        "key": row.key,
+                        "channel": row.channel,
+                        "attempt": current.attempts,
+                        "error": error.reason,
+                        "dead": dead,
+                        "next_attempt_at": current.next_attempt_at,
+                    }
+                },
+            )
             return Attempt(row.key, row.channel, False, error.reason, dead)
 
     def pending(self) -> int:
         with Session(self.engine) as s:
-            return s.scalar(select(func.count()).select_from(Delivery).where(
-                Delivery.state == DeliveryState.PENDING.value)) or 0
+            return (
+                s.scalar(
+                    select(func.count())
+                    .select_from(Delivery)
+                    .where(Delivery.state == DeliveryState.PENDING.value)
+                )
+                or 0
+            )
 
 
-def build_senders(settings: NotificationSettings, client: httpx.Client | None = None
-                  ) -> dict[str, Sender]:
+def build_senders(
+    settings: NotificationSettings, client: httpx.Client | None = None
+) -> dict[str, Sender]:
     client = client or httpx.Client()
     return {name: build_sender(cfg, client) for name, cfg in settings.channels.items()}
 
@@ -221,8 +268,11 @@ def build_senders(settings: NotificationSettings, client: httpx.Client | None = 
 def counts(engine: Engine) -> dict[tuple[str, str], int]:
     """(channel, state) -> rows, for metrics and `yujing outbox`."""
     with Session(engine) as s:
-        rows = s.execute(select(Delivery.channel, Delivery.state, func.count())
-                         .group_by(Delivery.channel, Delivery.state)).all()
+        rows = s.execute(
+            select(Delivery.channel, Delivery.state, func.count()).group_by(
+                Delivery.channel, Delivery.state
+            )
+        ).all()
         return {(c, st): n for c, st, n in rows}
 
 
@@ -232,5 +282,6 @@ def retry_dead(engine: Engine, channel: str | None = None) -> int:
         stmt = update(Delivery).where(Delivery.state == DeliveryState.DEAD.value)
         if channel:
             stmt = stmt.where(Delivery.channel == channel)
-        return s.execute(stmt.values(state=DeliveryState.PENDING.value, next_attempt_at=0,
-                                     attempts=0)).rowcount
+        return s.execute(
+            stmt.values(state=DeliveryState.PENDING.value, next_attempt_at=0, attempts=0)
+        ).rowcount

@@ -12,8 +12,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alerts.taxonomy import Department
 
-NOTIFIABLE_EVENTS = ("opened", "escalated", "recovered", "acknowledged", "resolved", "closed",
-                     "reopened", "refired", "commented", "started")
+NOTIFIABLE_EVENTS = (
+    "opened",
+    "escalated",
+    "recovered",
+    "acknowledged",
+    "resolved",
+    "closed",
+    "reopened",
+    "refired",
+    "commented",
+    "started",
+)
 DEFAULT_EVENTS = ("opened", "escalated", "recovered", "resolved", "closed", "reopened")
 SEVERITIES = ("critical", "major", "minor", "warning")
 
@@ -60,16 +70,16 @@ class AlertmanagerChannel(_Model):
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
 
-Channel = Annotated[WebhookChannel | SlackChannel | EmailChannel | AlertmanagerChannel,
-                    Field(discriminator="type")]
+Channel = Annotated[
+    WebhookChannel | SlackChannel | EmailChannel | AlertmanagerChannel, Field(discriminator="type")
+]
 
 
 class Route(_Model):
     """Notifications matching every given field go to ``channels``; an empty field matches all."""
 
     channels: list[str] = Field(min_length=1)
-    severity: list[Literal["critical", "major", "minor", "warning"]] = Field(
-        default_factory=list)
+    severity: list[Literal["critical", "major", "minor", "warning"]] = Field(default_factory=list)
     department: list[Department] = Field(default_factory=list)
     events: list[str] = Field(default_factory=lambda: list(DEFAULT_EVENTS))
 
@@ -82,9 +92,11 @@ class Route(_Model):
         return value
 
     def matches(self, event: str, severity: str, department: str) -> bool:
-        return (event in self.events
-                and (not self.severity or severity in self.severity)
-                and (not self.department or department in self.department))
+        return (
+            event in self.events
+            and (not self.severity or severity in self.severity)
+            and (not self.department or department in self.department)
+        )
 
 
 class Retry(_Model):
@@ -96,8 +108,9 @@ class Retry(_Model):
     lease_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     def backoff_ms(self, attempts: int) -> int:
-        return int(min(self.base_seconds * 2 ** max(attempts - 1, 0),
-                       self.max_backoff_seconds) * 1000)
+        return int(
+            min(self.base_seconds * 2 ** max(attempts - 1, 0), self.max_backoff_seconds) * 1000
+        )
 
 
 class Links(_Model):

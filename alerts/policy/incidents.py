@@ -106,13 +106,17 @@ class AlertPolicy:
         clear_after = self.settings.clear_after_ms
         for fp in sorted(self.active):
             incident = self.active[fp]
-            if incident.last_fired_hour == hour or incident.recovered \
-                    or incident.region not in tick.regions:
+            if (
+                incident.last_fired_hour == hour
+                or incident.recovered
+                or incident.region not in tick.regions
+            ):
                 continue
             if hour - incident.last_fired_hour >= clear_after:
                 incident.recovered = True
-                actions.append(TicketRecovered(incident.ticket_key, hour,
-                                               self.settings.auto_resolve))
+                actions.append(
+                    TicketRecovered(incident.ticket_key, hour, self.settings.auto_resolve)
+                )
                 if self.settings.auto_resolve:
                     self.ticket_closed(fp, hour + HOUR_MS)
         return actions

@@ -53,8 +53,9 @@ class AlertService:
         self.store.notifications = self.notifications
         self.restore()
 
-    def reconfigure(self, settings: AlertSettings,
-                    notifications: NotificationSettings | None = None) -> None:
+    def reconfigure(
+        self, settings: AlertSettings, notifications: NotificationSettings | None = None
+    ) -> None:
         self.settings = settings
         self.policy.settings = settings
         if notifications is not None:
@@ -76,8 +77,15 @@ class AlertService:
     def restore(self) -> None:
         """Rebuild the dedup state from the open tickets (after a restart)."""
         incidents = [
-            Incident(t.fingerprint, t.key, t.region, t.first_hour, t.last_fired_hour,
-                     recovered=t.recovered_at is not None, metric=t.metric)
+            Incident(
+                t.fingerprint,
+                t.key,
+                t.region,
+                t.first_hour,
+                t.last_fired_hour,
+                recovered=t.recovered_at is not None,
+                metric=t.metric,
+            )
             for t in self.store.active()
         ]
         self.policy.restore(incidents, {})
@@ -87,8 +95,12 @@ class AlertService:
         for action in self.policy.on_tick(tick):
             if isinstance(action, OpenTicket):
                 ticket, created = self.store.open(
-                    action.ticket_key, action.fingerprint, action.finding, now,
-                    routing={k: v.value for k, v in self.settings.routing.items()})
+                    action.ticket_key,
+                    action.fingerprint,
+                    action.finding,
+                    now,
+                    routing={k: v.value for k, v in self.settings.routing.items()},
+                )
                 if not created and ticket.key != action.ticket_key:
                     # another worker (before a rebalance) opened it: adopt, do not duplicate
                     self.policy.adopt(action.fingerprint, ticket.key, ticket.first_hour)
@@ -98,13 +110,16 @@ class AlertService:
                     self.notifier.send(Notification("opened", ticket, now))
             elif isinstance(action, UpdateTicket):
                 self.stats.updated += 1
-                ended = self.store.record_finding(action.ticket_key, action.finding, now,
-                                                  action.refired)
+                ended = self.store.record_finding(
+                    action.ticket_key, action.finding, now, action.refired
+                )
                 if ended is not None:  # a person resolved it meanwhile: cooldown from then
                     f = action.finding.finding
-                    self.policy.ticket_closed(self.policy.fingerprint_of(action.ticket_key)
-                                              or fingerprint(f.region, f.metric, f.detector),
-                                              ended)
+                    self.policy.ticket_closed(
+                        self.policy.fingerprint_of(action.ticket_key)
+                        or fingerprint(f.region, f.metric, f.detector),
+                        ended,
+                    )
             elif isinstance(action, TicketRecovered):
                 ticket = self.store.mark_recovered(action.ticket_key, now, action.resolve)
                 if ticket is not None:
@@ -112,7 +127,14 @@ class AlertService:
                     self.notifier.send(Notification("recovered", ticket, now))
             elif isinstance(action, Suppressed):
                 self.stats.suppressed += 1
-                log.info("finding suppressed by cooldown", extra={"fields": {
-                    "fingerprint": action.fingerprint, "until": action.cooldown_until}})
+                log.info(
+                    "finding suppressed by cooldown",
+                    extra={
+                        "fields": {
+                            "fingerprint": action.fingerprint,
+                            "until": action.cooldown_until,
+                        }
+                    },
+                )
         if self.deliver_inline:
             self.deliver()

@@ -6,7 +6,6 @@ be open by config. A refused move answers 409 with the reason; the OpenAPI descr
 at /openapi.json and the interactive one at /docs.
 """
 
-
 import hmac
 import os
 from collections.abc import Callable
@@ -54,22 +53,29 @@ class TokenAuth:
                 continue
             user, sep, token = line.partition("=")
             if not sep or not user.strip() or len(token.strip()) < 16:
-                raise ValueError(f"bad token entry {line.split('=')[0]!r}: want user=token "
-                                 f"with a token of at least 16 characters")
+                raise ValueError(
+                    f"bad token entry {line.split('=')[0]!r}: want user=token "
+                    f"with a token of at least 16 characters"
+                )
             tokens[token.strip()] = user.strip()
         return cls(tokens, anonymous_read)
 
     @classmethod
-    def from_env(cls, tokens_file: Path | None = None,
-                 anonymous_read: bool | None = None) -> "TokenAuth":
+    def from_env(
+        cls, tokens_file: Path | None = None, anonymous_read: bool | None = None
+    ) -> "TokenAuth":
         """A tokens file, else $YUJING_API_TOKENS_FILE, else $YUJING_API_TOKENS."""
         env = os.environ
-        path = tokens_file or (Path(env["YUJING_API_TOKENS_FILE"])
-                               if env.get("YUJING_API_TOKENS_FILE") else None)
+        path = tokens_file or (
+            Path(env["YUJING_API_TOKENS_FILE"]) if env.get("YUJING_API_TOKENS_FILE") else None
+        )
         text = path.read_text() if path else env.get("YUJING_API_TOKENS", "")
         if anonymous_read is None:
             anonymous_read = env.get("YUJING_API_ANONYMOUS_READ", "").lower() in (
-                "1", "true", "yes")
+                "1",
+                "true",
+                "yes",
+            )
         return cls.parse(text, anonymous_read)
 
 
@@ -145,29 +151,41 @@ UNAUTHORIZED = {401: {"model": Problem, "description": "missing or invalid beare
 NOT_FOUND = {404: {"model": Problem, "description": "no such ticket"}}
 
 
-def create_api(store: TicketStore, auth: TokenAuth,
-               clock: Callable[[], int] = wall_ms, links: Links | None = None) -> FastAPI:
-    app = FastAPI(title="Yujing tickets", version="1",
-                  description="Preemptive inspection tickets of the Yujing early-warning "
-                              "monitor. Changes need a bearer token; the token names the "
-                              "person who acts.")
+def create_api(
+    store: TicketStore,
+    auth: TokenAuth,
+    clock: Callable[[], int] = wall_ms,
+    links: Links | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title="Yujing tickets",
+        version="1",
+        description="Preemptive inspection tickets of the Yujing early-warning "
+        "monitor. Changes need a bearer token; the token names the "
+        "person who acts.",
+    )
     bearer = HTTPBearer(auto_error=False)
     links = links or Links()
 
     def out(ticket: TicketView) -> dict[str, object]:
-        return {**asdict(ticket), "grafana_url": grafana_link(
-            links, ticket.region, ticket.first_hour, ticket.last_fired_hour)}
+        return {
+            **asdict(ticket),
+            "grafana_url": grafana_link(
+                links, ticket.region, ticket.first_hour, ticket.last_fired_hour
+            ),
+        }
 
-    def person(credentials: Annotated[HTTPAuthorizationCredentials | None,
-                                      Depends(bearer)]) -> str:
+    def person(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
         user = None if credentials is None else auth.user_of(credentials.credentials)
         if user is None:
-            raise HTTPException(401, "missing or invalid bearer token",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
         return user
 
-    def reader(credentials: Annotated[HTTPAuthorizationCredentials | None,
-                                      Depends(bearer)]) -> str | None:
+    def reader(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> str | None:
         return None if auth.anonymous_read else person(credentials)
 
     @app.get("/healthz", include_in_schema=False)
@@ -186,36 +204,63 @@ def create_api(store: TicketStore, auth: TokenAuth,
     ) -> TicketPage:
         """Tickets, newest first, filtered by region, department, state and severity."""
         items, total = store.find(
-            region=region, department=department.value if department else None,
-            state=state.value if state else None, severity=severity, limit=limit,
-            offset=offset)
-        return TicketPage(items=[TicketOut(**out(t)) for t in items], total=total,
-                          limit=limit, offset=offset)
+            region=region,
+            department=department.value if department else None,
+            state=state.value if state else None,
+            severity=severity,
+            limit=limit,
+            offset=offset,
+        )
+        return TicketPage(
+            items=[TicketOut(**out(t)) for t in items], total=total, limit=limit, offset=offset
+        )
 
-    @app.get("/api/v1/tickets/{ticket_id}", response_model=TicketDetail,
-             responses={**UNAUTHORIZED, **NOT_FOUND})
-    def get_ticket(ticket_id: TicketId,
-                   _who: Annotated[str | None, Depends(reader)]) -> TicketDetail:
+    @app.get(
+        "/api/v1/tickets/{ticket_id}",
+        response_model=TicketDetail,
+        responses={**UNAUTHORIZED, **NOT_FOUND},
+    )
+    def get_ticket(
+        ticket_id: TicketId, _who: Annotated[str | None, Depends(reader)]
+    ) -> TicketDetail:
         """One ticket with its audit trail (who did what, when, with which comment)."""
         ticket = store.get(ticket_id)
         if ticket is None:
             raise HTTPException(404, f"no ticket {ticket_id}")
-        return TicketDetail(**out(ticket), events=[AuditEntry.model_validate(e)
-                                                      for e in store.events(ticket_id)])
+        return TicketDetail(
+            **out(ticket), events=[AuditEntry.model_validate(e) for e in store.events(ticket_id)]
+        )
 
-    @app.post("/api/v1/tickets/{ticket_id}/{action}", response_model=TicketOut,
-              responses={**UNAUTHORIZED, **NOT_FOUND,
-                         409: {"model": Conflict, "description": "the move is not allowed"}})
-    def act(ticket_id: TicketId, action: Action, who: Annotated[str, Depends(person)],
-            body: ActionIn | None = None) -> TicketOut | JSONResponse:
+    @app.post(
+        "/api/v1/tickets/{ticket_id}/{action}",
+        response_model=TicketOut,
+        responses={
+            **UNAUTHORIZED,
+            **NOT_FOUND,
+            409: {"model": Conflict, "description": "the move is not allowed"},
+        },
+    )
+    def act(
+        ticket_id: TicketId,
+        action: Action,
+        who: Annotated[str, Depends(person)],
+        body: ActionIn | None = None,
+    ) -> TicketOut | JSONResponse:
         """Acknowledge (you become the owner), start, comment, resolve, close or reopen."""
-        result = store.transition(ticket_id, action.value, who,
-                                  body.comment if body else "", clock())
+        result = store.transition(
+            ticket_id, action.value, who, body.comment if body else "", clock()
+        )
         if isinstance(result, Refused):
             if result.state == "missing":
                 raise HTTPException(404, result.reason)
-            return JSONResponse(status_code=409, content={
-                "detail": result.reason, "action": result.action.value, "state": result.state})
+            return JSONResponse(
+                status_code=409,
+                content={
+                    "detail": result.reason,
+                    "action": result.action.value,
+                    "state": result.state,
+                },
+            )
         return TicketOut(**out(result))
 
     return app

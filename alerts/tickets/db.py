@@ -36,6 +36,7 @@ def make_engine(url: str) -> Engine:
     connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
     engine = create_engine(url, future=True, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
+
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
             cursor = dbapi_conn.cursor()  # type: ignore[attr-defined]
@@ -43,6 +44,7 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+
     return engine
 
 
@@ -97,7 +99,8 @@ def _adopt_baseline(engine: Engine, url: str) -> None:
         if missing:
             raise SchemaOutdated(
                 f"ticket database {url} predates migrations and is older than their baseline: "
-                f"table {table} lacks {', '.join(missing)}; start from a new database")
+                f"table {table} lacks {', '.join(missing)}; start from a new database"
+            )
     command.stamp(alembic_config(engine), BASELINE_REVISION)
 
 

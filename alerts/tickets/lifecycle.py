@@ -58,12 +58,17 @@ def decide(action: Action, state: str, owner: str | None, actor: str) -> Move | 
     current = TicketState(state)
     if current not in allowed:
         names = ", ".join(sorted(s.value for s in allowed))
-        return Refused(action, state, f"cannot {action.value} a ticket that is {state} "
-                                      f"(allowed from: {names})")
+        return Refused(
+            action, state, f"cannot {action.value} a ticket that is {state} (allowed from: {names})"
+        )
     if action is Action.ACKNOWLEDGE:
         return Move(action, current, S.ACKNOWLEDGED, actor)  # the first responder owns it
     if action in OWNER_ONLY and owner is not None and actor != owner:
-        return Refused(action, state, f"{owner} owns this ticket (first responder); "
-                                      f"{actor} may comment but not {action.value}")
+        return Refused(
+            action,
+            state,
+            f"{owner} owns this ticket (first responder); "
+            f"{actor} may comment but not {action.value}",
+        )
     new_owner = None if action is Action.REOPEN else owner
     return Move(action, current, target or current, new_owner)

@@ -32,11 +32,19 @@ def due_times(opened_at: int, policy: SlaPolicy | None = None) -> SlaDue:
     )
 
 
-def breached_clocks(now: int, state: str, acknowledge_by: int, feedback_by: int,
-                    first_feedback_at: int | None, resolve_by: int) -> list[tuple[str, int]]:
+def breached_clocks(
+    now: int,
+    state: str,
+    acknowledge_by: int,
+    feedback_by: int,
+    first_feedback_at: int | None,
+    resolve_by: int,
+) -> list[tuple[str, int]]:
     """(clock, due) for every SLA clock of an active ticket that is past due and still
     running: acknowledge while nobody has, feedback until the owner's first, resolve."""
-    clocks = (("acknowledge", acknowledge_by, state == "open"),
-              ("feedback", feedback_by, first_feedback_at is None),
-              ("resolve", resolve_by, True))
+    clocks = (
+        ("acknowledge", acknowledge_by, state == "open"),
+        ("feedback", feedback_by, first_feedback_at is None),
+        ("resolve", resolve_by, True),
+    )
     return [(clock, due) for clock, due, running in clocks if running and now >= due]

@@ -86,7 +86,8 @@ class Ticket(Base):
     escalated: Mapped[str] = mapped_column(String(64), default="")
 
     events: Mapped[list[TicketEvent]] = relationship(
-        back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan")
+        back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
+    )
 
 
 class TicketEvent(Base):
@@ -148,8 +149,12 @@ def _title(finding: SpecFinding) -> str:
 
 
 class TicketStore:
-    def __init__(self, url: str = "sqlite:///yujing.db", sla: SlaPolicy | None = None,
-                 notifications: NotificationSettings | None = None) -> None:
+    def __init__(
+        self,
+        url: str = "sqlite:///yujing.db",
+        sla: SlaPolicy | None = None,
+        notifications: NotificationSettings | None = None,
+    ) -> None:
         self.engine = make_engine(url)
         self._batch: Session | None = None
         self._batch_tickets: dict[str, Ticket] = {}
@@ -199,37 +204,68 @@ class TicketStore:
                 self._batch_tickets[key] = ticket
         return ticket
 
-    def open(self, key: str, fp: str, finding: SpecFinding, now: int,
-             routing: dict[str, str] | None = None) -> tuple[TicketView, bool]:
+    def open(
+        self,
+        key: str,
+        fp: str,
+        finding: SpecFinding,
+        now: int,
+        routing: dict[str, str] | None = None,
+    ) -> tuple[TicketView, bool]:
         """Open a ticket, idempotently by key; returns (ticket, created)."""
         f = finding.finding
         with self.session() as s:
-            existing = s.scalar(select(Ticket).where(
-                or_(Ticket.key == key, Ticket.active_fingerprint == fp)))
+            existing = s.scalar(
+                select(Ticket).where(or_(Ticket.key == key, Ticket.active_fingerprint == fp))
+            )
             if existing is not None:
                 return TicketView.of(existing), False
             due = due_times(now, self.sla)
             category = category_of(f.metric)
             ticket = Ticket(
-                key=key, fingerprint=fp, active_fingerprint=fp, region=f.region,
-                metric=f.metric, detector=f.detector,
-                spec_id=finding.spec_id, category=category.value if category else None,
-                department=department_for(f.metric, routing).value, severity=finding.severity.value,
-                state=TicketState.OPEN.value, title=_title(finding), explanation=f.explanation,
-                observed=f.observed, baseline=f.baseline, change_pct=f.change_pct,
-                p_value=f.p_value, first_hour=f.hour, last_fired_hour=f.hour, occurrences=1,
-                opened_at=now, updated_at=now, acknowledge_by=due.acknowledge_by,
-                feedback_by=due.feedback_by, resolve_by=due.resolve_by,
+                key=key,
+                fingerprint=fp,
+                active_fingerprint=fp,
+                region=f.region,
+                metric=f.metric,
+                detector=f.detector,
+                spec_id=finding.spec_id,
+                category=category.value if category else None,
+                department=department_for(f.metric, routing).value,
+                severity=finding.severity.value,
+                state=TicketState.OPEN.value,
+                title=_title(finding),
+                explanation=f.explanation,
+                observed=f.observed,
+                baseline=f.baseline,
+                change_pct=f.change_pct,
+                p_value=f.p_value,
+                first_hour=f.hour,
+                last_fired_hour=f.hour,
+                occurrences=1,
+                opened_at=now,
+                updated_at=now,
+                acknowledge_by=due.acknowledge_by,
+                feedback_by=due.feedback_by,
+                resolve_by=due.resolve_by,
             )
             s.add(ticket)
-            self._audit(s, ticket, TicketEvent(at=now, actor=SYSTEM_ACTOR, action="opened",
-                                               from_state=None, to_state=TicketState.OPEN.value,
-                                               comment=f.explanation))
+            self._audit(
+                s,
+                ticket,
+                TicketEvent(
+                    at=now,
+                    actor=SYSTEM_ACTOR,
+                    action="opened",
+                    from_state=None,
+                    to_state=TicketState.OPEN.value,
+                    comment=f.explanation,
+                ),
+            )
             s.flush()
             return TicketView.of(ticket), True
 
-    def record_finding(self, key: str, finding: SpecFinding, now: int,
-                       refired: bool) -> int | None:
+    def record_finding(self, key: str, finding: SpecFinding, now: int, refired: bool) -> int | None:
         """Latest evidence onto an open ticket; audit only the notable (a re-fire).
 
         Returns when the ticket was ended by a person, if it was (the policy's cooldown
@@ -252,9 +288,18 @@ class TicketStore:
             ticket.updated_at = now
             if refired:
                 ticket.recovered_at = None
-                self._audit(s, ticket, TicketEvent(at=now, actor=SYSTEM_ACTOR, action="refired",
-                                                 from_state=ticket.state,
-                                                 to_state=ticket.state, comment=f.explanation))
+                self._audit(
+                    s,
+                    ticket,
+                    TicketEvent(
+                        at=now,
+                        actor=SYSTEM_ACTOR,
+                        action="refired",
+                        from_state=ticket.state,
+                        to_state=ticket.state,
+                        comment=f.explanation,
+                    ),
+                )
             return None
 
     def mark_recovered(self, key: str, now: int, resolve: bool) -> TicketView | None:
@@ -268,13 +313,23 @@ class TicketStore:
             if resolve and ticket.state in ACTIVE_STATES:
                 ticket.state = TicketState.RESOLVED.value
                 ticket.active_fingerprint = None
-            self._audit(s, ticket, TicketEvent(
-                at=now, actor=SYSTEM_ACTOR, action="recovered", from_state=before,
-                to_state=ticket.state, comment="anomaly cleared"))
+            self._audit(
+                s,
+                ticket,
+                TicketEvent(
+                    at=now,
+                    actor=SYSTEM_ACTOR,
+                    action="recovered",
+                    from_state=before,
+                    to_state=ticket.state,
+                    comment="anomaly cleared",
+                ),
+            )
             return TicketView.of(ticket)
 
-    def transition(self, ticket_id: int, action: str, actor: str, comment: str,
-                   now: int) -> TicketView | Refused:
+    def transition(
+        self, ticket_id: int, action: str, actor: str, comment: str, now: int
+    ) -> TicketView | Refused:
         """Apply a person's action, or refuse it with the reason; audited either way."""
         from alerts.tickets.lifecycle import Action, Move, Refused, decide
 
@@ -289,41 +344,68 @@ class TicketStore:
             ticket.state = verdict.to_state.value
             ticket.owner = verdict.owner
             ticket.updated_at = now
-            ticket.active_fingerprint = (ticket.fingerprint if verdict.to_state in ACTIVE_STATES
-                                         else None)
+            ticket.active_fingerprint = (
+                ticket.fingerprint if verdict.to_state in ACTIVE_STATES else None
+            )
             if verdict.to_state.value == TicketState.OPEN.value:  # reopened: clocks restart
                 due = due_times(now, self.sla)
                 ticket.acknowledge_by, ticket.feedback_by = due.acknowledge_by, due.feedback_by
                 ticket.resolve_by, ticket.escalated = due.resolve_by, ""
-            if (ticket.first_feedback_at is None and actor == ticket.owner
-                    and verdict.action.value in ("comment", "start", "resolve")):
+            if (
+                ticket.first_feedback_at is None
+                and actor == ticket.owner
+                and verdict.action.value in ("comment", "start", "resolve")
+            ):
                 ticket.first_feedback_at = now
-            self._audit(s, ticket, TicketEvent(at=now, actor=actor, action=verdict.action.value,
-                                             from_state=before, to_state=ticket.state,
-                                             comment=comment))
+            self._audit(
+                s,
+                ticket,
+                TicketEvent(
+                    at=now,
+                    actor=actor,
+                    action=verdict.action.value,
+                    from_state=before,
+                    to_state=ticket.state,
+                    comment=comment,
+                ),
+            )
             return TicketView.of(ticket)
 
     def escalate_due(self, now: int) -> list[tuple[TicketView, str]]:
         """Escalate every breached SLA clock once: level up, audit row; returns what rose."""
         risen: list[tuple[TicketView, str]] = []
         with self.session() as s:
-            rows = s.scalars(select(Ticket).where(
-                Ticket.state.in_([st.value for st in ACTIVE_STATES])))
+            rows = s.scalars(
+                select(Ticket).where(Ticket.state.in_([st.value for st in ACTIVE_STATES]))
+            )
             for ticket in rows:
                 done = set(filter(None, ticket.escalated.split(",")))
                 for clock, due in breached_clocks(
-                        now, ticket.state, ticket.acknowledge_by, ticket.feedback_by,
-                        ticket.first_feedback_at, ticket.resolve_by):
+                    now,
+                    ticket.state,
+                    ticket.acknowledge_by,
+                    ticket.feedback_by,
+                    ticket.first_feedback_at,
+                    ticket.resolve_by,
+                ):
                     if clock in done:
                         continue
                     done.add(clock)
                     ticket.escalation_level += 1
                     ticket.escalated = ",".join(sorted(done))
-                    self._audit(s, ticket, TicketEvent(
-                        at=now, actor=SYSTEM_ACTOR, action="escalated", from_state=ticket.state,
-                        to_state=ticket.state,
-                        comment=f"{clock} SLA breached (due {due}); level "
-                                f"{ticket.escalation_level}"))
+                    self._audit(
+                        s,
+                        ticket,
+                        TicketEvent(
+                            at=now,
+                            actor=SYSTEM_ACTOR,
+                            action="escalated",
+                            from_state=ticket.state,
+                            to_state=ticket.state,
+                            comment=f"{clock} SLA breached (due {due}); level "
+                            f"{ticket.escalation_level}",
+                        ),
+                    )
                     s.flush()
                     risen.append((TicketView.of(ticket), clock))
         return risen
@@ -337,33 +419,63 @@ class TicketStore:
         with self.session() as s:
             return [TicketView.of(t) for t in s.scalars(select(Ticket).order_by(Ticket.id))]
 
-    def find(self, *, region: str | None = None, department: str | None = None,
-             state: str | None = None, severity: str | None = None, limit: int = 100,
-             offset: int = 0) -> tuple[list[TicketView], int]:
+    def find(
+        self,
+        *,
+        region: str | None = None,
+        department: str | None = None,
+        state: str | None = None,
+        severity: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[TicketView], int]:
         """Filtered page of tickets, newest first, and the total that matched."""
         from sqlalchemy import func
 
-        where = [column == value for column, value in (
-            (Ticket.region, region), (Ticket.department, department), (Ticket.state, state),
-            (Ticket.severity, severity)) if value is not None]
+        where = [
+            column == value
+            for column, value in (
+                (Ticket.region, region),
+                (Ticket.department, department),
+                (Ticket.state, state),
+                (Ticket.severity, severity),
+            )
+            if value is not None
+        ]
         with self.session() as s:
             total = s.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0
-            rows = s.scalars(select(Ticket).where(*where).order_by(Ticket.id.desc())
-                             .limit(limit).offset(offset))
+            rows = s.scalars(
+                select(Ticket).where(*where).order_by(Ticket.id.desc()).limit(limit).offset(offset)
+            )
             return [TicketView.of(t) for t in rows], total
 
     def active(self) -> Sequence[TicketView]:
         with self.session() as s:
-            rows = s.scalars(select(Ticket).where(
-                Ticket.state.in_([st.value for st in ACTIVE_STATES])).order_by(Ticket.id))
+            rows = s.scalars(
+                select(Ticket)
+                .where(Ticket.state.in_([st.value for st in ACTIVE_STATES]))
+                .order_by(Ticket.id)
+            )
             return [TicketView.of(t) for t in rows]
 
     def events(self, ticket_id: int) -> list[dict[str, object]]:
         with self.session() as s:
-            rows = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
-                             .order_by(TicketEvent.id))
-            return [{"at": e.at, "actor": e.actor, "action": e.action,
-                     "from": e.from_state, "to": e.to_state, "comment": e.comment} for e in rows]
+            rows = s.scalars(
+                select(TicketEvent)
+                .where(TicketEvent.ticket_id == ticket_id)
+                .order_by(TicketEvent.id)
+            )
+            return [
+                {
+                    "at": e.at,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "from": e.from_state,
+                    "to": e.to_state,
+                    "comment": e.comment,
+                }
+                for e in rows
+            ]
 
     def close(self) -> None:
         self.engine.dispose()

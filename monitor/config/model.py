@@ -62,22 +62,27 @@ class WindowSettings(_Model):
     allowed_lateness_minutes: int = Field(default=120, ge=0, le=7 * 24 * 60)
     watermark_delay_minutes: int = Field(default=0, ge=0, le=24 * 60)
     # which inputs a region's hour waits for before it closes
-    inputs: list[Literal["complaint", "kpi"]] = Field(default_factory=lambda: ["complaint", "kpi"],
-                                                      min_length=1)
+    inputs: list[Literal["complaint", "kpi"]] = Field(
+        default_factory=lambda: ["complaint", "kpi"], min_length=1
+    )
     # live workers: an input silent this long (wall clock) stops holding hours open
     idle_input_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
 
     def to_window_config(self, live: bool = False) -> WindowConfig:
-        return WindowConfig(allowed_lateness_ms=self.allowed_lateness_minutes * 60_000,
-                            watermark_delay_ms=self.watermark_delay_minutes * 60_000,
-                            inputs=tuple(self.inputs),
-                            idle_ms=self.idle_input_seconds * 1000 if live else None)
+        return WindowConfig(
+            allowed_lateness_ms=self.allowed_lateness_minutes * 60_000,
+            watermark_delay_ms=self.watermark_delay_minutes * 60_000,
+            inputs=tuple(self.inputs),
+            idle_ms=self.idle_input_seconds * 1000 if live else None,
+        )
 
 
 def _known_metric(value: str) -> str:
     if value not in KNOWN_METRICS:
-        raise ValueError(f"unknown metric {value!r} (see `complaints.<category>`, "
-                         f"`complaint_rate.<category>`, `kpi.<kpi>.<mean|max|p95>`)")
+        raise ValueError(
+            f"unknown metric {value!r} (see `complaints.<category>`, "
+            f"`complaint_rate.<category>`, `kpi.<kpi>.<mean|max|p95>`)"
+        )
     return value
 
 
@@ -161,8 +166,7 @@ class AlertSettings(_Model):
     def _known_keys(cls, value: dict[str, Department]) -> dict[str, Department]:
         unknown = sorted(set(value) - ROUTING_KEYS)
         if unknown:
-            raise ValueError(f"unknown routing key(s) {unknown}; use a category, 'kpi' or "
-                             f"'total'")
+            raise ValueError(f"unknown routing key(s) {unknown}; use a category, 'kpi' or 'total'")
         return value
 
     @property
@@ -174,8 +178,16 @@ class AlertSettings(_Model):
         return self.cooldown_hours * HOUR_MS
 
 
-TOPIC_ROLES = ("complaints", "kpis", "regions", "events", "hourly", "findings", "alerts",
-               "deadletters")
+TOPIC_ROLES = (
+    "complaints",
+    "kpis",
+    "regions",
+    "events",
+    "hourly",
+    "findings",
+    "alerts",
+    "deadletters",
+)
 
 
 class TopicSettings(_Model):
@@ -218,8 +230,11 @@ class MonitorConfig(_Model):
 
     def muted(self, region: str, metric: str, hour: int) -> Mute | None:
         for mute in self.mutes:
-            if (mute.start_ms <= hour < mute.end_ms and region in self.expand(mute.regions)
-                    and (mute.metrics is None or metric in mute.metrics)):
+            if (
+                mute.start_ms <= hour < mute.end_ms
+                and region in self.expand(mute.regions)
+                and (mute.metrics is None or metric in mute.metrics)
+            ):
                 return mute
         return None
 
@@ -292,8 +307,11 @@ def _line_of(root: yaml.Node | None, loc: Loc) -> int | None:
                 if tags == [part]:  # pydantic's discriminator tag, not a key of the file
                     continue
                 break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
-                and 0 <= part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:
@@ -308,9 +326,13 @@ def _semantic_problems(config: MonitorConfig) -> list[tuple[Loc, str]]:
     for i, route in enumerate(config.notifications.routes):
         for j, channel in enumerate(route.channels):
             if channel not in defined:
-                problems.append((("notifications", "routes", i, "channels", j),
-                                 f"unknown channel {channel!r}; defined: "
-                                 f"{', '.join(sorted(defined)) or 'none'}"))
+                problems.append(
+                    (
+                        ("notifications", "routes", i, "channels", j),
+                        f"unknown channel {channel!r}; defined: "
+                        f"{', '.join(sorted(defined)) or 'none'}",
+                    )
+                )
     for name, members in config.region_groups.items():
         for k, ref in enumerate(members):
             if ref.startswith("@"):
@@ -319,8 +341,9 @@ def _semantic_problems(config: MonitorConfig) -> list[tuple[Loc, str]]:
         model = REGISTRY[spec.detector].config_model
         base: dict[str, Any] = spec.params
         for loc_prefix, params, own in [(("detectors", i, "params"), base, None)] + [
-                (("detectors", i, "overrides", j, "params"), {**base, **o.params}, o.params)
-                for j, o in enumerate(spec.overrides)]:
+            (("detectors", i, "overrides", j, "params"), {**base, **o.params}, o.params)
+            for j, o in enumerate(spec.overrides)
+        ]:
             try:
                 model.model_validate(params)
             except ValidationError as exc:
@@ -329,21 +352,36 @@ def _semantic_problems(config: MonitorConfig) -> list[tuple[Loc, str]]:
                         continue  # inherited from the spec: reported there once
                     problems.append(((*loc_prefix, *e["loc"]), e["msg"]))
         for field_name in ("kpi_metric", "utilisation_metric"):  # metrics named in params
-            if field_name in model.model_fields and field_name in spec.params \
-                    and spec.params[field_name] not in KNOWN_METRICS:
-                problems.append((("detectors", i, "params", field_name),
-                                 f"unknown metric {spec.params[field_name]!r}"))
+            if (
+                field_name in model.model_fields
+                and field_name in spec.params
+                and spec.params[field_name] not in KNOWN_METRICS
+            ):
+                problems.append(
+                    (
+                        ("detectors", i, "params", field_name),
+                        f"unknown metric {spec.params[field_name]!r}",
+                    )
+                )
         covered: dict[str, int] = {}
         for j, override in enumerate(spec.overrides):
             for k, ref in enumerate(override.regions):
                 if ref.startswith("@") and ref[1:] not in config.region_groups:
-                    problems.append((("detectors", i, "overrides", j, "regions", k),
-                                     f"unknown region group {ref[1:]!r}"))
+                    problems.append(
+                        (
+                            ("detectors", i, "overrides", j, "regions", k),
+                            f"unknown region group {ref[1:]!r}",
+                        )
+                    )
             for region in sorted(config.expand(override.regions)):
                 if region in covered:
-                    problems.append((("detectors", i, "overrides", j, "regions"),
-                                     f"overlaps override {covered[region]} on region "
-                                     f"{region!r}: which parameters apply is ambiguous"))
+                    problems.append(
+                        (
+                            ("detectors", i, "overrides", j, "regions"),
+                            f"overlaps override {covered[region]} on region "
+                            f"{region!r}: which parameters apply is ambiguous",
+                        )
+                    )
                     break
                 covered[region] = j
     seen_pairs: dict[tuple[str, str], str] = {}
@@ -351,9 +389,13 @@ def _semantic_problems(config: MonitorConfig) -> list[tuple[Loc, str]]:
         for k, metric in enumerate(spec.metrics):
             pair = (spec.detector, metric)
             if pair in seen_pairs:
-                problems.append((("detectors", i, "metrics", k),
-                                 f"{spec.detector} on {metric} is already configured by "
-                                 f"{seen_pairs[pair]!r} (same fingerprint, two rules)"))
+                problems.append(
+                    (
+                        ("detectors", i, "metrics", k),
+                        f"{spec.detector} on {metric} is already configured by "
+                        f"{seen_pairs[pair]!r} (same fingerprint, two rules)",
+                    )
+                )
             seen_pairs[pair] = spec.id
     for m, mute in enumerate(config.mutes):
         for k, ref in enumerate(mute.regions):
@@ -370,20 +412,24 @@ def parse_config(text: str, source: str = "<config>") -> MonitorConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise ConfigError(source, [Problem(line, "<yaml>", f"not valid YAML: "
-                                           f"{getattr(exc, 'problem', exc)}")]) from exc
+        raise ConfigError(
+            source, [Problem(line, "<yaml>", f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+        ) from exc
     if not isinstance(data, dict):
         raise ConfigError(source, [Problem(1, "<root>", "expected a mapping of settings")])
     try:
         config = MonitorConfig.model_validate(data)
     except ValidationError as exc:
-        problems = [Problem(_line_of(root, tuple(e["loc"])), _path(tuple(e["loc"])), e["msg"])
-                    for e in exc.errors(include_url=False)]
+        problems = [
+            Problem(_line_of(root, tuple(e["loc"])), _path(tuple(e["loc"])), e["msg"])
+            for e in exc.errors(include_url=False)
+        ]
         raise ConfigError(source, problems) from exc
     semantic = _semantic_problems(config)
     if semantic:
-        raise ConfigError(source, [Problem(_line_of(root, loc), _path(loc), msg)
-                                   for loc, msg in semantic])
+        raise ConfigError(
+            source, [Problem(_line_of(root, loc), _path(loc), msg) for loc, msg in semantic]
+        )
     return config
 
 

@@ -66,13 +66,19 @@ class ConfigWatcher:
         except ConfigError as exc:
             self.failures += 1
             self.last_error = str(exc)
-            log.error("config rejected, keeping the running one", extra={"fields": {
-                "file": str(self.path), "running_version": self.version,
-                "problems": exc.messages}})
+            log.error(
+                "config rejected, keeping the running one",
+                extra={
+                    "fields": {
+                        "file": str(self.path),
+                        "running_version": self.version,
+                        "problems": exc.messages,
+                    }
+                },
+            )
             return None
         self.current, self.version = config, version
         self.reloads += 1
         self.last_error = None
-        log.info("config reloaded", extra={"fields": {"file": str(self.path),
-                                                      "version": version}})
+        log.info("config reloaded", extra={"fields": {"file": str(self.path), "version": version}})
         return config

@@ -31,8 +31,9 @@ class HourlySeries:
             raise ValueError(f"first_hour {self.first_hour} is not the start of an hour")
         shapes = {m: v.shape for m, v in self.values.items()}
         if any(shape != (len(self.regions), self.hours) for shape in shapes.values()):
-            raise ValueError(f"every metric needs {len(self.regions)} x {self.hours} "
-                             f"values, got {shapes}")
+            raise ValueError(
+                f"every metric needs {len(self.regions)} x {self.hours} values, got {shapes}"
+            )
 
     @property
     def hours(self) -> int:
@@ -45,27 +46,35 @@ class HourlySeries:
     def blocks(self, hours: int) -> Iterator[HourlySeries]:
         """Consecutive slices of at most ``hours`` hours (views, not copies)."""
         for start in range(0, self.hours, hours):
-            yield HourlySeries(self.regions, self.first_hour + start * HOUR_MS,
-                               {m: v[:, start:start + hours] for m, v in self.values.items()})
+            yield HourlySeries(
+                self.regions,
+                self.first_hour + start * HOUR_MS,
+                {m: v[:, start : start + hours] for m, v in self.values.items()},
+            )
 
     def save(self, path: Path) -> None:
         arrays = {f"metric:{m}": v.astype(np.float32) for m, v in self.values.items()}
-        np.savez(path, regions=np.asarray(self.regions), first_hour=np.int64(self.first_hour),
-                 **arrays)
+        np.savez(
+            path, regions=np.asarray(self.regions), first_hour=np.int64(self.first_hour), **arrays
+        )
 
     @classmethod
     def load(cls, path: Path, metrics: Iterable[str] | None = None) -> HourlySeries:
         """Read a saved file; with ``metrics``, only those (the others stay on disk)."""
         wanted = set(metrics) if metrics is not None else None
         with np.load(path, allow_pickle=False) as data:
-            values = {name.removeprefix("metric:"): data[name].astype(np.float64)
-                      for name in data.files if name.startswith("metric:")
-                      and (wanted is None or name.removeprefix("metric:") in wanted)}
+            values = {
+                name.removeprefix("metric:"): data[name].astype(np.float64)
+                for name in data.files
+                if name.startswith("metric:")
+                and (wanted is None or name.removeprefix("metric:") in wanted)
+            }
             return cls([str(r) for r in data["regions"]], int(data["first_hour"]), values)
 
     @classmethod
-    def from_aggregates(cls, aggregates: Iterable[HourlyAggregate],
-                        metrics: Iterable[str]) -> HourlySeries:
+    def from_aggregates(
+        cls, aggregates: Iterable[HourlyAggregate], metrics: Iterable[str]
+    ) -> HourlySeries:
         """Columns from hourly aggregates (e.g. the ``hourly`` topic); a correction (a
         higher revision) replaces what it corrects."""
         latest: dict[tuple[str, int], HourlyAggregate] = {}

@@ -78,8 +78,9 @@ class SeriesStore:
         for m in self.metrics:
             self.data[m][row, col] = values.get(m, np.nan)
 
-    def write_block(self, regions: list[str], first_hour: int,
-                    values: dict[str, np.ndarray]) -> None:
+    def write_block(
+        self, regions: list[str], first_hour: int, values: dict[str, np.ndarray]
+    ) -> None:
         """Write many region-hours at once: ``values[metric][i, j]`` is region i at hour j.
 
         What a replay of hourly data uses instead of one ``update`` per aggregate; metrics
@@ -97,10 +98,11 @@ class SeriesStore:
         first = last - hours + 1
         for m in self.metrics:
             block = values.get(m)
-            self.data[m][rows, first:last + 1] = np.nan if block is None else block
+            self.data[m][rows, first : last + 1] = np.nan if block is None else block
 
-    def window(self, metric: str, end_hour: int, hours: int,
-               regions: list[str] | None = None) -> SeriesWindow:
+    def window(
+        self, metric: str, end_hour: int, hours: int, regions: list[str] | None = None
+    ) -> SeriesWindow:
         """The last ``hours`` columns ending at ``end_hour``, NaN where nothing is known."""
         names = self.regions if regions is None else regions
         rows = [self.region_index.get(name, -1) for name in names]
@@ -112,9 +114,12 @@ class SeriesStore:
             if hi > lo:
                 index = np.asarray(rows)
                 known = index >= 0
-                block = self.data[metric][index[known], lo:hi] if regions is not None else \
-                    self.data[metric][:len(names), lo:hi]
-                out[known, lo - start_col:hi - start_col] = block
+                block = (
+                    self.data[metric][index[known], lo:hi]
+                    if regions is not None
+                    else self.data[metric][: len(names), lo:hi]
+                )
+                out[known, lo - start_col : hi - start_col] = block
         keys = [SeriesKey(region, metric) for region in names]
         return SeriesWindow(keys=keys, values=out, end_hour=end_hour)
 

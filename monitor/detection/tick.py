@@ -27,10 +27,14 @@ class TickResult:
     findings: list[SpecFinding]
 
 
-def evaluate_spec(spec: DetectorSpec, store: SeriesStore, hour: int,
-                  regions: list[str] | None = None,
-                  config: MonitorConfig | None = None,
-                  ends: int = 1) -> list[tuple[Severity, Finding]]:
+def evaluate_spec(
+    spec: DetectorSpec,
+    store: SeriesStore,
+    hour: int,
+    regions: list[str] | None = None,
+    config: MonitorConfig | None = None,
+    ends: int = 1,
+) -> list[tuple[Severity, Finding]]:
     """Run one spec: overridden regions with their parameters, the rest with the spec's.
 
     Judges the ``ends`` hours that end at ``hour`` (one call per detector and metric).
@@ -62,14 +66,20 @@ def evaluate_spec(spec: DetectorSpec, store: SeriesStore, hour: int,
     return out
 
 
-def tick(config: MonitorConfig, store: SeriesStore, hour: int,
-         regions: set[str] | None = None) -> TickResult:
+def tick(
+    config: MonitorConfig, store: SeriesStore, hour: int, regions: set[str] | None = None
+) -> TickResult:
     """Judge ``hour`` for ``regions`` (default: all the store knows); reads the store only."""
     return scan(config, store, hour, hour, regions)[0]
 
 
-def scan(config: MonitorConfig, store: SeriesStore, first_hour: int, last_hour: int,
-         regions: set[str] | None = None) -> list[TickResult]:
+def scan(
+    config: MonitorConfig,
+    store: SeriesStore,
+    first_hour: int,
+    last_hour: int,
+    regions: set[str] | None = None,
+) -> list[TickResult]:
     """Judge every hour from ``first_hour`` to ``last_hour`` (inclusive), in order.
 
     The same findings as one ``tick`` per hour (detectors judge each hour on its own
@@ -78,11 +88,12 @@ def scan(config: MonitorConfig, store: SeriesStore, first_hour: int, last_hour: 
     """
     ends = (last_hour - first_hour) // HOUR_MS + 1
     judged = sorted(regions) if regions is not None else list(store.regions)
-    by_hour: dict[int, list[SpecFinding]] = {
-        first_hour + i * HOUR_MS: [] for i in range(ends)}
+    by_hour: dict[int, list[SpecFinding]] = {first_hour + i * HOUR_MS: [] for i in range(ends)}
     for spec in config.detectors:
         for severity, finding in evaluate_spec(spec, store, last_hour, judged, config, ends):
             by_hour[finding.hour].append(SpecFinding(spec.id, severity, finding))
     members = frozenset(judged)
-    return [TickResult(hour=hour, regions=members, findings=findings)
-            for hour, findings in by_hour.items()]
+    return [
+        TickResult(hour=hour, regions=members, findings=findings)
+        for hour, findings in by_hour.items()
+    ]

@@ -30,11 +30,24 @@ _ENUM_REASONS = {
     "channel": Reason.UNKNOWN_CHANNEL,
 }
 _TYPE_ERRORS = {
-    "int_type", "int_parsing", "float_type", "float_parsing", "string_type", "bool_type",
-    "int_from_float", "dict_type", "model_type",
+    "int_type",
+    "int_parsing",
+    "float_type",
+    "float_parsing",
+    "string_type",
+    "bool_type",
+    "int_from_float",
+    "dict_type",
+    "model_type",
 }
-_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal",
-                 "too_short", "too_long"}
+_RANGE_ERRORS = {
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+    "too_short",
+    "too_long",
+}
 _FORMAT_ERRORS = {"string_pattern_mismatch", "string_too_short", "string_too_long"}
 _TIME_FIELDS = {"event_time", "period_start"}
 
@@ -70,10 +83,12 @@ def _reason_for(error: dict[str, object]) -> tuple[Reason, str | None]:
     return Reason.WRONG_TYPE, field
 
 
-def _dead(reason: Reason, detail: str, raw: bytes, field: str | None, source: str,
-          offset: int | None) -> DeadLetter:
-    return DeadLetter(reason=reason, detail=detail, raw=raw, field=field, source=source,
-                      offset=offset)
+def _dead(
+    reason: Reason, detail: str, raw: bytes, field: str | None, source: str, offset: int | None
+) -> DeadLetter:
+    return DeadLetter(
+        reason=reason, detail=detail, raw=raw, field=field, source=source, offset=offset
+    )
 
 
 def load_json(data: bytes) -> object:
@@ -88,8 +103,9 @@ def load_json(data: bytes) -> object:
             raise ValueError(str(exc)) from exc
 
 
-def parse_event(raw: bytes | str, *, kind: str | None = None, source: str = "",
-                offset: int | None = None) -> Event | DeadLetter:
+def parse_event(
+    raw: bytes | str, *, kind: str | None = None, source: str = "", offset: int | None = None
+) -> Event | DeadLetter:
     """Parse one JSON event. ``kind`` is fixed by the topic; otherwise ``type`` decides."""
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
     try:
@@ -97,16 +113,31 @@ def parse_event(raw: bytes | str, *, kind: str | None = None, source: str = "",
     except ValueError as exc:
         return _dead(Reason.MALFORMED_JSON, str(exc), data, None, source, offset)
     if not isinstance(payload, dict):
-        return _dead(Reason.NOT_AN_OBJECT, f"expected a JSON object, got {type(payload).__name__}",
-                     data, None, source, offset)
+        return _dead(
+            Reason.NOT_AN_OBJECT,
+            f"expected a JSON object, got {type(payload).__name__}",
+            data,
+            None,
+            source,
+            offset,
+        )
     declared = payload.get("type", kind)
     if kind is not None and declared not in KIND_ADMITS.get(kind, (kind,)):
-        return _dead(Reason.UNKNOWN_TYPE, f"type {declared!r} on a {kind!r} stream", data,
-                     "type", source, offset)
+        return _dead(
+            Reason.UNKNOWN_TYPE,
+            f"type {declared!r} on a {kind!r} stream",
+            data,
+            "type",
+            source,
+            offset,
+        )
     model: EventModel | None = EVENT_TYPES.get(declared) if isinstance(declared, str) else None
     if model is None:
-        detail = ("missing 'type' (one of complaint, kpi, region)" if declared is None
-                  else f"unknown type {declared!r}")
+        detail = (
+            "missing 'type' (one of complaint, kpi, region)"
+            if declared is None
+            else f"unknown type {declared!r}"
+        )
         return _dead(Reason.UNKNOWN_TYPE, detail, data, "type", source, offset)
     try:
         return model.model_validate(payload)

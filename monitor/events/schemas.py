@@ -160,9 +160,10 @@ class KpiReport(_Event):
     interval_s: Annotated[int, Field(ge=1, le=3600)]
     region: Region
     site: Annotated[str, Field(min_length=1, max_length=128)]
-    kpis: Annotated[dict[Kpi, Annotated[list[float], Field(min_length=1,
-                                                             max_length=MAX_READINGS)]],
-                    Field(min_length=1)]
+    kpis: Annotated[
+        dict[Kpi, Annotated[list[float], Field(min_length=1, max_length=MAX_READINGS)]],
+        Field(min_length=1),
+    ]
 
     @model_validator(mode="after")
     def _in_physical_range(self) -> KpiReport:
@@ -170,8 +171,10 @@ class KpiReport(_Event):
             low, high = KPI_RANGES[kpi]
             if not (low <= min(values) and max(values) <= high):
                 bad = next(i for i, v in enumerate(values) if not low <= v <= high)
-                raise ValueError(f"kpis.{kpi.value}.{bad}: value {values[bad]} outside "
-                                 f"{kpi.value} range [{low}, {high}]")
+                raise ValueError(
+                    f"kpis.{kpi.value}.{bad}: value {values[bad]} outside "
+                    f"{kpi.value} range [{low}, {high}]"
+                )
         return self
 
     @property
@@ -199,8 +202,9 @@ class RegionInfo(_Event):
 
 
 Event = ComplaintEvent | KpiSample | KpiReport | RegionInfo
-EVENT_TYPES: dict[str, type[ComplaintEvent] | type[KpiSample] | type[KpiReport]
-                  | type[RegionInfo]] = {
+EVENT_TYPES: dict[
+    str, type[ComplaintEvent] | type[KpiSample] | type[KpiReport] | type[RegionInfo]
+] = {
     "complaint": ComplaintEvent,
     "kpi": KpiSample,
     "kpi_report": KpiReport,
@@ -208,4 +212,7 @@ EVENT_TYPES: dict[str, type[ComplaintEvent] | type[KpiSample] | type[KpiReport]
 }
 # what each topic's kind admits: the KPI topic carries single samples and reports
 KIND_ADMITS: dict[str, tuple[str, ...]] = {
-    "complaint": ("complaint",), "kpi": ("kpi", "kpi_report"), "region": ("region",)}
+    "complaint": ("complaint",),
+    "kpi": ("kpi", "kpi_report"),
+    "region": ("region",),
+}

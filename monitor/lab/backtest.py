@@ -38,12 +38,16 @@ class DetectorScore:
 
     def to_json(self, labels: int) -> dict[str, object]:
         delays = list(self.caught.values())
-        return {"detector": self.detector, "findings": self.findings,
-                "series_fired": self.series, "incidents_caught": len(self.caught),
-                "recall": len(self.caught) / labels if labels else None,
-                "precision": self.precision(),
-                "mean_delay_hours": sum(delays) / len(delays) if delays else None,
-                "delays": self.caught}
+        return {
+            "detector": self.detector,
+            "findings": self.findings,
+            "series_fired": self.series,
+            "incidents_caught": len(self.caught),
+            "recall": len(self.caught) / labels if labels else None,
+            "precision": self.precision(),
+            "mean_delay_hours": sum(delays) / len(delays) if delays else None,
+            "delays": self.caught,
+        }
 
 
 @dataclass
@@ -75,20 +79,30 @@ class BacktestResult:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "config": self.name, "seconds": round(self.seconds, 2),
-            "tickets": len(self.tickets), "precision": self.precision(),
-            "recall": self.recall(), "mean_delay_hours": self.mean_delay(),
+            "config": self.name,
+            "seconds": round(self.seconds, 2),
+            "tickets": len(self.tickets),
+            "precision": self.precision(),
+            "recall": self.recall(),
+            "mean_delay_hours": self.mean_delay(),
             "false_alarms": len(self.scorecard.false_alarms),
             "false_alarms_per_region_week": self.false_alarms_per_region_week,
             "scorecard": self.scorecard.to_json(),
-            "detectors": {name: d.to_json(len(self.scorecard.incidents))
-                          for name, d in sorted(self.detectors.items())},
+            "detectors": {
+                name: d.to_json(len(self.scorecard.incidents))
+                for name, d in sorted(self.detectors.items())
+            },
         }
 
 
-def run_backtest(config: MonitorConfig, lines: Iterable[bytes], labels: list[Label],
-                 name: str = "config", keep_series: set[str] | None = None,
-                 progress: Callable[[int], None] | None = None) -> BacktestResult:
+def run_backtest(
+    config: MonitorConfig,
+    lines: Iterable[bytes],
+    labels: list[Label],
+    name: str = "config",
+    keep_series: set[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> BacktestResult:
     """Replay raw event ``lines`` with ``config``; score against ``labels``."""
     findings: list[SpecFinding] = []
     points: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
@@ -112,18 +126,26 @@ def run_backtest(config: MonitorConfig, lines: Iterable[bytes], labels: list[Lab
         tickets = run.tickets.all()
         run.tickets.close()
     span = (max(hours_seen) - min(hours_seen) + HOUR_MS) if hours_seen else 0
-    return _scored(name, labels, tickets, findings, len(regions) * span / WEEK_MS,
-                   run.seconds, dict(points))
+    return _scored(
+        name, labels, tickets, findings, len(regions) * span / WEEK_MS, run.seconds, dict(points)
+    )
 
 
-def run_backtest_series(config: MonitorConfig, series: HourlySeries, labels: list[Label],
-                        name: str = "config", keep_series: set[str] | None = None,
-                        db_url: str | None = None, scan_hours: int = 168) -> BacktestResult:
+def run_backtest_series(
+    config: MonitorConfig,
+    series: HourlySeries,
+    labels: list[Label],
+    name: str = "config",
+    keep_series: set[str] | None = None,
+    db_url: str | None = None,
+    scan_hours: int = 168,
+) -> BacktestResult:
     """Judge hourly data with ``config`` (months of it, without the raw events); score it."""
     findings: list[SpecFinding] = []
     with tempfile.TemporaryDirectory() as tmp:
-        run = build(config, db_url or f"sqlite:///{Path(tmp) / 'backtest.db'}",
-                    scan_hours=scan_hours)
+        run = build(
+            config, db_url or f"sqlite:///{Path(tmp) / 'backtest.db'}", scan_hours=scan_hours
+        )
         run.pipeline.on_tick = lambda result: findings.extend(result.findings)
         run_series(run, series)
         tickets = run.tickets.all()
@@ -139,9 +161,15 @@ def run_backtest_series(config: MonitorConfig, series: HourlySeries, labels: lis
     return _scored(name, labels, tickets, findings, region_weeks, run.seconds, points)
 
 
-def _scored(name: str, labels: list[Label], tickets: list[TicketView],
-            findings: list[SpecFinding], region_weeks: float, seconds: float,
-            points: dict[tuple[str, str], list[tuple[int, float]]]) -> BacktestResult:
+def _scored(
+    name: str,
+    labels: list[Label],
+    tickets: list[TicketView],
+    findings: list[SpecFinding],
+    region_weeks: float,
+    seconds: float,
+    points: dict[tuple[str, str], list[tuple[int, float]]],
+) -> BacktestResult:
     card = score(labels, tickets, grace_hours=GRACE_HOURS)
     detectors: dict[str, DetectorScore] = {}
     fired: dict[str, set[tuple[str, str]]] = defaultdict(set)
@@ -157,11 +185,21 @@ def _scored(name: str, labels: list[Label], tickets: list[TicketView],
     for det, series in fired.items():
         d = detectors[det]
         d.series = len(series)
-        d.false_series = sum(1 for region, metric in series
-                             if not any(concerns(lab, region, metric) for lab in labels))
-    return BacktestResult(name=name, scorecard=card, tickets=tickets, detectors=detectors,
-                          region_weeks=region_weeks, seconds=seconds, aggregates=points,
-                          findings=findings)
+        d.false_series = sum(
+            1
+            for region, metric in series
+            if not any(concerns(lab, region, metric) for lab in labels)
+        )
+    return BacktestResult(
+        name=name,
+        scorecard=card,
+        tickets=tickets,
+        detectors=detectors,
+        region_weeks=region_weeks,
+        seconds=seconds,
+        aggregates=points,
+        findings=findings,
+    )
 
 
 @dataclass
@@ -176,5 +214,9 @@ class Comparison:
 
     def to_json(self) -> dict[str, object]:
         only_a, only_b = self.only_caught_by()
-        return {"a": self.a.to_json(), "b": self.b.to_json(),
-                f"only_{self.a.name}": only_a, f"only_{self.b.name}": only_b}
+        return {
+            "a": self.a.to_json(),
+            "b": self.b.to_json(),
+            f"only_{self.a.name}": only_a,
+            f"only_{self.b.name}": only_b,
+        }

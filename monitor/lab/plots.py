@@ -30,18 +30,35 @@ def plot_alerted_series(result: BacktestResult, labels: list[Label], out_dir: Pa
         fig, ax = plt.subplots(figsize=(12, 4))
         ax.plot(hours, values, lw=0.8, color="#1f77b4", label=metric)
         if len(values) >= 24:  # a daily moving median as the eye's baseline
-            band = np.array([np.nanmedian(values[max(0, i - 167):i + 1])
-                             for i in range(len(values))])
+            band = np.array(
+                [np.nanmedian(values[max(0, i - 167) : i + 1]) for i in range(len(values))]
+            )
             ax.plot(hours, band, lw=1.2, color="#7f7f7f", label="7-day rolling median")
         for label in labels:
             if label.region == region and (label.metric == metric or metric in label.related):
-                ax.axvspan(label.start / HOUR_MS, label.end / HOUR_MS, color="#ffbf00",
-                           alpha=0.25, label=f"incident {label.kind}")
-        fired = sorted({sf.finding.hour / HOUR_MS for sf in result.findings
-                        if sf.finding.region == region and sf.finding.metric == metric})
+                ax.axvspan(
+                    label.start / HOUR_MS,
+                    label.end / HOUR_MS,
+                    color="#ffbf00",
+                    alpha=0.25,
+                    label=f"incident {label.kind}",
+                )
+        fired = sorted(
+            {
+                sf.finding.hour / HOUR_MS
+                for sf in result.findings
+                if sf.finding.region == region and sf.finding.metric == metric
+            }
+        )
         if fired:
-            ax.scatter(fired, np.interp(fired, hours, np.nan_to_num(values)), s=8,
-                       color="#d62728", zorder=3, label="findings")
+            ax.scatter(
+                fired,
+                np.interp(fired, hours, np.nan_to_num(values)),
+                s=8,
+                color="#d62728",
+                zorder=3,
+                label="findings",
+            )
         ax.set_title(f"{region} · {metric}")
         ax.set_xlabel("hours since epoch")
         ax.legend(loc="upper left", fontsize=8)

@@ -33,12 +33,22 @@ def route(line: bytes) -> tuple[str, bytes | None]:
     return role, region.encode() if isinstance(region, str) else None
 
 
-def produce_lines(lines: Iterable[bytes], bootstrap: str, names: TopicNames,
-                  rate: float | None = None,
-                  progress: Callable[[int], None] | None = None) -> Counter[str]:
+def produce_lines(
+    lines: Iterable[bytes],
+    bootstrap: str,
+    names: TopicNames,
+    rate: float | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Counter[str]:
     """Send every non-empty line; ``rate`` caps events per second. Returns counts by topic."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
-                             batch_size=256 * 1024, retries=10, client_id="yujing-produce")
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=20,
+        batch_size=256 * 1024,
+        retries=10,
+        client_id="yujing-produce",
+    )
     topics = names.all()
     counts: Counter[str] = Counter()
     started = time.monotonic()

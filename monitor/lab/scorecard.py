@@ -28,9 +28,16 @@ class IncidentScore:
     ticket_ids: list[int] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
-        return {"id": self.id, "kind": self.kind, "region": self.region,
-                "metric": self.metric, "caught": self.caught, "delay_hours": self.delay_hours,
-                "ticket_id": self.ticket_id, "tickets": len(self.ticket_ids)}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "region": self.region,
+            "metric": self.metric,
+            "caught": self.caught,
+            "delay_hours": self.delay_hours,
+            "ticket_id": self.ticket_id,
+            "tickets": len(self.ticket_ids),
+        }
 
 
 @dataclass
@@ -46,9 +53,16 @@ class Scorecard:
     def to_json(self) -> dict[str, object]:
         return {
             "incidents": [i.to_json() for i in self.incidents],
-            "false_alarms": [{"ticket_id": t.id, "region": t.region, "metric": t.metric,
-                              "detector": t.detector, "first_hour": t.first_hour}
-                             for t in self.false_alarms],
+            "false_alarms": [
+                {
+                    "ticket_id": t.id,
+                    "region": t.region,
+                    "metric": t.metric,
+                    "detector": t.detector,
+                    "first_hour": t.first_hour,
+                }
+                for t in self.false_alarms
+            ],
             "tickets": self.tickets,
         }
 
@@ -61,28 +75,40 @@ def concerns(label: Label, region: str, metric: str) -> bool:
     return region == label.region and (metric == label.metric or metric in label.related)
 
 
-def matches(label: Label, region: str, metric: str, hour: int,
-            grace_hours: int = GRACE_HOURS) -> bool:
+def matches(
+    label: Label, region: str, metric: str, hour: int, grace_hours: int = GRACE_HOURS
+) -> bool:
     """A detection at ``hour`` (known when the hour closes) belongs to the incident."""
     detected = hour + HOUR_MS
     return concerns(label, region, metric) and (
-        label.start < detected <= label.end + grace_hours * HOUR_MS)
+        label.start < detected <= label.end + grace_hours * HOUR_MS
+    )
 
 
-def score(labels: list[Label], tickets: list[TicketView],
-          grace_hours: int = GRACE_HOURS) -> Scorecard:
+def score(
+    labels: list[Label], tickets: list[TicketView], grace_hours: int = GRACE_HOURS
+) -> Scorecard:
     used: set[int] = set()
     results = []
     for label in sorted(labels, key=lambda lab: lab.start):
-        matched = [t for t in tickets if t.id not in used and matches(
-            label, t.region, t.metric, t.first_hour, grace_hours)]
+        matched = [
+            t
+            for t in tickets
+            if t.id not in used and matches(label, t.region, t.metric, t.first_hour, grace_hours)
+        ]
         used.update(t.id for t in matched)
         first = min(matched, key=lambda t: t.opened_at) if matched else None
-        results.append(IncidentScore(
-            id=label.id, kind=label.kind, region=label.region, metric=label.metric,
-            caught=first is not None,
-            delay_hours=None if first is None else (first.opened_at - label.start) / HOUR_MS,
-            ticket_id=None if first is None else first.id,
-            ticket_ids=[t.id for t in matched]))
+        results.append(
+            IncidentScore(
+                id=label.id,
+                kind=label.kind,
+                region=label.region,
+                metric=label.metric,
+                caught=first is not None,
+                delay_hours=None if first is None else (first.opened_at - label.start) / HOUR_MS,
+                ticket_id=None if first is None else first.id,
+                ticket_ids=[t.id for t in matched],
+            )
+        )
     false_alarms = [t for t in tickets if t.id not in used]
     return Scorecard(incidents=results, false_alarms=false_alarms, tickets=len(tickets))

@@ -40,14 +40,118 @@ def _normalise(profile: list[float]) -> np.ndarray:
 
 
 # hour-of-day shapes (local time)
-EVENING = _normalise([0.35, 0.25, 0.2, 0.15, 0.15, 0.2, 0.35, 0.55, 0.7, 0.8, 0.85, 0.9,
-                      0.95, 0.9, 0.9, 0.95, 1.0, 1.1, 1.3, 1.6, 1.9, 2.0, 1.6, 0.9])
-OFFICE = _normalise([0.15, 0.1, 0.08, 0.08, 0.1, 0.15, 0.3, 0.7, 1.2, 1.6, 1.7, 1.6,
-                     1.3, 1.5, 1.6, 1.6, 1.5, 1.3, 1.0, 0.8, 0.6, 0.45, 0.3, 0.2])
-MOBILE = _normalise([0.3, 0.2, 0.15, 0.15, 0.2, 0.35, 0.7, 1.1, 1.3, 1.2, 1.15, 1.2,
-                     1.25, 1.2, 1.15, 1.15, 1.2, 1.35, 1.4, 1.35, 1.3, 1.2, 0.9, 0.5])
-UTIL = np.asarray([0.45, 0.35, 0.3, 0.28, 0.28, 0.32, 0.45, 0.65, 0.8, 0.85, 0.88, 0.9,
-                   0.92, 0.9, 0.9, 0.92, 0.95, 1.0, 1.1, 1.25, 1.4, 1.45, 1.25, 0.8])
+EVENING = _normalise(
+    [
+        0.35,
+        0.25,
+        0.2,
+        0.15,
+        0.15,
+        0.2,
+        0.35,
+        0.55,
+        0.7,
+        0.8,
+        0.85,
+        0.9,
+        0.95,
+        0.9,
+        0.9,
+        0.95,
+        1.0,
+        1.1,
+        1.3,
+        1.6,
+        1.9,
+        2.0,
+        1.6,
+        0.9,
+    ]
+)
+OFFICE = _normalise(
+    [
+        0.15,
+        0.1,
+        0.08,
+        0.08,
+        0.1,
+        0.15,
+        0.3,
+        0.7,
+        1.2,
+        1.6,
+        1.7,
+        1.6,
+        1.3,
+        1.5,
+        1.6,
+        1.6,
+        1.5,
+        1.3,
+        1.0,
+        0.8,
+        0.6,
+        0.45,
+        0.3,
+        0.2,
+    ]
+)
+MOBILE = _normalise(
+    [
+        0.3,
+        0.2,
+        0.15,
+        0.15,
+        0.2,
+        0.35,
+        0.7,
+        1.1,
+        1.3,
+        1.2,
+        1.15,
+        1.2,
+        1.25,
+        1.2,
+        1.15,
+        1.15,
+        1.2,
+        1.35,
+        1.4,
+        1.35,
+        1.3,
+        1.2,
+        0.9,
+        0.5,
+    ]
+)
+UTIL = np.asarray(
+    [
+        0.45,
+        0.35,
+        0.3,
+        0.28,
+        0.28,
+        0.32,
+        0.45,
+        0.65,
+        0.8,
+        0.85,
+        0.88,
+        0.9,
+        0.92,
+        0.9,
+        0.9,
+        0.92,
+        0.95,
+        1.0,
+        1.1,
+        1.25,
+        1.4,
+        1.45,
+        1.25,
+        0.8,
+    ]
+)
 
 DAILY = {
     Category.BROADBAND_LAG: EVENING,
@@ -61,8 +165,10 @@ DAILY = {
 # day-of-week multipliers, Monday first
 HOME_WEEK = np.asarray([0.95, 0.95, 0.95, 0.95, 1.0, 1.1, 1.1])
 OFFICE_WEEK = np.asarray([1.1, 1.05, 1.05, 1.05, 1.0, 0.85, 0.9])
-WEEKLY = {c: (HOME_WEEK if c in (Category.BROADBAND_LAG, Category.WEAK_SIGNAL) else OFFICE_WEEK)
-          for c in CATS}
+WEEKLY = {
+    c: (HOME_WEEK if c in (Category.BROADBAND_LAG, Category.WEAK_SIGNAL) else OFFICE_WEEK)
+    for c in CATS
+}
 CHANNELS = tuple(Channel)
 CHANNEL_WEIGHTS = np.asarray([0.5, 0.25, 0.1, 0.1, 0.05])
 SAMPLES_PER_HOUR = 2  # KPI readings per site per hour (every 30 minutes)
@@ -93,8 +199,10 @@ class SimConfig:
 
     def __post_init__(self) -> None:
         if self.incidents and self.weeks < 5:
-            raise ValueError("incidents need at least 5 simulated weeks: two weeks of history "
-                             "for week-over-week baselines, then room for each incident")
+            raise ValueError(
+                "incidents need at least 5 simulated weeks: two weeks of history "
+                "for week-over-week baselines, then room for each incident"
+            )
         if self.regions < 4 and self.incidents:
             raise ValueError("incidents need at least 4 regions (one per incident kind)")
 
@@ -120,16 +228,27 @@ class Label:
     related: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
-        return {"id": self.id, "kind": self.kind, "region": self.region,
-                "metric": self.metric, "start": to_iso(self.start), "end": to_iso(self.end),
-                "related": list(self.related)}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "region": self.region,
+            "metric": self.metric,
+            "start": to_iso(self.start),
+            "end": to_iso(self.end),
+            "related": list(self.related),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Label:
-        return cls(id=str(data["id"]), kind=str(data["kind"]), region=str(data["region"]),
-                   metric=str(data["metric"]), start=from_iso(str(data["start"])),
-                   end=from_iso(str(data["end"])),
-                   related=tuple(data.get("related", ())))  # type: ignore[arg-type]
+        return cls(
+            id=str(data["id"]),
+            kind=str(data["kind"]),
+            region=str(data["region"]),
+            metric=str(data["metric"]),
+            start=from_iso(str(data["start"])),
+            end=from_iso(str(data["end"])),
+            related=tuple(data.get("related", ())),
+        )  # type: ignore[arg-type]
 
 
 @dataclass
@@ -157,8 +276,9 @@ def build_world(config: SimConfig) -> World:
     rng = np.random.default_rng(config.seed)
     R, T, S = config.regions, config.hours, SITES_PER_REGION
     regions = [f"region-{i + 1:03d}" for i in range(R)]
-    subscribers = np.round(np.exp(rng.uniform(np.log(config.min_subscribers),
-                                              np.log(config.max_subscribers), R)), -2)
+    subscribers = np.round(
+        np.exp(rng.uniform(np.log(config.min_subscribers), np.log(config.max_subscribers), R)), -2
+    )
     hod = np.arange(T) % 24
     dow = (np.arange(T) // 24) % 7
     rate = np.empty((R, len(CATS), T))
@@ -180,12 +300,20 @@ def _inject(world: World, rng: np.random.Generator) -> None:
     picks = rng.choice(len(world.regions), size=4, replace=False)
     a, b, c, d = (int(x) for x in picks)
 
-    def label(kind: str, region: int, metric: str, h0: int, h1: int,
-              related: tuple[str, ...] = ()) -> None:
-        world.labels.append(Label(
-            id=f"inc-{len(world.labels) + 1:02d}-{kind}", kind=kind,
-            region=world.regions[region], metric=metric,
-            start=start + h0 * HOUR_MS, end=start + min(h1, T) * HOUR_MS, related=related))
+    def label(
+        kind: str, region: int, metric: str, h0: int, h1: int, related: tuple[str, ...] = ()
+    ) -> None:
+        world.labels.append(
+            Label(
+                id=f"inc-{len(world.labels) + 1:02d}-{kind}",
+                kind=kind,
+                region=world.regions[region],
+                metric=metric,
+                start=start + h0 * HOUR_MS,
+                end=start + min(h1, T) * HOUR_MS,
+                related=related,
+            )
+        )
 
     # (a) a site degrading over days: broadband complaints climb, packet loss creeps up
     h0 = 16 * 24 + int(rng.integers(0, 48))
@@ -193,35 +321,66 @@ def _inject(world: World, rng: np.random.Generator) -> None:
     ramp = _ramp(h1 - h0, 4 * 24)
     world.rate[a, C[Category.BROADBAND_LAG], h0:h1] *= 1.0 + 1.4 * ramp
     world.loss[a, 0, h0:h1] += 3.0 * ramp
-    label("site_degradation", a, "complaints.broadband_lag", h0, h1,
-          ("kpi.packet_loss.mean", "kpi.packet_loss.max", "kpi.packet_loss.p95",
-           "complaint_rate.broadband_lag"))
+    label(
+        "site_degradation",
+        a,
+        "complaints.broadband_lag",
+        h0,
+        h1,
+        (
+            "kpi.packet_loss.mean",
+            "kpi.packet_loss.max",
+            "kpi.packet_loss.p95",
+            "complaint_rate.broadband_lag",
+        ),
+    )
 
     # (b) evening congestion: 20:00-22:00 on four evenings, a site near saturation
     day = 20 + int(rng.integers(0, 5))
     for k in range(4):
         e0 = (day + k) * 24 + 20
-        world.util[b, 1, e0:e0 + 2] = rng.uniform(93, 97, size=2)
-        world.rate[b, C[Category.BROADBAND_LAG], e0:e0 + 2] *= 1.8
-    label("evening_congestion", b, "kpi.bandwidth_utilisation.max",
-          day * 24 + 20, (day + 3) * 24 + 22,
-          ("kpi.bandwidth_utilisation.p95", "kpi.bandwidth_utilisation.mean",
-           "complaints.broadband_lag", "complaint_rate.broadband_lag"))
+        world.util[b, 1, e0 : e0 + 2] = rng.uniform(93, 97, size=2)
+        world.rate[b, C[Category.BROADBAND_LAG], e0 : e0 + 2] *= 1.8
+    label(
+        "evening_congestion",
+        b,
+        "kpi.bandwidth_utilisation.max",
+        day * 24 + 20,
+        (day + 3) * 24 + 22,
+        (
+            "kpi.bandwidth_utilisation.p95",
+            "kpi.bandwidth_utilisation.mean",
+            "complaints.broadband_lag",
+            "complaint_rate.broadband_lag",
+        ),
+    )
 
     # (c) a billing fault: a wrong bill run makes disputes spike for most of a day
     h0 = (18 + int(rng.integers(0, 8))) * 24 + 9
     h1 = h0 + 20
     world.rate[c, C[Category.BILLING_DISPUTE], h0:h1] *= 20.0
-    label("billing_fault", c, "complaint_rate.billing_dispute", h0, h1,
-          ("complaints.billing_dispute",))
+    label(
+        "billing_fault",
+        c,
+        "complaint_rate.billing_dispute",
+        h0,
+        h1,
+        ("complaints.billing_dispute",),
+    )
 
     # (d) an install/repair backlog builds up in field service
     h0 = (15 + int(rng.integers(0, 5))) * 24
     h1 = min(h0 + 11 * 24, T)
     ramp = _ramp(h1 - h0, 6 * 24)
     world.rate[d, C[Category.INSTALL_REPAIR_TIMEOUT], h0:h1] *= 1.0 + 2.5 * ramp
-    label("install_repair_backlog", d, "complaints.install_repair_timeout", h0, h1,
-          ("complaint_rate.install_repair_timeout",))
+    label(
+        "install_repair_backlog",
+        d,
+        "complaints.install_repair_timeout",
+        h0,
+        h1,
+        ("complaint_rate.install_repair_timeout",),
+    )
 
 
 class _TimeFormatter:
@@ -246,8 +405,14 @@ class _TimeFormatter:
         return f"{self._prefix}:{minutes:02d}:{seconds:02d}.{millis:03d}{self.suffix}"
 
 
-def _hour_events(world: World, t: int, rng: np.random.Generator, counts: np.ndarray,
-                 fmt: _TimeFormatter, serial: list[int]) -> list[tuple[int, bytes]]:
+def _hour_events(
+    world: World,
+    t: int,
+    rng: np.random.Generator,
+    counts: np.ndarray,
+    fmt: _TimeFormatter,
+    serial: list[int],
+) -> list[tuple[int, bytes]]:
     start = world.start_ms + t * HOUR_MS
     out: list[tuple[int, bytes]] = []
     regions = world.regions
@@ -265,8 +430,11 @@ def _hour_events(world: World, t: int, rng: np.random.Generator, counts: np.ndar
                 ts = start + int(offsets[k])
                 serial[0] += 1
                 event: dict[str, object] = {
-                    "type": "complaint", "id": f"c{world.config.seed}-{serial[0]}",
-                    "event_time": fmt(ts), "region": regions[r], "category": category,
+                    "type": "complaint",
+                    "id": f"c{world.config.seed}-{serial[0]}",
+                    "event_time": fmt(ts),
+                    "region": regions[r],
+                    "category": category,
                     "channel": CHANNELS[int(channels[k])].value,
                 }
                 if with_text[k]:
@@ -287,23 +455,52 @@ def _hour_events(world: World, t: int, rng: np.random.Generator, counts: np.ndar
         for s in range(SITES_PER_REGION):
             site = f"{region}-s{s + 1}"
             if world.config.kpi_reports:  # as an OSS export: the site's hour in one record
-                out.append((start + HOUR_MS - 1, orjson.dumps({
-                    "type": "kpi_report", "period_start": fmt(start),
-                    "interval_s": 3600 // SAMPLES_PER_HOUR, "region": region, "site": site,
-                    "kpis": {kpi.value: [round(float(v), 3) for v in values[r, s]]
-                             for kpi, values in ((Kpi.BANDWIDTH_UTILISATION, util),
-                                                 (Kpi.PACKET_LOSS, loss),
-                                                 (Kpi.LATENCY, latency))}})))
+                out.append(
+                    (
+                        start + HOUR_MS - 1,
+                        orjson.dumps(
+                            {
+                                "type": "kpi_report",
+                                "period_start": fmt(start),
+                                "interval_s": 3600 // SAMPLES_PER_HOUR,
+                                "region": region,
+                                "site": site,
+                                "kpis": {
+                                    kpi.value: [round(float(v), 3) for v in values[r, s]]
+                                    for kpi, values in (
+                                        (Kpi.BANDWIDTH_UTILISATION, util),
+                                        (Kpi.PACKET_LOSS, loss),
+                                        (Kpi.LATENCY, latency),
+                                    )
+                                },
+                            }
+                        ),
+                    )
+                )
                 continue
             for q in range(SAMPLES_PER_HOUR):
                 ts = start + q * (HOUR_MS // SAMPLES_PER_HOUR) + int(jitter[r, s, q])
                 stamp = fmt(ts)
-                for kpi, value in ((Kpi.BANDWIDTH_UTILISATION, util[r, s, q]),
-                                   (Kpi.PACKET_LOSS, loss[r, s, q]),
-                                   (Kpi.LATENCY, latency[r, s, q])):
-                    out.append((ts, orjson.dumps({
-                        "type": "kpi", "event_time": stamp, "region": region, "site": site,
-                        "kpi": kpi.value, "value": round(float(value), 3)})))
+                for kpi, value in (
+                    (Kpi.BANDWIDTH_UTILISATION, util[r, s, q]),
+                    (Kpi.PACKET_LOSS, loss[r, s, q]),
+                    (Kpi.LATENCY, latency[r, s, q]),
+                ):
+                    out.append(
+                        (
+                            ts,
+                            orjson.dumps(
+                                {
+                                    "type": "kpi",
+                                    "event_time": stamp,
+                                    "region": region,
+                                    "site": site,
+                                    "kpi": kpi.value,
+                                    "value": round(float(value), 3),
+                                }
+                            ),
+                        )
+                    )
     out.sort(key=lambda item: item[0])
     return out
 
@@ -320,7 +517,7 @@ BAD_LINES: tuple[bytes, ...] = (
     b' "site": "region-001-s1", "kpi": "packet_loss", "value": NaN}',
     b'{"type": "complaint", "id": "bad-6", "event_time": "2026-10-05 10:00:00",'
     b' "region": "region-001", "category": "weak_signal", "channel": "app"}',
-    b'[1, 2, 3]',
+    b"[1, 2, 3]",
 )
 
 
@@ -332,8 +529,9 @@ def generate(config: SimConfig) -> tuple[World, Iterator[bytes]]:
         rng = np.random.default_rng(config.seed + 1)
         fmt = _TimeFormatter(config.offset_hours)
         for r, region in enumerate(world.regions):
-            yield orjson.dumps({"type": "region", "region": region,
-                                "subscribers": int(world.subscribers[r])})
+            yield orjson.dumps(
+                {"type": "region", "region": region, "subscribers": int(world.subscribers[r])}
+            )
         serial = [0]
         for t in range(config.hours):
             counts = rng.poisson(world.rate[:, :, t])
@@ -346,15 +544,23 @@ def generate(config: SimConfig) -> tuple[World, Iterator[bytes]]:
     return world, lines()
 
 
-def _dirty_lines(world: World, t: int, rng: np.random.Generator,
-                 fmt: _TimeFormatter) -> Iterator[bytes]:
+def _dirty_lines(
+    world: World, t: int, rng: np.random.Generator, fmt: _TimeFormatter
+) -> Iterator[bytes]:
     """A few bad lines a day, and one event far too late (a day old), to exercise DLQs."""
     yield BAD_LINES[int(rng.integers(0, len(BAD_LINES)))]
     if t >= 48:
         ts = world.start_ms + (t - 30) * HOUR_MS + 1
-        yield orjson.dumps({"type": "complaint", "id": f"late-{t}", "event_time": fmt(ts),
-                            "region": world.regions[0], "category": "weak_signal",
-                            "channel": "hotline"})
+        yield orjson.dumps(
+            {
+                "type": "complaint",
+                "id": f"late-{t}",
+                "event_time": fmt(ts),
+                "region": world.regions[0],
+                "category": "weak_signal",
+                "channel": "hotline",
+            }
+        )
 
 
 def write(config: SimConfig, out_dir: Path) -> tuple[Path, Path, int]:
@@ -372,10 +578,18 @@ def write(config: SimConfig, out_dir: Path) -> tuple[Path, Path, int]:
 
 
 def write_labels(config: SimConfig, labels: list[Label], path: Path) -> None:
-    path.write_bytes(orjson.dumps(
-        {"seed": config.seed, "regions": config.regions, "weeks": config.weeks,
-         "start": config.start, "incidents": [lab.to_json() for lab in labels]},
-        option=orjson.OPT_INDENT_2))
+    path.write_bytes(
+        orjson.dumps(
+            {
+                "seed": config.seed,
+                "regions": config.regions,
+                "weeks": config.weeks,
+                "start": config.start,
+                "incidents": [lab.to_json() for lab in labels],
+            },
+            option=orjson.OPT_INDENT_2,
+        )
+    )
 
 
 def read_labels(path: Path) -> list[Label]:

@@ -29,18 +29,25 @@ from monitor.lab.simulate_events import (
 WEEK_H = 168
 KINDS = ("site_degradation", "evening_congestion", "billing_fault", "install_repair_backlog")
 RELATED = {  # the other series an incident shows in (as the event simulator labels them)
-    "site_degradation": ("kpi.packet_loss.mean", "kpi.packet_loss.max", "kpi.packet_loss.p95",
-                         "complaint_rate.broadband_lag"),
-    "evening_congestion": ("kpi.bandwidth_utilisation.p95", "kpi.bandwidth_utilisation.mean",
-                           "complaints.broadband_lag", "complaint_rate.broadband_lag"),
+    "site_degradation": (
+        "kpi.packet_loss.mean",
+        "kpi.packet_loss.max",
+        "kpi.packet_loss.p95",
+        "complaint_rate.broadband_lag",
+    ),
+    "evening_congestion": (
+        "kpi.bandwidth_utilisation.p95",
+        "kpi.bandwidth_utilisation.mean",
+        "complaints.broadband_lag",
+        "complaint_rate.broadband_lag",
+    ),
     "billing_fault": ("complaints.billing_dispute",),
     "install_repair_backlog": ("complaint_rate.install_repair_timeout",),
 }
 RATE_PER = 10_000
 
 
-def plan_incidents(config: SimConfig, rng: np.random.Generator,
-                   regions: list[str]) -> list[Label]:
+def plan_incidents(config: SimConfig, rng: np.random.Generator, regions: list[str]) -> list[Label]:
     """One incident of each kind every five weeks after the first three (history), each
     in a different region."""
     start = from_iso(config.start)
@@ -50,8 +57,11 @@ def plan_incidents(config: SimConfig, rng: np.random.Generator,
         for kind, r in zip(KINDS, picks, strict=True):
             h0 = round_start + int(rng.integers(0, 2 * WEEK_H)) // 24 * 24
             if kind == "site_degradation":
-                h0, h1, metric = h0 + int(rng.integers(0, 24)), h0 + 9 * 24, \
-                    "complaints.broadband_lag"
+                h0, h1, metric = (
+                    h0 + int(rng.integers(0, 24)),
+                    h0 + 9 * 24,
+                    "complaints.broadband_lag",
+                )
             elif kind == "evening_congestion":
                 h0, h1, metric = h0 + 20, h0 + 3 * 24 + 2, "kpi.bandwidth_utilisation.max"
             elif kind == "billing_fault":
@@ -59,29 +69,40 @@ def plan_incidents(config: SimConfig, rng: np.random.Generator,
             else:
                 h1, metric = h0 + 11 * 24, "complaints.install_repair_timeout"
             h1 = min(h1, config.hours)
-            labels.append(Label(id=f"inc-{len(labels) + 1:03d}-{kind}", kind=kind,
-                                region=regions[r], metric=metric,
-                                start=start + h0 * HOUR_MS, end=start + h1 * HOUR_MS,
-                                related=RELATED[kind]))
+            labels.append(
+                Label(
+                    id=f"inc-{len(labels) + 1:03d}-{kind}",
+                    kind=kind,
+                    region=regions[r],
+                    metric=metric,
+                    start=start + h0 * HOUR_MS,
+                    end=start + h1 * HOUR_MS,
+                    related=RELATED[kind],
+                )
+            )
     return labels
 
 
-def simulate_hourly(config: SimConfig, metrics: list[str] | None = None
-                    ) -> tuple[HourlySeries, list[Label]]:
+def simulate_hourly(
+    config: SimConfig, metrics: list[str] | None = None
+) -> tuple[HourlySeries, list[Label]]:
     """Hourly aggregates of ``config``'s world (float32) and its labelled incidents."""
     rng = np.random.default_rng(config.seed)
     R, T, S = config.regions, config.hours, SITES_PER_REGION
     regions = [f"region-{i + 1:04d}" for i in range(R)]
-    subscribers = np.round(np.exp(rng.uniform(np.log(config.min_subscribers),
-                                              np.log(config.max_subscribers), R)), -2)
+    subscribers = np.round(
+        np.exp(rng.uniform(np.log(config.min_subscribers), np.log(config.max_subscribers), R)), -2
+    )
     site_util = rng.uniform(28, 48, size=(R, S))
     site_loss = rng.uniform(0.08, 0.25, size=(R, S))
     labels = plan_incidents(config, rng, regions) if config.incidents else []
     start = from_iso(config.start)
     row = {r: i for i, r in enumerate(regions)}
-    names = metrics or ([f"complaints.{c.value}" for c in CATS]
-                        + [f"complaint_rate.{c.value}" for c in CATS]
-                        + ["kpi.bandwidth_utilisation.max", "kpi.packet_loss.mean"])
+    names = metrics or (
+        [f"complaints.{c.value}" for c in CATS]
+        + [f"complaint_rate.{c.value}" for c in CATS]
+        + ["kpi.bandwidth_utilisation.max", "kpi.packet_loss.mean"]
+    )
     out = {m: np.empty((R, T), dtype=np.float32) for m in names}
     for w0 in range(0, T, WEEK_H):
         t = np.arange(w0, min(w0 + WEEK_H, T))
@@ -93,17 +114,20 @@ def simulate_hourly(config: SimConfig, metrics: list[str] | None = None
         util = site_util[:, :, None] * UTIL[hod][None, None, :]
         loss = site_loss[:, :, None] * (1 + 0.3 * UTIL[hod])[None, None, :]
         for label in labels:
-            _apply(label, rate, util, loss, row[label.region],
-                   (label.start - start) // HOUR_MS, t)
+            _apply(label, rate, util, loss, row[label.region], (label.start - start) // HOUR_MS, t)
         counts = rng.poisson(rate)
         samples = (R, S, SAMPLES_PER_HOUR, len(t))
         util_s = np.clip(util[:, :, None, :] + rng.normal(0.0, 2.5, size=samples), 0, 100)
         loss_s = np.clip(loss[:, :, None, :] * rng.lognormal(0.0, 0.25, size=samples), 0, 100)
         cols = slice(w0, w0 + len(t))
         for c, category in enumerate(CATS):
-            for name, values in ((f"complaints.{category.value}", counts[:, c]),
-                                 (f"complaint_rate.{category.value}",
-                                  counts[:, c] * (RATE_PER / subscribers[:, None]))):
+            for name, values in (
+                (f"complaints.{category.value}", counts[:, c]),
+                (
+                    f"complaint_rate.{category.value}",
+                    counts[:, c] * (RATE_PER / subscribers[:, None]),
+                ),
+            ):
                 if name in out:
                     out[name][:, cols] = values
         if "kpi.bandwidth_utilisation.max" in out:
@@ -113,8 +137,15 @@ def simulate_hourly(config: SimConfig, metrics: list[str] | None = None
     return HourlySeries(regions, start - start % HOUR_MS, out), labels
 
 
-def _apply(label: Label, rate: np.ndarray, util: np.ndarray, loss: np.ndarray, r: int,
-           h0: int, t: np.ndarray) -> None:
+def _apply(
+    label: Label,
+    rate: np.ndarray,
+    util: np.ndarray,
+    loss: np.ndarray,
+    r: int,
+    h0: int,
+    t: np.ndarray,
+) -> None:
     """Multiply this week's rates (and shift KPIs) where the incident overlaps it; the
     shapes are the event simulator's."""
     h1 = h0 + (label.end - label.start) // HOUR_MS

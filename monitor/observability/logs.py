@@ -14,12 +14,15 @@ import orjson
 
 class KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        base = (f"ts={self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} level={record.levelname} "
-                f"logger={record.name} msg={orjson.dumps(record.getMessage()).decode()}")
+        base = (
+            f"ts={self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} level={record.levelname} "
+            f"logger={record.name} msg={orjson.dumps(record.getMessage()).decode()}"
+        )
         fields = getattr(record, "fields", None)
         if fields:
-            parts = " ".join(f"{k}={orjson.dumps(v, default=str).decode()}"
-                             for k, v in fields.items())
+            parts = " ".join(
+                f"{k}={orjson.dumps(v, default=str).decode()}" for k, v in fields.items()
+            )
             base = f"{base} {parts}"
         if record.exc_info:
             base = f"{base}\n{self.formatException(record.exc_info)}"

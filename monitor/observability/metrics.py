@@ -50,8 +50,14 @@ def expected_band(window: np.ndarray, weeks: int = BAND_WEEKS) -> tuple[np.ndarr
     The spread has a Poisson floor (2 sqrt of the median) so a series whose past weeks
     were identical still gets a band a count can plausibly move within.
     """
-    same_hour = np.stack([window[:, -1 - WEEK_HOURS * k] for k in range(1, weeks + 1)
-                          if WEEK_HOURS * k < window.shape[1]], axis=1)
+    same_hour = np.stack(
+        [
+            window[:, -1 - WEEK_HOURS * k]
+            for k in range(1, weeks + 1)
+            if WEEK_HOURS * k < window.shape[1]
+        ],
+        axis=1,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # rows with no history: NaN
         median = np.nanmedian(same_hour, axis=1)
@@ -63,8 +69,8 @@ def expected_band(window: np.ndarray, weeks: int = BAND_WEEKS) -> tuple[np.ndarr
 def wow_change(window: np.ndarray) -> np.ndarray:
     """Last 7 days against the 7 days before, as a ratio (0.2 = +20%); NaN without a base."""
     last = np.nansum(window[:, -WEEK_HOURS:], axis=1)
-    before = np.nansum(window[:, -2 * WEEK_HOURS:-WEEK_HOURS], axis=1)
-    have = np.isfinite(window[:, -2 * WEEK_HOURS:-WEEK_HOURS]).sum(axis=1) >= WEEK_HOURS // 2
+    before = np.nansum(window[:, -2 * WEEK_HOURS : -WEEK_HOURS], axis=1)
+    have = np.isfinite(window[:, -2 * WEEK_HOURS : -WEEK_HOURS]).sum(axis=1) >= WEEK_HOURS // 2
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(have & (before > 0), last / before - 1.0, np.nan)
 
@@ -87,42 +93,68 @@ class WorkerMetrics:
     def __post_init__(self) -> None:
         r = self.registry
         self.complaints = Gauge(
-            "yujing_region_complaints", "Complaints in the region's latest closed hour.",
-            ["region", "category"], registry=r)
+            "yujing_region_complaints",
+            "Complaints in the region's latest closed hour.",
+            ["region", "category"],
+            registry=r,
+        )
         self.complaint_rate = Gauge(
             "yujing_region_complaint_rate_per_10k_subscribers",
             "Complaints per 10,000 subscribers in the region's latest closed hour.",
-            ["region", "category"], registry=r)
+            ["region", "category"],
+            registry=r,
+        )
         self.kpi = Gauge(
-            "yujing_region_kpi", "Network KPI of the region's latest closed hour (mean, max, "
-            "p95 over its sites' samples).", ["region", "kpi", "stat"], registry=r)
+            "yujing_region_kpi",
+            "Network KPI of the region's latest closed hour (mean, max, "
+            "p95 over its sites' samples).",
+            ["region", "kpi", "stat"],
+            registry=r,
+        )
         self.expected = Gauge(
-            "yujing_series_expected", "Hour-of-week baseline band of a watched complaint "
-            "series: lower, median, upper.", ["region", "metric", "bound"], registry=r)
+            "yujing_series_expected",
+            "Hour-of-week baseline band of a watched complaint series: lower, median, upper.",
+            ["region", "metric", "bound"],
+            registry=r,
+        )
         self.wow = Gauge(
-            "yujing_series_wow_change_ratio", "Last 7 days against the 7 days before "
-            "(0.2 = +20%).", ["region", "metric"], registry=r)
+            "yujing_series_wow_change_ratio",
+            "Last 7 days against the 7 days before (0.2 = +20%).",
+            ["region", "metric"],
+            registry=r,
+        )
         self.firing, self.score, self.baseline, self.observed = (
             Gauge(f"yujing_detector_{name}", doc, ["region", "metric", "spec"], registry=r)
             for name, doc in (
                 ("firing", "1 while a detector spec finds this series anomalous."),
                 ("score", "Score of the detector's latest finding on this series."),
                 ("baseline", "Baseline of the detector's latest finding."),
-                ("observed", "Observed value of the detector's latest finding.")))
+                ("observed", "Observed value of the detector's latest finding."),
+            )
+        )
         self.risk = Gauge(
-            "yujing_region_risk_score", "Firing detector specs plus the largest positive "
-            "week-over-week complaint change: the NOC overview's ranking.", ["region"],
-            registry=r)
+            "yujing_region_risk_score",
+            "Firing detector specs plus the largest positive "
+            "week-over-week complaint change: the NOC overview's ranking.",
+            ["region"],
+            registry=r,
+        )
         self.processing = Histogram(
-            "yujing_processing_seconds", "Wall time of a pipeline stage: apply (a batch of "
+            "yujing_processing_seconds",
+            "Wall time of a pipeline stage: apply (a batch of "
             "closed hours through series, detectors and alerts), tick (one judged hour) and, "
             "in a Faust worker, close (hours closed to their tickets and outbox rows "
             "committed, including the hourly topic's sends).",
-            ["stage"], registry=r,
-            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10))
+            ["stage"],
+            registry=r,
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
+        )
         self.consumer_lag = Gauge(
-            "yujing_consumer_lag_messages", "Messages not yet consumed, per input topic.",
-            ["topic"], registry=r)
+            "yujing_consumer_lag_messages",
+            "Messages not yet consumed, per input topic.",
+            ["topic"],
+            registry=r,
+        )
         for stage in ("apply", "tick", "close"):
             self.processing.labels(stage)
         r.register(_StatsCollector(self))
@@ -166,8 +198,9 @@ class WorkerMetrics:
             if key[0] in result.regions:
                 self.firing.labels(*key).set(0)
         self._firing = {k for k in self._firing if k[0] not in result.regions} | now_firing
-        self._last_hour = result.hour if self._last_hour is None else max(self._last_hour,
-                                                                           result.hour)
+        self._last_hour = (
+            result.hour if self._last_hour is None else max(self._last_hour, result.hour)
+        )
         if self.clock() - self._last_refresh >= self.refresh_every_s:
             self.refresh()
 
@@ -194,8 +227,9 @@ class WorkerMetrics:
         regions = list(store.regions)
         rising = np.zeros(len(regions))
         for metric in self.watched_metrics():
-            window = store.window(metric, self._last_hour, BAND_WEEKS * WEEK_HOURS + 1,
-                                  regions).values
+            window = store.window(
+                metric, self._last_hour, BAND_WEEKS * WEEK_HOURS + 1, regions
+            ).values
             if window.size == 0:
                 continue
             lower, median, upper = expected_band(window)
@@ -217,8 +251,9 @@ class WorkerMetrics:
     def watched_metrics(self) -> list[str]:
         """Complaint counts some spec watches: the series the NOC compares with a band."""
         watched = {m for spec in self.pipeline.config.detectors for m in spec.metrics}
-        return sorted(m for m in watched if m.startswith("complaints.") and m in
-                      self.pipeline.series.data)
+        return sorted(
+            m for m in watched if m.startswith("complaints.") and m in self.pipeline.series.data
+        )
 
     def exposition(self) -> bytes:
         self.refresh()
@@ -238,49 +273,65 @@ class _StatsCollector(Collector):
         def counter(name: str, doc: str, value: float) -> CounterMetricFamily:
             return CounterMetricFamily(name, doc, value=value)
 
-        yield counter("yujing_events_received", "Raw events read from the inputs.",
-                      s.events_in)
-        yield counter("yujing_events_accepted", "Valid events added to an hourly window.",
-                      s.accepted)
-        yield counter("yujing_readings_accepted", "Complaints and KPI readings added to an "
-                      "hourly window (a KPI report record carries many readings).", s.readings)
-        yield counter("yujing_duplicate_events", "Redelivered events counted once.",
-                      s.duplicates)
-        dead = CounterMetricFamily("yujing_dead_letters", "Events set aside with a reason.",
-                                   labels=["reason"])
+        yield counter("yujing_events_received", "Raw events read from the inputs.", s.events_in)
+        yield counter(
+            "yujing_events_accepted", "Valid events added to an hourly window.", s.accepted
+        )
+        yield counter(
+            "yujing_readings_accepted",
+            "Complaints and KPI readings added to an "
+            "hourly window (a KPI report record carries many readings).",
+            s.readings,
+        )
+        yield counter("yujing_duplicate_events", "Redelivered events counted once.", s.duplicates)
+        dead = CounterMetricFamily(
+            "yujing_dead_letters", "Events set aside with a reason.", labels=["reason"]
+        )
         counts = dict(s.dead_lettered)
         for reason in Reason:
             dead.add_metric([reason.value], counts.get(reason.value, 0))
         yield dead
-        late = CounterMetricFamily("yujing_late_events", "Events after their hour was "
-                                   "emitted: corrected it, or too late (dead-lettered).",
-                                   labels=["outcome"])
+        late = CounterMetricFamily(
+            "yujing_late_events",
+            "Events after their hour was emitted: corrected it, or too late (dead-lettered).",
+            labels=["outcome"],
+        )
         late.add_metric(["corrected"], s.late_accepted)
         late.add_metric(["dead_lettered"], counts.get(Reason.LATE.value, 0))
         yield late
-        yield counter("yujing_hourly_aggregates", "Region-hours emitted (with corrections).",
-                      s.aggregates)
-        yield counter("yujing_hour_corrections", "Region-hours emitted again after a late "
-                      "event.", s.corrections)
+        yield counter(
+            "yujing_hourly_aggregates", "Region-hours emitted (with corrections).", s.aggregates
+        )
+        yield counter(
+            "yujing_hour_corrections",
+            "Region-hours emitted again after a late event.",
+            s.corrections,
+        )
         yield counter("yujing_detection_ticks", "Hours judged by the detectors.", s.ticks)
         yield counter("yujing_findings", "Findings of all detectors.", s.findings)
-        yield counter("yujing_findings_muted", "Findings dropped by a maintenance mute.",
-                      s.muted)
+        yield counter("yujing_findings_muted", "Findings dropped by a maintenance mute.", s.muted)
         a = p.alerts.stats
         yield counter("yujing_tickets_opened", "Tickets this worker opened.", a.opened)
         yield counter("yujing_tickets_recovered", "Tickets marked recovered.", a.recovered)
-        yield counter("yujing_findings_suppressed", "Findings held back by a cooldown.",
-                      a.suppressed)
-        last = GaugeMetricFamily("yujing_last_closed_hour_timestamp_seconds",
-                                 "End of the newest hour the detectors judged (event time).")
+        yield counter(
+            "yujing_findings_suppressed", "Findings held back by a cooldown.", a.suppressed
+        )
+        last = GaugeMetricFamily(
+            "yujing_last_closed_hour_timestamp_seconds",
+            "End of the newest hour the detectors judged (event time).",
+        )
         if s.last_judged_hour is not None:
             last.add_metric([], (s.last_judged_hour + HOUR_MS) / 1000)
         yield last
         w = self.owner.watcher or p.watcher
-        yield counter("yujing_config_reloads", "Valid configs applied by hot reload.",
-                      w.reloads if w else 0)
-        yield counter("yujing_config_reload_failures", "Rejected configs (old one kept).",
-                      w.failures if w else 0)
+        yield counter(
+            "yujing_config_reloads", "Valid configs applied by hot reload.", w.reloads if w else 0
+        )
+        yield counter(
+            "yujing_config_reload_failures",
+            "Rejected configs (old one kept).",
+            w.failures if w else 0,
+        )
 
 
 class _TicketCollector(Collector):
@@ -293,55 +344,91 @@ class _TicketCollector(Collector):
         now = int(time.time() * 1000)
         active = [st.value for st in ACTIVE_STATES]
         with self.store.session() as s:
-            by_kind = {(d, sev, st): n for d, sev, st, n in s.execute(
-                select(Ticket.department, Ticket.severity, Ticket.state, func.count())
-                .group_by(Ticket.department, Ticket.severity, Ticket.state))}
-            overdue_rows = s.execute(select(
-                Ticket.department, Ticket.state, Ticket.acknowledge_by, Ticket.feedback_by,
-                Ticket.first_feedback_at, Ticket.resolve_by).where(Ticket.state.in_(active)))
+            by_kind = {
+                (d, sev, st): n
+                for d, sev, st, n in s.execute(
+                    select(Ticket.department, Ticket.severity, Ticket.state, func.count()).group_by(
+                        Ticket.department, Ticket.severity, Ticket.state
+                    )
+                )
+            }
+            overdue_rows = s.execute(
+                select(
+                    Ticket.department,
+                    Ticket.state,
+                    Ticket.acknowledge_by,
+                    Ticket.feedback_by,
+                    Ticket.first_feedback_at,
+                    Ticket.resolve_by,
+                ).where(Ticket.state.in_(active))
+            )
             overdue: dict[tuple[str, str], int] = {}
             for dept, *clocks in overdue_rows:
                 for clock, _due in breached_clocks(now, *clocks):
                     overdue[(dept, clock)] = overdue.get((dept, clock), 0) + 1
-            breaches = dict(s.execute(
-                select(Ticket.department, func.count()).join(TicketEvent)
-                .where(TicketEvent.action == "escalated").group_by(Ticket.department)).all())
-            regions = s.execute(select(Ticket.region, func.count())
-                                .where(Ticket.state.in_(active)).group_by(Ticket.region)).all()
-            deliveries = s.execute(select(Delivery.channel, Delivery.state, func.count())
-                                   .group_by(Delivery.channel, Delivery.state)).all()
-        tickets = GaugeMetricFamily("yujing_tickets", "Tickets by department, severity and "
-                                    "state.", labels=["department", "severity", "state"])
+            breaches = dict(
+                s.execute(
+                    select(Ticket.department, func.count())
+                    .join(TicketEvent)
+                    .where(TicketEvent.action == "escalated")
+                    .group_by(Ticket.department)
+                ).all()
+            )
+            regions = s.execute(
+                select(Ticket.region, func.count())
+                .where(Ticket.state.in_(active))
+                .group_by(Ticket.region)
+            ).all()
+            deliveries = s.execute(
+                select(Delivery.channel, Delivery.state, func.count()).group_by(
+                    Delivery.channel, Delivery.state
+                )
+            ).all()
+        tickets = GaugeMetricFamily(
+            "yujing_tickets",
+            "Tickets by department, severity and state.",
+            labels=["department", "severity", "state"],
+        )
         for dept in Department:
             for sev in SEVERITIES:
                 for st in TicketState:
-                    tickets.add_metric([dept.value, sev, st.value],
-                                       by_kind.get((dept.value, sev, st.value), 0))
+                    tickets.add_metric(
+                        [dept.value, sev, st.value], by_kind.get((dept.value, sev, st.value), 0)
+                    )
         yield tickets
-        late = GaugeMetricFamily("yujing_tickets_overdue", "Active tickets past an SLA clock "
-                                 "(acknowledge 15 min, feedback 24 h, resolve 72 h).",
-                                 labels=["department", "clock"])
+        late = GaugeMetricFamily(
+            "yujing_tickets_overdue",
+            "Active tickets past an SLA clock (acknowledge 15 min, feedback 24 h, resolve 72 h).",
+            labels=["department", "clock"],
+        )
         for dept in Department:
             for clock in SLA_CLOCKS:
                 late.add_metric([dept.value, clock], overdue.get((dept.value, clock), 0))
         yield late
-        breached = CounterMetricFamily("yujing_sla_breaches", "SLA clocks breached "
-                                       "(each escalates its ticket once).",
-                                       labels=["department"])
+        breached = CounterMetricFamily(
+            "yujing_sla_breaches",
+            "SLA clocks breached (each escalates its ticket once).",
+            labels=["department"],
+        )
         for dept in Department:
             breached.add_metric([dept.value], breaches.get(dept.value, 0))
         yield breached
-        open_by_region = GaugeMetricFamily("yujing_region_open_tickets", "Active tickets per "
-                                           "region.", labels=["region"])
+        open_by_region = GaugeMetricFamily(
+            "yujing_region_open_tickets", "Active tickets per region.", labels=["region"]
+        )
         for region, n in regions:
             open_by_region.add_metric([region], n)
         yield open_by_region
-        outbox = GaugeMetricFamily("yujing_notifications", "Outbox deliveries by channel and "
-                                   "state (pending, delivered, dead).",
-                                   labels=["channel", "state"])
+        outbox = GaugeMetricFamily(
+            "yujing_notifications",
+            "Outbox deliveries by channel and state (pending, delivered, dead).",
+            labels=["channel", "state"],
+        )
         seen = {(c, st): n for c, st, n in deliveries}
-        channels = sorted({c for c, _ in seen} | set(
-            self.store.notifications.channels if self.store.notifications else {}))
+        channels = sorted(
+            {c for c, _ in seen}
+            | set(self.store.notifications.channels if self.store.notifications else {})
+        )
         for channel in channels:
             for st in DeliveryState:
                 outbox.add_metric([channel, st.value], seen.get((channel, st.value), 0))
@@ -354,9 +441,13 @@ def label_bound(regions: int, specs: list[tuple[str, int]]) -> int:
     ``specs`` is (spec id, number of metrics it watches). Used by the cardinality test and
     documented for capacity planning of Prometheus.
     """
-    per_region = (2 * len(CATEGORIES) + 3 * len(KPIS) + 1 + 1
-                  + 4 * len(CATEGORIES)  # expected band (3) + wow (1) per complaint metric
-                  + sum(4 * n for _spec, n in specs))  # firing, score, baseline, observed
+    per_region = (
+        2 * len(CATEGORIES)
+        + 3 * len(KPIS)
+        + 1
+        + 1
+        + 4 * len(CATEGORIES)  # expected band (3) + wow (1) per complaint metric
+        + sum(4 * n for _spec, n in specs)
+    )  # firing, score, baseline, observed
     fixed = 2000  # pipeline counters, histogram buckets, tickets x departments, reasons...
     return regions * per_region + fixed
-

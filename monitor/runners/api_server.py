@@ -32,14 +32,22 @@ class ApiServer:
         self.thread.join(timeout_s)
 
 
-def start_api(store: TicketStore, auth: TokenAuth, host: str, port: int,
-              links: Links | None = None) -> ApiServer:
+def start_api(
+    store: TicketStore, auth: TokenAuth, host: str, port: int, links: Links | None = None
+) -> ApiServer:
     """Start serving in a daemon thread; returns once the socket listens."""
     if not auth.tokens:
-        log.warning("ticket API has no tokens: every change will answer 401",
-                    extra={"fields": {"hint": "set YUJING_API_TOKENS or a tokens file"}})
-    config = uvicorn.Config(create_api(store, auth, links=links), host=host, port=port,
-                            log_level="warning", lifespan="off")
+        log.warning(
+            "ticket API has no tokens: every change will answer 401",
+            extra={"fields": {"hint": "set YUJING_API_TOKENS or a tokens file"}},
+        )
+    config = uvicorn.Config(
+        create_api(store, auth, links=links),
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="yujing-api", daemon=True)
     thread.start()
@@ -52,8 +60,9 @@ def start_api(store: TicketStore, auth: TokenAuth, host: str, port: int,
     return ApiServer(server, thread)
 
 
-def housekeeping(store: TicketStore, dispatcher: Dispatcher, stop: threading.Event,
-                 every_s: float = 1.0) -> None:
+def housekeeping(
+    store: TicketStore, dispatcher: Dispatcher, stop: threading.Event, every_s: float = 1.0
+) -> None:
     """Deliver the outbox every second; escalate breached SLA clocks every 15 seconds."""
     steps = Housekeeping(store.escalate_due, dispatcher)
     while not stop.is_set():

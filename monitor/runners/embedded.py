@@ -37,9 +37,15 @@ class EmbeddedRun:
     metrics: WorkerMetrics | None = None
 
 
-def build(config: MonitorConfig, db_url: str, out_dir: Path | None = None,
-          notifier: Notifier | None = None, config_path: Path | None = None,
-          metrics: bool = False, scan_hours: int = 24) -> EmbeddedRun:
+def build(
+    config: MonitorConfig,
+    db_url: str,
+    out_dir: Path | None = None,
+    notifier: Notifier | None = None,
+    config_path: Path | None = None,
+    metrics: bool = False,
+    scan_hours: int = 24,
+) -> EmbeddedRun:
     """Wire a pipeline: tickets in ``db_url``; dead letters and notifications under out_dir.
 
     With ``config_path`` the config is watched and hot-reloaded between evaluations.
@@ -53,20 +59,34 @@ def build(config: MonitorConfig, db_url: str, out_dir: Path | None = None,
         sinks.append(JsonlNotifier(out_dir / "notifications.jsonl"))
     if notifier is not None:
         sinks.append(notifier)
-    dispatcher = (Dispatcher.for_settings(store.engine, config.notifications)
-                  if config.notifications.channels else None)
-    alerts = AlertService(store=store, notifier=FanOut(*sinks), settings=config.alerts,
-                          notifications=config.notifications, dispatcher=dispatcher)
+    dispatcher = (
+        Dispatcher.for_settings(store.engine, config.notifications)
+        if config.notifications.channels
+        else None
+    )
+    alerts = AlertService(
+        store=store,
+        notifier=FanOut(*sinks),
+        settings=config.alerts,
+        notifications=config.notifications,
+        dispatcher=dispatcher,
+    )
     watcher = ConfigWatcher(config_path, config) if config_path is not None else None
-    pipeline = Pipeline(config, alerts, sink, watcher=watcher, batch_ticks=True,
-                        scan_hours=scan_hours)
+    pipeline = Pipeline(
+        config, alerts, sink, watcher=watcher, batch_ticks=True, scan_hours=scan_hours
+    )
     observed = WorkerMetrics(pipeline, store, watcher) if metrics else None
     return EmbeddedRun(pipeline=pipeline, tickets=store, dead_letters=memory, metrics=observed)
 
 
-def run_lines(run: EmbeddedRun, lines: Iterable[bytes], source: str = "",
-              progress: Callable[[int], None] | None = None, every: int = 20_000,
-              finish: bool = True) -> EmbeddedRun:
+def run_lines(
+    run: EmbeddedRun,
+    lines: Iterable[bytes],
+    source: str = "",
+    progress: Callable[[int], None] | None = None,
+    every: int = 20_000,
+    finish: bool = True,
+) -> EmbeddedRun:
     """Feed every line, then close the remaining hours (a replay has a known end).
 
     ``finish=False`` leaves open what the data has not closed, as a stream would.
@@ -109,7 +129,8 @@ def run_series(run: EmbeddedRun, series: HourlySeries) -> EmbeddedRun:
     return run
 
 
-def run_file(run: EmbeddedRun, path: Path,
-             progress: Callable[[int], None] | None = None) -> EmbeddedRun:
+def run_file(
+    run: EmbeddedRun, path: Path, progress: Callable[[int], None] | None = None
+) -> EmbeddedRun:
     with path.open("rb") as fh:
         return run_lines(run, fh, source=path.name, progress=progress)

@@ -79,8 +79,10 @@ class HourBucket:
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> HourBucket:
-        return cls(complaints=list(data["complaints"]),  # type: ignore[call-overload]
-                   kpi_values={k: list(v) for k, v in data["kpi_values"].items()})  # type: ignore[union-attr]
+        return cls(
+            complaints=list(data["complaints"]),  # type: ignore[call-overload]
+            kpi_values={k: list(v) for k, v in data["kpi_values"].items()},
+        )  # type: ignore[union-attr]
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -132,8 +134,10 @@ class HourlyAggregate:
             "revision": self.revision,
             "subscribers": self.subscribers,
             "complaints": dict(zip((c.value for c in CATEGORIES), self.complaints, strict=True)),
-            "kpi": {k: {"samples": n, "mean": m, "max": x, "p95": p}
-                    for k, (n, m, x, p) in self.kpi.items()},
+            "kpi": {
+                k: {"samples": n, "mean": m, "max": x, "p95": p}
+                for k, (n, m, x, p) in self.kpi.items()
+            },
         }
 
     @classmethod
@@ -146,21 +150,28 @@ class HourlyAggregate:
             revision=int(data["revision"]),  # type: ignore[call-overload]
             subscribers=data["subscribers"],  # type: ignore[arg-type]
             complaints=tuple(int(complaints[c.value]) for c in CATEGORIES),  # type: ignore[index]
-            kpi={k: (int(v["samples"]), v["mean"], v["max"], v["p95"])  # type: ignore[index]
-                 for k, v in kpi.items()},  # type: ignore[union-attr]
+            kpi={
+                k: (int(v["samples"]), v["mean"], v["max"], v["p95"])  # type: ignore[index]
+                for k, v in kpi.items()
+            },  # type: ignore[union-attr]
         )
 
 
-def summarise(region: str, hour: int, revision: int, bucket: HourBucket | None,
-              subscribers: int | None) -> HourlyAggregate:
+def summarise(
+    region: str, hour: int, revision: int, bucket: HourBucket | None, subscribers: int | None
+) -> HourlyAggregate:
     """Pure: a bucket's state to the aggregate that leaves the window."""
     if bucket is None:
         return HourlyAggregate(region, hour, revision, subscribers, (0,) * len(CATEGORIES), {})
     kpi: dict[str, tuple[int, float, float, float]] = {}
     for name, values in bucket.kpi_values.items():
         ordered = sorted(values)
-        kpi[name] = (len(ordered), sum(ordered) / len(ordered), ordered[-1],
-                     percentile(ordered, 0.95))
+        kpi[name] = (
+            len(ordered),
+            sum(ordered) / len(ordered),
+            ordered[-1],
+            percentile(ordered, 0.95),
+        )
     return HourlyAggregate(region, hour, revision, subscribers, tuple(bucket.complaints), kpi)
 
 
@@ -188,9 +199,21 @@ class RegionWindows:
     take over the region from its serialised state.
     """
 
-    __slots__ = ("applied", "buckets", "clock_ms", "config", "dirty", "first_arrival",
-                 "kind_arrival", "kind_max", "next_close", "region", "revisions", "seen",
-                 "subscribers")
+    __slots__ = (
+        "applied",
+        "buckets",
+        "clock_ms",
+        "config",
+        "dirty",
+        "first_arrival",
+        "kind_arrival",
+        "kind_max",
+        "next_close",
+        "region",
+        "revisions",
+        "seen",
+        "subscribers",
+    )
 
     def __init__(self, region: str, config: WindowConfig) -> None:
         self.region = region
@@ -241,9 +264,14 @@ class RegionWindows:
         mark = self.watermark
         return mark is not None and hour + HOUR_MS + self.config.allowed_lateness_ms <= mark
 
-    def add(self, event: ComplaintEvent | KpiSample | KpiReport, raw: bytes = b"",
-            source: str = "", position: tuple[str, int] | None = None,
-            now: int | None = None) -> DeadLetter | Outcome:
+    def add(
+        self,
+        event: ComplaintEvent | KpiSample | KpiReport,
+        raw: bytes = b"",
+        source: str = "",
+        position: tuple[str, int] | None = None,
+        now: int | None = None,
+    ) -> DeadLetter | Outcome:
         """Account one event. ``position`` is (source partition, offset) when the input is
         a replayable log; events at or below the last applied offset are redeliveries.
         ``now`` is the runner's clock (live workers), used only to detect idle inputs."""
@@ -310,15 +338,26 @@ class RegionWindows:
                 i = j
         return touched
 
-    def _late(self, event: ComplaintEvent | KpiSample | KpiReport, field: str, moment: int,
-              raw: bytes, source: str) -> DeadLetter:
+    def _late(
+        self,
+        event: ComplaintEvent | KpiSample | KpiReport,
+        field: str,
+        moment: int,
+        raw: bytes,
+        source: str,
+    ) -> DeadLetter:
         hour = moment - moment % HOUR_MS
         return DeadLetter(
             reason=Reason.LATE,
-            detail=(f"{field} {to_iso(moment)} is in hour {to_iso(hour)}, final since the "
-                    f"watermark of {self.region} ({to_iso(self.watermark or 0)}) passed its "
-                    f"end plus allowed lateness {self.config.allowed_lateness_ms // 1000}s"),
-            raw=raw or event.model_dump_json().encode(), field=field, source=source)
+            detail=(
+                f"{field} {to_iso(moment)} is in hour {to_iso(hour)}, final since the "
+                f"watermark of {self.region} ({to_iso(self.watermark or 0)}) passed its "
+                f"end plus allowed lateness {self.config.allowed_lateness_ms // 1000}s"
+            ),
+            raw=raw or event.model_dump_json().encode(),
+            field=field,
+            source=source,
+        )
 
     def poll(self, until: int | None = None, now: int | None = None) -> list[HourlyAggregate]:
         """Emit hours the watermark passed, then corrections; drop state of final hours."""
@@ -339,8 +378,9 @@ class RegionWindows:
                 continue
             revision = self.revisions.get(hour, -1) + 1
             self.revisions[hour] = revision
-            out.append(summarise(self.region, hour, revision, self.buckets.get(hour),
-                                 self.subscribers))
+            out.append(
+                summarise(self.region, hour, revision, self.buckets.get(hour), self.subscribers)
+            )
         self.dirty = {hour for hour in self.dirty if hour >= self.next_close}
         if until is None and self.watermark is not None:
             horizon = self.watermark - self.config.allowed_lateness_ms - HOUR_MS
@@ -352,9 +392,12 @@ class RegionWindows:
     # -- persistence (Faust table values) ---------------------------------------------
     def to_json(self) -> dict[str, object]:
         return {
-            "region": self.region, "subscribers": self.subscribers,
-            "kind_max": self.kind_max, "kind_arrival": self.kind_arrival,
-            "first_arrival": self.first_arrival, "clock_ms": self.clock_ms,
+            "region": self.region,
+            "subscribers": self.subscribers,
+            "kind_max": self.kind_max,
+            "kind_arrival": self.kind_arrival,
+            "first_arrival": self.first_arrival,
+            "clock_ms": self.clock_ms,
             "next_close": self.next_close,
             "buckets": {str(h): b.to_json() for h, b in self.buckets.items()},
             "revisions": {str(h): r for h, r in self.revisions.items()},
@@ -396,8 +439,13 @@ class HourlyAggregator:
             state.subscribers = self.subscribers.get(name)
         return state
 
-    def add(self, event: ComplaintEvent | KpiSample | KpiReport | RegionInfo, raw: bytes = b"",
-            source: str = "", position: tuple[str, int] | None = None) -> DeadLetter | Outcome:
+    def add(
+        self,
+        event: ComplaintEvent | KpiSample | KpiReport | RegionInfo,
+        raw: bytes = b"",
+        source: str = "",
+        position: tuple[str, int] | None = None,
+    ) -> DeadLetter | Outcome:
         """Account one valid event; a dead letter if it arrived beyond lateness."""
         if isinstance(event, RegionInfo):
             self.subscribers[event.region] = event.subscribers

@@ -1,4 +1,4 @@
-"""Alembic environment: the engine comes from the caller (alerts.tickets.db), never from an ini file."""
+"""Alembic environment: the engine comes from the caller (alerts.tickets.db), never an ini file."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ if engine is None:  # the alembic command line: -x url=...
     engine = make_engine(context.get_x_argument(as_dictionary=True)["url"])
 
 with engine.connect() as connection:
-    context.configure(connection=connection, target_metadata=Base.metadata,
-                      render_as_batch=connection.dialect.name == "sqlite")
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
     with context.begin_transaction():
         lock_for_migrations(connection)
         context.run_migrations()

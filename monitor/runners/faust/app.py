@@ -71,11 +71,13 @@ def wall_clock(_hour: int) -> int:
 
 
 def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
-    return [("reason", letter.reason.value.encode()),
-            ("field", (letter.field or "").encode()),
-            ("detail", letter.detail.encode()[:2000]),
-            ("source", letter.source.encode()),
-            ("offset", str(letter.offset if letter.offset is not None else "").encode())]
+    return [
+        ("reason", letter.reason.value.encode()),
+        ("field", (letter.field or "").encode()),
+        ("detail", letter.detail.encode()[:2000]),
+        ("source", letter.source.encode()),
+        ("offset", str(letter.offset if letter.offset is not None else "").encode()),
+    ]
 
 
 # -- reference data --------------------------------------------------------------------
@@ -90,8 +92,12 @@ class RegionDirectory:
         self.topic = topic
         self.subscribers: dict[str, int] = {}
         self.invalid = 0
-        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                       client_id="yujing-regions", group_id=None)
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            client_id="yujing-regions",
+            group_id=None,
+        )
         partitions = self._consumer.partitions_for_topic(topic) or set()
         self._tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         self._consumer.assign(self._tps)
@@ -116,15 +122,25 @@ class RegionDirectory:
     def poll(self, timeout_ms: int = 0) -> None:
         for records in self._consumer.poll(timeout_ms=timeout_ms).values():
             for record in records:
-                parsed = parse_event(record.value or b"", kind="region",
-                                     source=f"{record.topic}:{record.partition}",
-                                     offset=record.offset)
+                parsed = parse_event(
+                    record.value or b"",
+                    kind="region",
+                    source=f"{record.topic}:{record.partition}",
+                    offset=record.offset,
+                )
                 if isinstance(parsed, RegionInfo):
                     self.subscribers[parsed.region] = parsed.subscribers
                 else:
                     self.invalid += 1
-                    log.warning("invalid region record", extra={"fields": {
-                        "offset": record.offset, "detail": getattr(parsed, "detail", "")}})
+                    log.warning(
+                        "invalid region record",
+                        extra={
+                            "fields": {
+                                "offset": record.offset,
+                                "detail": getattr(parsed, "detail", ""),
+                            }
+                        },
+                    )
 
     def close(self) -> None:
         self._consumer.close()
@@ -153,18 +169,32 @@ class WorkerCore:
         self.store = TicketStore(settings.database_url)
         self.outbox = MemoryNotifier()
         self.dispatcher = Dispatcher.for_settings(self.store.engine, config.notifications)
-        alerts = AlertService(store=self.store, notifier=FanOut(LogNotifier(), self.outbox),
-                              settings=config.alerts, notifications=config.notifications,
-                              dispatcher=self.dispatcher, deliver_inline=False)
+        alerts = AlertService(
+            store=self.store,
+            notifier=FanOut(LogNotifier(), self.outbox),
+            settings=config.alerts,
+            notifications=config.notifications,
+            dispatcher=self.dispatcher,
+            deliver_inline=False,
+        )
         self.housekeeping = Housekeeping(alerts.escalate, self.dispatcher)
         self.ticks: list[TickResult] = []
         self.regions_seen: set[str] = set()
         # live window state of owned regions; the table holds the same, serialised
         self.cache: dict[str, RegionWindows] = {}
-        self.watcher = (ConfigWatcher(settings.config_path, config)
-                        if settings.config_path is not None else None)
-        self.pipeline = Pipeline(config, alerts, MemoryDeadLetters(), clock=wall_clock,
-                                 on_tick=self.ticks.append, live=True)
+        self.watcher = (
+            ConfigWatcher(settings.config_path, config)
+            if settings.config_path is not None
+            else None
+        )
+        self.pipeline = Pipeline(
+            config,
+            alerts,
+            MemoryDeadLetters(),
+            clock=wall_clock,
+            on_tick=self.ticks.append,
+            live=True,
+        )
         self.assigned: set[int] = set()
         names = settings.topics
         self.kind_by_topic = {names.name(role): kind for role, kind in KIND_BY_ROLE.items()}
@@ -199,8 +229,9 @@ class WorkerCore:
             bundle.append((value, source, offset))
         return out
 
-    def ingest(self, records: Iterable[tuple[bytes, str, int]],
-               load: Any, subscribers: dict[str, int]) -> BatchResult:
+    def ingest(
+        self, records: Iterable[tuple[bytes, str, int]], load: Any, subscribers: dict[str, int]
+    ) -> BatchResult:
         """Add a batch of (value, source partition, offset) to their regions' windows."""
         result = BatchResult()
         now = int(time.time() * 1000)
@@ -219,8 +250,11 @@ class WorkerCore:
                 state = self.cache.get(region)
                 if state is None:
                     saved = load(region)
-                    state = (RegionWindows.from_json(saved, self.window_config) if saved
-                             else RegionWindows(region, self.window_config))
+                    state = (
+                        RegionWindows.from_json(saved, self.window_config)
+                        if saved
+                        else RegionWindows(region, self.window_config)
+                    )
                     self.cache[region] = state
                 result.states[region] = state
             outcome = state.add(parsed, value, source, position=(source, offset), now=now)
@@ -265,13 +299,18 @@ class WorkerCore:
     def rebuild_series(self, hourly_topic: str, partitions: set[int]) -> int:
         """Refill the detectors' memory from the hourly log of the given partitions."""
         from monitor.detection.store import SeriesStore
+
         old = self.pipeline.series
         metrics = sorted(set(old.metrics) | set(self.pipeline.config.metrics_needed()))
         self.pipeline.series = SeriesStore(metrics, history_hours=old.history_hours)
         if not partitions:
             return 0
-        consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap, group_id=None,
-                                 enable_auto_commit=False, client_id="yujing-series")
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            client_id="yujing-series",
+        )
         try:
             tps = [TopicPartition(hourly_topic, p) for p in sorted(partitions)]
             consumer.assign(tps)
@@ -282,7 +321,8 @@ class WorkerCore:
                 for records in consumer.poll(timeout_ms=500).values():
                     for record in records:
                         self.pipeline.series.update(
-                            HourlyAggregate.from_json(orjson.loads(record.value)))
+                            HourlyAggregate.from_json(orjson.loads(record.value))
+                        )
                         n += 1
             return n
         finally:
@@ -330,9 +370,14 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
     raw_topics = list(core.kind_by_topic)
 
     # tables
-    windows = app.Table("windows", default=None, partitions=settings.partitions,
-                        use_partitioner=True, key_type=bytes,  # bytes keys: "raw", as the
-                        help="per-region hourly window state")  # events topic's keys
+    windows = app.Table(
+        "windows",
+        default=None,
+        partitions=settings.partitions,
+        use_partitioner=True,
+        key_type=bytes,  # bytes keys: "raw", as the
+        help="per-region hourly window state",
+    )  # events topic's keys
 
     async def send_dead(letter: DeadLetter) -> None:
         await dead_topic.send(value=letter.raw, headers=dead_letter_headers(letter))
@@ -346,48 +391,62 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
         offsets committed once the batch's bundles are flushed (at least once: the
         aggregation skips what its state already applied)."""
         consumer = AIOKafkaConsumer(
-            *raw_topics, bootstrap_servers=settings.bootstrap,
-            group_id=f"{settings.app_id}-intake", client_id=f"{settings.app_id}-intake",
-            enable_auto_commit=False, auto_offset_reset="earliest",
+            *raw_topics,
+            bootstrap_servers=settings.bootstrap,
+            group_id=f"{settings.app_id}-intake",
+            client_id=f"{settings.app_id}-intake",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
             session_timeout_ms=int(settings.session_timeout * 1000),
-            heartbeat_interval_ms=int(min(3.0, settings.session_timeout / 3) * 1000))
+            heartbeat_interval_ms=int(min(3.0, settings.session_timeout / 3) * 1000),
+        )
         await consumer.start()
         try:
             while True:
-                fetched = await consumer.getmany(timeout_ms=int(settings.batch_seconds * 1000),
-                                                 max_records=settings.batch_size)
+                fetched = await consumer.getmany(
+                    timeout_ms=int(settings.batch_seconds * 1000), max_records=settings.batch_size
+                )
                 if fetched:
                     await intake_batch(fetched)
                     try:
                         await consumer.commit()
                     except CommitFailedError as exc:  # the group rebalanced meanwhile: the
-                        log.warning("intake commit refused", extra={"fields": {  # new owner
-                            "error": str(exc)}})  # re-reads; the aggregation skips repeats
+                        log.warning(
+                            "intake commit refused",
+                            extra={
+                                "fields": {  # new owner
+                                    "error": str(exc)
+                                }
+                            },
+                        )  # re-reads; the aggregation skips repeats
                 owned = consumer.assignment()  # a rebalance may have moved some away
-                for key in [k for k in intake_lag if k not in {f"{t.topic}:{t.partition}"
-                                                                for t in owned}]:
+                for key in [
+                    k for k in intake_lag if k not in {f"{t.topic}:{t.partition}" for t in owned}
+                ]:
                     del intake_lag[key]
                 for tp in owned:
                     high = consumer.highwater(tp)
                     if high is not None:
                         intake_lag[f"{tp.topic}:{tp.partition}"] = max(
-                            high - await consumer.position(tp), 0)
+                            high - await consumer.position(tp), 0
+                        )
         finally:
             await consumer.stop()
 
     async def intake_batch(fetched: dict[Any, list[Any]]) -> None:
         # across partitions, the producers' timestamps stand in for arrival order (an
         # event is late relative to what arrived before it)
-        records = sorted((r for batch in fetched.values() for r in batch),
-                         key=lambda r: r.timestamp)
-        result = core.validate((r.value or b"", f"{r.topic}:{r.partition}", r.offset)
-                               for r in records)
+        records = sorted(
+            (r for batch in fetched.values() for r in batch), key=lambda r: r.timestamp
+        )
+        result = core.validate(
+            (r.value or b"", f"{r.topic}:{r.partition}", r.offset) for r in records
+        )
         for letter in result.dead:
             await send_dead(letter)
         for partition, items in sorted(result.bundles.items()):
             for bundle in encode_bundles(items):
-                await events_topic.send(value=bundle, partition=partition,
-                                        headers=[BUNDLE_HEADER])
+                await events_topic.send(value=bundle, partition=partition, headers=[BUNDLE_HEADER])
         await app.producer.flush()
 
     # agents
@@ -400,8 +459,9 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
             region_dir.refresh()
             records = [record for e in batch for record in _records_of(e)]
             try:
-                result = core.ingest(records, lambda r: windows.get(r.encode()),
-                                     region_dir.subscribers)
+                result = core.ingest(
+                    records, lambda r: windows.get(r.encode()), region_dir.subscribers
+                )
             except Exception:
                 core.cache.clear()  # half-applied state must not outlive the failed batch
                 raise
@@ -415,12 +475,20 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
                 core.metrics.processing.labels("close").observe(time.perf_counter() - closed)
             for tick_result in core.ticks:
                 for sf in tick_result.findings:
-                    await findings_topic.send(key=sf.finding.region.encode(), value=orjson.dumps(
-                        {"spec_id": sf.spec_id, "severity": sf.severity.value,
-                         **sf.finding.to_json()}))
+                    await findings_topic.send(
+                        key=sf.finding.region.encode(),
+                        value=orjson.dumps(
+                            {
+                                "spec_id": sf.spec_id,
+                                "severity": sf.severity.value,
+                                **sf.finding.to_json(),
+                            }
+                        ),
+                    )
             for note in core.outbox.sent:
-                await alerts_topic.send(key=note.ticket.region.encode(),
-                                        value=orjson.dumps(note.to_json()))
+                await alerts_topic.send(
+                    key=note.ticket.region.encode(), value=orjson.dumps(note.to_json())
+                )
             await app.producer.flush()  # everything above is durable before the state is
             for region, state in result.states.items():
                 windows[region.encode()] = state.to_json()
@@ -458,8 +526,9 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
             high = consumer.highwater(tp)
             last = read.get(tp)
             if high is not None:
-                lag[tp.topic] = lag.get(tp.topic, 0) + max(high - (last + 1 if last is not None
-                                                                   else 0), 0)
+                lag[tp.topic] = lag.get(tp.topic, 0) + max(
+                    high - (last + 1 if last is not None else 0), 0
+                )
         for topic, value in lag.items():
             core.metrics.consumer_lag.labels(topic).set(value)
 
@@ -471,19 +540,26 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
     @app.page("/yujing/status")
     async def status(web: Any, request: Any) -> Any:
         stats = core.pipeline.stats
-        return web.json({
-            "assigned_partitions": sorted(
-                tp.partition for tp in app.consumer.assignment()
-                if tp.topic == names.name("events")),
-            "regions": sorted(core.regions_seen),
-            "events_received": stats.events_in, "readings_accepted": stats.readings,
-            "last_judged_hour": stats.last_judged_hour,
-            "aggregates": stats.aggregates, "ticks": stats.ticks, "findings": stats.findings,
-            "tickets_opened": core.pipeline.alerts.stats.opened,
-            "config_version": core.watcher.version if core.watcher else None,
-            "config_reloads": core.watcher.reloads if core.watcher else 0,
-            "config_reload_failures": core.watcher.failures if core.watcher else 0,
-        })
+        return web.json(
+            {
+                "assigned_partitions": sorted(
+                    tp.partition
+                    for tp in app.consumer.assignment()
+                    if tp.topic == names.name("events")
+                ),
+                "regions": sorted(core.regions_seen),
+                "events_received": stats.events_in,
+                "readings_accepted": stats.readings,
+                "last_judged_hour": stats.last_judged_hour,
+                "aggregates": stats.aggregates,
+                "ticks": stats.ticks,
+                "findings": stats.findings,
+                "tickets_opened": core.pipeline.alerts.stats.opened,
+                "config_version": core.watcher.version if core.watcher else None,
+                "config_reloads": core.watcher.reloads if core.watcher else 0,
+                "config_reload_failures": core.watcher.failures if core.watcher else 0,
+            }
+        )
 
     app.yujing_core = core  # type: ignore[attr-defined]
     return app
@@ -511,8 +587,9 @@ def _follow_assignment(app: faust.App, core: WorkerCore, names: Any) -> None:
     core.assigned = now
     n = core.rebuild_series(names.name("hourly"), now)
     core.pipeline.alerts.restore()
-    log.info("partitions assigned", extra={"fields": {"partitions": sorted(now),
-                                                       "hourly_records": n}})
+    log.info(
+        "partitions assigned", extra={"fields": {"partitions": sorted(now), "hourly_records": n}}
+    )
 
 
 def run_worker(settings: WorkerSettings) -> None:
@@ -526,10 +603,14 @@ def run_worker(settings: WorkerSettings) -> None:
         from monitor.runners.api_server import start_api
 
         core = app.yujing_core  # type: ignore[attr-defined]
-        start_api(core.store, TokenAuth.from_env(), settings.api_host, settings.api_port,
-                  links=core.pipeline.config.notifications.links)
-    worker = Worker(app, loglevel=settings.log_level.lower(), quiet=True,
-                    redirect_stdouts=False)
+        start_api(
+            core.store,
+            TokenAuth.from_env(),
+            settings.api_host,
+            settings.api_port,
+            links=core.pipeline.config.notifications.links,
+        )
+    worker = Worker(app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False)
     for noisy in ("kafka", "aiokafka"):  # client chatter drowns the monitor's own lines
         logging.getLogger(noisy).setLevel(logging.WARNING)
     worker.execute_from_commandline()

@@ -34,12 +34,12 @@ def encode_bundle(items: Iterable[tuple[bytes, str, int]]) -> bytes:
         index.append(sources.setdefault(source, len(sources)))
         offsets.append(offset)
         raws.append(raw.decode())  # validated JSON: UTF-8 by definition
-    return orjson.dumps({"v": 1, "sources": list(sources), "src": index, "off": offsets,
-                         "raw": raws})
+    return orjson.dumps(
+        {"v": 1, "sources": list(sources), "src": index, "off": offsets, "raw": raws}
+    )
 
 
-def encode_bundles(items: list[tuple[bytes, str, int]],
-                   max_bytes: int = 256 * 1024) -> list[bytes]:
+def encode_bundles(items: list[tuple[bytes, str, int]], max_bytes: int = 256 * 1024) -> list[bytes]:
     """As many bundles as keep each under ``max_bytes`` of raw events (a broker refuses
     records over ~1 MB, and JSON escaping grows the raw bytes by up to a half)."""
     out, start, size = [], 0, 0
@@ -59,5 +59,7 @@ def decode_bundle(value: bytes) -> list[tuple[bytes, str, int]]:
     if not isinstance(doc, dict) or doc.get("v") != 1:
         raise ValueError("not a version 1 bundle")
     sources = doc["sources"]
-    return [(raw.encode(), sources[i], offset)
-            for i, offset, raw in zip(doc["src"], doc["off"], doc["raw"], strict=True)]
+    return [
+        (raw.encode(), sources[i], offset)
+        for i, offset, raw in zip(doc["src"], doc["off"], doc["raw"], strict=True)
+    ]

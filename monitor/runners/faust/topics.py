@@ -32,16 +32,23 @@ class TopicSpec:
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("complaints", "raw.complaints", "raw complaint events (JSON), keyed by region"),
     TopicSpec("kpis", "raw.kpis", "raw network KPI samples (JSON), keyed by region"),
-    TopicSpec("regions", "regions", "region reference data (JSON), keyed by region",
-              compacted=True),
+    TopicSpec(
+        "regions", "regions", "region reference data (JSON), keyed by region", compacted=True
+    ),
     TopicSpec("events", "events", "validated events, repartitioned by region (internal)"),
-    TopicSpec("hourly", "hourly", "hourly aggregates per region (metric points)",
-              retention_ms=90 * DAY_MS),
+    TopicSpec(
+        "hourly", "hourly", "hourly aggregates per region (metric points)", retention_ms=90 * DAY_MS
+    ),
     TopicSpec("findings", "findings", "detector findings", retention_ms=90 * DAY_MS),
-    TopicSpec("alerts", "alerts", "ticket notifications (opened, recovered)",
-              retention_ms=90 * DAY_MS),
-    TopicSpec("deadletters", "deadletters",
-              "rejected events: original bytes, reason in headers", retention_ms=30 * DAY_MS),
+    TopicSpec(
+        "alerts", "alerts", "ticket notifications (opened, recovered)", retention_ms=90 * DAY_MS
+    ),
+    TopicSpec(
+        "deadletters",
+        "deadletters",
+        "rejected events: original bytes, reason in headers",
+        retention_ms=30 * DAY_MS,
+    ),
 )
 
 
@@ -61,9 +68,13 @@ def bootstrap_from_env(default: str = "127.0.0.1:9092") -> str:
     return os.environ.get("KAFKA_BOOTSTRAP") or os.environ.get("YUJING_KAFKA_BOOTSTRAP") or default
 
 
-def create_topics(bootstrap: str, names: TopicNames, partitions: int,
-                  replication: int = 1,
-                  retention_hours: dict[str, int] | None = None) -> dict[str, str]:
+def create_topics(
+    bootstrap: str,
+    names: TopicNames,
+    partitions: int,
+    replication: int = 1,
+    retention_hours: dict[str, int] | None = None,
+) -> dict[str, str]:
     """Create missing topics; grow partitions where fewer than asked. Idempotent."""
     retention_hours = retention_hours or {}
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="yujing-admin")
@@ -99,7 +110,8 @@ def list_topics(bootstrap: str, names: TopicNames) -> dict[str, int]:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="yujing-admin")
     try:
         ours = {f"{names.prefix}.{t.suffix}" for t in TOPICS}
-        return {t["name"]: len(t["partitions"]) for t in admin.describe_topics()
-                if t["name"] in ours}
+        return {
+            t["name"]: len(t["partitions"]) for t in admin.describe_topics() if t["name"] in ours
+        }
     finally:
         admin.close()
