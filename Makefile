@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: demo test test-deps lint venv clean kafka-up kafka-down bench
+.PHONY: demo test test-fast test-deps lint venv clean kafka-up kafka-down bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,10 +21,12 @@ demo: $(STAMP)
 	$(BIN)/yujing demo
 
 ## Set up everything the suite needs and run it (the suite starts its own Kafka broker).
-test: $(STAMP) test-deps
-	$(BIN)/ruff check monitor detectors alerts dashboards tests bench
-	$(BIN)/ruff format --check monitor detectors alerts dashboards tests bench
+test: $(STAMP) test-deps lint
 	$(BIN)/python -m pytest
+
+## The inner loop: unit tests only (no broker, no database server, no subprocess runs).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit -m "not slow and not postgres"
 
 ## Tools the suite drives: kcat (a non-Python Kafka producer), Prometheus and Alertmanager
 ## and PostgreSQL (Debian's packages; the suite starts its own servers on loopback), the
@@ -62,9 +64,11 @@ kafka-up:
 kafka-down:
 	scripts/kafka.sh stop $(CURDIR)/var/kafka-data
 
+## ruff's checks and format, and the import contract (pyproject's [tool.importlinter]).
 lint: $(STAMP)
 	$(BIN)/ruff check monitor detectors alerts dashboards tests bench
 	$(BIN)/ruff format --check monitor detectors alerts dashboards tests bench
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

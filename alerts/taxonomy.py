@@ -1,4 +1,6 @@
-"""Department routing: which team inspects what, per the operator's service policy.
+"""Complaint categories and department routing: which team inspects what.
+
+The categories are the operator's default taxonomy, grouped by cause family.
 
 Network faults go to network maintenance, billing disputes to billing, install/repair
 delays to field service; anything else, or anything spanning departments, to a coordinator.
@@ -8,7 +10,31 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from monitor.events.schemas import Category
+
+class Category(StrEnum):
+    """Complaint categories, grouped by the cause families the operator uses."""
+
+    # service process
+    INSTALL_REPAIR_TIMEOUT = "install_repair_timeout"
+    CUMBERSOME_HANDLING = "cumbersome_handling"
+    # product quality
+    WEAK_SIGNAL = "weak_signal"
+    BROADBAND_LAG = "broadband_lag"
+    BILLING_DISPUTE = "billing_dispute"
+    # misunderstanding
+    UNCLEAR_TERMS = "unclear_terms"
+    UNKEPT_PROMISE = "unkept_promise"
+
+
+CAUSE_FAMILY: dict[Category, str] = {
+    Category.INSTALL_REPAIR_TIMEOUT: "service_process",
+    Category.CUMBERSOME_HANDLING: "service_process",
+    Category.WEAK_SIGNAL: "product_quality",
+    Category.BROADBAND_LAG: "product_quality",
+    Category.BILLING_DISPUTE: "product_quality",
+    Category.UNCLEAR_TERMS: "misunderstanding",
+    Category.UNKEPT_PROMISE: "misunderstanding",
+}
 
 
 class Department(StrEnum):
@@ -52,7 +78,7 @@ def routing_key(metric: str) -> str:
 
 
 def department_for(metric: str, table: dict[str, str] | None = None) -> Department:
-    """The operator's table first (config ``alerts.taxonomy``), then the policy's defaults."""
+    """The operator's table first (config ``alerts.routing``), then the policy's defaults."""
     key = routing_key(metric)
     if table and key in table:
         return Department(table[key])

@@ -493,7 +493,7 @@ DbOpt = Annotated[
 def _store(db: str | None) -> object:
     import os
 
-    from alerts.tickets.db import SchemaOutdated
+    from alerts.database import SchemaOutdated
     from alerts.tickets.store import TicketStore
 
     try:

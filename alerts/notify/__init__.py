@@ -1,1 +1,1 @@
-"""alerts.notify.local."""
+"""alerts.policy.notifiers."""

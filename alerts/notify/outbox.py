@@ -21,10 +21,10 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, fun
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from alerts.database import Base
 from alerts.notify.channels import DeliveryFailed, Outgoing, Sender, build_sender
 from alerts.notify.messages import build_payload, event_name
 from alerts.notify.settings import NotificationSettings, Retry
-from alerts.tickets.db import Base
 
 log = logging.getLogger("yujing.outbox")
 

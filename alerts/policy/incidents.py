@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from alerts.findings import SpecFinding, TickResult
 from alerts.policy.fingerprint import fingerprint, ticket_key
+from alerts.policy.settings import AlertSettings
 from detectors.timeaxis import HOUR_MS
-from monitor.config.model import AlertSettings
-from monitor.detection.tick import SpecFinding, TickResult
 
 
 @dataclass(slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from alerts.notify.local import Notification, Notifier
+from alerts.findings import TickResult
 from alerts.notify.outbox import Attempt, Dispatcher
 from alerts.notify.settings import NotificationSettings
 from alerts.policy.fingerprint import fingerprint
@@ -20,9 +20,9 @@ from alerts.policy.incidents import (
     TicketRecovered,
     UpdateTicket,
 )
+from alerts.policy.notifiers import Notification, Notifier
+from alerts.policy.settings import AlertSettings
 from alerts.tickets.store import TicketStore
-from monitor.config.model import AlertSettings
-from monitor.detection.tick import TickResult
 
 log = logging.getLogger("yujing.alerts")
 

@@ -23,8 +23,8 @@ from alerts.notify.messages import grafana_link
 from alerts.notify.outbox import wall_ms
 from alerts.notify.settings import Links
 from alerts.taxonomy import Department
-from alerts.tickets.lifecycle import Action, Refused
-from alerts.tickets.store import TicketState, TicketStore, TicketView
+from alerts.tickets.lifecycle import Action, Refused, TicketState
+from alerts.tickets.store import TicketStore, TicketView
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it as input, not as a 500

@@ -11,7 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from alerts.tickets.store import TicketState
+
+class TicketState(StrEnum):
+    """Where a ticket is in its life; ACTIVE_STATES hold the fingerprint."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+ACTIVE_STATES = (TicketState.OPEN, TicketState.ACKNOWLEDGED, TicketState.IN_PROGRESS)
 
 
 class Action(StrEnum):

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
@@ -19,31 +17,20 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    func,
     or_,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from alerts.database import Base, make_engine, upgrade
+from alerts.findings import SpecFinding
 from alerts.notify.outbox import enqueue, wall_ms
 from alerts.notify.settings import NotificationSettings
 from alerts.taxonomy import category_of, department_for
-from alerts.tickets.db import Base, make_engine, upgrade
+from alerts.tickets.lifecycle import ACTIVE_STATES, Action, Move, Refused, TicketState, decide
 from alerts.tickets.sla import SlaPolicy, breached_clocks, due_times
-from monitor.detection.tick import SpecFinding
 
-if TYPE_CHECKING:
-    from alerts.tickets.lifecycle import Refused
-
-
-class TicketState(StrEnum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    IN_PROGRESS = "in_progress"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-
-
-ACTIVE_STATES = (TicketState.OPEN, TicketState.ACKNOWLEDGED, TicketState.IN_PROGRESS)
 SYSTEM_ACTOR = "yujing"
 
 
@@ -331,8 +318,6 @@ class TicketStore:
         self, ticket_id: int, action: str, actor: str, comment: str, now: int
     ) -> TicketView | Refused:
         """Apply a person's action, or refuse it with the reason; audited either way."""
-        from alerts.tickets.lifecycle import Action, Move, Refused, decide
-
         with self.session() as s:
             ticket = s.get(Ticket, ticket_id)
             if ticket is None:
@@ -430,8 +415,6 @@ class TicketStore:
         offset: int = 0,
     ) -> tuple[list[TicketView], int]:
         """Filtered page of tickets, newest first, and the total that matched."""
-        from sqlalchemy import func
-
         where = [
             column == value
             for column, value in (

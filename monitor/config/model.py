@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -26,10 +25,10 @@ from pydantic import (
     model_validator,
 )
 
+from alerts.findings import Severity
 from alerts.notify.settings import NotificationSettings
-from alerts.taxonomy import ROUTING_KEYS, Department
+from alerts.policy.settings import AlertSettings
 from detectors import REGISTRY
-from detectors.timeaxis import HOUR_MS
 from monitor.windows.aggregation import CATEGORIES, KPIS, WindowConfig
 
 
@@ -45,13 +44,6 @@ def known_metrics() -> set[str]:
 
 
 KNOWN_METRICS = frozenset(known_metrics())
-
-
-class Severity(StrEnum):
-    CRITICAL = "critical"
-    MAJOR = "major"
-    MINOR = "minor"
-    WARNING = "warning"
 
 
 class _Model(BaseModel):
@@ -152,30 +144,6 @@ class Mute(_Model):
     @property
     def end_ms(self) -> int:
         return int(self.end.timestamp() * 1000)
-
-
-class AlertSettings(_Model):
-    clear_after_hours: int = Field(default=12, ge=1, le=24 * 14)
-    cooldown_hours: int = Field(default=24, ge=0, le=24 * 30)
-    auto_resolve: bool = False
-    # category (or "kpi", "total") -> department; unlisted keys follow the service policy
-    routing: dict[str, Department] = Field(default_factory=dict)
-
-    @field_validator("routing")
-    @classmethod
-    def _known_keys(cls, value: dict[str, Department]) -> dict[str, Department]:
-        unknown = sorted(set(value) - ROUTING_KEYS)
-        if unknown:
-            raise ValueError(f"unknown routing key(s) {unknown}; use a category, 'kpi' or 'total'")
-        return value
-
-    @property
-    def clear_after_ms(self) -> int:
-        return self.clear_after_hours * HOUR_MS
-
-    @property
-    def cooldown_ms(self) -> int:
-        return self.cooldown_hours * HOUR_MS
 
 
 TOPIC_ROLES = (

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from alerts.findings import Severity, SpecFinding, TickResult
 from detectors.base import Finding, SeriesWindow
 from detectors.timeaxis import HOUR_MS
-from monitor.config.model import DetectorSpec, MonitorConfig, Severity
+from monitor.config.model import DetectorSpec, MonitorConfig
 from monitor.detection.store import SeriesStore
-
-
-@dataclass(frozen=True, slots=True)
-class SpecFinding:
-    """A finding together with the spec that produced it (severity, spec id)."""
-
-    spec_id: str
-    severity: Severity
-    finding: Finding
-
-
-@dataclass(frozen=True, slots=True)
-class TickResult:
-    hour: int
-    regions: frozenset[str]  # every series of these regions was judged this tick
-    findings: list[SpecFinding]
 
 
 def evaluate_spec(

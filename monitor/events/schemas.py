@@ -15,34 +15,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from alerts.taxonomy import Category
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REGION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
-
-
-class Category(StrEnum):
-    """Complaint categories, grouped by the cause families the operator uses."""
-
-    # service process
-    INSTALL_REPAIR_TIMEOUT = "install_repair_timeout"
-    CUMBERSOME_HANDLING = "cumbersome_handling"
-    # product quality
-    WEAK_SIGNAL = "weak_signal"
-    BROADBAND_LAG = "broadband_lag"
-    BILLING_DISPUTE = "billing_dispute"
-    # misunderstanding
-    UNCLEAR_TERMS = "unclear_terms"
-    UNKEPT_PROMISE = "unkept_promise"
-
-
-CAUSE_FAMILY: dict[Category, str] = {
-    Category.INSTALL_REPAIR_TIMEOUT: "service_process",
-    Category.CUMBERSOME_HANDLING: "service_process",
-    Category.WEAK_SIGNAL: "product_quality",
-    Category.BROADBAND_LAG: "product_quality",
-    Category.BILLING_DISPUTE: "product_quality",
-    Category.UNCLEAR_TERMS: "misunderstanding",
-    Category.UNKEPT_PROMISE: "misunderstanding",
-}
 
 
 class Kpi(StrEnum):

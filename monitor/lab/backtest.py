@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alerts.findings import SpecFinding
 from alerts.tickets.store import TicketView
 from detectors.timeaxis import HOUR_MS, WEEK_MS
 from monitor.config.model import MonitorConfig
 from monitor.detection.hourly_file import HourlySeries
-from monitor.detection.tick import SpecFinding
 from monitor.lab.scorecard import GRACE_HOURS, Scorecard, concerns, matches, score
 from monitor.lab.simulate_events import Label
 from monitor.runners.embedded import build, run_lines, run_series

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from alerts.taxonomy import Category
 from detectors.timeaxis import HOUR_MS, from_iso, to_iso
-from monitor.events.schemas import Category, Channel, Kpi
+from monitor.events.schemas import Channel, Kpi
 
 CATS: tuple[Category, ...] = tuple(Category)
 C = {c: i for i, c in enumerate(CATS)}

@@ -26,13 +26,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from alerts.findings import TickResult
 from alerts.notify.outbox import Delivery, DeliveryState
 from alerts.taxonomy import Department
+from alerts.tickets.lifecycle import ACTIVE_STATES, TicketState
 from alerts.tickets.sla import breached_clocks
-from alerts.tickets.store import ACTIVE_STATES, Ticket, TicketEvent, TicketState, TicketStore
+from alerts.tickets.store import Ticket, TicketEvent, TicketStore
 from detectors.timeaxis import HOUR_MS
 from monitor.config.reload import ConfigWatcher
-from monitor.detection.tick import TickResult
 from monitor.events.deadletters import Reason
 from monitor.pipeline import Pipeline
 from monitor.windows.aggregation import CATEGORIES, KPIS, HourlyAggregate

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from alerts.notify.local import FanOut, JsonlNotifier, LogNotifier, Notifier
 from alerts.notify.outbox import Dispatcher
+from alerts.policy.notifiers import FanOut, JsonlNotifier, LogNotifier, Notifier
 from alerts.policy.service import AlertService
 from alerts.tickets.store import TicketStore
 from monitor.config.model import MonitorConfig

@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from alerts.taxonomy import Category
 from detectors.timeaxis import HOUR_MS, to_iso
 from monitor.events.deadletters import DeadLetter, Reason
-from monitor.events.schemas import Category, ComplaintEvent, Kpi, KpiReport, KpiSample, RegionInfo
+from monitor.events.schemas import ComplaintEvent, Kpi, KpiReport, KpiSample, RegionInfo
 
 CATEGORIES: tuple[Category, ...] = tuple(Category)
 KPIS: tuple[Kpi, ...] = tuple(Kpi)

@@ -39,14 +39,14 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError
 from kafka import KafkaConsumer, TopicPartition
 
+from alerts.findings import TickResult
 from alerts.notify.housekeeping import Housekeeping
-from alerts.notify.local import FanOut, LogNotifier, MemoryNotifier
 from alerts.notify.outbox import Dispatcher
+from alerts.policy.notifiers import FanOut, LogNotifier, MemoryNotifier
 from alerts.policy.service import AlertService
 from alerts.tickets.store import TicketStore
 from monitor.config.model import MonitorConfig, load_config
 from monitor.config.reload import ConfigWatcher
-from monitor.detection.tick import TickResult
 from monitor.events.deadletters import DeadLetter, MemoryDeadLetters
 from monitor.events.parsing import parse_event
 from monitor.events.schemas import Event, RegionInfo

@@ -50,7 +50,7 @@ def make_engine(url: str) -> Engine:
 
 def alembic_config(engine: Engine) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("alerts.tickets") / "migrations"))
+    cfg.set_main_option("script_location", str(resources.files("alerts") / "migrations"))
     cfg.attributes["engine"] = engine
     return cfg
 
@@ -90,7 +90,7 @@ def _file_lock(engine: Engine) -> Iterator[None]:
 
 def _adopt_baseline(engine: Engine, url: str) -> None:
     """Tables made by create_all before migrations: stamp them if they are the baseline."""
-    from alerts.tickets.migrations.baseline import BASELINE_COLUMNS
+    from alerts.migrations.baseline import BASELINE_COLUMNS
 
     have = inspect(engine)
     for table, columns in BASELINE_COLUMNS.items():

@@ -25,7 +25,7 @@ def test_replay_notifies_and_the_api_serves_the_tickets(tmp_path):
     hook = HttpReceiver(secret=b"hook-secret").start()
     config = tmp_path / "detectors.yaml"
     config.write_text(
-        (ROOT / "monitor" / "default_config.yaml").read_text()
+        (ROOT / "monitor" / "config" / "default_config.yaml").read_text()
         + f"""
 notifications:
   links:

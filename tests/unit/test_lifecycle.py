@@ -4,7 +4,7 @@ import pytest
 
 from alerts.tickets.lifecycle import Refused
 from alerts.tickets.store import TicketStore
-from tests.test_alerts import T0, finding
+from tests.domain import T0, finding
 
 MIN = 60_000
 HOUR = 3_600_000
@@ -104,10 +104,10 @@ def test_feedback_and_resolution_clocks(store):
 
 
 def test_a_person_resolving_starts_the_cooldown(tmp_path):
-    from alerts.notify.local import MemoryNotifier
+    from alerts.policy.notifiers import MemoryNotifier
     from alerts.policy.service import AlertService
-    from monitor.config.model import AlertSettings
-    from tests.test_alerts import run_hours
+    from alerts.policy.settings import AlertSettings
+    from tests.domain import run_hours
 
     store = TicketStore(f"sqlite:///{tmp_path / 't.db'}")
     svc = AlertService(

@@ -1,4 +1,4 @@
-"""Alembic environment: the engine comes from the caller (alerts.tickets.db), never an ini file."""
+"""Alembic environment: the engine comes from the caller (alerts.database), never an ini file."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from alembic import context
 
 import alerts.notify.outbox
 import alerts.tickets.store  # noqa: F401 - the models, for autogenerate
-from alerts.tickets.db import Base, lock_for_migrations, make_engine
+from alerts.database import Base, lock_for_migrations, make_engine
 
 engine = context.config.attributes.get("engine")
 if engine is None:  # the alembic command line: -x url=...

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from alerts.findings import Severity, SpecFinding, TickResult
 from detectors.base import Finding
 from detectors.timeaxis import HOUR_MS
-from monitor.config.model import Severity, load_config
-from monitor.detection.tick import SpecFinding, TickResult
+from monitor.config.model import load_config
 from monitor.observability.metrics import expected_band, label_bound, wow_change
 from monitor.runners.embedded import build
 from monitor.windows.aggregation import CATEGORIES, KPIS, HourlyAggregate

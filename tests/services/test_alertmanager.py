@@ -7,10 +7,9 @@ import pytest
 
 from alerts.notify.outbox import Dispatcher, build_senders
 from alerts.tickets.store import TicketStore
+from tests.domain import T0, Clock, finding, settings
 from tests.kafka_harness import wait_until
 from tests.receivers import HttpReceiver
-from tests.test_alerts import T0, finding
-from tests.test_notifications import Clock, settings
 
 pytestmark = pytest.mark.alertmanager
 

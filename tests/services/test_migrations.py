@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from alerts.tickets.db import (
+from alerts.database import (
     Base,
     SchemaOutdated,
     alembic_config,

@@ -113,7 +113,7 @@ def test_two_workers_share_regions_and_match_one(scenario, sim_lines, reference)
 def notifying_config(tmp_path, url: str):
     path = tmp_path / "detectors.yaml"
     path.write_text(
-        (ROOT / "monitor" / "default_config.yaml").read_text()
+        (ROOT / "monitor" / "config" / "default_config.yaml").read_text()
         + f"""
 notifications:
   channels:

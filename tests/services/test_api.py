@@ -7,11 +7,7 @@ from fastapi.testclient import TestClient
 
 from alerts.tickets.api import TokenAuth, create_api
 from alerts.tickets.store import TicketStore
-from tests.test_alerts import T0, finding
-
-ALICE = "alice-token-0123456789"
-BOB = "bob-token-0123456789ab"
-AUTH = TokenAuth({ALICE: "alice", BOB: "bob"})
+from tests.domain import ALICE, AUTH, BOB, T0, finding
 
 
 @pytest.fixture

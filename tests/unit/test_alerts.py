@@ -2,43 +2,14 @@
 
 import pytest
 
-from alerts.notify.local import MemoryNotifier
 from alerts.policy.fingerprint import fingerprint, ticket_key
+from alerts.policy.notifiers import MemoryNotifier
 from alerts.policy.service import AlertService
+from alerts.policy.settings import AlertSettings
 from alerts.taxonomy import Department, department_for
 from alerts.tickets.sla import due_times
 from alerts.tickets.store import TicketStore
-from detectors.base import Finding
-from monitor.config.model import AlertSettings, Severity
-from monitor.detection.tick import SpecFinding, TickResult
-
-HOUR = 3_600_000
-MIN = 60_000
-T0 = 500_000 * HOUR
-
-
-def finding(hour, region="r1", metric="complaints.broadband_lag", detector="wow", observed=130.0):
-    return SpecFinding(
-        "spec",
-        Severity.MAJOR,
-        Finding(
-            detector=detector,
-            region=region,
-            metric=metric,
-            hour=hour,
-            observed=observed,
-            baseline=100.0,
-            change_pct=observed - 100.0,
-            p_value=1e-7,
-            window_start=hour - 167 * HOUR,
-            window_end=hour + HOUR,
-            explanation="rise",
-        ),
-    )
-
-
-def tick(hour, *findings, regions=("r1", "r2")):
-    return TickResult(hour=hour, regions=frozenset(regions), findings=list(findings))
+from tests.domain import HOUR, MIN, T0, finding, run_hours, tick
 
 
 @pytest.fixture
@@ -52,13 +23,6 @@ def service(db_url):
     )
     yield svc
     store.close()
-
-
-def run_hours(svc, start_hour, hours, firing_hours, **kw):
-    for k in range(hours):
-        hour = start_hour + k * HOUR
-        found = [finding(hour, **kw)] if k in firing_hours else []
-        svc.handle(tick(hour, *found), now=hour + HOUR)
 
 
 def test_one_incident_one_ticket(service):

@@ -3,38 +3,18 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 import orjson
 import pytest
 
 from alerts.notify.channels import Outgoing, sign, verify
 from alerts.notify.outbox import DeliveryState, Dispatcher, build_senders, counts
-from alerts.notify.settings import NotificationSettings
 from alerts.tickets.store import TicketStore
 from tests.conftest import free_port
+from tests.domain import T0, Clock, finding, settings
 from tests.receivers import HttpReceiver, SmtpReceiver, self_signed_cert
-from tests.test_alerts import T0, finding
 
 SECRET = "s3cret-for-tests"
-
-
-class Clock:
-    """Wall clock under the test's control: backoff without sleeping."""
-
-    def __init__(self) -> None:
-        self.now = int(time.time() * 1000)
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += int(seconds * 1000)
-
-
-def settings(channels: dict, routes: list | None = None, **extra) -> NotificationSettings:
-    routes = routes if routes is not None else [{"channels": list(channels)}]
-    return NotificationSettings.model_validate({"channels": channels, "routes": routes, **extra})
 
 
 def open_one(store: TicketStore, key: str = "k1", region: str = "r1"):

@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 
 from alerts.tickets.api import create_api
 from alerts.tickets.store import TicketStore
-from tests.test_alerts import T0, finding
-from tests.test_api import ALICE, AUTH
+from tests.domain import ALICE, AUTH, T0, finding
 
 
 def test_no_request_causes_a_server_error(db_url):

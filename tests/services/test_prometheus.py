@@ -34,7 +34,7 @@ def worker(tmp_path_factory):
     hook = HttpReceiver().start()
     config = tmp / "detectors.yaml"
     config.write_text(
-        (ROOT / "monitor" / "default_config.yaml").read_text()
+        (ROOT / "monitor" / "config" / "default_config.yaml").read_text()
         + f"""
 notifications:
   channels:

@@ -1,0 +1,39 @@
+"""What the alert layer takes in: findings with the spec's severity, grouped by judged hour.
+
+The detection tick (monitor) produces these and the alert policy consumes them; they live
+here, below both, so that neither has to import the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from detectors.base import Finding
+
+
+class Severity(StrEnum):
+    """How urgent a spec's findings are; notification routes and SLA clocks key on it."""
+
+    CRITICAL = "critical"
+    MAJOR = "major"
+    MINOR = "minor"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class SpecFinding:
+    """A finding together with the spec that produced it (severity, spec id)."""
+
+    spec_id: str
+    severity: Severity
+    finding: Finding
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    """Everything one detection tick found at one hour."""
+
+    hour: int
+    regions: frozenset[str]  # every series of these regions was judged this tick
+    findings: list[SpecFinding]

@@ -1,1 +1,0 @@
-"""Alembic migrations of the ticket database (run by alerts.tickets.db.upgrade on every open)."""

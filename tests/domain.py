@@ -1,0 +1,69 @@
+"""The domain's test vocabulary: findings, ticks, clocks, settings and API users.
+
+Shared by unit, service and end-to-end tests, so that a test file never imports another.
+"""
+
+from __future__ import annotations
+
+import time
+
+from alerts.findings import Severity, SpecFinding, TickResult
+from alerts.notify.settings import NotificationSettings
+from alerts.tickets.api import TokenAuth
+from detectors.base import Finding
+
+HOUR = 3_600_000
+MIN = 60_000
+T0 = 500_000 * HOUR
+ALICE = "alice-token-0123456789"
+BOB = "bob-token-0123456789ab"
+AUTH = TokenAuth({ALICE: "alice", BOB: "bob"})
+
+
+def finding(hour, region="r1", metric="complaints.broadband_lag", detector="wow", observed=130.0):
+    return SpecFinding(
+        "spec",
+        Severity.MAJOR,
+        Finding(
+            detector=detector,
+            region=region,
+            metric=metric,
+            hour=hour,
+            observed=observed,
+            baseline=100.0,
+            change_pct=observed - 100.0,
+            p_value=1e-7,
+            window_start=hour - 167 * HOUR,
+            window_end=hour + HOUR,
+            explanation="rise",
+        ),
+    )
+
+
+def tick(hour, *findings, regions=("r1", "r2")):
+    return TickResult(hour=hour, regions=frozenset(regions), findings=list(findings))
+
+
+def run_hours(svc, start_hour, hours, firing_hours, **kw):
+    for k in range(hours):
+        hour = start_hour + k * HOUR
+        found = [finding(hour, **kw)] if k in firing_hours else []
+        svc.handle(tick(hour, *found), now=hour + HOUR)
+
+
+class Clock:
+    """Wall clock under the test's control: backoff without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = int(time.time() * 1000)
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += int(seconds * 1000)
+
+
+def settings(channels: dict, routes: list | None = None, **extra) -> NotificationSettings:
+    routes = routes if routes is not None else [{"channels": list(channels)}]
+    return NotificationSettings.model_validate({"channels": channels, "routes": routes, **extra})
