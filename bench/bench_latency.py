@@ -229,7 +229,7 @@ def main() -> None:
     run = build(config, f"sqlite:///{tmp / 't.db'}")
     run.pipeline.alerts.dispatcher = None  # hand over to the outbox; do not deliver here
     closes: list[float] = []
-    run.pipeline.on_timing = lambda stage, s: closes.append(s) if stage == "apply" else None
+    run.pipeline.observe(timing=lambda stage, s: closes.append(s) if stage == "apply" else None)
     _world, lines = generate(SimConfig(regions=args.regions, weeks=args.weeks))
     started = time.perf_counter()
     for n, line in enumerate(lines, start=1):

@@ -1,11 +1,9 @@
 """Pure detectors over numpy arrays, and the registry that names them for configs.
 
-Every detector has a ``config_model`` (pydantic), ``history_hours()`` and
-``evaluate(window) -> list[Finding]``; two-signal detectors also name their
+Every detector subclasses ``detectors.base.Detector``: a ``config_model`` (pydantic),
+``history_hours()``, ``scan``/``evaluate`` and, for two-signal detectors,
 ``context_metrics()``. Same interface, so specs can swap one for another.
 """
-
-from typing import Any
 
 from detectors.base import Detector, DetectorConfig, Finding, SeriesKey, SeriesWindow
 from detectors.composite import (
@@ -19,7 +17,7 @@ from detectors.threshold import ThresholdConfig, ThresholdDetector
 from detectors.trend import EarlyTrendConfig, EarlyTrendDetector
 from detectors.wow import WeekOverWeekConfig, WeekOverWeekDetector
 
-REGISTRY: dict[str, Any] = {
+REGISTRY: dict[str, type[Detector]] = {
     cls.name: cls
     for cls in (
         ThresholdDetector,

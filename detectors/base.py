@@ -14,14 +14,15 @@ check this on random data), one without uses it as is.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-HOUR_MS = 3_600_000
+from detectors.timeaxis import HOUR_MS
 
 
 class DetectorConfig(BaseModel):
@@ -87,22 +88,49 @@ class Finding:
         }
 
 
-class Detector(Protocol):
+class Detector(ABC):
+    """The one interface every detector keeps, so a spec can swap one for another.
+
+    A subclass names itself (``name``, the config's ``detector:``), declares its parameters
+    (``config_model``), says how much history it needs and implements ``scan`` (many hours
+    at once) or ``evaluate`` (one hour); each has a default in terms of the other.
+    Two-signal detectors name the other metrics they read in ``context_metrics``.
+
+    >>> import numpy as np
+    >>> from detectors import ThresholdDetector, SeriesKey, SeriesWindow
+    >>> detector = ThresholdDetector(ThresholdDetector.config_model(threshold=1.0))
+    >>> window = SeriesWindow([SeriesKey("r1", "kpi.packet_loss.mean")],
+    ...                       np.array([[0.2, 0.3, 1.4]]), end_hour=0)
+    >>> [(f.region, f.observed) for f in detector.evaluate(window)]
+    [('r1', 1.4)]
+    """
+
     name: ClassVar[str]
+    config_model: ClassVar[type[DetectorConfig]]
 
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config: Any = config if config is not None else self.config_model()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.scan is Detector.scan and cls.evaluate is Detector.evaluate:
+            raise TypeError(f"{cls.__name__} must implement scan or evaluate")
+
+    @abstractmethod
     def history_hours(self) -> int:
-        """How many hours of history (including the judged hour) ``evaluate`` needs."""
-        ...
+        """How many hours of history (including the judged hour) one hour's verdict needs."""
 
-    def evaluate(self, window: SeriesWindow) -> list[Finding]: ...
+    def context_metrics(self) -> list[str]:
+        """Other metrics this detector reads beside the judged one (two-signal detectors)."""
+        return []
 
-    def scan(self, window: SeriesWindow, ends: int) -> list[Finding]: ...
+    def evaluate(self, window: SeriesWindow) -> list[Finding]:
+        """Judge the window's last hour."""
+        return self.scan(window, 1)
 
-
-class _Evaluates(Protocol):
-    def history_hours(self) -> int: ...
-
-    def evaluate(self, window: SeriesWindow) -> list[Finding]: ...
+    def scan(self, window: SeriesWindow, ends: int) -> list[Finding]:
+        """Judge each of the last ``ends`` hours as if it ended its own window."""
+        return scan_by_ends(self, window, ends)
 
 
 def sub_window(window: SeriesWindow, stop: int, hours: int) -> SeriesWindow:
@@ -119,7 +147,7 @@ def sub_window(window: SeriesWindow, stop: int, hours: int) -> SeriesWindow:
     )
 
 
-def scan_by_ends(detector: _Evaluates, window: SeriesWindow, ends: int) -> list[Finding]:
+def scan_by_ends(detector: Detector, window: SeriesWindow, ends: int) -> list[Finding]:
     """Judge each of the last ``ends`` columns with ``evaluate`` on its own window."""
     n = window.values.shape[1]
     hours = detector.history_hours()

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from detectors.base import (
     HOUR_MS,
+    Detector,
     DetectorConfig,
     Finding,
     SeriesWindow,
@@ -40,12 +41,10 @@ class SiteFaultConfig(DetectorConfig):
     kpi_min_delta: float = Field(default=0.0, ge=0)  # and at least this much (KPI units)
 
 
-class SiteFaultDetector:
+class SiteFaultDetector(Detector):
     name: ClassVar[str] = "site_fault"
     config_model: ClassVar[type[SiteFaultConfig]] = SiteFaultConfig
-
-    def __init__(self, config: SiteFaultConfig) -> None:
-        self.config = config
+    config: SiteFaultConfig
 
     def history_hours(self) -> int:
         return WEEK_H + self.config.window_hours
@@ -117,12 +116,10 @@ class PeakCongestionConfig(DetectorConfig):
     min_peak_share: float = Field(default=0.0, ge=0, le=1)  # of the day's complaints
 
 
-class PeakCongestionDetector:
+class PeakCongestionDetector(Detector):
     name: ClassVar[str] = "peak_congestion"
     config_model: ClassVar[type[PeakCongestionConfig]] = PeakCongestionConfig
-
-    def __init__(self, config: PeakCongestionConfig) -> None:
-        self.config = config
+    config: PeakCongestionConfig
 
     def history_hours(self) -> int:
         return 24

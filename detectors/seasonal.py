@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from detectors.base import DetectorConfig, Finding, SeriesWindow, finding, scan_by_ends
+from detectors.base import Detector, DetectorConfig, Finding, SeriesWindow, finding, scan_by_ends
 
 WEEK_H = 168
 
@@ -43,12 +43,10 @@ def seasonal_band(
     return median, median - k * spread, median + k * spread
 
 
-class SeasonalDetector:
+class SeasonalDetector(Detector):
     name: ClassVar[str] = "seasonal"
     config_model: ClassVar[type[SeasonalConfig]] = SeasonalConfig
-
-    def __init__(self, config: SeasonalConfig) -> None:
-        self.config = config
+    config: SeasonalConfig
 
     def history_hours(self) -> int:
         return self.config.weeks * WEEK_H + self.config.min_consecutive_hours

@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 
 from detectors.base import (
     HOUR_MS,
+    Detector,
     DetectorConfig,
     Finding,
     SeriesWindow,
@@ -64,12 +65,10 @@ def hysteresis_state(
     return state
 
 
-class ThresholdDetector:
+class ThresholdDetector(Detector):
     name: ClassVar[str] = "threshold"
     config_model: ClassVar[type[ThresholdConfig]] = ThresholdConfig
-
-    def __init__(self, config: ThresholdConfig) -> None:
-        self.config = config
+    config: ThresholdConfig
 
     def history_hours(self) -> int:
         cfg = self.config

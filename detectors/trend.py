@@ -26,6 +26,7 @@ from pydantic import Field
 from scipy import stats
 
 from detectors.base import (
+    Detector,
     DetectorConfig,
     Finding,
     SeriesWindow,
@@ -141,12 +142,10 @@ def run_starts(
     return np.minimum(last_low, run - 1)
 
 
-class EarlyTrendDetector:
+class EarlyTrendDetector(Detector):
     name: ClassVar[str] = "early_trend"
     config_model: ClassVar[type[EarlyTrendConfig]] = EarlyTrendConfig
-
-    def __init__(self, config: EarlyTrendConfig) -> None:
-        self.config = config
+    config: EarlyTrendConfig
 
     def history_hours(self) -> int:
         cfg = self.config

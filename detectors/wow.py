@@ -16,6 +16,7 @@ from pydantic import Field
 from scipy import stats
 
 from detectors.base import (
+    Detector,
     DetectorConfig,
     Finding,
     SeriesWindow,
@@ -69,12 +70,10 @@ def _change_text(change_pct: float | None) -> str:
     return "new" if change_pct is None else f"{change_pct:+.1f}%"
 
 
-class WeekOverWeekDetector:
+class WeekOverWeekDetector(Detector):
     name: ClassVar[str] = "wow"
     config_model: ClassVar[type[WeekOverWeekConfig]] = WeekOverWeekConfig
-
-    def __init__(self, config: WeekOverWeekConfig) -> None:
-        self.config = config
+    config: WeekOverWeekConfig
 
     def history_hours(self) -> int:
         return 2 * self.config.window_hours

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from alerts.policy.service import AlertService
@@ -22,6 +22,7 @@ from monitor.detection.store import SeriesStore
 from monitor.detection.tick import TickResult, scan, tick
 from monitor.events.deadletters import DeadLetter, DeadLetterSink
 from monitor.events.parsing import parse_event
+from monitor.events.schemas import Event
 from monitor.windows.aggregation import HourlyAggregate, HourlyAggregator, Outcome
 
 log = logging.getLogger("yujing.pipeline")
@@ -48,19 +49,36 @@ class PipelineStats:
     last_judged_hour: int | None = None
 
 
+@dataclass
+class PipelineHooks:
+    """Listeners a runner or an observer subscribes with ``Pipeline.observe``."""
+
+    aggregate: list[Callable[[HourlyAggregate], None]] = field(default_factory=list)
+    tick: list[Callable[[TickResult], None]] = field(default_factory=list)
+    timing: list[Callable[[str, float], None]] = field(default_factory=list)  # stage, seconds
+
+
 class Pipeline:
+    """The monitor's logic from raw record to alert policy; both runners drive this class.
+
+    Seams for runners: ``validate`` (raw bytes to an event or a dead letter), ``ingest``
+    (an event into its region's windows), ``close`` (hours the watermarks passed),
+    ``apply`` (series, detectors, alerts), ``observe`` (listeners), ``maybe_reload`` and
+    ``restore`` (series and alert state after partitions move). ``feed`` is the first
+    three in one call, for a runner that reads records in order (the embedded one).
+    """
+
     def __init__(
         self,
         config: MonitorConfig,
         alerts: AlertService,
         dead_letters: DeadLetterSink,
         clock: Callable[[int], int] = replay_clock,
-        on_aggregate: Callable[[HourlyAggregate], None] | None = None,
-        on_tick: Callable[[TickResult], None] | None = None,
         watcher: ConfigWatcher | None = None,
         live: bool = False,
         batch_ticks: bool = False,
         scan_hours: int = 24,
+        window_loader: Callable[[str], dict[str, object] | None] | None = None,
     ) -> None:
         self.config = config
         # replays: judge an hour once every region has closed it, all regions in one tick
@@ -72,45 +90,109 @@ class Pipeline:
         self.alerts = alerts
         self.dead_letters = dead_letters
         self.clock = clock
-        self.on_aggregate = on_aggregate
-        self.on_tick = on_tick
-        self.on_timing: Callable[[str, float], None] | None = None  # (stage, seconds)
-        self.aggregator = HourlyAggregator(config.windows.to_window_config())
-        history = max((spec.instance.history_hours() for spec in config.detectors), default=1)
+        self.hooks = PipelineHooks()
+        self.aggregator = HourlyAggregator(
+            config.windows.to_window_config(live=live), loader=window_loader
+        )
         # hourly replays judge ``scan_hours`` hours per detector call: the store keeps the
         # history of the first of them
         self.scan_hours = scan_hours
-        self.series = SeriesStore(
-            config.metrics_needed(), history_hours=max(history, 24) + max(scan_hours, 24)
-        )
+        self.series = self._new_series(config.metrics_needed())
         self.stats = PipelineStats()
         self._next_check = 0  # advance when the newest event time crosses an hour
+
+    def _new_series(self, metrics: list[str]) -> SeriesStore:
+        history = max((spec.instance.history_hours() for spec in self.config.detectors), default=1)
+        return SeriesStore(metrics, history_hours=max(history, 24) + max(self.scan_hours, 24))
+
+    def observe(
+        self,
+        *,
+        aggregate: Callable[[HourlyAggregate], None] | None = None,
+        tick: Callable[[TickResult], None] | None = None,
+        timing: Callable[[str, float], None] | None = None,
+    ) -> None:
+        """Subscribe to emitted aggregates, judged hours and stage timings."""
+        for listeners, listener in (
+            (self.hooks.aggregate, aggregate),
+            (self.hooks.tick, tick),
+            (self.hooks.timing, timing),
+        ):
+            if listener is not None:
+                listeners.append(listener)
+
+    def _timed(self, stage: str, started: float) -> None:
+        if self.hooks.timing:
+            seconds = time.perf_counter() - started
+            for listener in self.hooks.timing:
+                listener(stage, seconds)
 
     # -- input ------------------------------------------------------------------------
     def feed(
         self, raw: bytes, *, kind: str | None = None, source: str = "", offset: int | None = None
     ) -> None:
         """Take one raw event; never raises for bad input (it becomes a dead letter)."""
-        self.stats.events_in += 1
-        parsed = parse_event(raw, kind=kind, source=source, offset=offset)
-        if isinstance(parsed, DeadLetter):
-            self._dead(parsed)
+        event = self.validate(raw, kind=kind, source=source, offset=offset)
+        if event is None or self.ingest(event, raw, source) is None:
             return
-        outcome = self.aggregator.add(parsed, raw, source)
-        if isinstance(outcome, DeadLetter):
-            self._dead(outcome)
-            return
-        if outcome is Outcome.DUPLICATE:
-            self.stats.duplicates += 1
-            return
-        self.stats.accepted += 1
-        self.stats.readings += parsed.readings
-        if outcome is Outcome.LATE:
-            self.stats.late_accepted += 1
         mark = self.aggregator.max_event_time
         if mark is not None and mark >= self._next_check:
             self._next_check = mark - mark % HOUR_MS + HOUR_MS
             self.advance()
+
+    def validate(
+        self,
+        raw: bytes,
+        *,
+        kind: str | None = None,
+        source: str = "",
+        offset: int | None = None,
+        received: bool = True,
+    ) -> Event | None:
+        """Parse one raw record: the event, or None after handing its dead letter to the
+        sink. ``received=False``: an earlier stage counted the record already (a worker's
+        aggregation re-reads what its intake validated)."""
+        self.stats.events_in += received
+        parsed = parse_event(raw, kind=kind, source=source, offset=offset)
+        if isinstance(parsed, DeadLetter):
+            self._dead(parsed)
+            return None
+        return parsed
+
+    def ingest(
+        self,
+        event: Event,
+        raw: bytes = b"",
+        source: str = "",
+        position: tuple[str, int] | None = None,
+        now: int | None = None,
+    ) -> Outcome | None:
+        """Add a valid event to its region's windows; None when it was dead-lettered (late).
+
+        ``position`` (source partition, offset) lets a replay after a crash skip what the
+        region's saved state already holds; ``now`` is a live runner's clock.
+        """
+        outcome = self.aggregator.add(event, raw, source, position, now)
+        if isinstance(outcome, DeadLetter):
+            self._dead(outcome)
+            return None
+        if outcome is Outcome.DUPLICATE:
+            self.stats.duplicates += 1
+            return outcome
+        self.stats.accepted += 1
+        self.stats.readings += event.readings
+        if outcome is Outcome.LATE:
+            self.stats.late_accepted += 1
+        return outcome
+
+    def set_subscribers(self, subscribers: dict[str, int]) -> None:
+        """Reference data from outside the event stream (a worker's regions topic)."""
+        self.aggregator.set_subscribers(subscribers)
+
+    def close(self, now: int | None = None) -> list[HourlyAggregate]:
+        """Hours the watermarks of the regions changed since the last ``close`` passed
+        (a live worker's batch; ``now`` lets idle inputs stop holding hours open)."""
+        return self.aggregator.poll(now=now, regions=self.aggregator.touched)
 
     def _dead(self, letter: DeadLetter) -> None:
         self.stats.dead_lettered[letter.reason.value] += 1
@@ -121,28 +203,41 @@ class Pipeline:
         """Emit what the watermarks closed, update series, judge each newly closed hour."""
         return self.apply(self.aggregator.poll(until=until))
 
-    def reload(self, config: MonitorConfig) -> None:
+    def reload(self, config: MonitorConfig) -> list[str]:
         """Swap in a validated config: detectors, mutes, alert policy and window settings.
 
-        Window state and series history are kept; a metric no spec watched before starts
-        with the history the series store has for it (none, in the embedded runner).
+        Window state and series history are kept. Returns the metrics no spec watched
+        before: they start with no history (a worker refills it with ``restore``).
         """
         self.config = config
         self.alerts.reconfigure(config.alerts, config.notifications)
-        window_config = config.windows.to_window_config(live=self.live)
-        self.aggregator.config = window_config
-        for state in self.aggregator.regions.values():
-            state.config = window_config
-        self.series.add_metrics(config.metrics_needed())
+        self.aggregator.reconfigure(config.windows.to_window_config(live=self.live))
+        return self.series.add_metrics(config.metrics_needed())
 
-    def maybe_reload(self) -> bool:
+    def maybe_reload(self) -> list[str] | None:
+        """Apply the watcher's changed, valid config: None if nothing changed, else the
+        newly watched metrics."""
         if self.watcher is None:
-            return False
+            return None
         config = self.watcher.check()
         if config is None:
-            return False
-        self.reload(config)
-        return True
+            return None
+        return self.reload(config)
+
+    def restore(self, aggregates: Iterable[HourlyAggregate]) -> int:
+        """Start over from durable records (a worker's partitions moved): the series from
+        the hourly aggregates given, the alert policy from the open tickets. Window state
+        is reloaded region by region from the runner's loader."""
+        self.aggregator.forget()
+        self.series = self._new_series(
+            sorted(set(self.series.metrics) | set(self.config.metrics_needed()))
+        )
+        n = 0
+        for aggregate in aggregates:
+            self.series.update(aggregate)
+            n += 1
+        self.alerts.restore()
+        return n
 
     def apply(self, aggregates: list[HourlyAggregate]) -> list[HourlyAggregate]:
         """Series and detection for emitted aggregates (the Faust runner calls this too).
@@ -160,8 +255,8 @@ class Pipeline:
                 self.stats.corrections += 1
             # a correction is judged again: a late event may be what makes the hour anomalous
             closed.setdefault(aggregate.hour, set()).add(aggregate.region)
-            if self.on_aggregate is not None:
-                self.on_aggregate(aggregate)
+            for listener in self.hooks.aggregate:
+                listener(aggregate)
         if not self.batch_ticks:
             for hour in sorted(closed):
                 self.judge(hour, closed[hour])
@@ -169,8 +264,8 @@ class Pipeline:
             for hour, regions in closed.items():
                 self._pending.setdefault(hour, set()).update(regions)
             self._judge_pending(self._low_watermark())
-        if aggregates and self.on_timing is not None:
-            self.on_timing("apply", time.perf_counter() - started)
+        if aggregates:
+            self._timed("apply", started)
         return aggregates
 
     def _low_watermark(self) -> int | None:
@@ -226,10 +321,9 @@ class Pipeline:
         last = self.stats.last_judged_hour
         self.stats.last_judged_hour = hour if last is None else max(last, hour)
         self.alerts.handle(result, self.clock(hour))
-        if self.on_timing is not None:
-            self.on_timing("tick", time.perf_counter() - started)
-        if self.on_tick is not None:
-            self.on_tick(result)
+        self._timed("tick", started)
+        for listener in self.hooks.tick:
+            listener(result)
         return result
 
     def finish(self) -> list[HourlyAggregate]:

@@ -218,7 +218,7 @@ class Reference:
 def embedded_reference(lines: list[bytes], tmp: Path) -> Reference:
     emitted: list[HourlyAggregate] = []
     run = build(load_config(), f"sqlite:///{tmp / 'reference.db'}")
-    run.pipeline.on_aggregate = emitted.append
+    run.pipeline.observe(aggregate=emitted.append)
     run_lines(run, lines, finish=False)
     tickets = sorted(
         (t.fingerprint, t.first_hour, t.region, t.metric, t.detector) for t in run.tickets.all()

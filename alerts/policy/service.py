@@ -75,7 +75,8 @@ class AlertService:
         return [] if self.dispatcher is None else self.dispatcher.run_once()
 
     def restore(self) -> None:
-        """Rebuild the dedup state from the open tickets (after a restart)."""
+        """Rebuild the dedup state from the open tickets and the cooldowns from the ended
+        ones (after a restart or a rebalance)."""
         incidents = [
             Incident(
                 t.fingerprint,
@@ -88,7 +89,8 @@ class AlertService:
             )
             for t in self.store.active()
         ]
-        self.policy.restore(incidents, {})
+        cooldown = self.settings.cooldown_ms
+        self.policy.restore(incidents, {fp: at + cooldown for fp, at in self.store.ended().items()})
 
     def handle(self, tick: TickResult, now: int) -> None:
         """Apply one detection tick; ``now`` is the runner's clock (event time in replays)."""

@@ -441,6 +441,18 @@ class TicketStore:
             )
             return [TicketView.of(t) for t in rows]
 
+    def ended(self) -> dict[str, int]:
+        """When each fingerprint's latest ended (resolved or closed) ticket last changed:
+        the policy's cooldowns start there, after a restart as before it."""
+        ended_states = [TicketState.RESOLVED.value, TicketState.CLOSED.value]
+        with self.session() as s:
+            rows = s.execute(
+                select(Ticket.fingerprint, func.max(Ticket.updated_at))
+                .where(Ticket.state.in_(ended_states))
+                .group_by(Ticket.fingerprint)
+            )
+            return {fp: int(at) for fp, at in rows}
+
     def events(self, ticket_id: int) -> list[dict[str, object]]:
         with self.session() as s:
             rows = s.scalars(

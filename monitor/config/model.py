@@ -29,6 +29,7 @@ from alerts.findings import Severity
 from alerts.notify.settings import NotificationSettings
 from alerts.policy.settings import AlertSettings
 from detectors import REGISTRY
+from detectors.base import Detector
 from monitor.windows.aggregation import CATEGORIES, KPIS, WindowConfig
 
 
@@ -107,16 +108,16 @@ class DetectorSpec(_Model):
             raise ValueError(f"unknown detector {value!r}; known: {', '.join(sorted(REGISTRY))}")
         return value
 
-    def build(self, params: dict[str, Any] | None = None) -> Any:
+    def build(self, params: dict[str, Any] | None = None) -> Detector:
         cls = REGISTRY[self.detector]
         return cls(cls.config_model.model_validate({**self.params, **(params or {})}))
 
     @cached_property
-    def instance(self) -> Any:
+    def instance(self) -> Detector:
         return self.build()
 
     @cached_property
-    def override_instances(self) -> list[Any]:
+    def override_instances(self) -> list[Detector]:
         return [self.build(o.params) for o in self.overrides]
 
 
@@ -218,7 +219,8 @@ class MonitorConfig(_Model):
     def metrics_needed(self) -> list[str]:
         names = {m for spec in self.detectors for m in spec.metrics}
         for spec in self.detectors:
-            names.update(getattr(spec.instance, "context_metrics", list)())
+            for detector in (spec.instance, *spec.override_instances):
+                names.update(detector.context_metrics())
         return sorted(names)
 
 
@@ -306,31 +308,29 @@ def _semantic_problems(config: MonitorConfig) -> list[tuple[Loc, str]]:
             if ref.startswith("@"):
                 problems.append((("region_groups", name, k), "groups cannot nest"))
     for i, spec in enumerate(config.detectors):
-        model = REGISTRY[spec.detector].config_model
+        cls = REGISTRY[spec.detector]
         base: dict[str, Any] = spec.params
         for loc_prefix, params, own in [(("detectors", i, "params"), base, None)] + [
             (("detectors", i, "overrides", j, "params"), {**base, **o.params}, o.params)
             for j, o in enumerate(spec.overrides)
         ]:
             try:
-                model.model_validate(params)
+                detector = cls(cls.config_model.model_validate(params))
             except ValidationError as exc:
                 for e in exc.errors(include_url=False):
                     if own is not None and e["loc"] and e["loc"][0] not in own:
                         continue  # inherited from the spec: reported there once
                     problems.append(((*loc_prefix, *e["loc"]), e["msg"]))
-        for field_name in ("kpi_metric", "utilisation_metric"):  # metrics named in params
-            if (
-                field_name in model.model_fields
-                and field_name in spec.params
-                and spec.params[field_name] not in KNOWN_METRICS
-            ):
-                problems.append(
-                    (
-                        ("detectors", i, "params", field_name),
-                        f"unknown metric {spec.params[field_name]!r}",
-                    )
-                )
+                continue
+            for metric in detector.context_metrics():  # the other signals it reads
+                if metric in KNOWN_METRICS:
+                    continue
+                named_by = [
+                    k for k, v in (own if own is not None else params).items() if v == metric
+                ]
+                if own is not None and not named_by:
+                    continue  # inherited from the spec: reported there once
+                problems.append(((*loc_prefix, *named_by[:1]), f"unknown metric {metric!r}"))
         covered: dict[str, int] = {}
         for j, override in enumerate(spec.overrides):
             for k, ref in enumerate(override.regions):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from alerts.findings import Severity, SpecFinding, TickResult
-from detectors.base import Finding, SeriesWindow
+from detectors.base import Detector, Finding, SeriesWindow
 from detectors.timeaxis import HOUR_MS
 from monitor.config.model import DetectorSpec, MonitorConfig
 from monitor.detection.store import SeriesStore
@@ -24,7 +22,7 @@ def evaluate_spec(
     Judges the ``ends`` hours that end at ``hour`` (one call per detector and metric).
     """
     judged = list(store.regions) if regions is None else list(regions)
-    groups: list[tuple[Any, Severity, list[str]]] = []
+    groups: list[tuple[Detector, Severity, list[str]]] = []
     rest = judged
     if spec.overrides and config is not None:
         taken: set[str] = set()
@@ -40,7 +38,7 @@ def evaluate_spec(
     out: list[tuple[Severity, Finding]] = []
     for detector, severity, rows in groups:
         hours = detector.history_hours() + ends - 1
-        context_names = getattr(detector, "context_metrics", list)()
+        context_names = detector.context_metrics()
         context = {name: store.window(name, hour, hours, rows).values for name in context_names}
         for metric in spec.metrics:
             window = store.window(metric, hour, hours, rows)

@@ -120,8 +120,8 @@ def run_backtest(
 
     with tempfile.TemporaryDirectory() as tmp:
         run = build(config, f"sqlite:///{Path(tmp) / 'backtest.db'}")
-        run.pipeline.on_tick = lambda result: findings.extend(result.findings)
-        run.pipeline.on_aggregate = on_aggregate
+        run.pipeline.observe(tick=lambda result: findings.extend(result.findings))
+        run.pipeline.observe(aggregate=on_aggregate)
         run_lines(run, lines, progress=progress)
         tickets = run.tickets.all()
         run.tickets.close()
@@ -146,7 +146,7 @@ def run_backtest_series(
         run = build(
             config, db_url or f"sqlite:///{Path(tmp) / 'backtest.db'}", scan_hours=scan_hours
         )
-        run.pipeline.on_tick = lambda result: findings.extend(result.findings)
+        run.pipeline.observe(tick=lambda result: findings.extend(result.findings))
         run_series(run, series)
         tickets = run.tickets.all()
         run.tickets.close()

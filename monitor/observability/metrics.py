@@ -165,20 +165,11 @@ class WorkerMetrics:
 
     # -- hooks ------------------------------------------------------------------------
     def attach(self, pipeline: Pipeline) -> None:
-        before_agg, before_tick = pipeline.on_aggregate, pipeline.on_tick
-
-        def on_aggregate(aggregate: HourlyAggregate) -> None:
-            if before_agg is not None:
-                before_agg(aggregate)
-            self.on_aggregate(aggregate)
-
-        def on_tick(result: TickResult) -> None:
-            if before_tick is not None:
-                before_tick(result)
-            self.on_tick(result)
-
-        pipeline.on_aggregate, pipeline.on_tick = on_aggregate, on_tick
-        pipeline.on_timing = lambda stage, s: self.processing.labels(stage).observe(s)
+        pipeline.observe(
+            aggregate=self.on_aggregate,
+            tick=self.on_tick,
+            timing=lambda stage, s: self.processing.labels(stage).observe(s),
+        )
 
     def on_aggregate(self, aggregate: HourlyAggregate) -> None:
         latest = self._latest.get(aggregate.region)

@@ -26,6 +26,7 @@ Window life cycle for region r and hour [h, h+1h):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -425,19 +426,36 @@ class RegionWindows:
 
 
 class HourlyAggregator:
-    """All regions' windows in one process; feed events with ``add``, collect with ``poll``."""
+    """The windows of every region this process owns; ``add`` events, ``poll`` closed hours.
 
-    def __init__(self, config: WindowConfig | None = None) -> None:
+    A replay holds every region in memory. A Faust worker owns only its partitions' regions
+    and keeps their state in a changelogged table: it passes a ``loader`` that returns a
+    region's saved state (or None), and after each batch saves what ``take_touched`` hands
+    back. Both runners go through this one class.
+    """
+
+    def __init__(
+        self,
+        config: WindowConfig | None = None,
+        loader: Callable[[str], dict[str, Any] | None] | None = None,
+    ) -> None:
         self.config = config or WindowConfig()
+        self.loader = loader
         self.regions: dict[str, RegionWindows] = {}
         self.subscribers: dict[str, int] = {}
         self.max_event_time: int | None = None
+        self._touched: dict[str, RegionWindows] = {}
 
     def region(self, name: str) -> RegionWindows:
         state = self.regions.get(name)
         if state is None:
-            state = self.regions[name] = RegionWindows(name, self.config)
-            state.subscribers = self.subscribers.get(name)
+            saved = self.loader(name) if self.loader is not None else None
+            if saved:
+                state = RegionWindows.from_json(saved, self.config)
+            else:
+                state = RegionWindows(name, self.config)
+                state.subscribers = self.subscribers.get(name)
+            self.regions[name] = state
         return state
 
     def add(
@@ -446,21 +464,61 @@ class HourlyAggregator:
         raw: bytes = b"",
         source: str = "",
         position: tuple[str, int] | None = None,
+        now: int | None = None,
     ) -> DeadLetter | Outcome:
         """Account one valid event; a dead letter if it arrived beyond lateness."""
         if isinstance(event, RegionInfo):
-            self.subscribers[event.region] = event.subscribers
-            if event.region in self.regions:
-                self.regions[event.region].subscribers = event.subscribers
+            self.set_subscribers({event.region: event.subscribers})
             return Outcome.ACCEPTED
         if self.max_event_time is None or event.event_time > self.max_event_time:
             self.max_event_time = event.event_time
-        return self.region(event.region).add(event, raw, source, position)
+        state = self.region(event.region)
+        self._touched[event.region] = state
+        return state.add(event, raw, source, position, now)
 
-    def poll(self, *, until: int | None = None) -> list[HourlyAggregate]:
-        """Everything every region's watermark closed (``until``: close up to there)."""
+    def set_subscribers(self, subscribers: dict[str, int]) -> None:
+        """Reference data (subscribers per region): rates of hours closed from now on."""
+        self.subscribers.update(subscribers)
+        for name, count in subscribers.items():
+            state = self.regions.get(name)
+            if state is not None:
+                state.subscribers = count
+
+    def reconfigure(self, config: WindowConfig) -> None:
+        self.config = config
+        for state in self.regions.values():
+            state.config = config
+
+    def forget(self) -> None:
+        """Drop the regions held in memory (a worker's partitions moved: the table is the
+        truth for the ones it still owns)."""
+        self.regions.clear()
+        self._touched.clear()
+
+    @property
+    def touched(self) -> list[str]:
+        """Regions changed since the last ``take_touched`` (their hours may have closed)."""
+        return list(self._touched)
+
+    def take_touched(self) -> dict[str, RegionWindows]:
+        """Regions changed since the last call (a worker saves these to its table)."""
+        touched, self._touched = self._touched, {}
+        return touched
+
+    def poll(
+        self,
+        *,
+        until: int | None = None,
+        now: int | None = None,
+        regions: Iterable[str] | None = None,
+    ) -> list[HourlyAggregate]:
+        """Everything the watermarks closed (``until``: close up to there), of ``regions``
+        (default: all held); ``now`` is a live runner's clock, for idle inputs."""
+        names = sorted(self.regions if regions is None else regions)
         out: list[HourlyAggregate] = []
-        for name in sorted(self.regions):
-            out.extend(self.regions[name].poll(until))
+        for name in names:
+            state = self.regions[name]
+            state.subscribers = self.subscribers.get(name, state.subscribers)
+            out.extend(state.poll(until, now))
         out.sort(key=lambda a: (a.hour, a.region, a.revision))
         return out

@@ -33,8 +33,8 @@ def test_hourly_replay_matches_the_event_replay(world_and_events, tmp_path):
     aggregates: list[HourlyAggregate] = []
     found: list = []
     run = build(config, f"sqlite:///{tmp_path / 'a.db'}")
-    run.pipeline.on_aggregate = aggregates.append
-    run.pipeline.on_tick = lambda result: found.extend(result.findings)
+    run.pipeline.observe(aggregate=aggregates.append)
+    run.pipeline.observe(tick=lambda result: found.extend(result.findings))
     run_lines(run, iter(lines))
     events_tickets = run.tickets.all()
     run.tickets.close()

@@ -121,3 +121,31 @@ def test_a_person_resolving_starts_the_cooldown(tmp_path):
     assert len(store.all()) == 1 and svc.stats.suppressed >= 9
     run_hours(svc, T0 + 40 * HOUR, 1, firing_hours={0})  # after cooldown: a new ticket
     assert len(store.all()) == 2
+
+
+@pytest.mark.parametrize("resolved_by", ["person", "auto_resolve"])
+def test_a_restarted_worker_keeps_the_cooldown(tmp_path, resolved_by):
+    """Restore rebuilds cooldowns from ended tickets: a restart (or a rebalance) inside a
+    cooldown opens no ticket, and one after it does."""
+    from alerts.policy.notifiers import MemoryNotifier
+    from alerts.policy.service import AlertService
+    from alerts.policy.settings import AlertSettings
+    from tests.domain import run_hours
+
+    settings = AlertSettings(
+        clear_after_hours=2, cooldown_hours=24, auto_resolve=resolved_by == "auto_resolve"
+    )
+    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}")
+    first = AlertService(store=store, notifier=MemoryNotifier(), settings=settings)
+    run_hours(first, T0, 5, firing_hours={0, 1})
+    (t,) = store.all()
+    if resolved_by == "person":
+        store.transition(t.id, "acknowledge", "li.wei", "", T0 + 2 * HOUR)
+        store.transition(t.id, "resolve", "li.wei", "replaced the card", T0 + 3 * HOUR)
+    assert store.get(t.id).state == "resolved"
+
+    restarted = AlertService(store=store, notifier=MemoryNotifier(), settings=settings)
+    run_hours(restarted, T0 + 10 * HOUR, 5, firing_hours=set(range(5)))  # inside cooldown
+    assert len(store.all()) == 1 and restarted.stats.suppressed == 5
+    run_hours(restarted, T0 + 40 * HOUR, 1, firing_hours={0})  # cooldown over
+    assert len(store.all()) == 2

@@ -1,0 +1,201 @@
+"""The worker's core: the pipeline plus what Kafka adds to it, in plain Python.
+
+Agents and tasks only await; every decision is made here, by the same ``Pipeline`` the
+embedded runner drives. What this adds: which raw topic carries which kind of event, which
+events-topic partition a region maps to, the region state saved in the Faust table, and the
+findings and notifications of a batch collected for their topics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import orjson
+from kafka import KafkaConsumer, TopicPartition
+
+from alerts.findings import TickResult
+from alerts.notify.housekeeping import Housekeeping
+from alerts.notify.outbox import Dispatcher
+from alerts.policy.notifiers import FanOut, LogNotifier, MemoryNotifier, Notification
+from alerts.policy.service import AlertService
+from alerts.tickets.store import TicketStore
+from monitor.config.model import MonitorConfig
+from monitor.config.reload import ConfigWatcher
+from monitor.events.deadletters import DeadLetter, MemoryDeadLetters
+from monitor.events.schemas import RegionInfo
+from monitor.observability.metrics import WorkerMetrics
+from monitor.pipeline import Pipeline
+from monitor.runners.faust.bundles import partition_for
+from monitor.runners.faust.settings import WorkerSettings
+from monitor.windows.aggregation import HourlyAggregate, RegionWindows
+
+KIND_BY_ROLE = {"complaints": "complaint", "kpis": "kpi"}
+Record = tuple[bytes, str, int]  # raw value, source "topic:partition", offset
+
+
+def wall_clock(_hour: int) -> int:
+    return int(time.time() * 1000)
+
+
+def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+    return [
+        ("reason", letter.reason.value.encode()),
+        ("field", (letter.field or "").encode()),
+        ("detail", letter.detail.encode()[:2000]),
+        ("source", letter.source.encode()),
+        ("offset", str(letter.offset if letter.offset is not None else "").encode()),
+    ]
+
+
+@dataclass
+class Validated:
+    """An intake batch: its dead letters, and valid records by events-topic partition."""
+
+    dead: list[DeadLetter] = field(default_factory=list)
+    bundles: dict[int, list[Record]] = field(default_factory=dict)
+
+
+@dataclass
+class Batch:
+    """What an aggregation batch produced, for the agent to send and save in order."""
+
+    aggregates: list[HourlyAggregate]
+    dead: list[DeadLetter]
+
+
+class WorkerCore:
+    """The pipeline of one worker, and the Kafka-specific bookkeeping around it."""
+
+    def __init__(self, settings: WorkerSettings, config: MonitorConfig) -> None:
+        self.settings = settings
+        self.store = TicketStore(settings.database_url)
+        self.sent = MemoryNotifier()  # this batch's notifications, for the alerts topic
+        self.dispatcher = Dispatcher.for_settings(self.store.engine, config.notifications)
+        alerts = AlertService(
+            store=self.store,
+            notifier=FanOut(LogNotifier(), self.sent),
+            settings=config.alerts,
+            notifications=config.notifications,
+            dispatcher=self.dispatcher,
+            deliver_inline=False,
+        )
+        self.housekeeping = Housekeeping(alerts.escalate, self.dispatcher)
+        self.watcher = (
+            ConfigWatcher(settings.config_path, config)
+            if settings.config_path is not None
+            else None
+        )
+        self._dead = MemoryDeadLetters()  # drained into the dead-letter topic per batch
+        # a region's saved window state: the Faust table's ``get``, set by the app
+        self.load_state: Callable[[str], dict[str, object] | None] = lambda _region: None
+        self.pipeline = Pipeline(
+            config,
+            alerts,
+            self._dead,
+            clock=wall_clock,
+            watcher=self.watcher,
+            live=True,
+            window_loader=lambda region: self.load_state(region),
+        )
+        self.ticks: list[TickResult] = []
+        self.pipeline.observe(tick=self.ticks.append)
+        self.regions_seen: set[str] = set()
+        self.assigned: set[int] = set()
+        names = settings.topics
+        self.kind_by_topic = {names.name(role): kind for role, kind in KIND_BY_ROLE.items()}
+        self.metrics = WorkerMetrics(self.pipeline, self.store, self.watcher)
+
+    def _take_dead(self) -> list[DeadLetter]:
+        letters, self._dead.letters = self._dead.letters, []
+        return letters
+
+    def _kind(self, source: str) -> str | None:
+        """The raw topic (``source`` is "topic:partition") fixes the kind of event."""
+        return self.kind_by_topic.get(source.rpartition(":")[0])
+
+    def validate(self, records: Iterable[Record]) -> Validated:
+        """Intake: parse raw records; group the valid ones by the events-topic partition
+        their region maps to."""
+        out = Validated()
+        partitions = self.settings.partitions
+        for value, source, offset in records:
+            event = self.pipeline.validate(
+                value, kind=self._kind(source), source=source, offset=offset
+            )
+            if event is None or isinstance(event, RegionInfo):
+                continue
+            out.bundles.setdefault(partition_for(event.region, partitions), []).append(
+                (value, source, offset)
+            )
+        out.dead = self._take_dead()
+        return out
+
+    def ingest(self, records: Iterable[Record]) -> Batch:
+        """Aggregation: add records (validated by the intake) to their regions' windows and
+        close what their watermarks passed."""
+        now = int(time.time() * 1000)
+        for value, source, offset in records:
+            event = self.pipeline.validate(
+                value, kind=self._kind(source), source=source, offset=offset, received=False
+            )
+            if event is not None and not isinstance(event, RegionInfo):
+                self.pipeline.ingest(event, value, source, position=(source, offset), now=now)
+        self.regions_seen.update(self.pipeline.aggregator.touched)
+        return Batch(aggregates=self.pipeline.close(now), dead=self._take_dead())
+
+    def detect(
+        self, aggregates: list[HourlyAggregate]
+    ) -> tuple[list[TickResult], list[Notification]]:
+        """Series, detectors and alert policy; the ticks and notifications they produced."""
+        self.ticks.clear()
+        self.sent.sent.clear()
+        self.pipeline.apply(aggregates)
+        return list(self.ticks), list(self.sent.sent)
+
+    def states_to_save(self) -> dict[str, RegionWindows]:
+        return self.pipeline.aggregator.take_touched()
+
+    def drop_unsaved(self) -> None:
+        """A batch failed half-way: its changes must not outlive it (the table is the
+        truth; the batch is redelivered)."""
+        self.pipeline.aggregator.forget()
+        self._take_dead()
+
+    def reload_if_changed(self) -> bool:
+        """Apply a changed, valid config; refill history if it watches new metrics."""
+        new_metrics = self.pipeline.maybe_reload()
+        if new_metrics is None:
+            return False
+        if new_metrics:
+            self.restore(self.assigned)
+        return True
+
+    def restore(self, partitions: set[int]) -> int:
+        """Start the owned partitions over from durable records: series from the hourly
+        topic, alert state from the open tickets; returns the hourly records read."""
+        self.assigned = set(partitions)
+        return self.pipeline.restore(self._hourly_log(partitions))
+
+    def _hourly_log(self, partitions: set[int]) -> Iterator[HourlyAggregate]:
+        if not partitions:
+            return
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            client_id="yujing-series",
+        )
+        try:
+            topic = self.settings.topics.name("hourly")
+            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            end = consumer.end_offsets(tps)
+            while any(consumer.position(tp) < end[tp] for tp in tps):
+                for records in consumer.poll(timeout_ms=500).values():
+                    for record in records:
+                        yield HourlyAggregate.from_json(orjson.loads(record.value))
+        finally:
+            consumer.close()

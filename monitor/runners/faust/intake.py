@@ -1,0 +1,90 @@
+"""Intake: raw complaint and KPI topics -> dead letters, or bundles on the ``events`` topic.
+
+A batch consumer (aiokafka ``getmany``, its own consumer group), not an agent: validation
+keeps no state, so it needs none of Faust's tables or rebalancing, and Faust's path costs
+~250 µs per record (docs/benchmarks.md) where this one costs ~20. Offsets are committed
+once a batch's bundles are flushed: at least once, and the aggregation skips what its
+state already applied.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import CommitFailedError
+
+from monitor.events.deadletters import DeadLetter
+from monitor.runners.faust.bundles import BUNDLE_HEADER, encode_bundles
+from monitor.runners.faust.core import dead_letter_headers
+from monitor.runners.faust.topology import Topology
+
+log = logging.getLogger("yujing.faust")
+
+
+async def send_dead(t: Topology, letter: DeadLetter) -> None:
+    await t.deadletters.send(value=letter.raw, headers=dead_letter_headers(letter))
+
+
+def register(t: Topology) -> None:
+    settings = t.settings
+
+    @t.app.task
+    async def intake() -> None:
+        """Raw topics -> dead letters, or one bundle per events-topic partition and batch."""
+        consumer = AIOKafkaConsumer(
+            *t.raw_topics,
+            bootstrap_servers=settings.bootstrap,
+            group_id=f"{settings.app_id}-intake",
+            client_id=f"{settings.app_id}-intake",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=int(settings.session_timeout * 1000),
+            heartbeat_interval_ms=int(min(3.0, settings.session_timeout / 3) * 1000),
+        )
+        await consumer.start()
+        try:
+            while True:
+                fetched = await consumer.getmany(
+                    timeout_ms=int(settings.batch_seconds * 1000),
+                    max_records=settings.batch_size,
+                )
+                if fetched:
+                    await forward(t, fetched)
+                    try:
+                        await consumer.commit()
+                    except CommitFailedError as exc:  # the group rebalanced meanwhile: the
+                        # new owner re-reads; the aggregation skips repeats
+                        log.warning("intake commit refused", extra={"fields": {"error": str(exc)}})
+                await measure(t, consumer)
+        finally:
+            await consumer.stop()
+
+
+async def forward(t: Topology, fetched: dict[Any, list[Any]]) -> None:
+    """One fetched batch: validate, send dead letters and bundles, flush."""
+    # across partitions, the producers' timestamps stand in for arrival order (an event
+    # is late relative to what arrived before it)
+    records = sorted((r for batch in fetched.values() for r in batch), key=lambda r: r.timestamp)
+    result = t.core.validate(
+        (r.value or b"", f"{r.topic}:{r.partition}", r.offset) for r in records
+    )
+    for letter in result.dead:
+        await send_dead(t, letter)
+    for partition, items in sorted(result.bundles.items()):
+        for bundle in encode_bundles(items):
+            await t.events.send(value=bundle, partition=partition, headers=[BUNDLE_HEADER])
+    await t.app.producer.flush()
+
+
+async def measure(t: Topology, consumer: AIOKafkaConsumer) -> None:
+    """Lag of the raw partitions this intake owns (a rebalance may have moved some)."""
+    owned = consumer.assignment()
+    keys = {f"{tp.topic}:{tp.partition}" for tp in owned}
+    for key in [k for k in t.intake_lag if k not in keys]:
+        del t.intake_lag[key]
+    for tp in owned:
+        high = consumer.highwater(tp)
+        if high is not None:
+            t.intake_lag[f"{tp.topic}:{tp.partition}"] = max(high - await consumer.position(tp), 0)
