@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from detectors.timeaxis import HOUR_MS
 from monitor.config.model import load_config
 from monitor.detection.store import SeriesStore
 from monitor.detection.tick import tick
-
-HOUR_MS = 3_600_000
 
 
 def main() -> None:

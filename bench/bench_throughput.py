@@ -49,12 +49,12 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from detectors.timeaxis import HOUR_MS  # noqa: E402
 from monitor.config.model import load_config  # noqa: E402
 from monitor.events.deadletters import DeadLetter  # noqa: E402
 from monitor.events.parsing import parse_event  # noqa: E402
 from monitor.windows.aggregation import HourlyAggregator  # noqa: E402
 
-HOUR_MS = 3_600_000
 T0 = 1_791_158_400_000  # 2026-10-05T00:00:00Z
 CATEGORIES = ["broadband_lag", "weak_signal", "billing_dispute", "install_repair_timeout"]
 KPIS = ["packet_loss", "latency", "bandwidth_utilisation"]

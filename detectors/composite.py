@@ -26,14 +26,13 @@ from detectors.base import (
     rolling_sums,
     scan_by_ends,
 )
+from detectors.timeaxis import WEEK_HOURS
 from detectors.wow import significant_rises
-
-WEEK_H = 168
 
 
 class SiteFaultConfig(DetectorConfig):
     kpi_metric: str = "kpi.packet_loss.mean"
-    window_hours: int = Field(default=48, ge=6, le=WEEK_H)
+    window_hours: int = Field(default=48, ge=6, le=WEEK_HOURS)
     rise: float = Field(default=0.25, gt=0, le=100)
     alpha: float = Field(default=1e-4, gt=0, lt=1)
     min_volume: float = Field(default=30, ge=0)
@@ -47,7 +46,7 @@ class SiteFaultDetector(Detector):
     config: SiteFaultConfig
 
     def history_hours(self) -> int:
-        return WEEK_H + self.config.window_hours
+        return WEEK_HOURS + self.config.window_hours
 
     def context_metrics(self) -> list[str]:
         return [self.config.kpi_metric]
@@ -61,15 +60,15 @@ class SiteFaultDetector(Detector):
         kpi = window.context.get(cfg.kpi_metric)
         if kpi is None:
             return []
-        need = WEEK_H + w + ends - 1
+        need = WEEK_HOURS + w + ends - 1
         values, kpi = pad_left(window.values, need), pad_left(kpi, need)
         current = rolling_sums(values, w, ends)
-        previous = rolling_sums(values, w, ends, lag=WEEK_H)
+        previous = rolling_sums(values, w, ends, lag=WEEK_HOURS)
         known = np.isfinite(kpi)
         with np.errstate(invalid="ignore", divide="ignore"):  # no KPI data: NaN means
             kpi_now = rolling_sums(kpi, w, ends) / rolling_sums(known, w, ends)
-            kpi_before = rolling_sums(kpi, w, ends, lag=WEEK_H) / rolling_sums(
-                known, w, ends, lag=WEEK_H
+            kpi_before = rolling_sums(kpi, w, ends, lag=WEEK_HOURS) / rolling_sums(
+                known, w, ends, lag=WEEK_HOURS
             )
             kpi_change = np.where(kpi_before > 0, kpi_now / kpi_before - 1.0, np.inf)
             degraded = (kpi_change >= cfg.kpi_rise) & (kpi_now - kpi_before >= cfg.kpi_min_delta)

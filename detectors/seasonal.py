@@ -15,8 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from detectors.base import Detector, DetectorConfig, Finding, SeriesWindow, finding, scan_by_ends
-
-WEEK_H = 168
+from detectors.timeaxis import WEEK_HOURS
 
 
 class SeasonalConfig(DetectorConfig):
@@ -32,7 +31,7 @@ def seasonal_band(
     """(median, lower, upper) for each of the last ``hours`` columns, per row."""
     n = values.shape[1]
     cols = np.arange(n - hours, n)
-    lags = np.arange(1, weeks + 1) * WEEK_H
+    lags = np.arange(1, weeks + 1) * WEEK_HOURS
     idx = cols[None, :] - lags[:, None]  # [weeks, hours]
     history = values[:, idx]  # [rows, weeks, hours]
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
@@ -49,7 +48,7 @@ class SeasonalDetector(Detector):
     config: SeasonalConfig
 
     def history_hours(self) -> int:
-        return self.config.weeks * WEEK_H + self.config.min_consecutive_hours
+        return self.config.weeks * WEEK_HOURS + self.config.min_consecutive_hours
 
     def evaluate(self, window: SeriesWindow) -> list[Finding]:
         cfg = self.config

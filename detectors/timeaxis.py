@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 WEEK_MS = 7 * DAY_MS
+WEEK_HOURS = 168  # the weekly season: hour-of-week baselines, week-over-week windows
 
 
 def hour_start(epoch_ms: int) -> int:

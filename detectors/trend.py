@@ -37,21 +37,20 @@ from detectors.base import (
     rolling_sums,
     scan_by_ends,
 )
-
-WEEK_H = 168
+from detectors.timeaxis import WEEK_HOURS
 
 
 class EarlyTrendConfig(DetectorConfig):
     method: Literal["cusum", "window"] = "cusum"
     threshold: float = Field(default=12.0, gt=0, le=1000)  # cusum: h, log-likelihood units
-    run_hours: int = Field(default=WEEK_H, ge=24, le=4 * WEEK_H)  # cusum: hours accumulated
-    window_hours: int = Field(default=24, ge=6, le=WEEK_H)
+    run_hours: int = Field(default=WEEK_HOURS, ge=24, le=4 * WEEK_HOURS)  # cusum: hours accumulated
+    window_hours: int = Field(default=24, ge=6, le=WEEK_HOURS)
     weeks: int = Field(default=2, ge=1, le=6)
     rise: float = Field(default=0.25, gt=0, le=100)
     alpha: float = Field(default=1e-3, gt=0, lt=1)
     min_volume: float = Field(default=20, ge=0)
     min_consecutive_hours: int = Field(default=6, ge=1, le=72)
-    halflife_hours: float = Field(default=12.0, gt=0, le=WEEK_H)
+    halflife_hours: float = Field(default=12.0, gt=0, le=WEEK_HOURS)
 
 
 def ewma_log_ratio(current: np.ndarray, previous: np.ndarray, halflife: float) -> np.ndarray:
@@ -74,14 +73,14 @@ def seasonal_expectation(
     means the same in every window it is part of (what lets a scan share the work).
     """
     n = values.shape[1]
-    span = weeks * WEEK_H
+    span = weeks * WEEK_HOURS
     if n < columns + span + 1:
         raise ValueError(f"need {columns + span + 1} columns, got {n}")
     known = np.isfinite(values)
     filled = np.where(known, values, 0.0)
     first = n - columns
     # the lagged hours of every column are contiguous: slices (views), not gathers
-    starts = [first - j * WEEK_H + d for j in range(1, weeks + 1) for d in (-1, 0, 1)]
+    starts = [first - j * WEEK_HOURS + d for j in range(1, weeks + 1) for d in (-1, 0, 1)]
     expected = filled[:, starts[0] : starts[0] + columns].copy()
     usable = known[:, first:] & known[:, starts[0] : starts[0] + columns]
     for a in starts[1:]:
@@ -150,8 +149,8 @@ class EarlyTrendDetector(Detector):
     def history_hours(self) -> int:
         cfg = self.config
         if cfg.method == "cusum":
-            return cfg.weeks * WEEK_H + cfg.run_hours + 1
-        return cfg.weeks * WEEK_H + cfg.window_hours + cfg.min_consecutive_hours
+            return cfg.weeks * WEEK_HOURS + cfg.run_hours + 1
+        return cfg.weeks * WEEK_HOURS + cfg.window_hours + cfg.min_consecutive_hours
 
     def evaluate(self, window: SeriesWindow) -> list[Finding]:
         if self.config.method == "cusum":
@@ -223,7 +222,7 @@ class EarlyTrendDetector(Detector):
         if not complete.any():
             return []
         current = rolling_sums(values, w, m)  # [rows, m]
-        baseline = sum(rolling_sums(values, w, m, lag=j * WEEK_H) for j in range(1, k + 1))
+        baseline = sum(rolling_sums(values, w, m, lag=j * WEEK_HOURS) for j in range(1, k + 1))
         total = current + baseline
         cur_i = np.rint(current).astype(np.int64)
         p_values = np.where(
@@ -235,7 +234,9 @@ class EarlyTrendDetector(Detector):
         with np.errstate(divide="ignore", invalid="ignore"):
             change = np.where(mean_base > 0, current / mean_base - 1.0, np.inf)
         steady = ((p_values <= cfg.alpha) & (change >= cfg.rise)).all(axis=1)
-        trend = ewma_log_ratio(values[:, -w:], values[:, -WEEK_H - w : -WEEK_H], cfg.halflife_hours)
+        trend = ewma_log_ratio(
+            values[:, -w:], values[:, -WEEK_HOURS - w : -WEEK_HOURS], cfg.halflife_hours
+        )
         firing = complete & steady & (current[:, -1] >= cfg.min_volume) & (trend > 0)
         findings = []
         for i in np.flatnonzero(firing):

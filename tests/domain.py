@@ -11,8 +11,9 @@ from alerts.findings import Severity, SpecFinding, TickResult
 from alerts.notify.settings import NotificationSettings
 from alerts.tickets.api import TokenAuth
 from detectors.base import Finding
+from detectors.timeaxis import HOUR_MS
 
-HOUR = 3_600_000
+HOUR = HOUR_MS
 MIN = 60_000
 T0 = 500_000 * HOUR
 ALICE = "alice-token-0123456789"

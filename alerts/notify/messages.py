@@ -38,45 +38,20 @@ def grafana_link(links: Links, region: str, first_hour: int, last_hour: int) -> 
 
 
 def build_payload(
-    ticket: Any, event: str, actor: str, comment: str, at: int, links: Links
+    ticket: dict[str, Any], event: str, actor: str, comment: str, at: int, links: Links
 ) -> dict[str, Any]:
-    """The JSON every channel starts from (``ticket`` is the ORM row or a TicketView)."""
-    return {
-        "event": event,
-        "at": to_iso(at),
-        "at_ms": at,
-        "actor": actor,
-        "comment": comment,
-        "ticket_id": ticket.id,
-        "ticket_key": ticket.key,
-        "fingerprint": ticket.fingerprint,
-        "region": ticket.region,
-        "metric": ticket.metric,
-        "detector": ticket.detector,
-        "department": ticket.department,
-        "severity": ticket.severity,
-        "state": ticket.state,
-        "owner": ticket.owner,
-        "escalation_level": ticket.escalation_level,
-        "title": ticket.title,
-        "explanation": ticket.explanation,
-        "observed": ticket.observed,
-        "baseline": ticket.baseline,
-        "change_pct": ticket.change_pct,
-        "p_value": ticket.p_value,
-        "first_hour": to_iso(ticket.first_hour),
-        "last_hour": to_iso(ticket.last_fired_hour),
-        "opened_at": to_iso(ticket.opened_at),
-        "opened_at_ms": ticket.opened_at,
-        "acknowledge_by": to_iso(ticket.acknowledge_by),
-        "feedback_by": to_iso(ticket.feedback_by),
-        "resolve_by": to_iso(ticket.resolve_by),
-        "resolve_by_ms": ticket.resolve_by,
-        "ticket_url": f"{links.tickets.rstrip('/')}/{ticket.id}",
-        "grafana_url": grafana_link(
-            links, ticket.region, ticket.first_hour, ticket.last_fired_hour
-        ),
-    }
+    """The JSON every channel starts from: the event, then the ticket as it describes
+    itself (``TicketView.to_json``), then where a person clicks."""
+    return (
+        {"event": event, "at": to_iso(at), "at_ms": at, "actor": actor, "comment": comment}
+        | ticket
+        | {
+            "ticket_url": f"{links.tickets.rstrip('/')}/{ticket['ticket_id']}",
+            "grafana_url": grafana_link(
+                links, ticket["region"], ticket["first_hour_ms"], ticket["last_fired_hour_ms"]
+            ),
+        }
+    )
 
 
 def _change(p: dict[str, Any]) -> str:
@@ -99,7 +74,8 @@ def text(p: dict[str, Any]) -> str:
         f"Metric: {p['metric']}   observed {p['observed']:.3g} vs baseline "
         f"{p['baseline']:.3g}{_change(p)}",
         f"Why: {p['explanation']}",
-        f"Hours: {p['first_hour']} .. {p['last_hour']}   Acknowledge by {p['acknowledge_by']}",
+        f"Hours: {p['first_hour']} .. {p['last_fired_hour']}   "
+        f"Acknowledge by {p['acknowledge_by']}",
     ]
     if p.get("comment") and p["comment"] != p["explanation"]:
         lines.append(f"Note ({p['actor']}): {p['comment']}")

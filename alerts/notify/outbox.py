@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import httpx
 import orjson
@@ -65,38 +66,31 @@ def wall_ms() -> int:
 def enqueue(
     session: Session,
     settings: NotificationSettings | None,
-    ticket: object,
-    event: object,
+    ticket: dict[str, Any],
+    event: Any,
     created_at: int,
 ) -> int:
-    """Rows for every channel routed to this (ticket, audit event); same transaction."""
+    """Rows for every channel routed to this (ticket, audit event); same transaction.
+
+    ``ticket`` is the ticket's JSON (``TicketView.to_json``); ``event`` its new audit row.
+    """
     if settings is None or not settings.routes:
         return 0
-    name = event_name(event.action)  # type: ignore[attr-defined]
-    channels = settings.channels_for(
-        name,
-        ticket.severity,  # type: ignore[attr-defined]
-        ticket.department,
-    )  # type: ignore[attr-defined]
+    name = event_name(event.action)
+    channels = settings.channels_for(name, ticket["severity"], ticket["department"])
     if not channels:
         return 0
     session.flush()  # the event's id is part of the key
     payload = orjson.dumps(
-        build_payload(
-            ticket,
-            name,
-            event.actor,
-            event.comment,
-            event.at,  # type: ignore[attr-defined]
-            settings.links,
-        )
+        build_payload(ticket, name, event.actor, event.comment, event.at, settings.links)
     ).decode()
+    ticket_id = ticket["ticket_id"]
     for channel in channels:
         session.add(
             Delivery(
-                key=delivery_key(ticket.id, event.id, channel),  # type: ignore[attr-defined]
-                ticket_id=ticket.id,
-                event_id=event.id,  # type: ignore[attr-defined]
+                key=delivery_key(ticket_id, event.id, channel),
+                ticket_id=ticket_id,
+                event_id=event.id,
                 channel=channel,
                 payload=payload,
                 state=DeliveryState.PENDING.value,

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from alerts.findings import Severity
 from alerts.taxonomy import Department
 
 NOTIFIABLE_EVENTS = (
@@ -25,7 +26,6 @@ NOTIFIABLE_EVENTS = (
     "started",
 )
 DEFAULT_EVENTS = ("opened", "escalated", "recovered", "resolved", "closed", "reopened")
-SEVERITIES = ("critical", "major", "minor", "warning")
 
 
 class _Model(BaseModel):
@@ -79,7 +79,7 @@ class Route(_Model):
     """Notifications matching every given field go to ``channels``; an empty field matches all."""
 
     channels: list[str] = Field(min_length=1)
-    severity: list[Literal["critical", "major", "minor", "warning"]] = Field(default_factory=list)
+    severity: list[Severity] = Field(default_factory=list)
     department: list[Department] = Field(default_factory=list)
     events: list[str] = Field(default_factory=lambda: list(DEFAULT_EVENTS))
 

@@ -14,7 +14,7 @@ from typing import IO, Protocol
 
 import orjson
 
-from alerts.tickets.store import TicketView
+from alerts.tickets.view import TicketView
 from detectors.timeaxis import to_iso
 
 log = logging.getLogger("yujing.notify")
@@ -27,29 +27,7 @@ class Notification:
     at: int
 
     def to_json(self) -> dict[str, object]:
-        t = self.ticket
-        return {
-            "event": self.event,
-            "at": to_iso(self.at),
-            "ticket_id": t.id,
-            "ticket_key": t.key,
-            "fingerprint": t.fingerprint,
-            "region": t.region,
-            "metric": t.metric,
-            "detector": t.detector,
-            "department": t.department,
-            "severity": t.severity,
-            "state": t.state,
-            "title": t.title,
-            "observed": t.observed,
-            "baseline": t.baseline,
-            "change_pct": t.change_pct,
-            "p_value": t.p_value,
-            "explanation": t.explanation,
-            "acknowledge_by": to_iso(t.acknowledge_by),
-            "feedback_by": to_iso(t.feedback_by),
-            "resolve_by": to_iso(t.resolve_by),
-        }
+        return {"event": self.event, "at": to_iso(self.at)} | self.ticket.to_json()
 
 
 class Notifier(Protocol):

@@ -1,132 +1,32 @@
-"""Preemptive inspection tickets, stored with SQLAlchemy (SQLite by default, PostgreSQL too).
+"""The ticket store: opening, updating and moving tickets, every change audited.
 
-Times are stored as integer epoch milliseconds: the same on every backend, and the same
-clock the pipeline reasons in. Every change writes an audit row (who, when, what).
+Each change writes an audit row (who, when, what) and, in the same transaction, the
+outbox rows of the notifications it owes (alerts.notify.outbox).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from sqlalchemy import (
-    BigInteger,
-    Float,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
     func,
     or_,
     select,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Session
 
-from alerts.database import Base, make_engine, upgrade
+from alerts.database import make_engine, upgrade
 from alerts.findings import SpecFinding
 from alerts.notify.outbox import enqueue, wall_ms
 from alerts.notify.settings import NotificationSettings
 from alerts.taxonomy import category_of, department_for
 from alerts.tickets.lifecycle import ACTIVE_STATES, Action, Move, Refused, TicketState, decide
+from alerts.tickets.models import Ticket, TicketEvent
 from alerts.tickets.sla import SlaPolicy, breached_clocks, due_times
+from alerts.tickets.view import TicketView
 
 SYSTEM_ACTOR = "yujing"
-
-
-class Ticket(Base):
-    __tablename__ = "tickets"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    key: Mapped[str] = mapped_column(String(64), unique=True)
-    fingerprint: Mapped[str] = mapped_column(String(32), index=True)
-    # = fingerprint while the ticket is active, NULL after: the unique constraint makes
-    # "one active ticket per fingerprint" hold across workers, in the database itself
-    active_fingerprint: Mapped[str | None] = mapped_column(String(32), unique=True)
-    region: Mapped[str] = mapped_column(String(64), index=True)
-    metric: Mapped[str] = mapped_column(String(96))
-    detector: Mapped[str] = mapped_column(String(32))
-    spec_id: Mapped[str] = mapped_column(String(64))
-    category: Mapped[str | None] = mapped_column(String(48))
-    department: Mapped[str] = mapped_column(String(32), index=True)
-    severity: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16), index=True)
-    title: Mapped[str] = mapped_column(String(256))
-    explanation: Mapped[str] = mapped_column(Text)
-    observed: Mapped[float] = mapped_column(Float)
-    baseline: Mapped[float] = mapped_column(Float)
-    change_pct: Mapped[float | None] = mapped_column(Float)
-    p_value: Mapped[float | None] = mapped_column(Float)
-    first_hour: Mapped[int] = mapped_column(BigInteger)
-    last_fired_hour: Mapped[int] = mapped_column(BigInteger)
-    occurrences: Mapped[int] = mapped_column(Integer, default=1)
-    opened_at: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[int] = mapped_column(BigInteger)
-    acknowledge_by: Mapped[int] = mapped_column(BigInteger)
-    feedback_by: Mapped[int] = mapped_column(BigInteger)
-    resolve_by: Mapped[int] = mapped_column(BigInteger)
-    recovered_at: Mapped[int | None] = mapped_column(BigInteger)
-    owner: Mapped[str | None] = mapped_column(String(64))
-    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
-    first_feedback_at: Mapped[int | None] = mapped_column(BigInteger)
-    # SLA clocks already escalated ("acknowledge,feedback,resolve"): each escalates once
-    escalated: Mapped[str] = mapped_column(String(64), default="")
-
-    events: Mapped[list[TicketEvent]] = relationship(
-        back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
-    )
-
-
-class TicketEvent(Base):
-    """Audit trail: every transition and update, with who did it and when."""
-
-    __tablename__ = "ticket_events"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
-    at: Mapped[int] = mapped_column(BigInteger)
-    actor: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(32))
-    from_state: Mapped[str | None] = mapped_column(String(16))
-    to_state: Mapped[str | None] = mapped_column(String(16))
-    comment: Mapped[str] = mapped_column(Text, default="")
-
-    ticket: Mapped[Ticket] = relationship(back_populates="events")
-
-
-@dataclass(frozen=True, slots=True)
-class TicketView:
-    """A detached, read-only copy of a ticket for reports and notifications."""
-
-    id: int
-    key: str
-    fingerprint: str
-    region: str
-    metric: str
-    detector: str
-    department: str
-    severity: str
-    state: str
-    title: str
-    explanation: str
-    observed: float
-    baseline: float
-    change_pct: float | None
-    p_value: float | None
-    first_hour: int
-    last_fired_hour: int
-    occurrences: int
-    opened_at: int
-    acknowledge_by: int
-    feedback_by: int
-    resolve_by: int
-    recovered_at: int | None
-    owner: str | None = None
-    escalation_level: int = 0
-
-    @classmethod
-    def of(cls, t: Ticket) -> TicketView:
-        return cls(**{name: getattr(t, name) for name in cls.__slots__})  # type: ignore[attr-defined]
 
 
 def _title(finding: SpecFinding) -> str:
@@ -152,7 +52,10 @@ class TicketStore:
     def _audit(self, s: Session, ticket: Ticket, ev: TicketEvent) -> None:
         """Record what happened and, in the same transaction, the notifications it owes."""
         ticket.events.append(ev)
-        enqueue(s, self.notifications, ticket, ev, wall_ms())
+        if self.notifications is None or not self.notifications.routes:
+            return
+        s.flush()  # a new ticket's id is part of what it tells
+        enqueue(s, self.notifications, TicketView.of(ticket).to_json(), ev, wall_ms())
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -30,21 +30,9 @@ from alerts.notify.settings import NotificationSettings
 from alerts.policy.settings import AlertSettings
 from detectors import REGISTRY
 from detectors.base import Detector
-from monitor.windows.aggregation import CATEGORIES, KPIS, WindowConfig
+from monitor.windows.aggregation import WindowConfig, metric_names
 
-
-def known_metrics() -> set[str]:
-    names = {"complaints.total", "complaint_rate.total"}
-    for category in CATEGORIES:
-        names.add(f"complaints.{category.value}")
-        names.add(f"complaint_rate.{category.value}")
-    for kpi in KPIS:
-        for stat in ("mean", "max", "p95"):
-            names.add(f"kpi.{kpi.value}.{stat}")
-    return names
-
-
-KNOWN_METRICS = frozenset(known_metrics())
+KNOWN_METRICS = frozenset(metric_names())
 
 
 class _Model(BaseModel):

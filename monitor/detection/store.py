@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from detectors.base import SeriesKey, SeriesWindow
-from detectors.timeaxis import HOUR_MS
+from detectors.timeaxis import HOUR_MS, WEEK_HOURS
 from monitor.windows.aggregation import HourlyAggregate
 
 
@@ -23,7 +23,7 @@ class SeriesStore:
         self.origin: int | None = None  # epoch ms of column 0
         # room for a week of new hours before the oldest are dropped (a shift copies the
         # matrices once a week; a larger headroom costs memory on every series)
-        self._headroom = 168
+        self._headroom = WEEK_HOURS
         self._capacity = history_hours + self._headroom
         self._rows = 64
         self.data: dict[str, np.ndarray] = {

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alerts.findings import SpecFinding
-from alerts.tickets.store import TicketView
-from detectors.timeaxis import HOUR_MS, WEEK_MS
+from alerts.tickets.view import TicketView
+from detectors.timeaxis import HOUR_MS, WEEK_HOURS, WEEK_MS
 from monitor.config.model import MonitorConfig
 from monitor.detection.hourly_file import HourlySeries
 from monitor.lab.scorecard import GRACE_HOURS, Scorecard, concerns, matches, score
@@ -138,7 +138,7 @@ def run_backtest_series(
     name: str = "config",
     keep_series: set[str] | None = None,
     db_url: str | None = None,
-    scan_hours: int = 168,
+    scan_hours: int = WEEK_HOURS,
 ) -> BacktestResult:
     """Judge hourly data with ``config`` (months of it, without the raw events); score it."""
     findings: list[SpecFinding] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from alerts.tickets.store import TicketView
+from alerts.tickets.view import TicketView
 from detectors.timeaxis import HOUR_MS
 from monitor.lab.simulate_events import Label
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from detectors.timeaxis import HOUR_MS, from_iso
+from detectors.timeaxis import HOUR_MS, WEEK_HOURS, from_iso
 from monitor.detection.hourly_file import HourlySeries
 from monitor.lab.simulate_events import (
     BASE_RATE,
@@ -25,8 +25,8 @@ from monitor.lab.simulate_events import (
     Label,
     SimConfig,
 )
+from monitor.windows.aggregation import RATE_PER, complaints_metric, rate_metric
 
-WEEK_H = 168
 KINDS = ("site_degradation", "evening_congestion", "billing_fault", "install_repair_backlog")
 RELATED = {  # the other series an incident shows in (as the event simulator labels them)
     "site_degradation": (
@@ -44,7 +44,6 @@ RELATED = {  # the other series an incident shows in (as the event simulator lab
     "billing_fault": ("complaints.billing_dispute",),
     "install_repair_backlog": ("complaint_rate.install_repair_timeout",),
 }
-RATE_PER = 10_000
 
 
 def plan_incidents(config: SimConfig, rng: np.random.Generator, regions: list[str]) -> list[Label]:
@@ -52,10 +51,10 @@ def plan_incidents(config: SimConfig, rng: np.random.Generator, regions: list[st
     in a different region."""
     start = from_iso(config.start)
     labels: list[Label] = []
-    for round_start in range(3 * WEEK_H, config.hours - 2 * WEEK_H, 5 * WEEK_H):
+    for round_start in range(3 * WEEK_HOURS, config.hours - 2 * WEEK_HOURS, 5 * WEEK_HOURS):
         picks = rng.choice(len(regions), size=len(KINDS), replace=False)
         for kind, r in zip(KINDS, picks, strict=True):
-            h0 = round_start + int(rng.integers(0, 2 * WEEK_H)) // 24 * 24
+            h0 = round_start + int(rng.integers(0, 2 * WEEK_HOURS)) // 24 * 24
             if kind == "site_degradation":
                 h0, h1, metric = (
                     h0 + int(rng.integers(0, 24)),
@@ -99,13 +98,13 @@ def simulate_hourly(
     start = from_iso(config.start)
     row = {r: i for i, r in enumerate(regions)}
     names = metrics or (
-        [f"complaints.{c.value}" for c in CATS]
-        + [f"complaint_rate.{c.value}" for c in CATS]
+        [complaints_metric(c.value) for c in CATS]
+        + [rate_metric(c.value) for c in CATS]
         + ["kpi.bandwidth_utilisation.max", "kpi.packet_loss.mean"]
     )
     out = {m: np.empty((R, T), dtype=np.float32) for m in names}
-    for w0 in range(0, T, WEEK_H):
-        t = np.arange(w0, min(w0 + WEEK_H, T))
+    for w0 in range(0, T, WEEK_HOURS):
+        t = np.arange(w0, min(w0 + WEEK_HOURS, T))
         hod, dow = t % 24, (t // 24) % 7
         rate = np.empty((R, len(CATS), len(t)))
         for c, category in enumerate(CATS):
@@ -122,9 +121,9 @@ def simulate_hourly(
         cols = slice(w0, w0 + len(t))
         for c, category in enumerate(CATS):
             for name, values in (
-                (f"complaints.{category.value}", counts[:, c]),
+                (complaints_metric(category.value), counts[:, c]),
                 (
-                    f"complaint_rate.{category.value}",
+                    rate_metric(category.value),
                     counts[:, c] * (RATE_PER / subscribers[:, None]),
                 ),
             ):

@@ -16,7 +16,6 @@ text, so the number of series is bounded by regions x config (tests hold that bo
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -26,45 +25,41 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from alerts.findings import TickResult
+from alerts.findings import Severity, TickResult
 from alerts.notify.outbox import Delivery, DeliveryState
 from alerts.taxonomy import Department
 from alerts.tickets.lifecycle import ACTIVE_STATES, TicketState
+from alerts.tickets.models import Ticket, TicketEvent
 from alerts.tickets.sla import breached_clocks
-from alerts.tickets.store import Ticket, TicketEvent, TicketStore
-from detectors.timeaxis import HOUR_MS
+from alerts.tickets.store import TicketStore
+from detectors.seasonal import SeasonalConfig, SeasonalDetector, seasonal_band
+from detectors.timeaxis import HOUR_MS, WEEK_HOURS
 from monitor.config.reload import ConfigWatcher
 from monitor.events.deadletters import Reason
 from monitor.pipeline import Pipeline
-from monitor.windows.aggregation import CATEGORIES, KPIS, HourlyAggregate
+from monitor.windows.aggregation import (
+    CATEGORIES,
+    KPI_STATS,
+    KPIS,
+    HourlyAggregate,
+    complaints_metric,
+    kpi_metric,
+    rate_metric,
+)
 
-SEVERITIES = ("critical", "major", "minor", "warning")
 SLA_CLOCKS = ("acknowledge", "feedback", "resolve")
-WEEK_HOURS = 168
-BAND_WEEKS = 3
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def expected_band(window: np.ndarray, weeks: int = BAND_WEEKS) -> tuple[np.ndarray, ...]:
-    """Hour-of-week band per row: median of the same hour in earlier weeks, +-3 robust sd.
-
-    The spread has a Poisson floor (2 sqrt of the median) so a series whose past weeks
-    were identical still gets a band a count can plausibly move within.
-    """
-    same_hour = np.stack(
-        [
-            window[:, -1 - WEEK_HOURS * k]
-            for k in range(1, weeks + 1)
-            if WEEK_HOURS * k < window.shape[1]
-        ],
-        axis=1,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # rows with no history: NaN
-        median = np.nanmedian(same_hour, axis=1)
-        mad = np.nanmedian(np.abs(same_hour - median[:, None]), axis=1)
-    spread = np.maximum(3 * 1.4826 * mad, 2 * np.sqrt(np.maximum(median, 0)))
-    return np.maximum(median - spread, 0), median, median + spread
+def expected_band(
+    window: np.ndarray, config: SeasonalConfig | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lower, median, upper) of the window's last hour, per row: the seasonal detector's
+    own band (``detectors.seasonal.seasonal_band``), so the band the NOC looks at is the one
+    a detector judges by. Counts cannot go below zero, so the lower bound is clipped."""
+    cfg = config or SeasonalConfig()
+    median, lower, upper = seasonal_band(window, cfg.weeks, cfg.k, 1)
+    return np.maximum(lower[:, 0], 0), median[:, 0], upper[:, 0]
 
 
 def wow_change(window: np.ndarray) -> np.ndarray:
@@ -204,13 +199,13 @@ class WorkerMetrics:
             values = agg.metrics()
             for category in CATEGORIES:
                 c = category.value
-                self.complaints.labels(region, c).set(values[f"complaints.{c}"])
-                rate = values.get(f"complaint_rate.{c}")
+                self.complaints.labels(region, c).set(values[complaints_metric(c)])
+                rate = values.get(rate_metric(c))
                 if rate is not None:
                     self.complaint_rate.labels(region, c).set(rate)
             for kpi in KPIS:
-                for stat in ("mean", "max", "p95"):
-                    v = values.get(f"kpi.{kpi.value}.{stat}")
+                for stat in KPI_STATS:
+                    v = values.get(kpi_metric(kpi.value, stat))
                     if v is not None and np.isfinite(v):
                         self.kpi.labels(region, kpi.value, stat).set(v)
         if self._last_hour is None:
@@ -219,12 +214,12 @@ class WorkerMetrics:
         regions = list(store.regions)
         rising = np.zeros(len(regions))
         for metric in self.watched_metrics():
-            window = store.window(
-                metric, self._last_hour, BAND_WEEKS * WEEK_HOURS + 1, regions
-            ).values
+            band = self.band_config(metric)
+            hours = max(band.weeks, 2) * WEEK_HOURS + 1
+            window = store.window(metric, self._last_hour, hours, regions).values
             if window.size == 0:
                 continue
-            lower, median, upper = expected_band(window)
+            lower, median, upper = expected_band(window, band)
             change = wow_change(window)
             rising = np.fmax(rising, np.nan_to_num(np.maximum(change, 0)))
             for i, region in enumerate(regions):
@@ -239,6 +234,14 @@ class WorkerMetrics:
             firing_by_region[region] = firing_by_region.get(region, 0) + 1
         for i, region in enumerate(regions):
             self.risk.labels(region).set(firing_by_region.get(region, 0) + rising[i])
+
+    def band_config(self, metric: str) -> SeasonalConfig:
+        """The seasonal spec's parameters for this metric if the config has one, else the
+        seasonal detector's defaults."""
+        for spec in self.pipeline.config.detectors:
+            if spec.detector == SeasonalDetector.name and metric in spec.metrics:
+                return spec.instance.config
+        return SeasonalConfig()
 
     def watched_metrics(self) -> list[str]:
         """Complaint counts some spec watches: the series the NOC compares with a band."""
@@ -382,7 +385,7 @@ class _TicketCollector(Collector):
             labels=["department", "severity", "state"],
         )
         for dept in Department:
-            for sev in SEVERITIES:
+            for sev in Severity:
                 for st in TicketState:
                     tickets.add_metric(
                         [dept.value, sev, st.value], by_kind.get((dept.value, sev, st.value), 0)

@@ -97,6 +97,31 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
 
 
+KPI_STATS = ("mean", "max", "p95")  # per KPI and hour, over its sites' readings
+
+
+def complaints_metric(category: str) -> str:
+    return f"complaints.{category}"
+
+
+def rate_metric(category: str) -> str:
+    return f"complaint_rate.{category}"
+
+
+def kpi_metric(kpi: str, stat: str) -> str:
+    return f"kpi.{kpi}.{stat}"
+
+
+def metric_names() -> list[str]:
+    """Every metric an hourly aggregate has: the names detector specs may watch."""
+    keys = [c.value for c in CATEGORIES] + ["total"]
+    return (
+        [complaints_metric(k) for k in keys]
+        + [rate_metric(k) for k in keys]
+        + [kpi_metric(k.value, s) for k in KPIS for s in KPI_STATS]
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class HourlyAggregate:
     """One closed (or corrected) region-hour: the unit that detectors consume."""
@@ -113,19 +138,18 @@ class HourlyAggregate:
         out: dict[str, float] = {}
         total = 0
         for category, count in zip(CATEGORIES, self.complaints, strict=True):
-            out[f"complaints.{category.value}"] = float(count)
+            out[complaints_metric(category.value)] = float(count)
             total += count
-        out["complaints.total"] = float(total)
+        out[complaints_metric("total")] = float(total)
         if self.subscribers:
             scale = RATE_PER / self.subscribers
             for category, count in zip(CATEGORIES, self.complaints, strict=True):
-                out[f"complaint_rate.{category.value}"] = count * scale
-            out["complaint_rate.total"] = total * scale
+                out[rate_metric(category.value)] = count * scale
+            out[rate_metric("total")] = total * scale
         for kpi in KPIS:
-            _, mean, peak, p95 = self.kpi.get(kpi.value, (0, math.nan, math.nan, math.nan))
-            out[f"kpi.{kpi.value}.mean"] = mean
-            out[f"kpi.{kpi.value}.max"] = peak
-            out[f"kpi.{kpi.value}.p95"] = p95
+            _, *stats = self.kpi.get(kpi.value, (0, math.nan, math.nan, math.nan))
+            for stat, value in zip(KPI_STATS, stats, strict=True):
+                out[kpi_metric(kpi.value, stat)] = value
         return out
 
     def to_json(self) -> dict[str, object]:

@@ -31,7 +31,7 @@ def test_every_registered_detector_is_a_detector_with_defaults():
 def test_a_detector_without_scan_or_evaluate_is_refused():
     with pytest.raises(TypeError, match="must implement scan or evaluate"):
 
-        class Mute(Detector):  # noqa: F841 - defining it is the test
+        class Mute(Detector):
             name = "mute"
             config_model = DetectorConfig
 

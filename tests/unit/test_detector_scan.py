@@ -21,8 +21,8 @@ from detectors import (
     WeekOverWeekDetector,
 )
 from detectors.base import scan_by_ends
+from tests.domain import HOUR
 
-HOUR = 3_600_000
 END = 600_000 * HOUR
 ENDS = 120
 

@@ -16,8 +16,8 @@ from detectors import (
     ThresholdConfig,
     ThresholdDetector,
 )
+from tests.domain import HOUR
 
-HOUR = 3_600_000
 END = 500_000 * HOUR  # 500000 % 24 == 8: 08:00 UTC
 
 

@@ -13,8 +13,8 @@ from detectors import (
     WeekOverWeekDetector,
 )
 from detectors.wow import wow_test
+from tests.domain import HOUR
 
-HOUR = 3_600_000
 END = 1_000 * HOUR
 
 

@@ -7,7 +7,7 @@ from alerts.tickets.store import TicketStore
 from tests.domain import T0, finding
 
 MIN = 60_000
-HOUR = 3_600_000
+from tests.domain import HOUR  # noqa: E402
 
 
 @pytest.fixture

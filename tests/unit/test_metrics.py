@@ -6,6 +6,7 @@ import numpy as np
 
 from alerts.findings import Severity, SpecFinding, TickResult
 from detectors.base import Finding
+from detectors.seasonal import SeasonalConfig, seasonal_band
 from detectors.timeaxis import HOUR_MS
 from monitor.config.model import load_config
 from monitor.observability.metrics import expected_band, label_bound, wow_change
@@ -153,9 +154,14 @@ def test_band_and_week_over_week_math():
     week = 168
     history = np.full((2, 3 * week + 1), 10.0)
     history[1, -1 - week] = 40.0  # one past incident in the same hour: the median ignores it
-    lower, median, upper = expected_band(history)
+    lower, median, upper = expected_band(history, SeasonalConfig(weeks=3, k=3.0))
     assert median.tolist() == [10.0, 10.0]
     assert lower[0] < 10 < upper[0]
+    # the dashboard's band is the seasonal detector's band, not a formula of its own
+    det_median, det_lower, det_upper = seasonal_band(history, 3, 3.0, 1)
+    assert median.tolist() == det_median[:, 0].tolist()
+    assert upper.tolist() == det_upper[:, 0].tolist()
+    assert lower.tolist() == np.maximum(det_lower[:, 0], 0).tolist()
     rising = np.full((1, 2 * week), 10.0)
     rising[0, -week:] = 12.0
     assert abs(wow_change(rising)[0] - 0.2) < 1e-12

@@ -14,9 +14,9 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewPartitions, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-log = logging.getLogger("yujing.topics")
+from detectors.timeaxis import DAY_MS, HOUR_MS
 
-DAY_MS = 24 * 3_600_000
+log = logging.getLogger("yujing.topics")
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def create_topics(
             configs = {"cleanup.policy": "compact" if spec.compacted else "delete"}
             if not spec.compacted:
                 hours = retention_hours.get(spec.role)
-                configs["retention.ms"] = str(hours * 3_600_000 if hours else spec.retention_ms)
+                configs["retention.ms"] = str(hours * HOUR_MS if hours else spec.retention_ms)
             if name in current:
                 if current[name] < wanted:
                     admin.create_partitions({name: NewPartitions(total_count=wanted)})

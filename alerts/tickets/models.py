@@ -1,0 +1,72 @@
+"""The ticket tables: tickets and their audit trail (SQLAlchemy, SQLite or PostgreSQL).
+
+Times are integer epoch milliseconds: the same on every backend, and the same clock the
+pipeline reasons in.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from alerts.database import Base
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(32), index=True)
+    # = fingerprint while the ticket is active, NULL after: the unique constraint makes
+    # "one active ticket per fingerprint" hold across workers, in the database itself
+    active_fingerprint: Mapped[str | None] = mapped_column(String(32), unique=True)
+    region: Mapped[str] = mapped_column(String(64), index=True)
+    metric: Mapped[str] = mapped_column(String(96))
+    detector: Mapped[str] = mapped_column(String(32))
+    spec_id: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(48))
+    department: Mapped[str] = mapped_column(String(32), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    title: Mapped[str] = mapped_column(String(256))
+    explanation: Mapped[str] = mapped_column(Text)
+    observed: Mapped[float] = mapped_column(Float)
+    baseline: Mapped[float] = mapped_column(Float)
+    change_pct: Mapped[float | None] = mapped_column(Float)
+    p_value: Mapped[float | None] = mapped_column(Float)
+    first_hour: Mapped[int] = mapped_column(BigInteger)
+    last_fired_hour: Mapped[int] = mapped_column(BigInteger)
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    opened_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    acknowledge_by: Mapped[int] = mapped_column(BigInteger)
+    feedback_by: Mapped[int] = mapped_column(BigInteger)
+    resolve_by: Mapped[int] = mapped_column(BigInteger)
+    recovered_at: Mapped[int | None] = mapped_column(BigInteger)
+    owner: Mapped[str | None] = mapped_column(String(64))
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    first_feedback_at: Mapped[int | None] = mapped_column(BigInteger)
+    # SLA clocks already escalated ("acknowledge,feedback,resolve"): each escalates once
+    escalated: Mapped[str] = mapped_column(String(64), default="")
+
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class TicketEvent(Base):
+    """Audit trail: every transition and update, with who did it and when."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")

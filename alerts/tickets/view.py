@@ -1,0 +1,71 @@
+"""What a ticket tells the outside world: the one list of its public fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from alerts.tickets.models import Ticket
+from detectors.timeaxis import to_iso
+
+TIME_FIELDS = frozenset(
+    {
+        "first_hour",
+        "last_fired_hour",
+        "opened_at",
+        "acknowledge_by",
+        "feedback_by",
+        "resolve_by",
+        "recovered_at",
+    }
+)
+JSON_NAMES = {"id": "ticket_id", "key": "ticket_key"}  # unambiguous beside other ids
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    """A detached, read-only copy of a ticket: the one list of a ticket's public fields,
+    which the API's schema, notifications and the outbox payload all derive from."""
+
+    id: int
+    key: str
+    fingerprint: str
+    region: str
+    metric: str
+    detector: str
+    department: str
+    severity: str
+    state: str
+    title: str
+    explanation: str
+    observed: float
+    baseline: float
+    change_pct: float | None
+    p_value: float | None
+    first_hour: int
+    last_fired_hour: int
+    occurrences: int
+    opened_at: int
+    acknowledge_by: int
+    feedback_by: int
+    resolve_by: int
+    recovered_at: int | None
+    owner: str | None = None
+    escalation_level: int = 0
+
+    @classmethod
+    def of(cls, t: Ticket) -> TicketView:
+        return cls(**{f.name: getattr(t, f.name) for f in fields(cls)})
+
+    def to_json(self) -> dict[str, object]:
+        """The ticket as notifications, files and the outbox carry it: every field once,
+        times as ISO 8601 with an ``_ms`` twin in epoch milliseconds."""
+        out: dict[str, object] = {}
+        for f in fields(self):
+            name = JSON_NAMES.get(f.name, f.name)
+            value = getattr(self, f.name)
+            if f.name in TIME_FIELDS:
+                out[name] = None if value is None else to_iso(value)
+                out[f"{name}_ms"] = value
+            else:
+                out[name] = value
+        return out
