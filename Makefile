@@ -47,7 +47,7 @@ test-deps:
 	scripts/kafka.sh fetch
 
 ## Benchmarks (not part of `make test`): tables on stdout, JSON in bench/results/.
-## The five of docs/benchmarks.md, in about 9 minutes on a 2-core machine (8.5 measured).
+## The six of docs/benchmarks.md, in about 9 minutes on a 2-core machine (8.5 measured).
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	scripts/kafka.sh fetch
@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_detection_tick.py --series 10000
 	$(BIN)/python bench/bench_backtest.py --regions 1000 --weeks 52
 	$(BIN)/python bench/bench_scaling.py --readings 600000 --workers 1 2 4
+	$(BIN)/python bench/bench_cli.py --runs 15
 
 ## A local broker for people: KRaft, loopback, port 9092, data in var/kafka-data.
 kafka-up:

@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.config.model import load_config  # noqa: E402
+from monitor.config.load import load_config  # noqa: E402
 from monitor.lab.backtest import run_backtest_series  # noqa: E402
 from monitor.lab.simulate_events import SimConfig  # noqa: E402
 from monitor.lab.simulate_hourly import simulate_hourly  # noqa: E402

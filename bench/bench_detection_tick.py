@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from detectors.timeaxis import HOUR_MS
-from monitor.config.model import load_config
+from monitor.config.load import load_config
 from monitor.detection.store import SeriesStore
 from monitor.detection.tick import tick
 

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from detectors.timeaxis import HOUR_MS, from_iso  # noqa: E402
-from monitor.config.model import parse_config  # noqa: E402
+from monitor.config.load import parse_config  # noqa: E402
 from monitor.lab.simulate_events import SimConfig, generate  # noqa: E402
 from monitor.runners.embedded import build  # noqa: E402
 

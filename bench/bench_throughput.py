@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from detectors.timeaxis import HOUR_MS  # noqa: E402
-from monitor.config.model import load_config  # noqa: E402
+from monitor.config.load import load_config  # noqa: E402
 from monitor.events.deadletters import DeadLetter  # noqa: E402
 from monitor.events.parsing import parse_event  # noqa: E402
 from monitor.windows.aggregation import HourlyAggregator  # noqa: E402

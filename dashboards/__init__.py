@@ -1,1 +1,1 @@
-"""dashboards."""
+"""Grafana dashboards as code (grafana-foundation-sdk): build and push."""

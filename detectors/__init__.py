@@ -3,31 +3,45 @@
 Every detector subclasses ``detectors.base.Detector``: a ``config_model`` (pydantic),
 ``history_hours()``, ``scan``/``evaluate`` and, for two-signal detectors,
 ``context_metrics()``. Same interface, so specs can swap one for another.
+
+Importing this package is cheap: ``REGISTRY`` and the detector classes load on first use
+(scipy's statistics take most of a second to import, and a command that only lists tickets
+should not pay for them).
 """
 
-from detectors.base import Detector, DetectorConfig, Finding, SeriesKey, SeriesWindow
-from detectors.composite import (
-    PeakCongestionConfig,
-    PeakCongestionDetector,
-    SiteFaultConfig,
-    SiteFaultDetector,
-)
-from detectors.seasonal import SeasonalConfig, SeasonalDetector
-from detectors.threshold import ThresholdConfig, ThresholdDetector
-from detectors.trend import EarlyTrendConfig, EarlyTrendDetector
-from detectors.wow import WeekOverWeekConfig, WeekOverWeekDetector
+from __future__ import annotations
 
-REGISTRY: dict[str, type[Detector]] = {
-    cls.name: cls
-    for cls in (
-        ThresholdDetector,
-        WeekOverWeekDetector,
-        SeasonalDetector,
-        EarlyTrendDetector,
-        SiteFaultDetector,
-        PeakCongestionDetector,
-    )
+import importlib
+from typing import Any
+
+_HOMES = {
+    "Detector": "detectors.base",
+    "DetectorConfig": "detectors.base",
+    "Finding": "detectors.base",
+    "SeriesKey": "detectors.base",
+    "SeriesWindow": "detectors.base",
+    "REGISTRY": "detectors.registry",
+    "PeakCongestionConfig": "detectors.composite",
+    "PeakCongestionDetector": "detectors.composite",
+    "SiteFaultConfig": "detectors.composite",
+    "SiteFaultDetector": "detectors.composite",
+    "SeasonalConfig": "detectors.seasonal",
+    "SeasonalDetector": "detectors.seasonal",
+    "ThresholdConfig": "detectors.threshold",
+    "ThresholdDetector": "detectors.threshold",
+    "EarlyTrendConfig": "detectors.trend",
+    "EarlyTrendDetector": "detectors.trend",
+    "WeekOverWeekConfig": "detectors.wow",
+    "WeekOverWeekDetector": "detectors.wow",
 }
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'detectors' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
+
 
 __all__ = [
     "REGISTRY",

@@ -1,5 +1,5 @@
 """``python -m monitor``: the yujing command line."""
 
-from monitor.cli import app
+from monitor.cli.main import main
 
-app()
+main()

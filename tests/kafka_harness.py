@@ -19,7 +19,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from alerts.tickets.store import TicketStore
-from monitor.config.model import load_config
+from monitor.config.load import load_config
 from monitor.lab.produce import produce_lines
 from monitor.runners.embedded import build, run_lines
 from monitor.runners.faust.topics import TopicNames, create_topics

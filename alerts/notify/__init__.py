@@ -1,1 +1,1 @@
-"""alerts.policy.notifiers."""
+"""Telling on-call: notification settings, the transactional outbox and its channels."""

@@ -1,1 +1,1 @@
-"""alerts.tickets.store."""
+"""Preemptive inspection tickets: tables, the public view, life cycle, SLA clocks, store, API."""

@@ -11,7 +11,9 @@ import logging
 import signal
 from pathlib import Path
 
-from monitor.config.model import ConfigError, MonitorConfig, load_config
+from monitor.config.checks import ConfigError
+from monitor.config.load import load_config
+from monitor.config.model import MonitorConfig
 
 log = logging.getLogger("yujing.reload")
 

@@ -1,1 +1,1 @@
-"""monitor.observability."""
+"""The monitor watching itself and the regions: Prometheus metrics and structured logs."""

@@ -1,1 +1,1 @@
-"""detectors.timeaxis."""
+"""Hourly tumbling windows per region in event time: watermarks, lateness, corrections."""

@@ -10,7 +10,7 @@ import sys
 import httpx
 import pytest
 
-from monitor.config.model import load_config
+from monitor.config.load import load_config
 from monitor.lab.simulate_events import SimConfig, write
 from tests.conftest import ROOT, free_port
 from tests.kafka_harness import wait_until

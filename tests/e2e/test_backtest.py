@@ -6,7 +6,7 @@ import sys
 import orjson
 import pytest
 
-from monitor.config.model import load_config, parse_config
+from monitor.config.load import load_config, parse_config
 from monitor.lab.backtest import run_backtest
 from monitor.lab.simulate_events import SimConfig, generate, write
 

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from detectors.timeaxis import HOUR_MS
-from monitor.config.model import load_config
+from monitor.config.load import load_config
 from monitor.detection.hourly_file import HourlySeries
 from monitor.lab.backtest import run_backtest_series
 from monitor.lab.simulate_events import SimConfig, generate

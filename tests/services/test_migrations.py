@@ -9,6 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from alerts.database import (
+    HEAD_REVISION,
     Base,
     SchemaOutdated,
     alembic_config,
@@ -29,6 +30,13 @@ def test_a_fresh_database_is_migrated_to_head_and_matches_the_models(db_url):
     with store.engine.connect() as conn:
         drift = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert drift == [], f"models and migrations differ: {drift}"
+    store.close()
+
+
+def test_the_fast_path_knows_the_newest_migration(db_url):
+    """Opening a database at HEAD_REVISION skips alembic: it must be alembic's head."""
+    store = TicketStore(db_url)
+    assert head(store.engine) == HEAD_REVISION
     store.close()
 
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from monitor.config.model import load_config
+from monitor.config.load import load_config
 from monitor.runners.embedded import build, run_lines
 from tests.helpers import complaint
 from tests.kafka_harness import Scenario, wait_until

@@ -166,7 +166,7 @@ def test_another_detector_on_the_same_series_joins_the_open_ticket(service):
 
 
 def test_routing_table_from_config_overrides_the_defaults(db_url):
-    from monitor.config.model import parse_config
+    from monitor.config.load import parse_config
 
     config = parse_config("""
 alerts:
@@ -194,7 +194,8 @@ alerts:
 
 
 def test_routing_table_rejects_unknown_keys_and_departments():
-    from monitor.config.model import ConfigError, parse_config
+    from monitor.config.checks import ConfigError
+    from monitor.config.load import parse_config
 
     with pytest.raises(ConfigError) as info:
         parse_config("alerts:\n  routing:\n    weather: billing\n", "r.yaml")

@@ -1,6 +1,7 @@
 import pytest
 
-from monitor.config.model import ConfigError, load_config, parse_config
+from monitor.config.checks import ConfigError
+from monitor.config.load import load_config, parse_config
 
 
 def test_packaged_default_config_is_valid():

@@ -6,7 +6,8 @@ import textwrap
 
 import pytest
 
-from monitor.config.model import ConfigError, parse_config
+from monitor.config.checks import ConfigError
+from monitor.config.load import parse_config
 
 BASE = """\
 region_groups:

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import detectors.base
-from detectors import REGISTRY
 from detectors.base import Detector, DetectorConfig, SeriesKey, SeriesWindow
-from monitor.config.model import ConfigError, parse_config
+from detectors.registry import REGISTRY
+from monitor.config.checks import ConfigError
+from monitor.config.load import parse_config
 
 
 def test_the_docstring_example_runs():

@@ -85,7 +85,7 @@ def test_a_bad_report_is_a_dead_letter_naming_the_reading(payload, reason, field
 def test_a_report_is_refused_on_the_complaint_topic_and_counted_in_readings():
     letter = parse_event(report(T0, packet_loss=[1.0]), kind="complaint")
     assert isinstance(letter, DeadLetter) and letter.reason is Reason.UNKNOWN_TYPE
-    from monitor.config.model import load_config
+    from monitor.config.load import load_config
     from monitor.runners.embedded import build, run_lines
 
     run_ = build(load_config(), "sqlite://")

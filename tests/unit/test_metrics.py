@@ -8,7 +8,7 @@ from alerts.findings import Severity, SpecFinding, TickResult
 from detectors.base import Finding
 from detectors.seasonal import SeasonalConfig, seasonal_band
 from detectors.timeaxis import HOUR_MS
-from monitor.config.model import load_config
+from monitor.config.load import load_config
 from monitor.observability.metrics import expected_band, label_bound, wow_change
 from monitor.runners.embedded import build
 from monitor.windows.aggregation import CATEGORIES, KPIS, HourlyAggregate

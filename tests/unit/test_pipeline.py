@@ -2,7 +2,7 @@
 
 import orjson
 
-from monitor.config.model import load_config
+from monitor.config.load import load_config
 from monitor.lab.simulate_events import BAD_LINES, SimConfig, write
 from monitor.runners.embedded import build, run_file, run_lines
 from tests.helpers import complaint
@@ -37,7 +37,7 @@ def test_bad_lines_do_not_stop_the_stream(tmp_path):
 
 
 def test_a_late_event_that_completes_an_anomaly_is_judged(tmp_path):
-    from monitor.config.model import parse_config
+    from monitor.config.load import parse_config
 
     config = parse_config("""
 windows: {allowed_lateness_minutes: 180, inputs: [complaint]}

@@ -1,1 +1,1 @@
-"""monitor.runners.faust."""
+"""The Faust worker, one concern per module (see ``app``)."""

@@ -17,7 +17,8 @@ import logging
 
 import faust
 
-from monitor.config.model import MonitorConfig, load_config
+from monitor.config.load import load_config
+from monitor.config.model import MonitorConfig
 from monitor.runners.faust import aggregate, intake, timers, views
 from monitor.runners.faust.core import WorkerCore
 from monitor.runners.faust.regions import RegionDirectory

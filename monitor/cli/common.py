@@ -1,0 +1,80 @@
+"""What every command shares: consoles, common options, loading a config or a store.
+
+Command modules import only typer and the standard library at import time; each command
+imports what it uses when it runs, so ``yujing --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from alerts.tickets.store import TicketStore
+    from monitor.config.model import MonitorConfig
+
+err = Console(stderr=True)
+out = Console()
+DEFAULT_DB = "sqlite:///var/yujing.db"
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Monitor config YAML (default: the packaged default_config.yaml)."
+    ),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Ticket database URL (default: $YUJING_DATABASE_URL or sqlite:///var/yujing.db).",
+    ),
+]
+BootstrapOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--bootstrap",
+        "-b",
+        help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP or 127.0.0.1:9092).",
+    ),
+]
+PrefixOpt = Annotated[
+    str | None,
+    typer.Option("--prefix", help="Topic name prefix (default: $YUJING_TOPIC_PREFIX or yujing)."),
+]
+ActorOpt = Annotated[str, typer.Option("--as", help="Who acts (recorded in the audit trail).")]
+
+
+def load_or_exit(path: Path | None) -> MonitorConfig:
+    """The config, or exit 2 with every problem on its own line."""
+    from monitor.config.checks import ConfigError
+    from monitor.config.load import load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        err.print(f"[red]config rejected[/red] {exc.source}")
+        for message in exc.messages:
+            err.print(f"  {message}", markup=False, highlight=False)
+        raise typer.Exit(2) from exc
+
+
+def open_store(db: str | None) -> TicketStore:
+    """The ticket store at ``db`` (or $YUJING_DATABASE_URL), or exit 2 with the reason."""
+    from alerts.database import SchemaOutdated
+    from alerts.tickets.store import TicketStore
+
+    try:
+        return TicketStore(db or os.environ.get("YUJING_DATABASE_URL", DEFAULT_DB))
+    except SchemaOutdated as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////:memory"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

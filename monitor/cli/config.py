@@ -1,0 +1,36 @@
+"""``yujing config``: check configs before a worker loads them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="Check monitor configurations.")
+
+
+@app.command("validate")
+def config_validate(
+    files: Annotated[list[Path], typer.Argument(help="YAML config files to check.")],
+) -> None:
+    """Check configs; print every problem as FILE:LINE: FIELD: MESSAGE; exit 1 if any."""
+    from monitor.config.checks import ConfigError
+    from monitor.config.load import load_config
+
+    failed = False
+    for path in files:
+        try:
+            cfg = load_config(path)
+        except ConfigError as exc:
+            failed = True
+            for message in exc.messages:
+                sys.stdout.write(message + "\n")  # one line each, never wrapped
+            continue
+        sys.stdout.write(
+            f"{path}: ok ({len(cfg.detectors)} detector specs, "
+            f"{len(cfg.metrics_needed())} metrics, {len(cfg.mutes)} mutes)\n"
+        )
+    if failed:
+        raise typer.Exit(1)

@@ -1,0 +1,53 @@
+"""``yujing dashboards``: Grafana dashboards as code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from monitor.cli.common import err, out
+
+app = typer.Typer(no_args_is_help=True, help="Grafana dashboards as code.")
+DASHBOARD_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "json"
+
+
+@app.command("build")
+def dashboards_build(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the JSON goes.")] = DASHBOARD_DIR,
+    check: Annotated[bool, typer.Option(help="Only check that the files are up to date.")] = False,
+) -> None:
+    """Write the dashboards' JSON (committed next to Grafana's provisioning files)."""
+    from dashboards.build import build_all, render, write_all
+
+    if check:
+        stale = [
+            name
+            for name, model in build_all().items()
+            if not (out_dir / f"{name}.json").exists()
+            or (out_dir / f"{name}.json").read_bytes() != render(model)
+        ]
+        if stale:
+            err.print(f"out of date: {', '.join(stale)}; run `yujing dashboards build`")
+            raise typer.Exit(1)
+        out.print("dashboards are up to date")
+        return
+    for path in write_all(out_dir):
+        out.print(f"wrote {path}")
+
+
+@app.command("push")
+def dashboards_push(
+    url: Annotated[str, typer.Option(help="Grafana base URL, e.g. http://localhost:3000")],
+    token: Annotated[
+        str, typer.Option(envvar="GRAFANA_TOKEN", help="Service account token ($GRAFANA_TOKEN).")
+    ],
+    folder: Annotated[str, typer.Option(help="Folder title (created if missing).")] = "Yujing",
+) -> None:
+    """Upload the dashboards into a folder; running it again updates them in place."""
+    from dashboards.build import build_all
+    from dashboards.push import push
+
+    for name, uid, version in push(url, token, folder, build_all()):
+        out.print(f"{name}: uid {uid}, version {version}")

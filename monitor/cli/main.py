@@ -1,0 +1,47 @@
+"""``yujing``: the command groups put together, and ``--version``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from monitor.cli import api, backtest, config, dashboards, kafka, outbox, replay, tickets
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    help="Yujing (预警): early warning from complaints and network KPIs.",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"yujing {version('yujing')}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Yujing (预警): early warning from complaints and network KPIs."""
+
+
+for commands in (replay.app, backtest.app, kafka.app, api.app):
+    app.registered_commands.extend(commands.registered_commands)
+app.add_typer(config.app, name="config")
+app.add_typer(tickets.app, name="tickets")
+app.add_typer(kafka.topics, name="topics")
+app.add_typer(dashboards.app, name="dashboards")
+app.add_typer(outbox.app, name="outbox")
+
+
+def main() -> None:
+    app()

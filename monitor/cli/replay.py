@@ -1,0 +1,293 @@
+"""Commands on the embedded runner: simulate a world, replay events, the demo."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from monitor.cli.common import ConfigOpt, ensure_sqlite_dir, err, load_or_exit, out
+
+if TYPE_CHECKING:
+    from monitor.lab.scorecard import Scorecard
+    from monitor.lab.simulate_events import SimConfig
+    from monitor.runners.embedded import EmbeddedRun
+
+app = typer.Typer()
+
+
+@app.command()
+def simulate(
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory for events.jsonl and labels.json.")
+    ] = Path("var/sim"),
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 7,
+    regions: Annotated[int, typer.Option(min=1, max=5000)] = 50,
+    weeks: Annotated[int, typer.Option(min=3, max=104)] = 5,
+    no_incidents: Annotated[
+        bool, typer.Option("--no-incidents", help="The same world without incidents.")
+    ] = False,
+    dirty: Annotated[
+        bool, typer.Option("--dirty", help="Sprinkle malformed and late events.")
+    ] = False,
+    kpi_reports: Annotated[
+        bool,
+        typer.Option(
+            "--kpi-reports",
+            help="KPI readings as one "
+            "report per site and hour (as OSS exports "
+            "send them), not one event each.",
+        ),
+    ] = False,
+    hourly: Annotated[
+        bool,
+        typer.Option(
+            "--hourly",
+            help="Write hourly aggregates "
+            "(hourly.npz, for `backtest --hourly`) instead of "
+            "raw events: months of many regions in seconds.",
+        ),
+    ] = False,
+) -> None:
+    """Write a deterministic simulated history with labelled incidents."""
+    from monitor.lab.simulate_events import read_labels, write
+
+    config = _sim_config(
+        seed=seed,
+        regions=regions,
+        weeks=weeks,
+        incidents=not no_incidents,
+        dirty=dirty,
+        kpi_reports=kpi_reports,
+    )
+    if hourly:
+        from monitor.lab.simulate_events import write_labels
+        from monitor.lab.simulate_hourly import simulate_hourly
+
+        series, known = simulate_hourly(config)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        series.save(out_dir / "hourly.npz")
+        write_labels(config, known, out_dir / "labels.json")
+        err.print(
+            f"wrote {len(series.regions)} regions x {series.hours} hours to "
+            f"{out_dir / 'hourly.npz'} and {len(known)} incidents to "
+            f"{out_dir / 'labels.json'}"
+        )
+        return
+    events, labels, n = write(config, out_dir)
+    err.print(f"wrote {n} events to {events} and {len(read_labels(labels))} incidents to {labels}")
+
+
+def _sim_config(**kwargs: object) -> SimConfig:
+    from monitor.lab.simulate_events import SimConfig
+
+    try:
+        return SimConfig(**kwargs)  # type: ignore[arg-type]
+    except ValueError as exc:
+        err.print(f"[red]cannot simulate:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _progress_run(run: EmbeddedRun, events: Path, total: int | None, quiet: bool) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from monitor.runners.embedded import run_file
+
+    if quiet:
+        run_file(run, events)
+        return
+    with Progress(
+        TextColumn("[bold]replaying"),
+        BarColumn(),
+        TextColumn("{task.completed:,} events"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("replay", total=total)
+        run_file(run, events, progress=lambda k: bar.advance(task, k))
+
+
+@app.command()
+def run(
+    events: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="JSONL events (one JSON object per line)."
+        ),
+    ],
+    config: ConfigOpt = None,
+    db: Annotated[
+        str, typer.Option(help="SQLAlchemy URL of the ticket database.")
+    ] = "sqlite:///var/yujing.db",
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Dead letters and notifications go here.")
+    ] = Path("var/run"),
+    labels: Annotated[Path | None, typer.Option(help="Score against this labels.json.")] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Serve Prometheus metrics at /metrics on this port."),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address for /metrics.")] = "127.0.0.1",
+    serve: Annotated[
+        bool, typer.Option(help="After the replay, keep serving /metrics until interrupted.")
+    ] = False,
+) -> None:
+    """Run the embedded pipeline over a JSONL file and list the tickets it opened."""
+    from monitor.lab.scorecard import score
+    from monitor.lab.simulate_events import read_labels
+    from monitor.observability.logs import setup_logging
+    from monitor.runners.embedded import build
+
+    setup_logging("WARNING")
+    cfg = load_or_exit(config)
+    ensure_sqlite_dir(db)
+    embedded = build(
+        cfg,
+        db,
+        out_dir,
+        config_path=config,  # type: ignore[arg-type]
+        metrics=metrics_port is not None,
+    )
+    if embedded.pipeline.watcher is not None:
+        embedded.pipeline.watcher.install_sighup()
+    if embedded.metrics is not None and metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=metrics_host, registry=embedded.metrics.registry)
+        err.print(f"metrics on http://{metrics_host}:{metrics_port}/metrics")
+    _progress_run(embedded, events, None, quiet=False)
+    card = score(read_labels(labels), embedded.tickets.all()) if labels else None
+    _print_report(embedded, card)
+    if serve and metrics_port is not None:
+        import threading
+
+        err.print("replay done; serving /metrics until interrupted")
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+@app.command()
+def demo(
+    json: Annotated[bool, typer.Option("--json", help="Print the scorecard as JSON.")] = False,
+    no_incidents: Annotated[
+        bool, typer.Option("--no-incidents", help="Simulate the same world without incidents.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Simulation seed.")] = 7,
+    regions: Annotated[int, typer.Option(min=4, max=5000)] = 50,
+    weeks: Annotated[int, typer.Option(min=3, max=104)] = 5,
+    out_dir: Annotated[Path, typer.Option("--out", help="Working directory (recreated).")] = Path(
+        "var/demo"
+    ),
+    config: ConfigOpt = None,
+) -> None:
+    """Simulate ~5 weeks x 50 regions with incidents, run everything, print the scorecard."""
+    import orjson
+
+    from monitor.lab.scorecard import score
+    from monitor.lab.simulate_events import read_labels, write
+    from monitor.observability.logs import setup_logging
+    from monitor.runners.embedded import build
+
+    setup_logging("WARNING")
+    cfg = load_or_exit(config)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in (
+        "tickets.db",
+        "tickets.db-wal",
+        "tickets.db-shm",
+        "deadletters.jsonl",
+        "notifications.jsonl",
+    ):
+        (out_dir / stale).unlink(missing_ok=True)
+    sim = _sim_config(seed=seed, regions=regions, weeks=weeks, incidents=not no_incidents)
+    if not json:
+        err.print(
+            f"simulating {weeks} weeks x {regions} regions (seed {seed}"
+            f"{', no incidents' if no_incidents else ''}) ..."
+        )
+    events, labels_path, n = write(sim, out_dir)
+    embedded = build(cfg, f"sqlite:///{out_dir / 'tickets.db'}", out_dir)  # type: ignore[arg-type]
+    _progress_run(embedded, events, n, quiet=json)
+    card = score(read_labels(labels_path), embedded.tickets.all())
+    if json:
+        sys.stdout.write(orjson.dumps(card.to_json(), option=orjson.OPT_INDENT_2).decode())
+        sys.stdout.write("\n")
+        return
+    _print_report(embedded, card)
+
+
+def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
+    from rich.table import Table
+
+    from detectors.timeaxis import to_iso
+
+    stats = run.pipeline.stats
+    offset = run.pipeline.config.timezone_offset_hours
+    tickets = run.tickets.all()
+    table = Table(title=f"Preemptive inspection tickets ({len(tickets)})")
+    for column in (
+        "#",
+        "region",
+        "metric",
+        "detector",
+        "observed",
+        "baseline",
+        "change",
+        "department",
+        "severity",
+        "opened",
+        "ack due",
+    ):
+        table.add_column(
+            column, justify="right" if column in ("#", "observed", "baseline", "change") else "left"
+        )
+    for t in tickets:
+        table.add_row(
+            str(t.id),
+            t.region,
+            t.metric,
+            t.detector,
+            f"{t.observed:.4g}",
+            f"{t.baseline:.4g}",
+            "—" if t.change_pct is None else f"{t.change_pct:+.0f}%",
+            t.department,
+            t.severity,
+            to_iso(t.opened_at, offset)[:16],
+            to_iso(t.acknowledge_by, offset)[11:16],
+        )
+    out.print(table)
+    dead = ", ".join(f"{k}={v}" for k, v in sorted(stats.dead_lettered.items())) or "none"
+    out.print(
+        f"events {stats.events_in:,} in {run.seconds:.1f}s "
+        f"({stats.events_in / max(run.seconds, 1e-9):,.0f}/s), accepted "
+        f"{stats.accepted:,}, dead letters: {dead}; hours judged {stats.ticks}, "
+        f"findings {stats.findings}, corrections {stats.corrections}"
+    )
+    if card is None:
+        return
+    score_table = Table(title="Scorecard: injected incidents")
+    for column in ("incident", "kind", "region", "metric", "caught", "delay", "ticket"):
+        score_table.add_column(column)
+    for inc in card.incidents:
+        score_table.add_row(
+            inc.id,
+            inc.kind,
+            inc.region,
+            inc.metric,
+            "[green]yes[/green]" if inc.caught else "[red]MISSED[/red]",
+            "—" if inc.delay_hours is None else f"{inc.delay_hours:.0f} h",
+            "—" if inc.ticket_id is None else ", ".join(f"#{i}" for i in inc.ticket_ids),
+        )
+    out.print(score_table)
+    if card.false_alarms:
+        for t in card.false_alarms:
+            out.print(
+                f"[yellow]false alarm[/yellow] #{t.id} {t.region} {t.metric} "
+                f"({t.detector}) at {to_iso(t.first_hour, offset)}"
+            )
+    else:
+        out.print("false alarms: none")
