@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.common import err, load_or_exit, out
+from monitor.cli.common import err, load_or_exit, out, progress
 
 app = typer.Typer()
 
@@ -43,7 +43,6 @@ def backtest(
 ) -> None:
     """Replay history through the same pipeline: what would this config have done?"""
     import orjson
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from monitor.lab.backtest import Comparison, run_backtest
     from monitor.lab.simulate_events import read_labels
@@ -79,15 +78,7 @@ def backtest(
     for name, cfg in configs if data is not None else []:
         keep = set(cfg.metrics_needed()) if plots else None  # type: ignore[attr-defined]
         with (
-            Progress(
-                TextColumn(f"[bold]backtest {name}"),
-                BarColumn(),
-                TextColumn("{task.completed:,}/{task.total:,}"),
-                TimeElapsedColumn(),
-                console=err,
-                transient=True,
-                disable=json,
-            ) as bar,
+            progress(f"backtest {name}", disable=json) as bar,
             data.open("rb") as fh,
         ):  # type: ignore[union-attr]
             task = bar.add_task("replay", total=total)

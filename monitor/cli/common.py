@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from alerts.tickets.store import TicketStore
     from monitor.config.model import MonitorConfig
 
@@ -78,3 +80,21 @@ def open_store(db: str | None) -> TicketStore:
 def ensure_sqlite_dir(url: str) -> None:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////:memory"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+def progress(
+    label: str, *, unit: str | None = None, transient: bool = True, disable: bool = False
+) -> Progress:
+    """A progress bar on stderr (stdout stays clean for tables and JSON); with ``unit``, a
+    count of units for a total not known in advance."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        TextColumn(f"{{task.completed:,}} {unit}" if unit else "{task.completed:,}/{task.total:,}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=transient,
+        disable=disable,
+    )

@@ -12,9 +12,9 @@ from monitor.cli.common import (
     ConfigOpt,
     PrefixOpt,
     ensure_sqlite_dir,
-    err,
     load_or_exit,
     out,
+    progress,
 )
 
 app = typer.Typer()
@@ -75,21 +75,13 @@ def produce(
     ] = None,
 ) -> None:
     """Send a JSONL file into the raw topics, keyed by region."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from monitor.lab.produce import produce_lines
     from monitor.runners.faust.settings import WorkerSettings
 
     s = WorkerSettings.from_env(bootstrap=bootstrap, topic_prefix=prefix)
     total = sum(1 for _ in file.open("rb"))
     with (
-        Progress(
-            TextColumn("[bold]producing"),
-            BarColumn(),
-            TextColumn("{task.completed:,}/{task.total:,}"),
-            TimeElapsedColumn(),
-            console=err,
-        ) as bar,
+        progress("producing", transient=False) as bar,
         file.open("rb") as fh,
     ):
         task = bar.add_task("produce", total=total)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from monitor.cli.common import ConfigOpt, ensure_sqlite_dir, err, load_or_exit, out
+from monitor.cli.common import ConfigOpt, ensure_sqlite_dir, err, load_or_exit, out, progress
 
 if TYPE_CHECKING:
     from monitor.lab.scorecard import Scorecard
@@ -92,21 +92,12 @@ def _sim_config(**kwargs: object) -> SimConfig:
 
 
 def _progress_run(run: EmbeddedRun, events: Path, total: int | None, quiet: bool) -> None:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from monitor.runners.embedded import run_file
 
     if quiet:
         run_file(run, events)
         return
-    with Progress(
-        TextColumn("[bold]replaying"),
-        BarColumn(),
-        TextColumn("{task.completed:,} events"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
+    with progress("replaying", unit="events") as bar:
         task = bar.add_task("replay", total=total)
         run_file(run, events, progress=lambda k: bar.advance(task, k))
 

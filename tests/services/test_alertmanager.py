@@ -32,14 +32,16 @@ receivers:
 """
 
 
-def test_alertmanager_receives_routes_and_resolves_our_alerts(tmp_path, start_alertmanager):
+def test_alertmanager_receives_routes_and_resolves_our_alerts(
+    tmp_path, start_alertmanager, sqlite_url
+):
     oncall = HttpReceiver().start()
     try:
         am = start_alertmanager(AM_CONFIG.format(url=oncall.url))
         notes = settings(
             {"am": {"type": "alertmanager", "url": am}}, links={"grafana": "http://grafana.example"}
         )
-        store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+        store = TicketStore(sqlite_url, notifications=notes)
         clock = Clock()
         # a live ticket: opened now, so it fires until its resolution deadline
         ticket, _ = store.open(

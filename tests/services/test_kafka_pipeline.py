@@ -218,8 +218,14 @@ def test_bad_input_goes_to_dead_letters_and_the_stream_keeps_flowing(scenario):
         ("late", late),
     ]
     closing = hour_lines("region-001", range(8, 9))
-    scenario.produce([*good, *(raw for _, raw in bad), *closing])
+    # lateness is judged against what has arrived: complaints and KPIs travel on two
+    # topics, and an hour is final only once both have passed it. So the late complaint
+    # goes in after hour 00:00 is final, not merely after it in the file (produced in one
+    # go, a fetch of complaints ahead of the KPIs would rightly still accept it)
+    scenario.produce([*good, *(raw for _, raw in bad if raw is not late)])
     scenario.start_worker("w1")
+    wait_until(lambda: len(final_hours(scenario.hourly())) >= 4, DRAIN_S, "hour 00:00 to be final")
+    scenario.produce([late, *closing])
 
     def settled() -> bool:
         hours = final_hours(scenario.hourly())

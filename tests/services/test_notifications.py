@@ -50,12 +50,12 @@ def test_signature_covers_the_timestamp_and_the_body():
     assert not verify(b"other", "1000", body, sig, now_s=1100)
 
 
-def test_signed_webhook_carries_the_whole_story(tmp_path, hook):
+def test_signed_webhook_carries_the_whole_story(tmp_path, hook, sqlite_url):
     notes = settings(
         {"oncall": webhook(hook.url)},
         links={"tickets": "http://noc.example/api/v1/tickets", "grafana": "http://grafana.example"},
     )
-    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+    store = TicketStore(sqlite_url, notifications=notes)
     ticket = open_one(store)
     attempts = Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
     assert [a.ok for a in attempts] == [True]
@@ -72,10 +72,12 @@ def test_signed_webhook_carries_the_whole_story(tmp_path, hook):
     assert got.headers["Idempotency-Key"] == body["delivery_key"]
 
 
-def test_a_wrong_secret_is_refused_by_the_receiver_and_kept_for_retry(tmp_path, hook, monkeypatch):
+def test_a_wrong_secret_is_refused_by_the_receiver_and_kept_for_retry(
+    tmp_path, hook, monkeypatch, sqlite_url
+):
     monkeypatch.setenv("YUJING_WEBHOOK_SECRET", "not-the-shared-one")
     notes = settings({"oncall": webhook(hook.url)})
-    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+    store = TicketStore(sqlite_url, notifications=notes)
     open_one(store)
     [attempt] = Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
     assert not attempt.ok and "401" in attempt.error
@@ -101,12 +103,12 @@ def test_outage_then_each_notification_arrives_exactly_once(db_url, hook):
     store.close()
 
 
-def test_backoff_waits_longer_after_each_failure(tmp_path, hook):
+def test_backoff_waits_longer_after_each_failure(tmp_path, hook, sqlite_url):
     hook.fail_first = 100
     notes = settings(
         {"oncall": webhook(hook.url)}, retry={"base_seconds": 2, "max_backoff_seconds": 60}
     )
-    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+    store = TicketStore(sqlite_url, notifications=notes)
     open_one(store)
     clock = Clock()
     dispatcher = Dispatcher(store.engine, build_senders(notes), notes.retry, clock=clock)
@@ -144,9 +146,9 @@ def test_nothing_is_lost_when_the_worker_restarts_between_attempts(db_url, hook)
         down.stop()
 
 
-def test_a_crash_after_sending_resends_with_the_same_idempotency_key(tmp_path, hook):
+def test_a_crash_after_sending_resends_with_the_same_idempotency_key(tmp_path, hook, sqlite_url):
     notes = settings({"oncall": webhook(hook.url)}, retry={"lease_seconds": 30})
-    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+    store = TicketStore(sqlite_url, notifications=notes)
     open_one(store)
     clock = Clock()
     crashed = Dispatcher(store.engine, build_senders(notes), notes.retry, clock=clock)
@@ -159,10 +161,10 @@ def test_a_crash_after_sending_resends_with_the_same_idempotency_key(tmp_path, h
     assert len(hook.keys()) == 2 and len(set(hook.keys())) == 1  # receiver can drop the repeat
 
 
-def test_a_dead_endpoint_does_not_hold_up_the_others(tmp_path, hook):
+def test_a_dead_endpoint_does_not_hold_up_the_others(tmp_path, hook, sqlite_url):
     dead = f"http://127.0.0.1:{free_port()}/hook"
     notes = settings({"dead": webhook(dead), "oncall": webhook(hook.url)})
-    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+    store = TicketStore(sqlite_url, notifications=notes)
     for k in range(3):
         open_one(store, key=f"k{k}", region=f"r{k}")
     attempts = Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
@@ -190,9 +192,9 @@ def test_routes_by_severity_department_and_event(tmp_path):
     assert notes.channels_for("acknowledged", "critical", "billing") == []
 
 
-def test_escalation_is_notified_once(tmp_path, hook):
+def test_escalation_is_notified_once(tmp_path, hook, sqlite_url):
     notes = settings({"oncall": webhook(hook.url)})
-    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+    store = TicketStore(sqlite_url, notifications=notes)
     open_one(store)
     store.escalate_due(T0 + 15 * 60_000)
     store.escalate_due(T0 + 16 * 60_000)
@@ -201,11 +203,11 @@ def test_escalation_is_notified_once(tmp_path, hook):
     assert hook.received[1].json()["escalation_level"] == 1
 
 
-def test_slack_compatible_receiver_gets_text_blocks_and_links(tmp_path):
+def test_slack_compatible_receiver_gets_text_blocks_and_links(tmp_path, sqlite_url):
     slack = HttpReceiver().start()
     try:
         notes = settings({"noc": {"type": "slack", "url": slack.url}})
-        store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+        store = TicketStore(sqlite_url, notifications=notes)
         ticket = open_one(store)
         Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
         [got] = slack.received
@@ -229,7 +231,7 @@ def smtp(tmp_path):
     server.stop()
 
 
-def mail_once(tmp_path, smtp, starttls: bool):
+def mail_once(tmp_path, smtp, starttls: bool, sqlite_url):
     notes = settings(
         {
             "mail": {
@@ -243,7 +245,7 @@ def mail_once(tmp_path, smtp, starttls: bool):
             }
         }
     )
-    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
+    store = TicketStore(sqlite_url, notifications=notes)
     ticket = open_one(store)
     [attempt] = Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
     return store, ticket, attempt

@@ -32,10 +32,10 @@ def write(path, text, tick):
     os.utime(path, ns=(tick, tick))  # a distinct time stamp, however fast the test runs
 
 
-def test_valid_change_applies_next_evaluation_invalid_keeps_old(tmp_path):
+def test_valid_change_applies_next_evaluation_invalid_keeps_old(tmp_path, sqlite_url):
     path = tmp_path / "detectors.yaml"
     write(path, CONFIG.format(threshold=100), 1_000_000_000)
-    run = build(load_config(path), f"sqlite:///{tmp_path / 't.db'}", config_path=path)
+    run = build(load_config(path), sqlite_url, config_path=path)
     run_lines(run, [*hour(0, 5), *hour(1, 5), *hour(2, 1)], finish=False)
     assert run.tickets.all() == []  # threshold 100: nothing fires
 

@@ -59,8 +59,8 @@ def test_distinct_fingerprints_get_distinct_tickets(service):
     assert len(service.store.all()) == 3
 
 
-def test_cooldown_after_resolve_suppresses_then_allows(tmp_path):
-    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}")
+def test_cooldown_after_resolve_suppresses_then_allows(tmp_path, sqlite_url):
+    store = TicketStore(sqlite_url)
     svc = AlertService(
         store=store,
         notifier=MemoryNotifier(),
@@ -74,8 +74,8 @@ def test_cooldown_after_resolve_suppresses_then_allows(tmp_path):
     assert len(store.all()) == 2
 
 
-def test_restart_keeps_deduplicating(tmp_path):
-    url = f"sqlite:///{tmp_path / 't.db'}"
+def test_restart_keeps_deduplicating(tmp_path, sqlite_url):
+    url = sqlite_url
     first = AlertService(
         store=TicketStore(url), notifier=MemoryNotifier(), settings=AlertSettings()
     )
@@ -138,8 +138,8 @@ def test_audit_trail_records_open(service):
     assert event["to"] == "open"
 
 
-def test_a_second_worker_with_stale_state_adopts_the_open_ticket(tmp_path):
-    url = f"sqlite:///{tmp_path / 't.db'}"
+def test_a_second_worker_with_stale_state_adopts_the_open_ticket(tmp_path, sqlite_url):
+    url = sqlite_url
     stale = AlertService(
         store=TicketStore(url), notifier=MemoryNotifier(), settings=AlertSettings()
     )  # started before any ticket existed

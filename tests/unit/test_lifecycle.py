@@ -103,13 +103,13 @@ def test_feedback_and_resolution_clocks(store):
     assert store.get(t.id).escalation_level == 2
 
 
-def test_a_person_resolving_starts_the_cooldown(tmp_path):
+def test_a_person_resolving_starts_the_cooldown(tmp_path, sqlite_url):
     from alerts.policy.notifiers import MemoryNotifier
     from alerts.policy.service import AlertService
     from alerts.policy.settings import AlertSettings
     from tests.domain import run_hours
 
-    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}")
+    store = TicketStore(sqlite_url)
     svc = AlertService(
         store=store, notifier=MemoryNotifier(), settings=AlertSettings(cooldown_hours=24)
     )
@@ -124,7 +124,7 @@ def test_a_person_resolving_starts_the_cooldown(tmp_path):
 
 
 @pytest.mark.parametrize("resolved_by", ["person", "auto_resolve"])
-def test_a_restarted_worker_keeps_the_cooldown(tmp_path, resolved_by):
+def test_a_restarted_worker_keeps_the_cooldown(tmp_path, resolved_by, sqlite_url):
     """Restore rebuilds cooldowns from ended tickets: a restart (or a rebalance) inside a
     cooldown opens no ticket, and one after it does."""
     from alerts.policy.notifiers import MemoryNotifier
@@ -135,7 +135,7 @@ def test_a_restarted_worker_keeps_the_cooldown(tmp_path, resolved_by):
     settings = AlertSettings(
         clear_after_hours=2, cooldown_hours=24, auto_resolve=resolved_by == "auto_resolve"
     )
-    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}")
+    store = TicketStore(sqlite_url)
     first = AlertService(store=store, notifier=MemoryNotifier(), settings=settings)
     run_hours(first, T0, 5, firing_hours={0, 1})
     (t,) = store.all()

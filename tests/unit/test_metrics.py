@@ -50,9 +50,9 @@ def samples(registry) -> list:
     return [s for family in registry.collect() for s in family.samples]
 
 
-def test_cardinality_stays_bounded_for_1000_regions(tmp_path):
+def test_cardinality_stays_bounded_for_1000_regions(tmp_path, sqlite_url):
     config = load_config()
-    run = build(config, f"sqlite:///{tmp_path / 't.db'}", metrics=True)
+    run = build(config, sqlite_url, metrics=True)
     metrics = run.metrics
     regions = [f"region-{i:04d}" for i in range(1000)]
     for h in range(3):
@@ -94,8 +94,8 @@ def test_cardinality_stays_bounded_for_1000_regions(tmp_path):
     assert region_values == set(regions)
 
 
-def test_names_follow_prometheus_conventions(tmp_path):
-    run = build(load_config(), f"sqlite:///{tmp_path / 't.db'}", metrics=True)
+def test_names_follow_prometheus_conventions(tmp_path, sqlite_url):
+    run = build(load_config(), sqlite_url, metrics=True)
     run.pipeline.apply([aggregate("r1", T0)])
     for family in run.metrics.registry.collect():
         assert family.name.startswith("yujing_"), family.name
@@ -104,8 +104,8 @@ def test_names_follow_prometheus_conventions(tmp_path):
         assert family.documentation, f"{family.name} has no help text"
 
 
-def test_region_gauges_show_the_latest_closed_hour(tmp_path):
-    run = build(load_config(), f"sqlite:///{tmp_path / 't.db'}", metrics=True)
+def test_region_gauges_show_the_latest_closed_hour(tmp_path, sqlite_url):
+    run = build(load_config(), sqlite_url, metrics=True)
     run.pipeline.apply([aggregate("r1", T0 + HOUR_MS, complaints=5)])
     run.pipeline.apply([aggregate("r1", T0, complaints=1)])  # a correction of an older hour
     run.metrics.refresh()
@@ -120,8 +120,8 @@ def test_region_gauges_show_the_latest_closed_hour(tmp_path):
     assert rate == 1.0  # 5 per 50,000 subscribers
 
 
-def test_firing_gauge_clears_when_the_finding_stops(tmp_path):
-    run = build(load_config(), f"sqlite:///{tmp_path / 't.db'}", metrics=True)
+def test_firing_gauge_clears_when_the_finding_stops(tmp_path, sqlite_url):
+    run = build(load_config(), sqlite_url, metrics=True)
     m = run.metrics
     f = SpecFinding(
         "complaints-wow",

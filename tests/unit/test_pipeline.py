@@ -8,10 +8,10 @@ from monitor.runners.embedded import build, run_file, run_lines
 from tests.helpers import complaint
 
 
-def test_every_event_is_either_accepted_or_dead_lettered(tmp_path):
+def test_every_event_is_either_accepted_or_dead_lettered(tmp_path, sqlite_url):
     sim = SimConfig(seed=5, regions=4, weeks=3, dirty=True, incidents=False)
     events, _, n = write(sim, tmp_path)
-    run = build(load_config(), f"sqlite:///{tmp_path / 't.db'}", tmp_path)
+    run = build(load_config(), sqlite_url, tmp_path)
     run_file(run, events)
     stats = run.pipeline.stats
     assert stats.events_in == n
@@ -24,8 +24,8 @@ def test_every_event_is_either_accepted_or_dead_lettered(tmp_path):
     assert letter["reason"] and letter["detail"] and letter["raw"] and letter["source"]
 
 
-def test_bad_lines_do_not_stop_the_stream(tmp_path):
-    run = build(load_config(), f"sqlite:///{tmp_path / 't.db'}")
+def test_bad_lines_do_not_stop_the_stream(tmp_path, sqlite_url):
+    run = build(load_config(), sqlite_url)
     good = [complaint(f"2026-10-05T{h:02d}:10:00Z", id_=f"g{h}") for h in range(5)]
     mixed = [*BAD_LINES[:3], *good[:2], *BAD_LINES[3:], *good[2:]]
     run_lines(run, mixed)
@@ -36,7 +36,7 @@ def test_bad_lines_do_not_stop_the_stream(tmp_path):
     assert stats.ticks == 5
 
 
-def test_a_late_event_that_completes_an_anomaly_is_judged(tmp_path):
+def test_a_late_event_that_completes_an_anomaly_is_judged(tmp_path, sqlite_url):
     from monitor.config.load import parse_config
 
     config = parse_config("""
@@ -47,7 +47,7 @@ detectors:
     metrics: [complaints.billing_dispute]
     params: {threshold: 2, min_consecutive_hours: 1}
 """)
-    run = build(config, f"sqlite:///{tmp_path / 't.db'}")
+    run = build(config, sqlite_url)
     lines = [
         complaint(f"2026-10-05T09:{m:02d}:00Z", category="billing_dispute", id_=f"a{m}")
         for m in (1, 2)
