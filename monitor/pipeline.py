@@ -23,7 +23,7 @@ from monitor.detection.tick import TickResult, scan, tick
 from monitor.events.deadletters import DeadLetter, DeadLetterSink
 from monitor.events.parsing import parse_event
 from monitor.events.schemas import Event
-from monitor.windows.aggregation import HourlyAggregate, HourlyAggregator, Outcome
+from monitor.windows.aggregation import HourlyAggregate, HourlyAggregator, Outcome, RegionWindows
 
 log = logging.getLogger("yujing.pipeline")
 
@@ -193,6 +193,20 @@ class Pipeline:
         """Hours the watermarks of the regions changed since the last ``close`` passed
         (a live worker's batch; ``now`` lets idle inputs stop holding hours open)."""
         return self.aggregator.poll(now=now, regions=self.aggregator.touched)
+
+    @property
+    def changed_regions(self) -> list[str]:
+        """Regions whose windows changed since ``take_changed_windows``."""
+        return self.aggregator.touched
+
+    def take_changed_windows(self) -> dict[str, RegionWindows]:
+        """Window state changed since the last call, for a runner that persists it."""
+        return self.aggregator.take_touched()
+
+    def drop_unsaved_windows(self) -> None:
+        """Forget window state held in memory: a runner whose batch failed half-way
+        reloads it from what it saved (and its input is redelivered)."""
+        self.aggregator.forget()
 
     def _dead(self, letter: DeadLetter) -> None:
         self.stats.dead_lettered[letter.reason.value] += 1

@@ -67,6 +67,9 @@ Action = OpenTicket | UpdateTicket | TicketRecovered | Suppressed
 
 @dataclass
 class AlertPolicy:
+    """The state machine from judged hours to ticket actions; pure, so a replay and a live
+    worker decide alike, and rebuildable from the ticket store after a restart."""
+
     settings: AlertSettings
     active: dict[str, Incident] = field(default_factory=dict)
     cooldown_until: dict[str, int] = field(default_factory=dict)

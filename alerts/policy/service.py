@@ -37,6 +37,9 @@ class AlertStats:
 
 @dataclass
 class AlertService:
+    """Applies the policy's actions to the ticket store and tells on-call: the one place
+    where detection meets side effects, called the same way by both runners."""
+
     store: TicketStore
     notifier: Notifier
     settings: AlertSettings

@@ -36,6 +36,9 @@ def _title(finding: SpecFinding) -> str:
 
 
 class TicketStore:
+    """Tickets in a SQL database: opened idempotently by key, one active ticket per
+    fingerprint (a database constraint), every change audited with its notifications."""
+
     def __init__(
         self,
         url: str = "sqlite:///yujing.db",

@@ -161,6 +161,9 @@ class TopicSettings(_Model):
 
 
 class MonitorConfig(_Model):
+    """The whole config file: windows, topics, region groups, detector specs, mutes,
+    alert policy and notifications. Frozen: a reload swaps in a new one."""
+
     timezone_offset_hours: int = Field(default=8, ge=-12, le=14)
     windows: WindowSettings = WindowSettings()
     topics: TopicSettings = TopicSettings()

@@ -23,6 +23,9 @@ def config_version(text: str) -> str:
 
 
 class ConfigWatcher:
+    """Hot reload: a changed (or SIGHUP-requested) file is validated before it replaces the
+    running config; a bad one is counted and logged, and the old config keeps running."""
+
     def __init__(self, path: Path, current: MonitorConfig) -> None:
         self.path = path
         self.current = current

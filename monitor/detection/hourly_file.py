@@ -22,6 +22,8 @@ from monitor.windows.aggregation import HourlyAggregate
 
 @dataclass
 class HourlySeries:
+    """Hourly aggregates in columns (regions x hours per metric), as a backtest reads them."""
+
     regions: list[str]
     first_hour: int  # epoch ms of column 0
     values: dict[str, np.ndarray]  # metric -> [regions, hours]

@@ -15,6 +15,8 @@ from monitor.windows.aggregation import HourlyAggregate
 
 
 class SeriesStore:
+    """One regions x hours matrix per metric with a bounded history: the detectors' memory."""
+
     def __init__(self, metrics: list[str], history_hours: int = 24 * 7 * 9) -> None:
         self.metrics = list(metrics)
         self.history_hours = history_hours

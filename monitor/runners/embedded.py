@@ -30,6 +30,8 @@ from monitor.pipeline import Pipeline
 
 @dataclass
 class EmbeddedRun:
+    """A pipeline wired to files and a ticket database, and what its run measured."""
+
     pipeline: Pipeline
     tickets: TicketStore
     dead_letters: MemoryDeadLetters

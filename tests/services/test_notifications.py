@@ -231,7 +231,7 @@ def smtp(tmp_path):
     server.stop()
 
 
-def mail_once(tmp_path, smtp, starttls: bool, sqlite_url):
+def mail_once(tmp_path, smtp, starttls: bool):
     notes = settings(
         {
             "mail": {
@@ -245,7 +245,7 @@ def mail_once(tmp_path, smtp, starttls: bool, sqlite_url):
             }
         }
     )
-    store = TicketStore(sqlite_url, notifications=notes)
+    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", notifications=notes)
     ticket = open_one(store)
     [attempt] = Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
     return store, ticket, attempt

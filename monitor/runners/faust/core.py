@@ -142,7 +142,7 @@ class WorkerCore:
             )
             if event is not None and not isinstance(event, RegionInfo):
                 self.pipeline.ingest(event, value, source, position=(source, offset), now=now)
-        self.regions_seen.update(self.pipeline.aggregator.touched)
+        self.regions_seen.update(self.pipeline.changed_regions)
         return Batch(aggregates=self.pipeline.close(now), dead=self._take_dead())
 
     def detect(
@@ -155,12 +155,12 @@ class WorkerCore:
         return list(self.ticks), list(self.sent.sent)
 
     def states_to_save(self) -> dict[str, RegionWindows]:
-        return self.pipeline.aggregator.take_touched()
+        return self.pipeline.take_changed_windows()
 
     def drop_unsaved(self) -> None:
         """A batch failed half-way: its changes must not outlive it (the table is the
         truth; the batch is redelivered)."""
-        self.pipeline.aggregator.forget()
+        self.pipeline.drop_unsaved_windows()
         self._take_dead()
 
     def reload_if_changed(self) -> bool:
