@@ -223,7 +223,7 @@ def main() -> None:
         help="hours the Faust worker gets one at a time after catching up",
     )
     args = parser.parse_args()
-    text = (ROOT / "monitor" / "default_config.yaml").read_text() + CHANNEL
+    text = (ROOT / "monitor" / "config" / "default_config.yaml").read_text() + CHANNEL
     config = parse_config(text, "default_config.yaml + webhook")
     tmp = Path(tempfile.mkdtemp(prefix="yujing-bench-latency-"))
     run = build(config, f"sqlite:///{tmp / 't.db'}")

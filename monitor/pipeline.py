@@ -28,6 +28,10 @@ from monitor.windows.aggregation import HourlyAggregate, HourlyAggregator, Outco
 log = logging.getLogger("yujing.pipeline")
 
 
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def replay_clock(hour: int) -> int:
     """In a replay, 'now' is the moment the judged hour closed."""
     return hour + HOUR_MS
@@ -79,6 +83,7 @@ class Pipeline:
         batch_ticks: bool = False,
         scan_hours: int = 24,
         window_loader: Callable[[str], dict[str, object] | None] | None = None,
+        wall_clock: Callable[[], int] = wall_ms,
     ) -> None:
         self.config = config
         # replays: judge an hour once every region has closed it, all regions in one tick
@@ -90,6 +95,7 @@ class Pipeline:
         self.alerts = alerts
         self.dead_letters = dead_letters
         self.clock = clock
+        self.wall_clock = wall_clock  # bounds event times, in replays as live
         self.hooks = PipelineHooks()
         self.aggregator = HourlyAggregator(
             config.windows.to_window_config(live=live), loader=window_loader
@@ -133,7 +139,7 @@ class Pipeline:
     ) -> None:
         """Take one raw event; never raises for bad input (it becomes a dead letter)."""
         event = self.validate(raw, kind=kind, source=source, offset=offset)
-        if event is None or self.ingest(event, raw, source) is None:
+        if event is None or self.ingest(event, raw, source, offset=offset) is None:
             return
         mark = self.aggregator.max_event_time
         if mark is not None and mark >= self._next_check:
@@ -166,13 +172,17 @@ class Pipeline:
         source: str = "",
         position: tuple[str, int] | None = None,
         now: int | None = None,
+        offset: int | None = None,
     ) -> Outcome | None:
-        """Add a valid event to its region's windows; None when it was dead-lettered (late).
+        """Add a valid event to its region's windows; None when it was dead-lettered (late,
+        or a time outside what the config accepts by the wall clock).
 
         ``position`` (source partition, offset) lets a replay after a crash skip what the
-        region's saved state already holds; ``now`` is a live runner's clock.
+        region's saved state already holds; ``now`` is a live runner's clock; ``offset``
+        (a line) goes into a dead letter.
         """
-        outcome = self.aggregator.add(event, raw, source, position, now)
+        wall = now if now is not None else self.wall_clock()
+        outcome = self.aggregator.add(event, raw, source, position, now, wall, offset)
         if isinstance(outcome, DeadLetter):
             self._dead(outcome)
             return None

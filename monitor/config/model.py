@@ -7,7 +7,7 @@ watches nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -43,6 +43,20 @@ class WindowSettings(_Model):
     )
     # live workers: an input silent this long (wall clock) stops holding hours open
     idle_input_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
+    # event times outside [earliest_event_time, the runner's clock + max_future_minutes]
+    # are dead letters (bad_time): a device clock set to 2099 must not close a century
+    earliest_event_time: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    max_future_minutes: int = Field(default=24 * 60, ge=1, le=366 * 24 * 60)
+    # a run of hours without any event longer than this is left without data instead of
+    # being filled with zeros hour by hour
+    max_empty_hours: int = Field(default=168, ge=1, le=24 * 366)
+
+    @field_validator("earliest_event_time")
+    @classmethod
+    def _with_offset(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("needs a UTC offset (e.g. 2000-01-01T00:00:00Z)")
+        return value
 
     def to_window_config(self, live: bool = False) -> WindowConfig:
         return WindowConfig(
@@ -50,6 +64,9 @@ class WindowSettings(_Model):
             watermark_delay_ms=self.watermark_delay_minutes * 60_000,
             inputs=tuple(self.inputs),
             idle_ms=self.idle_input_seconds * 1000 if live else None,
+            earliest_ms=int(self.earliest_event_time.timestamp() * 1000),
+            max_future_ms=self.max_future_minutes * 60_000,
+            max_empty_hours=self.max_empty_hours,
         )
 
 

@@ -33,6 +33,9 @@ class Reason(StrEnum):
     BAD_TIME = "bad_time"
     INVALID_FORMAT = "invalid_format"
     LATE = "late"
+    TOO_LARGE = "too_large"  # over the record size limit; the dead letter keeps a prefix
+    TOO_DEEP = "too_deep"  # JSON nested beyond what a parser can take without recursing away
+    UNREADABLE = "unreadable"  # anything else a record did to the parser: never a crash
 
 
 @dataclass(frozen=True, slots=True)

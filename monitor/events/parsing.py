@@ -7,6 +7,7 @@ can never forget to handle a bad event by letting an exception escape its loop.
 from __future__ import annotations
 
 import json
+import re
 
 import orjson
 from pydantic import ValidationError
@@ -50,6 +51,9 @@ _RANGE_ERRORS = {
 }
 _FORMAT_ERRORS = {"string_pattern_mismatch", "string_too_short", "string_too_long"}
 _TIME_FIELDS = {"event_time", "period_start"}
+_NON_FINITE = re.compile(rb"NaN|Infinity")
+MAX_RECORD_BYTES = 1 << 20  # an event is ~200 bytes, a day's KPI report a few KB
+KEPT_PREFIX = 4096  # what a too-large record's dead letter keeps (memory stays bounded)
 
 
 def _reason_for(error: dict[str, object]) -> tuple[Reason, str | None]:
@@ -91,25 +95,63 @@ def _dead(
     )
 
 
+class TooDeep(ValueError):
+    """JSON nested deeper than a parser takes (orjson stops at 1,024 levels)."""
+
+
 def load_json(data: bytes) -> object:
     """Decode JSON, accepting the NaN/Infinity that Python and JavaScript producers write
-    (so a dead letter can name the non-finite field); raises ValueError when not JSON."""
+    (so a dead letter can name the non-finite field); raises ValueError when not JSON and
+    TooDeep when nested beyond orjson's limit (Python's own decoder would recurse until it
+    raised RecursionError, so it is only asked about non-finite numbers)."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
+        message = str(exc)
+        if "depth limit" in message or "recursion" in message.lower():
+            raise TooDeep(message) from exc
+        if _NON_FINITE.search(data) is None and "infinity" not in message:
+            raise ValueError(message) from exc  # not a number JSON cannot hold: malformed
         try:
             return json.loads(data)
+        except RecursionError:
+            raise TooDeep(message) from exc
         except (ValueError, UnicodeDecodeError):
-            raise ValueError(str(exc)) from exc
+            raise ValueError(message) from exc
 
 
 def parse_event(
-    raw: bytes | str, *, kind: str | None = None, source: str = "", offset: int | None = None
+    raw: bytes | str,
+    *,
+    kind: str | None = None,
+    source: str = "",
+    offset: int | None = None,
+    max_bytes: int = MAX_RECORD_BYTES,
 ) -> Event | DeadLetter:
-    """Parse one JSON event. ``kind`` is fixed by the topic; otherwise ``type`` decides."""
-    data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    """Parse one JSON event. ``kind`` is fixed by the topic; otherwise ``type`` decides.
+
+    Never raises: whatever a record is, the answer is an event or a dead letter, so one
+    record can never stop a stream.
+    """
+    try:
+        data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+    except (TypeError, ValueError) as exc:
+        return _dead(Reason.UNREADABLE, f"not bytes or text: {exc}", b"", None, source, offset)
+    if len(data) > max_bytes:
+        detail = f"{len(data):,} bytes, over the {max_bytes:,}-byte limit (first bytes kept)"
+        return _dead(Reason.TOO_LARGE, detail, data[:KEPT_PREFIX], None, source, offset)
+    try:
+        return _parse(data, kind, source, offset)
+    except Exception as exc:  # noqa: BLE001 - per-record isolation: a dead letter, not a crash
+        detail = f"{type(exc).__name__}: {exc}"[:500]
+        return _dead(Reason.UNREADABLE, detail, data, None, source, offset)
+
+
+def _parse(data: bytes, kind: str | None, source: str, offset: int | None) -> Event | DeadLetter:
     try:
         payload = load_json(data)
+    except TooDeep as exc:
+        return _dead(Reason.TOO_DEEP, str(exc), data, None, source, offset)
     except ValueError as exc:
         return _dead(Reason.MALFORMED_JSON, str(exc), data, None, source, offset)
     if not isinstance(payload, dict):

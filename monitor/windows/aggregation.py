@@ -50,6 +50,13 @@ class WindowConfig:
     watermark_delay_ms: int = 0
     inputs: tuple[str, ...] = ("complaint", "kpi")
     idle_ms: int | None = None
+    # event times accepted: from ``earliest_ms`` to the runner's wall clock plus
+    # ``max_future_ms`` (a clock set wrong, a year 9999, an epoch in microseconds)
+    earliest_ms: int = 946_684_800_000  # 2000-01-01T00:00Z
+    max_future_ms: int = 24 * HOUR_MS
+    # a run of hours with no event at all longer than this is not filled with zeros: the
+    # series see no data there, and closing hours never walks across a huge gap
+    max_empty_hours: int = 168
 
 
 @dataclass(slots=True)
@@ -297,10 +304,12 @@ class RegionWindows:
         source: str = "",
         position: tuple[str, int] | None = None,
         now: int | None = None,
+        offset: int | None = None,
     ) -> DeadLetter | Outcome:
         """Account one event. ``position`` is (source partition, offset) when the input is
         a replayable log; events at or below the last applied offset are redeliveries.
-        ``now`` is the runner's clock (live workers), used only to detect idle inputs."""
+        ``now`` is the runner's clock (live workers), used only to detect idle inputs;
+        ``offset`` is where the event came from (a line), kept in a dead letter."""
         if now is not None:
             self.clock_ms = now
         if position is not None:
@@ -312,7 +321,7 @@ class RegionWindows:
         first = moment - moment % HOUR_MS
         if self.is_final(first):
             field = "period_start" if isinstance(event, KpiReport) else "event_time"
-            return self._late(event, field, moment, raw, source)
+            return self._late(event, field, moment, raw, source, offset)
         seen = self.seen.get(first)
         if seen is None:
             seen = self.seen[first] = set()
@@ -371,6 +380,7 @@ class RegionWindows:
         moment: int,
         raw: bytes,
         source: str,
+        offset: int | None,
     ) -> DeadLetter:
         hour = moment - moment % HOUR_MS
         return DeadLetter(
@@ -383,6 +393,7 @@ class RegionWindows:
             raw=raw or event.model_dump_json().encode(),
             field=field,
             source=source,
+            offset=offset,
         )
 
     def poll(self, until: int | None = None, now: int | None = None) -> list[HourlyAggregate]:
@@ -393,12 +404,12 @@ class RegionWindows:
         out: list[HourlyAggregate] = []
         if mark is None or self.next_close is None:
             return out
-        while self.next_close + HOUR_MS <= mark:
-            hour = self.next_close
+        target = mark - mark % HOUR_MS  # the first hour the watermark has not passed
+        for hour in self._hours_to_close(target):
             self.dirty.discard(hour)
             self.revisions[hour] = 0
             out.append(summarise(self.region, hour, 0, self.buckets.get(hour), self.subscribers))
-            self.next_close = hour + HOUR_MS
+        self.next_close = max(self.next_close, target)
         for hour in sorted(self.dirty):
             if hour >= self.next_close:
                 continue
@@ -413,6 +424,24 @@ class RegionWindows:
             for store in (self.buckets, self.revisions, self.seen):
                 for hour in [h for h in store if h <= horizon]:
                     del store[hour]
+        return out
+
+    def _hours_to_close(self, target: int) -> list[int]:
+        """Hours from ``next_close`` up to ``target``: every hour with data, and the empty
+        hours after each, at most ``max_empty_hours`` of them (so a jump of the watermark
+        across months costs the hours that had events, not one per hour of the gap)."""
+        assert self.next_close is not None
+        limit = self.config.max_empty_hours * HOUR_MS
+        if target - self.next_close <= limit:
+            return list(range(self.next_close, target, HOUR_MS))
+        data = sorted(h for h in self.buckets if self.next_close <= h < target)
+        out: list[int] = []
+        after = self.next_close  # the first hour of the current empty run
+        for stop in [*data, target]:
+            out.extend(range(after, min(stop, after + limit), HOUR_MS))
+            if stop < target:
+                out.append(stop)
+            after = stop + HOUR_MS
         return out
 
     # -- persistence (Faust table values) ---------------------------------------------
@@ -447,6 +476,36 @@ class RegionWindows:
         state.seen = {int(h): set(ids) for h, ids in data["seen"].items()}
         state.applied = {str(k): int(v) for k, v in data.get("applied", {}).items()}
         return state
+
+
+def time_out_of_bounds(
+    event: ComplaintEvent | KpiSample | KpiReport, config: WindowConfig, wall: int
+) -> tuple[str, str] | None:
+    """(field, why) when an event's time is before ``earliest_ms`` or later than the wall
+    clock plus ``max_future_ms``; None when it is within."""
+    field = "period_start" if isinstance(event, KpiReport) else "event_time"
+    first = event.period_start if isinstance(event, KpiReport) else event.event_time
+    last = event.event_time  # a report's last reading
+    if first < config.earliest_ms:
+        return field, (
+            f"{field} {_when(first)} is before the earliest accepted time "
+            f"{_when(config.earliest_ms)} (windows.earliest_event_time)"
+        )
+    if last > wall + config.max_future_ms:
+        return field, (
+            f"{field} {_when(last)} is {(last - wall) / HOUR_MS:,.1f} h ahead of this "
+            f"runner's clock (windows.max_future_minutes allows "
+            f"{config.max_future_ms / HOUR_MS:g} h)"
+        )
+    return None
+
+
+def _when(epoch_ms: int) -> str:
+    """ISO 8601 where a calendar has the date, else the raw number (year 10^20 has none)."""
+    try:
+        return to_iso(epoch_ms)
+    except (ValueError, OverflowError, OSError):
+        return f"{epoch_ms} ms"
 
 
 class HourlyAggregator:
@@ -489,16 +548,25 @@ class HourlyAggregator:
         source: str = "",
         position: tuple[str, int] | None = None,
         now: int | None = None,
+        wall: int | None = None,
+        offset: int | None = None,
     ) -> DeadLetter | Outcome:
-        """Account one valid event; a dead letter if it arrived beyond lateness."""
+        """Account one valid event; a dead letter if it arrived beyond lateness, or (given
+        the ``wall`` clock) if its time is outside what the config accepts."""
         if isinstance(event, RegionInfo):
             self.set_subscribers({event.region: event.subscribers})
             return Outcome.ACCEPTED
+        if wall is not None:
+            bad = time_out_of_bounds(event, self.config, wall)
+            if bad is not None:
+                field, detail = bad
+                where = position[1] if position is not None else offset
+                return DeadLetter(Reason.BAD_TIME, detail, raw, field, source, where)
         if self.max_event_time is None or event.event_time > self.max_event_time:
             self.max_event_time = event.event_time
         state = self.region(event.region)
         self._touched[event.region] = state
-        return state.add(event, raw, source, position, now)
+        return state.add(event, raw, source, position, now, offset)
 
     def set_subscribers(self, subscribers: dict[str, int]) -> None:
         """Reference data (subscribers per region): rates of hours closed from now on."""

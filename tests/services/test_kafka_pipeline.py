@@ -216,6 +216,11 @@ def test_bad_input_goes_to_dead_letters_and_the_stream_keeps_flowing(scenario):
             kpi("2026-10-05T06:34:00Z", 1.0, region="region-001").replace(b"1.0", b"1e999"),
         ),
         ("late", late),
+        # a poison pill (Python's decoder recursed until RecursionError and the worker
+        # crashed after every restart) and a far-future time (closing walked every hour
+        # up to it)
+        ("too_deep", b'{"type": "complaint", "x": ' + b"[" * 1100 + b"]" * 1100 + b"}"),
+        ("bad_time", complaint("9999-12-31T23:00:00Z", region="region-001", id_="future")),
     ]
     closing = hour_lines("region-001", range(8, 9))
     # lateness is judged against what has arrived: complaints and KPIs travel on two

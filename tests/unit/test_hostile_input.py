@@ -1,0 +1,135 @@
+"""Hostile input is normal input: one record can never crash, hang or flood the monitor."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from monitor.cli import app
+from monitor.config.load import load_config
+from monitor.events import parsing
+from monitor.events.deadletters import DeadLetter, Reason
+from monitor.events.parsing import KEPT_PREFIX, MAX_RECORD_BYTES, parse_event
+from monitor.runners.embedded import build, run_lines
+from tests.helpers import complaint, kpi
+
+DEEP_ARRAY = b"[" * 1025 + b"]" * 1025
+DEEP_WITH_NAN = b'{"a": ' * 1100 + b"NaN" + b"}" * 1100  # takes the NaN-tolerant decoder
+
+
+def good_hours(region: str = "r1", hours: range = range(4)) -> list[bytes]:
+    out = []
+    for h in hours:
+        ts = f"2026-10-05T{h:02d}:10:00Z"
+        out += [complaint(ts, region=region, id_=f"{region}-{h}"), kpi(ts, 0.3, region=region)]
+    return out
+
+
+@pytest.mark.parametrize("raw", [DEEP_ARRAY, DEEP_WITH_NAN], ids=["array", "nan-fallback"])
+def test_deep_nesting_is_a_dead_letter_not_a_recursion_error(raw):
+    letter = parse_event(raw, source="f", offset=3)
+    assert isinstance(letter, DeadLetter)
+    assert letter.reason is Reason.TOO_DEEP and letter.offset == 3 and letter.raw == raw
+
+
+def test_a_record_over_the_size_limit_keeps_only_a_prefix():
+    raw = complaint("2026-10-05T01:00:00Z", text="x" * (MAX_RECORD_BYTES + 10))
+    letter = parse_event(raw)
+    assert isinstance(letter, DeadLetter) and letter.reason is Reason.TOO_LARGE
+    assert letter.raw == raw[:KEPT_PREFIX]
+    assert f"{len(raw):,} bytes" in letter.detail
+
+
+def test_text_with_a_lone_surrogate_is_not_a_crash():
+    letter = parse_event('{"type": "complaint", "id": "\ud800"')
+    assert isinstance(letter, DeadLetter)
+
+
+def test_anything_the_parser_raises_becomes_an_unreadable_dead_letter(monkeypatch):
+    def explode(*_args: object, **_kwargs: object) -> object:
+        raise RuntimeError("a bug a record found")
+
+    monkeypatch.setattr(parsing, "load_json", explode)
+    letter = parse_event(b"{}", source="f", offset=9)
+    assert isinstance(letter, DeadLetter) and letter.reason is Reason.UNREADABLE
+    assert "RuntimeError: a bug a record found" in letter.detail and letter.offset == 9
+
+
+def test_a_poison_pill_in_a_run_is_counted_and_the_run_goes_on(tmp_path, sqlite_url):
+    run = build(load_config(), sqlite_url)
+    lines = [*good_hours(hours=range(2)), DEEP_ARRAY, *good_hours(hours=range(2, 5))]
+    run_lines(run, lines)
+    stats = run.pipeline.stats
+    assert stats.dead_lettered == {"too_deep": 1}
+    assert stats.accepted + sum(stats.dead_lettered.values()) == len(lines)
+    assert stats.aggregates == 5
+
+
+def test_yujing_run_exits_0_on_a_file_with_a_poison_pill(tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join([*good_hours(), DEEP_ARRAY, DEEP_WITH_NAN]) + b"\n")
+    done = CliRunner().invoke(
+        app, ["run", str(events), "--db", f"sqlite:///{tmp_path / 't.db'}", "--out", str(tmp_path)]
+    )
+    assert done.exit_code == 0, done.output
+    letters = [orjson.loads(x) for x in (tmp_path / "deadletters.jsonl").read_bytes().splitlines()]
+    assert [x["reason"] for x in letters] == ["too_deep", "too_deep"]
+    assert [x["offset"] for x in letters] == [9, 10]
+
+
+@pytest.mark.parametrize(
+    "event_time", ["9999-12-31T23:00:00Z", 10**18, 10**30], ids=["year-9999", "1e18", "1e30"]
+)
+def test_a_far_future_event_is_bad_time_and_the_run_ends_quickly(sqlite_url, event_time):
+    run = build(load_config(), sqlite_url)
+    future = (
+        complaint(0, id_="future").replace(b'"event_time":0', f'"event_time":{event_time}'.encode())
+        if isinstance(event_time, int)
+        else complaint(event_time, id_="future")
+    )
+    lines = [*good_hours(hours=range(3)), future]
+    lines += good_hours(hours=range(3, 6))
+    started = time.monotonic()
+    run_lines(run, lines)
+    assert time.monotonic() - started < 30  # a hang walked every hour up to year 9999
+    stats = run.pipeline.stats
+    assert stats.dead_lettered == {"bad_time": 1}
+    assert stats.aggregates == 6  # hours 00..05; nothing emitted towards the future
+    [letter] = run.dead_letters.letters
+    assert letter.field == "event_time" and letter.offset == 7
+    assert "ahead of this runner's clock" in letter.detail
+
+
+def test_an_event_before_the_earliest_accepted_time_is_bad_time(sqlite_url):
+    run = build(load_config(), sqlite_url)
+    run_lines(run, [complaint("1970-01-01T00:00:05Z", id_="epoch"), *good_hours()])
+    [letter] = run.dead_letters.letters
+    assert letter.reason is Reason.BAD_TIME and "earliest accepted time" in letter.detail
+
+
+def test_a_long_silence_is_not_filled_hour_by_hour(sqlite_url):
+    """A region silent for a year: its hours with data are closed, not 8,760 empty ones."""
+    run = build(load_config(), sqlite_url)
+    year_later = [complaint("2025-10-05T01:10:00Z", id_="a"), kpi("2025-10-05T01:10:00Z", 0.3)]
+    year_later += [complaint("2026-10-05T01:10:00Z", id_="b"), kpi("2026-10-05T01:10:00Z", 0.3)]
+    year_later += [complaint("2026-10-05T02:10:00Z", id_="c"), kpi("2026-10-05T02:10:00Z", 0.3)]
+    emitted = []
+    run.pipeline.observe(aggregate=emitted.append)
+    run_lines(run, year_later)
+    hours = sorted(a.hour for a in emitted)
+    assert len(hours) <= 2 * 168 + 3
+    assert len(hours) == len(set(hours))
+    complaints = sum(sum(a.complaints) for a in emitted)
+    assert complaints == 3  # nothing lost across the gap
+
+
+def test_a_late_dead_letter_says_where_it_came_from(sqlite_url):
+    run = build(load_config(), sqlite_url)
+    lines = [*good_hours(hours=range(6)), complaint("2026-10-05T00:20:00Z", id_="late")]
+    run_lines(run, lines, source="events.jsonl")
+    [letter] = run.dead_letters.letters
+    assert letter.reason is Reason.LATE
+    assert (letter.source, letter.offset) == ("events.jsonl", len(lines))
