@@ -23,6 +23,13 @@ class TicketState(StrEnum):
 
 
 ACTIVE_STATES = (TicketState.OPEN, TicketState.ACKNOWLEDGED, TicketState.IN_PROGRESS)
+# a ticket holds its fingerprint (unique) exactly while it is active: one active ticket
+# per series, enforced by the database (a CHECK constraint, migration 0003)
+_ACTIVE_SQL = ", ".join(f"'{state.value}'" for state in ACTIVE_STATES)
+ACTIVE_FINGERPRINT_RULE = (
+    f"(state IN ({_ACTIVE_SQL}) AND active_fingerprint IS NOT NULL) "
+    f"OR (state NOT IN ({_ACTIVE_SQL}) AND active_fingerprint IS NULL)"
+)
 
 
 class Action(StrEnum):

@@ -6,14 +6,18 @@ pipeline reasons in.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from alerts.database import Base
+from alerts.tickets.lifecycle import ACTIVE_FINGERPRINT_RULE
 
 
 class Ticket(Base):
     __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint(ACTIVE_FINGERPRINT_RULE, name="active_fingerprint_of_active_tickets"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)

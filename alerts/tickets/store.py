@@ -13,7 +13,9 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts.database import make_engine, upgrade
@@ -223,31 +225,71 @@ class TicketStore:
     def transition(
         self, ticket_id: int, action: str, actor: str, comment: str, now: int
     ) -> TicketView | Refused:
-        """Apply a person's action, or refuse it with the reason; audited either way."""
+        """Apply a person's action, or refuse it with the reason.
+
+        Atomic on every backend: the change is one UPDATE conditional on the state and
+        owner this call saw, so of two people acting at once exactly one wins (the first
+        responder owns the ticket) and the other is refused, never told they own it too.
+        """
+        try:
+            return self._transition(ticket_id, Action(action), actor, comment, now)
+        except IntegrityError:  # reopening while another ticket holds the series
+            current = self.get(ticket_id)
+            return Refused(
+                Action(action),
+                current.state if current is not None else "missing",
+                "another ticket is active for this region, metric and detector; "
+                "work that one instead",
+            )
+
+    def _transition(
+        self, ticket_id: int, action: Action, actor: str, comment: str, now: int
+    ) -> TicketView | Refused:
         with self.session() as s:
             ticket = s.get(Ticket, ticket_id)
             if ticket is None:
-                return Refused(Action(action), "missing", f"no ticket {ticket_id}")
-            verdict = decide(Action(action), ticket.state, ticket.owner, actor)
+                return Refused(action, "missing", f"no ticket {ticket_id}")
+            verdict = decide(action, ticket.state, ticket.owner, actor)
             if not isinstance(verdict, Move):
                 return verdict
-            before = ticket.state
-            ticket.state = verdict.to_state.value
-            ticket.owner = verdict.owner
-            ticket.updated_at = now
-            ticket.active_fingerprint = (
-                ticket.fingerprint if verdict.to_state in ACTIVE_STATES else None
-            )
-            if verdict.to_state.value == TicketState.OPEN.value:  # reopened: clocks restart
-                due = due_times(now, self.sla)
-                ticket.acknowledge_by, ticket.feedback_by = due.acknowledge_by, due.feedback_by
-                ticket.resolve_by, ticket.escalated = due.resolve_by, ""
+            before, owner = ticket.state, ticket.owner
+            to_state = verdict.to_state
+            values: dict[str, object] = {
+                "state": to_state.value,
+                "owner": verdict.owner,
+                "updated_at": now,
+                "active_fingerprint": ticket.fingerprint if to_state in ACTIVE_STATES else None,
+            }
+            if to_state is TicketState.OPEN and verdict.action is Action.REOPEN:
+                due = due_times(now, self.sla)  # reopened: the clocks start again
+                values |= {
+                    "acknowledge_by": due.acknowledge_by,
+                    "feedback_by": due.feedback_by,
+                    "resolve_by": due.resolve_by,
+                    "escalated": "",
+                }
             if (
                 ticket.first_feedback_at is None
-                and actor == ticket.owner
-                and verdict.action.value in ("comment", "start", "resolve")
+                and actor == verdict.owner
+                and verdict.action in (Action.COMMENT, Action.START, Action.RESOLVE)
             ):
-                ticket.first_feedback_at = now
+                values["first_feedback_at"] = now
+            seen_owner = Ticket.owner.is_(None) if owner is None else Ticket.owner == owner
+            done = s.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket_id, Ticket.state == before, seen_owner)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if done.rowcount != 1:
+                s.expire(ticket)
+                return Refused(
+                    verdict.action,
+                    ticket.state,
+                    f"the ticket changed while {actor} acted (now {ticket.state}, owner "
+                    f"{ticket.owner or 'none'}): someone else acted first",
+                )
+            s.expire(ticket)
             self._audit(
                 s,
                 ticket,
@@ -256,7 +298,7 @@ class TicketStore:
                     actor=actor,
                     action=verdict.action.value,
                     from_state=before,
-                    to_state=ticket.state,
+                    to_state=to_state.value,
                     comment=comment,
                 ),
             )

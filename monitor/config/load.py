@@ -11,9 +11,36 @@ from pydantic import ValidationError
 from monitor.config.checks import ConfigError, Problem, field_path, line_of, semantic_problems
 from monitor.config.model import MonitorConfig
 
+MAX_CONFIG_BYTES = 1 << 20  # a config with thousands of specs is ~100 KB
+
 
 def parse_config(text: str, source: str = "<config>") -> MonitorConfig:
-    """Validate a YAML config; every problem comes with its line and field path."""
+    """Validate a YAML config; every problem comes with its line and field path.
+
+    Raises only ConfigError, whatever the text is (too large, nested past what the YAML
+    parser recurses through, anything else), so a watcher keeps its running config.
+    """
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            source,
+            [
+                Problem(
+                    None, "<file>", f"{len(text):,} characters; the limit is {MAX_CONFIG_BYTES:,}"
+                )
+            ],
+        )
+    try:
+        return _parse(text, source)
+    except ConfigError:
+        raise
+    except RecursionError as exc:
+        raise ConfigError(source, [Problem(None, "<yaml>", "nested too deeply")]) from exc
+    except Exception as exc:
+        problem = Problem(None, "<config>", f"cannot be read: {type(exc).__name__}: {exc}")
+        raise ConfigError(source, [problem]) from exc
+
+
+def _parse(text: str, source: str) -> MonitorConfig:
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text) or {}
@@ -46,8 +73,24 @@ def load_config(path: Path | None = None) -> MonitorConfig:
     if path is None:
         text = resources.files("monitor.config").joinpath("default_config.yaml").read_text("utf-8")
         return parse_config(text, "default_config.yaml")
+    return parse_config(read_config_text(path), str(path))
+
+
+def read_config_text(path: Path) -> str:
+    """The file as text, or ConfigError: unreadable, too large, or not UTF-8 (with the
+    line of the first bad byte)."""
+    source = str(path)
     try:
-        text = path.read_text("utf-8")
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            limit = f"{size:,} bytes; the limit is {MAX_CONFIG_BYTES:,}"
+            raise ConfigError(source, [Problem(None, "<file>", limit)])
+        data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(str(path), [Problem(None, "<file>", str(exc))]) from exc
-    return parse_config(text, str(path))
+        raise ConfigError(source, [Problem(None, "<file>", str(exc))]) from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        problem = Problem(line, "<file>", f"not UTF-8: byte {data[exc.start]:#04x} at {exc.start}")
+        raise ConfigError(source, [problem]) from exc

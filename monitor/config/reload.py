@@ -18,8 +18,8 @@ from monitor.config.model import MonitorConfig
 log = logging.getLogger("yujing.reload")
 
 
-def config_version(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+def config_version(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:12]
 
 
 class ConfigWatcher:
@@ -30,7 +30,7 @@ class ConfigWatcher:
         self.path = path
         self.current = current
         self._stamp = self._read_stamp()
-        self.version = config_version(self._text())
+        self.version = config_version(self._bytes())
         self.reloads = 0
         self.failures = 0
         self.last_error: str | None = None
@@ -43,11 +43,11 @@ class ConfigWatcher:
             return None
         return st.st_mtime_ns, st.st_size
 
-    def _text(self) -> str:
+    def _bytes(self) -> bytes:
         try:
-            return self.path.read_text("utf-8")
+            return self.path.read_bytes()
         except OSError:
-            return ""
+            return b""
 
     def install_sighup(self) -> None:
         """SIGHUP asks for a reload even when the file's time stamp did not move."""
@@ -62,8 +62,7 @@ class ConfigWatcher:
         if stamp == self._stamp and not self._forced:
             return None
         self._stamp, self._forced = stamp, False
-        text = self._text()
-        version = config_version(text)
+        version = config_version(self._bytes())
         if version == self.version:
             return None
         try:

@@ -133,3 +133,37 @@ def test_a_late_dead_letter_says_where_it_came_from(sqlite_url):
     [letter] = run.dead_letters.letters
     assert letter.reason is Reason.LATE
     assert (letter.source, letter.offset) == ("events.jsonl", len(lines))
+
+
+HOSTILE_CONFIGS = {
+    "not-utf8": b"windows:\n  allowed_lateness_minutes: 60\n# caf\xe9\n",
+    "deep-yaml": b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n",
+    "huge": b"# " + b"x" * (2 << 20) + b"\n",
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_CONFIGS))
+def test_a_hostile_config_is_rejected_and_the_running_one_kept(tmp_path, name):
+    import os
+
+    from monitor.config.reload import ConfigWatcher
+
+    path = tmp_path / "c.yaml"
+    path.write_text("windows: {allowed_lateness_minutes: 30}\n")
+    running = load_config(path)
+    watcher = ConfigWatcher(path, running)
+    path.write_bytes(HOSTILE_CONFIGS[name])
+    os.utime(path, ns=(2_000_000_000, 2_000_000_000))
+    assert watcher.check() is None  # rejected, not raised
+    assert watcher.failures == 1 and watcher.current is running
+    assert watcher.last_error and "c.yaml" in watcher.last_error
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_CONFIGS))
+def test_config_validate_prints_one_line_per_problem_for_a_hostile_file(tmp_path, name):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(HOSTILE_CONFIGS[name])
+    done = CliRunner().invoke(app, ["config", "validate", str(path)])
+    assert done.exit_code == 1
+    assert "Traceback" not in done.output
+    assert done.output.startswith(str(path))
