@@ -47,7 +47,7 @@ from bench_throughput import broker, free_port, stop  # noqa: E402
 CHANNEL = """
 notifications:
   channels:
-    oncall: {type: webhook, url: "http://127.0.0.1:9/never-called"}
+    oncall: {type: webhook, url: "http://127.0.0.1:9/never-called", unsigned: true}
   routes:
     - channels: [oncall]
 """

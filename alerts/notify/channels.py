@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ from alerts.notify.settings import (
     AlertmanagerChannel,
     Channel,
     EmailChannel,
+    NotificationSettings,
     SlackChannel,
     WebhookChannel,
 )
@@ -90,14 +92,62 @@ def _post(
     return response
 
 
-def _env(name: str | None) -> str | None:
-    return None if name is None else os.environ.get(name)
+class SecretMissing(ValueError):
+    """A channel names a secret that is not there (unset, empty or unreadable): the channel
+    cannot be used, and a config that needs it is refused rather than sent in clear."""
+
+
+def secret(what: str, env: str | None, file: str | None) -> str | None:
+    """The secret from the environment variable or the file named; None when neither is
+    named; SecretMissing when one is named but yields nothing usable."""
+    if env is not None:
+        value = os.environ.get(env)
+        if not value:
+            raise SecretMissing(
+                f"{what}: environment variable {env} is {'empty' if value == '' else 'not set'}"
+            )
+        return value
+    if file is not None:
+        try:
+            value = Path(file).read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SecretMissing(f"{what}: cannot read {file}: {exc}") from exc
+        if not value:
+            raise SecretMissing(f"{what}: {file} is empty")
+        return value
+    return None
+
+
+def missing_secrets(settings: NotificationSettings) -> list[str]:
+    """Every channel's secret that cannot be had here, as messages (empty: all usable)."""
+    problems = []
+    for name, cfg in settings.channels.items():
+        try:
+            _secrets_of(name, cfg)
+        except SecretMissing as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def _secrets_of(name: str, cfg: Channel) -> dict[str, str | None]:
+    if isinstance(cfg, WebhookChannel):
+        return {"secret": secret(f"channel {name}", cfg.secret_env, cfg.secret_file)}
+    if isinstance(cfg, SlackChannel):
+        return {"url": cfg.url or secret(f"channel {name}", cfg.url_env, cfg.url_file)}
+    if isinstance(cfg, EmailChannel):
+        user = secret(f"channel {name} user", cfg.username_env, None)
+        password = secret(f"channel {name} password", cfg.password_env, cfg.password_file)
+        return {"user": user, "password": password}
+    return {}
 
 
 def webhook_sender(
-    cfg: WebhookChannel, client: httpx.Client, clock: Callable[[], float] = time.time
+    cfg: WebhookChannel,
+    client: httpx.Client,
+    clock: Callable[[], float] = time.time,
+    name: str = "webhook",
 ) -> Sender:
-    secret = _env(cfg.secret_env)
+    secret = _secrets_of(name, cfg)["secret"]
 
     def send(out: Outgoing) -> None:
         body = orjson.dumps({**out.payload, "delivery_key": out.key})
@@ -111,11 +161,13 @@ def webhook_sender(
     return send
 
 
-def slack_sender(cfg: SlackChannel, client: httpx.Client) -> Sender:
+def slack_sender(cfg: SlackChannel, client: httpx.Client, name: str = "slack") -> Sender:
+    url = str(_secrets_of(name, cfg)["url"])
+
     def send(out: Outgoing) -> None:
         _post(
             client,
-            cfg.url,
+            url,
             orjson.dumps(messages.slack(out.payload)),
             {"Content-Type": "application/json"},
             cfg.timeout_seconds,
@@ -142,7 +194,10 @@ def alertmanager_sender(
     return send
 
 
-def email_sender(cfg: EmailChannel) -> Sender:
+def email_sender(cfg: EmailChannel, name: str = "email") -> Sender:
+    login = _secrets_of(name, cfg)
+    user, password = login["user"], login["password"]
+
     def send(out: Outgoing) -> None:
         msg = EmailMessage()
         msg["Subject"] = messages.subject(out.payload)
@@ -159,8 +214,7 @@ def email_sender(cfg: EmailChannel) -> Sender:
             with smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds) as smtp:
                 if cfg.starttls:
                     smtp.starttls(context=ssl.create_default_context(cafile=cfg.ca_file))
-                user, password = _env(cfg.username_env), _env(cfg.password_env)
-                if user and password:
+                if user and password:  # only ever over TLS (the config insists)
                     smtp.login(user, password)
                 smtp.send_message(msg)
         except smtplib.SMTPResponseException as exc:
@@ -173,11 +227,12 @@ def email_sender(cfg: EmailChannel) -> Sender:
     return send
 
 
-def build_sender(cfg: Channel, client: httpx.Client) -> Sender:
+def build_sender(cfg: Channel, client: httpx.Client, name: str = "") -> Sender:
+    """The sender of a channel; SecretMissing when its secret cannot be had."""
     if isinstance(cfg, WebhookChannel):
-        return webhook_sender(cfg, client)
+        return webhook_sender(cfg, client, name=name or "webhook")
     if isinstance(cfg, SlackChannel):
-        return slack_sender(cfg, client)
+        return slack_sender(cfg, client, name=name or "slack")
     if isinstance(cfg, AlertmanagerChannel):
         return alertmanager_sender(cfg, client)
-    return email_sender(cfg)
+    return email_sender(cfg, name=name or "email")

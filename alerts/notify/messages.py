@@ -59,10 +59,12 @@ def _change(p: dict[str, Any]) -> str:
 
 
 def subject(p: dict[str, Any]) -> str:
-    return (
+    """One line (a mail header must not break: no CR or LF gets through)."""
+    line = (
         f"[Yujing {p['severity'].upper()}] {p['event']}: ticket #{p['ticket_id']} "
         f"{p['region']} {p['metric']}{_change(p)}"
     )
+    return " ".join(line.split())
 
 
 def text(p: dict[str, Any]) -> str:
@@ -83,13 +85,22 @@ def text(p: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def mrkdwn_escape(value: str) -> str:
+    """Slack's three control characters as entities: ``<!channel>``, ``<@user>`` and
+    ``<http://evil|harmless>`` in a comment arrive as text, not as a ping or a link."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack(p: dict[str, Any]) -> dict[str, Any]:
-    """Slack incoming-webhook body: ``text`` as the fallback, blocks for the layout."""
+    """Slack incoming-webhook body: ``text`` as the fallback, blocks for the layout.
+
+    Everything a person or a record wrote is escaped: Slack reads both ``text`` and the
+    section as mrkdwn."""
     return {
-        "text": subject(p),
+        "text": mrkdwn_escape(subject(p)),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": subject(p)[:150]}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": text(p)}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn_escape(text(p))}},
             {
                 "type": "actions",
                 "elements": [

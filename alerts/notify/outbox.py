@@ -256,7 +256,7 @@ def build_senders(
     settings: NotificationSettings, client: httpx.Client | None = None
 ) -> dict[str, Sender]:
     client = client or httpx.Client()
-    return {name: build_sender(cfg, client) for name, cfg in settings.channels.items()}
+    return {name: build_sender(cfg, client, name) for name, cfg in settings.channels.items()}
 
 
 def counts(engine: Engine) -> dict[tuple[str, str], int]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alerts.findings import Severity
 from alerts.taxonomy import Department
@@ -32,21 +32,58 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _one_source(name: str, *given: object) -> None:
+    if sum(value is not None for value in given) > 1:
+        raise ValueError(f"{name}: give one of the environment variable or the file")
+
+
 class WebhookChannel(_Model):
-    """Generic JSON webhook, signed with HMAC-SHA256 over "timestamp.body"."""
+    """Generic JSON webhook, signed with HMAC-SHA256 over "timestamp.body".
+
+    Fails closed: a webhook is signed with the secret from ``secret_env`` or
+    ``secret_file`` (which must then hold a non-empty secret when the channel is used), or
+    says ``unsigned: true`` for a receiver that cannot check signatures.
+    """
 
     type: Literal["webhook"]
     url: str
     secret_env: str | None = None
+    secret_file: str | None = None
+    unsigned: bool = False
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _signed_or_explicitly_not(self) -> WebhookChannel:
+        _one_source("secret", self.secret_env, self.secret_file)
+        has_secret = self.secret_env is not None or self.secret_file is not None
+        if has_secret and self.unsigned:
+            raise ValueError("a secret and unsigned: true contradict each other")
+        if not has_secret and not self.unsigned:
+            raise ValueError(
+                "a webhook is signed: name its secret (secret_env or secret_file), or say "
+                "unsigned: true for a receiver that cannot check signatures"
+            )
+        return self
 
 
 class SlackChannel(_Model):
-    """A Slack incoming webhook (or anything that speaks its JSON)."""
+    """A Slack incoming webhook (or anything that speaks its JSON).
+
+    The webhook URL is a secret (whoever has it can post): from ``url_env`` or
+    ``url_file``; a ``url`` in the YAML is accepted for local receivers.
+    """
 
     type: Literal["slack"]
-    url: str
+    url: str | None = None
+    url_env: str | None = None
+    url_file: str | None = None
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _one_url(self) -> SlackChannel:
+        if sum(v is not None for v in (self.url, self.url_env, self.url_file)) != 1:
+            raise ValueError("give exactly one of url, url_env or url_file")
+        return self
 
 
 class EmailChannel(_Model):
@@ -57,9 +94,18 @@ class EmailChannel(_Model):
     ca_file: str | None = None  # trust anchor for a private relay's certificate
     username_env: str | None = None
     password_env: str | None = None
+    password_file: str | None = None
     sender: str
     to: list[str] = Field(min_length=1)
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _login_only_over_tls(self) -> EmailChannel:
+        _one_source("password", self.password_env, self.password_file)
+        logs_in = self.username_env is not None or self.password_env is not None
+        if (logs_in or self.password_file is not None) and not self.starttls:
+            raise ValueError("a login needs starttls: true (a password is never sent in clear)")
+        return self
 
 
 class AlertmanagerChannel(_Model):

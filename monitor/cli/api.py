@@ -48,7 +48,7 @@ def api(
     except ValueError as exc:
         err.print(f"tokens: {exc}", markup=False)
         raise typer.Exit(2) from exc
-    cfg = load_or_exit(config)
+    cfg = load_or_exit(config, to_run=deliver)
     store = open_store(db)
     store.notifications = cfg.notifications  # type: ignore[attr-defined]
     server = start_api(

@@ -51,13 +51,18 @@ PrefixOpt = Annotated[
 ActorOpt = Annotated[str, typer.Option("--as", help="Who acts (recorded in the audit trail).")]
 
 
-def load_or_exit(path: Path | None) -> MonitorConfig:
-    """The config, or exit 2 with every problem on its own line."""
+def load_or_exit(path: Path | None, *, to_run: bool = False) -> MonitorConfig:
+    """The config, or exit 2 with every problem on its own line. ``to_run``: it is about to
+    run here, so the secrets its channels name must be here too."""
     from monitor.config.checks import ConfigError
     from monitor.config.load import load_config
+    from monitor.config.reload import usable
 
     try:
-        return load_config(path)
+        config = load_config(path)
+        if to_run:
+            usable(config, str(path or "default_config.yaml"))
+        return config
     except ConfigError as exc:
         err.print(f"[red]config rejected[/red] {exc.source}")
         for message in exc.messages:

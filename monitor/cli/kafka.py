@@ -122,7 +122,7 @@ def worker(
         partitions=partitions,
         data_dir=data_dir,
     )
-    load_or_exit(s.config_path)
+    load_or_exit(s.config_path, to_run=True)
     if s.database_url.startswith("sqlite:///"):
         ensure_sqlite_dir(s.database_url)
     run_worker(s)

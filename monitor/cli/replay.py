@@ -134,7 +134,7 @@ def run(
     from monitor.runners.embedded import build
 
     setup_logging("WARNING")
-    cfg = load_or_exit(config)
+    cfg = load_or_exit(config, to_run=True)
     ensure_sqlite_dir(db)
     embedded = build(
         cfg,
@@ -184,7 +184,7 @@ def demo(
     from monitor.runners.embedded import build
 
     setup_logging("WARNING")
-    cfg = load_or_exit(config)
+    cfg = load_or_exit(config, to_run=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in (
         "tickets.db",

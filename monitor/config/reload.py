@@ -11,7 +11,8 @@ import logging
 import signal
 from pathlib import Path
 
-from monitor.config.checks import ConfigError
+from alerts.notify.channels import missing_secrets
+from monitor.config.checks import ConfigError, Problem
 from monitor.config.load import load_config
 from monitor.config.model import MonitorConfig
 
@@ -20,6 +21,14 @@ log = logging.getLogger("yujing.reload")
 
 def config_version(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
+
+
+def usable(config: MonitorConfig, source: str) -> None:
+    """ConfigError when a valid config cannot run here: a channel's secret is missing (a
+    signed webhook would otherwise go out unsigned, a login without its password)."""
+    problems = missing_secrets(config.notifications)
+    if problems:
+        raise ConfigError(source, [Problem(None, "notifications", p) for p in problems])
 
 
 class ConfigWatcher:
@@ -67,6 +76,7 @@ class ConfigWatcher:
             return None
         try:
             config = load_config(self.path)
+            usable(config, str(self.path))
         except ConfigError as exc:
             self.failures += 1
             self.last_error = str(exc)

@@ -177,7 +177,7 @@ def test_routes_by_severity_department_and_event(tmp_path):
         {
             "noc": {"type": "slack", "url": "http://127.0.0.1:1/x"},
             "billing": {"type": "slack", "url": "http://127.0.0.1:1/y"},
-            "pager": {"type": "webhook", "url": "http://127.0.0.1:1/z"},
+            "pager": {"type": "webhook", "url": "http://127.0.0.1:1/z", "unsigned": True},
         },
         routes=[
             {"channels": ["noc"]},
@@ -268,3 +268,115 @@ def test_email_without_starttls_is_refused_by_a_server_that_requires_it(tmp_path
     assert smtp.messages == []
     # a permanent SMTP refusal (5xx) is dead at once: fix the config, then retry_dead
     assert counts(store.engine) == {("mail", DeliveryState.DEAD.value): 1}
+
+
+def test_a_comment_cannot_ping_the_channel_or_disguise_a_link(tmp_path, sqlite_url):
+    slack = HttpReceiver().start()
+    try:
+        notes = settings(
+            {"noc": {"type": "slack", "url": slack.url}},
+            routes=[{"channels": ["noc"], "events": ["opened", "acknowledged"]}],
+        )
+        store = TicketStore(sqlite_url, notifications=notes)
+        ticket = open_one(store)
+        evil = "<!channel> see <http://evil|grafana> & go"
+        store.transition(ticket.id, "acknowledge", "eve", evil, T0)
+        Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
+        bodies = [r.json() for r in slack.received]
+        commented = [b for b in bodies if "acknowledged" in b["text"]]
+        assert commented, [b["text"] for b in bodies]
+        section = commented[0]["blocks"][1]["text"]["text"]
+        assert "&lt;!channel&gt;" in section and "&lt;http://evil|grafana&gt;" in section
+        assert "&amp; go" in section
+        for body in bodies:
+            for text in (body["text"], body["blocks"][1]["text"]["text"]):
+                assert "<!" not in text and "<http" not in text
+    finally:
+        slack.stop()
+
+
+def test_a_signed_webhook_without_its_secret_is_refused_not_sent_unsigned(tmp_path, monkeypatch):
+    from alerts.notify.channels import SecretMissing, missing_secrets
+    from alerts.notify.settings import NotificationSettings
+
+    monkeypatch.delenv("YUJING_WEBHOOK_SECRET", raising=False)
+    notes = settings({"oncall": webhook("http://127.0.0.1:9/hook")})
+    assert missing_secrets(notes) == [
+        "channel oncall: environment variable YUJING_WEBHOOK_SECRET is not set"
+    ]
+    with pytest.raises(SecretMissing):
+        build_senders(notes)
+    monkeypatch.setenv("YUJING_WEBHOOK_SECRET", "")
+    assert missing_secrets(notes) == [
+        "channel oncall: environment variable YUJING_WEBHOOK_SECRET is empty"
+    ]
+    with pytest.raises(ValueError, match="unsigned: true"):
+        NotificationSettings.model_validate(
+            {"channels": {"h": {"type": "webhook", "url": "http://127.0.0.1:9/"}}}
+        )
+
+
+def test_secrets_come_from_files_too(tmp_path, hook, sqlite_url, monkeypatch):
+    monkeypatch.delenv("YUJING_WEBHOOK_SECRET", raising=False)
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(SECRET + "\n")
+    notes = settings(
+        {"oncall": {"type": "webhook", "url": hook.url, "secret_file": str(secret_file)}}
+    )
+    store = TicketStore(sqlite_url, notifications=notes)
+    open_one(store)
+    [attempt] = Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
+    assert attempt.ok, attempt  # the receiver checked the signature made with the file's secret
+
+
+def test_an_explicitly_unsigned_webhook_goes_out_unsigned(tmp_path, sqlite_url):
+    plain = HttpReceiver().start()
+    try:
+        notes = settings({"plain": {"type": "webhook", "url": plain.url, "unsigned": True}})
+        store = TicketStore(sqlite_url, notifications=notes)
+        open_one(store)
+        Dispatcher(store.engine, build_senders(notes), notes.retry).run_once()
+        [got] = plain.received
+        assert "X-Yujing-Signature" not in got.headers
+    finally:
+        plain.stop()
+
+
+def test_smtp_login_without_tls_is_a_config_error():
+    from alerts.notify.settings import NotificationSettings
+
+    with pytest.raises(ValueError, match="starttls: true"):
+        NotificationSettings.model_validate(
+            {
+                "channels": {
+                    "mail": {
+                        "type": "email",
+                        "host": "smtp.example",
+                        "starttls": False,
+                        "username_env": "U",
+                        "password_env": "P",
+                        "sender": "y@example",
+                        "to": ["noc@example"],
+                    }
+                }
+            }
+        )
+
+
+def test_a_reload_naming_a_missing_secret_keeps_the_running_config(tmp_path, monkeypatch):
+    import os
+
+    from monitor.config.load import load_config
+    from monitor.config.reload import ConfigWatcher
+
+    monkeypatch.delenv("NOT_THERE", raising=False)
+    path = tmp_path / "c.yaml"
+    path.write_text("windows: {allowed_lateness_minutes: 30}\n")
+    watcher = ConfigWatcher(path, load_config(path))
+    path.write_text(
+        "notifications:\n  channels:\n    h: {type: webhook, url: 'http://127.0.0.1:9/',"
+        " secret_env: NOT_THERE}\n  routes: [{channels: [h]}]\n"
+    )
+    os.utime(path, ns=(2_000_000_000, 2_000_000_000))
+    assert watcher.check() is None and watcher.failures == 1
+    assert "NOT_THERE is not set" in (watcher.last_error or "")

@@ -38,7 +38,7 @@ def worker(tmp_path_factory):
         + f"""
 notifications:
   channels:
-    oncall: {{type: webhook, url: "{hook.url}"}}
+    oncall: {{type: webhook, url: "{hook.url}", unsigned: true}}
   routes:
     - channels: [oncall]
 """

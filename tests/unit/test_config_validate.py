@@ -155,6 +155,7 @@ notifications:
     oncall:
       type: webhook
       url: http://127.0.0.1:9/hook
+      unsigned: true
     mail:
       type: email
       host: smtp.noc.example
@@ -172,8 +173,8 @@ def test_notification_problems_name_line_and_field():
     with pytest.raises(ConfigError) as info:
         parse_config(NOTIFY, "detectors.yaml")
     messages = "\n".join(info.value.messages)
-    assert "detectors.yaml:10: notifications.channels.mail.email.to:" in messages
-    assert "detectors.yaml:15: notifications.routes[1].events:" in messages
+    assert "detectors.yaml:11: notifications.channels.mail.email.to:" in messages
+    assert "detectors.yaml:16: notifications.routes[1].events:" in messages
     assert "exploded" in messages
 
 
@@ -184,5 +185,5 @@ def test_a_route_to_an_undefined_channel_is_refused():
     with pytest.raises(ConfigError) as info:
         parse_config(text, "detectors.yaml")
     [message] = info.value.messages
-    assert message.startswith("detectors.yaml:12: notifications.routes[0].channels[1]:")
+    assert message.startswith("detectors.yaml:13: notifications.routes[0].channels[1]:")
     assert "'pager'" in message
