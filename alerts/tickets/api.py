@@ -9,16 +9,22 @@ at /openapi.json and the interactive one at /docs.
 import dataclasses
 import hmac
 import os
+import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, get_type_hints
 
+import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.findings import Severity
 from alerts.notify.messages import grafana_link
@@ -120,8 +126,20 @@ class TicketPage(BaseModel):
     offset: int
 
 
+def clean_text(value: str) -> str:
+    """Text as people meant it: NFC-normalised; a lone surrogate (valid JSON, not valid
+    Unicode: no database can store it) is an input error, not a 500."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("not valid Unicode text (a lone surrogate)") from exc
+    return unicodedata.normalize("NFC", value)
+
+
 class ActionIn(BaseModel):
-    comment: str = Field(default="", max_length=4000, pattern=NO_NUL)
+    comment: Annotated[
+        str, Field(default="", max_length=4000, pattern=NO_NUL), AfterValidator(clean_text)
+    ] = ""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -141,6 +159,69 @@ UNAUTHORIZED = {401: {"model": Problem, "description": "missing or invalid beare
 NOT_FOUND = {404: {"model": Problem, "description": "no such ticket"}}
 
 
+MAX_BODY_BYTES = 64 * 1024  # a comment is at most 4,000 characters
+
+
+class BodyTooLarge(Exception):
+    """A request body grew past the limit while it was being read."""
+
+
+class GuardBodies:
+    """ASGI middleware: a request with a body is refused before that body is read when it
+    has no valid token (401) or is larger than MAX_BODY_BYTES (413): a body costs memory
+    only to someone allowed to write, and never more than the limit."""
+
+    def __init__(self, app: ASGIApp, auth: TokenAuth) -> None:
+        self.app = app
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or self.auth.user_of(token.strip()) is None:
+            await _reply(
+                send, 401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"}
+            )
+            return
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            await _reply(send, 413, f"request body over {MAX_BODY_BYTES} bytes")
+            return
+        seen = 0
+        refused = False  # the body outgrew the limit: whatever the app answers, it is 413
+
+        async def limited() -> Message:
+            nonlocal seen, refused
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > MAX_BODY_BYTES:
+                refused = True
+                raise BodyTooLarge
+            return message
+
+        async def answer(message: Message) -> None:
+            if not refused:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await _reply(send, 413, f"request body over {MAX_BODY_BYTES} bytes")
+
+        try:
+            await self.app(scope, limited, answer)
+        except BodyTooLarge:  # the app let it through: nothing was answered yet
+            await _reply(send, 413, f"request body over {MAX_BODY_BYTES} bytes")
+
+
+async def _reply(send: Send, status: int, detail: str, extra: dict[str, str] | None = None) -> None:
+    body = orjson.dumps({"detail": detail})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in (extra or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def create_api(
     store: TicketStore,
     auth: TokenAuth,
@@ -156,6 +237,21 @@ def create_api(
     )
     bearer = HTTPBearer(auto_error=False)
     links = links or Links()
+    app.add_middleware(GuardBodies, auth=auth)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 that says where and why, never echoing the input back (a 50 MB comment
+        would come back as 50 MB)."""
+        errors = [
+            {
+                "loc": list(e.get("loc", ())),
+                "msg": str(e.get("msg", ""))[:200],
+                "type": e.get("type"),
+            }
+            for e in exc.errors()[:20]
+        ]
+        return JSONResponse(status_code=422, content={"detail": errors})
 
     def out(ticket: TicketView) -> dict[str, object]:
         return {
