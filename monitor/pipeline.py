@@ -20,7 +20,7 @@ from monitor.config.reload import ConfigWatcher
 from monitor.detection.hourly_file import HourlySeries
 from monitor.detection.store import SeriesStore
 from monitor.detection.tick import TickResult, scan, tick
-from monitor.events.deadletters import DeadLetter, DeadLetterSink
+from monitor.events.deadletters import DeadLetter, DeadLetterSink, Reason
 from monitor.events.parsing import parse_event
 from monitor.events.schemas import Event
 from monitor.windows.aggregation import HourlyAggregate, HourlyAggregator, Outcome, RegionWindows
@@ -159,6 +159,9 @@ class Pipeline:
         sink. ``received=False``: an earlier stage counted the record already (a worker's
         aggregation re-reads what its intake validated)."""
         self.stats.events_in += received
+        if not raw.strip():
+            self._dead(DeadLetter(Reason.EMPTY, "a blank record", raw, None, source, offset))
+            return None
         parsed = parse_event(raw, kind=kind, source=source, offset=offset)
         if isinstance(parsed, DeadLetter):
             self._dead(parsed)

@@ -255,7 +255,8 @@ def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
     out.print(
         f"events {stats.events_in:,} in {run.seconds:.1f}s "
         f"({stats.events_in / max(run.seconds, 1e-9):,.0f}/s), accepted "
-        f"{stats.accepted:,}, dead letters: {dead}; hours judged {stats.ticks}, "
+        f"{stats.accepted:,}, duplicates {stats.duplicates:,}, dead letters: {dead}; "
+        f"hours judged {stats.ticks}, "
         f"findings {stats.findings}, corrections {stats.corrections}"
     )
     if card is None:

@@ -36,6 +36,7 @@ class Reason(StrEnum):
     TOO_LARGE = "too_large"  # over the record size limit; the dead letter keeps a prefix
     TOO_DEEP = "too_deep"  # JSON nested beyond what a parser can take without recursing away
     UNREADABLE = "unreadable"  # anything else a record did to the parser: never a crash
+    EMPTY = "empty"  # a blank line: counted like every other input, never skipped silently
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +73,17 @@ class DeadLetterSink(Protocol):
 
 @dataclass
 class MemoryDeadLetters:
-    """Keeps dead letters in memory and counts them by reason (tests, demo, backtest)."""
+    """Counts dead letters by reason and keeps the first ``keep`` of them in memory (for a
+    summary or a test); the rest are counted, not held: memory stays bounded however much
+    of the input is bad. ``keep=None`` keeps all (a runner that drains it per batch)."""
 
     letters: list[DeadLetter] = field(default_factory=list)
     by_reason: Counter[str] = field(default_factory=Counter)
+    keep: int | None = None
 
     def put(self, letter: DeadLetter) -> None:
-        self.letters.append(letter)
+        if self.keep is None or len(self.letters) < self.keep:
+            self.letters.append(letter)
         self.by_reason[letter.reason.value] += 1
 
     def __len__(self) -> int:

@@ -27,6 +27,8 @@ from monitor.events.deadletters import (
 from monitor.observability.metrics import WorkerMetrics
 from monitor.pipeline import Pipeline
 
+KEPT_DEAD_LETTERS = 1000
+
 
 @dataclass
 class EmbeddedRun:
@@ -53,7 +55,7 @@ def build(
     With ``config_path`` the config is watched and hot-reloaded between evaluations.
     """
     store = TicketStore(db_url)
-    memory = MemoryDeadLetters()
+    memory = MemoryDeadLetters(keep=KEPT_DEAD_LETTERS)  # the file sink gets every one
     sink: DeadLetterSink = memory
     sinks: list[Notifier] = [LogNotifier()]
     if out_dir is not None:
@@ -97,10 +99,7 @@ def run_lines(
     feed = run.pipeline.feed
     n = 0
     for n, line in enumerate(lines, start=1):
-        payload = line.rstrip(b"\r\n")
-        if not payload.strip():
-            continue
-        feed(payload, source=source, offset=n)
+        feed(line.rstrip(b"\r\n"), source=source, offset=n)
         if progress is not None and n % every == 0:
             progress(every)
     if finish:

@@ -6,6 +6,8 @@ import time
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from monitor.cli import app
@@ -167,3 +169,52 @@ def test_config_validate_prints_one_line_per_problem_for_a_hostile_file(tmp_path
     assert done.exit_code == 1
     assert "Traceback" not in done.output
     assert done.output.startswith(str(path))
+
+
+HOSTILE_LINES = [
+    b"",
+    b"   ",
+    b"not json",
+    b'{"type": "complaint"',
+    b"[1, 2]",
+    DEEP_ARRAY,
+    b'{"type": "complaint", "id": "x", "event_time": 1e999}',
+    b'{"type": "weather"}',
+    b"\xff\xfe\x00garbage",
+]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("good"), st.integers(0, 5), st.integers(0, 8)),
+            st.tuples(st.just("bad"), st.integers(0, len(HOSTILE_LINES) - 1), st.just(0)),
+            st.tuples(st.just("future"), st.integers(0, 2), st.just(0)),
+        ),
+        max_size=60,
+    )
+)
+def test_every_line_ends_accepted_duplicate_or_dead_lettered(picks):
+    """accepted + duplicates + dead letters == lines in, for any mix of good and hostile
+    lines (duplicates by id, late ones, blank ones, far-future ones)."""
+    import tempfile
+    from pathlib import Path
+
+    lines = []
+    for kind, a, b in picks:
+        if kind == "good":  # a few ids repeat: duplicates; early hours after late ones: late
+            lines.append(complaint(f"2026-10-05T{a:02d}:{b * 5:02d}:00Z", id_=f"c{a}-{b % 3}"))
+        elif kind == "bad":
+            lines.append(HOSTILE_LINES[a])
+        else:
+            lines.append(complaint(f"{2100 + a}-01-01T00:00:00Z", id_=f"f{a}"))
+    with tempfile.TemporaryDirectory() as tmp:
+        run = build(load_config(), f"sqlite:///{tmp}/t.db", Path(tmp))
+        run_lines(run, lines, source="mix.jsonl")
+        stats = run.pipeline.stats
+        dead = sum(stats.dead_lettered.values())
+        assert stats.events_in == len(lines)
+        assert stats.accepted + stats.duplicates + dead == len(lines)
+        written = (Path(tmp) / "deadletters.jsonl").read_bytes().splitlines()
+        assert len(written) == dead
