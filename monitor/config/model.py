@@ -50,6 +50,11 @@ class WindowSettings(_Model):
     # a run of hours without any event longer than this is left without data instead of
     # being filled with zeros hour by hour
     max_empty_hours: int = Field(default=168, ge=1, le=24 * 366)
+    # which regions get window state: any name that passes the schema ("any"), or only
+    # those named by region records ("reference", the choice for a production feed); and a
+    # hard cap either way, so that invented names cannot grow memory without end
+    admit_regions: Literal["any", "reference"] = "any"
+    max_regions: int = Field(default=5000, ge=1, le=1_000_000)
 
     @field_validator("earliest_event_time")
     @classmethod
@@ -67,6 +72,8 @@ class WindowSettings(_Model):
             earliest_ms=int(self.earliest_event_time.timestamp() * 1000),
             max_future_ms=self.max_future_minutes * 60_000,
             max_empty_hours=self.max_empty_hours,
+            admit_regions=self.admit_regions,
+            max_regions=self.max_regions,
         )
 
 

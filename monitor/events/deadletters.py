@@ -36,6 +36,8 @@ class Reason(StrEnum):
     TOO_LARGE = "too_large"  # over the record size limit; the dead letter keeps a prefix
     TOO_DEEP = "too_deep"  # JSON nested beyond what a parser can take without recursing away
     UNREADABLE = "unreadable"  # anything else a record did to the parser: never a crash
+    UNKNOWN_REGION = "unknown_region"  # not in the reference data, which admits regions
+    REGION_CAP = "region_cap"  # more regions than windows.max_regions: the cap bites
     EMPTY = "empty"  # a blank line: counted like every other input, never skipped silently
 
 

@@ -57,6 +57,10 @@ class WindowConfig:
     # a run of hours with no event at all longer than this is not filled with zeros: the
     # series see no data there, and closing hours never walks across a huge gap
     max_empty_hours: int = 168
+    # which regions get window state: "any" name that passes the schema (up to
+    # ``max_regions``), or only those the reference data (region records) names
+    admit_regions: str = "any"
+    max_regions: int = 5000
 
 
 @dataclass(slots=True)
@@ -562,11 +566,33 @@ class HourlyAggregator:
                 field, detail = bad
                 where = position[1] if position is not None else offset
                 return DeadLetter(Reason.BAD_TIME, detail, raw, field, source, where)
+        if event.region not in self.regions:
+            refused = self._refuse_region(event.region)
+            if refused is not None:
+                where = position[1] if position is not None else offset
+                return DeadLetter(refused[0], refused[1], raw, "region", source, where)
         if self.max_event_time is None or event.event_time > self.max_event_time:
             self.max_event_time = event.event_time
         state = self.region(event.region)
         self._touched[event.region] = state
         return state.add(event, raw, source, position, now, offset)
+
+    def _refuse_region(self, name: str) -> tuple[Reason, str] | None:
+        """Why a region not held yet gets no window state, or None to admit it. Memory
+        per region is real (windows, series, metric series): names are not free."""
+        if self.config.admit_regions == "reference" and name not in self.subscribers:
+            return Reason.UNKNOWN_REGION, (
+                f"region {name!r} is not in the reference data (windows.admit_regions: "
+                "reference); send its region record first"
+            )
+        if len(self.regions) >= self.config.max_regions:
+            saved = self.loader(name) if self.loader is not None else None
+            if not saved:  # a region this worker already keeps is never refused
+                return Reason.REGION_CAP, (
+                    f"region {name!r} would be region {len(self.regions) + 1:,}; "
+                    f"windows.max_regions is {self.config.max_regions:,}"
+                )
+        return None
 
     def set_subscribers(self, subscribers: dict[str, int]) -> None:
         """Reference data (subscribers per region): rates of hours closed from now on."""

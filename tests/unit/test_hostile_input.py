@@ -218,3 +218,40 @@ def test_every_line_ends_accepted_duplicate_or_dead_lettered(picks):
         assert stats.accepted + stats.duplicates + dead == len(lines)
         written = (Path(tmp) / "deadletters.jsonl").read_bytes().splitlines()
         assert len(written) == dead
+
+
+def test_invented_regions_stop_at_the_cap_and_are_counted(sqlite_url):
+    from monitor.config.load import parse_config
+
+    config = parse_config("windows: {max_regions: 3}\n")
+    run = build(config, sqlite_url)
+    lines = [complaint("2026-10-05T01:00:00Z", region=f"fake-{i}", id_=f"x{i}") for i in range(10)]
+    lines += [complaint("2026-10-05T01:05:00Z", region="fake-0", id_="again")]
+    run_lines(run, lines)
+    stats = run.pipeline.stats
+    assert stats.accepted == 4  # three regions, one of them twice
+    assert stats.dead_lettered == {"region_cap": 7}
+    assert len(run.pipeline.aggregator.regions) == 3
+    letter = run.dead_letters.letters[0]
+    assert letter.field == "region" and "windows.max_regions is 3" in letter.detail
+    exposition = build(config, sqlite_url, metrics=True)
+    run_lines(exposition, lines)
+    text = exposition.metrics.exposition().decode()
+    assert 'yujing_dead_letters_total{reason="region_cap"} 7.0' in text
+
+
+def test_with_reference_admission_only_known_regions_get_windows(sqlite_url):
+    from monitor.config.load import parse_config
+    from tests.helpers import region
+
+    run = build(parse_config("windows: {admit_regions: reference}\n"), sqlite_url)
+    run_lines(
+        run,
+        [
+            region("r1", 20_000),
+            complaint("2026-10-05T01:00:00Z", region="r1", id_="a"),
+            complaint("2026-10-05T01:00:00Z", region="typo-r1", id_="b"),
+        ],
+    )
+    assert run.pipeline.stats.dead_lettered == {"unknown_region": 1}
+    assert set(run.pipeline.aggregator.regions) == {"r1"}
