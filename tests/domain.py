@@ -9,7 +9,7 @@ import time
 
 from alerts.findings import Severity, SpecFinding, TickResult
 from alerts.notify.settings import NotificationSettings
-from alerts.tickets.api import TokenAuth
+from alerts.tickets.api import Role, TokenAuth
 from detectors.base import Finding
 from detectors.timeaxis import HOUR_MS
 
@@ -18,7 +18,12 @@ MIN = 60_000
 T0 = 500_000 * HOUR
 ALICE = "alice-token-0123456789"
 BOB = "bob-token-0123456789ab"
-AUTH = TokenAuth({ALICE: "alice", BOB: "bob"})
+VIEWER = "vera-token-0123456789ab"
+ADMIN = "adam-token-0123456789ab"
+AUTH = TokenAuth(
+    {ALICE: "alice", BOB: "bob", VIEWER: "vera", ADMIN: "adam"},
+    roles={"vera": Role.VIEWER, "adam": Role.ADMIN},
+)
 
 
 def finding(hour, region="r1", metric="complaints.broadband_lag", detector="wow", observed=130.0):

@@ -12,6 +12,7 @@ import os
 import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any, get_type_hints
 
@@ -28,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.findings import Severity
 from alerts.notify.messages import grafana_link
-from alerts.notify.outbox import wall_ms
+from alerts.notify.outbox import retry_dead, wall_ms
 from alerts.notify.settings import Links
 from alerts.taxonomy import Department
 from alerts.tickets.lifecycle import Action, Refused, TicketState
@@ -39,12 +40,24 @@ MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it as input, not as a 500
 
 
+class Role(IntEnum):
+    """What a token may do; each role may do what the ones below it may."""
+
+    VIEWER = 1  # read tickets
+    OPERATOR = 2  # move tickets and comment: the NOC's people
+    ADMIN = 3  # what changes how the monitor behaves: the outbox (retry dead deliveries)
+
+
 @dataclass(frozen=True)
 class TokenAuth:
-    """Bearer tokens -> person; compared in constant time."""
+    """Bearer tokens -> person and role; compared in constant time."""
 
     tokens: dict[str, str] = field(default_factory=dict)  # token -> user
     anonymous_read: bool = False
+    roles: dict[str, Role] = field(default_factory=dict)  # user -> role (default: operator)
+
+    def role_of(self, user: str) -> Role:
+        return self.roles.get(user, Role.OPERATOR)
 
     def user_of(self, token: str) -> str | None:
         for known, user in self.tokens.items():
@@ -54,20 +67,30 @@ class TokenAuth:
 
     @classmethod
     def parse(cls, text: str, anonymous_read: bool = False) -> "TokenAuth":
-        """``user=token`` pairs separated by commas or lines; # starts a comment."""
+        """``user=token`` or ``user:role=token`` (viewer, operator, admin; operator when
+        left out) separated by commas or lines; # starts a comment."""
         tokens: dict[str, str] = {}
+        roles: dict[str, Role] = {}
         for raw in text.replace(",", "\n").splitlines():
             line = raw.split("#", 1)[0].strip()
             if not line:
                 continue
-            user, sep, token = line.partition("=")
-            if not sep or not user.strip() or len(token.strip()) < 16:
+            who, sep, token = line.partition("=")
+            user, _, role = who.strip().partition(":")
+            if not sep or not user or len(token.strip()) < 16:
                 raise ValueError(
-                    f"bad token entry {line.split('=')[0]!r}: want user=token "
+                    f"bad token entry {who!r}: want user=token or user:role=token "
                     f"with a token of at least 16 characters"
                 )
-            tokens[token.strip()] = user.strip()
-        return cls(tokens, anonymous_read)
+            if role:
+                try:
+                    roles[user] = Role[role.strip().upper()]
+                except KeyError:
+                    raise ValueError(
+                        f"bad role {role!r} for {user!r}: viewer, operator or admin"
+                    ) from None
+            tokens[token.strip()] = user
+        return cls(tokens, anonymous_read, roles)
 
     @classmethod
     def from_env(
@@ -146,6 +169,11 @@ class ActionIn(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+class RetryOut(BaseModel):
+    requeued: int
+    by: str
 
 
 class Conflict(BaseModel):
@@ -274,6 +302,32 @@ def create_api(
     ) -> str | None:
         return None if auth.anonymous_read else person(credentials)
 
+    def allowed(need: Role) -> Callable[[str], str]:
+        def check(user: Annotated[str, Depends(person)]) -> str:
+            if auth.role_of(user) < need:
+                raise HTTPException(
+                    403,
+                    f"{user} is a {auth.role_of(user).name.lower()}; this needs "
+                    f"{need.name.lower()}",
+                )
+            return user
+
+        return check
+
+    operator, admin = allowed(Role.OPERATOR), allowed(Role.ADMIN)
+
+    @app.post(
+        "/api/v1/outbox/retry",
+        response_model=RetryOut,
+        responses={**UNAUTHORIZED, 403: {"model": Problem, "description": "admins only"}},
+    )
+    def retry_outbox(
+        who: Annotated[str, Depends(admin)],
+        channel: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    ) -> RetryOut:
+        """Queue dead deliveries again, after an endpoint or its credentials were fixed."""
+        return RetryOut(requeued=retry_dead(store.engine, channel), by=who)
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -329,7 +383,7 @@ def create_api(
     def act(
         ticket_id: TicketId,
         action: Action,
-        who: Annotated[str, Depends(person)],
+        who: Annotated[str, Depends(operator)],
         body: ActionIn | None = None,
     ) -> TicketOut | JSONResponse:
         """Acknowledge (you become the owner), start, comment, resolve, close or reopen."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from alerts.tickets.api import TokenAuth, create_api
+from alerts.tickets.api import Role, TokenAuth, create_api
 from alerts.tickets.store import TicketStore
 from tests.domain import ALICE, AUTH, BOB, T0, finding
 
@@ -167,6 +167,7 @@ def test_openapi_describes_the_api(client):
         "/api/v1/tickets",
         "/api/v1/tickets/{ticket_id}",
         "/api/v1/tickets/{ticket_id}/{action}",
+        "/api/v1/outbox/retry",
     }
     post = spec["paths"]["/api/v1/tickets/{ticket_id}/{action}"]["post"]
     assert {"200", "401", "404", "409"} <= set(post["responses"])
@@ -179,3 +180,24 @@ def test_token_file_format():
     assert auth.user_of("0123456789abcdefXYZ") == "bob"
     with pytest.raises(ValueError, match="at least 16"):
         TokenAuth.parse("carol=short")
+
+
+def test_roles_per_token_viewer_reads_operator_acts_admin_retries(store, client):
+    from tests.domain import ADMIN, VIEWER
+
+    tid = open_ticket(store)
+    assert client.get(f"/api/v1/tickets/{tid}", headers=as_(VIEWER)).status_code == 200
+    refused = client.post(f"/api/v1/tickets/{tid}/acknowledge", headers=as_(VIEWER))
+    assert refused.status_code == 403 and "vera is a viewer" in refused.json()["detail"]
+    assert store.get(tid).state == "open"
+    assert client.post("/api/v1/outbox/retry", headers=as_(ALICE)).status_code == 403
+    done = client.post("/api/v1/outbox/retry", headers=as_(ADMIN))
+    assert done.status_code == 200 and done.json() == {"requeued": 0, "by": "adam"}
+    assert client.post(f"/api/v1/tickets/{tid}/acknowledge", headers=as_(ALICE)).status_code == 200
+
+
+def test_token_lines_name_the_role():
+    auth = TokenAuth.parse("li.wei=0123456789abcdef0\nboss:admin=fedcba98765432100\n")
+    assert auth.role_of("li.wei") is Role.OPERATOR and auth.role_of("boss") is Role.ADMIN
+    with pytest.raises(ValueError, match="viewer, operator or admin"):
+        TokenAuth.parse("x:god=0123456789abcdef0")
