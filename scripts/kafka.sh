@@ -4,6 +4,9 @@
 #   scripts/kafka.sh start [PORT] [DATA_DIR]    format storage if new, start, wait until it answers
 #   scripts/kafka.sh stop  [DATA_DIR]           stop cleanly (SIGTERM, then wait)
 #   scripts/kafka.sh status [DATA_DIR]
+# With KAFKA_SASL_SSL_PORT, KAFKA_SSL_KEYSTORE_PEM (private key + certificate chain, PEM),
+# KAFKA_SCRAM_USER and KAFKA_SCRAM_PASSWORD set, the broker also listens for SASL_SSL
+# (SCRAM-SHA-512) on that port, and the user is created when the storage is formatted.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 KAFKA_HOME=${KAFKA_HOME:-$here/var/kafka}
@@ -49,15 +52,22 @@ start() {
   if [[ -f $data/kafka.pid ]] && kill -0 "$(cat "$data/kafka.pid")" 2>/dev/null; then
     echo "kafka already running (pid $(cat "$data/kafka.pid")) on $(cat "$data/bootstrap")"; return 0
   fi
+  local listeners="PLAINTEXT://127.0.0.1:$port" protocols="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+  local sasl_port=${KAFKA_SASL_SSL_PORT:-} scram=()
+  if [[ -n $sasl_port ]]; then
+    listeners="$listeners,SASL_SSL://127.0.0.1:$sasl_port"
+    protocols="$protocols,SASL_SSL:SASL_SSL"
+    scram=(--add-scram "SCRAM-SHA-512=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]")
+  fi
   cat > "$data/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=$protocols
 log.dirs=$data/logs
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -68,6 +78,15 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 log.retention.hours=168
 PROPS
+  if [[ -n $sasl_port ]]; then
+    cat >> "$data/server.properties" <<PROPS
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$KAFKA_SSL_KEYSTORE_PEM
+ssl.endpoint.identification.algorithm=https
+PROPS
+  fi
   cat > "$data/log4j2.properties" <<LOG
 status = warn
 appender.file.type = File
@@ -85,7 +104,7 @@ LOG
   if [[ ! -f $data/logs/meta.properties ]]; then
     local id
     id=$(java_cmd "$data" kafka.tools.StorageTool random-uuid | tail -1)
-    java_cmd "$data" kafka.tools.StorageTool format -t "$id" -c "$data/server.properties" >"$data/format.log" 2>&1 \
+    java_cmd "$data" kafka.tools.StorageTool format -t "$id" -c "$data/server.properties" "${scram[@]}" >"$data/format.log" 2>&1 \
       || { cat "$data/format.log" >&2; exit 1; }
   fi
   java_args "$data"

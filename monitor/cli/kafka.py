@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,13 +12,35 @@ from monitor.cli.common import (
     ConfigOpt,
     PrefixOpt,
     ensure_sqlite_dir,
+    err,
     load_or_exit,
     out,
     progress,
 )
 
+if TYPE_CHECKING:
+    from monitor.runners.faust.settings import WorkerSettings
+
 app = typer.Typer()
 topics = typer.Typer(no_args_is_help=True, help="Manage the monitor's Kafka topics.")
+
+
+def connected_settings(**overrides: object) -> WorkerSettings:
+    """Worker settings from the environment and options, once the brokers accept them;
+    else exit 2 with one line saying why (a refused password, a TLS failure, no broker)."""
+    from monitor.runners.faust.security import KafkaSecurityError, connection_problem
+    from monitor.runners.faust.settings import WorkerSettings
+
+    try:
+        settings = WorkerSettings.from_env(**overrides)
+    except KafkaSecurityError as exc:
+        err.print(f"kafka: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    problem = connection_problem(settings.bootstrap, settings.security)
+    if problem is not None:
+        err.print(problem, markup=False)
+        raise typer.Exit(2)
+    return settings
 
 
 @topics.command("create")
@@ -39,16 +61,19 @@ def topics_create(
     """Create the monitor's topics (idempotent; grows partition counts, never shrinks)."""
     import os
 
-    from monitor.runners.faust.settings import WorkerSettings
     from monitor.runners.faust.topics import create_topics
 
     cfg = load_or_exit(config)
     if partitions is None and not os.environ.get("YUJING_PARTITIONS"):
         partitions = cfg.topics.partitions  # type: ignore[attr-defined]
-    s = WorkerSettings.from_env(bootstrap=bootstrap, topic_prefix=prefix, partitions=partitions)
+    s = connected_settings(bootstrap=bootstrap, topic_prefix=prefix, partitions=partitions)
     created = create_topics(
-        s.bootstrap, s.topics, s.partitions, retention_hours=cfg.topics.retention_hours
-    )  # type: ignore[attr-defined]
+        s.bootstrap,
+        s.topics,
+        s.partitions,
+        retention_hours=cfg.topics.retention_hours,
+        security=s.security,
+    )
     for name, what in created.items():
         out.print(f"{name}: {what}")
 
@@ -56,11 +81,10 @@ def topics_create(
 @topics.command("list")
 def topics_list(bootstrap: BootstrapOpt = None, prefix: PrefixOpt = None) -> None:
     """List the monitor's topics and their partition counts."""
-    from monitor.runners.faust.settings import WorkerSettings
     from monitor.runners.faust.topics import list_topics
 
-    s = WorkerSettings.from_env(bootstrap=bootstrap, topic_prefix=prefix)
-    for name, count in sorted(list_topics(s.bootstrap, s.topics).items()):
+    s = connected_settings(bootstrap=bootstrap, topic_prefix=prefix)
+    for name, count in sorted(list_topics(s.bootstrap, s.topics, s.security).items()):
         out.print(f"{name}\t{count}")
 
 
@@ -76,9 +100,8 @@ def produce(
 ) -> None:
     """Send a JSONL file into the raw topics, keyed by region."""
     from monitor.lab.produce import produce_lines
-    from monitor.runners.faust.settings import WorkerSettings
 
-    s = WorkerSettings.from_env(bootstrap=bootstrap, topic_prefix=prefix)
+    s = connected_settings(bootstrap=bootstrap, topic_prefix=prefix)
     total = sum(1 for _ in file.open("rb"))
     with (
         progress("producing", transient=False) as bar,
@@ -86,7 +109,12 @@ def produce(
     ):
         task = bar.add_task("produce", total=total)
         counts = produce_lines(
-            fh, s.bootstrap, s.topics, rate=rate, progress=lambda k: bar.advance(task, k)
+            fh,
+            s.bootstrap,
+            s.topics,
+            rate=rate,
+            progress=lambda k: bar.advance(task, k),
+            security=s.security,
         )
     for topic, n in sorted(counts.items()):
         out.print(f"{topic}: {n:,}")
@@ -110,10 +138,9 @@ def worker(
     """Run a Faust worker; start several to share the partitions."""
     from monitor.observability.logs import setup_logging
     from monitor.runners.faust.app import run_worker
-    from monitor.runners.faust.settings import WorkerSettings
 
     setup_logging("INFO")
-    s = WorkerSettings.from_env(
+    s = connected_settings(
         bootstrap=bootstrap,
         topic_prefix=prefix,
         database_url=db,

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable
 from kafka import KafkaProducer
 
 from monitor.events.parsing import load_json
-from monitor.runners.faust.topics import TopicNames
+from monitor.runners.faust.security import KafkaSecurity
+from monitor.runners.faust.topics import PLAINTEXT, TopicNames
 
 ROLE_BY_TYPE = {"complaint": "complaints", "kpi": "kpis", "kpi_report": "kpis", "region": "regions"}
 
@@ -39,9 +40,11 @@ def produce_lines(
     names: TopicNames,
     rate: float | None = None,
     progress: Callable[[int], None] | None = None,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> Counter[str]:
     """Send every non-empty line; ``rate`` caps events per second. Returns counts by topic."""
     producer = KafkaProducer(
+        **security.kafka_python(),
         bootstrap_servers=bootstrap,
         acks="all",
         linger_ms=20,

@@ -22,10 +22,25 @@ from monitor.config.model import MonitorConfig
 from monitor.runners.faust import aggregate, intake, timers, views
 from monitor.runners.faust.core import WorkerCore
 from monitor.runners.faust.regions import RegionDirectory
+from monitor.runners.faust.security import KafkaSecurity
 from monitor.runners.faust.settings import WorkerSettings
 from monitor.runners.faust.topology import declare
 
 log = logging.getLogger("yujing.faust")
+
+
+def broker_credentials(security: KafkaSecurity) -> faust.SASLCredentials | None:
+    """The Faust app's view of the connection settings every client shares."""
+    if security.protocol == "PLAINTEXT":
+        return None
+    if not security.sasl:
+        return faust.SSLCredentials(security.ssl_context())
+    return faust.SASLCredentials(
+        username=security.username,
+        password=security.password,
+        ssl_context=security.ssl_context(),
+        mechanism=security.mechanism,
+    )
 
 
 def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) -> faust.App:
@@ -33,6 +48,7 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
+        broker_credentials=broker_credentials(settings.security),
         store="memory://",
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
@@ -55,7 +71,10 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
     core = WorkerCore(settings, config)
     # reference data first, so that the first hour a worker emits already has its rates
     regions = RegionDirectory(
-        settings.bootstrap, settings.topics.name("regions"), core.pipeline.set_subscribers
+        settings.bootstrap,
+        settings.topics.name("regions"),
+        core.pipeline.set_subscribers,
+        settings.security.kafka_python(),
     )
     regions.load()
     log.info("regions loaded", extra={"fields": {"regions": len(regions.subscribers)}})

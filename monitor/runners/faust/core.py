@@ -186,6 +186,7 @@ class WorkerCore:
             group_id=None,
             enable_auto_commit=False,
             client_id="yujing-series",
+            **self.settings.security.kafka_python(),
         )
         try:
             topic = self.settings.topics.name("hourly")

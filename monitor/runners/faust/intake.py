@@ -42,6 +42,7 @@ def register(t: Topology) -> None:
             auto_offset_reset="earliest",
             session_timeout_ms=int(settings.session_timeout * 1000),
             heartbeat_interval_ms=int(min(3.0, settings.session_timeout / 3) * 1000),
+            **settings.security.aiokafka(),
         )
         await consumer.start()
         try:

@@ -23,7 +23,11 @@ class RegionDirectory:
     """
 
     def __init__(
-        self, bootstrap: str, topic: str, on_change: Callable[[dict[str, int]], None]
+        self,
+        bootstrap: str,
+        topic: str,
+        on_change: Callable[[dict[str, int]], None],
+        security: dict[str, object] | None = None,
     ) -> None:
         self.topic = topic
         self.on_change = on_change
@@ -34,6 +38,7 @@ class RegionDirectory:
             enable_auto_commit=False,
             client_id="yujing-regions",
             group_id=None,
+            **(security or {}),
         )
         partitions = self._consumer.partitions_for_topic(topic) or set()
         self._tps = [TopicPartition(topic, p) for p in sorted(partitions)]

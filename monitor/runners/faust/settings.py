@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from monitor.runners.faust.security import KafkaSecurity
 from monitor.runners.faust.topics import TopicNames, bootstrap_from_env
 
 
@@ -27,6 +28,7 @@ class WorkerSettings:
     log_level: str = "INFO"
     api_port: int | None = None  # serve the ticket API next to the worker when set
     api_host: str = "127.0.0.1"
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)  # plaintext, TLS, SASL
 
     @property
     def topics(self) -> TopicNames:
@@ -51,6 +53,7 @@ class WorkerSettings:
             api_host=env.get("YUJING_API_HOST", cls.api_host),
             batch_size=int(env.get("YUJING_BATCH_SIZE", cls.batch_size)),
             batch_seconds=float(env.get("YUJING_BATCH_SECONDS", cls.batch_seconds)),
+            security=KafkaSecurity.from_env(),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **given)  # type: ignore[arg-type]

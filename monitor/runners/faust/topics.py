@@ -15,6 +15,9 @@ from kafka.admin import NewPartitions, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from detectors.timeaxis import DAY_MS, HOUR_MS
+from monitor.runners.faust.security import KafkaSecurity
+
+PLAINTEXT = KafkaSecurity()
 
 log = logging.getLogger("yujing.topics")
 
@@ -74,10 +77,13 @@ def create_topics(
     partitions: int,
     replication: int = 1,
     retention_hours: dict[str, int] | None = None,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> dict[str, str]:
     """Create missing topics; grow partitions where fewer than asked. Idempotent."""
     retention_hours = retention_hours or {}
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="yujing-admin")
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="yujing-admin", **security.kafka_python()
+    )
     result: dict[str, str] = {}
     try:
         existing = admin.describe_topics()
@@ -106,8 +112,12 @@ def create_topics(
     return result
 
 
-def list_topics(bootstrap: str, names: TopicNames) -> dict[str, int]:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="yujing-admin")
+def list_topics(
+    bootstrap: str, names: TopicNames, security: KafkaSecurity = PLAINTEXT
+) -> dict[str, int]:
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="yujing-admin", **security.kafka_python()
+    )
     try:
         ours = {f"{names.prefix}.{t.suffix}" for t in TOPICS}
         return {
