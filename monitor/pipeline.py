@@ -185,7 +185,12 @@ class Pipeline:
         (a line) goes into a dead letter.
         """
         wall = now if now is not None else self.wall_clock()
-        outcome = self.aggregator.add(event, raw, source, position, now, wall, offset)
+        try:
+            outcome = self.aggregator.add(event, raw, source, position, now, wall, offset)
+        except Exception as exc:  # noqa: BLE001 - per-record isolation: one record, one letter
+            where = position[1] if position is not None else offset
+            detail = f"{type(exc).__name__}: {exc}"[:500]
+            outcome = DeadLetter(Reason.UNREADABLE, detail, raw, None, source, where)
         if isinstance(outcome, DeadLetter):
             self._dead(outcome)
             return None

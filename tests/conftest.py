@@ -69,6 +69,17 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
 
 
+POSTGRES_CA: dict[str, Path] = {}  # the CA of the server the suite started
+
+
+@pytest.fixture(scope="session")
+def postgres_ca(postgres_server: str) -> Path:
+    """The CA that signed the suite's PostgreSQL server certificate."""
+    if "path" not in POSTGRES_CA:
+        pytest.skip("YUJING_TEST_POSTGRES_URL names a server whose CA the suite does not have")
+    return POSTGRES_CA["path"]
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A real PostgreSQL on loopback: $YUJING_TEST_POSTGRES_URL, or one started from
@@ -100,6 +111,16 @@ def postgres_server() -> Iterator[str]:
     )
     if init.returncode != 0:
         missing("postgres", f"initdb failed: {init.stderr}")
+    # TLS on, as production runs it: clients that ask for verify-full get it (the CA is
+    # next to the data directory, see ``postgres_ca``); the others may still use plain TCP
+    from tests.receivers import ca_and_server_cert
+
+    ca, key, crt = ca_and_server_cert(home)
+    if as_user:
+        for path in (key, crt):
+            shutil.chown(path, "postgres", "postgres")
+    key.chmod(0o600)
+    tls = f"-c ssl=on -c ssl_cert_file={crt} -c ssl_key_file={key}"
     start = run(
         str(bindir / "pg_ctl"),
         "-D",
@@ -108,12 +129,13 @@ def postgres_server() -> Iterator[str]:
         "-l",
         str(data / "server.log"),
         "-o",
-        f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+        f"-p {port} -k {data} -c listen_addresses=127.0.0.1 {tls}",
         "start",
     )
     if start.returncode != 0:
         missing("postgres", f"pg_ctl start failed: {start.stderr}")
     try:
+        POSTGRES_CA["path"] = ca
         yield f"postgresql+psycopg://yujing@127.0.0.1:{port}/postgres"
     finally:
         run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop")

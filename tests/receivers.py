@@ -122,6 +122,27 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+def ca_and_server_cert(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a certificate for 127.0.0.1/localhost signed by it (openssl):
+    (ca.pem, server key, server certificate)."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    ca_key, ca, key, csr, crt = (
+        directory / n for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.crt")
+    )
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=yujing-test-ca", "-keyout", str(ca_key), "-out", str(ca))  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+            "-keyout", str(key), "-out", str(csr))  # fmt: skip
+    ext = directory / "ext.cnf"
+    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+            "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(crt))  # fmt: skip
+    return ca, key, crt
+
+
 class SmtpReceiver:
     """aiosmtpd on loopback that refuses mail before STARTTLS."""
 

@@ -72,13 +72,20 @@ def load_or_exit(path: Path | None, *, to_run: bool = False) -> MonitorConfig:
 
 def open_store(db: str | None) -> TicketStore:
     """The ticket store at ``db`` (or $YUJING_DATABASE_URL), or exit 2 with the reason."""
+    from sqlalchemy.exc import OperationalError
+
     from alerts.database import SchemaOutdated
     from alerts.tickets.store import TicketStore
 
+    url = db or os.environ.get("YUJING_DATABASE_URL", DEFAULT_DB)
     try:
-        return TicketStore(db or os.environ.get("YUJING_DATABASE_URL", DEFAULT_DB))
+        return TicketStore(url)
     except SchemaOutdated as exc:
         err.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
+    except OperationalError as exc:  # unreachable, refused login, TLS that does not verify
+        reason = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
+        err.print(f"cannot open the ticket database: {reason}", markup=False)
         raise typer.Exit(2) from exc
 
 

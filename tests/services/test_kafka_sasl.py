@@ -18,27 +18,15 @@ import pytest
 from monitor.lab.simulate_events import SimConfig, write
 from tests.conftest import ROOT, free_port, missing
 from tests.kafka_harness import wait_until
+from tests.receivers import ca_and_server_cert
 
 pytestmark = pytest.mark.kafka
 USER, PASSWORD = "yujing-worker", "scram-pass-0123456789"
 
 
 def make_ca_and_broker_keystore(tmp: Path) -> tuple[Path, Path]:
-    """A CA and a broker certificate for 127.0.0.1 signed by it (openssl), as Kafka's PEM
-    keystore (key + certificate in one file)."""
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
-
-    ca_key, ca, key, csr, crt = (tmp / n for n in ("ca.key", "ca.pem", "b.key", "b.csr", "b.crt"))
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", "/CN=yujing-test-ca", "-keyout", str(ca_key), "-out", str(ca))  # fmt: skip
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-            "-keyout", str(key), "-out", str(csr))  # fmt: skip
-    ext = tmp / "ext.cnf"
-    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
-            "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(crt))  # fmt: skip
+    """Kafka's PEM keystore: the broker's key and certificate in one file."""
+    ca, key, crt = ca_and_server_cert(tmp)
     keystore = tmp / "broker.pem"
     keystore.write_bytes(key.read_bytes() + crt.read_bytes())
     return ca, keystore

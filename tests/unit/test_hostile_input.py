@@ -255,3 +255,25 @@ def test_with_reference_admission_only_known_regions_get_windows(sqlite_url):
     )
     assert run.pipeline.stats.dead_lettered == {"unknown_region": 1}
     assert set(run.pipeline.aggregator.regions) == {"r1"}
+
+
+def test_a_record_that_trips_the_windows_is_a_dead_letter_and_the_run_goes_on(
+    sqlite_url, monkeypatch
+):
+    from monitor.windows.aggregation import RegionWindows
+
+    run = build(load_config(), sqlite_url)
+    original = RegionWindows.add
+
+    def trip(self, event, *args, **kwargs):
+        if getattr(event, "id", "") == "bomb":
+            raise KeyError("a bug only this record finds")
+        return original(self, event, *args, **kwargs)
+
+    monkeypatch.setattr(RegionWindows, "add", trip)
+    lines = [*good_hours(hours=range(2)), complaint("2026-10-05T02:00:00Z", id_="bomb")]
+    run_lines(run, [*lines, *good_hours(hours=range(2, 5))])
+    stats = run.pipeline.stats
+    assert stats.dead_lettered == {"unreadable": 1} and stats.aggregates == 5
+    [letter] = run.dead_letters.letters
+    assert "KeyError" in letter.detail and letter.offset == 5
