@@ -24,6 +24,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import orjson
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -58,6 +60,13 @@ def run(bootstrap: str, lines: list[bytes], readings: int, workers: int) -> floa
     prefix = f"s{uuid.uuid4().hex[:6]}"
     names = TopicNames(prefix)
     create_topics(bootstrap, names, PARTITIONS)
+    # regions are admitted from the reference data: their records go first
+    regions = sorted({orjson.loads(line)["region"] for line in lines})
+    produce_lines(
+        [orjson.dumps({"type": "region", "region": r, "subscribers": 50_000}) for r in regions],
+        bootstrap,
+        names,
+    )
     tmp = Path(tempfile.mkdtemp(prefix="yujing-bench-scaling-"))
     ports = [free_port() for _ in range(workers)]
     procs = []

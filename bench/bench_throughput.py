@@ -328,6 +328,10 @@ def run_quix(bootstrap: str, topic: str, n: int) -> tuple[float, int]:
     return time.perf_counter() - started[0], processed[0]
 
 
+def region_records(regions: list[str]) -> list[bytes]:
+    return [orjson.dumps({"type": "region", "region": r, "subscribers": 50_000}) for r in regions]
+
+
 def run_faust(bootstrap: str, pairs: Mix) -> float:
     """Produce to a fresh prefix, start one worker, time until every reading is accepted."""
     from monitor.lab.produce import produce_lines
@@ -336,6 +340,9 @@ def run_faust(bootstrap: str, pairs: Mix) -> float:
     prefix = f"b{uuid.uuid4().hex[:6]}"
     names = TopicNames(prefix)
     create_topics(bootstrap, names, 1)
+    # regions are admitted from the reference data: their records go first
+    regions = sorted({orjson.loads(value)["region"] for _key, value, _n in pairs})
+    produce_lines(region_records(regions), bootstrap, names)
     produce_lines((value for _key, value, _n in pairs), bootstrap, names)
     total = sum(n for _key, _value, n in pairs)
     port = free_port()

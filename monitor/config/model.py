@@ -50,10 +50,10 @@ class WindowSettings(_Model):
     # a run of hours without any event longer than this is left without data instead of
     # being filled with zeros hour by hour
     max_empty_hours: int = Field(default=168, ge=1, le=24 * 366)
-    # which regions get window state: any name that passes the schema ("any"), or only
-    # those named by region records ("reference", the choice for a production feed); and a
-    # hard cap either way, so that invented names cannot grow memory without end
-    admit_regions: Literal["any", "reference"] = "any"
+    # which regions get window state: only those named by region records ("reference": a
+    # typo or an invented name cannot create a region), or any name that passes the schema
+    # ("any", an open deployment); a hard cap either way, so memory stays bounded
+    admit_regions: Literal["any", "reference"] = "reference"
     max_regions: int = Field(default=5000, ge=1, le=1_000_000)
 
     @field_validator("earliest_event_time")

@@ -57,8 +57,10 @@ class WindowConfig:
     # a run of hours with no event at all longer than this is not filled with zeros: the
     # series see no data there, and closing hours never walks across a huge gap
     max_empty_hours: int = 168
-    # which regions get window state: "any" name that passes the schema (up to
-    # ``max_regions``), or only those the reference data (region records) names
+    # which regions get window state: only those the reference data (region records)
+    # names, or "any" name that passes the schema; up to ``max_regions`` either way (the
+    # config's default is "reference"; this core default serves benchmarks and tests of
+    # the windows alone)
     admit_regions: str = "any"
     max_regions: int = 5000
 

@@ -11,7 +11,7 @@ from tests.helpers import complaint
 from tests.kafka_harness import Scenario, wait_until
 
 CONFIG = """\
-windows: {{inputs: [complaint]}}
+windows: {{inputs: [complaint], admit_regions: any}}
 detectors:
   - id: disputes
     detector: threshold

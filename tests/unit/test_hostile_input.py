@@ -17,13 +17,16 @@ from monitor.events.deadletters import DeadLetter, Reason
 from monitor.events.parsing import KEPT_PREFIX, MAX_RECORD_BYTES, parse_event
 from monitor.runners.embedded import build, run_lines
 from tests.helpers import complaint, kpi
+from tests.helpers import region as region_record
 
 DEEP_ARRAY = b"[" * 1025 + b"]" * 1025
 DEEP_WITH_NAN = b'{"a": ' * 1100 + b"NaN" + b"}" * 1100  # takes the NaN-tolerant decoder
 
 
 def good_hours(region: str = "r1", hours: range = range(4)) -> list[bytes]:
-    out = []
+    """Complaints and KPI samples of a region's hours, after its region record (regions are
+    admitted from the reference data) when the first hour is 00:00."""
+    out = [region_record(region, 20_000)] if hours.start == 0 else []
     for h in hours:
         ts = f"2026-10-05T{h:02d}:10:00Z"
         out += [complaint(ts, region=region, id_=f"{region}-{h}"), kpi(ts, 0.3, region=region)]
@@ -79,7 +82,7 @@ def test_yujing_run_exits_0_on_a_file_with_a_poison_pill(tmp_path):
     assert done.exit_code == 0, done.output
     letters = [orjson.loads(x) for x in (tmp_path / "deadletters.jsonl").read_bytes().splitlines()]
     assert [x["reason"] for x in letters] == ["too_deep", "too_deep"]
-    assert [x["offset"] for x in letters] == [9, 10]
+    assert [x["offset"] for x in letters] == [10, 11]
 
 
 @pytest.mark.parametrize(
@@ -101,13 +104,13 @@ def test_a_far_future_event_is_bad_time_and_the_run_ends_quickly(sqlite_url, eve
     assert stats.dead_lettered == {"bad_time": 1}
     assert stats.aggregates == 6  # hours 00..05; nothing emitted towards the future
     [letter] = run.dead_letters.letters
-    assert letter.field == "event_time" and letter.offset == 7
+    assert letter.field == "event_time" and letter.offset == 8
     assert "ahead of this runner's clock" in letter.detail
 
 
 def test_an_event_before_the_earliest_accepted_time_is_bad_time(sqlite_url):
     run = build(load_config(), sqlite_url)
-    run_lines(run, [complaint("1970-01-01T00:00:05Z", id_="epoch"), *good_hours()])
+    run_lines(run, [*good_hours(), complaint("1970-01-01T00:00:05Z", id_="epoch")])
     [letter] = run.dead_letters.letters
     assert letter.reason is Reason.BAD_TIME and "earliest accepted time" in letter.detail
 
@@ -115,7 +118,8 @@ def test_an_event_before_the_earliest_accepted_time_is_bad_time(sqlite_url):
 def test_a_long_silence_is_not_filled_hour_by_hour(sqlite_url):
     """A region silent for a year: its hours with data are closed, not 8,760 empty ones."""
     run = build(load_config(), sqlite_url)
-    year_later = [complaint("2025-10-05T01:10:00Z", id_="a"), kpi("2025-10-05T01:10:00Z", 0.3)]
+    year_later = [region_record("r1")]
+    year_later += [complaint("2025-10-05T01:10:00Z", id_="a"), kpi("2025-10-05T01:10:00Z", 0.3)]
     year_later += [complaint("2026-10-05T01:10:00Z", id_="b"), kpi("2026-10-05T01:10:00Z", 0.3)]
     year_later += [complaint("2026-10-05T02:10:00Z", id_="c"), kpi("2026-10-05T02:10:00Z", 0.3)]
     emitted = []
@@ -201,7 +205,7 @@ def test_every_line_ends_accepted_duplicate_or_dead_lettered(picks):
     import tempfile
     from pathlib import Path
 
-    lines = []
+    lines = [region_record("r1")]
     for kind, a, b in picks:
         if kind == "good":  # a few ids repeat: duplicates; early hours after late ones: late
             lines.append(complaint(f"2026-10-05T{a:02d}:{b * 5:02d}:00Z", id_=f"c{a}-{b % 3}"))
@@ -216,6 +220,7 @@ def test_every_line_ends_accepted_duplicate_or_dead_lettered(picks):
         dead = sum(stats.dead_lettered.values())
         assert stats.events_in == len(lines)
         assert stats.accepted + stats.duplicates + dead == len(lines)
+        assert "unknown_region" not in stats.dead_lettered
         written = (Path(tmp) / "deadletters.jsonl").read_bytes().splitlines()
         assert len(written) == dead
 
@@ -223,7 +228,7 @@ def test_every_line_ends_accepted_duplicate_or_dead_lettered(picks):
 def test_invented_regions_stop_at_the_cap_and_are_counted(sqlite_url):
     from monitor.config.load import parse_config
 
-    config = parse_config("windows: {max_regions: 3}\n")
+    config = parse_config("windows: {max_regions: 3, admit_regions: any}\n")
     run = build(config, sqlite_url)
     lines = [complaint("2026-10-05T01:00:00Z", region=f"fake-{i}", id_=f"x{i}") for i in range(10)]
     lines += [complaint("2026-10-05T01:05:00Z", region="fake-0", id_="again")]
@@ -276,4 +281,4 @@ def test_a_record_that_trips_the_windows_is_a_dead_letter_and_the_run_goes_on(
     stats = run.pipeline.stats
     assert stats.dead_lettered == {"unreadable": 1} and stats.aggregates == 5
     [letter] = run.dead_letters.letters
-    assert "KeyError" in letter.detail and letter.offset == 5
+    assert "KeyError" in letter.detail and letter.offset == 6

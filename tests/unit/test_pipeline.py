@@ -5,7 +5,7 @@ import orjson
 from monitor.config.load import load_config
 from monitor.lab.simulate_events import BAD_LINES, SimConfig, write
 from monitor.runners.embedded import build, run_file, run_lines
-from tests.helpers import complaint
+from tests.helpers import complaint, region
 
 
 def test_every_event_is_either_accepted_or_dead_lettered(tmp_path, sqlite_url):
@@ -27,10 +27,10 @@ def test_every_event_is_either_accepted_or_dead_lettered(tmp_path, sqlite_url):
 def test_bad_lines_do_not_stop_the_stream(tmp_path, sqlite_url):
     run = build(load_config(), sqlite_url)
     good = [complaint(f"2026-10-05T{h:02d}:10:00Z", id_=f"g{h}") for h in range(5)]
-    mixed = [*BAD_LINES[:3], *good[:2], *BAD_LINES[3:], *good[2:]]
+    mixed = [region("r1"), *BAD_LINES[:3], *good[:2], *BAD_LINES[3:], *good[2:]]
     run_lines(run, mixed)
     stats = run.pipeline.stats
-    assert stats.accepted == 5
+    assert stats.accepted == 6  # the region record and the five complaints
     assert sum(stats.dead_lettered.values()) == len(BAD_LINES)
     assert stats.aggregates == 5  # hours 00..04 for the one region
     assert stats.ticks == 5
@@ -48,7 +48,7 @@ detectors:
     params: {threshold: 2, min_consecutive_hours: 1}
 """)
     run = build(config, sqlite_url)
-    lines = [
+    lines = [region("r1")] + [
         complaint(f"2026-10-05T09:{m:02d}:00Z", category="billing_dispute", id_=f"a{m}")
         for m in (1, 2)
     ]

@@ -79,30 +79,26 @@ class KafkaSecurity:
         """Keyword arguments for kafka-python's clients (admin, producer, consumer)."""
         if self.protocol == "PLAINTEXT":
             return {}
-        options: dict[str, Any] = {"security_protocol": self.protocol, "ssl_cafile": self.cafile}
-        if self.sasl:
-            options |= {
-                "sasl_mechanism": self.mechanism,
-                "sasl_plain_username": self.username,
-                "sasl_plain_password": self.password,
-            }
-        return options
+        return {"security_protocol": self.protocol, "ssl_cafile": self.cafile} | self._sasl()
 
     def aiokafka(self) -> dict[str, Any]:
         """Keyword arguments for aiokafka's clients (the worker's intake)."""
         if self.protocol == "PLAINTEXT":
             return {}
-        options: dict[str, Any] = {
+        return {
             "security_protocol": self.protocol,
             "ssl_context": self.ssl_context(),
+        } | self._sasl()
+
+    def _sasl(self) -> dict[str, Any]:
+        """The SASL options both clients name alike (none without SASL)."""
+        if not self.sasl:
+            return {}
+        return {
+            "sasl_mechanism": self.mechanism,
+            "sasl_plain_username": self.username,
+            "sasl_plain_password": self.password,
         }
-        if self.sasl:
-            options |= {
-                "sasl_mechanism": self.mechanism,
-                "sasl_plain_username": self.username,
-                "sasl_plain_password": self.password,
-            }
-        return options
 
 
 class _Heard(logging.Handler):
