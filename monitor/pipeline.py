@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from alerts.notify.outbox import wall_ms
 from alerts.policy.service import AlertService
 from detectors.timeaxis import HOUR_MS
 from monitor.config.model import MonitorConfig
@@ -26,10 +27,6 @@ from monitor.events.schemas import Event
 from monitor.windows.aggregation import HourlyAggregate, HourlyAggregator, Outcome, RegionWindows
 
 log = logging.getLogger("yujing.pipeline")
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def replay_clock(hour: int) -> int:

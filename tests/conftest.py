@@ -76,7 +76,7 @@ POSTGRES_CA: dict[str, Path] = {}  # the CA of the server the suite started
 def postgres_ca(postgres_server: str) -> Path:
     """The CA that signed the suite's PostgreSQL server certificate."""
     if "path" not in POSTGRES_CA:
-        pytest.skip("YUJING_TEST_POSTGRES_URL names a server whose CA the suite does not have")
+        missing("postgres TLS", "YUJING_TEST_POSTGRES_URL names a server whose CA is unknown")
     return POSTGRES_CA["path"]
 
 

@@ -535,16 +535,13 @@ class HourlyAggregator:
         self.max_event_time: int | None = None
         self._touched: dict[str, RegionWindows] = {}
 
-    def region(self, name: str) -> RegionWindows:
-        state = self.regions.get(name)
+    def _hold(self, name: str, saved: dict[str, Any] | None) -> RegionWindows:
+        """Keep a region's window state in memory: its saved state, or a new one."""
+        state = RegionWindows.from_json(saved, self.config) if saved else None
         if state is None:
-            saved = self.loader(name) if self.loader is not None else None
-            if saved:
-                state = RegionWindows.from_json(saved, self.config)
-            else:
-                state = RegionWindows(name, self.config)
-                state.subscribers = self.subscribers.get(name)
-            self.regions[name] = state
+            state = RegionWindows(name, self.config)
+        state.subscribers = self.subscribers.get(name, state.subscribers)
+        self.regions[name] = state
         return state
 
     def add(
@@ -562,39 +559,41 @@ class HourlyAggregator:
         if isinstance(event, RegionInfo):
             self.set_subscribers({event.region: event.subscribers})
             return Outcome.ACCEPTED
+        if position is not None:
+            offset = position[1]
         if wall is not None:
             bad = time_out_of_bounds(event, self.config, wall)
             if bad is not None:
                 field, detail = bad
-                where = position[1] if position is not None else offset
-                return DeadLetter(Reason.BAD_TIME, detail, raw, field, source, where)
-        if event.region not in self.regions:
-            refused = self._refuse_region(event.region)
-            if refused is not None:
-                where = position[1] if position is not None else offset
-                return DeadLetter(refused[0], refused[1], raw, "region", source, where)
+                return DeadLetter(Reason.BAD_TIME, detail, raw, field, source, offset)
+        state = self.regions.get(event.region)
+        if state is None:
+            admitted = self._admit(event.region)
+            if not isinstance(admitted, RegionWindows):
+                reason, detail = admitted
+                return DeadLetter(reason, detail, raw, "region", source, offset)
+            state = admitted
         if self.max_event_time is None or event.event_time > self.max_event_time:
             self.max_event_time = event.event_time
-        state = self.region(event.region)
         self._touched[event.region] = state
         return state.add(event, raw, source, position, now, offset)
 
-    def _refuse_region(self, name: str) -> tuple[Reason, str] | None:
-        """Why a region not held yet gets no window state, or None to admit it. Memory
-        per region is real (windows, series, metric series): names are not free."""
+    def _admit(self, name: str) -> RegionWindows | tuple[Reason, str]:
+        """A region not held yet: its window state, or why it gets none. Memory per region
+        is real (windows, series, metric series): names are not free."""
         if self.config.admit_regions == "reference" and name not in self.subscribers:
             return Reason.UNKNOWN_REGION, (
                 f"region {name!r} is not in the reference data (windows.admit_regions: "
                 "reference); send its region record first"
             )
-        if len(self.regions) >= self.config.max_regions:
-            saved = self.loader(name) if self.loader is not None else None
-            if not saved:  # a region this worker already keeps is never refused
-                return Reason.REGION_CAP, (
-                    f"region {name!r} would be region {len(self.regions) + 1:,}; "
-                    f"windows.max_regions is {self.config.max_regions:,}"
-                )
-        return None
+        saved = self.loader(name) if self.loader is not None else None
+        if not saved and len(self.regions) >= self.config.max_regions:
+            # a region this worker already keeps (saved) is never refused
+            return Reason.REGION_CAP, (
+                f"region {name!r} would be region {len(self.regions) + 1:,}; "
+                f"windows.max_regions is {self.config.max_regions:,}"
+            )
+        return self._hold(name, saved)
 
     def set_subscribers(self, subscribers: dict[str, int]) -> None:
         """Reference data (subscribers per region): rates of hours closed from now on."""
@@ -637,8 +636,6 @@ class HourlyAggregator:
         names = sorted(self.regions if regions is None else regions)
         out: list[HourlyAggregate] = []
         for name in names:
-            state = self.regions[name]
-            state.subscribers = self.subscribers.get(name, state.subscribers)
-            out.extend(state.poll(until, now))
+            out.extend(self.regions[name].poll(until, now))
         out.sort(key=lambda a: (a.hour, a.region, a.revision))
         return out

@@ -8,7 +8,6 @@ findings and notifications of a batch collected for their topics.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -17,7 +16,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from alerts.findings import TickResult
 from alerts.notify.housekeeping import Housekeeping
-from alerts.notify.outbox import Dispatcher
+from alerts.notify.outbox import Dispatcher, wall_ms
 from alerts.policy.notifiers import FanOut, LogNotifier, MemoryNotifier, Notification
 from alerts.policy.service import AlertService
 from alerts.tickets.store import TicketStore
@@ -36,7 +35,7 @@ Record = tuple[bytes, str, int]  # raw value, source "topic:partition", offset
 
 
 def wall_clock(_hour: int) -> int:
-    return int(time.time() * 1000)
+    return wall_ms()
 
 
 def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
@@ -135,7 +134,7 @@ class WorkerCore:
     def ingest(self, records: Iterable[Record]) -> Batch:
         """Aggregation: add records (validated by the intake) to their regions' windows and
         close what their watermarks passed."""
-        now = int(time.time() * 1000)
+        now = wall_ms()
         for value, source, offset in records:
             event = self.pipeline.validate(
                 value, kind=self._kind(source), source=source, offset=offset, received=False
