@@ -138,3 +138,20 @@ def test_a_wrong_password_is_refused_with_a_clear_message(sasl_broker):
     assert done.returncode == 2
     assert f"refused the credentials of '{USER}'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_broker_signed_by_another_ca_is_a_tls_problem(sasl_broker, tmp_path):
+    bootstrap, _ = sasl_broker
+    other_ca, _, _ = ca_and_server_cert(tmp_path)
+    done = yujing("topics", "list", env=client_env(bootstrap, other_ca))
+    assert done.returncode == 2
+    assert f"TLS with Kafka at {bootstrap} failed" in done.stderr
+    assert "certificate verify failed" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_no_broker_at_the_address_is_said_so(tmp_path):
+    bootstrap = f"127.0.0.1:{free_port()}"
+    done = yujing("topics", "list", env=client_env(bootstrap, tmp_path / "unused.pem"))
+    assert done.returncode == 2
+    assert f"cannot reach Kafka at {bootstrap}" in done.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,16 +111,48 @@ class _Heard(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+def _address(server: str) -> tuple[str, int]:
+    host, _, port = server.strip().rpartition(":")
+    return host.strip("[]") or "localhost", int(port) if port.isdigit() else 9092
+
+
+def _handshake(server: str, security: KafkaSecurity, timeout_s: float) -> str | None:
+    """Why a TCP connection (and a TLS handshake, when TLS is on) to one broker fails,
+    or None: checked directly because kafka-python reports every failure alike."""
+    host, port = _address(server)
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout_s)
+    except OSError as exc:
+        return f"cannot reach Kafka at {server} ({security.protocol}): {exc}"
+    with sock:
+        context = security.ssl_context()
+        if context is None:
+            return None
+        try:
+            with context.wrap_socket(sock, server_hostname=host):
+                return None
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            return f"TLS with Kafka at {server} failed (KAFKA_SSL_CAFILE?): {exc}"
+        except OSError as exc:
+            return f"TLS with Kafka at {server} failed: {exc}"
+
+
 def connection_problem(
     bootstrap: str, security: KafkaSecurity, timeout_s: float = 10
 ) -> str | None:
     """One line saying why the brokers cannot be used with these settings, or None.
 
-    kafka-python retries a refused login until its timeout and then reports only that it
-    could not bootstrap; what the broker said is in its log lines, read here."""
+    The network and TLS are checked first, directly. A broker that then will not let the
+    client in while SASL is on is refusing the login: Kafka answers a wrong password with
+    an error, or only by closing the connection, and kafka-python then reports no more
+    than a bootstrap timeout."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
+    servers = [server for server in bootstrap.split(",") if server.strip()]
+    problems = [_handshake(server, security, timeout_s) for server in servers]
+    if servers and all(problems):
+        return problems[0]
     heard = _Heard()
     logger = logging.getLogger("kafka")
     logger.addHandler(heard)
@@ -128,19 +161,26 @@ def connection_problem(
             bootstrap_servers=bootstrap,
             client_id="yujing-check",
             request_timeout_ms=int(timeout_s * 1000),
+            bootstrap_timeout_ms=int(timeout_s * 1000),
             **security.kafka_python(),
         )
         admin.close()
         return None
     except KafkaError as exc:
         said = " ".join(heard.messages)
-        if "SaslAuthenticationFailed" in said or "Authentication failed" in said:
+        if "UnsupportedSaslMechanism" in said:
+            return (
+                f"Kafka at {bootstrap} does not offer {security.mechanism}: "
+                "check KAFKA_SASL_MECHANISM"
+            )
+        if security.sasl:
             return (
                 f"Kafka at {bootstrap} refused the credentials of {security.username!r} "
                 f"({security.mechanism}): check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
             )
-        if "SSL" in said or "certificate" in said.lower():
-            return f"TLS with Kafka at {bootstrap} failed (KAFKA_SSL_CAFILE?): {heard.messages[-1]}"
-        return f"cannot reach Kafka at {bootstrap} ({security.protocol}): {exc}"
+        return (
+            f"Kafka at {bootstrap} ({security.protocol}) accepted a connection "
+            f"but not a client: {exc}"
+        )
     finally:
         logger.removeHandler(heard)
