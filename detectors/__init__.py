@@ -21,6 +21,10 @@ _HOMES = {
     "SeriesKey": "detectors.base",
     "SeriesWindow": "detectors.base",
     "REGISTRY": "detectors.registry",
+    "BurstConfig": "detectors.burst",
+    "BurstDetector": "detectors.burst",
+    "DropConfig": "detectors.burst",
+    "DropDetector": "detectors.burst",
     "PeakCongestionConfig": "detectors.composite",
     "PeakCongestionDetector": "detectors.composite",
     "SiteFaultConfig": "detectors.composite",
@@ -45,8 +49,12 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "REGISTRY",
+    "BurstConfig",
+    "BurstDetector",
     "Detector",
     "DetectorConfig",
+    "DropConfig",
+    "DropDetector",
     "EarlyTrendConfig",
     "EarlyTrendDetector",
     "Finding",

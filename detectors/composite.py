@@ -8,10 +8,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
+from scipy import stats
 
 from detectors.base import (
     HOUR_MS,
@@ -26,18 +27,28 @@ from detectors.base import (
     rolling_sums,
     scan_by_ends,
 )
+from detectors.burst import BurstConfig, BurstDetector, expectation
 from detectors.timeaxis import WEEK_HOURS
 from detectors.wow import significant_rises
 
 
 class SiteFaultConfig(DetectorConfig):
+    # evidence: the KPI's own anomaly and a complaint rise, combined (Stouffer);
+    # wow: both must rise week over week on their own (the stricter, older rule)
+    method: Literal["evidence", "wow"] = "evidence"
     kpi_metric: str = "kpi.packet_loss.mean"
-    window_hours: int = Field(default=48, ge=6, le=WEEK_HOURS)
+    window_hours: int = Field(default=24, ge=6, le=WEEK_HOURS)
+    # evidence: z of the KPI's excess, of the complaints' excess, and of both together
+    kpi_z: float = Field(default=4.0, gt=0, le=50)
+    complaint_z: float = Field(default=1.0, ge=0, le=50)
+    combined_z: float = Field(default=5.0, gt=0, le=50)
+    # both methods: the KPI mean must rise by this fraction, and by this much in its units
+    kpi_rise: float = Field(default=0.5, gt=0, le=1000)
+    kpi_min_delta: float = Field(default=0.0, ge=0)
+    # wow: the complaints' week-over-week test
     rise: float = Field(default=0.25, gt=0, le=100)
     alpha: float = Field(default=1e-4, gt=0, lt=1)
     min_volume: float = Field(default=30, ge=0)
-    kpi_rise: float = Field(default=0.5, gt=0, le=1000)  # relative rise of the KPI mean
-    kpi_min_delta: float = Field(default=0.0, ge=0)  # and at least this much (KPI units)
 
 
 class SiteFaultDetector(Detector):
@@ -46,6 +57,8 @@ class SiteFaultDetector(Detector):
     config: SiteFaultConfig
 
     def history_hours(self) -> int:
+        if self.config.method == "evidence":
+            return BurstDetector(EXPECTATION).history_hours() + self.config.window_hours
         return WEEK_HOURS + self.config.window_hours
 
     def context_metrics(self) -> list[str]:
@@ -55,11 +68,68 @@ class SiteFaultDetector(Detector):
         return self.scan(window, 1)
 
     def scan(self, window: SeriesWindow, ends: int) -> list[Finding]:
-        cfg = self.config
-        w = cfg.window_hours
-        kpi = window.context.get(cfg.kpi_metric)
+        kpi = window.context.get(self.config.kpi_metric)
         if kpi is None:
             return []
+        if self.config.method == "evidence":
+            return self._evidence(window, kpi, ends)
+        return self._wow(window, kpi, ends)
+
+    def _evidence(self, window: SeriesWindow, kpi: np.ndarray, ends: int) -> list[Finding]:
+        """A degrading site shows in its KPI first; complaints follow, weakly at first.
+        Each signal's excess over the last ``window_hours`` is a z-score against its own
+        hour-by-hour expectation; their Stouffer sum fires when the KPI's anomaly stands
+        on its own and the complaints lean the same way."""
+        cfg = self.config
+        w = cfg.window_hours
+        need = self.history_hours() + ends - 1
+        values, kpi = pad_left(window.values, need), pad_left(kpi, need)
+        z_c, seen_c, got_c, base_c = excess_z(values, w, ends)
+        z_k, seen_k, got_k, base_k = excess_z(kpi, w, ends)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            kpi_now, kpi_before = got_k / seen_k, base_k / seen_k
+            degraded = (kpi_now >= kpi_before * (1 + cfg.kpi_rise)) & (
+                kpi_now - kpi_before >= cfg.kpi_min_delta
+            )
+            combined = (z_c + z_k) / np.sqrt(2.0)
+            firing = (
+                degraded
+                & (z_k >= cfg.kpi_z)
+                & (z_c >= cfg.complaint_z)
+                & (combined >= cfg.combined_z)
+                & (seen_k >= w / 2)
+                & (seen_c >= w / 2)
+            )
+        rows, at = np.nonzero(firing)
+        hours = end_hours(window, ends)
+        findings = []
+        for i, e in zip(rows.tolist(), at.tolist(), strict=True):
+            key = window.keys[i]
+            cur, prev, z = float(got_c[i, e]), float(base_c[i, e]), float(combined[i, e])
+            findings.append(
+                finding(
+                    self.name,
+                    key,
+                    int(hours[e]),
+                    w,
+                    cur,
+                    prev,
+                    p_value=float(stats.norm.sf(z)),
+                    score=z,
+                    explanation=(
+                        f"site fault precursor: {cfg.kpi_metric} {kpi_before[i, e]:.3g} -> "
+                        f"{kpi_now[i, e]:.3g} over the last {w}h (z={z_k[i, e]:.1f}) while "
+                        f"{key.metric} ran at {cur:.0f} vs {prev:.0f} usual for those "
+                        f"hours ({pct(cur, prev) or 0:+.0f}%, z={z_c[i, e]:.1f}): "
+                        f"inspect the sites"
+                    ),
+                )
+            )
+        return findings
+
+    def _wow(self, window: SeriesWindow, kpi: np.ndarray, ends: int) -> list[Finding]:
+        cfg = self.config
+        w = cfg.window_hours
         need = WEEK_HOURS + w + ends - 1
         values, kpi = pad_left(window.values, need), pad_left(kpi, need)
         current = rolling_sums(values, w, ends)
@@ -103,6 +173,28 @@ class SiteFaultDetector(Detector):
                 )
             )
         return findings
+
+
+# the hour-by-hour expectation both signals are measured against (the burst detector's)
+EXPECTATION = BurstConfig(min_weeks=3)
+
+
+def excess_z(
+    values: np.ndarray, w: int, ends: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Over the ``w`` hours ending at each of the last ``ends`` columns: the z-score of the
+    summed excess over the hourly expectations, the hours known, the sum and its expectation.
+    """
+    expected, spread, judgeable, _ = expectation(values, EXPECTATION, ends + w - 1, sign=0)
+    observed = values[:, -(ends + w - 1) :]
+    usable = judgeable & np.isfinite(observed)
+    got = rolling_sums(np.where(usable, observed, 0.0), w, ends)
+    base = rolling_sums(np.where(usable, expected, 0.0), w, ends)
+    var = rolling_sums(np.where(usable, spread**2, 0.0), w, ends)
+    seen = rolling_sums(usable, w, ends)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(var > 0, (got - base) / np.sqrt(var), 0.0)
+    return z, seen, got, base
 
 
 class PeakCongestionConfig(DetectorConfig):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from detectors.base import Detector
+from detectors.burst import BurstDetector, DropDetector
 from detectors.composite import (
     PeakCongestionDetector,
     SiteFaultDetector,
@@ -16,6 +17,8 @@ REGISTRY: dict[str, type[Detector]] = {
     cls.name: cls
     for cls in (
         ThresholdDetector,
+        BurstDetector,
+        DropDetector,
         WeekOverWeekDetector,
         SeasonalDetector,
         EarlyTrendDetector,

@@ -25,7 +25,15 @@ NOTIFIABLE_EVENTS = (
     "commented",
     "started",
 )
-DEFAULT_EVENTS = ("opened", "escalated", "recovered", "resolved", "closed", "reopened")
+DEFAULT_EVENTS = (
+    "opened",
+    "refired",
+    "escalated",
+    "recovered",
+    "resolved",
+    "closed",
+    "reopened",
+)
 
 
 class _Model(BaseModel):

@@ -8,6 +8,9 @@ A pure state machine over event time. Rules:
 * findings of *another* detector on the same region and metric join the open incident
   (one problem, one ticket: the early-trend, week-over-week and site-fault detectors all
   watch the same complaints when a site degrades);
+* a region's network evidence is one problem too: KPI findings and site-fault findings
+  (complaints read with a KPI) of the same region join its open network incident, so a
+  failing site is one inspection ticket, not one per symptom;
 * after a ticket is resolved or closed, the fingerprint is in cooldown for
   ``cooldown_hours``: findings in that time are suppressed (counted, not ticketed).
 The state can be rebuilt from the open tickets, so a restarted worker keeps deduplicating.
@@ -32,6 +35,21 @@ class Incident:
     last_fired_hour: int
     recovered: bool = False
     metric: str = ""
+    detector: str = ""
+
+    @property
+    def problem(self) -> tuple[str, str]:
+        return problem_of(self.region, self.metric, self.detector)
+
+
+NETWORK = "network"
+
+
+def problem_of(region: str, metric: str, detector: str) -> tuple[str, str]:
+    """Which problem a finding is evidence of: its series, or its region's network."""
+    if metric.startswith("kpi.") or detector == "site_fault":
+        return (region, NETWORK)
+    return (region, metric)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +103,15 @@ class AlertPolicy:
                 firing[fp] = spec_finding
         actions: list[Action] = []
         by_series = {(i.region, i.metric): i for i in self.active.values()}
+        by_problem = {i.problem: i for i in self.active.values()}
         for fp in sorted(firing):
             spec_finding = firing[fp]
             incident = self.active.get(fp)
+            f = spec_finding.finding
             if incident is None:
-                f = spec_finding.finding
                 incident = by_series.get((f.region, f.metric))
+            if incident is None:
+                incident = by_problem.get(problem_of(f.region, f.metric, f.detector))
             if incident is not None:
                 refired = incident.recovered
                 incident.recovered = False
@@ -102,9 +123,10 @@ class AlertPolicy:
                 actions.append(Suppressed(fp, spec_finding, until))
                 continue
             key = ticket_key(fp, hour)
-            f = spec_finding.finding
-            self.active[fp] = Incident(fp, key, f.region, hour, hour, metric=f.metric)
-            by_series[(f.region, f.metric)] = self.active[fp]
+            incident = Incident(fp, key, f.region, hour, hour, metric=f.metric, detector=f.detector)
+            self.active[fp] = incident
+            by_series[(f.region, f.metric)] = incident
+            by_problem.setdefault(incident.problem, incident)
             actions.append(OpenTicket(key, fp, spec_finding))
         clear_after = self.settings.clear_after_ms
         for fp in sorted(self.active):

@@ -22,7 +22,7 @@ log = logging.getLogger("yujing.notify")
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    event: str  # opened | recovered | escalated
+    event: str  # opened | refired | recovered | escalated
     ticket: TicketView
     at: int
 

@@ -32,6 +32,7 @@ class AlertStats:
     opened: int = 0
     updated: int = 0
     recovered: int = 0
+    refired: int = 0
     suppressed: int = 0
 
 
@@ -89,6 +90,7 @@ class AlertService:
                 t.last_fired_hour,
                 recovered=t.recovered_at is not None,
                 metric=t.metric,
+                detector=t.detector,
             )
             for t in self.store.active()
         ]
@@ -118,6 +120,12 @@ class AlertService:
                 ended = self.store.record_finding(
                     action.ticket_key, action.finding, now, action.refired
                 )
+                if ended is None and action.refired:
+                    # recovered, then firing again: a new episode, and on-call hears of it
+                    refired = self.store.by_key(action.ticket_key)
+                    if refired is not None:
+                        self.stats.refired += 1
+                        self.notifier.send(Notification("refired", refired, now))
                 if ended is not None:  # a person resolved it meanwhile: cooldown from then
                     f = action.finding.finding
                     self.policy.ticket_closed(

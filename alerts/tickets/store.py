@@ -348,6 +348,11 @@ class TicketStore:
             ticket = s.get(Ticket, ticket_id)
             return None if ticket is None else TicketView.of(ticket)
 
+    def by_key(self, key: str) -> TicketView | None:
+        with self.session() as s:
+            ticket = self._by_key(s, key)
+            return None if ticket is None else TicketView.of(ticket)
+
     def all(self) -> list[TicketView]:
         with self.session() as s:
             return [TicketView.of(t) for t in s.scalars(select(Ticket).order_by(Ticket.id))]

@@ -1,0 +1,248 @@
+"""Bursts and drops: each hour against what this hour of the day (or week) usually brings.
+
+Why per hour: a crash count that jumps from ~6 to 2,000 for thirteen hours, or complaint
+intake that collapses because the hotline is down, is an incident *in that hour*; a 7-day
+sum spreads it over a week and sees it days late, or never.
+
+The expectation of an hour is the median of the same hour on the previous ``days`` days
+(from the third day of a series on), or of the same hour of the week in the previous
+``weeks`` weeks once ``min_weeks`` of them are known (weekly rhythm: Mondays are not
+Sundays). Medians leave earlier anomalies out without having to know where they were: one
+bad day among seven, or one holiday week among four, does not move them.
+
+The spread is the larger of the samples' own robust spread (1.4826 x MAD: the series'
+overdispersion, as a negative-binomial or quasi-Poisson model would have it), the Poisson
+noise of the expectation for count series, and ``min_relative_spread`` of it for any
+series, so non-integer rates (below 1 as well) are judged on their own scale. An hour
+fires when it lies ``k`` spreads above (``burst``) or below (``drop``) the expectation
+*and* differs by at least ``min_change`` of it: significant and large enough to matter.
+
+>>> import numpy as np
+>>> from detectors import BurstDetector, SeriesKey, SeriesWindow
+>>> hours = np.tile([5.0, 6.0, 7.0, 6.0], 60)[: 3 * 24 + 1]
+>>> hours[-1] = 60.0  # ten times the usual
+>>> window = SeriesWindow([SeriesKey("r1", "complaints.total")], hours[None, :], end_hour=0)
+>>> [round(f.observed) for f in BurstDetector().evaluate(window)]
+[60]
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field, model_validator
+from scipy import stats
+
+from detectors.base import (
+    Detector,
+    DetectorConfig,
+    Finding,
+    SeriesWindow,
+    end_hours,
+    finding,
+    pad_left,
+    pct,
+)
+from detectors.timeaxis import WEEK_HOURS
+
+MAD_TO_SIGMA = 1.4826  # a normal distribution's standard deviation per unit of MAD
+
+
+class BurstConfig(DetectorConfig):
+    k: float = Field(default=8.0, gt=0, le=50)  # spreads from the expectation
+    min_change: float = Field(default=0.5, ge=0, le=100)  # and this fraction of it
+    min_excess: float = Field(default=0.0, ge=0)  # and at least this much (series' units)
+    days: int = Field(default=7, ge=2, le=28)  # daily samples: same hour, days before
+    min_days: int = Field(default=2, ge=2, le=28)  # known daily samples to judge at all
+    weeks: int = Field(default=4, ge=2, le=12)  # weekly samples: same hour of the week
+    min_weeks: int = Field(default=2, ge=2, le=12)  # known weekly samples to use them
+    min_relative_spread: float = Field(default=0.1, ge=0, le=10)
+    poisson_alpha: float = Field(default=1e-7, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _minimums_within_samples(self) -> BurstConfig:
+        if self.min_days > self.days or self.min_weeks > self.weeks:
+            raise ValueError("min_days must be <= days and min_weeks <= weeks")
+        return self
+
+
+def _at(values: np.ndarray, columns: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """[rows, len(lags), len(columns)]: the given columns, each ``lag`` back."""
+    return values[:, columns[None, :] - lags[:, None]]
+
+
+def _median_and_spread(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (row, column): median, robust spread and how many samples were known.
+
+    A handful of samples per cell: sorting them (NaN last) and picking the middle is
+    several times faster than ``nanmedian``, which the live tick pays for on every series.
+    """
+    known = np.isfinite(samples).sum(axis=1)
+    median = _middle(np.sort(samples, axis=1), known)
+    mad = _middle(np.sort(np.abs(samples - median[:, None, :]), axis=1), known)
+    return median, MAD_TO_SIGMA * mad, known
+
+
+def _middle(ordered: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """The median of the first ``known`` values along axis 1 of sorted samples (NaN: none)."""
+    low = np.take_along_axis(ordered, np.maximum((known - 1) // 2, 0)[:, None, :], axis=1)
+    high = np.take_along_axis(ordered, np.maximum(known // 2, 0)[:, None, :], axis=1)
+    with np.errstate(invalid="ignore"):
+        middle = (low[:, 0, :] + high[:, 0, :]) / 2.0
+    return np.where(known > 0, middle, np.nan)
+
+
+def _model(
+    values: np.ndarray, cfg: BurstConfig, columns: np.ndarray, sign: int
+) -> tuple[np.ndarray, ...]:
+    """At the given columns, from the columns before: (expected, local spread, judgeable,
+    the neutral expectation that measures past misses, whether the samples are counts).
+
+    Once weeks are known, an hour must stand out from both the same hour of the week and
+    the same hour of the recent days (above the larger for a burst, below the smaller for
+    a drop): a few unusual weeks, or a weekday unlike the others, cannot alone make one.
+    """
+    daily_samples = _at(values, columns, np.arange(1, cfg.days + 1) * 24)
+    weekly_samples = _at(values, columns, np.arange(1, cfg.weeks + 1) * WEEK_HOURS)
+    daily, weekly = _median_and_spread(daily_samples), _median_and_spread(weekly_samples)
+    use_weekly = weekly[2] >= cfg.min_weeks
+    neutral = np.where(use_weekly, weekly[0], daily[0])
+    with np.errstate(invalid="ignore"):
+        weekly_wins = (weekly[0] >= daily[0]) if sign > 0 else (weekly[0] <= daily[0])
+    if sign == 0:  # neither side: the sums of many hours (site_fault's evidence)
+        weekly_wins = np.ones_like(use_weekly)
+    pick = use_weekly & (weekly_wins | ~np.isfinite(daily[0]))
+    expected = np.where(pick, weekly[0], daily[0])
+    local = np.where(pick, weekly[1], daily[1])
+    judgeable = (use_weekly | (daily[2] >= cfg.min_days)) & np.isfinite(expected)
+    counts = _whole(daily_samples) & _whole(weekly_samples)
+    return expected, local, judgeable, neutral, counts
+
+
+def _whole(samples: np.ndarray) -> np.ndarray:
+    """Per cell: are the known samples whole numbers (counts, with Poisson noise at least)?"""
+    return np.where(np.isfinite(samples), samples == np.round(samples), True).all(axis=1)
+
+
+# the series' own dispersion is measured on the hours 1, 8, 15, ... 162 before the judged
+# one: 24 hours that cover every hour of the day once (7 and 24 share no factor), at a
+# seventh of the cost of the whole week (the live tick computes them for every series)
+DISPERSION_LAGS = np.arange(1, WEEK_HOURS, 7)
+
+
+def expectation(
+    values: np.ndarray, cfg: BurstConfig, columns: int, sign: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(expected, spread, judgeable, counts) for each of the last ``columns`` columns.
+
+    ``counts``: the samples are whole numbers, so Poisson noise is the least spread.
+    ``sign``: +1 judges bursts, -1 drops, 0 neither (one expectation, for sums of hours).
+
+    Every quantity of a column depends on earlier columns only, so a column means the same
+    in every window that holds it: a scan over many hours equals one call per hour.
+    """
+    values = pad_left(values, cfg.weeks * WEEK_HOURS + WEEK_HOURS + columns)
+    n = values.shape[1]
+    judged = np.arange(n - columns, n)
+    earlier = np.unique((judged[None, :] - DISPERSION_LAGS[:, None]).ravel())
+    both = np.union1d(judged, earlier)
+    expected, local, judgeable, neutral, counts = _model(values, cfg, both, sign)
+    # how far each earlier hour missed its expectation, relative to it, capped at 100% so
+    # that an earlier anomaly counts as one bad hour rather than as noise
+    with np.errstate(invalid="ignore", divide="ignore"):
+        miss = np.abs(values[:, both] - neutral) / np.abs(neutral)
+    miss = np.where(neutral == 0, np.where(values[:, both] == 0, 0.0, 1.0), np.minimum(miss, 1))
+    miss = np.where(judgeable & np.isfinite(values[:, both]), miss, np.nan)
+    position = np.searchsorted(both, judged[None, :] - DISPERSION_LAGS[:, None])
+    samples = miss[:, position]  # [rows, lags, columns]
+    seen = np.isfinite(samples).sum(axis=1)
+    total = np.where(np.isfinite(samples), samples, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # mean absolute relative miss, as a standard deviation (x 1.2533)
+        relative = np.where(seen >= 8, 1.2533 * total / seen, np.nan)
+    at = np.searchsorted(both, judged)
+    expected, local, judgeable = expected[:, at], local[:, at], judgeable[:, at]
+    counts = counts[:, at]
+    floor = np.maximum(cfg.min_relative_spread * np.abs(expected), 1e-9)
+    poisson = np.where(counts, np.sqrt(np.maximum(expected, 1.0)), 0.0)
+    spread = np.fmax(np.fmax(np.fmax(local, floor), poisson), relative * np.abs(expected))
+    return expected, spread, judgeable, counts
+
+
+class BurstDetector(Detector):
+    """An hour far above its expectation."""
+
+    name: ClassVar[str] = "burst"
+    config_model: ClassVar[type[BurstConfig]] = BurstConfig
+    config: BurstConfig
+    sign: ClassVar[int] = 1
+
+    def history_hours(self) -> int:
+        return (self.config.weeks + 1) * WEEK_HOURS + 1
+
+    def evaluate(self, window: SeriesWindow) -> list[Finding]:
+        return self.scan(window, 1)
+
+    def _poisson_agrees(self, observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+        """For counts, the exact Poisson tail must be below ``poisson_alpha`` as well: at
+        a handful per hour the normal approximation makes 8 where 1 is usual look like a
+        7-sigma event, when chance alone brings it about once in 100,000 series-hours."""
+        rate = np.maximum(expected, 0.5)
+        if self.sign > 0:
+            tail = stats.poisson.sf(observed - 1, rate)
+        else:
+            tail = stats.poisson.cdf(observed, rate)
+        return tail <= self.config.poisson_alpha
+
+    def scan(self, window: SeriesWindow, ends: int) -> list[Finding]:
+        cfg = self.config
+        values = pad_left(window.values, self.history_hours() + ends - 1)
+        expected, spread, judgeable, counts = expectation(values, cfg, ends, self.sign)
+        observed = values[:, -ends:]
+        with np.errstate(invalid="ignore"):
+            z = (observed - expected) / spread * self.sign
+            change = np.abs(observed - expected)
+            large = (change >= cfg.min_change * np.abs(expected)) & (change >= cfg.min_excess)
+            firing = (z >= cfg.k) & large & judgeable & np.isfinite(observed)
+        rows, at = np.nonzero(firing)
+        if rows.size:
+            keep = self._poisson_agrees(observed[rows, at], expected[rows, at])
+            keep |= ~counts[rows, at]
+            rows, at = rows[keep], at[keep]
+        hours = end_hours(window, ends)
+        findings = []
+        for i, e in zip(rows.tolist(), at.tolist(), strict=True):
+            key = window.keys[i]
+            obs, base, zi = float(observed[i, e]), float(expected[i, e]), float(z[i, e])
+            findings.append(
+                finding(
+                    self.name,
+                    key,
+                    int(hours[e]),
+                    1,
+                    obs,
+                    base,
+                    score=abs(zi),
+                    explanation=(
+                        f"{self.name}: {key.metric} {obs:.4g} this hour vs {base:.4g} "
+                        f"usual for this hour ({pct(obs, base) or 0:+.0f}%, {zi:.1f} "
+                        f"spreads {'above' if self.sign > 0 else 'below'})"
+                    ),
+                )
+            )
+        return findings
+
+
+class DropConfig(BurstConfig):
+    min_change: float = Field(default=0.3, ge=0, le=1)
+
+
+class DropDetector(BurstDetector):
+    """An hour far below its expectation: its own kind of finding (and ticket), because a
+    collapse of traffic or of complaint intake (a hotline outage) is a different problem
+    from a burst of the same series, and is switched on per metric."""
+
+    name: ClassVar[str] = "drop"
+    config_model: ClassVar[type[BurstConfig]] = DropConfig
+    sign: ClassVar[int] = -1
