@@ -6,7 +6,7 @@ here, below both, so that neither has to import the other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from detectors.base import Finding
@@ -37,3 +37,5 @@ class TickResult:
     hour: int
     regions: frozenset[str]  # every series of these regions was judged this tick
     findings: list[SpecFinding]
+    # spec id -> series it could not judge yet (too few known hours for its detector)
+    unjudged: dict[str, int] = field(default_factory=dict)

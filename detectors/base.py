@@ -124,6 +124,11 @@ class Detector(ABC):
         """Other metrics this detector reads beside the judged one (two-signal detectors)."""
         return []
 
+    def min_known_hours(self) -> int:
+        """Known hours a series needs before this detector can judge it at all: a series
+        with fewer is reported as not judged yet rather than passed over in silence."""
+        return self.history_hours()
+
     def evaluate(self, window: SeriesWindow) -> list[Finding]:
         """Judge the window's last hour."""
         return self.scan(window, 1)

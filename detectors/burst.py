@@ -181,6 +181,9 @@ class BurstDetector(Detector):
     def history_hours(self) -> int:
         return (self.config.weeks + 1) * WEEK_HOURS + 1
 
+    def min_known_hours(self) -> int:
+        return self.config.min_days * 24 + 1
+
     def evaluate(self, window: SeriesWindow) -> list[Finding]:
         return self.scan(window, 1)
 
@@ -235,6 +238,9 @@ class BurstDetector(Detector):
 
 
 class DropConfig(BurstConfig):
+    # a count cannot fall further than to zero: from 60 an hour that is ~8 Poisson spreads,
+    # from 25 only 5, so a drop is judged at fewer spreads than a burst
+    k: float = Field(default=5.0, gt=0, le=50)
     min_change: float = Field(default=0.3, ge=0, le=1)
 
 

@@ -64,6 +64,11 @@ class SiteFaultDetector(Detector):
     def context_metrics(self) -> list[str]:
         return [self.config.kpi_metric]
 
+    def min_known_hours(self) -> int:
+        if self.config.method == "evidence":  # half a window with daily expectations
+            return EXPECTATION.min_days * 24 + self.config.window_hours // 2
+        return self.history_hours()
+
     def evaluate(self, window: SeriesWindow) -> list[Finding]:
         return self.scan(window, 1)
 

@@ -74,6 +74,9 @@ class ThresholdDetector(Detector):
         cfg = self.config
         return max(cfg.min_consecutive_hours, cfg.lookback_hours if cfg.clear_at is not None else 0)
 
+    def min_known_hours(self) -> int:
+        return self.config.min_consecutive_hours
+
     def evaluate(self, window: SeriesWindow) -> list[Finding]:
         return self.scan(window, 1)
 

@@ -37,6 +37,7 @@ from detectors.base import (
     rolling_sums,
     scan_by_ends,
 )
+from detectors.dispersion import weekly_dispersion
 from detectors.timeaxis import WEEK_HOURS
 
 
@@ -152,6 +153,11 @@ class EarlyTrendDetector(Detector):
             return cfg.weeks * WEEK_HOURS + cfg.run_hours + 1
         return cfg.weeks * WEEK_HOURS + cfg.window_hours + cfg.min_consecutive_hours
 
+    def min_known_hours(self) -> int:
+        if self.config.method == "cusum":  # a day with its full baseline
+            return self.config.weeks * WEEK_HOURS + 24
+        return self.history_hours()
+
     def evaluate(self, window: SeriesWindow) -> list[Finding]:
         if self.config.method == "cusum":
             return self._cusum(window, 1)
@@ -169,7 +175,9 @@ class EarlyTrendDetector(Detector):
         columns = run + ends - 1  # every column some end's run covers
         counts, expected, usable = seasonal_expectation(values, cfg.weeks, columns)
         counts, expected = counts * usable, expected * usable
-        llr = poisson_llr(counts, expected, 1.0 + cfg.rise)
+        # quasi-Poisson: the evidence of counts noisier than Poisson is worth 1/phi as much
+        phi = weekly_dispersion(values, columns)
+        llr = poisson_llr(counts / phi, expected / phi, 1.0 + cfg.rise)
         stat, csum = windowed_cusum(llr, run, ends)
         # a young series runs on the hours it has: at least a day with a full baseline
         enough = rolling_sums(usable, 24, ends) == 24

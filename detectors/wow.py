@@ -3,8 +3,13 @@
 Why a significance test: a rise in percent alone alarms on noise at low volume (2 -> 3
 complaints is +50%). Given two Poisson counts over equal windows, the current count
 conditioned on their sum is Binomial(sum, 1/2) when the rate has not changed; the
-one-sided tail of that binomial is the p-value of "the rate went up". A finding needs all
-three: rise >= ``rise``, current volume >= ``min_volume`` and p-value <= ``alpha``.
+one-sided tail of that binomial is the p-value of "the rate went up". Real counts are
+noisier than Poisson, so the test runs on counts divided by the series' own dispersion
+(quasi-Poisson, ``detectors.dispersion``). A finding needs all three: rise >= ``rise``,
+current volume >= ``min_volume`` and p-value <= ``alpha``.
+
+``min_coverage``: the fraction of the 2 x ``window_hours`` hours that must be known in
+each week (a gap of a few hours scales the baseline instead of switching the rule off).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from detectors.base import (
     pct,
     rolling_sums,
 )
+from detectors.dispersion import weekly_dispersion
 
 
 class WeekOverWeekConfig(DetectorConfig):
@@ -33,7 +39,7 @@ class WeekOverWeekConfig(DetectorConfig):
     min_volume: float = Field(default=50, ge=0)
     alpha: float = Field(default=1e-3, gt=0, lt=1)
     window_hours: int = Field(default=168, ge=1, le=24 * 28)
-    min_coverage: float = Field(default=1.0, gt=0, le=1)
+    min_coverage: float = Field(default=0.75, gt=0, le=1)
 
 
 def wow_test(current: np.ndarray, previous: np.ndarray) -> np.ndarray:
@@ -52,8 +58,11 @@ def significant_rises(
     min_volume: float,
     alpha: float,
     mask: np.ndarray | None = None,
+    dispersion: np.ndarray | None = None,
 ) -> list[tuple[int, float]]:
-    """Rows whose count rose by ``rise`` or more, with volume and p <= ``alpha``: (row, p)."""
+    """Rows whose count rose by ``rise`` or more, with volume and p <= ``alpha``: (row, p).
+
+    With a ``dispersion`` (quasi-Poisson phi per row), the test runs on counts / phi."""
     with np.errstate(divide="ignore", invalid="ignore"):
         change = np.where(previous > 0, current / previous - 1.0, np.inf)
     candidates = (current >= min_volume) & (change >= rise)
@@ -62,7 +71,8 @@ def significant_rises(
     idx = np.flatnonzero(candidates)
     if not idx.size:
         return []
-    p_values = wow_test(current[idx], previous[idx])
+    phi = 1.0 if dispersion is None else dispersion[idx]
+    p_values = wow_test(current[idx] / phi, previous[idx] / phi)
     return [(int(i), float(p)) for i, p in zip(idx, p_values, strict=True) if p <= alpha]
 
 
@@ -77,6 +87,10 @@ class WeekOverWeekDetector(Detector):
 
     def history_hours(self) -> int:
         return 2 * self.config.window_hours
+
+    def min_known_hours(self) -> int:
+        cfg = self.config
+        return int(np.ceil(2 * cfg.window_hours * cfg.min_coverage))
 
     def evaluate(self, window: SeriesWindow) -> list[Finding]:
         return self.scan(window, 1)
@@ -102,6 +116,7 @@ class WeekOverWeekDetector(Detector):
             min_volume=cfg.min_volume,
             alpha=cfg.alpha,
             mask=(covered >= cfg.min_coverage).ravel(),
+            dispersion=weekly_dispersion(values, ends, w).ravel(),
         )
         hours = end_hours(window, ends)
         findings = []

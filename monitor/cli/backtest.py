@@ -34,7 +34,21 @@ def backtest(
         Path | None,
         typer.Option("--config", "-c", help="Config to test (default: the packaged default)."),
     ] = None,
-    labels: Annotated[Path | None, typer.Option(help="labels.json of known incidents.")] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            help="Labelled events: incidents (yujing simulate), NAB-style anomaly windows "
+            "or points per series (see docs/detectors.md)."
+        ),
+    ] = None,
+    noc: Annotated[
+        str | None,
+        typer.Option(
+            help="Play a 'staffed' NOC (recovered tickets stay open; a later episode "
+            "re-fires them) or an 'unattended' one (they resolve themselves). Default: "
+            "as the config's alerts.auto_resolve says."
+        ),
+    ] = None,
     compare: Annotated[Path | None, typer.Option(help="A second config, side by side.")] = None,
     plots: Annotated[
         Path | None, typer.Option(help="Write one PNG per alerted series here.")
@@ -44,15 +58,22 @@ def backtest(
     """Replay history through the same pipeline: what would this config have done?"""
     import orjson
 
-    from monitor.lab.backtest import Comparison, run_backtest
-    from monitor.lab.simulate_events import read_labels
+    from monitor.lab.backtest import NOCS, Comparison, run_backtest
+    from monitor.lab.labels import LabelsError, read_any
     from monitor.observability.logs import setup_logging
 
     setup_logging("WARNING")
     if (data is None) == (hourly is None):
         err.print("[red]give one of --data (events) or --hourly (hourly aggregates)[/red]")
         raise typer.Exit(2)
-    known = read_labels(labels) if labels else []
+    if noc is not None and noc not in NOCS:
+        err.print(f"--noc: one of {', '.join(NOCS)}", markup=False)
+        raise typer.Exit(2)
+    try:
+        known = read_any(labels) if labels else []
+    except LabelsError as exc:
+        err.print(f"labels: {exc}", markup=False)
+        raise typer.Exit(2) from exc
     configs = [(config.stem if config else "default", load_or_exit(config))]
     if compare is not None:
         configs.append((compare.stem, load_or_exit(compare)))
@@ -71,6 +92,7 @@ def backtest(
                     known,
                     name=name,  # type: ignore[arg-type]
                     keep_series=set(needed) if plots else None,
+                    noc=noc,
                 )
             )
     assert data is not None or hourly is not None
@@ -90,6 +112,7 @@ def backtest(
                     name=name,
                     keep_series=keep,  # type: ignore[arg-type]
                     progress=lambda k, t=task: bar.advance(t, k),
+                    noc=noc,
                 )
             )
     if plots is not None:
@@ -112,48 +135,60 @@ def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
 def _print_backtest(results: list, labels: list) -> None:  # type: ignore[type-arg]
     from rich.table import Table
 
-    table = Table(title="Backtest")
+    table = Table(title="Backtest", title_justify="left")
     table.add_column("")
     for r in results:
         table.add_column(r.name, justify="right")
-    rows = [
+    quality = [r.quality() for r in results]
+    rows: list[tuple[str, list[str]]] = [
+        ("NOC played", [q["noc"] for q in quality]),
         ("tickets", [str(len(r.tickets)) for r in results]),
-        ("precision", [_fmt(r.precision()) for r in results]),
-        ("recall", [_fmt(r.recall()) for r in results]),
-        ("mean delay (h)", [_fmt(r.mean_delay(), "{:.0f}") for r in results]),
-        (
-            "false alarms / region-week",
-            [_fmt(r.false_alarms_per_region_week, "{:.4f}") for r in results],
-        ),
-        ("replay seconds", [f"{r.seconds:.1f}" for r in results]),
+        ("detections (opened + re-fired)", [str(len(r.detections)) for r in results]),
     ]
+    if labels:
+        events = [q["events"] for q in quality]
+        rows += [
+            ("labelled events", [str(e["events"]) for e in events]),
+            ("caught", [str(e["caught"]) for e in events]),
+            ("recall", [_fmt(e["recall"]) for e in events]),
+            ("precision (detections)", [_fmt(e["precision"]) for e in events]),
+            ("F1", [_fmt(e["f1"]) for e in events]),
+            (
+                "false alarms / series-week",
+                [_fmt(e["false_alarms_per_series_week"]) for e in events],
+            ),
+            ("median delay (h)", [_fmt(e["median_delay_hours"], "{:.0f}") for e in events]),
+        ]
+        for profile in ("standard", "low_fp", "low_fn"):
+            rows.append(
+                (
+                    f"NAB {profile.replace('_', ' ')}",
+                    [_fmt(q["nab"][profile], "{:.1f}") for q in quality],
+                )
+            )
+    rows.append(("replay seconds", [f"{r.seconds:.1f}" for r in results]))
     for title, cells in rows:
         table.add_row(title, *cells)
     out.print(table)
-    for r in results:
-        per = Table(title=f"{r.name}: per detector")
-        for column in (
-            "detector",
-            "findings",
-            "series",
-            "caught",
-            "recall",
-            "precision",
-            "mean delay (h)",
-        ):
-            per.add_column(column)
-        for name, d in sorted(r.detectors.items()):
-            doc = d.to_json(len(labels))
-            per.add_row(
-                name,
-                str(d.findings),
-                str(d.series),
-                str(len(d.caught)),
-                _fmt(doc["recall"]),
-                _fmt(doc["precision"]),
-                _fmt(doc["mean_delay_hours"], "{:.0f}"),
-            )
-        out.print(per)
+    for r, q in zip(results, quality, strict=True):
+        if labels and q["per_detector"]:
+            per = Table(title=f"{r.name}: per detector (detections)", title_justify="left")
+            for column in ("detector", "detections", "caught", "recall", "precision", "delay h"):
+                per.add_column(column, justify="left" if column == "detector" else "right")
+            for name, e in q["per_detector"].items():
+                per.add_row(
+                    name,
+                    str(e["detections"]),
+                    str(e["caught"]),
+                    _fmt(e["recall"]),
+                    _fmt(e["precision"]),
+                    _fmt(e["median_delay_hours"], "{:.0f}"),
+                )
+            out.print(per)
+        young = {spec: n for spec, n in r.unjudged.items() if n}
+        if young:
+            listed = ", ".join(f"{spec} {n}" for spec, n in sorted(young.items()))
+            out.print(f"{r.name}: series not judged yet at the end (too little history): {listed}")
     if len(results) == 2 and labels:
         from monitor.lab.backtest import Comparison
 

@@ -262,16 +262,17 @@ def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
     if card is None:
         return
     score_table = Table(title="Scorecard: injected incidents")
-    for column in ("incident", "kind", "region", "metric", "caught", "delay", "ticket"):
+    for column in ("incident", "region", "metric", "caught", "after onset", "before peak"):
         score_table.add_column(column)
+    score_table.add_column("ticket")
     for inc in card.incidents:
         score_table.add_row(
             inc.id,
-            inc.kind,
             inc.region,
             inc.metric,
             "[green]yes[/green]" if inc.caught else "[red]MISSED[/red]",
             "—" if inc.delay_hours is None else f"{inc.delay_hours:.0f} h",
+            "—" if inc.lead_hours is None else f"{inc.lead_hours:.0f} h",
             "—" if inc.ticket_id is None else ", ".join(f"#{i}" for i in inc.ticket_ids),
         )
     out.print(score_table)

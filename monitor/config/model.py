@@ -7,10 +7,11 @@ watches nothing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -25,6 +26,7 @@ from alerts.notify.settings import NotificationSettings
 from alerts.policy.settings import AlertSettings
 from detectors.base import Detector
 from detectors.registry import REGISTRY
+from detectors.timeaxis import DAY_MS, HOUR_MS
 from monitor.windows.aggregation import WindowConfig, metric_names
 
 KNOWN_METRICS = frozenset(metric_names())
@@ -194,8 +196,22 @@ class MonitorConfig(_Model):
     region_groups: dict[str, list[RegionRef]] = Field(default_factory=dict)
     detectors: list[DetectorSpec] = Field(default_factory=list)
     mutes: list[Mute] = Field(default_factory=list)
+    # local dates whose hours are neither judged nor used as anyone's baseline: a holiday
+    # week must not make the normal week after it look like a rise
+    holidays: list[date] = Field(default_factory=list, max_length=2000)
     alerts: AlertSettings = AlertSettings()
     notifications: NotificationSettings = NotificationSettings()
+
+    def holiday_columns(self, end_hour: int, hours: int) -> np.ndarray | None:
+        """Which of the ``hours`` columns ending at ``end_hour`` fall on a listed holiday
+        (the config's local time); None when none do."""
+        if not self.holidays:
+            return None
+        starts = end_hour - np.arange(hours - 1, -1, -1, dtype=np.int64) * HOUR_MS
+        local_days = (starts + self.timezone_offset_hours * HOUR_MS) // DAY_MS
+        listed = np.array([(d - date(1970, 1, 1)).days for d in self.holidays], dtype=np.int64)
+        mask = np.isin(local_days, listed)
+        return mask if mask.any() else None
 
     def expand(self, refs: list[str]) -> set[str]:
         """Region names behind a list of names and ``@group`` references."""

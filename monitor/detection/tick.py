@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from alerts.findings import Severity, SpecFinding, TickResult
 from detectors.base import Detector, Finding, SeriesWindow
 from detectors.timeaxis import HOUR_MS
@@ -16,10 +18,12 @@ def evaluate_spec(
     regions: list[str] | None = None,
     config: MonitorConfig | None = None,
     ends: int = 1,
+    unjudged: dict[str, int] | None = None,
 ) -> list[tuple[Severity, Finding]]:
     """Run one spec: overridden regions with their parameters, the rest with the spec's.
 
-    Judges the ``ends`` hours that end at ``hour`` (one call per detector and metric).
+    Judges the ``ends`` hours that end at ``hour`` (one call per detector and metric);
+    counts into ``unjudged`` the series too young (or too gappy) for the detector.
     """
     judged = list(store.regions) if regions is None else list(regions)
     groups: list[tuple[Detector, Severity, list[str]]] = []
@@ -38,13 +42,32 @@ def evaluate_spec(
     out: list[tuple[Severity, Finding]] = []
     for detector, severity, rows in groups:
         hours = detector.history_hours() + ends - 1
+        holidays = None if config is None else config.holiday_columns(hour, hours)
         context_names = detector.context_metrics()
-        context = {name: store.window(name, hour, hours, rows).values for name in context_names}
+        context = {
+            name: _without(store.window(name, hour, hours, rows).values, holidays)
+            for name in context_names
+        }
         for metric in spec.metrics:
             window = store.window(metric, hour, hours, rows)
+            if holidays is not None:
+                window = SeriesWindow(window.keys, _without(window.values, holidays), hour)
+            if unjudged is not None:
+                known = np.isfinite(window.values).sum(axis=1)
+                young = int((known < detector.min_known_hours()).sum())
+                unjudged[spec.id] = unjudged.get(spec.id, 0) + young
             if context:
                 window = SeriesWindow(window.keys, window.values, window.end_hour, context)
             out.extend((severity, f) for f in detector.scan(window, ends))
+    return out
+
+
+def _without(values: np.ndarray, holidays: np.ndarray | None) -> np.ndarray:
+    """The window with its holiday hours unknown (a copy; the store is not touched)."""
+    if holidays is None:
+        return values
+    out = values.astype(float, copy=True)
+    out[:, holidays] = np.nan
     return out
 
 
@@ -71,11 +94,14 @@ def scan(
     ends = (last_hour - first_hour) // HOUR_MS + 1
     judged = sorted(regions) if regions is not None else list(store.regions)
     by_hour: dict[int, list[SpecFinding]] = {first_hour + i * HOUR_MS: [] for i in range(ends)}
+    unjudged: dict[str, int] = {}
     for spec in config.detectors:
-        for severity, finding in evaluate_spec(spec, store, last_hour, judged, config, ends):
+        for severity, finding in evaluate_spec(
+            spec, store, last_hour, judged, config, ends, unjudged
+        ):
             by_hour[finding.hour].append(SpecFinding(spec.id, severity, finding))
     members = frozenset(judged)
     return [
-        TickResult(hour=hour, regions=members, findings=findings)
+        TickResult(hour=hour, regions=members, findings=findings, unjudged=unjudged)
         for hour, findings in by_hour.items()
     ]

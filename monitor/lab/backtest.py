@@ -1,9 +1,16 @@
 """Backtest: replay history through the same aggregation, detectors and alert policy.
 
 Nothing here re-implements the pipeline: it runs the embedded runner on the events and
-listens to its ticks. What it adds is scoring: per detector and overall, the findings,
-the tickets that would open, precision and recall against labelled incidents, the mean
-detection delay and false alarms per region-week.
+listens to its ticks and notifications. What it adds is scoring against labels: the
+tickets that would open, and every *detection* (a ticket opened, or a recovered ticket
+firing again: what on-call would have been told) scored as NAB does and per event
+(precision, recall, F1, false alarms per series-week, median delay), overall and per
+detector.
+
+It plays one of two NOCs and says which: ``staffed`` (recovered tickets stay open until a
+person resolves them, so a later episode re-fires the same ticket) or ``unattended``
+(recovered tickets resolve themselves, so a later episode opens a new one after the
+cooldown).
 """
 
 from __future__ import annotations
@@ -14,15 +21,63 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alerts.findings import SpecFinding
+import numpy as np
+
+from alerts.findings import SpecFinding, TickResult
+from alerts.policy.notifiers import Notification
 from alerts.tickets.view import TicketView
 from detectors.timeaxis import HOUR_MS, WEEK_HOURS, WEEK_MS
 from monitor.config.model import MonitorConfig
 from monitor.detection.hourly_file import HourlySeries
 from monitor.lab.scorecard import GRACE_HOURS, Scorecard, concerns, matches, score
+from monitor.lab.scores import PROFILES, EventScores, ScoredSeries, event_scores, nab_score
 from monitor.lab.simulate_events import Label
 from monitor.runners.embedded import build, run_lines, run_series
 from monitor.windows.aggregation import HourlyAggregate
+
+NOCS = ("staffed", "unattended")
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """An hour at whose close on-call would have been told of something new."""
+
+    region: str
+    metric: str
+    detector: str
+    hour: int
+    event: str  # opened | refired
+    ticket_id: int
+
+
+class DetectionLog:
+    """A notifier that keeps the detections (openings and re-fires) of a replay."""
+
+    def __init__(self) -> None:
+        self.detections: list[Detection] = []
+
+    def send(self, notification: Notification) -> None:
+        t = notification.ticket
+        if notification.event == "opened":
+            hour = t.first_hour
+        elif notification.event == "refired":
+            hour = t.last_fired_hour
+        else:
+            return
+        self.detections.append(
+            Detection(t.region, t.metric, t.detector, hour, notification.event, t.id)
+        )
+
+
+def playing(config: MonitorConfig, noc: str | None) -> tuple[MonitorConfig, str]:
+    """The config as the chosen NOC runs it, and the NOC's name (default: what the
+    config's ``alerts.auto_resolve`` says)."""
+    if noc is None:
+        return config, "unattended" if config.alerts.auto_resolve else "staffed"
+    if noc not in NOCS:
+        raise ValueError(f"noc must be one of {NOCS}, not {noc!r}")
+    alerts = config.alerts.model_copy(update={"auto_resolve": noc == "unattended"})
+    return config.model_copy(update={"alerts": alerts}), noc
 
 
 @dataclass
@@ -60,6 +115,61 @@ class BacktestResult:
     seconds: float
     aggregates: dict[tuple[str, str], list[tuple[int, float]]]  # (region, metric) -> points
     findings: list[SpecFinding]
+    labels: list[Label] = field(default_factory=list)
+    detections: list[Detection] = field(default_factory=list)
+    hours: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    regions: list[str] = field(default_factory=list)
+    noc: str = "staffed"
+    unjudged: dict[str, int] = field(default_factory=dict)  # spec -> series at the end
+
+    def scored_series(self, detections: list[Detection] | None = None) -> list[ScoredSeries]:
+        """One scored series per region: its labelled events, and the detections that may
+        belong to each (a detection on a metric no label of the region concerns can only
+        be a false alarm)."""
+        chosen = self.detections if detections is None else detections
+        out = []
+        for region in sorted(set(self.regions) | {lab.region for lab in self.labels}):
+            labels = [lab for lab in self.labels if lab.region == region]
+            out.append(
+                ScoredSeries(
+                    region,
+                    self.hours,
+                    [(lab.start, lab.end) for lab in labels],
+                    [
+                        (
+                            d.hour,
+                            frozenset(
+                                k
+                                for k, lab in enumerate(labels)
+                                if concerns(lab, d.region, d.metric)
+                            ),
+                        )
+                        for d in chosen
+                        if d.region == region
+                    ],
+                )
+            )
+        return out
+
+    def events(self, detector: str | None = None) -> EventScores:
+        chosen = [d for d in self.detections if detector is None or d.detector == detector]
+        return event_scores(self.scored_series(chosen))
+
+    def nab(self) -> dict[str, float | None]:
+        series = self.scored_series()
+        return {profile: nab_score(series, profile) for profile in PROFILES}
+
+    def quality(self) -> dict[str, object]:
+        """Scores against the labels: NAB's, event level, and per detector."""
+        return {
+            "noc": self.noc,
+            "nab": self.nab(),
+            "events": self.events().to_json(),
+            "per_detector": {
+                name: self.events(name).to_json()
+                for name in sorted({d.detector for d in self.detections})
+            },
+        }
 
     @property
     def false_alarms_per_region_week(self) -> float:
@@ -88,11 +198,26 @@ class BacktestResult:
             "false_alarms": len(self.scorecard.false_alarms),
             "false_alarms_per_region_week": self.false_alarms_per_region_week,
             "scorecard": self.scorecard.to_json(),
+            "quality": self.quality(),
+            "unjudged_series": self.unjudged,
             "detectors": {
                 name: d.to_json(len(self.scorecard.incidents))
                 for name, d in sorted(self.detectors.items())
             },
         }
+
+
+@dataclass
+class _Listener:
+    """What a replay records beside the tickets: findings, detections, the young series."""
+
+    findings: list[SpecFinding] = field(default_factory=list)
+    log: DetectionLog = field(default_factory=DetectionLog)
+    unjudged: dict[str, int] = field(default_factory=dict)
+
+    def on_tick(self, result: TickResult) -> None:
+        self.findings.extend(result.findings)
+        self.unjudged = dict(result.unjudged)
 
 
 def run_backtest(
@@ -102,9 +227,11 @@ def run_backtest(
     name: str = "config",
     keep_series: set[str] | None = None,
     progress: Callable[[int], None] | None = None,
+    noc: str | None = None,
 ) -> BacktestResult:
     """Replay raw event ``lines`` with ``config``; score against ``labels``."""
-    findings: list[SpecFinding] = []
+    config, played = playing(config, noc)
+    heard = _Listener()
     points: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
     hours_seen: set[int] = set()
     regions: set[str] = set()
@@ -119,16 +246,23 @@ def run_backtest(
                 points[(agg.region, metric)].append((agg.hour, values.get(metric, float("nan"))))
 
     with tempfile.TemporaryDirectory() as tmp:
-        run = build(config, f"sqlite:///{Path(tmp) / 'backtest.db'}")
-        run.pipeline.observe(tick=lambda result: findings.extend(result.findings))
+        run = build(config, f"sqlite:///{Path(tmp) / 'backtest.db'}", notifier=heard.log)
+        run.pipeline.observe(tick=heard.on_tick)
         run.pipeline.observe(aggregate=on_aggregate)
         run_lines(run, lines, progress=progress)
         tickets = run.tickets.all()
         run.tickets.close()
     span = (max(hours_seen) - min(hours_seen) + HOUR_MS) if hours_seen else 0
-    return _scored(
-        name, labels, tickets, findings, len(regions) * span / WEEK_MS, run.seconds, dict(points)
+    hours = (
+        np.arange(min(hours_seen), max(hours_seen) + HOUR_MS, HOUR_MS, dtype=np.int64)
+        if hours_seen
+        else np.zeros(0, dtype=np.int64)
     )
+    result = _scored(
+        name, labels, tickets, heard.findings, len(regions) * span / WEEK_MS, run.seconds,
+        dict(points),
+    )  # fmt: skip
+    return _with_detections(result, heard, hours, sorted(regions), played)
 
 
 def run_backtest_series(
@@ -139,14 +273,19 @@ def run_backtest_series(
     keep_series: set[str] | None = None,
     db_url: str | None = None,
     scan_hours: int = WEEK_HOURS,
+    noc: str | None = None,
 ) -> BacktestResult:
     """Judge hourly data with ``config`` (months of it, without the raw events); score it."""
-    findings: list[SpecFinding] = []
+    config, played = playing(config, noc)
+    heard = _Listener()
     with tempfile.TemporaryDirectory() as tmp:
         run = build(
-            config, db_url or f"sqlite:///{Path(tmp) / 'backtest.db'}", scan_hours=scan_hours
+            config,
+            db_url or f"sqlite:///{Path(tmp) / 'backtest.db'}",
+            scan_hours=scan_hours,
+            notifier=heard.log,
         )
-        run.pipeline.observe(tick=lambda result: findings.extend(result.findings))
+        run.pipeline.observe(tick=heard.on_tick)
         run_series(run, series)
         tickets = run.tickets.all()
         run.tickets.close()
@@ -158,7 +297,19 @@ def run_backtest_series(
             for i, region in enumerate(series.regions):
                 points[(region, metric)] = list(zip(hours, values[i].tolist(), strict=True))
     region_weeks = len(series.regions) * series.hours * HOUR_MS / WEEK_MS
-    return _scored(name, labels, tickets, findings, region_weeks, run.seconds, points)
+    result = _scored(name, labels, tickets, heard.findings, region_weeks, run.seconds, points)
+    return _with_detections(
+        result, heard, np.asarray(hours, dtype=np.int64), list(series.regions), played
+    )
+
+
+def _with_detections(
+    result: BacktestResult, heard: _Listener, hours: np.ndarray, regions: list[str], noc: str
+) -> BacktestResult:
+    result.detections = sorted(heard.log.detections, key=lambda d: (d.hour, d.ticket_id))
+    result.hours, result.regions, result.noc = hours, regions, noc
+    result.unjudged = heard.unjudged
+    return result
 
 
 def _scored(
@@ -199,6 +350,7 @@ def _scored(
         seconds=seconds,
         aggregates=points,
         findings=findings,
+        labels=labels,
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from alerts.tickets.view import TicketView
 from detectors.timeaxis import HOUR_MS
+from monitor.lab.labels import ANY_METRIC
 from monitor.lab.simulate_events import Label
 
 
@@ -26,6 +27,7 @@ class IncidentScore:
     delay_hours: float | None
     ticket_id: int | None
     ticket_ids: list[int] = field(default_factory=list)
+    lead_hours: float | None = None  # how long before the problem's worst hour
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -37,6 +39,7 @@ class IncidentScore:
             "delay_hours": self.delay_hours,
             "ticket_id": self.ticket_id,
             "tickets": len(self.ticket_ids),
+            "lead_hours": self.lead_hours,
         }
 
 
@@ -71,8 +74,11 @@ GRACE_HOURS = 72
 
 
 def concerns(label: Label, region: str, metric: str) -> bool:
-    """Is this series the incident's metric, or one of its related metrics, in its region?"""
-    return region == label.region and (metric == label.metric or metric in label.related)
+    """Is this series the incident's metric, or one of its related metrics, in its region?
+    (A window or point labelled on a whole region concerns every metric of it.)"""
+    return region == label.region and (
+        metric == label.metric or metric in label.related or label.metric == ANY_METRIC
+    )
 
 
 def matches(
@@ -108,6 +114,9 @@ def score(
                 delay_hours=None if first is None else (first.opened_at - label.start) / HOUR_MS,
                 ticket_id=None if first is None else first.id,
                 ticket_ids=[t.id for t in matched],
+                lead_hours=None
+                if first is None or label.peak is None
+                else (label.peak - first.opened_at) / HOUR_MS,
             )
         )
     false_alarms = [t for t in tickets if t.id not in used]

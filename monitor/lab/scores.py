@@ -33,14 +33,30 @@ PROFILES: dict[str, tuple[float, float, float]] = {
 }
 
 
+Allowed = frozenset[int] | None  # the windows a detection may belong to (None: any)
+
+
 @dataclass(frozen=True)
 class ScoredSeries:
-    """One series' rows (epoch ms, sorted), its labelled windows and its detection hours."""
+    """One series' rows (epoch ms, sorted), its labelled windows and its detections.
+
+    A detection is the start of the hour at whose close it was made, alone or with the
+    indexes of the windows it may belong to (a detection on an unrelated metric of a
+    region belongs to none of its windows)."""
 
     name: str
     rows: np.ndarray
     windows: Sequence[tuple[int, int]]  # inclusive [start, end], epoch ms
-    detections: Sequence[int]  # start of the hour at whose close the detection was made
+    detections: Sequence[int | tuple[int, Allowed]]
+
+    def pairs(self) -> list[tuple[int, Allowed]]:
+        """Detections as (hour, allowed windows), in time order, one per hour."""
+        best: dict[int, Allowed] = {}
+        for item in self.detections:
+            hour, allowed = item if isinstance(item, tuple) else (item, None)
+            known = best.get(hour, frozenset())
+            best[hour] = None if allowed is None or known is None else known | allowed
+        return sorted(best.items())
 
 
 def _sigmoid(y: float) -> float:
@@ -53,17 +69,24 @@ def nab_raw(series: ScoredSeries, profile: str = "standard") -> float:
     a_tp, a_fn, a_fp = PROFILES[profile]
     rows = series.rows
     probation = min(int(0.15 * len(rows)), 750)
-    windows = sorted(
+    windows = [
         (int(np.searchsorted(rows, start, "left")), int(np.searchsorted(rows, end, "right")) - 1)
         for start, end in series.windows
-    )
+    ]
     hit = [False] * len(windows)
     total = 0.0
-    for hour in sorted(set(series.detections)):
+    for hour, allowed in series.pairs():
         i = int(np.searchsorted(rows, hour + HOUR_MS, "left")) - 1
         if i < probation:
             continue
-        inside = next((w for w, (a, b) in enumerate(windows) if a <= i <= b), None)
+        inside = next(
+            (
+                w
+                for w, (a, b) in enumerate(windows)
+                if a <= i <= b and (allowed is None or w in allowed)
+            ),
+            None,
+        )
         if inside is not None:
             if not hit[inside]:
                 hit[inside] = True
@@ -75,7 +98,7 @@ def nab_raw(series: ScoredSeries, profile: str = "standard") -> float:
         if not before:
             total -= a_fp
             continue
-        a, b = before[-1]
+        a, b = max(before, key=lambda w: w[1])
         total += a_fp * _sigmoid((i - b) / max(b - a, 1))
     return total - a_fn * hit.count(False)
 
@@ -146,10 +169,14 @@ def event_scores(series: Sequence[ScoredSeries]) -> EventScores:
         out.events += len(spans)
         if len(s.rows):
             out.series_weeks += (int(s.rows[-1]) - int(s.rows[0]) + HOUR_MS) / WEEK_MS
-        known = [hour + HOUR_MS for hour in sorted(set(s.detections))]  # when told
         first: dict[int, int] = {}
-        for at in known:
-            inside = [k for k, (a, b) in enumerate(spans) if a < at <= b + HOUR_MS]
+        for hour, allowed in s.pairs():
+            at = hour + HOUR_MS  # when on-call is told
+            inside = [
+                k
+                for k, (a, b) in enumerate(spans)
+                if a < at <= b + HOUR_MS and (allowed is None or k in allowed)
+            ]
             out.detections += 1
             if inside:
                 out.true_detections += 1

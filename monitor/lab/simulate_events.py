@@ -227,6 +227,7 @@ class Label:
     start: int
     end: int
     related: tuple[str, ...] = ()
+    peak: int | None = None  # the hour the problem was at its worst, when known
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -237,7 +238,7 @@ class Label:
             "start": to_iso(self.start),
             "end": to_iso(self.end),
             "related": list(self.related),
-        }
+        } | ({} if self.peak is None else {"peak": to_iso(self.peak)})
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Label:
@@ -249,6 +250,7 @@ class Label:
             start=from_iso(str(data["start"])),
             end=from_iso(str(data["end"])),
             related=tuple(data.get("related", ())),
+            peak=from_iso(str(data["peak"])) if data.get("peak") else None,
         )  # type: ignore[arg-type]
 
 
@@ -267,6 +269,18 @@ class World:
     @property
     def start_ms(self) -> int:
         return from_iso(self.config.start)
+
+
+def _worst_hour(world: World, region: int, metric: str, h0: int, h1: int) -> int:
+    """Hours after ``h0`` at which the incident's metric was expected at its highest."""
+    family, _, name = metric.partition(".")
+    if family == "complaints":
+        expected = world.rate[region, [c.value for c in CATS].index(name), h0:h1]
+    elif name.startswith("bandwidth_utilisation"):
+        expected = world.util[region, :, h0:h1].max(axis=0)
+    else:
+        expected = world.loss[region, :, h0:h1].max(axis=0)
+    return int(np.argmax(expected)) if expected.size else 0
 
 
 def _ramp(hours: int, ramp_hours: int) -> np.ndarray:
@@ -313,6 +327,7 @@ def _inject(world: World, rng: np.random.Generator) -> None:
                 start=start + h0 * HOUR_MS,
                 end=start + min(h1, T) * HOUR_MS,
                 related=related,
+                peak=start + (h0 + _worst_hour(world, region, metric, h0, min(h1, T))) * HOUR_MS,
             )
         )
 

@@ -128,6 +128,13 @@ class WorkerMetrics:
                 ("observed", "Observed value of the detector's latest finding."),
             )
         )
+        self.unjudged = Gauge(
+            "yujing_series_unjudged",
+            "Series a detector spec cannot judge yet: too few known hours of history "
+            "for its detector (a new region, or a gap).",
+            ["spec"],
+            registry=r,
+        )
         self.risk = Gauge(
             "yujing_region_risk_score",
             "Firing detector specs plus the largest positive "
@@ -172,6 +179,8 @@ class WorkerMetrics:
             self._latest[aggregate.region] = aggregate
 
     def on_tick(self, result: TickResult) -> None:
+        for spec, young in result.unjudged.items():
+            self.unjudged.labels(spec).set(young)
         now_firing: set[tuple[str, str, str]] = set()
         for sf in result.findings:
             f = sf.finding

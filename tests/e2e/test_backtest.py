@@ -45,18 +45,6 @@ def test_site_fault_precursor_flags_the_degrading_site_before_the_wow_rule():
     assert result.detectors["early_trend"].caught[site] + 24 <= wow
 
 
-@pytest.mark.slow
-def test_early_trend_flags_the_degrading_site_a_day_before_the_wow_rule():
-    """The default world (seed 7, 50 regions x 5 weeks), the default config."""
-    world, lines = generate(SimConfig())
-    result = run_backtest(load_config(), lines, world.labels)
-    (site,) = [lab.id for lab in world.labels if lab.kind == "site_degradation"]
-    wow = result.detectors["wow"].caught[site]
-    early = result.detectors["early_trend"].caught[site]
-    assert early + 24 <= wow, (early, wow)
-    assert result.scorecard.false_alarms == []
-
-
 def test_cli_compare_and_plots(small_world, tmp_path):
     events, labels = small_world
     strict = tmp_path / "strict.yaml"

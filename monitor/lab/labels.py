@@ -1,0 +1,89 @@
+"""Labelled events for ``yujing backtest --labels``, in the three forms people have them.
+
+* incidents (what ``yujing simulate`` writes): ``{"incidents": [{"id", "kind", "region",
+  "metric", "start", "end", "related"}, ...]}``: an event on one series (and its related
+  metrics) of one region;
+* anomaly windows (NAB's ``windows.json``): ``{"<series>": [[start, end], ...]}``;
+* points: ``{"<series>": ["<time>", ...]}``: each labels its hour.
+
+In the last two forms ``<series>`` is a region, or ``region/metric`` for one metric of it;
+a file name's extension is dropped (``nyc_taxi.csv`` is region ``nyc_taxi``), so NAB's
+file loads as is next to hourly data whose regions are named after its series. Times are
+ISO 8601; without a zone they are UTC (``2014-11-02 09:00:00.000000`` as NAB writes them).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from detectors.timeaxis import HOUR_MS
+from monitor.lab.simulate_events import Label
+
+ANY_METRIC = "*"
+MAX_LABELS_BYTES = 64 * 1024 * 1024
+
+
+class LabelsError(ValueError):
+    """The labels file cannot be read; the message says where and why."""
+
+
+def read_any(path: Path) -> list[Label]:
+    try:
+        if path.stat().st_size > MAX_LABELS_BYTES:
+            raise LabelsError(f"{path}: larger than {MAX_LABELS_BYTES // 2**20} MiB")
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise LabelsError(f"{path}: {exc}") from exc
+    try:
+        return parse(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LabelsError(f"{path}: {exc}") from exc
+
+
+def parse(data: object) -> list[Label]:
+    if isinstance(data, dict) and "incidents" in data:
+        return [Label.from_json(item) for item in data["incidents"]]
+    if not isinstance(data, dict):
+        raise ValueError("expected an object: incidents, or series -> windows or points")
+    labels: list[Label] = []
+    for series, items in data.items():
+        if not isinstance(items, list):
+            raise ValueError(f"{series!r}: expected a list of windows or points")
+        region, metric = _series(str(series))
+        for k, item in enumerate(items):
+            if isinstance(item, list) and len(item) == 2:
+                start, end, kind = parse_time(item[0]), parse_time(item[1]), "window"
+            elif isinstance(item, str | int | float):
+                start = parse_time(item) // HOUR_MS * HOUR_MS
+                end, kind = start + HOUR_MS - 1, "point"
+            else:
+                raise ValueError(f"{series!r}[{k}]: expected [start, end] or a time")
+            if end < start:
+                raise ValueError(f"{series!r}[{k}]: ends before it starts")
+            labels.append(Label(f"{region}-{kind}-{k + 1}", kind, region, metric, start, end))
+    return labels
+
+
+def _series(name: str) -> tuple[str, str]:
+    region, _, metric = name.partition("/")
+    if not metric and "." in region:
+        region = region.rsplit(".", 1)[0]  # a file name: nyc_taxi.csv
+    return region, metric or ANY_METRIC
+
+
+def parse_time(value: object) -> int:
+    """Epoch ms from ISO 8601 (UTC when it names no zone) or a number of epoch ms."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    if not isinstance(value, str):
+        raise ValueError(f"not a time: {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"not an ISO 8601 time: {value!r}") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
