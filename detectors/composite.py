@@ -40,10 +40,10 @@ class SiteFaultConfig(DetectorConfig):
     window_hours: int = Field(default=24, ge=6, le=WEEK_HOURS)
     # evidence: z of the KPI's excess, of the complaints' excess, and of both together
     kpi_z: float = Field(default=4.0, gt=0, le=50)
-    complaint_z: float = Field(default=1.0, ge=0, le=50)
+    complaint_z: float = Field(default=0.0, ge=-50, le=50)
     combined_z: float = Field(default=5.0, gt=0, le=50)
     # both methods: the KPI mean must rise by this fraction, and by this much in its units
-    kpi_rise: float = Field(default=0.5, gt=0, le=1000)
+    kpi_rise: float = Field(default=0.25, gt=0, le=1000)
     kpi_min_delta: float = Field(default=0.0, ge=0)
     # wow: the complaints' week-over-week test
     rise: float = Field(default=0.25, gt=0, le=100)

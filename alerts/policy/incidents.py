@@ -8,9 +8,10 @@ A pure state machine over event time. Rules:
 * findings of *another* detector on the same region and metric join the open incident
   (one problem, one ticket: the early-trend, week-over-week and site-fault detectors all
   watch the same complaints when a site degrades);
-* a region's network evidence is one problem too: KPI findings and site-fault findings
-  (complaints read with a KPI) of the same region join its open network incident, so a
-  failing site is one inspection ticket, not one per symptom;
+* a region's network evidence is one problem too: KPI findings, site-fault findings and
+  findings on complaints the network team owns (weak signal, broadband lag) of the same
+  region join its open network incident, so a failing site is one inspection ticket, not
+  one per symptom and detector;
 * after a ticket is resolved or closed, the fingerprint is in cooldown for
   ``cooldown_hours``: findings in that time are suppressed (counted, not ticketed).
 The state can be rebuilt from the open tickets, so a restarted worker keeps deduplicating.
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from alerts.findings import SpecFinding, TickResult
 from alerts.policy.fingerprint import fingerprint, ticket_key
 from alerts.policy.settings import AlertSettings
+from alerts.taxonomy import Department, department_for
 from detectors.timeaxis import HOUR_MS
 
 
@@ -46,10 +48,15 @@ NETWORK = "network"
 
 
 def problem_of(region: str, metric: str, detector: str) -> tuple[str, str]:
-    """Which problem a finding is evidence of: its series, or its region's network."""
-    if metric.startswith("kpi.") or detector == "site_fault":
+    """Which problem a finding is evidence of: its series, or its region's network (KPI
+    findings, site-fault findings and complaints the network team owns; an evening
+    capacity shortage stays its own problem)."""
+    if detector == "peak_congestion":
+        return (region, metric)
+    if detector == "site_fault" or department_for(metric) is Department.NETWORK_MAINTENANCE:
         return (region, NETWORK)
-    return (region, metric)
+    # a category's count and its rate per subscriber are one problem
+    return (region, metric.replace("complaint_rate.", "complaints.", 1))
 
 
 @dataclass(frozen=True, slots=True)

@@ -343,11 +343,12 @@ def _inject(world: World, rng: np.random.Generator) -> None:
         "complaints.broadband_lag",
         h0,
         h1,
-        (
+        (  # the failing site is the region's network problem: any of its evidence
             "kpi.packet_loss.mean",
             "kpi.packet_loss.max",
             "kpi.packet_loss.p95",
             "complaint_rate.broadband_lag",
+            "complaints.weak_signal",
         ),
     )
 

@@ -50,7 +50,7 @@ def test_distinct_fingerprints_get_distinct_tickets(service):
             hour,
             finding(hour, region="r1"),
             finding(hour, region="r2"),
-            finding(hour, metric="complaints.weak_signal"),
+            finding(hour, metric="complaints.unclear_terms"),
             finding(hour, detector="threshold"),
         ),
         now=hour,
@@ -107,7 +107,8 @@ def test_ticket_routing_and_sla_due_times(service):
         "kpi.packet_loss.mean": Department.NETWORK_MAINTENANCE,
     }
     now = hour + HOUR
-    service.handle(tick(hour, *[finding(hour, metric=m) for m in cases]), now=now)
+    findings = [finding(hour, region=f"r{i}", metric=m) for i, m in enumerate(cases)]
+    service.handle(tick(hour, *findings), now=now)
     tickets = {t.metric: t for t in service.store.all()}
     for metric, department in cases.items():
         t = tickets[metric]
@@ -157,11 +158,13 @@ def test_a_second_worker_with_stale_state_adopts_the_open_ticket(tmp_path, sqlit
 def test_another_detector_on_the_same_series_joins_the_open_ticket(service):
     run_hours(service, T0, 3, firing_hours={0, 1, 2}, detector="early_trend")
     run_hours(service, T0 + 3 * HOUR, 3, firing_hours={0, 1, 2}, detector="wow")
-    run_hours(service, T0 + 6 * HOUR, 2, firing_hours={0, 1}, metric="complaints.weak_signal")
+    run_hours(service, T0 + 6 * HOUR, 2, firing_hours={0, 1}, metric="complaints.unclear_terms")
+    # weak signal is the same region's network problem as broadband lag: it joins too
+    run_hours(service, T0 + 8 * HOUR, 2, firing_hours={0, 1}, metric="complaints.weak_signal")
     tickets = service.store.all()
     assert [(t.metric, t.detector, t.occurrences) for t in tickets] == [
-        ("complaints.broadband_lag", "early_trend", 6),
-        ("complaints.weak_signal", "wow", 2),
+        ("complaints.broadband_lag", "early_trend", 8),
+        ("complaints.unclear_terms", "wow", 2),
     ]
 
 

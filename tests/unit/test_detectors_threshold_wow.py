@@ -67,9 +67,11 @@ def test_wow_is_vectorised_and_judges_each_series_alone():
     assert sorted(f.region for f in findings) == ["r1", "r3"]
 
 
-def test_wow_needs_two_full_windows_of_history():
+def test_wow_needs_three_quarters_of_each_week():
     values = weekly(1000, 1500)
-    values[:10] = np.nan  # the stream started late
+    values[:10] = np.nan  # the stream started ten hours late: the baseline is scaled
+    assert len(WOW.evaluate(window(values))) == 1
+    values[:60] = np.nan  # most of a day and a half missing from the first week
     assert WOW.evaluate(window(values)) == []
     assert WOW.evaluate(SeriesWindow([SeriesKey("r", "m")], values[None, 100:], END)) == []
 
