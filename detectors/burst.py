@@ -72,14 +72,19 @@ def _at(values: np.ndarray, columns: np.ndarray, lags: np.ndarray) -> np.ndarray
     return values[:, columns[None, :] - lags[:, None]]
 
 
-def _median_and_spread(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per (row, column): median, robust spread and how many samples were known.
+def _median_and_spread(
+    samples: np.ndarray, spread: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (row, column): median, robust spread (NaN unless ``spread``) and how many
+    samples were known.
 
     A handful of samples per cell: sorting them (NaN last) and picking the middle is
     several times faster than ``nanmedian``, which the live tick pays for on every series.
     """
     known = np.isfinite(samples).sum(axis=1)
     median = _middle(np.sort(samples, axis=1), known)
+    if not spread:
+        return median, np.full_like(median, np.nan), known
     mad = _middle(np.sort(np.abs(samples - median[:, None, :]), axis=1), known)
     return median, MAD_TO_SIGMA * mad, known
 
@@ -93,8 +98,8 @@ def _middle(ordered: np.ndarray, known: np.ndarray) -> np.ndarray:
     return np.where(known > 0, middle, np.nan)
 
 
-def _model(
-    values: np.ndarray, cfg: BurstConfig, columns: np.ndarray, sign: int
+def hourly_model(
+    values: np.ndarray, cfg: BurstConfig, columns: np.ndarray, sign: int, spread: bool = True
 ) -> tuple[np.ndarray, ...]:
     """At the given columns, from the columns before: (expected, local spread, judgeable,
     the neutral expectation that measures past misses, whether the samples are counts).
@@ -105,7 +110,8 @@ def _model(
     """
     daily_samples = _at(values, columns, np.arange(1, cfg.days + 1) * 24)
     weekly_samples = _at(values, columns, np.arange(1, cfg.weeks + 1) * WEEK_HOURS)
-    daily, weekly = _median_and_spread(daily_samples), _median_and_spread(weekly_samples)
+    daily = _median_and_spread(daily_samples, spread)
+    weekly = _median_and_spread(weekly_samples, spread)
     use_weekly = weekly[2] >= cfg.min_weeks
     neutral = np.where(use_weekly, weekly[0], daily[0])
     with np.errstate(invalid="ignore"):
@@ -142,32 +148,47 @@ def expectation(
     Every quantity of a column depends on earlier columns only, so a column means the same
     in every window that holds it: a scan over many hours equals one call per hour.
     """
-    values = pad_left(values, cfg.weeks * WEEK_HOURS + WEEK_HOURS + columns)
+    values = pad_left(values, history_weeks(cfg) * WEEK_HOURS + columns)
     n = values.shape[1]
     judged = np.arange(n - columns, n)
-    earlier = np.unique((judged[None, :] - DISPERSION_LAGS[:, None]).ravel())
-    both = np.union1d(judged, earlier)
-    expected, local, judgeable, neutral, counts = _model(values, cfg, both, sign)
-    # how far each earlier hour missed its expectation, relative to it, capped at 100% so
-    # that an earlier anomaly counts as one bad hour rather than as noise
+    expected, local, judgeable, _, counts = hourly_model(values, cfg, judged, sign)
+    relative = own_dispersion(values, cfg, judged)
+    spread = np.fmax(base_spread(expected, local, counts, cfg), relative * np.abs(expected))
+    return expected, spread, judgeable, counts
+
+
+def history_weeks(cfg: BurstConfig) -> int:
+    """Weeks of columns before the first judged one: the samples and the dispersion's."""
+    return cfg.weeks + 1
+
+
+def base_spread(
+    expected: np.ndarray, local: np.ndarray, counts: np.ndarray, cfg: BurstConfig
+) -> np.ndarray:
+    """The spread before the series' own dispersion: the samples' robust spread, a floor
+    relative to the expectation and, for counts, Poisson noise."""
+    floor = np.maximum(cfg.min_relative_spread * np.abs(expected), 1e-9)
+    poisson = np.where(counts, np.sqrt(np.maximum(expected, 1.0)), 0.0)
+    return np.fmax(np.fmax(local, floor), poisson)
+
+
+def own_dispersion(values: np.ndarray, cfg: BurstConfig, columns: np.ndarray) -> np.ndarray:
+    """The series' relative noise before each given column: how far each of 24 earlier
+    hours missed its expectation, relative to it and capped at 100% (an earlier anomaly
+    counts as one bad hour, not as noise), averaged and scaled to a standard deviation
+    (x 1.2533, the mean absolute deviation's factor); NaN with fewer than 8 known."""
+    earlier = np.unique((columns[None, :] - DISPERSION_LAGS[:, None]).ravel())
+    _, _, judgeable, neutral, _ = hourly_model(values, cfg, earlier, 0, spread=False)
+    seen_values = values[:, earlier]
     with np.errstate(invalid="ignore", divide="ignore"):
-        miss = np.abs(values[:, both] - neutral) / np.abs(neutral)
-    miss = np.where(neutral == 0, np.where(values[:, both] == 0, 0.0, 1.0), np.minimum(miss, 1))
-    miss = np.where(judgeable & np.isfinite(values[:, both]), miss, np.nan)
-    position = np.searchsorted(both, judged[None, :] - DISPERSION_LAGS[:, None])
-    samples = miss[:, position]  # [rows, lags, columns]
+        miss = np.abs(seen_values - neutral) / np.abs(neutral)
+    miss = np.where(neutral == 0, np.where(seen_values == 0, 0.0, 1.0), np.minimum(miss, 1))
+    miss = np.where(judgeable & np.isfinite(seen_values), miss, np.nan)
+    samples = miss[:, np.searchsorted(earlier, columns[None, :] - DISPERSION_LAGS[:, None])]
     seen = np.isfinite(samples).sum(axis=1)
     total = np.where(np.isfinite(samples), samples, 0.0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        # mean absolute relative miss, as a standard deviation (x 1.2533)
-        relative = np.where(seen >= 8, 1.2533 * total / seen, np.nan)
-    at = np.searchsorted(both, judged)
-    expected, local, judgeable = expected[:, at], local[:, at], judgeable[:, at]
-    counts = counts[:, at]
-    floor = np.maximum(cfg.min_relative_spread * np.abs(expected), 1e-9)
-    poisson = np.where(counts, np.sqrt(np.maximum(expected, 1.0)), 0.0)
-    spread = np.fmax(np.fmax(np.fmax(local, floor), poisson), relative * np.abs(expected))
-    return expected, spread, judgeable, counts
+        return np.where(seen >= 8, 1.2533 * total / seen, np.nan)
 
 
 class BurstDetector(Detector):
@@ -179,7 +200,7 @@ class BurstDetector(Detector):
     sign: ClassVar[int] = 1
 
     def history_hours(self) -> int:
-        return (self.config.weeks + 1) * WEEK_HOURS + 1
+        return history_weeks(self.config) * WEEK_HOURS + 1
 
     def min_known_hours(self) -> int:
         return self.config.min_days * 24 + 1

@@ -27,7 +27,14 @@ from detectors.base import (
     rolling_sums,
     scan_by_ends,
 )
-from detectors.burst import BurstConfig, BurstDetector, expectation
+from detectors.burst import (
+    BurstConfig,
+    BurstDetector,
+    base_spread,
+    history_weeks,
+    hourly_model,
+    own_dispersion,
+)
 from detectors.timeaxis import WEEK_HOURS
 from detectors.wow import significant_rises
 
@@ -189,17 +196,28 @@ def excess_z(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Over the ``w`` hours ending at each of the last ``ends`` columns: the z-score of the
     summed excess over the hourly expectations, the hours known, the sum and its expectation.
-    """
-    expected, spread, judgeable, _ = expectation(values, EXPECTATION, ends + w - 1, sign=0)
-    observed = values[:, -(ends + w - 1) :]
+
+    The variance of the sum adds each hour's sampling spread and the series' own relative
+    dispersion, measured once per window, before its first hour (not once per hour: the
+    live tick does this for every series)."""
+    columns = ends + w - 1
+    values = pad_left(values, history_weeks(EXPECTATION) * WEEK_HOURS + columns)
+    n = values.shape[1]
+    hours = np.arange(n - columns, n)
+    expected, local, judgeable, _, counts = hourly_model(values, EXPECTATION, hours, 0)
+    base = base_spread(expected, local, counts, EXPECTATION)
+    observed = values[:, -columns:]
     usable = judgeable & np.isfinite(observed)
     got = rolling_sums(np.where(usable, observed, 0.0), w, ends)
-    base = rolling_sums(np.where(usable, expected, 0.0), w, ends)
-    var = rolling_sums(np.where(usable, spread**2, 0.0), w, ends)
+    mean = rolling_sums(np.where(usable, expected, 0.0), w, ends)
+    sampling = rolling_sums(np.where(usable, base**2, 0.0), w, ends)
+    squares = rolling_sums(np.where(usable, expected**2, 0.0), w, ends)
+    relative = own_dispersion(values, EXPECTATION, np.arange(n - columns, n - w + 1))
+    var = sampling + np.nan_to_num(relative) ** 2 * squares
     seen = rolling_sums(usable, w, ends)
     with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(var > 0, (got - base) / np.sqrt(var), 0.0)
-    return z, seen, got, base
+        z = np.where(var > 0, (got - mean) / np.sqrt(var), 0.0)
+    return z, seen, got, mean
 
 
 class PeakCongestionConfig(DetectorConfig):

@@ -108,7 +108,7 @@ class SeriesStore:
         """The last ``hours`` columns ending at ``end_hour``, NaN where nothing is known."""
         names = self.regions if regions is None else regions
         rows = [self.region_index.get(name, -1) for name in names]
-        out = np.full((len(names), hours), np.nan)
+        out: np.ndarray | None = None
         if self.origin is not None and names:
             end_col = (end_hour - self.origin) // HOUR_MS
             start_col = end_col - hours + 1
@@ -121,7 +121,14 @@ class SeriesStore:
                     if regions is not None
                     else self.data[metric][: len(names), lo:hi]
                 )
-                out[known, lo - start_col : hi - start_col] = block
+                if lo == start_col and hi == end_col + 1 and known.all():
+                    # the usual case, every column stored: one copy, no NaN fill first
+                    out = block.copy() if regions is None else block
+                else:
+                    out = np.full((len(names), hours), np.nan)
+                    out[known, lo - start_col : hi - start_col] = block
+        if out is None:
+            out = np.full((len(names), hours), np.nan)
         keys = [SeriesKey(region, metric) for region in names]
         return SeriesWindow(keys=keys, values=out, end_hour=end_hour)
 
