@@ -309,6 +309,25 @@ def build_world(config: SimConfig) -> World:
     return world
 
 
+RELATED = {  # the other series each incident kind shows in (a detection there counts)
+    "site_degradation": (  # the failing site is the region's network problem
+        "kpi.packet_loss.mean",
+        "kpi.packet_loss.max",
+        "kpi.packet_loss.p95",
+        "complaint_rate.broadband_lag",
+        "complaints.weak_signal",
+    ),
+    "evening_congestion": (
+        "kpi.bandwidth_utilisation.p95",
+        "kpi.bandwidth_utilisation.mean",
+        "complaints.broadband_lag",
+        "complaint_rate.broadband_lag",
+    ),
+    "billing_fault": ("complaints.billing_dispute",),
+    "install_repair_backlog": ("complaint_rate.install_repair_timeout",),
+}
+
+
 def _inject(world: World, rng: np.random.Generator) -> None:
     T = world.config.hours
     start = world.start_ms
@@ -343,13 +362,7 @@ def _inject(world: World, rng: np.random.Generator) -> None:
         "complaints.broadband_lag",
         h0,
         h1,
-        (  # the failing site is the region's network problem: any of its evidence
-            "kpi.packet_loss.mean",
-            "kpi.packet_loss.max",
-            "kpi.packet_loss.p95",
-            "complaint_rate.broadband_lag",
-            "complaints.weak_signal",
-        ),
+        RELATED["site_degradation"],
     )
 
     # (b) evening congestion: 20:00-22:00 on four evenings, a site near saturation
@@ -364,12 +377,7 @@ def _inject(world: World, rng: np.random.Generator) -> None:
         "kpi.bandwidth_utilisation.max",
         day * 24 + 20,
         (day + 3) * 24 + 22,
-        (
-            "kpi.bandwidth_utilisation.p95",
-            "kpi.bandwidth_utilisation.mean",
-            "complaints.broadband_lag",
-            "complaint_rate.broadband_lag",
-        ),
+        RELATED["evening_congestion"],
     )
 
     # (c) a billing fault: a wrong bill run makes disputes spike for most of a day
@@ -382,7 +390,7 @@ def _inject(world: World, rng: np.random.Generator) -> None:
         "complaint_rate.billing_dispute",
         h0,
         h1,
-        ("complaints.billing_dispute",),
+        RELATED["billing_fault"],
     )
 
     # (d) an install/repair backlog builds up in field service
@@ -396,7 +404,7 @@ def _inject(world: World, rng: np.random.Generator) -> None:
         "complaints.install_repair_timeout",
         h0,
         h1,
-        ("complaint_rate.install_repair_timeout",),
+        RELATED["install_repair_backlog"],
     )
 
 

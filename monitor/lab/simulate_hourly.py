@@ -18,6 +18,7 @@ from monitor.lab.simulate_events import (
     BASE_RATE,
     CATS,
     DAILY,
+    RELATED,
     SAMPLES_PER_HOUR,
     SITES_PER_REGION,
     UTIL,
@@ -28,22 +29,6 @@ from monitor.lab.simulate_events import (
 from monitor.windows.aggregation import RATE_PER, complaints_metric, rate_metric
 
 KINDS = ("site_degradation", "evening_congestion", "billing_fault", "install_repair_backlog")
-RELATED = {  # the other series an incident shows in (as the event simulator labels them)
-    "site_degradation": (
-        "kpi.packet_loss.mean",
-        "kpi.packet_loss.max",
-        "kpi.packet_loss.p95",
-        "complaint_rate.broadband_lag",
-    ),
-    "evening_congestion": (
-        "kpi.bandwidth_utilisation.p95",
-        "kpi.bandwidth_utilisation.mean",
-        "complaints.broadband_lag",
-        "complaint_rate.broadband_lag",
-    ),
-    "billing_fault": ("complaints.billing_dispute",),
-    "install_repair_backlog": ("complaint_rate.install_repair_timeout",),
-}
 
 
 def plan_incidents(config: SimConfig, rng: np.random.Generator, regions: list[str]) -> list[Label]:
