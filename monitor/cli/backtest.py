@@ -159,13 +159,12 @@ def _print_backtest(results: list, labels: list) -> None:  # type: ignore[type-a
             ),
             ("median delay (h)", [_fmt(e["median_delay_hours"], "{:.0f}") for e in events]),
         ]
-        for profile in ("standard", "low_fp", "low_fn"):
-            rows.append(
-                (
-                    f"NAB {profile.replace('_', ' ')}",
-                    [_fmt(q["nab"][profile], "{:.1f}") for q in quality],
-                )
-            )
+        for profile, title in (
+            ("standard", "standard"),
+            ("low_fp", "low FP"),
+            ("low_fn", "low FN"),
+        ):
+            rows.append((f"NAB {title}", [_fmt(q["nab"][profile], "{:.1f}") for q in quality]))
     rows.append(("replay seconds", [f"{r.seconds:.1f}" for r in results]))
     for title, cells in rows:
         table.add_row(title, *cells)
