@@ -67,49 +67,64 @@ class BurstConfig(DetectorConfig):
         return self
 
 
-def _at(values: np.ndarray, columns: np.ndarray, lags: np.ndarray) -> np.ndarray:
-    """[rows, len(lags), len(columns)]: the given columns, each ``lag`` back."""
-    return values[:, columns[None, :] - lags[:, None]]
+def _lanes(values: np.ndarray, columns: np.ndarray, lags: np.ndarray) -> list[np.ndarray]:
+    """The given columns, each ``lag`` back: one [rows, columns] array per lag."""
+    return [values[:, columns - lag] for lag in lags]
 
 
 def _median_and_spread(
-    samples: np.ndarray, spread: bool = True
+    lanes: list[np.ndarray], spread: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per (row, column): median, robust spread (NaN unless ``spread``) and how many
     samples were known.
 
-    A handful of samples per cell: sorting them (NaN last) and picking the middle is
-    several times faster than ``nanmedian``, which the live tick pays for on every series.
+    A handful of samples per cell: ranking them with a sorting network over whole arrays
+    is far cheaper than ``nanmedian`` or a sort per cell, which the live tick and a year's
+    replay would pay on every series and hour.
     """
-    known = np.isfinite(samples).sum(axis=1)
-    median = _middle(_sort_small(samples), known)
+    known = sum(np.isfinite(lane).astype(np.int8) for lane in lanes)
+    median = _middle(_sort_small(lanes), known)
     if not spread:
         return median, np.full_like(median, np.nan), known
-    mad = _middle(_sort_small(np.abs(samples - median[:, None, :])), known)
+    mad = _middle(_sort_small([np.abs(lane - median) for lane in lanes]), known)
     return median, MAD_TO_SIGMA * mad, known
 
 
-def _sort_small(samples: np.ndarray) -> list[np.ndarray]:
-    """``samples`` sorted along axis 1, as one array per rank (unknown last, as +inf), by
-    an odd-even transposition network:
-    a few element-wise min/max passes over whole arrays, where ``np.sort`` pays a call per
-    cell of a handful of values (the year-long replay's hot spot)."""
-    lanes = [np.where(np.isnan(lane), np.inf, lane) for lane in np.moveaxis(samples, 1, 0)]
-    k = len(lanes)
+def _sort_small(lanes: list[np.ndarray]) -> list[np.ndarray]:
+    """The samples ranked: one array per rank (unknown last, as +inf), by an odd-even
+    transposition network, a few element-wise min/max passes over whole arrays."""
+    ranked = []
+    for lane in lanes:
+        # float32: half the memory traffic; a median of counts or KPIs needs no more
+        # than its 7 significant digits
+        low = lane.astype(np.float32)
+        low[np.isnan(low)] = np.inf
+        ranked.append(low)
+    k = len(ranked)
     for step in range(k):
         for i in range(step % 2, k - 1, 2):
-            low, high = lanes[i], lanes[i + 1]
-            lanes[i], lanes[i + 1] = np.minimum(low, high), np.maximum(low, high)
-    return lanes
+            low, high = ranked[i], ranked[i + 1]
+            ranked[i], ranked[i + 1] = np.minimum(low, high), np.maximum(low, high)
+    return ranked
 
 
 def _middle(lanes: list[np.ndarray], known: np.ndarray) -> np.ndarray:
-    """The median of the ``known`` smallest of the ranked lanes, per cell (NaN: none)."""
-    out = np.full(known.shape, np.nan)
-    for count in range(1, len(lanes) + 1):
-        middle = (lanes[(count - 1) // 2] + lanes[count // 2]) / 2.0
-        out = np.where(known == count, middle, out)
-    return out
+    """The median of the ``known`` smallest of the ranked lanes, per cell (NaN: none).
+
+    Most cells know every sample: their median is two lanes' mean; only the cells with
+    gaps are picked out and handled by their count."""
+    k = len(lanes)
+    out = (lanes[(k - 1) // 2] + lanes[k // 2]) / np.float32(2.0)
+    partial = np.nonzero(known < k)
+    if partial[0].size:
+        counts = known[partial]
+        sub = [lane[partial] for lane in lanes]
+        fill = np.full(counts.shape, np.nan, dtype=out.dtype)
+        for count in range(1, k):
+            pick = counts == count
+            fill[pick] = (sub[(count - 1) // 2][pick] + sub[count // 2][pick]) / 2.0
+        out[partial] = fill
+    return out.astype(float)
 
 
 def hourly_model(
@@ -122,8 +137,8 @@ def hourly_model(
     the same hour of the recent days (above the larger for a burst, below the smaller for
     a drop): a few unusual weeks, or a weekday unlike the others, cannot alone make one.
     """
-    daily_samples = _at(values, columns, np.arange(1, cfg.days + 1) * 24)
-    weekly_samples = _at(values, columns, np.arange(1, cfg.weeks + 1) * WEEK_HOURS)
+    daily_samples = _lanes(values, columns, np.arange(1, cfg.days + 1) * 24)
+    weekly_samples = _lanes(values, columns, np.arange(1, cfg.weeks + 1) * WEEK_HOURS)
     daily = _median_and_spread(daily_samples, spread)
     weekly = _median_and_spread(weekly_samples, spread)
     use_weekly = weekly[2] >= cfg.min_weeks
@@ -140,9 +155,12 @@ def hourly_model(
     return expected, local, judgeable, neutral, counts
 
 
-def _whole(samples: np.ndarray) -> np.ndarray:
+def _whole(lanes: list[np.ndarray]) -> np.ndarray:
     """Per cell: are the known samples whole numbers (counts, with Poisson noise at least)?"""
-    return np.where(np.isfinite(samples), samples == np.round(samples), True).all(axis=1)
+    whole = np.ones(lanes[0].shape, dtype=bool)
+    for lane in lanes:
+        whole &= (lane == np.round(lane)) | np.isnan(lane)
+    return whole
 
 
 # the series' own dispersion is measured on the hours 1, 8, 15, ... 162 before the judged
@@ -165,8 +183,14 @@ def expectation(
     values = pad_left(values, history_weeks(cfg) * WEEK_HOURS + columns)
     n = values.shape[1]
     judged = np.arange(n - columns, n)
-    expected, local, judgeable, _, counts = hourly_model(values, cfg, judged, sign)
-    relative = own_dispersion(values, cfg, judged)
+    # one model over the judged hours and the earlier ones that measure the dispersion:
+    # over a week of judged hours they overlap by half
+    earlier = np.unique((judged[None, :] - DISPERSION_LAGS[:, None]).ravel())
+    both = np.union1d(judged, earlier)
+    model = hourly_model(values, cfg, both, sign)
+    relative = own_dispersion(values, cfg, judged, (both, model))
+    at = np.searchsorted(both, judged)
+    expected, local, judgeable, _, counts = (part[:, at] for part in model)
     spread = np.fmax(base_spread(expected, local, counts, cfg), relative * np.abs(expected))
     return expected, spread, judgeable, counts
 
@@ -186,13 +210,23 @@ def base_spread(
     return np.fmax(np.fmax(local, floor), poisson)
 
 
-def own_dispersion(values: np.ndarray, cfg: BurstConfig, columns: np.ndarray) -> np.ndarray:
+def own_dispersion(
+    values: np.ndarray,
+    cfg: BurstConfig,
+    columns: np.ndarray,
+    known_model: tuple[np.ndarray, tuple[np.ndarray, ...]] | None = None,
+) -> np.ndarray:
     """The series' relative noise before each given column: how far each of 24 earlier
     hours missed its expectation, relative to it and capped at 100% (an earlier anomaly
     counts as one bad hour, not as noise), averaged and scaled to a standard deviation
-    (x 1.2533, the mean absolute deviation's factor); NaN with fewer than 8 known."""
+    (x 1.2533, the mean absolute deviation's factor); NaN with fewer than 8 known.
+    ``known_model``: (columns, hourly_model of them) already computed, covering these."""
     earlier = np.unique((columns[None, :] - DISPERSION_LAGS[:, None]).ravel())
-    _, _, judgeable, neutral, _ = hourly_model(values, cfg, earlier, 0, spread=False)
+    if known_model is None:
+        _, _, judgeable, neutral, _ = hourly_model(values, cfg, earlier, 0, spread=False)
+    else:
+        at = np.searchsorted(known_model[0], earlier)
+        judgeable, neutral = known_model[1][2][:, at], known_model[1][3][:, at]
     seen_values = values[:, earlier]
     with np.errstate(invalid="ignore", divide="ignore"):
         miss = np.abs(seen_values - neutral) / np.abs(neutral)
