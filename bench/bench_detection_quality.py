@@ -46,11 +46,11 @@ PUBLISHED = {
 }
 
 
-def load_nab(directory: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], list]:
-    """(raw row times per series, hourly sums per series, labels)."""
+def load_nab(directory: Path, metric: str) -> tuple[dict[str, np.ndarray], HourlySeries, list]:
+    """(raw row times per series, the hourly sums as one region's ``metric`` each, labels)."""
     windows = json.loads((directory / "windows.json").read_text())
     rows: dict[str, np.ndarray] = {}
-    hourly: dict[str, np.ndarray] = {}
+    hourly: dict[str, tuple[int, np.ndarray]] = {}  # region -> (first hour, sums)
     for name in sorted(windows):
         with (directory / name).open() as fh:
             reader = csv.reader(fh)
@@ -66,56 +66,49 @@ def load_nab(directory: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarr
         np.add.at(sums, index, values)
         seen = np.zeros_like(sums, dtype=bool)
         seen[index] = True
-        hourly[region] = np.where(seen, sums, np.nan)
-        hourly[region + "@first"] = np.array([hours[0]])
-    return rows, hourly, parse(windows)
+        hourly[region] = (int(hours[0]), np.where(seen, sums, np.nan))
+    regions = sorted(hourly)
+    first = min(start for start, _ in hourly.values())
+    last = max(start + (len(sums) - 1) * HOUR_MS for start, sums in hourly.values())
+    matrix = np.full((len(regions), (last - first) // HOUR_MS + 1), np.nan)
+    for i, region in enumerate(regions):
+        start, sums = hourly[region]
+        offset = (start - first) // HOUR_MS
+        matrix[i, offset : offset + len(sums)] = sums
+    return rows, HourlySeries(regions, first, {metric: matrix}), parse(windows)
 
 
 def nab_table(directory: Path, metric: str) -> dict[str, object]:
-    rows, hourly, labels = load_nab(directory)
-    regions = sorted(rows)
-    first = min(int(hourly[r + "@first"][0]) for r in regions)
-    last = max(int(hourly[r + "@first"][0]) + (len(hourly[r]) - 1) * HOUR_MS for r in regions)
-    width = (last - first) // HOUR_MS + 1
-    matrix = np.full((len(regions), width), np.nan)
-    for i, region in enumerate(regions):
-        offset = (int(hourly[region + "@first"][0]) - first) // HOUR_MS
-        matrix[i, offset : offset + len(hourly[region])] = hourly[region]
+    rows, series, labels = load_nab(directory, metric)
+    regions = series.regions
     config = load_config()
-    series = HourlySeries(regions, first, {metric: matrix})
     started = time.perf_counter()
     result = run_backtest_series(config, series, labels, name="default")
     seconds = time.perf_counter() - started
-    scored = [
-        ScoredSeries(
-            region,
-            rows[region],
-            [(lab.start, lab.end) for lab in labels if lab.region == region],
-            [d.hour for d in result.detections if d.region == region],
-        )
-        for region in regions
-    ]
-    events = event_scores(scored)
+
+    def scored(detector: str | None = None) -> list[ScoredSeries]:
+        """Per series: its raw rows, windows and detections (of one detector, or all)."""
+        return [
+            ScoredSeries(
+                region,
+                rows[region],
+                [(lab.start, lab.end) for lab in labels if lab.region == region],
+                [
+                    d.hour
+                    for d in result.detections
+                    if d.region == region and detector in (None, d.detector)
+                ],
+            )
+            for region in regions
+        ]
+
+    overall = scored()
     return {
         "metric": metric,
-        "nab": {profile: nab_score(scored, profile) for profile in PROFILES},
-        "events": events.to_json(),
+        "nab": {profile: nab_score(overall, profile) for profile in PROFILES},
+        "events": event_scores(overall).to_json(),
         "per_detector": {
-            name: event_scores(
-                [
-                    ScoredSeries(
-                        s.name,
-                        s.rows,
-                        s.windows,
-                        [
-                            d.hour
-                            for d in result.detections
-                            if d.region == s.name and d.detector == name
-                        ],
-                    )
-                    for s in scored
-                ]
-            ).to_json()
+            name: event_scores(scored(name)).to_json()
             for name in sorted({d.detector for d in result.detections})
         },
         "detections": len(result.detections),

@@ -133,7 +133,7 @@ class AlertPolicy:
             incident = Incident(fp, key, f.region, hour, hour, metric=f.metric, detector=f.detector)
             self.active[fp] = incident
             by_series[(f.region, f.metric)] = incident
-            by_problem.setdefault(incident.problem, incident)
+            by_problem[incident.problem] = incident  # none had it: we would have joined
             actions.append(OpenTicket(key, fp, spec_finding))
         clear_after = self.settings.clear_after_ms
         for fp in sorted(self.active):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from detectors.timeaxis import HOUR_MS
+from detectors.timeaxis import HOUR_MS, from_iso
 from monitor.lab.simulate_events import Label
 
 ANY_METRIC = "*"
@@ -86,4 +86,4 @@ def parse_time(value: object) -> int:
         raise ValueError(f"not an ISO 8601 time: {value!r}") from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    return from_iso(parsed.isoformat())
