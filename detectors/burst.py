@@ -67,9 +67,20 @@ class BurstConfig(DetectorConfig):
         return self
 
 
-def _lanes(values: np.ndarray, columns: np.ndarray, lags: np.ndarray) -> list[np.ndarray]:
-    """The given columns, each ``lag`` back: one [rows, columns] array per lag."""
-    return [values[:, columns - lag] for lag in lags]
+def _samples(
+    values: np.ndarray, columns: np.ndarray, *lag_sets: np.ndarray
+) -> list[list[np.ndarray]]:
+    """For each set of lags: the given columns, each ``lag`` back, one [rows, columns]
+    array per lag, in float32 with unknown as +inf (ranked last by the sorting network).
+
+    float32: half the memory traffic, and a median of counts or KPIs needs no more than
+    its 7 significant digits. Converted once over the span the samples come from."""
+    deepest = max(int(lags.max()) for lags in lag_sets)
+    lo, hi = int(columns.min()) - deepest, int(columns.max()) + 1
+    source = values[:, lo:hi].astype(np.float32)
+    source[np.isnan(source)] = np.inf
+    at = columns - lo
+    return [[source[:, at - lag] for lag in lags] for lags in lag_sets]
 
 
 def _median_and_spread(
@@ -85,21 +96,16 @@ def _median_and_spread(
     known = sum(np.isfinite(lane).astype(np.int8) for lane in lanes)
     median = _middle(_sort_small(lanes), known)
     if not spread:
-        return median, np.full_like(median, np.nan), known
-    mad = _middle(_sort_small([np.abs(lane - median) for lane in lanes]), known)
-    return median, MAD_TO_SIGMA * mad, known
+        return median.astype(float), np.full(median.shape, np.nan), known
+    with np.errstate(invalid="ignore"):  # inf - inf: a cell without samples, NaN anyway
+        mad = _middle(_sort_small([np.abs(lane - median) for lane in lanes]), known)
+    return median.astype(float), MAD_TO_SIGMA * mad.astype(float), known
 
 
 def _sort_small(lanes: list[np.ndarray]) -> list[np.ndarray]:
-    """The samples ranked: one array per rank (unknown last, as +inf), by an odd-even
-    transposition network, a few element-wise min/max passes over whole arrays."""
-    ranked = []
-    for lane in lanes:
-        # float32: half the memory traffic; a median of counts or KPIs needs no more
-        # than its 7 significant digits
-        low = lane.astype(np.float32)
-        low[np.isnan(low)] = np.inf
-        ranked.append(low)
+    """The samples (unknown as +inf) ranked, one array per rank, by an odd-even
+    transposition network: a few element-wise min/max passes over whole arrays."""
+    ranked = list(lanes)
     k = len(ranked)
     for step in range(k):
         for i in range(step % 2, k - 1, 2):
@@ -124,7 +130,7 @@ def _middle(lanes: list[np.ndarray], known: np.ndarray) -> np.ndarray:
             pick = counts == count
             fill[pick] = (sub[(count - 1) // 2][pick] + sub[count // 2][pick]) / 2.0
         out[partial] = fill
-    return out.astype(float)
+    return out
 
 
 def hourly_model(
@@ -137,8 +143,9 @@ def hourly_model(
     the same hour of the recent days (above the larger for a burst, below the smaller for
     a drop): a few unusual weeks, or a weekday unlike the others, cannot alone make one.
     """
-    daily_samples = _lanes(values, columns, np.arange(1, cfg.days + 1) * 24)
-    weekly_samples = _lanes(values, columns, np.arange(1, cfg.weeks + 1) * WEEK_HOURS)
+    daily_samples, weekly_samples = _samples(
+        values, columns, np.arange(1, cfg.days + 1) * 24, np.arange(1, cfg.weeks + 1) * WEEK_HOURS
+    )
     daily = _median_and_spread(daily_samples, spread)
     weekly = _median_and_spread(weekly_samples, spread)
     use_weekly = weekly[2] >= cfg.min_weeks
@@ -156,10 +163,11 @@ def hourly_model(
 
 
 def _whole(lanes: list[np.ndarray]) -> np.ndarray:
-    """Per cell: are the known samples whole numbers (counts, with Poisson noise at least)?"""
+    """Per cell: are the known samples whole numbers (counts, with Poisson noise at least)?
+    (Unknown samples are +inf, which counts as whole.)"""
     whole = np.ones(lanes[0].shape, dtype=bool)
     for lane in lanes:
-        whole &= (lane == np.round(lane)) | np.isnan(lane)
+        whole &= lane == np.rint(lane)
     return whole
 
 
@@ -232,11 +240,38 @@ def own_dispersion(
         miss = np.abs(seen_values - neutral) / np.abs(neutral)
     miss = np.where(neutral == 0, np.where(seen_values == 0, 0.0, 1.0), np.minimum(miss, 1))
     miss = np.where(judgeable & np.isfinite(seen_values), miss, np.nan)
-    samples = miss[:, np.searchsorted(earlier, columns[None, :] - DISPERSION_LAGS[:, None])]
-    seen = np.isfinite(samples).sum(axis=1)
-    total = np.where(np.isfinite(samples), samples, 0.0).sum(axis=1)
+    total, seen = _lagged_sums(miss, earlier, columns)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(seen >= 8, 1.2533 * total / seen, np.nan)
+
+
+MISS_QUANTUM = 2.0**24  # misses in [0, 1] summed as integers: exact in any order
+
+
+def _lagged_sums(
+    miss: np.ndarray, earlier: np.ndarray, columns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per column: the sum and count of the known misses ``DISPERSION_LAGS`` before it.
+
+    The misses are laid out densely and summed along every seventh column (a running sum
+    per residue, two lookups per column) instead of gathering 24 samples per cell; as
+    integers, so one column's sum is the same bits whichever block computed it."""
+    lo = int(earlier[0])
+    width = int(earlier[-1]) - lo + 1
+    width += -width % 7
+    known = np.isfinite(miss)
+    dense = np.zeros((miss.shape[0], width), dtype=np.int64)
+    dense[:, earlier - lo] = np.where(known, np.round(miss * MISS_QUANTUM), 0)
+    counted = np.zeros_like(dense)
+    counted[:, earlier - lo] = known
+    newest = columns - DISPERSION_LAGS[0] - lo
+    oldest = newest - DISPERSION_LAGS[-1] + DISPERSION_LAGS[0] - 7
+    sums = []
+    for part in (dense, counted):
+        running = part.reshape(part.shape[0], -1, 7).cumsum(axis=1).reshape(part.shape)
+        before = np.where(oldest >= 0, running[:, np.maximum(oldest, 0)], 0)
+        sums.append(running[:, newest] - before)
+    return sums[0] / MISS_QUANTUM, sums[1]
 
 
 class BurstDetector(Detector):

@@ -58,8 +58,33 @@ def evaluate_spec(
                 unjudged[spec.id] = unjudged.get(spec.id, 0) + young
             if context:
                 window = SeriesWindow(window.keys, window.values, window.end_hour, context)
-            out.extend((severity, f) for f in detector.scan(window, ends))
+            for part in _row_blocks(window, ends):
+                out.extend((severity, f) for f in detector.scan(part, ends))
     return out
+
+
+# cells (series x judged hours) per detector call: a scan's intermediate arrays then stay
+# within the CPU's caches (measured: a week of hours for 250 series at a time runs the
+# burst model 2x faster than for 8,000 at once) and memory stays flat however many
+# regions; a live tick (one hour) is never split
+SCAN_CELLS = 256 * 168
+
+
+def _row_blocks(window: SeriesWindow, ends: int) -> list[SeriesWindow]:
+    """The window in blocks of series: detectors judge each series on its own."""
+    rows = max(1, SCAN_CELLS // ends)
+    n = len(window.keys)
+    if n <= rows:
+        return [window]
+    return [
+        SeriesWindow(
+            window.keys[i : i + rows],
+            window.values[i : i + rows],
+            window.end_hour,
+            {name: ctx[i : i + rows] for name, ctx in window.context.items()},
+        )
+        for i in range(0, n, rows)
+    ]
 
 
 def _without(values: np.ndarray, holidays: np.ndarray | None) -> np.ndarray:

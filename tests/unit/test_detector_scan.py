@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from detectors import (
+    BurstDetector,
+    DropDetector,
     EarlyTrendConfig,
     EarlyTrendDetector,
     SeriesKey,
@@ -21,6 +23,7 @@ from detectors import (
     WeekOverWeekDetector,
 )
 from detectors.base import scan_by_ends
+from monitor.detection import tick
 from tests.domain import HOUR
 
 END = 600_000 * HOUR
@@ -77,6 +80,8 @@ DETECTORS = {
     "hysteresis": ThresholdDetector(
         ThresholdConfig(threshold=9, clear_at=5, min_consecutive_hours=2, lookback_hours=48)
     ),
+    "burst": BurstDetector(BurstDetector.config_model(k=3, min_change=0.3, poisson_alpha=0.01)),
+    "drop": DropDetector(DropDetector.config_model(k=1, min_change=0.5, poisson_alpha=0.05)),
 }
 
 
@@ -93,6 +98,23 @@ def test_scan_agrees_with_judging_each_hour_alone(name, seed):
     reference = sorted(map(key, scan_by_ends(detector, window, ENDS)))
     assert scanned == reference
     assert len({f[0] for f in scanned}) >= 5, "the world should make it fire at several hours"
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_the_tick_splitting_series_into_blocks_changes_no_finding(name, monkeypatch):
+    """The tick scans a year's replay in blocks of series (to stay within the caches):
+    detectors judge each series on its own, so the blocks find what one call finds."""
+    detector = DETECTORS[name]
+    hours = detector.history_hours() + ENDS - 1
+    counts, kpi = world(5, rows=60, hours=hours)
+    keys = [SeriesKey(f"r{i:02d}", "complaints.broadband_lag") for i in range(len(counts))]
+    window = SeriesWindow(keys, counts, END, {"kpi.packet_loss.mean": kpi})
+    whole = sorted(map(key, detector.scan(window, ENDS)))
+    monkeypatch.setattr(tick, "SCAN_CELLS", 7 * ENDS)
+    blocks = tick._row_blocks(window, ENDS)
+    assert [len(b.keys) for b in blocks] == [7] * 8 + [4]
+    assert sorted(key(f) for b in blocks for f in detector.scan(b, ENDS)) == whole
+    assert whole
 
 
 def test_scan_of_one_hour_is_evaluate():
