@@ -285,6 +285,18 @@ def detectors() -> dashboard.Dashboard:
             .with_target(q("max by (spec) (yujing_detector_score)", "{{spec}}"))
         )
         .with_panel(
+            bargauge.Panel()
+            .title("Series not judged yet, by spec (too little history or too gappy)")
+            .description(
+                "Each detector needs some known hours of a series before it can judge it "
+                "(burst: two days; week over week: about two weeks). A new region, or a "
+                "feed with gaps, is counted here instead of being passed over in silence."
+            )
+            .height(8)
+            .span(12)
+            .with_target(q("sum by (spec) (yujing_series_unjudged)", "{{spec}}", instant=True))
+        )
+        .with_panel(
             timeseries.Panel()
             .title("Held back: cooldown and mutes")
             .height(8)

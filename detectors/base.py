@@ -46,6 +46,20 @@ class SeriesWindow:
     end_hour: int  # epoch ms, start of the last column's hour
     # other metrics of the same rows and hours, for detectors that read two signals
     context: Mapping[str, np.ndarray] = field(default_factory=dict)
+    # hours known to be anomalous (earlier findings, tickets still firing, mutes), same
+    # shape as ``values``: a detector comparing with a week ago leaves them out of that
+    # baseline (only there: they are still the judged hours' own data)
+    excluded: np.ndarray | None = None
+
+    def rows(self, start: int, stop: int) -> SeriesWindow:
+        """The window of series ``start`` to ``stop``: detectors judge each on its own."""
+        return SeriesWindow(
+            self.keys[start:stop],
+            self.values[start:stop],
+            self.end_hour,
+            {name: ctx[start:stop] for name, ctx in self.context.items()},
+            None if self.excluded is None else self.excluded[start:stop],
+        )
 
     def hour_at(self, column: int) -> int:
         """Epoch ms of a column (negative columns count from the end)."""
@@ -107,6 +121,9 @@ class Detector(ABC):
 
     name: ClassVar[str]
     config_model: ClassVar[type[DetectorConfig]]
+    # reads ``SeriesWindow.excluded``: its baselines lie a week or more before the hours
+    # it judges (so a replay judging under a week at a time knows every flag it needs)
+    leaves_out_anomalous_hours: ClassVar[bool] = False
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config: Any = config if config is not None else self.config_model()
@@ -149,6 +166,7 @@ def sub_window(window: SeriesWindow, stop: int, hours: int) -> SeriesWindow:
         values=cut(window.values),
         end_hour=window.hour_at(stop - 1),
         context={name: cut(v) for name, v in window.context.items()},
+        excluded=None if window.excluded is None else cut(window.excluded.astype(float)) == 1,
     )
 
 
@@ -168,6 +186,16 @@ def pad_left(values: np.ndarray, columns: int) -> np.ndarray:
     if missing <= 0:
         return values
     return np.concatenate([np.full((values.shape[0], missing), np.nan), values], axis=1)
+
+
+def baseline_values(window: SeriesWindow, columns: int) -> np.ndarray:
+    """The window's values padded to ``columns``, with its excluded hours unknown: what a
+    baseline may be built from."""
+    values = pad_left(window.values, columns)
+    if window.excluded is None:
+        return values
+    excluded = pad_left(window.excluded.astype(float), columns) == 1.0
+    return np.where(excluded, np.nan, values)
 
 
 def last_columns(values: np.ndarray, columns: int) -> np.ndarray:

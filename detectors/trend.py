@@ -30,6 +30,7 @@ from detectors.base import (
     DetectorConfig,
     Finding,
     SeriesWindow,
+    baseline_values,
     end_hours,
     finding,
     last_columns,
@@ -63,15 +64,17 @@ def ewma_log_ratio(current: np.ndarray, previous: np.ndarray, halflife: float) -
 
 
 def seasonal_expectation(
-    values: np.ndarray, weeks: int, columns: int
+    values: np.ndarray, weeks: int, columns: int, baseline: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The last ``columns`` counts, their expectations, and where both are known.
 
     An hour's expectation is the mean of the same hour and its two neighbours in each of
     the ``weeks`` weeks before (3 x weeks samples: a steadier base than one hour each),
-    floored at a quarter of the series' mean over those weeks. Every quantity of a column
-    depends on that column's own past only, never on the hour being judged, so one column
-    means the same in every window it is part of (what lets a scan share the work).
+    of those known in ``baseline`` (the values without their anomalous hours) if at least
+    half are, floored at a quarter of the series' mean over those weeks. Every quantity of
+    a column depends on that column's own past only, never on the hour being judged, so
+    one column means the same in every window it is part of (what lets a scan share the
+    work); the samples lie a week or more back, so flags set since do not change them.
     """
     n = values.shape[1]
     span = weeks * WEEK_HOURS
@@ -79,22 +82,26 @@ def seasonal_expectation(
         raise ValueError(f"need {columns + span + 1} columns, got {n}")
     known = np.isfinite(values)
     filled = np.where(known, values, 0.0)
+    base = values if baseline is None else baseline
+    base_known = np.isfinite(base)
+    base_filled = np.where(base_known, base, 0.0)
     first = n - columns
     # the lagged hours of every column are contiguous: slices (views), not gathers
     starts = [first - j * WEEK_HOURS + d for j in range(1, weeks + 1) for d in (-1, 0, 1)]
-    expected = filled[:, starts[0] : starts[0] + columns].copy()
-    usable = known[:, first:] & known[:, starts[0] : starts[0] + columns]
-    for a in starts[1:]:
-        expected += filled[:, a : a + columns]
-        usable &= known[:, a : a + columns]
-    expected /= len(starts)
+    total = np.zeros((values.shape[0], columns))
+    seen = np.zeros((values.shape[0], columns), dtype=np.int32)
+    for a in starts:
+        total += base_filled[:, a : a + columns]
+        seen += base_known[:, a : a + columns]
+    expected = total / np.maximum(seen, 1)
+    usable = known[:, first:] & (2 * seen >= len(starts))
     # the level of the weeks before each column: sum and count of known hours
     # (sum over [c - span, c) = csum[c - 1] - csum[c - span - 1]; first - span - 1 >= 0)
     csum = np.cumsum(filled, axis=1)
     ccount = np.cumsum(known, axis=1, dtype=np.int32)
-    total = csum[:, first - 1 : n - 1] - csum[:, first - span - 1 : n - span - 1]
+    level_sum = csum[:, first - 1 : n - 1] - csum[:, first - span - 1 : n - span - 1]
     count = ccount[:, first - 1 : n - 1] - ccount[:, first - span - 1 : n - span - 1]
-    level = np.where(count > 0, total / np.maximum(count, 1), 0.0)
+    level = np.where(count > 0, level_sum / np.maximum(count, 1), 0.0)
     # never expect nothing: one complaint where none is usual is not a trend by itself
     floor = np.maximum(level * 0.25, 0.05)
     return filled[:, first:], np.maximum(expected, floor), usable
@@ -146,6 +153,7 @@ class EarlyTrendDetector(Detector):
     name: ClassVar[str] = "early_trend"
     config_model: ClassVar[type[EarlyTrendConfig]] = EarlyTrendConfig
     config: EarlyTrendConfig
+    leaves_out_anomalous_hours: ClassVar[bool] = True
 
     def history_hours(self) -> int:
         cfg = self.config
@@ -171,9 +179,11 @@ class EarlyTrendDetector(Detector):
     def _cusum(self, window: SeriesWindow, ends: int) -> list[Finding]:
         cfg = self.config
         run = cfg.run_hours
-        values = last_columns(window.values, self.history_hours() + ends - 1)
+        width = self.history_hours() + ends - 1
+        values = last_columns(window.values, width)
+        baseline = last_columns(baseline_values(window, width), width)
         columns = run + ends - 1  # every column some end's run covers
-        counts, expected, usable = seasonal_expectation(values, cfg.weeks, columns)
+        counts, expected, usable = seasonal_expectation(values, cfg.weeks, columns, baseline)
         counts, expected = counts * usable, expected * usable
         # quasi-Poisson: the evidence of counts noisier than Poisson is worth 1/phi as much
         phi = weekly_dispersion(values, columns)

@@ -25,6 +25,7 @@ from detectors.base import (
     DetectorConfig,
     Finding,
     SeriesWindow,
+    baseline_values,
     end_hours,
     finding,
     pad_left,
@@ -84,6 +85,7 @@ class WeekOverWeekDetector(Detector):
     name: ClassVar[str] = "wow"
     config_model: ClassVar[type[WeekOverWeekConfig]] = WeekOverWeekConfig
     config: WeekOverWeekConfig
+    leaves_out_anomalous_hours: ClassVar[bool] = True
 
     def history_hours(self) -> int:
         return 2 * self.config.window_hours
@@ -99,14 +101,15 @@ class WeekOverWeekDetector(Detector):
         cfg = self.config
         w = cfg.window_hours
         values = pad_left(window.values, 2 * w + ends - 1)
-        known = np.isfinite(values)
-        cur_cover = rolling_sums(known, w, ends) / w
-        prev_cover = rolling_sums(known, w, ends, lag=w) / w
+        # the week before: its anomalous hours left out, like missing ones
+        base = baseline_values(window, 2 * w + ends - 1)
+        cur_cover = rolling_sums(np.isfinite(values), w, ends) / w
+        prev_cover = rolling_sums(np.isfinite(base), w, ends, lag=w) / w
         covered = np.minimum(cur_cover, prev_cover)
         current = rolling_sums(values, w, ends)
         with np.errstate(divide="ignore", invalid="ignore"):
             # a few missing hours: compare like with like by scaling the baseline
-            previous = rolling_sums(values, w, ends, lag=w) * np.where(
+            previous = rolling_sums(base, w, ends, lag=w) * np.where(
                 prev_cover > 0, cur_cover / prev_cover, 0.0
             )
         rises = significant_rises(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from alerts.notify.outbox import wall_ms
 from alerts.policy.service import AlertService
-from detectors.timeaxis import HOUR_MS
+from detectors.timeaxis import HOUR_MS, WEEK_HOURS
 from monitor.config.model import MonitorConfig
 from monitor.config.reload import ConfigWatcher
 from monitor.detection.hourly_file import HourlySeries
@@ -27,6 +27,9 @@ from monitor.events.schemas import Event
 from monitor.windows.aggregation import HourlyAggregate, HourlyAggregator, Outcome, RegionWindows
 
 log = logging.getLogger("yujing.pipeline")
+
+
+MAX_SCAN_HOURS = WEEK_HOURS - 1
 
 
 def replay_clock(hour: int) -> int:
@@ -98,7 +101,10 @@ class Pipeline:
             config.windows.to_window_config(live=live), loader=window_loader
         )
         # hourly replays judge ``scan_hours`` hours per detector call: the store keeps the
-        # history of the first of them
+        # history of the first of them; under a week, so the hours a week-old baseline
+        # leaves out (flagged after each hour is judged) are flagged before it is read
+        if not 1 <= scan_hours <= MAX_SCAN_HOURS:
+            raise ValueError(f"scan_hours must be 1..{MAX_SCAN_HOURS}, got {scan_hours}")
         self.scan_hours = scan_hours
         self.series = self._new_series(config.metrics_needed())
         self.stats = PipelineStats()
@@ -337,6 +343,7 @@ class Pipeline:
     def _conclude(self, result: TickResult, started: float) -> TickResult:
         """Mutes, counters and the alert policy for one judged hour."""
         hour = result.hour
+        self._flag_anomalous(result)
         if self.config.mutes:
             kept = [
                 sf
@@ -354,6 +361,15 @@ class Pipeline:
         for listener in self.hooks.tick:
             listener(result)
         return result
+
+    def _flag_anomalous(self, result: TickResult) -> None:
+        """Flag the hour of every series that fired (muted or not) or whose ticket is still
+        firing: week-over-week baselines leave those hours out."""
+        for sf in result.findings:
+            self.series.flag(sf.finding.region, sf.finding.metric, result.hour)
+        for incident in self.alerts.policy.active.values():
+            if not incident.recovered and incident.region in result.regions:
+                self.series.flag(incident.region, incident.metric, result.hour)
 
     def finish(self) -> list[HourlyAggregate]:
         """End of a finite replay: close every hour that has data."""

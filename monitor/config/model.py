@@ -213,6 +213,25 @@ class MonitorConfig(_Model):
         mask = np.isin(local_days, listed)
         return mask if mask.any() else None
 
+    def mute_mask(
+        self, excluded: np.ndarray, regions: list[str], metric: str, end_hour: int
+    ) -> np.ndarray:
+        """``excluded`` (the window of ``regions`` x hours ending at ``end_hour``) with the
+        muted hours of ``metric`` set: a maintenance window is nobody's baseline."""
+        hours = excluded.shape[1]
+        first = end_hour - (hours - 1) * HOUR_MS
+        for mute in self.mutes:
+            if mute.metrics is not None and metric not in mute.metrics:
+                continue
+            lo = max(0, -(-(mute.start_ms - first) // HOUR_MS))
+            hi = min(hours, -(-(mute.end_ms - first) // HOUR_MS))
+            if hi <= lo:
+                continue
+            members = self.expand(mute.regions)
+            rows = [i for i, region in enumerate(regions) if region in members]
+            excluded[np.ix_(rows, np.arange(lo, hi))] = True
+        return excluded
+
     def expand(self, refs: list[str]) -> set[str]:
         """Region names behind a list of names and ``@group`` references."""
         out: set[str] = set()

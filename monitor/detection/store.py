@@ -3,6 +3,9 @@
 Kept as dense numpy matrices so one detector call judges every region at once. Hours are
 columns counted from an origin; the store keeps a bounded history and shifts the origin
 forward when it fills, so a long-running worker does not grow without end.
+
+Beside each value matrix, a flag per region-hour: the hour was anomalous (a finding, a
+ticket still firing), so detectors with a week-old baseline leave it out of it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ class SeriesStore:
         self.data: dict[str, np.ndarray] = {
             m: np.full((self._rows, self._capacity), np.nan) for m in self.metrics
         }
+        self.flags: dict[str, np.ndarray] = {
+            m: np.zeros((self._rows, self._capacity), dtype=bool) for m in self.metrics
+        }
 
     def add_metrics(self, metrics: list[str]) -> list[str]:
         """Start keeping more metrics (a reloaded config watches them); returns the new ones."""
@@ -38,6 +44,7 @@ class SeriesStore:
         for m in new:
             self.metrics.append(m)
             self.data[m] = np.full((self._rows, self._capacity), np.nan)
+            self.flags[m] = np.zeros((self._rows, self._capacity), dtype=bool)
         return new
 
     def _row(self, region: str) -> int:
@@ -51,6 +58,8 @@ class SeriesStore:
             grow = self._rows
             for m, matrix in self.data.items():
                 self.data[m] = np.vstack([matrix, np.full((grow, self._capacity), np.nan)])
+            for m, flags in self.flags.items():
+                self.flags[m] = np.vstack([flags, np.zeros((grow, self._capacity), dtype=bool)])
             self._rows += grow
         return row
 
@@ -62,10 +71,12 @@ class SeriesStore:
             return None  # older than the kept history: nothing left to judge with it
         if col >= self._capacity:
             shift = col - self._capacity + 1 + self._headroom
-            for m, matrix in self.data.items():
+            for matrix in self.data.values():
                 matrix[:, :-shift] = matrix[:, shift:]
                 matrix[:, -shift:] = np.nan
-                self.data[m] = matrix
+            for flags in self.flags.values():
+                flags[:, :-shift] = flags[:, shift:]
+                flags[:, -shift:] = False
             self.origin += shift * HOUR_MS
             col -= shift
         return col
@@ -107,30 +118,56 @@ class SeriesStore:
     ) -> SeriesWindow:
         """The last ``hours`` columns ending at ``end_hour``, NaN where nothing is known."""
         names = self.regions if regions is None else regions
-        rows = [self.region_index.get(name, -1) for name in names]
-        out: np.ndarray | None = None
+        out = self._slice(self.data[metric], np.nan, end_hour, hours, regions)
+        keys = [SeriesKey(region, metric) for region in names]
+        return SeriesWindow(keys=keys, values=out, end_hour=end_hour)
+
+    def flagged(
+        self, metric: str, end_hour: int, hours: int, regions: list[str] | None = None
+    ) -> np.ndarray:
+        """The same columns as ``window``: which hours were flagged anomalous."""
+        return self._slice(self.flags[metric], False, end_hour, hours, regions)
+
+    def flag(self, region: str, metric: str, hour: int) -> None:
+        """Mark one region-hour anomalous (unknown series and hours out of the kept history
+        are ignored: nothing would read the flag)."""
+        row = self.region_index.get(region)
+        flags = self.flags.get(metric)
+        if row is None or flags is None or self.origin is None:
+            return
+        col = (hour - self.origin) // HOUR_MS
+        if 0 <= col < self._capacity:
+            flags[row, col] = True
+
+    def _slice(
+        self,
+        matrix: np.ndarray,
+        fill: float | bool,
+        end_hour: int,
+        hours: int,
+        regions: list[str] | None,
+    ) -> np.ndarray:
+        names = self.regions if regions is None else regions
         if self.origin is not None and names:
             end_col = (end_hour - self.origin) // HOUR_MS
             start_col = end_col - hours + 1
             lo, hi = max(start_col, 0), min(end_col + 1, self._capacity)
             if hi > lo:
+                rows = [self.region_index.get(name, -1) for name in names]
                 index = np.asarray(rows)
                 known = index >= 0
                 block = (
-                    self.data[metric][index[known], lo:hi]
+                    matrix[index[known], lo:hi]
                     if regions is not None
-                    else self.data[metric][: len(names), lo:hi]
+                    else matrix[: len(names), lo:hi]
                 )
                 if lo == start_col and hi == end_col + 1 and known.all():
-                    # the usual case, every column stored: one copy, no NaN fill first
-                    out = block.copy() if regions is None else block
-                else:
-                    out = np.full((len(names), hours), np.nan)
-                    out[known, lo - start_col : hi - start_col] = block
-        if out is None:
-            out = np.full((len(names), hours), np.nan)
-        keys = [SeriesKey(region, metric) for region in names]
-        return SeriesWindow(keys=keys, values=out, end_hour=end_hour)
+                    # the usual case, every column stored: one copy, no fill first
+                    return block.copy() if regions is None else block
+                out = np.full((len(names), hours), fill, dtype=matrix.dtype)
+                out[known, lo - start_col : hi - start_col] = block
+                return out
+        return np.full((len(names), hours), fill, dtype=matrix.dtype)
 
     def values(self, region: str, metric: str, start_hour: int, end_hour: int) -> np.ndarray:
         """One series between two hours (inclusive), for reports and plots."""

@@ -56,8 +56,13 @@ def evaluate_spec(
                 known = np.isfinite(window.values).sum(axis=1)
                 young = int((known < detector.min_known_hours()).sum())
                 unjudged[spec.id] = unjudged.get(spec.id, 0) + young
-            if context:
-                window = SeriesWindow(window.keys, window.values, window.end_hour, context)
+            excluded = None
+            if detector.leaves_out_anomalous_hours:
+                excluded = store.flagged(metric, hour, hours, rows)
+                if config is not None:
+                    excluded = config.mute_mask(excluded, rows, metric, hour)
+            if context or excluded is not None:
+                window = SeriesWindow(window.keys, window.values, hour, context, excluded)
             for part in _row_blocks(window, ends):
                 out.extend((severity, f) for f in detector.scan(part, ends))
     return out
@@ -76,15 +81,7 @@ def _row_blocks(window: SeriesWindow, ends: int) -> list[SeriesWindow]:
     n = len(window.keys)
     if n <= rows:
         return [window]
-    return [
-        SeriesWindow(
-            window.keys[i : i + rows],
-            window.values[i : i + rows],
-            window.end_hour,
-            {name: ctx[i : i + rows] for name, ctx in window.context.items()},
-        )
-        for i in range(0, n, rows)
-    ]
+    return [window.rows(i, i + rows) for i in range(0, n, rows)]
 
 
 def _without(values: np.ndarray, holidays: np.ndarray | None) -> np.ndarray:

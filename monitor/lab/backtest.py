@@ -26,12 +26,13 @@ import numpy as np
 from alerts.findings import SpecFinding, TickResult
 from alerts.policy.notifiers import Notification
 from alerts.tickets.view import TicketView
-from detectors.timeaxis import HOUR_MS, WEEK_HOURS, WEEK_MS
+from detectors.timeaxis import HOUR_MS, WEEK_MS
 from monitor.config.model import MonitorConfig
 from monitor.detection.hourly_file import HourlySeries
 from monitor.lab.scorecard import GRACE_HOURS, Scorecard, concerns, matches, score
 from monitor.lab.scores import PROFILES, EventScores, ScoredSeries, event_scores, nab_score
 from monitor.lab.simulate_events import Label
+from monitor.pipeline import MAX_SCAN_HOURS
 from monitor.runners.embedded import build, run_lines, run_series
 from monitor.windows.aggregation import HourlyAggregate
 
@@ -272,7 +273,7 @@ def run_backtest_series(
     name: str = "config",
     keep_series: set[str] | None = None,
     db_url: str | None = None,
-    scan_hours: int = WEEK_HOURS,
+    scan_hours: int = MAX_SCAN_HOURS,
     noc: str | None = None,
 ) -> BacktestResult:
     """Judge hourly data with ``config`` (months of it, without the raw events); score it."""

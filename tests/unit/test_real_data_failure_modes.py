@@ -22,8 +22,11 @@ from detectors import (
 )
 from detectors.timeaxis import HOUR_MS, WEEK_HOURS
 from monitor.config.load import parse_config
+from monitor.detection.hourly_file import HourlySeries
 from monitor.detection.store import SeriesStore
 from monitor.detection.tick import scan
+from monitor.lab.backtest import run_backtest_series
+from monitor.runners.embedded import build, run_series
 from monitor.windows.aggregation import CATEGORIES, HourlyAggregate
 from tests.domain import HOUR, T0, finding, tick
 
@@ -179,3 +182,64 @@ def test_a_regions_kpi_and_complaint_findings_share_one_ticket(service):
         now=hour + HOUR,
     )
     assert len(service.store.all()) == 1
+
+
+def _three_weeks(store: SeriesStore) -> tuple[int, int, int]:
+    """Week 1 at 40 an hour, week 2 at 24 (an outage of intake), week 3 at 40 again:
+    (first hour, first hour of week 2, last hour)."""
+    first = T0 - T0 % (24 * HOUR)
+    values = counts(3 * WEEK_HOURS, 40.0)
+    values[WEEK_HOURS : 2 * WEEK_HOURS] *= 0.6
+    for j, value in enumerate(values):
+        store.update(_aggregate(first + j * HOUR, value))
+    return first, first + WEEK_HOURS * HOUR, first + (len(values) - 1) * HOUR
+
+
+WOW = "detectors:\n  - {id: wow, detector: wow, metrics: [complaints.total]}\n"
+
+
+def test_hours_flagged_anomalous_are_no_ones_baseline():
+    store = SeriesStore(["complaints.total"], history_hours=6 * WEEK_HOURS)
+    _, week2, last = _three_weeks(store)
+    judged = (week2 + WEEK_HOURS * HOUR, last)  # the normal week after the bad one
+    config = parse_config(WOW, "test")
+    assert any(t.findings for t in scan(config, store, *judged)), "the old failure"
+    for j in range(WEEK_HOURS):  # what the pipeline does for a week that kept firing
+        store.flag("r1", "complaints.total", week2 + j * HOUR)
+    assert not any(t.findings for t in scan(config, store, *judged))
+
+
+def test_a_maintenance_mute_is_no_ones_baseline():
+    store = SeriesStore(["complaints.total"], history_hours=6 * WEEK_HOURS)
+    _, week2, last = _three_weeks(store)
+    start = np.datetime64(week2, "ms").item().isoformat()
+    end = np.datetime64(week2 + WEEK_HOURS * HOUR, "ms").item().isoformat()
+    muted = parse_config(
+        WOW
+        + f"mutes:\n  - {{regions: [r1], start: '{start}+00:00', end: '{end}+00:00',"
+        + " reason: hotline migration}\n",
+        "test",
+    )
+    judged = (week2 + WEEK_HOURS * HOUR, last)
+    assert not any(t.findings for t in scan(muted, store, *judged))
+
+
+def test_a_replay_flags_the_hours_that_fired():
+    config = parse_config(
+        "detectors:\n  - {id: b, detector: burst, metrics: [complaints.total]}\n", "test"
+    )
+    values = counts(4 * WEEK_HOURS, 20.0)
+    values[3 * WEEK_HOURS] = 400.0
+    first = T0 - T0 % (24 * HOUR)
+    series = HourlySeries(["r1"], first, {"complaints.total": values[None, :]})
+    result = run_backtest_series(config, series, [])
+    assert [f.finding.hour for f in result.findings] == [first + 3 * WEEK_HOURS * HOUR]
+    # (the pipeline itself: its store is gone with the backtest, so replay it again)
+    run = build(config, "sqlite://")
+    run_series(run, series)
+    store = run.pipeline.series
+    flagged = store.flagged("complaints.total", series.last_hour, series.hours)[0]
+    fired = 3 * WEEK_HOURS
+    assert flagged[fired], "the hour of the finding"
+    assert flagged[fired : fired + 3].all(), "and the hours its ticket kept firing"
+    assert not flagged[:fired].any()
