@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from monitor.cli.common import err, load_or_exit, out, progress
+from monitor.cli.common import ensure_sqlite_dir, err, load_or_exit, open_store, out, progress
 
 app = typer.Typer()
 
@@ -27,7 +28,7 @@ def backtest(
             "--hourly",
             exists=True,
             dir_okay=False,
-            help="Hourly aggregates instead of events (.npz; see docs/benchmarks.md).",
+            help="Hourly aggregates instead of events (.npz; its layout: docs/bring-your-data.md).",
         ),
     ] = None,
     config: Annotated[
@@ -53,12 +54,28 @@ def backtest(
     plots: Annotated[
         Path | None, typer.Option(help="Write one PNG per alerted series here.")
     ] = None,
-    json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the results as JSON, with every ticket and detection."),
+    ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep the tickets and their audit trail in this database (a SQLAlchemy "
+            "URL, e.g. sqlite:///backtest.db) instead of a temporary one."
+        ),
+    ] = None,
+    findings: Annotated[
+        Path | None,
+        typer.Option(help="Write every finding, hour by hour, to this file (JSON lines)."),
+    ] = None,
 ) -> None:
     """Replay history through the same pipeline: what would this config have done?"""
     import orjson
 
-    from monitor.lab.backtest import NOCS, Comparison, run_backtest
+    from monitor.config.model import KNOWN_METRICS
+    from monitor.detection.hourly_file import HourlyFileError
+    from monitor.lab.backtest import NOCS, Comparison, finding_lines, run_backtest
     from monitor.lab.labels import LabelsError, read_any
     from monitor.observability.logs import setup_logging
 
@@ -74,6 +91,16 @@ def backtest(
     except LabelsError as exc:
         err.print(f"labels: {exc}", markup=False)
         raise typer.Exit(2) from exc
+    if compare is not None and (db is not None or findings is not None):
+        err.print("--db and --findings keep one config's run: leave out --compare")
+        raise typer.Exit(2)
+    if db is not None:
+        ensure_sqlite_dir(db)
+        with closing(open_store(db)) as store:
+            held = len(store.all())
+        if held:
+            err.print(f"--db {db} already holds {held} tickets: give a new database")
+            raise typer.Exit(2)
     configs = [(config.stem if config else "default", load_or_exit(config))]
     if compare is not None:
         configs.append((compare.stem, load_or_exit(compare)))
@@ -84,7 +111,11 @@ def backtest(
 
         for name, cfg in configs:
             needed = cfg.metrics_needed()  # type: ignore[attr-defined]
-            series = HourlySeries.load(hourly, needed)
+            try:
+                series = HourlySeries.load(hourly, needed, known=KNOWN_METRICS)
+            except HourlyFileError as exc:
+                err.print(f"--hourly: {exc}", markup=False)
+                raise typer.Exit(2) from exc
             results.append(
                 run_backtest_series(
                     cfg,
@@ -93,6 +124,7 @@ def backtest(
                     name=name,  # type: ignore[arg-type]
                     keep_series=set(needed) if plots else None,
                     noc=noc,
+                    db_url=db,
                 )
             )
     assert data is not None or hourly is not None
@@ -113,8 +145,15 @@ def backtest(
                     keep_series=keep,  # type: ignore[arg-type]
                     progress=lambda k, t=task: bar.advance(t, k),
                     noc=noc,
+                    db_url=db,
                 )
             )
+    if findings is not None:
+        with findings.open("wb") as fh:
+            fh.writelines(finding_lines(results[0]))
+        err.print(f"{len(results[0].findings)} findings in {findings}")
+    if db is not None:
+        err.print(f"{len(results[0].tickets)} tickets kept in {db}")
     if plots is not None:
         from monitor.lab.plots import plot_alerted_series
 
@@ -187,7 +226,10 @@ def _print_backtest(results: list, labels: list) -> None:  # type: ignore[type-a
         young = {spec: n for spec, n in r.unjudged.items() if n}
         if young:
             listed = ", ".join(f"{spec} {n}" for spec, n in sorted(young.items()))
-            out.print(f"{r.name}: series not judged yet at the end (too little history): {listed}")
+            out.print(
+                f"{r.name}: series not judged at the end (too few known hours: too "
+                f"little history, or gaps): {listed}"
+            )
     if len(results) == 2 and labels:
         from monitor.lab.backtest import Comparison
 

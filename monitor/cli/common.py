@@ -72,7 +72,7 @@ def load_or_exit(path: Path | None, *, to_run: bool = False) -> MonitorConfig:
 
 def open_store(db: str | None) -> TicketStore:
     """The ticket store at ``db`` (or $YUJING_DATABASE_URL), or exit 2 with the reason."""
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import ArgumentError, OperationalError
 
     from alerts.database import SchemaOutdated
     from alerts.tickets.store import TicketStore
@@ -82,6 +82,9 @@ def open_store(db: str | None) -> TicketStore:
         return TicketStore(url)
     except SchemaOutdated as exc:
         err.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
+    except ArgumentError as exc:
+        err.print(f"not a database URL: {url!r} (e.g. sqlite:///tickets.db)", markup=False)
         raise typer.Exit(2) from exc
     except OperationalError as exc:  # unreachable, refused login, TLS that does not verify
         reason = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)

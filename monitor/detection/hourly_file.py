@@ -4,8 +4,9 @@ A backtest over a year does not need to re-aggregate a year of raw events: the h
 aggregates are the durable record (the ``hourly`` topic, or an operator's warehouse). This
 is their columnar form, one matrix per metric (regions x hours), saved as a NumPy ``.npz``
 file: ``regions`` (strings), ``first_hour`` (epoch ms) and one array per metric named
-``metric:<name>``. A year of 1,000 regions and 9 metrics is ~630 MB as float64, so it is
-kept as float32 on disk (counts stay exact up to 16 million).
+``metric:<name>`` (docs/bring-your-data.md describes it for people writing one). A year
+of 1,000 regions and 9 metrics is ~630 MB as float64, so it is kept as float32 on disk
+(counts stay exact up to 16 million).
 """
 
 from __future__ import annotations
@@ -16,8 +17,21 @@ from pathlib import Path
 
 import numpy as np
 
-from detectors.timeaxis import HOUR_MS
+from detectors.timeaxis import HOUR_MS, to_iso
 from monitor.windows.aggregation import HourlyAggregate
+
+LAYOUT = "see 'The hourly file' in docs/bring-your-data.md"
+
+
+class HourlyFileError(ValueError):
+    """A file that cannot be read as hourly series: what is wrong, in one line."""
+
+
+def _when(epoch_ms: int) -> str:
+    try:
+        return f" ({to_iso(epoch_ms)})"
+    except (OverflowError, OSError, ValueError):
+        return " (out of any calendar)"
 
 
 @dataclass
@@ -61,17 +75,60 @@ class HourlySeries:
         )
 
     @classmethod
-    def load(cls, path: Path, metrics: Iterable[str] | None = None) -> HourlySeries:
-        """Read a saved file; with ``metrics``, only those (the others stay on disk)."""
+    def load(
+        cls,
+        path: Path,
+        metrics: Iterable[str] | None = None,
+        known: Iterable[str] | None = None,
+    ) -> HourlySeries:
+        """Read a saved file; with ``metrics``, only those (the others stay on disk).
+
+        With ``known`` (every metric name the config knows), a metric outside it is an
+        error: a misspelt name would otherwise be a metric nobody judges, in silence."""
         wanted = set(metrics) if metrics is not None else None
-        with np.load(path, allow_pickle=False) as data:
-            values = {
-                name.removeprefix("metric:"): data[name].astype(np.float64)
-                for name in data.files
-                if name.startswith("metric:")
-                and (wanted is None or name.removeprefix("metric:") in wanted)
-            }
-            return cls([str(r) for r in data["regions"]], int(data["first_hour"]), values)
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise HourlyFileError(f"{path}: not an hourly .npz file ({exc}); {LAYOUT}") from exc
+        with data:
+            if not hasattr(data, "files"):
+                raise HourlyFileError(f"{path}: one array, not an hourly .npz file; {LAYOUT}")
+            missing = [name for name in ("regions", "first_hour") if name not in data.files]
+            if missing:
+                raise HourlyFileError(f"{path}: no {' or '.join(missing)} array; {LAYOUT}")
+            names = [n.removeprefix("metric:") for n in data.files if n.startswith("metric:")]
+            if known is not None:
+                allowed = set(known)
+                unknown = sorted(set(names) - allowed)
+                if unknown:
+                    raise HourlyFileError(
+                        f"{path}: unknown metric {', '.join(map(repr, unknown))}; "
+                        f"known: {', '.join(sorted(allowed))}"
+                    )
+            if wanted is not None and names and not wanted & set(names):
+                raise HourlyFileError(
+                    f"{path}: none of the metrics the config judges "
+                    f"({', '.join(sorted(wanted))}); the file has {', '.join(sorted(names))}"
+                )
+            try:
+                first_hour = int(data["first_hour"])
+                values = {
+                    name: data[f"metric:{name}"].astype(np.float64)
+                    for name in names
+                    if wanted is None or name in wanted
+                }
+                regions = [str(r) for r in data["regions"]]
+            except (TypeError, ValueError) as exc:
+                raise HourlyFileError(f"{path}: {exc}; {LAYOUT}") from exc
+        if first_hour % HOUR_MS:
+            raise HourlyFileError(
+                f"{path}: first_hour {first_hour}{_when(first_hour)} is not the start of "
+                "an hour (epoch milliseconds, a multiple of 3600000)"
+            )
+        try:
+            return cls(regions, first_hour, values)
+        except ValueError as exc:
+            raise HourlyFileError(f"{path}: {exc}") from exc
 
     @classmethod
     def from_aggregates(

@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from alerts.findings import SpecFinding, TickResult
 from alerts.policy.notifiers import Notification
 from alerts.tickets.view import TicketView
-from detectors.timeaxis import HOUR_MS, WEEK_MS
+from detectors.timeaxis import HOUR_MS, WEEK_MS, to_iso
 from monitor.config.model import MonitorConfig
 from monitor.detection.hourly_file import HourlySeries
 from monitor.lab.scorecard import GRACE_HOURS, Scorecard, concerns, matches, score
@@ -104,6 +105,30 @@ class DetectorScore:
             "mean_delay_hours": sum(delays) / len(delays) if delays else None,
             "delays": self.caught,
         }
+
+
+def _ticket_json(ticket: TicketView) -> dict[str, object]:
+    """What a person reviewing a backtest needs of a ticket: when it opened, on what, why."""
+    return {
+        "id": ticket.id,
+        "opened_hour": to_iso(ticket.first_hour),
+        "last_fired_hour": to_iso(ticket.last_fired_hour),
+        "region": ticket.region,
+        "metric": ticket.metric,
+        "detector": ticket.detector,
+        "department": ticket.department,
+        "severity": ticket.severity,
+        "state": ticket.state,
+        "occurrences": ticket.occurrences,
+        "explanation": ticket.explanation,
+    }
+
+
+def finding_lines(result: BacktestResult) -> Iterator[bytes]:
+    """Every finding of a replay, one JSON line each, by hour: ``backtest --findings``."""
+    for sf in sorted(result.findings, key=lambda f: (f.finding.hour, f.spec_id)):
+        doc = {"spec": sf.spec_id, "severity": sf.severity, **sf.finding.to_json()}
+        yield orjson.dumps({**doc, "hour": to_iso(sf.finding.hour)}) + b"\n"
 
 
 @dataclass
@@ -201,6 +226,19 @@ class BacktestResult:
             "scorecard": self.scorecard.to_json(),
             "quality": self.quality(),
             "unjudged_series": self.unjudged,
+            "ticket_list": [_ticket_json(t) for t in self.tickets],
+            "detection_list": [
+                {
+                    "hour": to_iso(d.hour),
+                    "event": d.event,
+                    "ticket_id": d.ticket_id,
+                    "region": d.region,
+                    "metric": d.metric,
+                    "detector": d.detector,
+                }
+                for d in self.detections
+            ],
+            "findings": len(self.findings),
             "detectors": {
                 name: d.to_json(len(self.scorecard.incidents))
                 for name, d in sorted(self.detectors.items())
@@ -229,8 +267,10 @@ def run_backtest(
     keep_series: set[str] | None = None,
     progress: Callable[[int], None] | None = None,
     noc: str | None = None,
+    db_url: str | None = None,
 ) -> BacktestResult:
-    """Replay raw event ``lines`` with ``config``; score against ``labels``."""
+    """Replay raw event ``lines`` with ``config``; score against ``labels``. With
+    ``db_url`` the tickets (and their audit trail) are kept there."""
     config, played = playing(config, noc)
     heard = _Listener()
     points: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
@@ -247,7 +287,7 @@ def run_backtest(
                 points[(agg.region, metric)].append((agg.hour, values.get(metric, float("nan"))))
 
     with tempfile.TemporaryDirectory() as tmp:
-        run = build(config, f"sqlite:///{Path(tmp) / 'backtest.db'}", notifier=heard.log)
+        run = build(config, db_url or f"sqlite:///{Path(tmp) / 'backtest.db'}", notifier=heard.log)
         run.pipeline.observe(tick=heard.on_tick)
         run.pipeline.observe(aggregate=on_aggregate)
         run_lines(run, lines, progress=progress)

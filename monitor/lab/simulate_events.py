@@ -287,10 +287,15 @@ def _ramp(hours: int, ramp_hours: int) -> np.ndarray:
     return np.clip(np.arange(hours) / max(ramp_hours, 1), 0.0, 1.0)
 
 
+def region_names(count: int) -> list[str]:
+    """The simulated regions' names, the same in both simulators (configs carry over)."""
+    return [f"region-{i + 1:03d}" for i in range(count)]
+
+
 def build_world(config: SimConfig) -> World:
     rng = np.random.default_rng(config.seed)
     R, T, S = config.regions, config.hours, SITES_PER_REGION
-    regions = [f"region-{i + 1:03d}" for i in range(R)]
+    regions = region_names(R)
     subscribers = np.round(
         np.exp(rng.uniform(np.log(config.min_subscribers), np.log(config.max_subscribers), R)), -2
     )

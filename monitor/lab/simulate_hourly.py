@@ -25,21 +25,41 @@ from monitor.lab.simulate_events import (
     WEEKLY,
     Label,
     SimConfig,
+    region_names,
 )
-from monitor.windows.aggregation import RATE_PER, complaints_metric, rate_metric
+from monitor.windows.aggregation import (
+    KPI_STATS,
+    RATE_PER,
+    complaints_metric,
+    kpi_metric,
+    metric_names,
+    rate_metric,
+)
 
+SIMULATED = [
+    m
+    for m in metric_names()
+    if not m.startswith("kpi.") or m.split(".")[1] in ("bandwidth_utilisation", "packet_loss")
+]
 KINDS = ("site_degradation", "evening_congestion", "billing_fault", "install_repair_backlog")
 
 
 def plan_incidents(config: SimConfig, rng: np.random.Generator, regions: list[str]) -> list[Label]:
     """One incident of each kind every five weeks after the first three (history), each
-    in a different region."""
+    in a different region; a world too short for that (4 to 5 weeks, the default) gets one
+    round in its last weeks, as the event simulator's worlds do."""
     start = from_iso(config.start)
     labels: list[Label] = []
-    for round_start in range(3 * WEEK_HOURS, config.hours - 2 * WEEK_HOURS, 5 * WEEK_HOURS):
-        picks = rng.choice(len(regions), size=len(KINDS), replace=False)
-        for kind, r in zip(KINDS, picks, strict=True):
-            h0 = round_start + int(rng.integers(0, 2 * WEEK_HOURS)) // 24 * 24
+    rounds = [
+        (r, 2 * WEEK_HOURS)
+        for r in range(3 * WEEK_HOURS, config.hours - 2 * WEEK_HOURS, 5 * WEEK_HOURS)
+    ]
+    if not rounds and config.hours >= 4 * WEEK_HOURS:
+        rounds = [(3 * WEEK_HOURS, min(2 * WEEK_HOURS, config.hours - 4 * WEEK_HOURS + 24))]
+    for round_start, spread in rounds:
+        picks = rng.choice(len(regions), size=min(len(KINDS), len(regions)), replace=False)
+        for kind, r in zip(KINDS, picks, strict=False):
+            h0 = round_start + int(rng.integers(0, spread)) // 24 * 24
             if kind == "site_degradation":
                 h0, h1, metric = (
                     h0 + int(rng.integers(0, 24)),
@@ -73,7 +93,7 @@ def simulate_hourly(
     """Hourly aggregates of ``config``'s world (float32) and its labelled incidents."""
     rng = np.random.default_rng(config.seed)
     R, T, S = config.regions, config.hours, SITES_PER_REGION
-    regions = [f"region-{i + 1:04d}" for i in range(R)]
+    regions = region_names(R)
     subscribers = np.round(
         np.exp(rng.uniform(np.log(config.min_subscribers), np.log(config.max_subscribers), R)), -2
     )
@@ -82,11 +102,12 @@ def simulate_hourly(
     labels = plan_incidents(config, rng, regions) if config.incidents else []
     start = from_iso(config.start)
     row = {r: i for i, r in enumerate(regions)}
-    names = metrics or (
-        [complaints_metric(c.value) for c in CATS]
-        + [rate_metric(c.value) for c in CATS]
-        + ["kpi.bandwidth_utilisation.max", "kpi.packet_loss.mean"]
-    )
+    names = metrics or SIMULATED
+    unknown = sorted(set(names) - set(SIMULATED))
+    if unknown:
+        raise ValueError(
+            f"the simulator has no {', '.join(unknown)}; it simulates {', '.join(SIMULATED)}"
+        )
     out = {m: np.empty((R, T), dtype=np.float32) for m in names}
     for w0 in range(0, T, WEEK_HOURS):
         t = np.arange(w0, min(w0 + WEEK_HOURS, T))
@@ -104,21 +125,31 @@ def simulate_hourly(
         util_s = np.clip(util[:, :, None, :] + rng.normal(0.0, 2.5, size=samples), 0, 100)
         loss_s = np.clip(loss[:, :, None, :] * rng.lognormal(0.0, 0.25, size=samples), 0, 100)
         cols = slice(w0, w0 + len(t))
-        for c, category in enumerate(CATS):
-            for name, values in (
-                (complaints_metric(category.value), counts[:, c]),
-                (
-                    rate_metric(category.value),
-                    counts[:, c] * (RATE_PER / subscribers[:, None]),
-                ),
+        per_category = {category.value: counts[:, c] for c, category in enumerate(CATS)}
+        per_category["total"] = counts.sum(axis=1)
+        for key, values in per_category.items():
+            for name, value in (
+                (complaints_metric(key), values),
+                (rate_metric(key), values * (RATE_PER / subscribers[:, None])),
             ):
                 if name in out:
-                    out[name][:, cols] = values
-        if "kpi.bandwidth_utilisation.max" in out:
-            out["kpi.bandwidth_utilisation.max"][:, cols] = util_s.max(axis=(1, 2))
-        if "kpi.packet_loss.mean" in out:
-            out["kpi.packet_loss.mean"][:, cols] = loss_s.mean(axis=(1, 2))
+                    out[name][:, cols] = value
+        for kpi, samples_of in (("bandwidth_utilisation", util_s), ("packet_loss", loss_s)):
+            for stat in KPI_STATS:
+                name = kpi_metric(kpi, stat)
+                if name in out:
+                    out[name][:, cols] = _stat(samples_of, stat)
     return HourlySeries(regions, start - start % HOUR_MS, out), labels
+
+
+def _stat(samples: np.ndarray, stat: str) -> np.ndarray:
+    """One hour's statistic over every site's readings: [regions, sites, samples, hours]."""
+    flat = samples.reshape(samples.shape[0], -1, samples.shape[-1])
+    if stat == "mean":
+        return flat.mean(axis=1)
+    if stat == "max":
+        return flat.max(axis=1)
+    return np.percentile(flat, 95, axis=1)
 
 
 def _apply(
