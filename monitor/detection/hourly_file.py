@@ -11,6 +11,7 @@ of 1,000 regions and 9 metrics is ~630 MB as float64, so it is kept as float32 o
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,23 @@ LAYOUT = "see 'The hourly file' in docs/bring-your-data.md"
 
 class HourlyFileError(ValueError):
     """A file that cannot be read as hourly series: what is wrong, in one line."""
+
+
+def _did_you_mean(name: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _compact(names: Iterable[str]) -> str:
+    """``a.{x,y}, b.z``: a long list of dotted names, short enough to read in one go."""
+    groups: dict[str, list[str]] = {}
+    for name in sorted(names):
+        head, _, tail = name.rpartition(".")
+        groups.setdefault(head, []).append(tail)
+    return ", ".join(
+        f"{head}.{tails[0]}" if len(tails) == 1 else f"{head}.{{{','.join(tails)}}}"
+        for head, tails in groups.items()
+    )
 
 
 def _when(epoch_ms: int) -> str:
@@ -102,8 +120,8 @@ class HourlySeries:
                 unknown = sorted(set(names) - allowed)
                 if unknown:
                     raise HourlyFileError(
-                        f"{path}: unknown metric {', '.join(map(repr, unknown))}; "
-                        f"known: {', '.join(sorted(allowed))}"
+                        f"{path}: unknown metric {', '.join(map(repr, unknown))}"
+                        f"{_did_you_mean(unknown[0], allowed)}; known: {_compact(allowed)}"
                     )
             if wanted is not None and names and not wanted & set(names):
                 raise HourlyFileError(

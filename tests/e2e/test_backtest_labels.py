@@ -53,3 +53,63 @@ def test_a_malformed_labels_file_is_one_line(tmp_path):
     assert done.returncode == 2
     assert "expected [start, end] or a time" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _burst_file(tmp_path) -> tuple:
+    rng = np.random.default_rng(5)
+    values = rng.poisson(40, (1, 4 * 168)).astype(np.float32)
+    values[0, 600] = 900.0
+    first = T0 - T0 % (24 * HOUR_MS)
+    path = tmp_path / "h.npz"
+    HourlySeries(["a"], first, {"complaints.total": values}).save(path)
+    return path, first + 600 * HOUR_MS
+
+
+def test_json_lists_tickets_and_detections_and_the_db_keeps_them(tmp_path):
+    path, burst = _burst_file(tmp_path)
+    db = f"sqlite:///{tmp_path / 'kept.db'}"
+    done = yujing(
+        "backtest", "--hourly", str(path), "--json", "--db", db,
+        "--findings", str(tmp_path / "f.jsonl"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    doc = orjson.loads(done.stdout)
+    [ticket] = [t for t in doc["ticket_list"] if t["detector"] == "burst"]
+    assert ticket["opened_hour"] == to_iso(burst)
+    assert "900 this hour" in ticket["explanation"]
+    assert {"hour": to_iso(burst), "event": "opened"}.items() <= doc["detection_list"][0].items()
+    lines = [orjson.loads(x) for x in (tmp_path / "f.jsonl").read_bytes().splitlines()]
+    assert len(lines) == doc["findings"] >= 1
+    assert any(f["hour"] == to_iso(burst) and f["detector"] == "burst" for f in lines)
+    shown = yujing("tickets", "show", str(ticket["id"]), "--db", db)
+    assert shown.returncode == 0 and "burst" in shown.stdout, shown.stderr
+    again = yujing("backtest", "--hourly", str(path), "--db", db)
+    assert again.returncode == 2 and "already holds" in again.stderr
+
+
+def test_a_wrong_hourly_file_is_one_line_naming_the_problem(tmp_path):
+    first = T0 - T0 % HOUR_MS
+    cases = {
+        "typo.npz": (
+            HourlySeries(["a"], first, {"complaints.totl": np.zeros((1, 48), np.float32)}),
+            "unknown metric 'complaints.totl' (did you mean 'complaints.total'?); known: "
+            "complaint_rate.{billing_dispute,",
+        ),
+        "offset.npz": (
+            HourlySeries.__new__(HourlySeries),
+            "is not the start of an hour",
+        ),
+    }
+    offset = cases["offset.npz"][0]
+    offset.regions, offset.first_hour = ["a"], first + 1_800_000
+    offset.values = {"complaints.total": np.zeros((1, 48), np.float32)}
+    (tmp_path / "text.npz").write_text("time,region,value\n")
+    cases["text.npz"] = (None, "not an hourly .npz file")
+    for name, (series, message) in cases.items():
+        if series is not None:
+            series.save(tmp_path / name)
+        done = yujing("backtest", "--hourly", str(tmp_path / name))
+        assert done.returncode == 2, (name, done.stderr)
+        said = " ".join(done.stderr.split())
+        assert message in said, (name, done.stderr)
+        assert "Traceback" not in said and len(said) < 600

@@ -47,3 +47,26 @@ def test_incidents_need_enough_history():
 
     with pytest.raises(ValueError, match="at least 5"):
         SimConfig(weeks=3)
+
+
+def test_the_hourly_simulator_matches_the_event_simulator_at_its_default_length():
+    import numpy as np
+    import pytest
+
+    from monitor.lab.simulate_events import build_world
+    from monitor.lab.simulate_hourly import SIMULATED, simulate_hourly
+
+    config = SimConfig(seed=3, regions=6)  # the default 5 weeks
+    series, labels = simulate_hourly(config)
+    assert series.regions == build_world(config).regions, "one naming: configs carry over"
+    assert {label.kind for label in labels} == {
+        "site_degradation", "evening_congestion", "billing_fault", "install_repair_backlog"
+    }  # fmt: skip
+    assert sorted(series.values) == sorted(SIMULATED)
+    for name, values in series.values.items():
+        assert np.isfinite(values).all(), name
+    categories = [m for m in SIMULATED if m.startswith("complaints.") and m != "complaints.total"]
+    total = sum(series.values[m] for m in categories)
+    assert np.array_equal(series.values["complaints.total"], total)
+    with pytest.raises(ValueError, match=r"no kpi.latency.mean; it simulates"):
+        simulate_hourly(config, ["kpi.latency.mean"])
