@@ -6,7 +6,17 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli import api, backtest, config, dashboards, kafka, outbox, replay, tickets
+from monitor.cli import (
+    api,
+    backtest,
+    config,
+    dashboards,
+    importing,
+    kafka,
+    outbox,
+    replay,
+    tickets,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -41,6 +51,7 @@ app.add_typer(tickets.app, name="tickets")
 app.add_typer(kafka.topics, name="topics")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(outbox.app, name="outbox")
+app.add_typer(importing.app, name="import")
 
 
 def main() -> None:

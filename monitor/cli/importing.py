@@ -1,0 +1,143 @@
+"""``yujing import``: an operator's exports in, as events or hourly values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from monitor.cli.common import err, out, progress
+
+app = typer.Typer(no_args_is_help=True, help="Import an operator's exports.")
+
+Col = Annotated[str | None, typer.Option(help="Column name.", show_default=False)]
+
+
+@app.command("csv")
+def import_csv_command(
+    source: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The CSV export.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="events.jsonl (complaints, kpis: for run, produce, backtest --data) or "
+            "hourly.npz (values: for backtest --hourly).",
+        ),
+    ],
+    kind: Annotated[
+        str | None, typer.Option(help="complaints | kpis | values (or in --mapping).")
+    ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="YAML: kind, columns, zone, recode."),
+    ] = None,
+    time: Col = None,
+    region: Col = None,
+    id: Col = None,
+    category: Col = None,
+    channel: Col = None,
+    text: Col = None,
+    site: Col = None,
+    kpi: Col = None,
+    value: Col = None,
+    metric: Col = None,
+    assume_timezone: Annotated[
+        str | None,
+        typer.Option(
+            help="The zone of times written without an offset (+08:00, Asia/Shanghai); "
+            "without it such times are rejected, never guessed."
+        ),
+    ] = None,
+    time_format: Annotated[
+        str | None, typer.Option(help="strptime format, when times are not ISO 8601.")
+    ] = None,
+    delimiter: Annotated[str | None, typer.Option(help="Field separator (default ,).")] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="The file's encoding (default utf-8, e.g. gbk).")
+    ] = None,
+    regions: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="CSV of region,subscribers: written first, as the region records.",
+        ),
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Where rejected rows go (default: next to --out, .rejects.csv)."),
+    ] = None,
+) -> None:
+    """Import a CSV export: every row accepted or rejected with its line, column and
+    reason; the rejected rows kept in a file."""
+    from monitor.config.model import KNOWN_METRICS
+    from monitor.importers.csv_import import import_csv, read_regions
+    from monitor.importers.csv_rows import HeaderError
+    from monitor.importers.mapping import Kind, MappingError, load_mapping
+
+    flags = {
+        "kind": kind, "time": time, "region": region, "id": id, "category": category,
+        "channel": channel, "text": text, "site": site, "kpi": kpi, "value": value,
+        "metric": metric, "timezone": assume_timezone, "time_format": time_format,
+        "delimiter": delimiter, "encoding": encoding,
+    }  # fmt: skip
+    try:
+        columns = load_mapping(mapping, flags)
+        if columns.timezone:
+            from monitor.importers.times import zone_of
+
+            zone_of(columns.timezone)
+    except (MappingError, ValueError) as exc:
+        err.print(f"mapping: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    wanted = ".npz" if columns.kind is Kind.VALUES else ".jsonl"
+    if output.suffix != wanted:
+        err.print(f"--out: {columns.kind.value} are written to a {wanted} file", markup=False)
+        raise typer.Exit(2)
+    try:
+        reference = read_regions(regions) if regions else None
+    except (OSError, ValueError) as exc:
+        err.print(f"--regions: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    rejected_path = rejects or output.with_suffix(".rejects.csv")
+    size = source.stat().st_size
+    try:
+        with progress(f"import {source.name}", transient=False) as bar:
+            task = bar.add_task("rows", total=size)
+            report = import_csv(
+                source,
+                columns,
+                output,
+                rejected_path,
+                KNOWN_METRICS,
+                reference,
+                seen=lambda n: bar.advance(task, n),
+            )
+    except HeaderError as exc:
+        err.print(f"{source}: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    except (LookupError, UnicodeError) as exc:  # an encoding Python does not know
+        err.print(f"{source}: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    rejected = sum(report.rejected.values())
+    out.print(
+        f"{source.name}: {report.rows:,} rows, {report.accepted:,} accepted, {rejected:,} rejected",
+        markup=False,
+    )
+    for reason, n in report.rejected.most_common():
+        out.print(f"  {reason:<20} {n:>12,}", markup=False)
+    for example in report.examples:
+        out.print(f"  e.g. {example}", markup=False, overflow="fold")
+    if rejected:
+        out.print(f"rejected rows (line, column, reason, row): {rejected_path}", markup=False)
+    if reference is None and columns.kind is not Kind.VALUES:
+        out.print(
+            "no --regions: the events file has no region records; add them before "
+            "replaying, or set windows.admit_regions: any",
+            markup=False,
+        )
+    out.print(f"wrote {output}", markup=False)
+    if report.rows and not report.accepted:
+        raise typer.Exit(1)

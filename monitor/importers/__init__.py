@@ -1,0 +1,1 @@
+"""Operators' exports in: CSV (and Prometheus) to events or hourly values."""

@@ -1,0 +1,135 @@
+"""``yujing import csv``: an export in, events (JSONL) or the hourly file out, every
+rejected row kept with its reason."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import orjson
+
+from detectors.timeaxis import HOUR_MS
+from monitor.detection.hourly_file import HourlySeries
+from monitor.importers.csv_rows import ImportReport, Rejected, RowReader, Value, read_rows
+from monitor.importers.mapping import ColumnMap, Kind
+
+
+def combine_rule(metric: str) -> str:
+    """How several values of one region-hour combine: counts add up, maxima take the
+    largest, anything else (rates, means, percentiles) is averaged."""
+    if metric.startswith("complaints."):
+        return "sum"
+    if metric.endswith(".max"):
+        return "max"
+    return "mean"
+
+
+@dataclass
+class HourlyValues:
+    """Values gathered per metric and region-hour: memory grows with the hours covered,
+    not with the rows read."""
+
+    cells: dict[str, dict[tuple[str, int], list[float]]] = field(default_factory=dict)
+
+    def add(self, value: Value) -> None:
+        hour = value.time - value.time % HOUR_MS
+        cell = self.cells.setdefault(value.metric, {}).get((value.region, hour))
+        if cell is None:
+            self.cells[value.metric][(value.region, hour)] = [value.value, 1.0]
+            return
+        rule = combine_rule(value.metric)
+        if rule == "max":
+            cell[0] = max(cell[0], value.value)
+        else:
+            cell[0] += value.value
+        cell[1] += 1
+
+    def series(self) -> HourlySeries:
+        keys = [key for cells in self.cells.values() for key in cells]
+        if not keys:
+            return HourlySeries([], 0, {})
+        regions = sorted({region for region, _ in keys})
+        first = min(hour for _, hour in keys)
+        hours = (max(hour for _, hour in keys) - first) // HOUR_MS + 1
+        row = {r: i for i, r in enumerate(regions)}
+        out = {}
+        for metric, cells in self.cells.items():
+            values = np.full((len(regions), hours), np.nan, dtype=np.float32)
+            mean = combine_rule(metric) == "mean"
+            for (region, hour), (total, count) in cells.items():
+                values[row[region], (hour - first) // HOUR_MS] = total / count if mean else total
+            out[metric] = values
+        return HourlySeries(regions, first, out)
+
+
+def read_regions(path: Path) -> dict[str, int]:
+    """Reference data for the events file: ``region,subscribers`` rows (a header first)."""
+    regions: dict[str, int] = {}
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or not {"region", "subscribers"} <= set(reader.fieldnames):
+            raise ValueError(f"{path}: needs the columns region,subscribers")
+        for number, row in enumerate(reader, start=2):
+            try:
+                regions[row["region"].strip()] = int(row["subscribers"])
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{path}: line {number}: subscribers is no whole number") from exc
+    return regions
+
+
+def import_csv(
+    source: Path,
+    mapping: ColumnMap,
+    out: Path,
+    rejects: Path,
+    known_metrics: frozenset[str],
+    regions: dict[str, int] | None = None,
+    seen: Callable[[int], None] = lambda n: None,
+) -> ImportReport:
+    """Read ``source`` with ``mapping``; write events (``.jsonl``) or the hourly file
+    (``.npz``, the ``values`` kind) to ``out`` and every rejected row to ``rejects``."""
+    report = ImportReport()
+    reader = RowReader(mapping, source.name, known_metrics)
+    hourly = HourlyValues() if mapping.kind is Kind.VALUES else None
+    with (
+        source.open("rb") as fh,
+        rejects.open("w", newline="", encoding="utf-8") as bad,
+        _events_out(out, hourly is None) as events,
+    ):
+        rejected = csv.writer(bad)
+        rejected.writerow(["line", "column", "reason", "detail", "row"])
+        if events is not None and regions:
+            for name, subscribers in regions.items():
+                events.write(_line({"type": "region", "region": name, "subscribers": subscribers}))
+        for line, cells, raw in read_rows(fh, mapping, seen):
+            report.rows += 1
+            result = cells if isinstance(cells, Rejected) else reader.convert(line, cells, raw)
+            if isinstance(result, Rejected):
+                report.reject(result)
+                rejected.writerow(
+                    [result.line, result.column or "", result.reason, result.detail, *raw]
+                )
+                continue
+            report.accepted += 1
+            for item in result:
+                if isinstance(item, Value):
+                    assert hourly is not None
+                    hourly.add(item)
+                elif events is not None:
+                    events.write(_line(item.model_dump(mode="json", exclude_none=True)))
+    if hourly is not None:
+        hourly.series().save(out)
+    return report
+
+
+def _line(doc: dict[str, object]) -> bytes:
+    return orjson.dumps(doc) + b"\n"
+
+
+def _events_out(path: Path, wanted: bool) -> AbstractContextManager[IO[bytes] | None]:
+    return path.open("wb") if wanted else nullcontext()

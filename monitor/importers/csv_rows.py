@@ -1,0 +1,263 @@
+"""An operator's CSV export, row by row, into events or hourly values.
+
+Streams: one line in memory at a time (a line longer than ``MAX_LINE_BYTES`` is rejected
+and skipped, never loaded), so a multi-gigabyte export imports in flat memory. Every row
+ends as exactly one of: accepted, or rejected with its line, the column at fault and the
+reason (the event's own validation decides, with the dead-letter reasons of the stream).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import orjson
+
+from monitor.events.deadletters import DeadLetter
+from monitor.events.parsing import parse_event
+from monitor.events.schemas import REGION_PATTERN, Event
+from monitor.importers.mapping import ColumnMap, Kind
+from monitor.importers.times import TimeReader, zone_of
+
+REGION = re.compile(REGION_PATTERN)
+MAX_LINE_BYTES = 1 << 20  # one row: far beyond any real export's, bounded memory
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    line: int
+    column: str | None
+    reason: str
+    detail: str
+    cells: list[str]
+
+    def message(self) -> str:
+        where = f"line {self.line}" + (f", column {self.column!r}" if self.column else "")
+        return f"{where}: {self.reason}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """One aggregated value of the ``values`` kind."""
+
+    region: str
+    time: int
+    metric: str
+    value: float
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    accepted: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)  # the first rejections, for people
+
+    def reject(self, rejection: Rejected) -> None:
+        self.rejected[rejection.reason] += 1
+        if len(self.examples) < 5:
+            self.examples.append(rejection.message())
+
+
+class HeaderError(ValueError):
+    """The file's header lacks columns the mapping reads (or there is no header)."""
+
+
+def _lines(fh: BinaryIO, encoding: str, seen: Callable[[int], None]) -> Iterator[str | None]:
+    """Decoded lines; None for a line too long to keep (its bytes are skipped)."""
+    while True:
+        line = fh.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        seen(len(line))
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while True:  # drop the rest of the line, a chunk at a time
+                rest = fh.readline(MAX_LINE_BYTES)
+                seen(len(rest))
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+            continue
+        yield line.decode(encoding, errors="replace")
+
+
+def read_rows(
+    fh: BinaryIO, mapping: ColumnMap, seen: Callable[[int], None] = lambda n: None
+) -> Iterator[tuple[int, dict[str, str] | Rejected, list[str]]]:
+    """(line, cells by column, the whole row) per data row, or a rejection for a row that
+    is no row."""
+    lines = _lines(fh, mapping.encoding, seen)
+    line_no = 0
+
+    def good_lines() -> Iterator[str]:
+        nonlocal line_no
+        for text in lines:
+            line_no += 1
+            if text is None:
+                pending.append(Rejected(line_no, None, "too_large", "line over 1 MiB", []))
+                continue
+            yield text
+
+    pending: list[Rejected] = []
+    reader = csv.reader(good_lines(), delimiter=mapping.delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise HeaderError("the file is empty: no header row") from None
+    except csv.Error as exc:
+        raise HeaderError(f"line 1: {exc}") from exc
+    missing = [c for c in mapping.columns() if c not in header]
+    if missing:
+        raise HeaderError(
+            f"no column {', '.join(map(repr, missing))} in the header "
+            f"({', '.join(map(repr, header[:20]))})"
+        )
+    index = {name: header.index(name) for name in mapping.columns()}
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            pending.append(Rejected(line_no, None, "invalid_format", str(exc), []))
+            cells = None
+        while pending:
+            rejection = pending.pop(0)
+            yield rejection.line, rejection, rejection.cells
+        if cells is None:
+            continue
+        if not any(cell.strip() for cell in cells):
+            continue  # a blank line between rows
+        if len(cells) < len(header):
+            short = next(c for c, i in index.items() if i >= len(cells))
+            yield (
+                line_no,
+                Rejected(line_no, short, "missing_field", "the row is short", cells),
+                cells,
+            )
+            continue
+        yield line_no, {name: cells[i] for name, i in index.items()}, cells
+    for rejection in pending:
+        yield rejection.line, rejection, rejection.cells
+
+
+class RowReader:
+    """Turns mapped cells into events (complaints, kpis) or values (values)."""
+
+    def __init__(self, mapping: ColumnMap, source: str, known_metrics: frozenset[str]) -> None:
+        self.mapping = mapping
+        self.source = source
+        self.known_metrics = known_metrics
+        self.times = TimeReader(
+            zone_of(mapping.timezone) if mapping.timezone else None, mapping.time_format
+        )
+
+    def convert(
+        self, line: int, cells: dict[str, str], raw: list[str]
+    ) -> list[Event] | list[Value] | Rejected:
+        m = self.mapping
+        try:
+            when = self.times.epoch_ms(cells[m.time])
+        except ValueError as exc:
+            return Rejected(line, m.time, "bad_time", str(exc), raw)
+        region = m.recoded("region", cells[m.region].strip())
+        if m.kind is Kind.VALUES:
+            return self._value(line, cells, raw, region, when)
+        payloads: list[tuple[str | None, dict[str, object]]] = []
+        if m.kind is Kind.COMPLAINTS:
+            assert m.category is not None
+            payloads.append(
+                (
+                    m.category,
+                    {
+                        "type": "complaint",
+                        "id": cells[m.id].strip() if m.id else f"{self.source}:{line}",
+                        "event_time": when,
+                        "region": region,
+                        "category": m.recoded("category", cells[m.category].strip()),
+                        "channel": m.recoded(
+                            "channel", cells[m.channel].strip() if m.channel else m.default_channel
+                        ),
+                        **({"text": cells[m.text]} if m.text and cells[m.text] else {}),
+                    },
+                )
+            )
+        else:
+            site = cells[m.site].strip() if m.site else region
+            readings = (
+                [(kpi, column) for kpi, column in m.kpi_columns.items() if cells[column].strip()]
+                if m.kpi_columns
+                else [(cells[m.kpi or ""].strip(), m.value or "")]
+            )
+            for kpi, column in readings:
+                number = _number(cells[column])
+                if number is None:
+                    return Rejected(
+                        line, column, "wrong_type", f"{cells[column]!r} is no number", raw
+                    )
+                payloads.append(
+                    (
+                        column,
+                        {
+                            "type": "kpi",
+                            "event_time": when,
+                            "region": region,
+                            "site": site,
+                            "kpi": m.recoded("kpi", kpi),
+                            "value": number,
+                        },
+                    )
+                )
+        events: list[Event] = []
+        for column, payload in payloads:
+            parsed = parse_event(orjson.dumps(payload), source=self.source, offset=line)
+            if isinstance(parsed, DeadLetter):  # the stream's own verdict and reason
+                at = self._column_of(parsed.field) or column
+                return Rejected(line, at, parsed.reason.value, parsed.detail, raw)
+            events.append(parsed)
+        return events
+
+    def _column_of(self, event_field: str | None) -> str | None:
+        """The export's column behind an event's field (a dead letter names the field)."""
+        if event_field is None:
+            return None
+        m = self.mapping
+        head = event_field.split(".")[0]
+        return {
+            "event_time": m.time, "region": m.region, "id": m.id, "category": m.category,
+            "channel": m.channel, "text": m.text, "site": m.site, "kpi": m.kpi,
+            "value": m.value,
+        }.get(head)  # fmt: skip
+
+    def _value(
+        self, line: int, cells: dict[str, str], raw: list[str], region: str, when: int
+    ) -> list[Value] | Rejected:
+        m = self.mapping
+        if m.metric is not None:
+            column, metric = m.metric, m.recoded("metric", cells[m.metric].strip())
+        else:
+            assert m.category is not None
+            column = m.category
+            metric = f"complaints.{m.recoded('category', cells[m.category].strip())}"
+        if not REGION.match(region):
+            return Rejected(line, m.region, "invalid_format", f"{region!r} is no region name", raw)
+        if metric not in self.known_metrics:
+            return Rejected(line, column, "unknown_metric", f"{metric!r} is no known metric", raw)
+        assert m.value is not None
+        number = _number(cells[m.value])
+        if number is None:
+            return Rejected(line, m.value, "wrong_type", f"{cells[m.value]!r} is no number", raw)
+        return [Value(region, when, metric, number)]
+
+
+def _number(cell: str) -> float | None:
+    try:
+        value = float(cell.strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None

@@ -1,0 +1,139 @@
+"""`yujing import csv`: an operator's export in; every row accepted or rejected with its
+line, column and reason; the events it writes are what the pipeline accepts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from monitor.config.load import load_config
+from monitor.config.model import KNOWN_METRICS
+from monitor.importers.csv_import import import_csv, read_regions
+from monitor.importers.csv_rows import MAX_LINE_BYTES, HeaderError
+from monitor.importers.mapping import ColumnMap, load_mapping
+from monitor.runners.embedded import build, run_lines
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+
+
+def test_the_documented_crm_example_imports_and_replays(tmp_path):
+    mapping = load_mapping(EXAMPLES / "crm-mapping.yaml", {})
+    out, rejects = tmp_path / "events.jsonl", tmp_path / "rejects.csv"
+    regions = read_regions(EXAMPLES / "regions.csv")
+    report = import_csv(
+        EXAMPLES / "crm-complaints.csv", mapping, out, rejects, KNOWN_METRICS, regions
+    )
+    assert (report.rows, report.accepted) == (8, 6)
+    assert dict(report.rejected) == {"bad_time": 1, "unknown_category": 1}
+    lines = rejects.read_text(encoding="utf-8").splitlines()
+    assert lines[1].startswith("7,受理时间,bad_time,'昨天下午' is not a time")
+    assert lines[2].startswith("8,问题分类,unknown_category,")
+    assert lines[2].endswith("T-0007,2026-10-05 22:02:00,north-01,外星人,热线,")
+    run = build(load_config(), "sqlite://")
+    aggregates = []
+    run.pipeline.observe(aggregate=aggregates.append)
+    with out.open("rb") as fh:
+        run_lines(run, fh)
+    assert not run.pipeline.stats.dead_lettered, run.dead_letters.letters[:1]
+    assert sum(sum(a.complaints) for a in aggregates) == 6
+    # 20:15 local (UTC+8) is 12:00-13:00 UTC: the zone was applied, not guessed
+    first = min(a.hour for a in aggregates)
+    assert first % 86_400_000 == 12 * 3_600_000
+
+
+def test_a_time_without_offset_is_rejected_unless_the_zone_is_given(tmp_path):
+    source = tmp_path / "c.csv"
+    source.write_text("time,region,category\n2026-10-05 20:15:03,r1,weak_signal\n")
+    mapping = ColumnMap(kind="complaints", category="category")
+    report = import_csv(source, mapping, tmp_path / "e.jsonl", tmp_path / "r.csv", KNOWN_METRICS)
+    assert dict(report.rejected) == {"bad_time": 1}
+    assert "--assume-timezone" in report.examples[0]
+    zoned = mapping.model_copy(update={"timezone": "+08:00"})
+    report = import_csv(source, zoned, tmp_path / "e.jsonl", tmp_path / "r.csv", KNOWN_METRICS)
+    assert report.accepted == 1
+    assert b'"event_time":1791202503000' in (tmp_path / "e.jsonl").read_bytes()
+
+
+def test_aggregated_values_make_the_hourly_file(tmp_path):
+    source = tmp_path / "v.csv"
+    source.write_text(
+        "time,region,metric,value\n"
+        "2026-10-05T20:00:00Z,r1,complaints.total,3\n"
+        "2026-10-05T20:30:00Z,r1,complaints.total,4\n"  # counts of one hour add up
+        "2026-10-05T20:00:00Z,r1,kpi.packet_loss.max,0.5\n"
+        "2026-10-05T20:30:00Z,r1,kpi.packet_loss.max,0.9\n"  # maxima take the largest
+        "2026-10-05T22:00:00Z,r1,kpi.packet_loss.mean,0.2\n"
+        "2026-10-05T22:10:00Z,r1,kpi.packet_loss.mean,0.4\n"  # the rest is averaged
+        "2026-10-05T22:00:00Z,r1,complaints.totl,1\n"
+    )
+    mapping = ColumnMap(kind="values", metric="metric", value="value")
+    out = tmp_path / "h.npz"
+    report = import_csv(source, mapping, out, tmp_path / "r.csv", KNOWN_METRICS)
+    assert dict(report.rejected) == {"unknown_metric": 1}
+    with np.load(out) as data:
+        assert int(data["first_hour"]) % 3_600_000 == 0
+        total = data["metric:complaints.total"][0]
+        assert total[0] == 7 and np.isnan(total[2])
+        assert data["metric:kpi.packet_loss.max"][0][0] == pytest.approx(0.9)
+        assert data["metric:kpi.packet_loss.mean"][0][2] == pytest.approx(0.3)
+
+
+def test_hostile_rows_are_rejected_and_the_rest_still_imported(tmp_path):
+    source = tmp_path / "h.csv"
+    with source.open("wb") as fh:
+        fh.write(b"time,region,category\n")
+        fh.write(b"2026-10-05T20:00:00Z,r1,weak_signal\n")
+        fh.write(b"2026-10-05T20:00:00Z,r1," + b"x" * (MAX_LINE_BYTES + 10) + b"\n")
+        fh.write(b'2026-10-05T20:00:00Z,"r1 \n still the region",weak_signal\n')
+        fh.write(b"\xff\xfe,\x00,\n")
+        fh.write(b"2026-10-05T20:00:00Z,r1,weak_signal\n")
+    mapping = ColumnMap(kind="complaints", category="category")
+    report = import_csv(source, mapping, tmp_path / "e.jsonl", tmp_path / "r.csv", KNOWN_METRICS)
+    assert report.rows == 5 and report.accepted == 2
+    assert report.rejected["too_large"] == 1
+    assert sum(report.rejected.values()) == 3
+    assert (tmp_path / "e.jsonl").read_bytes().count(b"\n") == 2
+
+
+def test_a_header_without_the_mapped_columns_is_one_error(tmp_path):
+    source = tmp_path / "c.csv"
+    source.write_text("when,where\n")
+    with pytest.raises(HeaderError, match=r"no column 'time', 'region', 'category'"):
+        import_csv(
+            source, ColumnMap(kind="complaints", category="category"),
+            tmp_path / "e.jsonl", tmp_path / "r.csv", KNOWN_METRICS,
+        )  # fmt: skip
+
+
+def test_the_command_says_what_is_wrong_in_one_line(tmp_path):
+    def yujing(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "monitor.cli", "import", "csv", *args],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    example = str(EXAMPLES / "crm-complaints.csv")
+    done = yujing(example, "--kind", "complaints", "-o", str(tmp_path / "e.jsonl"))
+    assert done.returncode == 2 and "category column" in done.stderr
+    done = yujing(
+        example, "--kind", "complaints", "--category", "问题分类", "-o", str(tmp_path / "e.jsonl")
+    )
+    assert done.returncode == 2 and "no column 'time', 'region'" in done.stderr
+    done = yujing(example, "--mapping", str(EXAMPLES / "crm-mapping.yaml"), "-o", "x.npz")
+    assert done.returncode == 2 and "complaints are written to a .jsonl file" in done.stderr
+    done = yujing(
+        example, "--mapping", str(EXAMPLES / "crm-mapping.yaml"),
+        "--assume-timezone", "Mars/Olympus", "-o", str(tmp_path / "e.jsonl"),
+    )  # fmt: skip
+    assert done.returncode == 2 and "unknown time zone 'Mars/Olympus'" in done.stderr
+    done = yujing(
+        example, "--mapping", str(EXAMPLES / "crm-mapping.yaml"),
+        "--regions", str(EXAMPLES / "regions.csv"), "-o", str(tmp_path / "e.jsonl"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "8 rows, 6 accepted, 2 rejected" in done.stdout
+    assert "Traceback" not in done.stderr
