@@ -47,8 +47,8 @@ test-deps:
 	scripts/kafka.sh fetch
 
 ## Benchmarks (not part of `make test`): tables on stdout, JSON in bench/results/.
-## The seven of docs/benchmarks.md (the last is detection quality, docs/detectors.md), in
-## about 15 minutes on a 2-core machine.
+## The eight of docs/benchmarks.md (the last is detection quality, docs/detectors.md), in
+## about 16 minutes on a 2-core machine.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	scripts/kafka.sh fetch
@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_backtest.py --regions 1000 --weeks 52
 	$(BIN)/python bench/bench_scaling.py --readings 600000 --workers 1 2 4
 	$(BIN)/python bench/bench_cli.py --runs 15
+	$(BIN)/python bench/bench_import.py --rows 1000000
 	$(BIN)/python bench/bench_detection_quality.py
 
 ## A local broker for people: KRaft, loopback, port 9092, data in var/kafka-data.
