@@ -221,8 +221,11 @@ def start_alertmanager(tmp_path: Path) -> Iterator[object]:
         process.wait(timeout=30)
 
 
-def launch_prometheus(tmp: Path, targets: list[str]) -> tuple[str, subprocess.Popen[bytes]]:
-    """Debian's prometheus on loopback scraping ``targets`` every second; (url, process)."""
+def launch_prometheus(
+    tmp: Path, targets: list[str], extra: tuple[str, ...] = ()
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """Debian's prometheus on loopback scraping ``targets`` every second; (url, process).
+    Its data lives in ``tmp / "tsdb"`` (blocks put there beforehand are served)."""
     binary = shutil.which("prometheus")
     if binary is None:
         missing("prometheus", "the prometheus package is not installed")
@@ -240,6 +243,7 @@ def launch_prometheus(tmp: Path, targets: list[str]) -> tuple[str, subprocess.Po
             f"--config.file={config}",
             f"--storage.tsdb.path={tmp / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{port}",
+            *extra,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -73,6 +73,7 @@ def import_csv_command(
     """Import a CSV export: every row accepted or rejected with its line, column and
     reason; the rejected rows kept in a file."""
     from monitor.config.model import KNOWN_METRICS
+    from monitor.detection.hourly_file import HourlyFileError
     from monitor.importers.csv_import import import_csv, read_regions
     from monitor.importers.csv_rows import HeaderError
     from monitor.importers.mapping import Kind, MappingError, load_mapping
@@ -92,10 +93,15 @@ def import_csv_command(
     except (MappingError, ValueError) as exc:
         err.print(f"mapping: {exc}", markup=False)
         raise typer.Exit(2) from exc
-    wanted = ".npz" if columns.kind is Kind.VALUES else ".jsonl"
-    if output.suffix != wanted:
-        err.print(f"--out: {columns.kind.value} are written to a {wanted} file", markup=False)
+    allowed = {Kind.COMPLAINTS: (".jsonl", ".npz"), Kind.KPIS: (".jsonl",), Kind.VALUES: (".npz",)}
+    if output.suffix not in allowed[columns.kind]:
+        err.print(
+            f"--out: {columns.kind.value} are written to a {' or '.join(allowed[columns.kind])} "
+            "file (events, or the hourly file)",
+            markup=False,
+        )
         raise typer.Exit(2)
+    adding = output.suffix == ".npz" and output.exists()
     try:
         reference = read_regions(regions) if regions else None
     except (OSError, ValueError) as exc:
@@ -118,6 +124,9 @@ def import_csv_command(
     except HeaderError as exc:
         err.print(f"{source}: {exc}", markup=False)
         raise typer.Exit(2) from exc
+    except HourlyFileError as exc:  # the existing --out, to add to
+        err.print(f"--out: {exc}", markup=False)
+        raise typer.Exit(2) from exc
     except (LookupError, UnicodeError) as exc:  # an encoding Python does not know
         err.print(f"{source}: {exc}", markup=False)
         raise typer.Exit(2) from exc
@@ -132,12 +141,79 @@ def import_csv_command(
         out.print(f"  e.g. {example}", markup=False, overflow="fold")
     if rejected:
         out.print(f"rejected rows (line, column, reason, row): {rejected_path}", markup=False)
-    if reference is None and columns.kind is not Kind.VALUES:
+    if reference is None and output.suffix == ".jsonl":
         out.print(
             "no --regions: the events file has no region records; add them before "
             "replaying, or set windows.admit_regions: any",
             markup=False,
         )
-    out.print(f"wrote {output}", markup=False)
+    out.print(f"{'added to' if adding else 'wrote'} {output}", markup=False)
     if report.rows and not report.accepted:
         raise typer.Exit(1)
+
+
+@app.command("prometheus")
+def import_prometheus_command(
+    url: Annotated[str, typer.Option(help="The Prometheus, e.g. http://prometheus:9090.")],
+    query: Annotated[str, typer.Option(help="PromQL giving one series per site or region.")],
+    start: Annotated[str, typer.Option(help="ISO 8601 with an offset, or epoch ms.")],
+    end: Annotated[str, typer.Option(help="ISO 8601 with an offset, or epoch ms.")],
+    metric: Annotated[
+        str, typer.Option(help="The Yujing metric the samples are, e.g. kpi.packet_loss.mean.")
+    ],
+    output: Annotated[Path, typer.Option("--out", "-o", help="The hourly file (.npz).")],
+    step: Annotated[int, typer.Option(help="Seconds between samples asked for.", min=1)] = 300,
+    region_label: Annotated[str, typer.Option(help="The label naming the region.")] = "region",
+    timeout: Annotated[float, typer.Option(help="Seconds per request.", min=1)] = 60.0,
+) -> None:
+    """Backfill a KPI from a Prometheus into the hourly file, for `backtest --hourly`:
+    range queries in chunks; samples of an hour combine as the metric's kind says."""
+    import httpx
+
+    from monitor.config.model import KNOWN_METRICS
+    from monitor.detection.hourly_file import HourlyFileError
+    from monitor.importers.csv_import import HourlyValues, combine_rule, save_hourly
+    from monitor.importers.prometheus import PrometheusError, backfill
+    from monitor.importers.times import TimeReader
+
+    if metric not in KNOWN_METRICS:
+        err.print(f"--metric: unknown metric {metric!r}", markup=False)
+        raise typer.Exit(2)
+    if output.suffix != ".npz":
+        err.print("--out: the hourly file is a .npz", markup=False)
+        raise typer.Exit(2)
+    try:
+        first, last = (TimeReader().epoch_ms(t) for t in (start, end))
+    except ValueError as exc:
+        err.print(f"--start/--end: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    if last < first:
+        err.print("--end is before --start", markup=False)
+        raise typer.Exit(2)
+    hourly = HourlyValues()
+    try:
+        with httpx.Client(timeout=timeout) as client:
+            report = backfill(client, url, query, first, last, step, metric, region_label, hourly)
+    except PrometheusError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
+    series = hourly.series()
+    if not report.samples:
+        err.print(
+            f"no samples with a {region_label} label between {start} and {end}: nothing written",
+            markup=False,
+        )
+        raise typer.Exit(1)
+    try:
+        added = save_hourly(series, output)
+    except HourlyFileError as exc:
+        err.print(f"--out: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    out.print(
+        f"{report.series:,} series, {report.samples:,} samples, {len(report.regions):,} "
+        f"regions x {series.hours:,} hours ({combine_rule(metric)} per hour) "
+        f"{'added to' if added else 'written to'} {output}",
+        markup=False,
+    )
+    for reason, n in report.skipped.most_common():
+        out.print(f"  skipped ({reason}): {n:,} samples", markup=False)

@@ -86,6 +86,29 @@ class HourlySeries:
                 {m: v[:, start : start + hours] for m, v in self.values.items()},
             )
 
+    def merged(self, other: HourlySeries) -> HourlySeries:
+        """Both files' regions, hours and metrics in one (what importing a KPI next to the
+        complaints makes); where both know a metric's value, ``other``'s wins."""
+        if not other.regions or not other.values:
+            return self
+        if not self.regions or not self.values:
+            return other
+        regions = sorted(set(self.regions) | set(other.regions))
+        first = min(self.first_hour, other.first_hour)
+        hours = (max(self.last_hour, other.last_hour) - first) // HOUR_MS + 1
+        row = {r: i for i, r in enumerate(regions)}
+        values: dict[str, np.ndarray] = {}
+        for part in (self, other):
+            rows = np.array([row[r] for r in part.regions])
+            start = (part.first_hour - first) // HOUR_MS
+            for metric, block in part.values.items():
+                target = values.setdefault(
+                    metric, np.full((len(regions), hours), np.nan, dtype=np.float32)
+                )
+                view = target[rows, start : start + part.hours]
+                target[rows, start : start + part.hours] = np.where(np.isfinite(block), block, view)
+        return HourlySeries(regions, first, values)
+
     def save(self, path: Path) -> None:
         arrays = {f"metric:{m}": v.astype(np.float32) for m, v in self.values.items()}
         np.savez(

@@ -15,8 +15,10 @@ import orjson
 
 from detectors.timeaxis import HOUR_MS
 from monitor.detection.hourly_file import HourlySeries
+from monitor.events.schemas import ComplaintEvent
 from monitor.importers.csv_rows import ImportReport, Rejected, RowReader, Value, read_rows
-from monitor.importers.mapping import ColumnMap, Kind
+from monitor.importers.mapping import ColumnMap
+from monitor.windows.aggregation import RATE_PER, complaints_metric, rate_metric
 
 
 def combine_rule(metric: str) -> str:
@@ -35,6 +37,9 @@ class HourlyValues:
     not with the rows read."""
 
     cells: dict[str, dict[tuple[str, int], list[float]]] = field(default_factory=dict)
+    # metrics counted from single complaints: an hour without one had none (0), where an
+    # hour missing from aggregated values is unknown (NaN)
+    counted: set[str] = field(default_factory=set)
 
     def add(self, value: Value) -> None:
         hour = value.time - value.time % HOUR_MS
@@ -49,7 +54,27 @@ class HourlyValues:
             cell[0] += value.value
         cell[1] += 1
 
-    def series(self) -> HourlySeries:
+    def add_complaint(self, region: str, time: int, category: str) -> None:
+        """One complaint: it counts in its category and in the total."""
+        for key in (category, "total"):
+            self.counted.add(complaints_metric(key))
+            self.add(Value(region, time, complaints_metric(key), 1.0))
+
+    def series(self, subscribers: dict[str, int] | None = None) -> HourlySeries:
+        """The gathered values; with ``subscribers``, complaint counts give rates too."""
+        series = self._counts()
+        for metric in self.counted:
+            np.nan_to_num(series.values[metric], copy=False, nan=0.0)
+        if subscribers:
+            scale = np.array(
+                [RATE_PER / subscribers[r] if r in subscribers else np.nan for r in series.regions]
+            )[:, None]
+            for metric in [m for m in series.values if m.startswith("complaints.")]:
+                rate = rate_metric(metric.removeprefix("complaints."))
+                series.values.setdefault(rate, (series.values[metric] * scale).astype(np.float32))
+        return series
+
+    def _counts(self) -> HourlySeries:
         keys = [key for cells in self.cells.values() for key in cells]
         if not keys:
             return HourlySeries([], 0, {})
@@ -92,14 +117,17 @@ def import_csv(
     seen: Callable[[int], None] = lambda n: None,
 ) -> ImportReport:
     """Read ``source`` with ``mapping``; write events (``.jsonl``) or the hourly file
-    (``.npz``, the ``values`` kind) to ``out`` and every rejected row to ``rejects``."""
+    (``.npz``: values, or complaints counted per hour) to ``out`` and every rejected row
+    to ``rejects``. KPI readings become events only: their hourly statistics are the
+    pipeline's (``backtest --data``)."""
     report = ImportReport()
     reader = RowReader(mapping, source.name, known_metrics)
-    hourly = HourlyValues() if mapping.kind is Kind.VALUES else None
+    to_hourly = out.suffix == ".npz"
+    hourly = HourlyValues() if to_hourly else None
     with (
         source.open("rb") as fh,
         rejects.open("w", newline="", encoding="utf-8") as bad,
-        _events_out(out, hourly is None) as events,
+        _events_out(out, not to_hourly) as events,
     ):
         rejected = csv.writer(bad)
         rejected.writerow(["line", "column", "reason", "detail", "row"])
@@ -120,11 +148,23 @@ def import_csv(
                 if isinstance(item, Value):
                     assert hourly is not None
                     hourly.add(item)
+                elif hourly is not None and isinstance(item, ComplaintEvent):
+                    hourly.add_complaint(item.region, item.event_time, item.category.value)
                 elif events is not None:
                     events.write(_line(item.model_dump(mode="json", exclude_none=True)))
     if hourly is not None:
-        hourly.series().save(out)
+        save_hourly(hourly.series(regions), out)
     return report
+
+
+def save_hourly(series: HourlySeries, out: Path) -> bool:
+    """Write the hourly file; an existing one gets these metrics added (regions and hours
+    united). Returns whether it added to an existing file."""
+    existing = out.exists()
+    if existing:
+        series = HourlySeries.load(out).merged(series)
+    series.save(out)
+    return existing
 
 
 def _line(doc: dict[str, object]) -> bytes:

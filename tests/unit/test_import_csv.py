@@ -12,6 +12,7 @@ import pytest
 
 from monitor.config.load import load_config
 from monitor.config.model import KNOWN_METRICS
+from monitor.detection.hourly_file import HourlySeries
 from monitor.importers.csv_import import import_csv, read_regions
 from monitor.importers.csv_rows import MAX_LINE_BYTES, HeaderError
 from monitor.importers.mapping import ColumnMap, load_mapping
@@ -123,8 +124,8 @@ def test_the_command_says_what_is_wrong_in_one_line(tmp_path):
         example, "--kind", "complaints", "--category", "问题分类", "-o", str(tmp_path / "e.jsonl")
     )
     assert done.returncode == 2 and "no column 'time', 'region'" in done.stderr
-    done = yujing(example, "--mapping", str(EXAMPLES / "crm-mapping.yaml"), "-o", "x.npz")
-    assert done.returncode == 2 and "complaints are written to a .jsonl file" in done.stderr
+    done = yujing(example, "--mapping", str(EXAMPLES / "crm-mapping.yaml"), "-o", "x.txt")
+    assert done.returncode == 2 and "complaints are written to a .jsonl or .npz" in done.stderr
     done = yujing(
         example, "--mapping", str(EXAMPLES / "crm-mapping.yaml"),
         "--assume-timezone", "Mars/Olympus", "-o", str(tmp_path / "e.jsonl"),
@@ -137,3 +138,27 @@ def test_the_command_says_what_is_wrong_in_one_line(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "8 rows, 6 accepted, 2 rejected" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_complaints_counted_into_the_hourly_file_next_to_a_kpi(tmp_path):
+    mapping = load_mapping(EXAMPLES / "crm-mapping.yaml", {})
+    out = tmp_path / "hourly.npz"
+    regions = read_regions(EXAMPLES / "regions.csv")
+    import_csv(
+        EXAMPLES / "crm-complaints.csv", mapping, out, tmp_path / "r.csv", KNOWN_METRICS, regions
+    )
+    kpi = tmp_path / "kpi.csv"
+    kpi.write_text(
+        "time,region,metric,value\n2026-10-05T14:00:00Z,north-03,kpi.packet_loss.mean,0.4\n"
+    )
+    values = ColumnMap(kind="values", metric="metric", value="value")
+    import_csv(kpi, values, out, tmp_path / "r2.csv", KNOWN_METRICS)
+    series = HourlySeries.load(out, known=KNOWN_METRICS)
+    assert series.regions == ["north-01", "north-02", "north-03"]
+    total = series.values["complaints.total"]
+    # 12:00-14:00 UTC: north-01 had 2, 1, 1; north-02 none, 2, none (counted: 0, not unknown)
+    assert total[0].tolist() == [2, 1, 1] and total[1].tolist() == [0, 2, 0]
+    assert np.isnan(total[2]).all(), "north-03 is in the KPI file only"
+    assert series.values["complaint_rate.total"][0][0] == pytest.approx(2 * 10_000 / 120_000)
+    assert np.isnan(series.values["kpi.packet_loss.mean"][:2]).all()
+    assert series.values["kpi.packet_loss.mean"][2][2] == pytest.approx(0.4)
