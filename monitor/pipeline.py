@@ -163,11 +163,11 @@ class Pipeline:
         aggregation re-reads what its intake validated)."""
         self.stats.events_in += received
         if not raw.strip():
-            self._dead(DeadLetter(Reason.EMPTY, "a blank record", raw, None, source, offset))
+            self.dead_letter(DeadLetter(Reason.EMPTY, "a blank record", raw, None, source, offset))
             return None
         parsed = parse_event(raw, kind=kind, source=source, offset=offset)
         if isinstance(parsed, DeadLetter):
-            self._dead(parsed)
+            self.dead_letter(parsed)
             return None
         return parsed
 
@@ -195,7 +195,7 @@ class Pipeline:
             detail = f"{type(exc).__name__}: {exc}"[:500]
             outcome = DeadLetter(Reason.UNREADABLE, detail, raw, None, source, where)
         if isinstance(outcome, DeadLetter):
-            self._dead(outcome)
+            self.dead_letter(outcome)
             return None
         if outcome is Outcome.DUPLICATE:
             self.stats.duplicates += 1
@@ -229,7 +229,9 @@ class Pipeline:
         reloads it from what it saved (and its input is redelivered)."""
         self.aggregator.forget()
 
-    def _dead(self, letter: DeadLetter) -> None:
+    def dead_letter(self, letter: DeadLetter) -> None:
+        """Count and keep a record refused before it reached ``feed`` (e.g. a request
+        body an adapter could not decode)."""
         self.stats.dead_lettered[letter.reason.value] += 1
         self.dead_letters.put(letter)
 

@@ -222,7 +222,7 @@ def start_alertmanager(tmp_path: Path) -> Iterator[object]:
 
 
 def launch_prometheus(
-    tmp: Path, targets: list[str], extra: tuple[str, ...] = ()
+    tmp: Path, targets: list[str], extra: tuple[str, ...] = (), more_config: str = ""
 ) -> tuple[str, subprocess.Popen[bytes]]:
     """Debian's prometheus on loopback scraping ``targets`` every second; (url, process).
     Its data lives in ``tmp / "tsdb"`` (blocks put there beforehand are served)."""
@@ -235,6 +235,7 @@ def launch_prometheus(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         "scrape_configs:\n  - job_name: yujing\n    static_configs:\n"
         f"      - targets: {targets!r}\n".replace("'", '"')
+        + more_config
     )
     log = (tmp / "prometheus.log").open("wb")
     process = subprocess.Popen(

@@ -14,6 +14,7 @@ from monitor.cli import (
     importing,
     kafka,
     outbox,
+    receive,
     replay,
     tickets,
 )
@@ -44,7 +45,7 @@ def _root(
     """Yujing (预警): early warning from complaints and network KPIs."""
 
 
-for commands in (replay.app, backtest.app, kafka.app, api.app):
+for commands in (replay.app, backtest.app, kafka.app, api.app, receive.app):
     app.registered_commands.extend(commands.registered_commands)
 app.add_typer(config.app, name="config")
 app.add_typer(tickets.app, name="tickets")

@@ -27,6 +27,7 @@ from alerts.policy.settings import AlertSettings
 from detectors.base import Detector
 from detectors.registry import REGISTRY
 from detectors.timeaxis import DAY_MS, HOUR_MS
+from monitor.events.schemas import Kpi
 from monitor.windows.aggregation import WindowConfig, metric_names
 
 KNOWN_METRICS = frozenset(metric_names())
@@ -186,6 +187,18 @@ class TopicSettings(_Model):
         return value
 
 
+class RemoteWriteSettings(_Model):
+    """How a Prometheus's remote-write series become KPI readings: which metric is which
+    KPI, and which labels name the region and the site."""
+
+    kpis: dict[Annotated[str, Field(min_length=1, max_length=200)], Kpi] = Field(
+        default_factory=dict, max_length=1000
+    )  # Prometheus metric name -> KPI, e.g. site_packet_loss_percent: packet_loss
+    region_label: str = Field(default="region", min_length=1, max_length=100)
+    site_label: str = Field(default="instance", min_length=1, max_length=100)
+    max_body_bytes: int = Field(default=10 * 2**20, ge=1024, le=2**30)  # compressed
+
+
 class MonitorConfig(_Model):
     """The whole config file: windows, topics, region groups, detector specs, mutes,
     alert policy and notifications. Frozen: a reload swaps in a new one."""
@@ -201,6 +214,7 @@ class MonitorConfig(_Model):
     holidays: list[date] = Field(default_factory=list, max_length=2000)
     alerts: AlertSettings = AlertSettings()
     notifications: NotificationSettings = NotificationSettings()
+    remote_write: RemoteWriteSettings = RemoteWriteSettings()
 
     def holiday_columns(self, end_hour: int, hours: int) -> np.ndarray | None:
         """Which of the ``hours`` columns ending at ``end_hour`` fall on a listed holiday

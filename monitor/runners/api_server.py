@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 
@@ -41,22 +42,22 @@ def start_api(
             "ticket API has no tokens: every change will answer 401",
             extra={"fields": {"hint": "set YUJING_API_TOKENS or a tokens file"}},
         )
-    config = uvicorn.Config(
-        create_api(store, auth, links=links),
-        host=host,
-        port=port,
-        log_level="warning",
-        lifespan="off",
-    )
+    server = serve_in_thread(create_api(store, auth, links=links), host, port, "yujing-api")
+    log.info("ticket API listening", extra={"fields": {"url": f"http://{host}:{port}"}})
+    return server
+
+
+def serve_in_thread(app: Any, host: str, port: int, name: str) -> ApiServer:
+    """Serve an ASGI app with uvicorn in a daemon thread; returns once the socket listens."""
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="yujing-api", daemon=True)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.05)  # uvicorn has no readiness callback; bounded by the deadline
     if not server.started:
-        raise RuntimeError(f"ticket API did not start on {host}:{port}")
-    log.info("ticket API listening", extra={"fields": {"url": f"http://{host}:{port}"}})
+        raise RuntimeError(f"{name} did not start on {host}:{port}")
     return ApiServer(server, thread)
 
 
