@@ -17,6 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Any, ClassVar
 
 import numpy as np
@@ -50,6 +51,8 @@ class SeriesWindow:
     # shape as ``values``: a detector comparing with a week ago leaves them out of that
     # baseline (only there: they are still the judged hours' own data)
     excluded: np.ndarray | None = None
+    # the operator's zone, for rules written in local time (the evening peak)
+    zone: tzinfo = UTC
 
     def rows(self, start: int, stop: int) -> SeriesWindow:
         """The window of series ``start`` to ``stop``: detectors judge each on its own."""
@@ -59,6 +62,7 @@ class SeriesWindow:
             self.end_hour,
             {name: ctx[start:stop] for name, ctx in self.context.items()},
             None if self.excluded is None else self.excluded[start:stop],
+            self.zone,
         )
 
     def hour_at(self, column: int) -> int:
@@ -167,6 +171,7 @@ def sub_window(window: SeriesWindow, stop: int, hours: int) -> SeriesWindow:
         end_hour=window.hour_at(stop - 1),
         context={name: cut(v) for name, v in window.context.items()},
         excluded=None if window.excluded is None else cut(window.excluded.astype(float)) == 1,
+        zone=window.zone,
     )
 
 

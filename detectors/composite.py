@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -224,7 +225,8 @@ class PeakCongestionConfig(DetectorConfig):
     utilisation_metric: str = "kpi.bandwidth_utilisation.max"
     peak_start_hour: int = Field(default=20, ge=0, le=23)  # local time
     peak_end_hour: int = Field(default=22, ge=1, le=24)  # exclusive
-    offset_hours: int = Field(default=8, ge=-12, le=14)  # local zone vs UTC
+    # local zone vs UTC; by default the config's zone (daylight saving included)
+    offset_hours: int | None = Field(default=None, ge=-12, le=14)
     utilisation_threshold: float = Field(default=90.0, gt=0, le=100)
     min_hot_hours: int = Field(default=1, ge=1, le=24)
     min_peak_share: float = Field(default=0.0, ge=0, le=1)  # of the day's complaints
@@ -244,7 +246,10 @@ class PeakCongestionDetector(Detector):
     def evaluate(self, window: SeriesWindow) -> list[Finding]:
         """Judged once a day, at the close of the last peak hour."""
         cfg = self.config
-        local_hour = (window.end_hour // HOUR_MS + cfg.offset_hours) % 24
+        if cfg.offset_hours is None:
+            local_hour = datetime.fromtimestamp(window.end_hour / 1000, tz=window.zone).hour
+        else:
+            local_hour = (window.end_hour // HOUR_MS + cfg.offset_hours) % 24
         if local_hour != cfg.peak_end_hour - 1:
             return []
         util = window.context.get(cfg.utilisation_metric)

@@ -214,12 +214,14 @@ def demo(
 def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
     from rich.table import Table
 
-    from detectors.timeaxis import to_iso
+    from monitor.config.zones import local_iso
 
     stats = run.pipeline.stats
-    offset = run.pipeline.config.timezone_offset_hours
+    config = run.pipeline.config
     tickets = run.tickets.all()
-    table = Table(title=f"Preemptive inspection tickets ({len(tickets)})")
+    table = Table(
+        title=f"Preemptive inspection tickets ({len(tickets)}; times in {config.timezone})"
+    )
     for column in (
         "#",
         "region",
@@ -247,8 +249,8 @@ def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
             "—" if t.change_pct is None else f"{t.change_pct:+.0f}%",
             t.department,
             t.severity,
-            to_iso(t.opened_at, offset)[:16],
-            to_iso(t.acknowledge_by, offset)[11:16],
+            local_iso(t.opened_at, config.zone)[:16],
+            local_iso(t.acknowledge_by, config.zone)[11:16],
         )
     out.print(table)
     dead = ", ".join(f"{k}={v}" for k, v in sorted(stats.dead_lettered.items())) or "none"
@@ -280,7 +282,7 @@ def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
         for t in card.false_alarms:
             out.print(
                 f"[yellow]false alarm[/yellow] #{t.id} {t.region} {t.metric} "
-                f"({t.detector}) at {to_iso(t.first_hour, offset)}"
+                f"({t.detector}) at {local_iso(t.first_hour, config.zone)}"
             )
     else:
         out.print("false alarms: none")

@@ -7,7 +7,7 @@ watches nothing.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timezone, tzinfo
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -27,6 +27,7 @@ from alerts.policy.settings import AlertSettings
 from detectors.base import Detector
 from detectors.registry import REGISTRY
 from detectors.timeaxis import DAY_MS, HOUR_MS
+from monitor.config.zones import offset_ms, zone_of
 from monitor.events.schemas import Kpi
 from monitor.windows.aggregation import WindowConfig, metric_names
 
@@ -203,7 +204,9 @@ class MonitorConfig(_Model):
     """The whole config file: windows, topics, region groups, detector specs, mutes,
     alert policy and notifications. Frozen: a reload swaps in a new one."""
 
-    timezone_offset_hours: int = Field(default=8, ge=-12, le=14)
+    # the operator's zone (+08:00 or Asia/Shanghai): times shown to people, the evening
+    # peak, holidays; detection itself runs in UTC
+    timezone: str = Field(default="+08:00", min_length=1, max_length=64)
     windows: WindowSettings = WindowSettings()
     topics: TopicSettings = TopicSettings()
     region_groups: dict[str, list[RegionRef]] = Field(default_factory=dict)
@@ -222,10 +225,26 @@ class MonitorConfig(_Model):
         if not self.holidays:
             return None
         starts = end_hour - np.arange(hours - 1, -1, -1, dtype=np.int64) * HOUR_MS
-        local_days = (starts + self.timezone_offset_hours * HOUR_MS) // DAY_MS
+        local_days = (starts + self.offsets_ms(starts)) // DAY_MS
         listed = np.array([(d - date(1970, 1, 1)).days for d in self.holidays], dtype=np.int64)
         mask = np.isin(local_days, listed)
         return mask if mask.any() else None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone_of(value)
+        return value
+
+    @cached_property
+    def zone(self) -> tzinfo:
+        return zone_of(self.timezone)
+
+    def offsets_ms(self, hours: np.ndarray) -> np.ndarray:
+        """The zone's offset from UTC at each of the given epoch-ms times."""
+        if isinstance(self.zone, timezone):  # a fixed offset: one for all
+            return np.full(hours.shape, offset_ms(self.zone, 0), dtype=np.int64)
+        return np.array([offset_ms(self.zone, int(t)) for t in hours], dtype=np.int64)
 
     def mute_mask(
         self, excluded: np.ndarray, regions: list[str], metric: str, end_hour: int

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import numpy as np
 
 from alerts.findings import Severity, SpecFinding, TickResult
@@ -61,8 +63,8 @@ def evaluate_spec(
                 excluded = store.flagged(metric, hour, hours, rows)
                 if config is not None:
                     excluded = config.mute_mask(excluded, rows, metric, hour)
-            if context or excluded is not None:
-                window = SeriesWindow(window.keys, window.values, hour, context, excluded)
+            zone = UTC if config is None else config.zone
+            window = SeriesWindow(window.keys, window.values, hour, context, excluded, zone)
             for part in _row_blocks(window, ends):
                 out.extend((severity, f) for f in detector.scan(part, ends))
     return out

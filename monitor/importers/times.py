@@ -8,32 +8,14 @@ the person importing says which zone the export is in (``--assume-timezone``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, datetime, tzinfo
+
+from monitor.config.zones import zone_of
+
+__all__ = ["TimeReader", "zone_of"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{1,2}):?(\d{2})?$")
-
-
-def zone_of(text: str) -> tzinfo:
-    """``+08:00``, ``UTC+8``, ``Z``/``UTC`` or an IANA name (``Asia/Shanghai``)."""
-    if text.upper() in ("Z", "UTC"):
-        return UTC
-    match = OFFSET.match(text.strip())
-    if match:
-        sign, hours, minutes = match.groups()
-        delta = timedelta(hours=int(hours), minutes=int(minutes or 0))
-        if delta > timedelta(hours=14):
-            raise ValueError(f"offset {text!r} is beyond +-14:00")
-        return timezone(-delta if sign == "-" else delta)
-    try:
-        return ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(
-            f"unknown time zone {text!r} (an offset like +08:00 or a name like Asia/Shanghai)"
-        ) from exc
 
 
 @dataclass(frozen=True)

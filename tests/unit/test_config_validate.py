@@ -187,3 +187,40 @@ def test_a_route_to_an_undefined_channel_is_refused():
     [message] = info.value.messages
     assert message.startswith("detectors.yaml:13: notifications.routes[0].channels[1]:")
     assert "'pager'" in message
+
+
+def test_the_zone_is_an_offset_or_a_name_and_a_typo_is_told():
+    assert parse_config('timezone: "+05:30"\n', "z.yaml").zone.utcoffset(None).seconds == 19800
+    assert str(parse_config("timezone: Asia/Shanghai\n", "z.yaml").zone) == "Asia/Shanghai"
+    with pytest.raises(ConfigError) as info:
+        parse_config("timezone: Asia/Shanghia\n", "z.yaml")
+    assert info.value.messages[0].startswith("z.yaml:1: timezone:")
+    assert "unknown time zone 'Asia/Shanghia'" in info.value.messages[0]
+
+
+def test_the_evening_peak_follows_a_named_zone_through_daylight_saving():
+    """Berlin: 20:00-22:00 local is 18:00-20:00 UTC in summer, 19:00-21:00 in winter."""
+    import numpy as np
+
+    from monitor.detection.store import SeriesStore
+    from monitor.detection.tick import scan
+    from monitor.windows.aggregation import CATEGORIES, HourlyAggregate
+    from tests.domain import HOUR
+
+    config = parse_config(
+        "timezone: Europe/Berlin\n"
+        "detectors:\n"
+        "  - {id: peak, detector: peak_congestion, metrics: [complaints.broadband_lag],\n"
+        "     params: {utilisation_metric: kpi.bandwidth_utilisation.max}}\n",
+        "z.yaml",
+    )
+
+    for day, peak_close_utc in (("2026-07-01", 19), ("2026-12-01", 20)):
+        first = int(np.datetime64(f"{day}T00:00", "ms").astype(np.int64))
+        store = SeriesStore(config.metrics_needed(), history_hours=48)
+        for h in range(24):
+            kpi = {"bandwidth_utilisation": (4, 95.0, 95.0, 95.0)}
+            complaints = (1,) * len(CATEGORIES)
+            store.update(HourlyAggregate("r1", first + h * HOUR, 0, None, complaints, kpi))
+        fired = [r.hour for r in scan(config, store, first, first + 23 * HOUR) if r.findings]
+        assert fired == [first + peak_close_utc * HOUR], day

@@ -115,13 +115,13 @@ def test_site_fault_needs_both_signals():
 
 
 def test_peak_congestion_is_judged_at_the_end_of_the_evening_peak():
-    # 21:00 local (UTC+8) is 13:00 UTC
+    # 21:00 local (UTC+8, a fixed offset here; the config's zone by default) is 13:00 UTC
     end = (500_000 - 500_000 % 24 + 13) * HOUR
     complaints = np.full(24, 2.0)
     hot = np.full(24, 70.0)
     hot[-2:] = [93.0, 95.0]
     cool = np.full(24, 70.0)
-    det = PeakCongestionDetector(PeakCongestionConfig())
+    det = PeakCongestionDetector(PeakCongestionConfig(offset_hours=8))
     context = {"kpi.bandwidth_utilisation.max": np.vstack([hot, cool])}
     findings = det.evaluate(window(complaints, complaints, end=end, context=context))
     assert [f.region for f in findings] == ["r0"]
