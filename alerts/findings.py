@@ -37,5 +37,6 @@ class TickResult:
     hour: int
     regions: frozenset[str]  # every series of these regions was judged this tick
     findings: list[SpecFinding]
-    # spec id -> series it could not judge yet (too few known hours for its detector)
-    unjudged: dict[str, int] = field(default_factory=dict)
+    # spec id -> why -> series it could not judge (too few known hours for its detector):
+    # "no data" (nothing known in its window), "history" (it began too recently), "gaps"
+    unjudged: dict[str, dict[str, int]] = field(default_factory=dict)

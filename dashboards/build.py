@@ -286,7 +286,7 @@ def detectors() -> dashboard.Dashboard:
         )
         .with_panel(
             bargauge.Panel()
-            .title("Series not judged yet, by spec (too little history or too gappy)")
+            .title("Series not judged, by spec and reason (no data, history, gaps)")
             .description(
                 "Each detector needs some known hours of a series before it can judge it "
                 "(burst: two days; week over week: about two weeks). A new region, or a "
@@ -294,7 +294,13 @@ def detectors() -> dashboard.Dashboard:
             )
             .height(8)
             .span(12)
-            .with_target(q("sum by (spec) (yujing_series_unjudged)", "{{spec}}", instant=True))
+            .with_target(
+                q(
+                    "sum by (spec, reason) (yujing_series_unjudged)",
+                    "{{spec}} ({{reason}})",
+                    instant=True,
+                )
+            )
         )
         .with_panel(
             timeseries.Panel()

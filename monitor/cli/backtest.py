@@ -223,13 +223,16 @@ def _print_backtest(results: list, labels: list) -> None:  # type: ignore[type-a
                     _fmt(e["median_delay_hours"], "{:.0f}"),
                 )
             out.print(per)
-        young = {spec: n for spec, n in r.unjudged.items() if n}
+        young = [
+            f"{spec}: {n} ({reason})"
+            for spec, reasons in sorted(r.unjudged.items())
+            for reason, n in reasons.items()
+            if n
+        ]
         if young:
-            listed = ", ".join(f"{spec} {n}" for spec, n in sorted(young.items()))
-            out.print(
-                f"{r.name}: series not judged at the end (too few known hours: too "
-                f"little history, or gaps): {listed}"
-            )
+            out.print(f"{r.name}: series not judged at the end (too few known hours):")
+            for line in young:
+                out.print(f"  {line}", markup=False)
     if len(results) == 2 and labels:
         from monitor.lab.backtest import Comparison
 

@@ -20,7 +20,7 @@ def evaluate_spec(
     regions: list[str] | None = None,
     config: MonitorConfig | None = None,
     ends: int = 1,
-    unjudged: dict[str, int] | None = None,
+    unjudged: dict[str, dict[str, int]] | None = None,
 ) -> list[tuple[Severity, Finding]]:
     """Run one spec: overridden regions with their parameters, the rest with the spec's.
 
@@ -55,9 +55,9 @@ def evaluate_spec(
             if holidays is not None:
                 window = SeriesWindow(window.keys, _without(window.values, holidays), hour)
             if unjudged is not None:
-                known = np.isfinite(window.values).sum(axis=1)
-                young = int((known < detector.min_known_hours()).sum())
-                unjudged[spec.id] = unjudged.get(spec.id, 0) + young
+                counted = unjudged.setdefault(spec.id, dict.fromkeys(UNJUDGED_REASONS, 0))
+                for reason, n in why_unjudged(window.values, detector.min_known_hours()).items():
+                    counted[reason] += n
             excluded = None
             if detector.leaves_out_anomalous_hours:
                 excluded = store.flagged(metric, hour, hours, rows)
@@ -84,6 +84,28 @@ def _row_blocks(window: SeriesWindow, ends: int) -> list[SeriesWindow]:
     if n <= rows:
         return [window]
     return [window.rows(i, i + rows) for i in range(0, n, rows)]
+
+
+UNJUDGED_REASONS = ("no data", "history", "gaps")
+
+
+def why_unjudged(values: np.ndarray, needed: int) -> dict[str, int]:
+    """Series with fewer than ``needed`` known hours, by reason: nothing known at all (a
+    metric the data lacks), a series that began too recently, or one with too many gaps."""
+    known = np.isfinite(values)
+    count = known.sum(axis=1)
+    short = count < needed
+    if not short.any():
+        return {}
+    none = count == 0
+    # hours from the first known one to the window's end
+    span = values.shape[1] - np.argmax(known, axis=1)
+    young = short & ~none & (span < needed)
+    return {
+        "no data": int(none.sum()),
+        "history": int(young.sum()),
+        "gaps": int((short & ~none & ~young).sum()),
+    }
 
 
 def _without(values: np.ndarray, holidays: np.ndarray | None) -> np.ndarray:
@@ -118,7 +140,7 @@ def scan(
     ends = (last_hour - first_hour) // HOUR_MS + 1
     judged = sorted(regions) if regions is not None else list(store.regions)
     by_hour: dict[int, list[SpecFinding]] = {first_hour + i * HOUR_MS: [] for i in range(ends)}
-    unjudged: dict[str, int] = {}
+    unjudged: dict[str, dict[str, int]] = {}
     for spec in config.detectors:
         for severity, finding in evaluate_spec(
             spec, store, last_hour, judged, config, ends, unjudged

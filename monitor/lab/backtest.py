@@ -146,7 +146,8 @@ class BacktestResult:
     hours: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     regions: list[str] = field(default_factory=list)
     noc: str = "staffed"
-    unjudged: dict[str, int] = field(default_factory=dict)  # spec -> series at the end
+    # spec -> reason -> series not judged at the end
+    unjudged: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def scored_series(self, detections: list[Detection] | None = None) -> list[ScoredSeries]:
         """One scored series per region: its labelled events, and the detections that may
@@ -252,7 +253,7 @@ class _Listener:
 
     findings: list[SpecFinding] = field(default_factory=list)
     log: DetectionLog = field(default_factory=DetectionLog)
-    unjudged: dict[str, int] = field(default_factory=dict)
+    unjudged: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def on_tick(self, result: TickResult) -> None:
         self.findings.extend(result.findings)

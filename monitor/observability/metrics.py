@@ -130,9 +130,9 @@ class WorkerMetrics:
         )
         self.unjudged = Gauge(
             "yujing_series_unjudged",
-            "Series a detector spec cannot judge yet: too few known hours of history "
-            "for its detector (a new region, or a gap).",
-            ["spec"],
+            "Series a detector spec cannot judge: too few known hours for its detector; "
+            "reason: no data, history (began too recently) or gaps.",
+            ["spec", "reason"],
             registry=r,
         )
         self.risk = Gauge(
@@ -179,8 +179,9 @@ class WorkerMetrics:
             self._latest[aggregate.region] = aggregate
 
     def on_tick(self, result: TickResult) -> None:
-        for spec, young in result.unjudged.items():
-            self.unjudged.labels(spec).set(young)
+        for spec, reasons in result.unjudged.items():
+            for reason, n in reasons.items():
+                self.unjudged.labels(spec, reason).set(n)
         now_firing: set[tuple[str, str, str]] = set()
         for sf in result.findings:
             f = sf.finding

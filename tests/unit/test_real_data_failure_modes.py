@@ -243,3 +243,14 @@ def test_a_replay_flags_the_hours_that_fired():
     assert flagged[fired], "the hour of the finding"
     assert flagged[fired : fired + 3].all(), "and the hours its ticket kept firing"
     assert not flagged[:fired].any()
+
+
+def test_a_series_not_judged_says_why():
+    from monitor.detection.tick import why_unjudged
+
+    values = np.full((4, 100), np.nan)
+    values[1, -20:] = 1.0  # began 20 hours ago
+    values[2, ::3] = 1.0  # 34 known hours over the whole window: gaps
+    values[3, :] = 1.0  # enough
+    assert why_unjudged(values, 49) == {"no data": 1, "history": 1, "gaps": 1}
+    assert why_unjudged(values[3:], 49) == {}
