@@ -88,6 +88,9 @@ class Finding:
     window_end: int  # exclusive
     explanation: str
     score: float = 0.0
+    # a fixed line the detector compares with (a threshold's limit), apart from the
+    # series' normal level in ``baseline``: "1.21 (limit 1.0, normal ~0.2)"
+    limit: float | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -103,6 +106,7 @@ class Finding:
             "window_end": self.window_end,
             "explanation": self.explanation,
             "score": self.score,
+            "limit": self.limit,
         }
 
 

@@ -65,6 +65,18 @@ def hysteresis_state(
     return state
 
 
+# the normal level a limit's breach is told against: the median of the week before it
+NORMAL_HOURS = 168
+
+
+def _normal(series: np.ndarray, run_start: int) -> float | None:
+    """The median of the known hours in the week before column ``run_start`` (None: no
+    known hour there)."""
+    before = series[max(0, run_start - NORMAL_HOURS) : max(0, run_start)]
+    known = before[np.isfinite(before)]
+    return float(np.median(known)) if known.size else None
+
+
 class ThresholdDetector(Detector):
     name: ClassVar[str] = "threshold"
     config_model: ClassVar[type[ThresholdConfig]] = ThresholdConfig
@@ -72,7 +84,8 @@ class ThresholdDetector(Detector):
 
     def history_hours(self) -> int:
         cfg = self.config
-        return max(cfg.min_consecutive_hours, cfg.lookback_hours if cfg.clear_at is not None else 0)
+        state = cfg.lookback_hours if cfg.clear_at is not None else 0
+        return max(cfg.min_consecutive_hours + NORMAL_HOURS, state)
 
     def min_known_hours(self) -> int:
         return self.config.min_consecutive_hours
@@ -97,12 +110,15 @@ class ThresholdDetector(Detector):
             firing = rolling_sums(beyond, n, ends) == n
         last = values[:, -ends:]
         hours = end_hours(window, ends)
+        first_end = values.shape[1] - ends
         findings = []
         word = ">" if cfg.direction == "above" else "<"
         for i, e in zip(*np.nonzero(firing), strict=True):
             key = window.keys[i]
             observed = float(last[i, e])
             hour = int(hours[e])
+            normal = _normal(values[i], first_end + e - n + 1)
+            known = normal is not None
             findings.append(
                 Finding(
                     detector=self.name,
@@ -110,17 +126,19 @@ class ThresholdDetector(Detector):
                     metric=key.metric,
                     hour=hour,
                     observed=observed,
-                    baseline=cfg.threshold,
-                    change_pct=pct(observed, cfg.threshold),
+                    baseline=normal if known else cfg.threshold,
+                    change_pct=pct(observed, normal) if known else None,
                     p_value=None,
                     window_start=hour - (n - 1) * HOUR_MS,
                     window_end=hour + HOUR_MS,
                     explanation=(
-                        f"{key.metric} {word} {cfg.threshold:g} for {n} consecutive "
-                        f"hour(s); now {observed:.3g}"
-                        + ("" if cfg.clear_at is None else f" (clears at {cfg.clear_at:g})")
+                        f"{key.metric} {observed:.3g} {word} the limit {cfg.threshold:g} "
+                        f"for {n} consecutive hour(s)"
+                        + (f", normally ~{normal:.3g}" if known else "")
+                        + ("" if cfg.clear_at is None else f"; clears at {cfg.clear_at:g}")
                     ),
                     score=abs(observed - cfg.threshold) / (abs(cfg.threshold) or 1.0),
+                    limit=cfg.threshold,
                 )
             )
         return findings

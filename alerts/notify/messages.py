@@ -7,10 +7,12 @@ observed vs baseline, change, the detector's explanation, the ticket and Grafana
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from alerts.notify.settings import Links
+from alerts.zones import zone_of
 from detectors.timeaxis import HOUR_MS, to_iso
 
 DAY_MS = 24 * HOUR_MS
@@ -38,12 +40,26 @@ def grafana_link(links: Links, region: str, first_hour: int, last_hour: int) -> 
 
 
 def build_payload(
-    ticket: dict[str, Any], event: str, actor: str, comment: str, at: int, links: Links
+    ticket: dict[str, Any],
+    event: str,
+    actor: str,
+    comment: str,
+    at: int,
+    links: Links,
+    timezone: str = "+00:00",
 ) -> dict[str, Any]:
     """The JSON every channel starts from: the event, then the ticket as it describes
-    itself (``TicketView.to_json``), then where a person clicks."""
+    itself (``TicketView.to_json``), then where a person clicks; times in UTC, and the
+    operator's ``timezone`` that messages show them in."""
     return (
-        {"event": event, "at": to_iso(at), "at_ms": at, "actor": actor, "comment": comment}
+        {
+            "event": event,
+            "at": to_iso(at),
+            "at_ms": at,
+            "actor": actor,
+            "comment": comment,
+            "timezone": timezone,
+        }
         | ticket
         | {
             "ticket_url": f"{links.tickets.rstrip('/')}/{ticket['ticket_id']}",
@@ -67,17 +83,40 @@ def subject(p: dict[str, Any]) -> str:
     return " ".join(line.split())
 
 
+def local(p: dict[str, Any], name: str) -> str:
+    """A payload time in the operator's zone, with the offset: 2026-10-05 20:00 +08:00."""
+    try:
+        zone = zone_of(p.get("timezone") or "+00:00")
+        moment = datetime.fromtimestamp(p[f"{name}_ms"] / 1000, tz=UTC).astimezone(zone)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return str(p.get(name))
+    offset = moment.strftime("%z")
+    return f"{moment:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
+
+
+def figures(p: dict[str, Any]) -> str:
+    """Observed, the limit (if the detector has a fixed one) and the normal level, each
+    named: "observed 1.21 (limit 1, normal ~0.2, +505%)"."""
+    parts = []
+    if p.get("limit") is not None:
+        parts.append(f"limit {p['limit']:.3g}")
+    if p.get("limit") is None or p.get("change_pct") is not None:
+        parts.append(f"normal ~{p['baseline']:.3g}")
+    if p.get("change_pct") is not None:
+        parts.append(f"{p['change_pct']:+.0f}%")
+    return f"observed {p['observed']:.3g} ({', '.join(parts)})"
+
+
 def text(p: dict[str, Any]) -> str:
     """Plain text for e-mail and chat: the facts first, then where to click."""
     lines = [
         subject(p),
         f"Region: {p['region']}   Department: {p['department']}   State: {p['state']}"
         + (f"   Owner: {p['owner']}" if p.get("owner") else ""),
-        f"Metric: {p['metric']}   observed {p['observed']:.3g} vs baseline "
-        f"{p['baseline']:.3g}{_change(p)}",
+        f"Metric: {p['metric']}   {figures(p)}",
         f"Why: {p['explanation']}",
-        f"Hours: {p['first_hour']} .. {p['last_fired_hour']}   "
-        f"Acknowledge by {p['acknowledge_by']}",
+        f"First fired {local(p, 'first_hour')}, last {local(p, 'last_fired_hour')}; "
+        f"acknowledge by {local(p, 'acknowledge_by')}",
     ]
     if p.get("comment") and p["comment"] != p["explanation"]:
         lines.append(f"Note ({p['actor']}): {p['comment']}")

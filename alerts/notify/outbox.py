@@ -82,7 +82,15 @@ def enqueue(
         return 0
     session.flush()  # the event's id is part of the key
     payload = orjson.dumps(
-        build_payload(ticket, name, event.actor, event.comment, event.at, settings.links)
+        build_payload(
+            ticket,
+            name,
+            event.actor,
+            event.comment,
+            event.at,
+            settings.links,
+            settings.timezone,
+        )
     ).decode()
     ticket_id = ticket["ticket_id"]
     for channel in channels:

@@ -180,6 +180,9 @@ class NotificationSettings(_Model):
     routes: list[Route] = Field(default_factory=list)
     retry: Retry = Retry()
     links: Links = Links()
+    # the operator's zone for the times in messages: the config's top-level ``timezone``
+    # (set from it; not a setting of its own)
+    timezone: str = Field(default="+00:00", max_length=64)
 
     # routes naming undefined channels are reported by the config's semantic checks,
     # with the line of the channel name

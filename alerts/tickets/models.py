@@ -37,6 +37,7 @@ class Ticket(Base):
     explanation: Mapped[str] = mapped_column(Text)
     observed: Mapped[float] = mapped_column(Float)
     baseline: Mapped[float] = mapped_column(Float)
+    limit_value: Mapped[float | None] = mapped_column(Float)  # a threshold's fixed line
     change_pct: Mapped[float | None] = mapped_column(Float)
     p_value: Mapped[float | None] = mapped_column(Float)
     first_hour: Mapped[int] = mapped_column(BigInteger)

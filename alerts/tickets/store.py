@@ -32,9 +32,10 @@ SYSTEM_ACTOR = "yujing"
 
 
 def _title(finding: SpecFinding) -> str:
+    """What and where, without figures: the figures change with every finding that joins
+    and live in their own fields (a title frozen at the opening would contradict them)."""
     f = finding.finding
-    change = "" if f.change_pct is None else f" {f.change_pct:+.0f}%"
-    return f"Inspect {f.region}: {f.metric}{change} ({f.detector})"
+    return f"Inspect {f.region}: {f.metric} ({f.detector})"
 
 
 class TicketStore:
@@ -133,6 +134,7 @@ class TicketStore:
                 explanation=f.explanation,
                 observed=f.observed,
                 baseline=f.baseline,
+                limit_value=f.limit,
                 change_pct=f.change_pct,
                 p_value=f.p_value,
                 first_hour=f.hour,
@@ -176,6 +178,7 @@ class TicketStore:
             if f.hour <= ticket.last_fired_hour:
                 return None  # replayed hour: already recorded
             ticket.observed, ticket.baseline = f.observed, f.baseline
+            ticket.limit_value = f.limit
             ticket.change_pct, ticket.p_value = f.change_pct, f.p_value
             ticket.explanation = f.explanation
             ticket.last_fired_hour = f.hour

@@ -18,7 +18,11 @@ TIME_FIELDS = frozenset(
         "recovered_at",
     }
 )
-JSON_NAMES = {"id": "ticket_id", "key": "ticket_key"}  # unambiguous beside other ids
+JSON_NAMES = {
+    "id": "ticket_id",
+    "key": "ticket_key",
+    "limit_value": "limit",
+}  # unambiguous beside other ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,7 @@ class TicketView:
     recovered_at: int | None
     owner: str | None = None
     escalation_level: int = 0
+    limit_value: float | None = None  # a threshold's fixed line, apart from the baseline
 
     @classmethod
     def of(cls, t: Ticket) -> TicketView:

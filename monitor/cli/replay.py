@@ -214,7 +214,7 @@ def demo(
 def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
     from rich.table import Table
 
-    from monitor.config.zones import local_iso
+    from alerts.zones import local_iso
 
     stats = run.pipeline.stats
     config = run.pipeline.config

@@ -24,10 +24,10 @@ from pydantic import (
 from alerts.findings import Severity
 from alerts.notify.settings import NotificationSettings
 from alerts.policy.settings import AlertSettings
+from alerts.zones import offset_ms, zone_of
 from detectors.base import Detector
 from detectors.registry import REGISTRY
 from detectors.timeaxis import DAY_MS, HOUR_MS
-from monitor.config.zones import offset_ms, zone_of
 from monitor.events.schemas import Kpi
 from monitor.windows.aggregation import WindowConfig, metric_names
 
@@ -235,6 +235,14 @@ class MonitorConfig(_Model):
     def _known_zone(cls, value: str) -> str:
         zone_of(value)
         return value
+
+    @model_validator(mode="after")
+    def _messages_in_the_zone(self) -> MonitorConfig:
+        """The zone is stated once, at the top; the notifications carry it."""
+        if self.notifications.timezone != self.timezone:
+            zoned = self.notifications.model_copy(update={"timezone": self.timezone})
+            object.__setattr__(self, "notifications", zoned)  # frozen: set once, here
+        return self
 
     @cached_property
     def zone(self) -> tzinfo:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from monitor.config.zones import zone_of
+from alerts.zones import zone_of
 
 __all__ = ["TimeReader", "zone_of"]
 

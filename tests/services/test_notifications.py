@@ -214,7 +214,7 @@ def test_slack_compatible_receiver_gets_text_blocks_and_links(tmp_path, sqlite_u
         body = got.json()
         assert body["text"].startswith("[Yujing") and "r1" in body["text"]
         section = body["blocks"][1]["text"]["text"]
-        assert ticket.explanation in section and "baseline" in section
+        assert ticket.explanation in section and "normal ~" in section
         urls = [e["url"] for e in body["blocks"][2]["elements"]]
         assert urls[0].endswith(f"/{ticket.id}") and "/d/yujing-region/" in urls[1]
     finally:

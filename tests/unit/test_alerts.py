@@ -206,3 +206,29 @@ def test_routing_table_rejects_unknown_keys_and_departments():
     with pytest.raises(ConfigError) as info:
         parse_config("alerts:\n  routing:\n    billing_dispute: accounting\n", "r.yaml")
     assert "alerts.routing.billing_dispute" in info.value.messages[0]
+
+
+def test_a_threshold_ticket_states_observed_limit_and_normal_level_apart(service):
+    """Packet loss 1.21% against a limit of 1.0% where ~0.2% is normal must not read
+    "+21%" (the old message measured the change against the limit)."""
+    import numpy as np
+
+    from alerts.findings import Severity, SpecFinding
+    from alerts.notify.messages import build_payload, text
+    from alerts.notify.settings import Links
+    from detectors import SeriesKey, SeriesWindow, ThresholdDetector
+
+    values = np.full(200, 0.2)
+    values[-1] = 1.21
+    detector = ThresholdDetector(ThresholdDetector.config_model(threshold=1.0))
+    window = SeriesWindow([SeriesKey("r1", "kpi.packet_loss.mean")], values[None, :], T0)
+    [found] = detector.evaluate(window)
+    service.handle(tick(T0, SpecFinding("loss", Severity.MAJOR, found)), now=T0 + HOUR)
+    [ticket] = service.store.all()
+    assert (ticket.observed, ticket.limit_value, ticket.baseline) == (1.21, 1.0, 0.2)
+    assert ticket.title == "Inspect r1: kpi.packet_loss.mean (threshold)"
+    payload = build_payload(ticket.to_json(), "opened", "yujing", "", T0, Links(), "+08:00")
+    assert "observed 1.21 (limit 1, normal ~0.2, +505%)" in text(payload)
+    assert "+21%" not in text(payload)
+    # T0 is 2027-01-15 08:00 UTC: on-call reads the operator's clock, with its offset
+    assert "First fired 2027-01-15 16:00 +08:00" in text(payload)

@@ -224,3 +224,9 @@ def test_the_evening_peak_follows_a_named_zone_through_daylight_saving():
             store.update(HourlyAggregate("r1", first + h * HOUR, 0, None, complaints, kpi))
         fired = [r.hour for r in scan(config, store, first, first + 23 * HOUR) if r.findings]
         assert fired == [first + peak_close_utc * HOUR], day
+
+
+def test_messages_carry_the_configs_zone():
+    assert parse_config("timezone: Asia/Shanghai\n", "z.yaml").notifications.timezone == (
+        "Asia/Shanghai"
+    )

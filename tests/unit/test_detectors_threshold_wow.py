@@ -97,7 +97,8 @@ def test_threshold_needs_consecutive_hours():
     )
     assert [f.region for f in findings] == ["r1"]
     (f,) = findings
-    assert f.observed == 96 and f.baseline == 90
+    assert (f.observed, f.limit, f.baseline) == (96, 90, 50)  # the normal level apart
+    assert "96 > the limit 90 for 2 consecutive hour(s), normally ~50" in f.explanation
     assert f.window_start == END - HOUR and f.window_end == END + HOUR
     assert "2 consecutive" in f.explanation
 
