@@ -20,6 +20,11 @@ class Severity(StrEnum):
     MINOR = "minor"
     WARNING = "warning"
 
+    @property
+    def rank(self) -> int:
+        """Higher is more urgent: a ticket takes the most urgent of its findings."""
+        return (Severity.WARNING, Severity.MINOR, Severity.MAJOR, Severity.CRITICAL).index(self)
+
 
 @dataclass(frozen=True, slots=True)
 class SpecFinding:

@@ -55,6 +55,7 @@ class AlertService:
     def __post_init__(self) -> None:
         self.policy = AlertPolicy(self.settings)
         self.store.notifications = self.notifications
+        self.store.sla_by_severity = self.settings.sla_policies()
         self.restore()
 
     def reconfigure(
@@ -62,6 +63,7 @@ class AlertService:
     ) -> None:
         self.settings = settings
         self.policy.settings = settings
+        self.store.sla_by_severity = settings.sla_policies()
         if notifications is not None:
             self.notifications = notifications
             self.store.notifications = notifications

@@ -4,8 +4,36 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from alerts.findings import Severity
 from alerts.taxonomy import ROUTING_KEYS, Department
+from alerts.tickets.sla import SlaPolicy
 from detectors.timeaxis import HOUR_MS
+
+MINUTE_MS = 60_000
+
+
+class SlaClocks(BaseModel):
+    """One severity's clocks; unset ones keep the service policy's (15 min, 24 h, 72 h)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    acknowledge_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
+    feedback_hours: int | None = Field(default=None, ge=1, le=24 * 30)
+    resolve_hours: int | None = Field(default=None, ge=1, le=24 * 90)
+
+    def policy(self) -> SlaPolicy:
+        base = SlaPolicy()
+        return SlaPolicy(
+            acknowledge_ms=base.acknowledge_ms
+            if self.acknowledge_minutes is None
+            else self.acknowledge_minutes * MINUTE_MS,
+            feedback_ms=base.feedback_ms
+            if self.feedback_hours is None
+            else self.feedback_hours * HOUR_MS,
+            resolve_ms=base.resolve_ms
+            if self.resolve_hours is None
+            else self.resolve_hours * HOUR_MS,
+        )
 
 
 class AlertSettings(BaseModel):
@@ -16,6 +44,8 @@ class AlertSettings(BaseModel):
     auto_resolve: bool = False
     # category (or "kpi", "total") -> department; unlisted keys follow the service policy
     routing: dict[str, Department] = Field(default_factory=dict)
+    # per severity, e.g. {minor: {acknowledge_minutes: 60}}; unlisted: the service policy
+    sla: dict[Severity, SlaClocks] = Field(default_factory=dict)
 
     @field_validator("routing")
     @classmethod
@@ -24,6 +54,9 @@ class AlertSettings(BaseModel):
         if unknown:
             raise ValueError(f"unknown routing key(s) {unknown}; use a category, 'kpi' or 'total'")
         return value
+
+    def sla_policies(self) -> dict[str, SlaPolicy]:
+        return {severity.value: clocks.policy() for severity, clocks in self.sla.items()}
 
     @property
     def clear_after_ms(self) -> int:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts.database import make_engine, upgrade
-from alerts.findings import SpecFinding
+from alerts.findings import Severity, SpecFinding
 from alerts.notify.outbox import enqueue, wall_ms
 from alerts.notify.settings import NotificationSettings
 from alerts.taxonomy import category_of, department_for
@@ -52,6 +52,8 @@ class TicketStore:
         self._batch: Session | None = None
         self._batch_tickets: dict[str, Ticket] = {}
         self.sla = sla or SlaPolicy()
+        # per severity (the config's alerts.sla); others run on ``sla``
+        self.sla_by_severity: dict[str, SlaPolicy] = {}
         self.notifications = notifications
         upgrade(self.engine)
 
@@ -116,7 +118,7 @@ class TicketStore:
             )
             if existing is not None:
                 return TicketView.of(existing), False
-            due = due_times(now, self.sla)
+            due = due_times(now, self.sla_for(finding.severity.value))
             category = category_of(f.metric)
             ticket = Ticket(
                 key=key,
@@ -184,6 +186,9 @@ class TicketStore:
             ticket.last_fired_hour = f.hour
             ticket.occurrences += 1
             ticket.updated_at = now
+            if finding.severity.rank > Severity(ticket.severity).rank:
+                # a more urgent finding joined: the ticket (and its routes) become it
+                ticket.severity = finding.severity.value
             if refired:
                 ticket.recovered_at = None
                 self._audit(
@@ -264,7 +269,8 @@ class TicketStore:
                 "active_fingerprint": ticket.fingerprint if to_state in ACTIVE_STATES else None,
             }
             if to_state is TicketState.OPEN and verdict.action is Action.REOPEN:
-                due = due_times(now, self.sla)  # reopened: the clocks start again
+                # reopened: the clocks start again
+                due = due_times(now, self.sla_for(ticket.severity))
                 values |= {
                     "acknowledge_by": due.acknowledge_by,
                     "feedback_by": due.feedback_by,
@@ -355,6 +361,9 @@ class TicketStore:
         with self.session() as s:
             ticket = self._by_key(s, key)
             return None if ticket is None else TicketView.of(ticket)
+
+    def sla_for(self, severity: str) -> SlaPolicy:
+        return self.sla_by_severity.get(severity, self.sla)
 
     def all(self) -> list[TicketView]:
         with self.session() as s:

@@ -232,3 +232,30 @@ def test_a_threshold_ticket_states_observed_limit_and_normal_level_apart(service
     assert "+21%" not in text(payload)
     # T0 is 2027-01-15 08:00 UTC: on-call reads the operator's clock, with its offset
     assert "First fired 2027-01-15 16:00 +08:00" in text(payload)
+
+
+def test_sla_clocks_per_severity_and_severity_rises_with_what_joins(db_url):
+    from dataclasses import replace
+
+    from alerts.findings import Severity
+
+    store = TicketStore(db_url)
+    settings = AlertSettings(
+        clear_after_hours=6, sla={"minor": {"acknowledge_minutes": 60, "feedback_hours": 48}}
+    )
+    svc = AlertService(store=store, notifier=MemoryNotifier(), settings=settings)
+    minor = replace(finding(T0), severity=Severity.MINOR)
+    svc.handle(tick(T0, minor), now=T0)
+    [ticket] = store.all()
+    assert ticket.severity == "minor"
+    assert ticket.acknowledge_by == T0 + 60 * MIN and ticket.feedback_by == T0 + 48 * HOUR
+    assert ticket.resolve_by == T0 + 72 * HOUR, "unset clocks keep the service policy"
+    svc.handle(tick(T0 + HOUR, finding(T0 + HOUR)), now=T0 + HOUR)  # a major joins
+    [ticket] = store.all()
+    assert ticket.severity == "major"
+    store.close()
+
+
+def test_sla_clocks_name_known_severities():
+    with pytest.raises(ValueError, match="'critical', 'major', 'minor' or 'warning'"):
+        AlertSettings(sla={"urgent": {"acknowledge_minutes": 5}})
