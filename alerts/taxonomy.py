@@ -8,6 +8,7 @@ delays to field service; anything else, or anything spanning departments, to a c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -55,18 +56,71 @@ CATEGORY_DEPARTMENT: dict[Category, Department] = {
 }
 
 
-def category_of(metric: str) -> Category | None:
+@dataclass(frozen=True, slots=True)
+class CategoryInfo:
+    name: str
+    group: str  # the cause family: service_process, product_quality, misunderstanding
+    department: Department  # who inspects a rise of it
+
+
+@dataclass(frozen=True, slots=True)
+class KpiInfo:
+    name: str
+    unit: str
+    low: float  # valid range: a reading outside it is an instrument fault (dead letter)
+    high: float
+    worse: str = "higher"  # which direction is a degradation: higher | lower
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """An operator's vocabulary: complaint categories (with their cause family and the
+    department that inspects them), channels and network KPIs. The defaults are today's;
+    a config declares its own, and validation, metric names and routing follow it."""
+
+    categories: tuple[CategoryInfo, ...]
+    channels: tuple[str, ...]
+    kpis: tuple[KpiInfo, ...]
+
+    @property
+    def category_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.categories)
+
+    @property
+    def kpi_names(self) -> tuple[str, ...]:
+        return tuple(k.name for k in self.kpis)
+
+    def kpi(self, name: str) -> KpiInfo | None:
+        return next((k for k in self.kpis if k.name == name), None)
+
+    def routing(self) -> dict[str, Department]:
+        """Category -> department, as the routing table's defaults."""
+        return {c.name: c.department for c in self.categories}
+
+
+DEFAULT_TAXONOMY = Taxonomy(
+    categories=tuple(
+        CategoryInfo(c.value, CAUSE_FAMILY[c], CATEGORY_DEPARTMENT[c]) for c in Category
+    ),
+    channels=("hotline", "app", "web", "store", "social"),
+    kpis=(
+        KpiInfo("bandwidth_utilisation", "%", 0.0, 100.0),
+        KpiInfo("packet_loss", "%", 0.0, 100.0),
+        KpiInfo("latency", "ms", 0.0, 600_000.0),
+    ),
+)
+
+
+def category_of(metric: str) -> str | None:
     """``complaints.billing_dispute`` -> billing_dispute; KPI and total metrics have none."""
     family, _, rest = metric.partition(".")
-    if family in ("complaints", "complaint_rate"):
-        try:
-            return Category(rest)
-        except ValueError:
-            return None
+    if family in ("complaints", "complaint_rate") and rest and rest != "total":
+        return rest
     return None
 
 
-ROUTING_KEYS = frozenset({c.value for c in Category} | {"kpi", "total"})
+# the routing table's keys besides the categories
+ROUTING_EXTRA_KEYS = frozenset({"kpi", "total"})
 
 
 def routing_key(metric: str) -> str:
@@ -74,11 +128,13 @@ def routing_key(metric: str) -> str:
     if metric.startswith("kpi."):
         return "kpi"
     category = category_of(metric)
-    return "total" if category is None else category.value
+    return "total" if category is None else category
 
 
 def department_for(metric: str, table: dict[str, str] | None = None) -> Department:
-    """The operator's table first (config ``alerts.routing``), then the policy's defaults."""
+    """The operator's table first (config ``alerts.routing``, which the config fills with
+    its taxonomy's departments), then the default taxonomy's; a category neither knows
+    spans departments: a coordinator."""
     key = routing_key(metric)
     if table and key in table:
         return Department(table[key])
@@ -86,4 +142,4 @@ def department_for(metric: str, table: dict[str, str] | None = None) -> Departme
         return Department.NETWORK_MAINTENANCE  # a degrading network KPI is a network matter
     if key == "total":
         return Department.SERVICE_COORDINATOR  # totals span departments: a coordinator
-    return CATEGORY_DEPARTMENT[Category(key)]
+    return DEFAULT_TAXONOMY.routing().get(key, Department.SERVICE_COORDINATOR)

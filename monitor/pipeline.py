@@ -165,7 +165,9 @@ class Pipeline:
         if not raw.strip():
             self.dead_letter(DeadLetter(Reason.EMPTY, "a blank record", raw, None, source, offset))
             return None
-        parsed = parse_event(raw, kind=kind, source=source, offset=offset)
+        parsed = parse_event(
+            raw, kind=kind, source=source, offset=offset, taxonomy=self.config.vocabulary
+        )
         if isinstance(parsed, DeadLetter):
             self.dead_letter(parsed)
             return None

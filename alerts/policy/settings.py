@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.findings import Severity
-from alerts.taxonomy import ROUTING_KEYS, Department
+from alerts.taxonomy import Department
 from alerts.tickets.sla import SlaPolicy
 from detectors.timeaxis import HOUR_MS
 
@@ -42,18 +42,11 @@ class AlertSettings(BaseModel):
     clear_after_hours: int = Field(default=12, ge=1, le=24 * 14)
     cooldown_hours: int = Field(default=24, ge=0, le=24 * 30)
     auto_resolve: bool = False
-    # category (or "kpi", "total") -> department; unlisted keys follow the service policy
+    # category (or "kpi", "total") -> department; unlisted keys follow the taxonomy's
+    # departments (the config checks the keys against its taxonomy)
     routing: dict[str, Department] = Field(default_factory=dict)
     # per severity, e.g. {minor: {acknowledge_minutes: 60}}; unlisted: the service policy
     sla: dict[Severity, SlaClocks] = Field(default_factory=dict)
-
-    @field_validator("routing")
-    @classmethod
-    def _known_keys(cls, value: dict[str, Department]) -> dict[str, Department]:
-        unknown = sorted(set(value) - ROUTING_KEYS)
-        if unknown:
-            raise ValueError(f"unknown routing key(s) {unknown}; use a category, 'kpi' or 'total'")
-        return value
 
     def sla_policies(self) -> dict[str, SlaPolicy]:
         return {severity.value: clocks.policy() for severity, clocks in self.sla.items()}

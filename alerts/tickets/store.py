@@ -128,7 +128,7 @@ class TicketStore:
                 metric=f.metric,
                 detector=f.detector,
                 spec_id=finding.spec_id,
-                category=category.value if category else None,
+                category=category,
                 department=department_for(f.metric, routing).value,
                 severity=finding.severity.value,
                 state=TicketState.OPEN.value,

@@ -73,7 +73,6 @@ def backtest(
     """Replay history through the same pipeline: what would this config have done?"""
     import orjson
 
-    from monitor.config.model import KNOWN_METRICS
     from monitor.detection.hourly_file import HourlyFileError
     from monitor.lab.backtest import NOCS, Comparison, finding_lines, run_backtest
     from monitor.lab.labels import LabelsError, read_any
@@ -112,7 +111,7 @@ def backtest(
         for name, cfg in configs:
             needed = cfg.metrics_needed()  # type: ignore[attr-defined]
             try:
-                series = HourlySeries.load(hourly, needed, known=KNOWN_METRICS)
+                series = HourlySeries.load(hourly, needed, known=cfg.known_metrics)  # type: ignore[attr-defined]
             except HourlyFileError as exc:
                 err.print(f"--hourly: {exc}", markup=False)
                 raise typer.Exit(2) from exc

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.common import err, out, progress
+from monitor.cli.common import ConfigOpt, err, load_or_exit, out, progress
 
 app = typer.Typer(no_args_is_help=True, help="Import an operator's exports.")
 
@@ -69,15 +69,16 @@ def import_csv_command(
         Path | None,
         typer.Option(help="Where rejected rows go (default: next to --out, .rejects.csv)."),
     ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Import a CSV export: every row accepted or rejected with its line, column and
     reason; the rejected rows kept in a file."""
-    from monitor.config.model import KNOWN_METRICS
     from monitor.detection.hourly_file import HourlyFileError
     from monitor.importers.csv_import import import_csv, read_regions
     from monitor.importers.csv_rows import HeaderError
     from monitor.importers.mapping import Kind, MappingError, load_mapping
 
+    cfg = load_or_exit(config)  # its taxonomy: the names rows are checked against
     flags = {
         "kind": kind, "time": time, "region": region, "id": id, "category": category,
         "channel": channel, "text": text, "site": site, "kpi": kpi, "value": value,
@@ -117,9 +118,10 @@ def import_csv_command(
                 columns,
                 output,
                 rejected_path,
-                KNOWN_METRICS,
+                cfg.known_metrics,
                 reference,
                 seen=lambda n: bar.advance(task, n),
+                taxonomy=cfg.vocabulary,
             )
     except HeaderError as exc:
         err.print(f"{source}: {exc}", markup=False)
@@ -165,19 +167,21 @@ def import_prometheus_command(
     step: Annotated[int, typer.Option(help="Seconds between samples asked for.", min=1)] = 300,
     region_label: Annotated[str, typer.Option(help="The label naming the region.")] = "region",
     timeout: Annotated[float, typer.Option(help="Seconds per request.", min=1)] = 60.0,
+    config: ConfigOpt = None,
 ) -> None:
     """Backfill a KPI from a Prometheus into the hourly file, for `backtest --hourly`:
     range queries in chunks; samples of an hour combine as the metric's kind says."""
     import httpx
 
-    from monitor.config.model import KNOWN_METRICS
     from monitor.detection.hourly_file import HourlyFileError
     from monitor.importers.csv_import import HourlyValues, combine_rule, save_hourly
     from monitor.importers.prometheus import PrometheusError, backfill
     from monitor.importers.times import TimeReader
 
-    if metric not in KNOWN_METRICS:
-        err.print(f"--metric: unknown metric {metric!r}", markup=False)
+    known = load_or_exit(config).known_metrics
+    if metric not in known:
+        kpis = sorted(m for m in known if m.startswith("kpi."))
+        err.print(f"--metric: unknown metric {metric!r}; KPIs: {', '.join(kpis)}", markup=False)
         raise typer.Exit(2)
     if output.suffix != ".npz":
         err.print("--out: the hourly file is a .npz", markup=False)

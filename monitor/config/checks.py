@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from detectors.registry import REGISTRY
-from monitor.config.model import KNOWN_METRICS, MonitorConfig
+from monitor.config.model import MonitorConfig
 
 Loc = tuple[str | int, ...]
 
@@ -80,6 +80,49 @@ def line_of(root: yaml.Node | None, loc: Loc) -> int | None:
     return line
 
 
+def _vocabulary_problems(config: MonitorConfig) -> list[tuple[Loc, str]]:
+    """Every name the config uses is one its taxonomy declares."""
+    vocabulary = config.vocabulary
+    known = config.known_metrics
+    problems: list[tuple[Loc, str]] = []
+
+    def unknown(metric: str) -> str:
+        family = metric.split(".")[0]
+        if family == "kpi":
+            listed = ", ".join(vocabulary.kpi_names)
+            return f"unknown metric {metric!r}: no such KPI in the taxonomy ({listed})"
+        listed = ", ".join((*vocabulary.category_names, "total"))
+        return f"unknown metric {metric!r}: no such category in the taxonomy ({listed})"
+
+    for i, spec in enumerate(config.detectors):
+        for j, metric in enumerate(spec.metrics):
+            if metric not in known:
+                problems.append((("detectors", i, "metrics", j), unknown(metric)))
+    for i, mute in enumerate(config.mutes):
+        for j, metric in enumerate(mute.metrics or ()):
+            if metric not in known:
+                problems.append((("mutes", i, "metrics", j), unknown(metric)))
+    keys = {*vocabulary.category_names, "kpi", "total"}
+    for key in config.alerts.routing:
+        if key not in keys:
+            problems.append(
+                (
+                    ("alerts", "routing", key),
+                    f"unknown routing key {key!r}; use a category of the taxonomy, "
+                    "'kpi' or 'total'",
+                )
+            )
+    for name, kpi in config.remote_write.kpis.items():
+        if kpi not in vocabulary.kpi_names:
+            problems.append(
+                (
+                    ("remote_write", "kpis", name),
+                    f"unknown KPI {kpi!r}; the taxonomy has {', '.join(vocabulary.kpi_names)}",
+                )
+            )
+    return problems
+
+
 def semantic_problems(config: MonitorConfig) -> list[tuple[Loc, str]]:
     """What a schema cannot say: parameters per detector, overlaps, unknown groups."""
     problems: list[tuple[Loc, str]] = []
@@ -94,6 +137,7 @@ def semantic_problems(config: MonitorConfig) -> list[tuple[Loc, str]]:
                         f"{', '.join(sorted(defined)) or 'none'}",
                     )
                 )
+    problems += _vocabulary_problems(config)
     for name, members in config.region_groups.items():
         for k, ref in enumerate(members):
             if ref.startswith("@"):
@@ -114,7 +158,7 @@ def semantic_problems(config: MonitorConfig) -> list[tuple[Loc, str]]:
                     problems.append(((*loc_prefix, *e["loc"]), e["msg"]))
                 continue
             for metric in detector.context_metrics():  # the other signals it reads
-                if metric in KNOWN_METRICS:
+                if metric in config.known_metrics:
                     continue
                 named_by = [
                     k for k, v in (own if own is not None else params).items() if v == metric

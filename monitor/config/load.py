@@ -9,7 +9,8 @@ import yaml
 from pydantic import ValidationError
 
 from monitor.config.checks import ConfigError, Problem, field_path, line_of, semantic_problems
-from monitor.config.model import MonitorConfig
+from monitor.config.model import MonitorConfig, TaxonomySettings
+from monitor.windows.aggregation import metric_names
 
 MAX_CONFIG_BYTES = 1 << 20  # a config with thousands of specs is ~100 KB
 
@@ -53,7 +54,7 @@ def _parse(text: str, source: str) -> MonitorConfig:
     if not isinstance(data, dict):
         raise ConfigError(source, [Problem(1, "<root>", "expected a mapping of settings")])
     try:
-        config = MonitorConfig.model_validate(data)
+        config = MonitorConfig.model_validate(data, context={"metrics": _declared_metrics(data)})
     except ValidationError as exc:
         problems = [
             Problem(line_of(root, tuple(e["loc"])), field_path(tuple(e["loc"])), e["msg"])
@@ -66,6 +67,17 @@ def _parse(text: str, source: str) -> MonitorConfig:
             source, [Problem(line_of(root, loc), field_path(loc), msg) for loc, msg in semantic]
         )
     return config
+
+
+def _declared_metrics(data: dict[str, object]) -> frozenset[str] | None:
+    """The metrics of the file's own taxonomy, so every metric name is checked in the
+    schema pass (with all other problems); None if the taxonomy itself is invalid (it is
+    reported on its own)."""
+    try:
+        settings = TaxonomySettings.model_validate(data.get("taxonomy") or {})
+    except ValidationError:
+        return None
+    return frozenset(metric_names(settings.build()))
 
 
 def load_config(path: Path | None = None) -> MonitorConfig:

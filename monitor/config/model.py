@@ -7,6 +7,7 @@ watches nothing.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timezone, tzinfo
 from functools import cached_property
 from typing import Annotated, Any, Literal
@@ -17,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -24,13 +26,14 @@ from pydantic import (
 from alerts.findings import Severity
 from alerts.notify.settings import NotificationSettings
 from alerts.policy.settings import AlertSettings
+from alerts.taxonomy import DEFAULT_TAXONOMY, CategoryInfo, Department, KpiInfo, Taxonomy
 from alerts.zones import offset_ms, zone_of
 from detectors.base import Detector
 from detectors.registry import REGISTRY
 from detectors.timeaxis import DAY_MS, HOUR_MS
-from monitor.events.schemas import Kpi
 from monitor.windows.aggregation import WindowConfig, metric_names
 
+# the default taxonomy's metrics (a config knows its own: ``MonitorConfig.known_metrics``)
 KNOWN_METRICS = frozenset(metric_names())
 
 
@@ -81,16 +84,96 @@ class WindowSettings(_Model):
         )
 
 
-def _known_metric(value: str) -> str:
-    if value not in KNOWN_METRICS:
-        raise ValueError(
-            f"unknown metric {value!r} (see `complaints.<category>`, "
-            f"`complaint_rate.<category>`, `kpi.<kpi>.<mean|max|p95>`)"
-        )
+METRIC_SHAPE = re.compile(
+    r"^(complaints|complaint_rate)\.[a-z0-9][a-z0-9_]{0,47}$|^kpi\.[a-z0-9][a-z0-9_]{0,47}\.(mean|max|p95)$"
+)
+METRIC_HELP = "`complaints.<category>`, `complaint_rate.<category>`, `kpi.<kpi>.<mean|max|p95>`"
+
+
+def _metric_shape(value: str, info: ValidationInfo) -> str:
+    """A metric name of the config's taxonomy (given as validation context by the loader;
+    the config's semantic checks look again, with the taxonomy as validated)."""
+    if not METRIC_SHAPE.match(value):
+        raise ValueError(f"unknown metric {value!r} (see {METRIC_HELP})")
+    known = info.context.get("metrics") if isinstance(info.context, dict) else None
+    if known is not None and value not in known:
+        raise ValueError(f"unknown metric {value!r}: not in the taxonomy (see {METRIC_HELP})")
     return value
 
 
-MetricName = Annotated[str, AfterValidator(_known_metric)]
+MetricName = Annotated[str, AfterValidator(_metric_shape)]
+TermName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]{0,47}$")]
+
+
+class CategorySettings(_Model):
+    name: TermName
+    group: TermName = "other"  # cause family: service_process, product_quality, ...
+    department: Department = Department.SERVICE_COORDINATOR
+
+
+class KpiSettings(_Model):
+    name: TermName
+    unit: str = Field(default="", max_length=32)
+    min: float = 0.0
+    max: float
+    worse: Literal["higher", "lower"] = "higher"  # which direction is a degradation
+
+    @model_validator(mode="after")
+    def _ordered(self) -> KpiSettings:
+        if not self.min < self.max:
+            raise ValueError("min must be below max")
+        return self
+
+
+def _default_categories() -> list[CategorySettings]:
+    return [
+        CategorySettings(name=c.name, group=c.group, department=c.department)
+        for c in DEFAULT_TAXONOMY.categories
+    ]
+
+
+def _default_kpis() -> list[KpiSettings]:
+    return [
+        KpiSettings(name=k.name, unit=k.unit, min=k.low, max=k.high, worse=k.worse)  # type: ignore[arg-type]
+        for k in DEFAULT_TAXONOMY.kpis
+    ]
+
+
+class TaxonomySettings(_Model):
+    """The operator's vocabulary (defaults: Yujing's): complaint categories with their
+    cause family and department, channels, KPIs with unit, valid range and the direction
+    that is worse. Validation, metric names, routing and metrics follow it."""
+
+    categories: list[CategorySettings] = Field(
+        default_factory=_default_categories, min_length=1, max_length=200
+    )
+    channels: list[TermName] = Field(
+        default_factory=lambda: list(DEFAULT_TAXONOMY.channels), min_length=1, max_length=200
+    )
+    kpis: list[KpiSettings] = Field(default_factory=_default_kpis, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _unique(self) -> TaxonomySettings:
+        for what, names in (
+            ("category", [c.name for c in self.categories]),
+            ("channel", list(self.channels)),
+            ("kpi", [k.name for k in self.kpis]),
+        ):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"{what} {', '.join(twice)} declared twice")
+        if "total" in [c.name for c in self.categories]:
+            raise ValueError("'total' is the sum of all categories, not a category")
+        return self
+
+    def build(self) -> Taxonomy:
+        return Taxonomy(
+            categories=tuple(CategoryInfo(c.name, c.group, c.department) for c in self.categories),
+            channels=tuple(self.channels),
+            kpis=tuple(KpiInfo(k.name, k.unit, k.min, k.max, k.worse) for k in self.kpis),
+        )
+
+
 RegionRef = Annotated[str, Field(pattern=r"^@?[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 
 
@@ -192,7 +275,7 @@ class RemoteWriteSettings(_Model):
     """How a Prometheus's remote-write series become KPI readings: which metric is which
     KPI, and which labels name the region and the site."""
 
-    kpis: dict[Annotated[str, Field(min_length=1, max_length=200)], Kpi] = Field(
+    kpis: dict[Annotated[str, Field(min_length=1, max_length=200)], TermName] = Field(
         default_factory=dict, max_length=1000
     )  # Prometheus metric name -> KPI, e.g. site_packet_loss_percent: packet_loss
     region_label: str = Field(default="region", min_length=1, max_length=100)
@@ -218,6 +301,21 @@ class MonitorConfig(_Model):
     alerts: AlertSettings = AlertSettings()
     notifications: NotificationSettings = NotificationSettings()
     remote_write: RemoteWriteSettings = RemoteWriteSettings()
+    taxonomy: TaxonomySettings = TaxonomySettings()
+
+    @cached_property
+    def vocabulary(self) -> Taxonomy:
+        """The taxonomy as the pipeline uses it (``taxonomy`` is its config form)."""
+        return self.taxonomy.build()
+
+    @cached_property
+    def known_metrics(self) -> frozenset[str]:
+        return frozenset(metric_names(self.vocabulary))
+
+    def routing_table(self) -> dict[str, str]:
+        """Category -> department: the taxonomy's, with ``alerts.routing`` on top."""
+        table = {k: v.value for k, v in self.vocabulary.routing().items()}
+        return table | {k: v.value for k, v in self.alerts.routing.items()}
 
     def holiday_columns(self, end_hour: int, hours: int) -> np.ndarray | None:
         """Which of the ``hours`` columns ending at ``end_hour`` fall on a listed holiday
@@ -235,6 +333,18 @@ class MonitorConfig(_Model):
     def _known_zone(cls, value: str) -> str:
         zone_of(value)
         return value
+
+    @model_validator(mode="after")
+    def _routing_from_the_taxonomy(self) -> MonitorConfig:
+        """Each category goes to its taxonomy's department unless ``alerts.routing`` says
+        otherwise: the policy then reads one complete table."""
+        table = self.routing_table()
+        if table != {k: v.value for k, v in self.alerts.routing.items()}:
+            routed = self.alerts.model_copy(
+                update={"routing": {k: Department(v) for k, v in table.items()}}
+            )
+            object.__setattr__(self, "alerts", routed)  # frozen: set once, here
+        return self
 
     @model_validator(mode="after")
     def _messages_in_the_zone(self) -> MonitorConfig:

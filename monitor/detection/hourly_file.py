@@ -192,7 +192,6 @@ class HourlySeries:
         values = {m: np.full((len(regions), hours), np.nan) for m in names}
         for (region, hour), agg in latest.items():
             col = (hour - first) // HOUR_MS
-            got = agg.metrics()
             for m in names:
-                values[m][row[region], col] = got.get(m, np.nan)
+                values[m][row[region], col] = agg.value(m)
         return cls(regions, first, values)

@@ -87,9 +87,8 @@ class SeriesStore:
         col = self._column(aggregate.hour)
         if col is None:
             return
-        values = aggregate.metrics()
         for m in self.metrics:
-            self.data[m][row, col] = values.get(m, np.nan)
+            self.data[m][row, col] = aggregate.value(m)
 
     def write_block(
         self, regions: list[str], first_hour: int, values: dict[str, np.ndarray]

@@ -12,6 +12,7 @@ import re
 import orjson
 from pydantic import ValidationError
 
+from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from monitor.events.deadletters import DeadLetter, Reason
 from monitor.events.schemas import (
     EVENT_TYPES,
@@ -30,6 +31,7 @@ _ENUM_REASONS = {
     "kpi": Reason.UNKNOWN_KPI,
     "channel": Reason.UNKNOWN_CHANNEL,
 }
+_NAME_REASONS = {f"unknown_{k}": reason for k, reason in _ENUM_REASONS.items()}
 _TYPE_ERRORS = {
     "int_type",
     "int_parsing",
@@ -64,6 +66,11 @@ def _reason_for(error: dict[str, object]) -> tuple[Reason, str | None]:
         return Reason.MISSING_FIELD, field
     if kind in ("enum", "literal_error") and field in _ENUM_REASONS:
         return _ENUM_REASONS[field], field
+    if kind in _NAME_REASONS:  # a name the taxonomy does not know
+        if kind == "unknown_kpi" and field == "kpis":
+            ctx = error.get("ctx") or {}
+            return _NAME_REASONS[kind], f"kpis.{ctx.get('kpi')}"  # type: ignore[union-attr]
+        return _NAME_REASONS[kind], field
     if kind == "enum" and field is not None and field.startswith("kpis."):
         return Reason.UNKNOWN_KPI, field.removesuffix(".[key]")
     if kind == "finite_number":
@@ -127,8 +134,10 @@ def parse_event(
     source: str = "",
     offset: int | None = None,
     max_bytes: int = MAX_RECORD_BYTES,
+    taxonomy: Taxonomy | None = None,
 ) -> Event | DeadLetter:
-    """Parse one JSON event. ``kind`` is fixed by the topic; otherwise ``type`` decides.
+    """Parse one JSON event. ``kind`` is fixed by the topic; otherwise ``type`` decides;
+    categories, channels and KPIs are checked against ``taxonomy`` (the config's).
 
     Never raises: whatever a record is, the answer is an event or a dead letter, so one
     record can never stop a stream.
@@ -141,13 +150,19 @@ def parse_event(
         detail = f"{len(data):,} bytes, over the {max_bytes:,}-byte limit (first bytes kept)"
         return _dead(Reason.TOO_LARGE, detail, data[:KEPT_PREFIX], None, source, offset)
     try:
-        return _parse(data, kind, source, offset)
+        return _parse(data, kind, source, offset, taxonomy)
     except Exception as exc:  # noqa: BLE001 - per-record isolation: a dead letter, not a crash
         detail = f"{type(exc).__name__}: {exc}"[:500]
         return _dead(Reason.UNREADABLE, detail, data, None, source, offset)
 
 
-def _parse(data: bytes, kind: str | None, source: str, offset: int | None) -> Event | DeadLetter:
+def _parse(
+    data: bytes,
+    kind: str | None,
+    source: str,
+    offset: int | None,
+    taxonomy: Taxonomy | None = None,
+) -> Event | DeadLetter:
     try:
         payload = load_json(data)
     except TooDeep as exc:
@@ -182,7 +197,7 @@ def _parse(data: bytes, kind: str | None, source: str, offset: int | None) -> Ev
         )
         return _dead(Reason.UNKNOWN_TYPE, detail, data, "type", source, offset)
     try:
-        return model.model_validate(payload)
+        return model.model_validate(payload, context={"taxonomy": taxonomy or DEFAULT_TAXONOMY})
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         reason, field = _reason_for(first)  # type: ignore[arg-type]

@@ -13,9 +13,18 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from alerts.taxonomy import Category
+from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REGION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
@@ -88,6 +97,25 @@ class _Event(BaseModel):
         return 1
 
 
+def taxonomy_of(info: ValidationInfo) -> Taxonomy:
+    """The vocabulary events are validated against: the config's, passed by the pipeline
+    as validation context (the default taxonomy otherwise)."""
+    context = info.context if isinstance(info.context, dict) else {}
+    taxonomy = context.get("taxonomy")
+    return taxonomy if isinstance(taxonomy, Taxonomy) else DEFAULT_TAXONOMY
+
+
+def _one_of(kind: str, value: str, known: tuple[str, ...]) -> str:
+    if value not in known:
+        raise PydanticCustomError(
+            f"unknown_{kind}", f"{value!r} is no known {kind}; known: {', '.join(known)}"
+        )
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class ComplaintEvent(_Event):
     """One customer complaint as the CRM records it."""
 
@@ -95,9 +123,19 @@ class ComplaintEvent(_Event):
     id: Annotated[str, Field(min_length=1, max_length=128)]
     event_time: EpochMs
     region: Region
-    category: Category
-    channel: Channel
+    category: Name
+    channel: Name
     text: Annotated[str | None, Field(max_length=4000)] = None
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str, info: ValidationInfo) -> str:
+        return _one_of("category", value, taxonomy_of(info).category_names)
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, value: str, info: ValidationInfo) -> str:
+        return _one_of("channel", value, taxonomy_of(info).channels)
 
 
 class KpiSample(_Event):
@@ -107,16 +145,26 @@ class KpiSample(_Event):
     event_time: EpochMs
     region: Region
     site: Annotated[str, Field(min_length=1, max_length=128)]
-    kpi: Kpi
+    kpi: Name
     value: float
 
+    @field_validator("kpi")
+    @classmethod
+    def _known_kpi(cls, value: str, info: ValidationInfo) -> str:
+        return _one_of("kpi", value, taxonomy_of(info).kpi_names)
+
     @model_validator(mode="after")
-    def _in_physical_range(self) -> KpiSample:
+    def _in_physical_range(self, info: ValidationInfo) -> KpiSample:
         """Out-of-range readings are instrument faults; averaging them in hides real trends."""
-        low, high = KPI_RANGES[self.kpi]
+        low, high = _range(taxonomy_of(info), self.kpi)
         if not low <= self.value <= high:
-            raise ValueError(f"value {self.value} outside {self.kpi.value} range [{low}, {high}]")
+            raise ValueError(f"value {self.value} outside {self.kpi} range [{low}, {high}]")
         return self
+
+
+def _range(taxonomy: Taxonomy, kpi: str) -> tuple[float, float]:
+    info = taxonomy.kpi(kpi)
+    return (-math.inf, math.inf) if info is None else (info.low, info.high)
 
 
 MAX_READINGS = 1440  # per KPI and report: a day of minutes
@@ -137,19 +185,32 @@ class KpiReport(_Event):
     region: Region
     site: Annotated[str, Field(min_length=1, max_length=128)]
     kpis: Annotated[
-        dict[Kpi, Annotated[list[float], Field(min_length=1, max_length=MAX_READINGS)]],
+        dict[Name, Annotated[list[float], Field(min_length=1, max_length=MAX_READINGS)]],
         Field(min_length=1),
     ]
 
+    @field_validator("kpis")
+    @classmethod
+    def _known_kpis(cls, value: dict[str, list[float]], info: ValidationInfo) -> dict:
+        known = taxonomy_of(info).kpi_names
+        for kpi in value:
+            if kpi not in known:
+                raise PydanticCustomError(
+                    "unknown_kpi",
+                    f"{kpi!r} is no known kpi; known: {', '.join(known)}",
+                    {"kpi": kpi},
+                )
+        return value
+
     @model_validator(mode="after")
-    def _in_physical_range(self) -> KpiReport:
+    def _in_physical_range(self, info: ValidationInfo) -> KpiReport:
+        taxonomy = taxonomy_of(info)
         for kpi, values in self.kpis.items():
-            low, high = KPI_RANGES[kpi]
+            low, high = _range(taxonomy, kpi)
             if not (low <= min(values) and max(values) <= high):
                 bad = next(i for i, v in enumerate(values) if not low <= v <= high)
                 raise ValueError(
-                    f"kpis.{kpi.value}.{bad}: value {values[bad]} outside "
-                    f"{kpi.value} range [{low}, {high}]"
+                    f"kpis.{kpi}.{bad}: value {values[bad]} outside {kpi} range [{low}, {high}]"
                 )
         return self
 

@@ -13,6 +13,7 @@ from typing import IO
 import numpy as np
 import orjson
 
+from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from detectors.timeaxis import HOUR_MS
 from monitor.detection.hourly_file import HourlySeries
 from monitor.events.schemas import ComplaintEvent
@@ -115,13 +116,14 @@ def import_csv(
     known_metrics: frozenset[str],
     regions: dict[str, int] | None = None,
     seen: Callable[[int], None] = lambda n: None,
+    taxonomy: Taxonomy = DEFAULT_TAXONOMY,
 ) -> ImportReport:
     """Read ``source`` with ``mapping``; write events (``.jsonl``) or the hourly file
     (``.npz``: values, or complaints counted per hour) to ``out`` and every rejected row
     to ``rejects``. KPI readings become events only: their hourly statistics are the
     pipeline's (``backtest --data``)."""
     report = ImportReport()
-    reader = RowReader(mapping, source.name, known_metrics)
+    reader = RowReader(mapping, source.name, known_metrics, taxonomy)
     to_hourly = out.suffix == ".npz"
     hourly = HourlyValues() if to_hourly else None
     with (
@@ -149,7 +151,7 @@ def import_csv(
                     assert hourly is not None
                     hourly.add(item)
                 elif hourly is not None and isinstance(item, ComplaintEvent):
-                    hourly.add_complaint(item.region, item.event_time, item.category.value)
+                    hourly.add_complaint(item.region, item.event_time, item.category)
                 elif events is not None:
                     events.write(_line(item.model_dump(mode="json", exclude_none=True)))
     if hourly is not None:

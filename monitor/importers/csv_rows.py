@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 import orjson
 
+from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from monitor.events.deadletters import DeadLetter
 from monitor.events.parsing import parse_event
 from monitor.events.schemas import REGION_PATTERN, Event
@@ -149,10 +150,17 @@ def read_rows(
 class RowReader:
     """Turns mapped cells into events (complaints, kpis) or values (values)."""
 
-    def __init__(self, mapping: ColumnMap, source: str, known_metrics: frozenset[str]) -> None:
+    def __init__(
+        self,
+        mapping: ColumnMap,
+        source: str,
+        known_metrics: frozenset[str],
+        taxonomy: Taxonomy = DEFAULT_TAXONOMY,
+    ) -> None:
         self.mapping = mapping
         self.source = source
         self.known_metrics = known_metrics
+        self.taxonomy = taxonomy
         self.times = TimeReader(
             zone_of(mapping.timezone) if mapping.timezone else None, mapping.time_format
         )
@@ -215,7 +223,9 @@ class RowReader:
                 )
         events: list[Event] = []
         for column, payload in payloads:
-            parsed = parse_event(orjson.dumps(payload), source=self.source, offset=line)
+            parsed = parse_event(
+                orjson.dumps(payload), source=self.source, offset=line, taxonomy=self.taxonomy
+            )
             if isinstance(parsed, DeadLetter):  # the stream's own verdict and reason
                 at = self._column_of(parsed.field) or column
                 return Rejected(line, at, parsed.reason.value, parsed.detail, raw)

@@ -138,7 +138,7 @@ def readings(request: Any, settings: RemoteWriteSettings) -> Readings:
                 "event_time": sample.timestamp,
                 "region": region,
                 "site": site,
-                "kpi": kpi.value,
+                "kpi": kpi,
                 "value": sample.value if math.isfinite(sample.value) else str(sample.value),
             }
             out.payloads.append((region.encode(), orjson.dumps(payload)))

@@ -282,10 +282,8 @@ def run_backtest(
     def on_aggregate(agg: HourlyAggregate) -> None:
         hours_seen.add(agg.hour)
         regions.add(agg.region)
-        if wanted:
-            values = agg.metrics()
-            for metric in wanted:
-                points[(agg.region, metric)].append((agg.hour, values.get(metric, float("nan"))))
+        for metric in wanted:
+            points[(agg.region, metric)].append((agg.hour, agg.value(metric)))
 
     with tempfile.TemporaryDirectory() as tmp:
         run = build(config, db_url or f"sqlite:///{Path(tmp) / 'backtest.db'}", notifier=heard.log)

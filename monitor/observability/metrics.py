@@ -205,19 +205,18 @@ class WorkerMetrics:
     def refresh(self) -> None:
         """Set the per-region and per-series gauges from the latest state."""
         self._last_refresh = self.clock()
+        taxonomy = self.pipeline.config.vocabulary
         for region, agg in self._latest.items():
-            values = agg.metrics()
-            for category in CATEGORIES:
-                c = category.value
-                self.complaints.labels(region, c).set(values[complaints_metric(c)])
-                rate = values.get(rate_metric(c))
-                if rate is not None:
+            for c in taxonomy.category_names:
+                self.complaints.labels(region, c).set(agg.value(complaints_metric(c)))
+                rate = agg.value(rate_metric(c))
+                if np.isfinite(rate):
                     self.complaint_rate.labels(region, c).set(rate)
-            for kpi in KPIS:
+            for kpi in taxonomy.kpi_names:
                 for stat in KPI_STATS:
-                    v = values.get(kpi_metric(kpi.value, stat))
-                    if v is not None and np.isfinite(v):
-                        self.kpi.labels(region, kpi.value, stat).set(v)
+                    v = agg.value(kpi_metric(kpi, stat))
+                    if np.isfinite(v):
+                        self.kpi.labels(region, kpi, stat).set(v)
         if self._last_hour is None:
             return
         store = self.pipeline.series

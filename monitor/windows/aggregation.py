@@ -26,19 +26,20 @@ Window life cycle for region r and hour [h, h+1h):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from alerts.taxonomy import Category
+from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from detectors.timeaxis import HOUR_MS, to_iso
 from monitor.events.deadletters import DeadLetter, Reason
-from monitor.events.schemas import ComplaintEvent, Kpi, KpiReport, KpiSample, RegionInfo
+from monitor.events.schemas import ComplaintEvent, KpiReport, KpiSample, RegionInfo
 
-CATEGORIES: tuple[Category, ...] = tuple(Category)
-KPIS: tuple[Kpi, ...] = tuple(Kpi)
-_CATEGORY_INDEX = {category: i for i, category in enumerate(CATEGORIES)}
+# the default taxonomy's names, in its order (a config may declare others: counts are
+# kept by name, so a category added at a reload needs no restart)
+CATEGORIES: tuple[str, ...] = DEFAULT_TAXONOMY.category_names
+KPIS: tuple[str, ...] = DEFAULT_TAXONOMY.kpi_names
 RATE_PER = 10_000  # complaint rates are per 10k subscribers
 # the input (the watermark's kind) each event type belongs to: reports are KPI readings
 INPUT_OF = {"complaint": "complaint", "kpi": "kpi", "kpi_report": "kpi"}
@@ -69,35 +70,45 @@ class WindowConfig:
 class HourBucket:
     """Mutable state of one region-hour: complaint counts and the raw KPI readings."""
 
-    complaints: list[int] = field(default_factory=lambda: [0] * len(CATEGORIES))
+    complaints: dict[str, int] = field(default_factory=dict)  # category -> count
     kpi_values: dict[str, list[float]] = field(default_factory=dict)
 
-    def add_complaint(self, category: Category) -> None:
-        self.complaints[_CATEGORY_INDEX[category]] += 1
+    def add_complaint(self, category: str) -> None:
+        self.complaints[category] = self.complaints.get(category, 0) + 1
 
-    def add_kpi(self, kpi: Kpi, value: float) -> None:
-        values = self.kpi_values.get(kpi.value)
+    def add_kpi(self, kpi: str, value: float) -> None:
+        values = self.kpi_values.get(kpi)
         if values is None:
-            self.kpi_values[kpi.value] = [value]
+            self.kpi_values[kpi] = [value]
         else:
             values.append(value)
 
-    def add_kpi_values(self, kpi: Kpi, values: list[float]) -> None:
-        held = self.kpi_values.get(kpi.value)
+    def add_kpi_values(self, kpi: str, values: list[float]) -> None:
+        held = self.kpi_values.get(kpi)
         if held is None:
-            self.kpi_values[kpi.value] = list(values)
+            self.kpi_values[kpi] = list(values)
         else:
             held.extend(values)
 
     def to_json(self) -> dict[str, object]:
-        return {"complaints": list(self.complaints), "kpi_values": self.kpi_values}
+        return {"complaints": dict(self.complaints), "kpi_values": self.kpi_values}
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> HourBucket:
         return cls(
-            complaints=list(data["complaints"]),  # type: ignore[call-overload]
-            kpi_values={k: list(v) for k, v in data["kpi_values"].items()},
-        )  # type: ignore[union-attr]
+            complaints=counts_by_name(data["complaints"]),
+            kpi_values={k: list(v) for k, v in data["kpi_values"].items()},  # type: ignore[union-attr]
+        )
+
+
+def counts_by_name(counts: object) -> dict[str, int]:
+    """Complaint counts by category; a list or tuple is positional in the default
+    taxonomy's order (state saved before counts were kept by name)."""
+    if isinstance(counts, dict):
+        return {str(k): int(v) for k, v in counts.items() if int(v)}
+    if isinstance(counts, list | tuple):
+        return {c: int(n) for c, n in zip(CATEGORIES, counts, strict=False) if int(n)}
+    raise TypeError(f"complaint counts as {type(counts).__name__}")
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -125,13 +136,13 @@ def kpi_metric(kpi: str, stat: str) -> str:
     return f"kpi.{kpi}.{stat}"
 
 
-def metric_names() -> list[str]:
+def metric_names(taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> list[str]:
     """Every metric an hourly aggregate has: the names detector specs may watch."""
-    keys = [c.value for c in CATEGORIES] + ["total"]
+    keys = [*taxonomy.category_names, "total"]
     return (
         [complaints_metric(k) for k in keys]
         + [rate_metric(k) for k in keys]
-        + [kpi_metric(k.value, s) for k in KPIS for s in KPI_STATS]
+        + [kpi_metric(k, s) for k in taxonomy.kpi_names for s in KPI_STATS]
     )
 
 
@@ -143,27 +154,42 @@ class HourlyAggregate:
     hour: int
     revision: int
     subscribers: int | None
-    complaints: tuple[int, ...]
+    # category -> complaints (a category without one is absent: it had 0); a tuple is
+    # taken as positional in the default taxonomy's order
+    complaints: Mapping[str, int]
     kpi: dict[str, tuple[int, float, float, float]]  # kpi -> (samples, mean, max, p95)
 
-    def metrics(self) -> dict[str, float]:
+    def __post_init__(self) -> None:
+        if not isinstance(self.complaints, dict):
+            object.__setattr__(self, "complaints", counts_by_name(self.complaints))
+
+    @property
+    def total(self) -> int:
+        return sum(self.complaints.values())
+
+    def value(self, metric: str) -> float:
+        """One named metric of this hour: a complaint count (0 for a category without
+        complaints), a rate (NaN without a subscriber count) or a KPI statistic (NaN
+        without readings)."""
+        family, _, rest = metric.partition(".")
+        if family in ("complaints", "complaint_rate"):
+            count = self.total if rest == "total" else self.complaints.get(rest, 0)
+            if family == "complaints":
+                return float(count)
+            return count * RATE_PER / self.subscribers if self.subscribers else math.nan
+        if family == "kpi":
+            name, _, stat = rest.rpartition(".")
+            stats = self.kpi.get(name)
+            if stats is None or stat not in KPI_STATS:
+                return math.nan
+            return float(stats[1 + KPI_STATS.index(stat)])
+        return math.nan
+
+    def metrics(self, taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> dict[str, float]:
         """Flatten to named metric values; these names are the detectors' vocabulary."""
-        out: dict[str, float] = {}
-        total = 0
-        for category, count in zip(CATEGORIES, self.complaints, strict=True):
-            out[complaints_metric(category.value)] = float(count)
-            total += count
-        out[complaints_metric("total")] = float(total)
-        if self.subscribers:
-            scale = RATE_PER / self.subscribers
-            for category, count in zip(CATEGORIES, self.complaints, strict=True):
-                out[rate_metric(category.value)] = count * scale
-            out[rate_metric("total")] = total * scale
-        for kpi in KPIS:
-            _, *stats = self.kpi.get(kpi.value, (0, math.nan, math.nan, math.nan))
-            for stat, value in zip(KPI_STATS, stats, strict=True):
-                out[kpi_metric(kpi.value, stat)] = value
-        return out
+        names = metric_names(taxonomy)
+        names += [complaints_metric(c) for c in self.complaints if c not in taxonomy.category_names]
+        return {name: self.value(name) for name in names}
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -172,7 +198,7 @@ class HourlyAggregate:
             "hour_iso": to_iso(self.hour),
             "revision": self.revision,
             "subscribers": self.subscribers,
-            "complaints": dict(zip((c.value for c in CATEGORIES), self.complaints, strict=True)),
+            "complaints": dict(self.complaints),
             "kpi": {
                 k: {"samples": n, "mean": m, "max": x, "p95": p}
                 for k, (n, m, x, p) in self.kpi.items()
@@ -188,7 +214,7 @@ class HourlyAggregate:
             hour=int(data["hour"]),  # type: ignore[call-overload]
             revision=int(data["revision"]),  # type: ignore[call-overload]
             subscribers=data["subscribers"],  # type: ignore[arg-type]
-            complaints=tuple(int(complaints[c.value]) for c in CATEGORIES),  # type: ignore[index]
+            complaints=counts_by_name(complaints),
             kpi={
                 k: (int(v["samples"]), v["mean"], v["max"], v["p95"])  # type: ignore[index]
                 for k, v in kpi.items()
@@ -201,7 +227,7 @@ def summarise(
 ) -> HourlyAggregate:
     """Pure: a bucket's state to the aggregate that leaves the window."""
     if bucket is None:
-        return HourlyAggregate(region, hour, revision, subscribers, (0,) * len(CATEGORIES), {})
+        return HourlyAggregate(region, hour, revision, subscribers, {}, {})
     kpi: dict[str, tuple[int, float, float, float]] = {}
     for name, values in bucket.kpi_values.items():
         ordered = sorted(values)
@@ -211,7 +237,7 @@ def summarise(
             ordered[-1],
             percentile(ordered, 0.95),
         )
-    return HourlyAggregate(region, hour, revision, subscribers, tuple(bucket.complaints), kpi)
+    return HourlyAggregate(region, hour, revision, subscribers, dict(bucket.complaints), kpi)
 
 
 class Outcome(Enum):
@@ -227,7 +253,7 @@ def event_identity(event: ComplaintEvent | KpiSample | KpiReport) -> str:
         return event.id
     if isinstance(event, KpiReport):
         return f"report\x1f{event.site}\x1f{event.period_start}\x1f{event.interval_s}"
-    return f"{event.site}\x1f{event.kpi.value}\x1f{event.event_time}"
+    return f"{event.site}\x1f{event.kpi}\x1f{event.event_time}"
 
 
 class RegionWindows:

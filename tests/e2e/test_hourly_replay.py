@@ -65,7 +65,7 @@ def test_hourly_replay_matches_the_event_replay(world_and_events, tmp_path):
 
 def test_series_round_trip_and_corrections(tmp_path):
     def agg(region, hour, n, revision=0):
-        complaints = {c.value: 0 for c in CATEGORIES} | {"broadband_lag": n}
+        complaints = {c: 0 for c in CATEGORIES} | {"broadband_lag": n}
         return HourlyAggregate.from_json(
             {
                 "region": region,

@@ -4,7 +4,6 @@ from detectors.timeaxis import HOUR_MS, from_iso
 from monitor.events.deadletters import Reason
 from monitor.events.parsing import parse_event
 from monitor.windows.aggregation import (
-    CATEGORIES,
     HourlyAggregator,
     Outcome,
     WindowConfig,
@@ -27,7 +26,7 @@ def agg_with_lateness(minutes=120, delay_minutes=0, inputs=("complaint",)):
     )
 
 
-BB = CATEGORIES.index(next(c for c in CATEGORIES if c.value == "broadband_lag"))
+BB = "broadband_lag"
 
 
 def test_window_edge_at_the_last_millisecond():
@@ -37,10 +36,12 @@ def test_window_edge_at_the_last_millisecond():
     agg.add(ev(complaint("2026-10-05T10:00:00.000Z", id_="b")))
     # the watermark reached 10:00:00.000: the 09:00 hour is emitted, 10:00 is still open
     out = agg.poll()
-    assert [(a.hour, a.complaints[BB]) for a in out] == [(from_iso("2026-10-05T09:00:00Z"), 1)]
+    assert [(a.hour, a.complaints.get(BB, 0)) for a in out] == [
+        (from_iso("2026-10-05T09:00:00Z"), 1)
+    ]
     agg.add(ev(complaint("2026-10-05T11:00:00.000Z", id_="c")))
     out = agg.poll()
-    assert [(a.hour, a.complaints[BB], a.revision) for a in out] == [
+    assert [(a.hour, a.complaints.get(BB, 0), a.revision) for a in out] == [
         (from_iso("2026-10-05T10:00:00Z"), 1, 0)
     ]
 
@@ -76,7 +77,7 @@ def test_hours_without_events_are_emitted_as_zeros():
     agg.add(ev(complaint("2026-10-05T09:00:00Z", region="busy", id_="b0")))
     agg.add(ev(complaint("2026-10-05T12:30:00Z", region="busy", id_="b1")))
     out = agg.poll()
-    assert [(a.hour, sum(a.complaints)) for a in out] == [
+    assert [(a.hour, a.total) for a in out] == [
         (from_iso("2026-10-05T09:00:00Z") + k * HOUR_MS, 1 if k == 0 else 0) for k in range(3)
     ]
 
@@ -89,7 +90,7 @@ def test_watermarks_are_per_region():
     # busy's events do not close quiet's hours: a region's hours depend on its own events
     assert {a.region for a in agg.poll()} == {"busy"}
     closed = agg.poll(until=from_iso("2026-10-05T11:00:00Z"))
-    assert [(a.region, sum(a.complaints)) for a in closed] == [("quiet", 1), ("quiet", 0)]
+    assert [(a.region, a.total) for a in closed] == [("quiet", 1), ("quiet", 0)]
     # ... and a late event for quiet is judged by quiet's watermark, not busy's
     late_for_busy = ev(complaint("2026-10-05T10:10:00Z", region="quiet", id_="q2"))
     assert agg.add(late_for_busy) is Outcome.LATE  # accepted; corrects an emitted hour
@@ -106,7 +107,7 @@ def test_redelivered_events_count_once():
     assert agg.add(ev(kpi("2026-10-05T09:20:00Z", 1.5, site="s2"))) is Outcome.ACCEPTED
     agg.add(ev(complaint("2026-10-05T10:00:00Z", id_="next")))
     (hour,) = agg.poll()
-    assert hour.complaints[BB] == 1 and hour.kpi["packet_loss"][0] == 2
+    assert hour.complaints.get(BB, 0) == 1 and hour.kpi["packet_loss"][0] == 2
 
 
 def test_region_state_survives_serialisation_mid_stream():
@@ -140,11 +141,11 @@ def test_late_event_within_lateness_corrects_its_hour():
     agg.add(ev(complaint("2026-10-05T09:30:00Z", id_="a")))
     agg.add(ev(complaint("2026-10-05T10:30:00Z", id_="b")))
     first = agg.poll()
-    assert [(a.revision, a.complaints[BB]) for a in first] == [(0, 1)]
+    assert [(a.revision, a.complaints.get(BB, 0)) for a in first] == [(0, 1)]
     # 09:00 window ends 10:00; + 60 min lateness = 11:00 > watermark 10:30: still correctable
     assert agg.add(ev(complaint("2026-10-05T09:45:00Z", id_="late-ok"))) is Outcome.LATE
     correction = agg.poll()
-    assert [(a.hour, a.revision, a.complaints[BB]) for a in correction] == [
+    assert [(a.hour, a.revision, a.complaints.get(BB, 0)) for a in correction] == [
         (from_iso("2026-10-05T09:00:00Z"), 1, 2)
     ]
 
@@ -179,7 +180,7 @@ def test_watermark_delay_holds_the_window_open():
     assert agg.add(ev(complaint("2026-10-05T09:59:30Z", id_="c"))) is Outcome.ACCEPTED
     agg.add(ev(complaint("2026-10-05T10:05:00Z", id_="d")))
     (hour,) = agg.poll()
-    assert hour.complaints[BB] == 2 and hour.revision == 0
+    assert hour.complaints.get(BB, 0) == 2 and hour.revision == 0
 
 
 def test_state_of_final_hours_is_dropped():
@@ -234,7 +235,7 @@ def test_an_hour_waits_for_every_input():
     assert agg.add(ev(complaint("2026-10-05T09:40:00Z", id_="a"))) is Outcome.ACCEPTED
     assert agg.add(ev(complaint("2026-10-05T11:05:00Z", id_="b"))) is Outcome.ACCEPTED
     out = agg.poll()
-    assert [(a.hour, sum(a.complaints), a.kpi["packet_loss"][0]) for a in out] == [
+    assert [(a.hour, a.total, a.kpi["packet_loss"][0]) for a in out] == [
         (from_iso("2026-10-05T09:00:00Z"), 1, 1),
         (from_iso("2026-10-05T10:00:00Z"), 0, 1),
     ]

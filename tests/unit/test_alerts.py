@@ -202,7 +202,9 @@ def test_routing_table_rejects_unknown_keys_and_departments():
 
     with pytest.raises(ConfigError) as info:
         parse_config("alerts:\n  routing:\n    weather: billing\n", "r.yaml")
-    assert info.value.messages[0].startswith("r.yaml:2: alerts.routing:")
+    assert info.value.messages[0].startswith(
+        "r.yaml:3: alerts.routing.weather: unknown routing key 'weather'"
+    )
     with pytest.raises(ConfigError) as info:
         parse_config("alerts:\n  routing:\n    billing_dispute: accounting\n", "r.yaml")
     assert "alerts.routing.billing_dispute" in info.value.messages[0]

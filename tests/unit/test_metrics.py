@@ -42,7 +42,7 @@ def aggregate(region: str, hour: int, complaints: int = 3) -> HourlyAggregate:
         revision=0,
         subscribers=50_000,
         complaints=tuple([complaints] * len(CATEGORIES)),
-        kpi={k.value: (4, 0.5, 0.9, 0.8) for k in KPIS},
+        kpi={k: (4, 0.5, 0.9, 0.8) for k in KPIS},
     )
 
 

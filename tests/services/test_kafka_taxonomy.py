@@ -1,0 +1,37 @@
+"""A config's own taxonomy on the Kafka worker: the same declared category and KPI as
+tests/e2e/test_own_taxonomy.py go through the raw topics, the worker's windows, its
+detectors and its ticket store."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.test_own_taxonomy import TAXONOMY, own_events
+from tests.kafka_harness import Scenario, final_hours, wait_until
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def scenario(kafka_bootstrap, tmp_path):
+    s = Scenario(kafka_bootstrap, tmp_path)
+    s.create_topics()
+    yield s
+    s.stop_all()
+
+
+def test_the_worker_follows_the_configs_taxonomy(scenario, tmp_path):
+    config = tmp_path / "own.yaml"
+    config.write_text(TAXONOMY)
+    scenario.produce(own_events())
+    scenario.start_worker("w1", YUJING_CONFIG=str(config))
+    # hours close as complaints move past them: 00:00-02:00 (03:00 waits for a later one)
+    wait_until(lambda: len(final_hours(scenario.hourly())) >= 3, 300, "three closed hours")
+    hours = sorted(final_hours(scenario.hourly()).values(), key=lambda a: a.hour)
+    assert [a.complaints for a in hours[:3]] == [
+        {"5g_no_service": 1}, {"5g_no_service": 1}, {"5g_no_service": 3}
+    ]  # fmt: skip
+    assert hours[2].value("kpi.prb_utilisation.max") == 72.0
+    wait_until(lambda: scenario.tickets(), 120, "the ticket")
+    [(_, _, region, metric, detector)] = scenario.tickets()
+    assert (region, metric, detector) == ("r1", "complaints.5g_no_service", "threshold")
