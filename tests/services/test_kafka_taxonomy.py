@@ -23,7 +23,7 @@ def scenario(kafka_bootstrap, tmp_path):
 def test_the_worker_follows_the_configs_taxonomy(scenario, tmp_path):
     config = tmp_path / "own.yaml"
     config.write_text(TAXONOMY)
-    scenario.produce(own_events())
+    scenario.produce(own_events(tmp_path))
     scenario.start_worker("w1", YUJING_CONFIG=str(config))
     # hours close as complaints move past them: 00:00-02:00 (03:00 waits for a later one)
     wait_until(lambda: len(final_hours(scenario.hourly())) >= 3, 300, "three closed hours")
