@@ -220,37 +220,24 @@ def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
     config = run.pipeline.config
     tickets = run.tickets.all()
     table = Table(
-        title=f"Preemptive inspection tickets ({len(tickets)}; times in {config.timezone})"
+        title=f"Preemptive inspection tickets ({len(tickets)}; times in {config.timezone})",
+        title_justify="left",
     )
-    for column in (
-        "#",
-        "region",
-        "metric",
-        "detector",
-        "observed",
-        "baseline",
-        "change",
-        "department",
-        "severity",
-        "opened",
-        "ack due",
-    ):
-        table.add_column(
-            column, justify="right" if column in ("#", "observed", "baseline", "change") else "left"
-        )
+    # readable at 80 columns: two short lines per ticket rather than eleven columns
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("region", no_wrap=True)
+    table.add_column("opened / ack due", no_wrap=True)
+    table.add_column("metric (detector) / department, severity", overflow="fold")
+    table.add_column("observed / normal", justify="right", no_wrap=True)
     for t in tickets:
+        change = "" if t.change_pct is None else f" {t.change_pct:+.0f}%"
         table.add_row(
             str(t.id),
             t.region,
-            t.metric,
-            t.detector,
-            f"{t.observed:.4g}",
-            f"{t.baseline:.4g}",
-            "—" if t.change_pct is None else f"{t.change_pct:+.0f}%",
-            t.department,
-            t.severity,
-            local_iso(t.opened_at, config.zone)[:16],
-            local_iso(t.acknowledge_by, config.zone)[11:16],
+            f"{local_iso(t.opened_at, config.zone)[5:16].replace('T', ' ')}\n"
+            f"{local_iso(t.acknowledge_by, config.zone)[5:16].replace('T', ' ')}",
+            f"{t.metric} ({t.detector})\n{t.department}, {t.severity}",
+            f"{t.observed:.4g}{change}\n~{t.baseline:.4g}",
         )
     out.print(table)
     dead = ", ".join(f"{k}={v}" for k, v in sorted(stats.dead_lettered.items())) or "none"

@@ -12,94 +12,190 @@ from monitor.cli.common import ActorOpt, DbOpt, err, open_store, out
 app = typer.Typer(no_args_is_help=True, help="Inspection tickets from the command line.")
 
 
+def _choice(option: str, value: str | None, allowed: list[str]) -> str | None:
+    """A filter value, or exit 2 naming the allowed ones (a typo is not an empty list)."""
+    if value is not None and value not in allowed:
+        err.print(f"{option}: {value!r} is none of {', '.join(allowed)}", markup=False)
+        raise typer.Exit(2)
+    return value
+
+
+def operator_zone() -> tuple[str, object]:
+    """The operator's zone from the config ($YUJING_CONFIG, else the packaged default)."""
+    import os
+    from pathlib import Path
+
+    from monitor.cli.common import load_or_exit
+
+    path = os.environ.get("YUJING_CONFIG")
+    cfg = load_or_exit(Path(path) if path else None)
+    return cfg.timezone, cfg.zone
+
+
 @app.command("list")
 def tickets_list(
     db: DbOpt = None,
-    state: Annotated[str | None, typer.Option()] = None,
+    state: Annotated[str | None, typer.Option(help="open, acknowledged, ...")] = None,
     region: Annotated[str | None, typer.Option()] = None,
+    department: Annotated[str | None, typer.Option(help="network_maintenance, ...")] = None,
+    severity: Annotated[str | None, typer.Option(help="critical, major, minor, warning")] = None,
 ) -> None:
-    """List tickets (optionally by state or region)."""
+    """List tickets, newest first (optionally by state, region, department, severity)."""
     from rich.table import Table
 
-    from detectors.timeaxis import to_iso
+    from alerts.findings import Severity
+    from alerts.taxonomy import Department
+    from alerts.tickets.lifecycle import TicketState
+    from alerts.zones import local_iso
 
-    table = Table(title="Tickets")
-    for column in (
-        "#",
-        "state",
-        "owner",
-        "region",
-        "metric",
-        "department",
-        "severity",
-        "level",
-        "ack due",
-    ):
-        table.add_column(column)
-    for t in open_store(db).all():  # type: ignore[attr-defined]
-        if (state and t.state != state) or (region and t.region != region):
-            continue
+    _choice("--state", state, [s.value for s in TicketState])
+    _choice("--department", department, [d.value for d in Department])
+    _choice("--severity", severity, [s.value for s in Severity])
+    name, zone = operator_zone()
+    wanted = [
+        t
+        for t in open_store(db).all()  # type: ignore[attr-defined]
+        if (state is None or t.state == state)
+        and (region is None or t.region == region)
+        and (department is None or t.department == department)
+        and (severity is None or t.severity == severity)
+    ]
+    # 80 columns (an ssh session, a CI log): ids, regions and due times are never cut;
+    # the metric folds onto a second line when it must
+    table = Table(title=f"Tickets ({len(wanted)}; times in {name})", title_justify="left")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("region", no_wrap=True)
+    table.add_column("sev", no_wrap=True)
+    table.add_column("ack due", no_wrap=True)
+    table.add_column("metric / department", overflow="fold")
+    for t in sorted(wanted, key=lambda t: t.id, reverse=True):
+        owner = f"\n{t.owner}" if t.owner else ""
+        level = f" L{t.escalation_level}" if t.escalation_level else ""
         table.add_row(
             str(t.id),
-            t.state,
-            t.owner or "—",
+            t.state + level + owner,
             t.region,
-            t.metric,
-            t.department,
             t.severity,
-            str(t.escalation_level),
-            to_iso(t.acknowledge_by, 8)[:16],
+            local_iso(t.acknowledge_by, zone)[5:16].replace("T", " "),  # type: ignore[arg-type]
+            f"{t.metric}\n{t.department}",
         )
     out.print(table)
 
 
 @app.command("show")
-def tickets_show(ticket_id: int, db: DbOpt = None) -> None:
-    """One ticket with its audit trail."""
+def tickets_show(
+    ticket_id: int,
+    db: DbOpt = None,
+    json: Annotated[bool, typer.Option("--json", help="The ticket and its audit as JSON.")] = False,
+) -> None:
+    """One ticket with its audit trail, in the operator's zone."""
     import orjson
+
+    from alerts.notify.messages import figures
+    from alerts.zones import local_iso
 
     store = open_store(db)
     ticket = store.get(ticket_id)  # type: ignore[attr-defined]
     if ticket is None:
         err.print(f"no ticket {ticket_id}")
         raise typer.Exit(1)
-    sys.stdout.write(
-        orjson.dumps(
-            {
-                "ticket": ticket.to_json(),
-                "events": store.events(ticket_id),
-            },
-            option=orjson.OPT_INDENT_2,
-        ).decode()
-        + "\n"
-    )  # type: ignore[attr-defined]
+    events = store.events(ticket_id)  # type: ignore[attr-defined]
+    if json:
+        doc = {"ticket": ticket.to_json(), "events": events}
+        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    _, zone = operator_zone()
+
+    def when(ms: int | None) -> str:
+        return "—" if ms is None else local_iso(ms, zone).replace("T", " ")  # type: ignore[arg-type]
+
+    t = ticket.to_json()
+    lines = [
+        f"#{ticket.id} {ticket.title}",
+        f"  state     {ticket.state}, {ticket.severity}, {ticket.department}"
+        + (f", owner {ticket.owner}" if ticket.owner else ""),
+        f"  {figures(t)}",
+        f"  why       {ticket.explanation}",
+        f"  fired     {when(ticket.first_hour)} .. {when(ticket.last_fired_hour)}"
+        f" ({ticket.occurrences} finding(s))",
+        f"  due       respond {when(ticket.acknowledge_by)}",
+        f"            feedback {when(ticket.feedback_by)}",
+        f"            closed {when(ticket.resolve_by)}",
+        "  audit",
+    ]
+    for e in events:
+        note = f": {e['comment']}" if e["comment"] else ""
+        lines.append(f"    {when(e['at'])}  {e['actor']} {e['action']}{note}")  # type: ignore[arg-type]
+    out.print("\n".join(lines), markup=False, highlight=False, overflow="fold")
 
 
 def _act(action: str, ticket_id: int, actor: str, comment: str, db: str | None) -> None:
+    """One lifecycle step, as the API does it: audited, and told to the channels the
+    config routes it to ($YUJING_CONFIG), delivered right away."""
+    import os
     import time
+    from pathlib import Path
 
+    from alerts.notify.outbox import Dispatcher
     from alerts.tickets.lifecycle import Refused
+    from monitor.cli.common import load_or_exit
 
-    result = open_store(db).transition(
-        ticket_id,
-        action,
-        actor,
-        comment,  # type: ignore[attr-defined]
-        int(time.time() * 1000),
+    path = os.environ.get("YUJING_CONFIG")
+    config = load_or_exit(Path(path) if path else None)
+    store = open_store(db)
+    store.notifications = config.notifications  # type: ignore[attr-defined]
+    result = store.transition(  # type: ignore[attr-defined]
+        ticket_id, action, actor, comment, int(time.time() * 1000)
     )
     if isinstance(result, Refused):
         err.print(f"refused: {result.reason}", markup=False)
         raise typer.Exit(3)
-    out.print(f"ticket {result.id}: {result.state} (owner {result.owner})")
+    told = ""
+    if config.notifications.channels:
+        attempts = Dispatcher.for_settings(store.engine, config.notifications).run_once()  # type: ignore[attr-defined]
+        told = f"; {len(attempts)} notification(s) sent"
+    out.print(f"ticket {result.id}: {result.state} (owner {result.owner or '—'}){told}")
+
+
+Comment = Annotated[str, typer.Option(help="What was done or found (kept in the audit).")]
 
 
 @app.command("ack")
-def tickets_ack(ticket_id: int, actor: ActorOpt, comment: str = "", db: DbOpt = None) -> None:
+def tickets_ack(ticket_id: int, actor: ActorOpt, comment: Comment = "", db: DbOpt = None) -> None:
     """Acknowledge: the first responder becomes the owner."""
     _act("acknowledge", ticket_id, actor, comment, db)
 
 
+@app.command("start")
+def tickets_start(ticket_id: int, actor: ActorOpt, comment: Comment = "", db: DbOpt = None) -> None:
+    """Start working on it (the owner only)."""
+    _act("start", ticket_id, actor, comment, db)
+
+
+@app.command("comment")
+def tickets_comment(ticket_id: int, actor: ActorOpt, comment: Comment, db: DbOpt = None) -> None:
+    """Add a note: the first feedback stops the 24-hour clock."""
+    _act("comment", ticket_id, actor, comment, db)
+
+
 @app.command("resolve")
-def tickets_resolve(ticket_id: int, actor: ActorOpt, comment: str = "", db: DbOpt = None) -> None:
+def tickets_resolve(
+    ticket_id: int, actor: ActorOpt, comment: Comment = "", db: DbOpt = None
+) -> None:
     """Resolve (the owner only)."""
     _act("resolve", ticket_id, actor, comment, db)
+
+
+@app.command("close")
+def tickets_close(ticket_id: int, actor: ActorOpt, comment: Comment = "", db: DbOpt = None) -> None:
+    """Close the loop after resolution."""
+    _act("close", ticket_id, actor, comment, db)
+
+
+@app.command("reopen")
+def tickets_reopen(
+    ticket_id: int, actor: ActorOpt, comment: Comment = "", db: DbOpt = None
+) -> None:
+    """Reopen: the SLA clocks start again."""
+    _act("reopen", ticket_id, actor, comment, db)

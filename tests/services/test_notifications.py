@@ -380,3 +380,50 @@ def test_a_reload_naming_a_missing_secret_keeps_the_running_config(tmp_path, mon
     os.utime(path, ns=(2_000_000_000, 2_000_000_000))
     assert watcher.check() is None and watcher.failures == 1
     assert "NOT_THERE is not set" in (watcher.last_error or "")
+
+
+def test_the_command_line_works_a_ticket_and_on_call_hears_of_it(tmp_path, hook, sqlite_url):
+    """Full parity with the API: each step audited and notified like the API's, the
+    notification delivered right away (the config named by $YUJING_CONFIG)."""
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "yujing.yaml"
+    config.write_text(
+        "notifications:\n  channels:\n"
+        f"    oncall: {{type: webhook, url: '{hook.url}', secret_env: YUJING_WEBHOOK_SECRET}}\n"
+        "  routes:\n    - channels: [oncall]\n"
+        "      events: [acknowledged, started, commented, resolved, closed, reopened]\n"
+    )
+    store = TicketStore(sqlite_url)
+    ticket = open_one(store)
+    store.close()
+    env = {**os.environ, "YUJING_CONFIG": str(config)}
+
+    def tickets(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "monitor.cli", "tickets", *args, "--db", sqlite_url],
+            capture_output=True, text=True, timeout=120, check=False, env=env,
+        )  # fmt: skip
+
+    steps = [
+        ("ack", str(ticket.id), "--as", "li.wei"),
+        ("start", str(ticket.id), "--as", "li.wei"),
+        ("comment", str(ticket.id), "--as", "li.wei", "--comment", "site 12 card swapped"),
+        ("resolve", str(ticket.id), "--as", "li.wei"),
+        ("close", str(ticket.id), "--as", "li.wei"),
+        ("reopen", str(ticket.id), "--as", "zhang.min", "--comment", "back again"),
+    ]
+    for step in steps:
+        done = tickets(*step)
+        assert done.returncode == 0, (step, done.stderr)
+        assert "1 notification(s) sent" in done.stdout, (step, done.stdout)
+    events = [r.json()["event"] for r in hook.received]
+    assert events == ["acknowledged", "started", "commented", "resolved", "closed", "reopened"]
+    assert hook.received[2].json()["comment"] == "site 12 card swapped"
+    refused = tickets("resolve", str(ticket.id), "--as", "someone.else")
+    assert refused.returncode == 3 and "refused" in refused.stderr
+    shown = tickets("show", str(ticket.id))
+    assert "li.wei comment: site 12 card swapped" in shown.stdout
+    assert "+08:00" in shown.stdout and "1791" not in shown.stdout  # no epoch ms for people

@@ -261,3 +261,35 @@ def test_sla_clocks_per_severity_and_severity_rises_with_what_joins(db_url):
 def test_sla_clocks_name_known_severities():
     with pytest.raises(ValueError, match="'critical', 'major', 'minor' or 'warning'"):
         AlertSettings(sla={"urgent": {"acknowledge_minutes": 5}})
+
+
+def test_tickets_list_at_80_columns_keeps_regions_and_due_times_whole(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    store = TicketStore(url)
+    svc = AlertService(store=store, notifier=MemoryNotifier(), settings=AlertSettings())
+    for i, region in enumerate(("guangzhou-tianhe-0042", "north-01")):
+        hour = T0 + i * HOUR
+        metric = "complaints.install_repair_timeout"
+        svc.handle(tick(hour, finding(hour, region=region, metric=metric)), now=hour)
+    store.close()
+
+    def tickets(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "COLUMNS": "80"}
+        return subprocess.run(
+            [sys.executable, "-m", "monitor.cli", "tickets", "list", "--db", url, *args],
+            capture_output=True, text=True, timeout=120, check=False, env=env,
+        )  # fmt: skip
+
+    done = tickets()
+    assert done.returncode == 0, done.stderr
+    assert max(len(line) for line in done.stdout.splitlines()) <= 80
+    assert "guangzhou-tianhe-0042" in done.stdout and "north-01" in done.stdout
+    assert "01-15 16:15" in done.stdout  # T0 + 15 min, in the default zone (+08:00)
+    assert "times in +08:00" in done.stdout
+    bogus = tickets("--state", "bogus")
+    assert bogus.returncode == 2 and "none of open, acknowledged" in bogus.stderr
+    assert "north-01" not in tickets("--region", "guangzhou-tianhe-0042").stdout
