@@ -7,6 +7,7 @@ Call sites pass ``extra={"fields": {...}}``; the formatter renders them so a log
 from __future__ import annotations
 
 import logging
+import logging.config
 import sys
 
 import orjson
@@ -29,9 +30,42 @@ class KeyValueFormatter(logging.Formatter):
         return base
 
 
+# libraries that narrate their own workings at INFO (client chatter, migrations, the
+# framework's start and stop): the monitor's lines would drown in them
+LIBRARIES = ("kafka", "aiokafka", "alembic", "faust", "mode", "httpx", "uvicorn", "urllib3")
+
+
+class BenignNoise(logging.Filter):
+    """Drops the errors a Kafka client logs for conditions it retries by itself (the group
+    coordinator not elected yet at startup): they read as faults at 3 a.m. and are none."""
+
+    BENIGN = ("GroupCoordinatorNotAvailableError", "NodeNotReadyError")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(benign in message for benign in self.BENIGN)
+
+
+def logging_config(level: str = "INFO") -> dict[str, object]:
+    """One format for every logger of the process (the monitor's, Faust's, the clients'),
+    libraries at WARNING: a ``logging.config.dictConfig`` dict, also given to Faust."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"kv": {"()": KeyValueFormatter}},
+        "filters": {"benign": {"()": BenignNoise}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "kv",
+                "filters": ["benign"],
+                "stream": sys.stderr,
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {name: {"level": "WARNING"} for name in LIBRARIES},
+    }
+
+
 def setup_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(KeyValueFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+    logging.config.dictConfig(logging_config(level))

@@ -336,6 +336,13 @@ class _StatsCollector(Collector):
             "Rejected configs (old one kept).",
             w.failures if w else 0,
         )
+        info = GaugeMetricFamily(
+            "yujing_config_info",
+            "The config in force: its file and version (a hash of its bytes); 1.",
+            labels=["file", "version"],
+        )
+        info.add_metric([str(w.path), w.version] if w else ["packaged default", "default"], 1)
+        yield info
 
 
 class _TicketCollector(Collector):

@@ -32,6 +32,8 @@ ALLOWED_LABELS = {
     "clock",
     "channel",
     "le",
+    "file",  # yujing_config_info: one series
+    "version",
 }
 
 
@@ -166,3 +168,28 @@ def test_band_and_week_over_week_math():
     rising[0, -week:] = 12.0
     assert abs(wow_change(rising)[0] - 0.2) < 1e-12
     assert np.isnan(wow_change(np.full((1, 2 * week), np.nan))[0])
+
+
+def test_the_config_in_force_is_exported_and_logs_share_one_quiet_format(
+    tmp_path, sqlite_url, capsys
+):
+    import logging
+
+    from monitor.config.reload import ConfigWatcher
+    from monitor.observability.logs import setup_logging
+
+    path = tmp_path / "yujing.yaml"
+    path.write_text("alerts: {clear_after_hours: 6}\n")
+    config = load_config(path)
+    run = build(config, sqlite_url, metrics=True)
+    run.pipeline.watcher = ConfigWatcher(path, config)
+    value = run.metrics.registry.get_sample_value(
+        "yujing_config_info", {"file": str(path), "version": run.pipeline.watcher.version}
+    )
+    assert value == 1.0
+    setup_logging("INFO")
+    logging.getLogger("yujing.test").info("hour judged", extra={"fields": {"hour": 3}})
+    logging.getLogger("kafka.conn").info("connecting to broker")  # library chatter
+    logging.getLogger("aiokafka").error("Coordinator: GroupCoordinatorNotAvailableError")
+    logged = capsys.readouterr().err.splitlines()
+    assert len(logged) == 1 and logged[0].endswith('msg="hour judged" hour=3'), logged

@@ -19,6 +19,7 @@ import faust
 
 from monitor.config.load import load_config
 from monitor.config.model import MonitorConfig
+from monitor.observability.logs import logging_config
 from monitor.runners.faust import aggregate, intake, timers, views
 from monitor.runners.faust.core import WorkerCore
 from monitor.runners.faust.regions import RegionDirectory
@@ -103,9 +104,13 @@ def run_worker(settings: WorkerSettings) -> None:
             settings.api_port,
             links=core.pipeline.config.notifications.links,
         )
-    worker = Worker(app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False)
-    for noisy in ("kafka", "aiokafka"):  # client chatter drowns the monitor's own lines
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    worker = Worker(
+        app,
+        loglevel=settings.log_level.lower(),
+        quiet=True,
+        redirect_stdouts=False,
+        logging_config=logging_config(settings.log_level.upper()),  # one format for all
+    )
     worker.execute_from_commandline()
 
 
