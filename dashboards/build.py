@@ -304,27 +304,45 @@ def detectors() -> dashboard.Dashboard:
         )
         .with_panel(
             timeseries.Panel()
-            .title("Held back: cooldown and mutes")
+            .title("Held back: cooldown and mutes (findings per interval)")
             .height(8)
             .span(12)
-            .with_target(q("sum(yujing_findings_suppressed_total)", "cooldown"))
-            .with_target(q("sum(yujing_findings_muted_total)", "muted"))
+            .with_target(
+                q("sum(increase(yujing_findings_suppressed_total[$__rate_interval]))", "cooldown")
+            )
+            .with_target(q("sum(increase(yujing_findings_muted_total[$__rate_interval]))", "muted"))
         )
         .with_panel(
             stat.Panel()
-            .title("Config reloads / rejected")
+            .title("Config reloads / rejected (in the time range)")
             .height(6)
             .span(12)
-            .with_target(q("sum(yujing_config_reloads_total)", "applied", instant=True))
-            .with_target(q("sum(yujing_config_reload_failures_total)", "rejected", instant=True))
+            .with_target(
+                q("sum(increase(yujing_config_reloads_total[$__range]))", "applied", instant=True)
+            )
+            .with_target(
+                q(
+                    "sum(increase(yujing_config_reload_failures_total[$__range]))",
+                    "rejected",
+                    instant=True,
+                )
+            )
         )
         .with_panel(
             stat.Panel()
-            .title("Tickets opened / recovered")
+            .title("Tickets opened / recovered (in the time range)")
             .height(6)
             .span(12)
-            .with_target(q("sum(yujing_tickets_opened_total)", "opened", instant=True))
-            .with_target(q("sum(yujing_tickets_recovered_total)", "recovered", instant=True))
+            .with_target(
+                q("sum(increase(yujing_tickets_opened_total[$__range]))", "opened", instant=True)
+            )
+            .with_target(
+                q(
+                    "sum(increase(yujing_tickets_recovered_total[$__range]))",
+                    "recovered",
+                    instant=True,
+                )
+            )
         )
     )
 
@@ -348,17 +366,27 @@ def pipeline() -> dashboard.Dashboard:
         )
         .with_panel(
             timeseries.Panel()
-            .title("Dead letters by reason")
+            .title("Dead letters by reason (per interval)")
             .height(8)
             .span(12)
-            .with_target(q("sum by (reason) (yujing_dead_letters_total)", "{{reason}}"))
+            .with_target(
+                q(
+                    "sum by (reason) (increase(yujing_dead_letters_total[$__rate_interval]))",
+                    "{{reason}}",
+                )
+            )
         )
         .with_panel(
             timeseries.Panel()
-            .title("Late events")
+            .title("Late events (per interval)")
             .height(8)
             .span(12)
-            .with_target(q("sum by (outcome) (yujing_late_events_total)", "{{outcome}}"))
+            .with_target(
+                q(
+                    "sum by (outcome) (increase(yujing_late_events_total[$__rate_interval]))",
+                    "{{outcome}}",
+                )
+            )
         )
         .with_panel(
             timeseries.Panel()
@@ -377,14 +405,14 @@ def pipeline() -> dashboard.Dashboard:
             .with_target(
                 q(
                     "histogram_quantile(0.99, sum by (le, stage) "
-                    "(yujing_processing_seconds_bucket))",
+                    "(rate(yujing_processing_seconds_bucket[$__rate_interval])))",
                     "p99 {{stage}}",
                 )
             )
             .with_target(
                 q(
                     "histogram_quantile(0.5, sum by (le, stage) "
-                    "(yujing_processing_seconds_bucket))",
+                    "(rate(yujing_processing_seconds_bucket[$__rate_interval])))",
                     "p50 {{stage}}",
                 )
             )
@@ -406,10 +434,15 @@ def pipeline() -> dashboard.Dashboard:
         )
         .with_panel(
             timeseries.Panel()
-            .title("SLA breaches")
+            .title("SLA breaches (per interval)")
             .height(8)
             .span(12)
-            .with_target(q("sum by (department) (yujing_sla_breaches_total)", "{{department}}"))
+            .with_target(
+                q(
+                    "sum by (department) (increase(yujing_sla_breaches_total[$__rate_interval]))",
+                    "{{department}}",
+                )
+            )
         )
     )
 

@@ -143,7 +143,11 @@ def test_every_panel_query_returns_data(worker):
     failures = []
     checked = 0
     for q in queries(build_all()):
-        expr = q.expr.replace("$region", region).replace("$__rate_interval", RATE_INTERVAL)
+        expr = (
+            q.expr.replace("$region", region)
+            .replace("$__rate_interval", RATE_INTERVAL)
+            .replace("$__range", RATE_INTERVAL)
+        )
         # annotations are range queries over the dashboard's time: the last ten minutes
         answer = query_range(expr) if q.panel.startswith("annotation") else query(expr)
         checked += 1

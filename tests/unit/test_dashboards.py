@@ -47,3 +47,19 @@ def test_notification_links_open_the_region_dashboard():
 def test_every_query_names_only_yujing_metrics():
     for q in queries(build_all()):
         assert "yujing_" in q.expr, q
+
+
+def test_counters_and_histograms_are_never_plotted_raw():
+    """A counter's raw value only grows (a restart sends it back to zero); a histogram's
+    raw buckets are totals since start. Panels show rates or increases of both."""
+    import re
+
+    raw = re.compile(r"yujing_\w+_(?:total|bucket)\b")
+    wrapped = re.compile(r"(?:rate|irate|increase)\(\s*(yujing_\w+_(?:total|bucket))\b")
+    bad = []
+    for q in queries(build_all()):
+        inside = set(wrapped.findall(q.expr))
+        for name in raw.findall(q.expr):
+            if name not in inside:
+                bad.append(f"{q.dashboard} / {q.panel}: {q.expr}")
+    assert bad == []
