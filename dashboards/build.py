@@ -197,6 +197,9 @@ def region() -> dashboard.Dashboard:
             .with_target(
                 q(f'yujing_series_expected{{{sel}, bound="median"}}', "{{metric}} expected")
             )
+            .with_target(
+                q(f'yujing_series_expected{{{sel}, bound="observed"}}', "{{metric}} observed")
+            )
         )
         .with_panel(
             timeseries.Panel()
@@ -218,17 +221,27 @@ def region() -> dashboard.Dashboard:
         .with_row(dashboard.Row("Network"))
         .with_panel(
             timeseries.Panel()
-            .title("Network KPIs (hourly mean)")
+            .title("Utilisation and packet loss (hourly mean and p95)")
+            .unit("percent")
+            .min(0)
             .height(8)
             .span(12)
-            .with_target(q(f'yujing_region_kpi{{{sel}, stat="mean"}}', "{{kpi}}"))
+            .with_target(
+                q(f'yujing_region_kpi{{{sel}, kpi!="latency", stat="mean"}}', "{{kpi}} mean")
+            )
+            .with_target(
+                q(f'yujing_region_kpi{{{sel}, kpi!="latency", stat="p95"}}', "{{kpi}} p95")
+            )
         )
         .with_panel(
             timeseries.Panel()
-            .title("Network KPIs (hourly p95)")
+            .title("Latency (hourly mean and p95)")
+            .unit("ms")
+            .min(0)
             .height(8)
             .span(12)
-            .with_target(q(f'yujing_region_kpi{{{sel}, stat="p95"}}', "{{kpi}}"))
+            .with_target(q(f'yujing_region_kpi{{{sel}, kpi="latency", stat="mean"}}', "mean"))
+            .with_target(q(f'yujing_region_kpi{{{sel}, kpi="latency", stat="p95"}}', "p95"))
         )
         .with_row(dashboard.Row("Findings and tickets"))
         .with_panel(

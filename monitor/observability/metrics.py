@@ -109,7 +109,8 @@ class WorkerMetrics:
         )
         self.expected = Gauge(
             "yujing_series_expected",
-            "Hour-of-week baseline band of a watched complaint series: lower, median, upper.",
+            "A watched complaint series in its latest hour (bound=observed) and its "
+            "hour-of-week baseline band: lower, median, upper.",
             ["region", "metric", "bound"],
             registry=r,
         )
@@ -236,6 +237,8 @@ class WorkerMetrics:
                     self.expected.labels(region, metric, "lower").set(lower[i])
                     self.expected.labels(region, metric, "median").set(median[i])
                     self.expected.labels(region, metric, "upper").set(upper[i])
+                if np.isfinite(window[i, -1]):
+                    self.expected.labels(region, metric, "observed").set(window[i, -1])
                 if np.isfinite(change[i]):
                     self.wow.labels(region, metric).set(change[i])
         firing_by_region: dict[str, int] = {}
