@@ -77,6 +77,26 @@ def _normal(series: np.ndarray, run_start: int) -> float | None:
     return float(np.median(known)) if known.size else None
 
 
+def _explain(metric: str, observed: float, cfg: ThresholdConfig, normal: float | None) -> str:
+    """Says what holds now: beyond the limit, or (hysteresis) back inside it but not yet
+    at the level that clears it."""
+    above = cfg.direction == "above"
+    beyond = observed > cfg.threshold if above else observed < cfg.threshold
+    usual = f", normally ~{normal:.3g}" if normal is not None else ""
+    if beyond or cfg.clear_at is None:
+        word = ">" if above else "<"
+        clears = "" if cfg.clear_at is None else f"; clears at {cfg.clear_at:g}"
+        return (
+            f"{metric} {observed:.3g} {word} the limit {cfg.threshold:g} for "
+            f"{cfg.min_consecutive_hours} consecutive hour(s){usual}{clears}"
+        )
+    side = "fallen" if above else "risen"
+    return (
+        f"{metric} {observed:.3g} crossed the limit {cfg.threshold:g} and has not yet "
+        f"{side} to {cfg.clear_at:g}, where it clears{usual}"
+    )
+
+
 class ThresholdDetector(Detector):
     name: ClassVar[str] = "threshold"
     config_model: ClassVar[type[ThresholdConfig]] = ThresholdConfig
@@ -112,7 +132,6 @@ class ThresholdDetector(Detector):
         hours = end_hours(window, ends)
         first_end = values.shape[1] - ends
         findings = []
-        word = ">" if cfg.direction == "above" else "<"
         for i, e in zip(*np.nonzero(firing), strict=True):
             key = window.keys[i]
             observed = float(last[i, e])
@@ -131,12 +150,7 @@ class ThresholdDetector(Detector):
                     p_value=None,
                     window_start=hour - (n - 1) * HOUR_MS,
                     window_end=hour + HOUR_MS,
-                    explanation=(
-                        f"{key.metric} {observed:.3g} {word} the limit {cfg.threshold:g} "
-                        f"for {n} consecutive hour(s)"
-                        + (f", normally ~{normal:.3g}" if known else "")
-                        + ("" if cfg.clear_at is None else f"; clears at {cfg.clear_at:g}")
-                    ),
+                    explanation=_explain(key.metric, observed, cfg, normal),
                     score=abs(observed - cfg.threshold) / (abs(cfg.threshold) or 1.0),
                     limit=cfg.threshold,
                 )

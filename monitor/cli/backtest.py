@@ -52,7 +52,7 @@ def backtest(
     ] = None,
     compare: Annotated[Path | None, typer.Option(help="A second config, side by side.")] = None,
     plots: Annotated[
-        Path | None, typer.Option(help="Write one PNG per alerted series here.")
+        Path | None, typer.Option(help="Write one PNG per ticket here: what its detector judged.")
     ] = None,
     json: Annotated[
         bool,
@@ -154,11 +154,12 @@ def backtest(
     if db is not None:
         err.print(f"{len(results[0].tickets)} tickets kept in {db}")
     if plots is not None:
-        from monitor.lab.plots import plot_alerted_series
+        from monitor.lab.plots import plot_tickets
 
-        for result in results:
-            written = plot_alerted_series(result, known, plots / result.name)
-            err.print(f"{len(written)} plots in {plots / result.name}")
+        for result, (_, cfg) in zip(results, configs, strict=True):
+            zone = cfg.zone  # type: ignore[attr-defined]
+            written = plot_tickets(result, known, plots / result.name, zone)
+            err.print(f"{len(written)} plots (one per ticket) in {plots / result.name}")
     if json:
         doc = Comparison(*results).to_json() if len(results) == 2 else results[0].to_json()
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -1,70 +1,143 @@
-"""Backtest plots: one PNG per alerted series, the metric with its findings and incidents."""
+"""Backtest plots: one PNG per ticket, showing what its detector judged.
+
+A plot answers "why did this fire?": the series in the operator's zone, the normal level
+the detector compared with (each finding's baseline) and its fixed limit if it has one,
+the hours it fired, when the ticket opened and recovered, the labelled incident, and for
+a two-signal detector (the site-fault precursor) the network KPI beneath.
+"""
 
 from __future__ import annotations
 
+import textwrap
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from detectors.timeaxis import HOUR_MS
+from alerts.tickets.view import TicketView
 from monitor.lab.backtest import BacktestResult
 from monitor.lab.simulate_events import Label
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def plot_alerted_series(result: BacktestResult, labels: list[Label], out_dir: Path) -> list[Path]:
-    import matplotlib
+# the other signal a two-signal detector read, drawn beneath the judged series
+SECOND_SIGNAL = {
+    "site_fault": "kpi.packet_loss.mean",
+    "peak_congestion": "kpi.bandwidth_utilisation.max",
+}
+CONTEXT_DAYS = 10  # shown before the ticket opened
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    series = sorted({(sf.finding.region, sf.finding.metric) for sf in result.findings})
-    written = []
-    for region, metric in series:
-        points = result.aggregates.get((region, metric))
-        if not points:
-            continue
-        points.sort()
-        hours = np.array([h for h, _ in points]) / HOUR_MS
-        values = np.array([v for _, v in points])
-        fig, ax = plt.subplots(figsize=(12, 4))
-        ax.plot(hours, values, lw=0.8, color="#1f77b4", label=metric)
-        if len(values) >= 24:  # a daily moving median as the eye's baseline
-            band = np.array(
-                [np.nanmedian(values[max(0, i - 167) : i + 1]) for i in range(len(values))]
-            )
-            ax.plot(hours, band, lw=1.2, color="#7f7f7f", label="7-day rolling median")
-        for label in labels:
-            if label.region == region and (label.metric == metric or metric in label.related):
-                ax.axvspan(
-                    label.start / HOUR_MS,
-                    label.end / HOUR_MS,
-                    color="#ffbf00",
-                    alpha=0.25,
-                    label=f"incident {label.kind}",
-                )
-        fired = sorted(
-            {
-                sf.finding.hour / HOUR_MS
-                for sf in result.findings
-                if sf.finding.region == region and sf.finding.metric == metric
-            }
+def _times(hours_ms: np.ndarray, zone: tzinfo) -> list[datetime]:
+    return [datetime.fromtimestamp(h / 1000, tz=UTC).astimezone(zone) for h in hours_ms]
+
+
+def _series(result: BacktestResult, region: str, metric: str, start: int, end: int) -> tuple:
+    points = sorted(p for p in result.aggregates.get((region, metric), []) if start <= p[0] <= end)
+    hours = np.array([h for h, _ in points], dtype=np.int64)
+    values = np.array([v for _, v in points], dtype=float)
+    return hours, values
+
+
+def plot_ticket(
+    result: BacktestResult, ticket: TicketView, labels: list[Label], zone: tzinfo
+) -> Figure | None:
+    """The figure of one ticket (None when the backtest kept no points of its series)."""
+    import matplotlib.dates as mdates
+    from matplotlib.figure import Figure
+
+    hour_ms = 3_600_000
+    start = ticket.first_hour - CONTEXT_DAYS * 24 * hour_ms
+    end = max(ticket.last_fired_hour, ticket.recovered_at or 0) + 2 * 24 * hour_ms
+    hours, values = _series(result, ticket.region, ticket.metric, start, end)
+    if hours.size == 0:
+        return None
+    second = SECOND_SIGNAL.get(ticket.detector)
+    kpi_hours, kpi_values = (
+        _series(result, ticket.region, second, start, end) if second else (np.zeros(0), None)
+    )
+    rows = 2 if kpi_values is not None and kpi_hours.size else 1
+    fig = Figure(figsize=(12, 4 + 2.2 * (rows - 1)))
+    axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
+    ax = axes[0]
+    ax.plot(_times(hours, zone), values, lw=0.9, color="#1f77b4", label=ticket.metric)
+    findings = sorted(
+        (sf.finding for sf in result.findings if sf.finding.region == ticket.region
+         and sf.finding.metric == ticket.metric and start <= sf.finding.hour <= end),
+        key=lambda f: f.hour,
+    )  # fmt: skip
+    if findings:
+        # a finding over many hours (a week's sum, a day's) is drawn per hour of its
+        # window, on the scale of the hourly series it judged
+        per_hour = np.array(
+            [hour_ms / max(f.window_end - f.window_start, hour_ms) for f in findings]
         )
-        if fired:
-            ax.scatter(
-                fired,
-                np.interp(fired, hours, np.nan_to_num(values)),
-                s=8,
-                color="#d62728",
-                zorder=3,
-                label="findings",
+        when = _times(np.array([f.hour for f in findings]), zone)
+        ax.plot(
+            when, np.array([f.baseline for f in findings]) * per_hour, ls="none", marker="_",
+            ms=10, mew=2, color="#2ca02c", label="normal the detector expected (per hour)",
+        )  # fmt: skip
+        ax.scatter(
+            when, np.array([f.observed for f in findings]) * per_hour, s=14, color="#d62728",
+            zorder=3, label="fired: observed (per hour of its window)",
+        )  # fmt: skip
+        limits = {f.limit for f in findings if f.limit is not None}
+        for limit in sorted(limits):
+            ax.axhline(limit, color="#d62728", ls="--", lw=1, label=f"limit {limit:g}")
+    for label in labels:
+        if label.region == ticket.region and (
+            label.metric == ticket.metric or ticket.metric in label.related
+        ):
+            span = _times(np.array([label.start, label.end]), zone)
+            ax.axvspan(
+                span[0], span[1], color="#ffbf00", alpha=0.25, label=f"incident ({label.kind})"
             )
-        ax.set_title(f"{region} · {metric}")
-        ax.set_xlabel("hours since epoch")
-        ax.legend(loc="upper left", fontsize=8)
-        fig.tight_layout()
-        path = out_dir / f"{region}__{metric}.png"
+    opened = _times(np.array([ticket.first_hour]), zone)[0]
+    for axis in axes:
+        axis.axvline(opened, color="#9467bd", lw=1.2, label="ticket opened" if axis is ax else None)
+        if ticket.recovered_at is not None:
+            recovered = _times(np.array([ticket.recovered_at]), zone)[0]
+            axis.axvline(
+                recovered,
+                color="#9467bd",
+                lw=1.2,
+                ls=":",
+                label="recovered" if axis is ax else None,
+            )
+    ax.set_ylabel(ticket.metric.split(".")[0])
+    ax.legend(loc="upper left", fontsize=7)
+    if rows == 2 and kpi_values is not None and second:
+        axes[1].plot(_times(kpi_hours, zone), kpi_values, lw=0.9, color="#8c564b", label=second)
+        axes[1].set_ylabel(second.split(".")[1])
+        axes[1].legend(loc="upper left", fontsize=7)
+    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M", tz=zone))
+    offset = opened.strftime("%z")
+    axes[-1].set_xlabel(f"local time (UTC{offset[:3]}:{offset[3:]})")
+    fig.suptitle(
+        f"#{ticket.id} {ticket.region} · {ticket.metric} ({ticket.detector}, "
+        f"{ticket.severity}) opened {opened:%Y-%m-%d %H:%M}",
+        fontsize=11,
+    )
+    ax.set_title("\n".join(textwrap.wrap(ticket.explanation, 150)[:2]), fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def plot_tickets(
+    result: BacktestResult, labels: list[Label], out_dir: Path, zone: tzinfo = UTC
+) -> list[Path]:
+    """One PNG per ticket of the backtest."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for ticket in result.tickets:
+        fig = plot_ticket(result, ticket, labels, zone)
+        if fig is None:
+            continue
+        safe = f"{ticket.region}__{ticket.metric}".replace("/", "_")
+        path = out_dir / f"ticket-{ticket.id:04d}__{safe}.png"
         fig.savefig(path, dpi=90)
-        plt.close(fig)
         written.append(path)
     return written

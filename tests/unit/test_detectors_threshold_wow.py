@@ -111,3 +111,18 @@ def test_threshold_equal_is_not_beyond_and_nan_never_fires():
 def test_threshold_below_direction():
     low = ThresholdDetector(ThresholdConfig(threshold=10, direction="below"))
     assert [f.region for f in low.evaluate(window(np.array([5.0]), np.array([15.0])))] == ["r0"]
+
+
+def test_hysteresis_says_the_value_is_back_under_the_limit_but_not_cleared():
+    from detectors import SeriesKey, SeriesWindow, ThresholdDetector
+
+    values = np.array([[0.1] * 10 + [0.9, 0.95, 0.9, 0.52]])
+    detector = ThresholdDetector(
+        ThresholdDetector.config_model(threshold=0.8, clear_at=0.4, min_consecutive_hours=3)
+    )
+    window = SeriesWindow([SeriesKey("r1", "complaint_rate.billing_dispute")], values, 0)
+    [f] = detector.evaluate(window)
+    assert f.explanation == (
+        "complaint_rate.billing_dispute 0.52 crossed the limit 0.8 and has not yet fallen "
+        "to 0.4, where it clears, normally ~0.1"
+    )
