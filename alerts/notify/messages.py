@@ -26,6 +26,16 @@ PAST_TENSE = {
 }
 
 
+# what the department the ticket is routed to does first (the runbook says the rest)
+ACTIONS = {
+    "network_maintenance": "Inspect the region's sites (packet loss, signal, capacity) "
+    "before the complaints mass.",
+    "billing": "Check the latest billing run and the disputed charges of the region.",
+    "field_service": "Check the region's install and repair backlog and the crews booked.",
+    "service_coordinator": "Find the department that owns the cause and hand it over.",
+}
+
+
 def event_name(action: str) -> str:
     """Audit actions are verbs ("resolve"); notifications speak of what happened."""
     return PAST_TENSE.get(action, action)
@@ -47,6 +57,7 @@ def build_payload(
     at: int,
     links: Links,
     timezone: str = "+00:00",
+    runbook: str | None = None,
 ) -> dict[str, Any]:
     """The JSON every channel starts from: the event, then the ticket as it describes
     itself (``TicketView.to_json``), then where a person clicks; times in UTC, and the
@@ -59,6 +70,8 @@ def build_payload(
             "actor": actor,
             "comment": comment,
             "timezone": timezone,
+            "action": ACTIONS.get(str(ticket.get("department")), ACTIONS["service_coordinator"]),
+            "runbook_url": runbook,
         }
         | ticket
         | {
@@ -115,6 +128,8 @@ def text(p: dict[str, Any]) -> str:
         + (f"   Owner: {p['owner']}" if p.get("owner") else ""),
         f"Metric: {p['metric']}   {figures(p)}",
         f"Why: {p['explanation']}",
+        f"Action: {p.get('action') or ACTIONS['service_coordinator']}"
+        + (f" Runbook: {p['runbook_url']}" if p.get("runbook_url") else ""),
         f"First fired {local(p, 'first_hour')}, last {local(p, 'last_fired_hour')}; "
         f"acknowledge by {local(p, 'acknowledge_by')}",
     ]
@@ -153,6 +168,17 @@ def slack(p: dict[str, Any]) -> dict[str, Any]:
                         "text": {"type": "plain_text", "text": "Grafana"},
                         "url": p["grafana_url"],
                     },
+                    *(
+                        [
+                            {
+                                "type": "button",
+                                "text": {"type": "plain_text", "text": "Runbook"},
+                                "url": p["runbook_url"],
+                            }
+                        ]
+                        if p.get("runbook_url")
+                        else []
+                    ),
                 ],
             },
         ],
@@ -189,6 +215,7 @@ def alertmanager_alert(p: dict[str, Any], at_iso: str) -> dict[str, Any]:
             "grafana_url": p["grafana_url"],
             "observed": f"{p['observed']:.6g}",
             "baseline": f"{p['baseline']:.6g}",
+            **({"runbook_url": p["runbook_url"]} if p.get("runbook_url") else {}),
         },
         "startsAt": p["opened_at"],
         "endsAt": ends,

@@ -90,6 +90,7 @@ def enqueue(
             event.at,
             settings.links,
             settings.timezone,
+            settings.runbooks.get(str(ticket.get("spec_id", ""))),
         )
     ).decode()
     ticket_id = ticket["ticket_id"]

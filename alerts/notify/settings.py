@@ -183,6 +183,8 @@ class NotificationSettings(_Model):
     # the operator's zone for the times in messages: the config's top-level ``timezone``
     # (set from it; not a setting of its own)
     timezone: str = Field(default="+00:00", max_length=64)
+    # detector spec id -> its runbook page: each spec's ``runbook`` (not set here)
+    runbooks: dict[str, str] = Field(default_factory=dict)
 
     # routes naming undefined channels are reported by the config's semantic checks,
     # with the line of the channel name

@@ -56,6 +56,7 @@ class TicketView:
     owner: str | None = None
     escalation_level: int = 0
     limit_value: float | None = None  # a threshold's fixed line, apart from the baseline
+    spec_id: str = ""  # the detector spec that opened it (its runbook, its parameters)
 
     @classmethod
     def of(cls, t: Ticket) -> TicketView:

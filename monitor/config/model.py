@@ -194,6 +194,8 @@ class DetectorSpec(_Model):
     severity: Severity = Severity.MAJOR
     params: dict[str, Any] = Field(default_factory=dict)
     overrides: list[Override] = Field(default_factory=list)
+    # what to do when it fires: a page of the operator's runbooks, linked from messages
+    runbook: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=2000)
 
     @field_validator("detector")
     @classmethod
@@ -348,10 +350,17 @@ class MonitorConfig(_Model):
 
     @model_validator(mode="after")
     def _messages_in_the_zone(self) -> MonitorConfig:
-        """The zone is stated once, at the top; the notifications carry it."""
-        if self.notifications.timezone != self.timezone:
-            zoned = self.notifications.model_copy(update={"timezone": self.timezone})
-            object.__setattr__(self, "notifications", zoned)  # frozen: set once, here
+        """The zone and the specs' runbooks are stated once (at the top, in each spec);
+        the notifications carry them."""
+        runbooks = {spec.id: spec.runbook for spec in self.detectors if spec.runbook}
+        if (self.notifications.timezone, self.notifications.runbooks) != (
+            self.timezone,
+            runbooks,
+        ):
+            told = self.notifications.model_copy(
+                update={"timezone": self.timezone, "runbooks": runbooks}
+            )
+            object.__setattr__(self, "notifications", told)  # frozen: set once, here
         return self
 
     @cached_property

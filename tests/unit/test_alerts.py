@@ -293,3 +293,29 @@ def test_tickets_list_at_80_columns_keeps_regions_and_due_times_whole(tmp_path):
     bogus = tickets("--state", "bogus")
     assert bogus.returncode == 2 and "none of open, acknowledged" in bogus.stderr
     assert "north-01" not in tickets("--region", "guangzhou-tianhe-0042").stdout
+
+
+def test_messages_say_what_to_do_and_link_the_specs_runbook(db_url):
+    from alerts.notify.messages import build_payload, slack, text
+    from monitor.config.load import parse_config
+
+    config = parse_config(
+        "detectors:\n"
+        "  - {id: lag-wow, detector: wow, metrics: [complaints.broadband_lag],\n"
+        "     runbook: 'https://wiki.example/noc/broadband-lag'}\n",
+        "r.yaml",
+    )
+    assert config.notifications.runbooks == {"lag-wow": "https://wiki.example/noc/broadband-lag"}
+    store = TicketStore(db_url, notifications=config.notifications)
+    ticket, _ = store.open("k1", "fp1", finding(T0), T0)
+    payload = build_payload(
+        ticket.to_json() | {"spec_id": "lag-wow"}, "opened", "yujing", "", T0,
+        config.notifications.links, config.timezone,
+        config.notifications.runbooks["lag-wow"],
+    )  # fmt: skip
+    message = text(payload)
+    assert "Action: Inspect the region's sites" in message
+    assert "Runbook: https://wiki.example/noc/broadband-lag" in message
+    buttons = [e["text"]["text"] for e in slack(payload)["blocks"][2]["elements"]]
+    assert buttons == ["Ticket", "Grafana", "Runbook"]
+    store.close()
