@@ -70,14 +70,28 @@ def load_or_exit(path: Path | None, *, to_run: bool = False) -> MonitorConfig:
         raise typer.Exit(2) from exc
 
 
-def open_store(db: str | None) -> TicketStore:
-    """The ticket store at ``db`` (or $YUJING_DATABASE_URL), or exit 2 with the reason."""
+DEMO_DB = "sqlite:///var/demo/tickets.db"  # where `yujing demo` (make demo) keeps its tickets
+
+
+def open_store(db: str | None, must_exist: bool = False) -> TicketStore:
+    """The ticket store at ``db`` (or $YUJING_DATABASE_URL), or exit 2 with the reason.
+
+    ``must_exist``: a command that reads tickets says where it looked instead of showing
+    an empty list from a database it just created."""
     from sqlalchemy.exc import ArgumentError, OperationalError
 
     from alerts.database import SchemaOutdated
     from alerts.tickets.store import TicketStore
 
     url = db or os.environ.get("YUJING_DATABASE_URL", DEFAULT_DB)
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+    if must_exist and path is not None and not Path(path).exists():
+        demo = DEMO_DB.removeprefix("sqlite:///")
+        hint = f"; the demo's tickets: --db {DEMO_DB}" if Path(demo).exists() else ""
+        err.print(
+            f"no ticket database at {path} (--db or $YUJING_DATABASE_URL){hint}", markup=False
+        )
+        raise typer.Exit(2)
     try:
         return TicketStore(url)
     except SchemaOutdated as exc:

@@ -153,6 +153,7 @@ def run(
     _progress_run(embedded, events, None, quiet=False)
     card = score(read_labels(labels), embedded.tickets.all()) if labels else None
     _print_report(embedded, card)
+    err.print(f"tickets kept in {db}: yujing tickets list --db {db}", markup=False)
     if serve and metrics_port is not None:
         import threading
 
@@ -209,6 +210,11 @@ def demo(
         sys.stdout.write("\n")
         return
     _print_report(embedded, card)
+    err.print(
+        f"tickets kept in {out_dir / 'tickets.db'}: yujing tickets list --db "
+        f"sqlite:///{out_dir / 'tickets.db'}",
+        markup=False,
+    )
 
 
 def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:

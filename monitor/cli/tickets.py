@@ -54,7 +54,7 @@ def tickets_list(
     name, zone = operator_zone()
     wanted = [
         t
-        for t in open_store(db).all()  # type: ignore[attr-defined]
+        for t in open_store(db, must_exist=True).all()  # type: ignore[attr-defined]
         if (state is None or t.state == state)
         and (region is None or t.region == region)
         and (department is None or t.department == department)
@@ -95,7 +95,7 @@ def tickets_show(
     from alerts.notify.messages import figures
     from alerts.zones import local_iso
 
-    store = open_store(db)
+    store = open_store(db, must_exist=True)
     ticket = store.get(ticket_id)  # type: ignore[attr-defined]
     if ticket is None:
         err.print(f"no ticket {ticket_id}")
@@ -143,7 +143,7 @@ def _act(action: str, ticket_id: int, actor: str, comment: str, db: str | None) 
 
     path = os.environ.get("YUJING_CONFIG")
     config = load_or_exit(Path(path) if path else None)
-    store = open_store(db)
+    store = open_store(db, must_exist=True)
     store.notifications = config.notifications  # type: ignore[attr-defined]
     result = store.transition(  # type: ignore[attr-defined]
         ticket_id, action, actor, comment, int(time.time() * 1000)
