@@ -47,8 +47,7 @@ test-deps:
 	scripts/kafka.sh fetch
 
 ## Benchmarks (not part of `make test`): tables on stdout, JSON in bench/results/.
-## The eight of docs/benchmarks.md (the last is detection quality, docs/detectors.md), in
-## about 16 minutes on a 2-core machine.
+## The eight of docs/benchmarks.md (the last is detection quality, docs/detectors.md).
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	scripts/kafka.sh fetch
