@@ -4,8 +4,10 @@ detectors and its ticket store."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
+from alerts.tickets.store import TicketStore
 from tests.e2e.test_own_taxonomy import TAXONOMY, own_events
 from tests.kafka_harness import Scenario, final_hours, wait_until
 
@@ -24,7 +26,7 @@ def test_the_worker_follows_the_configs_taxonomy(scenario, tmp_path):
     config = tmp_path / "own.yaml"
     config.write_text(TAXONOMY)
     scenario.produce(own_events(tmp_path))
-    scenario.start_worker("w1", YUJING_CONFIG=str(config))
+    worker = scenario.start_worker("w1", YUJING_CONFIG=str(config))
     # hours close as complaints move past them: 00:00-02:00 (03:00 waits for a later one)
     wait_until(lambda: len(final_hours(scenario.hourly())) >= 3, 300, "three closed hours")
     hours = sorted(final_hours(scenario.hourly()).values(), key=lambda a: a.hour)
@@ -35,3 +37,11 @@ def test_the_worker_follows_the_configs_taxonomy(scenario, tmp_path):
     wait_until(lambda: scenario.tickets(), 120, "the ticket")
     [(_, _, region, metric, detector)] = scenario.tickets()
     assert (region, metric, detector) == ("r1", "complaints.5g_no_service", "threshold")
+    store = TicketStore(scenario.db_url)
+    try:
+        assert [t.department for t in store.all()] == ["network_maintenance"]
+    finally:
+        store.close()
+    url = f"http://127.0.0.1:{worker.web_port}/metrics"
+    wanted = 'yujing_region_complaints{category="5g_no_service",region="r1"}'
+    wait_until(lambda: wanted in httpx.get(url, timeout=5).text, 60, "the category on /metrics")
