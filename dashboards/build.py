@@ -42,6 +42,15 @@ def q(expr: str, legend: str = "", instant: bool = False) -> prometheus.Dataquer
     return query.instant() if instant else query
 
 
+def increase(
+    counter: str, legend: str, by: str = "", over: str = "$__rate_interval"
+) -> prometheus.Dataquery:
+    """A counter as what it counted per interval (or, ``over="$__range"``, in the time
+    range shown), never its raw running total."""
+    grouping = f" by ({by}) " if by else ""
+    return q(f"sum{grouping}(increase({counter}[{over}]))", legend, instant=over == "$__range")
+
+
 def _base(uid: str, title: str, description: str) -> dashboard.Dashboard:
     return (
         dashboard.Dashboard(title)
@@ -320,25 +329,17 @@ def detectors() -> dashboard.Dashboard:
             .title("Held back: cooldown and mutes (findings per interval)")
             .height(8)
             .span(12)
-            .with_target(
-                q("sum(increase(yujing_findings_suppressed_total[$__rate_interval]))", "cooldown")
-            )
-            .with_target(q("sum(increase(yujing_findings_muted_total[$__rate_interval]))", "muted"))
+            .with_target(increase("yujing_findings_suppressed_total", "cooldown"))
+            .with_target(increase("yujing_findings_muted_total", "muted"))
         )
         .with_panel(
             stat.Panel()
             .title("Config reloads / rejected (in the time range)")
             .height(6)
             .span(12)
+            .with_target(increase("yujing_config_reloads_total", "applied", over="$__range"))
             .with_target(
-                q("sum(increase(yujing_config_reloads_total[$__range]))", "applied", instant=True)
-            )
-            .with_target(
-                q(
-                    "sum(increase(yujing_config_reload_failures_total[$__range]))",
-                    "rejected",
-                    instant=True,
-                )
+                increase("yujing_config_reload_failures_total", "rejected", over="$__range")
             )
         )
         .with_panel(
@@ -346,16 +347,8 @@ def detectors() -> dashboard.Dashboard:
             .title("Tickets opened / recovered (in the time range)")
             .height(6)
             .span(12)
-            .with_target(
-                q("sum(increase(yujing_tickets_opened_total[$__range]))", "opened", instant=True)
-            )
-            .with_target(
-                q(
-                    "sum(increase(yujing_tickets_recovered_total[$__range]))",
-                    "recovered",
-                    instant=True,
-                )
-            )
+            .with_target(increase("yujing_tickets_opened_total", "opened", over="$__range"))
+            .with_target(increase("yujing_tickets_recovered_total", "recovered", over="$__range"))
         )
     )
 
@@ -382,24 +375,14 @@ def pipeline() -> dashboard.Dashboard:
             .title("Dead letters by reason (per interval)")
             .height(8)
             .span(12)
-            .with_target(
-                q(
-                    "sum by (reason) (increase(yujing_dead_letters_total[$__rate_interval]))",
-                    "{{reason}}",
-                )
-            )
+            .with_target(increase("yujing_dead_letters_total", "{{reason}}", by="reason"))
         )
         .with_panel(
             timeseries.Panel()
             .title("Late events (per interval)")
             .height(8)
             .span(12)
-            .with_target(
-                q(
-                    "sum by (outcome) (increase(yujing_late_events_total[$__rate_interval]))",
-                    "{{outcome}}",
-                )
-            )
+            .with_target(increase("yujing_late_events_total", "{{outcome}}", by="outcome"))
         )
         .with_panel(
             timeseries.Panel()
@@ -450,12 +433,7 @@ def pipeline() -> dashboard.Dashboard:
             .title("SLA breaches (per interval)")
             .height(8)
             .span(12)
-            .with_target(
-                q(
-                    "sum by (department) (increase(yujing_sla_breaches_total[$__rate_interval]))",
-                    "{{department}}",
-                )
-            )
+            .with_target(increase("yujing_sla_breaches_total", "{{department}}", by="department"))
         )
     )
 

@@ -174,7 +174,11 @@ def sub_window(window: SeriesWindow, stop: int, hours: int) -> SeriesWindow:
         values=cut(window.values),
         end_hour=window.hour_at(stop - 1),
         context={name: cut(v) for name, v in window.context.items()},
-        excluded=None if window.excluded is None else cut(window.excluded.astype(float)) == 1,
+        excluded=(
+            None
+            if window.excluded is None
+            else pad_flags(window.excluded[:, :stop], hours)[:, -hours:]
+        ),
         zone=window.zone,
     )
 
@@ -197,14 +201,21 @@ def pad_left(values: np.ndarray, columns: int) -> np.ndarray:
     return np.concatenate([np.full((values.shape[0], missing), np.nan), values], axis=1)
 
 
+def pad_flags(flags: np.ndarray, columns: int) -> np.ndarray:
+    """``flags`` with unset columns in front, as ``pad_left`` pads values."""
+    missing = columns - flags.shape[1]
+    if missing <= 0:
+        return flags
+    return np.concatenate([np.zeros((flags.shape[0], missing), dtype=bool), flags], axis=1)
+
+
 def baseline_values(window: SeriesWindow, columns: int) -> np.ndarray:
     """The window's values padded to ``columns``, with its excluded hours unknown: what a
     baseline may be built from."""
     values = pad_left(window.values, columns)
     if window.excluded is None:
         return values
-    excluded = pad_left(window.excluded.astype(float), columns) == 1.0
-    return np.where(excluded, np.nan, values)
+    return np.where(pad_flags(window.excluded, columns), np.nan, values)
 
 
 def last_columns(values: np.ndarray, columns: int) -> np.ndarray:

@@ -72,6 +72,17 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 POSTGRES_CA: dict[str, Path] = {}  # the CA of the server the suite started
 
 
+@pytest.fixture
+def scenario(kafka_bootstrap: str, tmp_path: Path) -> Iterator[object]:
+    """Fresh topics on the suite's broker, and the workers started on them stopped after."""
+    from tests.kafka_harness import Scenario
+
+    s = Scenario(kafka_bootstrap, tmp_path)
+    s.create_topics()
+    yield s
+    s.stop_all()
+
+
 @pytest.fixture(scope="session")
 def postgres_ca(postgres_server: str) -> Path:
     """The CA that signed the suite's PostgreSQL server certificate."""

@@ -87,11 +87,7 @@ def import_csv_command(
     }  # fmt: skip
     try:
         columns = load_mapping(mapping, flags)
-        if columns.timezone:
-            from monitor.importers.times import zone_of
-
-            zone_of(columns.timezone)
-    except (MappingError, ValueError) as exc:
+    except MappingError as exc:
         err.print(f"mapping: {exc}", markup=False)
         raise typer.Exit(2) from exc
     allowed = {Kind.COMPLAINTS: (".jsonl", ".npz"), Kind.KPIS: (".jsonl",), Kind.VALUES: (".npz",)}

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from monitor.config.model import MonitorConfig
 
 from monitor.cli.common import ActorOpt, DbOpt, err, open_store, out
 
@@ -20,16 +24,16 @@ def _choice(option: str, value: str | None, allowed: list[str]) -> str | None:
     return value
 
 
-def operator_zone() -> tuple[str, object]:
-    """The operator's zone from the config ($YUJING_CONFIG, else the packaged default)."""
+def operator_config() -> MonitorConfig:
+    """The config the tickets are worked under ($YUJING_CONFIG, else the packaged
+    default): its zone for times, its channels for notifications."""
     import os
     from pathlib import Path
 
     from monitor.cli.common import load_or_exit
 
     path = os.environ.get("YUJING_CONFIG")
-    cfg = load_or_exit(Path(path) if path else None)
-    return cfg.timezone, cfg.zone
+    return load_or_exit(Path(path) if path else None)
 
 
 @app.command("list")
@@ -51,7 +55,8 @@ def tickets_list(
     _choice("--state", state, [s.value for s in TicketState])
     _choice("--department", department, [d.value for d in Department])
     _choice("--severity", severity, [s.value for s in Severity])
-    name, zone = operator_zone()
+    config = operator_config()
+    name, zone = config.timezone, config.zone
     wanted = [
         t
         for t in open_store(db, must_exist=True).all()  # type: ignore[attr-defined]
@@ -105,7 +110,7 @@ def tickets_show(
         doc = {"ticket": ticket.to_json(), "events": events}
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
-    _, zone = operator_zone()
+    zone = operator_config().zone
 
     def when(ms: int | None) -> str:
         return "—" if ms is None else local_iso(ms, zone).replace("T", " ")  # type: ignore[arg-type]
@@ -133,16 +138,12 @@ def tickets_show(
 def _act(action: str, ticket_id: int, actor: str, comment: str, db: str | None) -> None:
     """One lifecycle step, as the API does it: audited, and told to the channels the
     config routes it to ($YUJING_CONFIG), delivered right away."""
-    import os
     import time
-    from pathlib import Path
 
     from alerts.notify.outbox import Dispatcher
     from alerts.tickets.lifecycle import Refused
-    from monitor.cli.common import load_or_exit
 
-    path = os.environ.get("YUJING_CONFIG")
-    config = load_or_exit(Path(path) if path else None)
+    config = operator_config()
     store = open_store(db, must_exist=True)
     store.notifications = config.notifications  # type: ignore[attr-defined]
     result = store.transition(  # type: ignore[attr-defined]
@@ -161,41 +162,29 @@ def _act(action: str, ticket_id: int, actor: str, comment: str, db: str | None) 
 Comment = Annotated[str, typer.Option(help="What was done or found (kept in the audit).")]
 
 
-@app.command("ack")
-def tickets_ack(ticket_id: int, actor: ActorOpt, comment: Comment = "", db: DbOpt = None) -> None:
-    """Acknowledge: the first responder becomes the owner."""
-    _act("acknowledge", ticket_id, actor, comment, db)
+# command -> (lifecycle action, help): one step each, the comment optional
+STEPS = {
+    "ack": ("acknowledge", "Acknowledge: the first responder becomes the owner."),
+    "start": ("start", "Start working on it (the owner only)."),
+    "resolve": ("resolve", "Resolve (the owner only)."),
+    "close": ("close", "Close the loop after resolution."),
+    "reopen": ("reopen", "Reopen: the SLA clocks start again."),
+}
 
 
-@app.command("start")
-def tickets_start(ticket_id: int, actor: ActorOpt, comment: Comment = "", db: DbOpt = None) -> None:
-    """Start working on it (the owner only)."""
-    _act("start", ticket_id, actor, comment, db)
+def _step(action: str, help_text: str) -> Callable[..., None]:
+    def command(ticket_id: int, actor: ActorOpt, comment: Comment = "", db: DbOpt = None) -> None:
+        _act(action, ticket_id, actor, comment, db)
+
+    command.__doc__ = help_text
+    return command
+
+
+for _name, (_action, _help) in STEPS.items():
+    app.command(_name)(_step(_action, _help))
 
 
 @app.command("comment")
 def tickets_comment(ticket_id: int, actor: ActorOpt, comment: Comment, db: DbOpt = None) -> None:
     """Add a note: the first feedback stops the 24-hour clock."""
     _act("comment", ticket_id, actor, comment, db)
-
-
-@app.command("resolve")
-def tickets_resolve(
-    ticket_id: int, actor: ActorOpt, comment: Comment = "", db: DbOpt = None
-) -> None:
-    """Resolve (the owner only)."""
-    _act("resolve", ticket_id, actor, comment, db)
-
-
-@app.command("close")
-def tickets_close(ticket_id: int, actor: ActorOpt, comment: Comment = "", db: DbOpt = None) -> None:
-    """Close the loop after resolution."""
-    _act("close", ticket_id, actor, comment, db)
-
-
-@app.command("reopen")
-def tickets_reopen(
-    ticket_id: int, actor: ActorOpt, comment: Comment = "", db: DbOpt = None
-) -> None:
-    """Reopen: the SLA clocks start again."""
-    _act("reopen", ticket_id, actor, comment, db)

@@ -42,6 +42,7 @@ def evaluate_spec(
     if rest:
         groups.append((spec.instance, spec.severity, rest))
     out: list[tuple[Severity, Finding]] = []
+    zone = UTC if config is None else config.zone
     for detector, severity, rows in groups:
         hours = detector.history_hours() + ends - 1
         holidays = None if config is None else config.holiday_columns(hour, hours)
@@ -63,7 +64,6 @@ def evaluate_spec(
                 excluded = store.flagged(metric, hour, hours, rows)
                 if config is not None:
                     excluded = config.mute_mask(excluded, rows, metric, hour)
-            zone = UTC if config is None else config.zone
             window = SeriesWindow(window.keys, window.values, hour, context, excluded, zone)
             for part in _row_blocks(window, ends):
                 out.extend((severity, f) for f in detector.scan(part, ends))

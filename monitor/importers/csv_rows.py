@@ -19,11 +19,12 @@ from typing import BinaryIO
 import orjson
 
 from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
+from alerts.zones import zone_of
 from monitor.events.deadletters import DeadLetter
 from monitor.events.parsing import parse_event
 from monitor.events.schemas import REGION_PATTERN, Event
 from monitor.importers.mapping import ColumnMap, Kind
-from monitor.importers.times import TimeReader, zone_of
+from monitor.importers.times import TimeReader
 
 REGION = re.compile(REGION_PATTERN)
 MAX_LINE_BYTES = 1 << 20  # one row: far beyond any real export's, bounded memory

@@ -20,7 +20,16 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from alerts.zones import zone_of
 
 Column = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -56,6 +65,13 @@ class ColumnMap(BaseModel):
     delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
     encoding: str = "utf-8-sig"
     recode: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            zone_of(value)
+        return value
 
     @model_validator(mode="after")
     def _complete(self) -> ColumnMap:

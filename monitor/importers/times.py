@@ -11,10 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from alerts.zones import zone_of
-
-__all__ = ["TimeReader", "zone_of"]
-
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -34,14 +34,6 @@ def reference(sim_lines, tmp_path_factory):
     return ref
 
 
-@pytest.fixture
-def scenario(kafka_bootstrap, tmp_path):
-    s = Scenario(kafka_bootstrap, tmp_path)
-    s.create_topics()
-    yield s
-    s.stop_all()
-
-
 def assert_same_hours(scenario: Scenario, reference) -> None:
     emitted = scenario.hourly()
     hours = final_hours(emitted)

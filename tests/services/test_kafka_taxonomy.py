@@ -9,17 +9,9 @@ import pytest
 
 from alerts.tickets.store import TicketStore
 from tests.e2e.test_own_taxonomy import TAXONOMY, own_events
-from tests.kafka_harness import Scenario, final_hours, wait_until
+from tests.kafka_harness import final_hours, wait_until
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture
-def scenario(kafka_bootstrap, tmp_path):
-    s = Scenario(kafka_bootstrap, tmp_path)
-    s.create_topics()
-    yield s
-    s.stop_all()
 
 
 def test_the_worker_follows_the_configs_taxonomy(scenario, tmp_path):
