@@ -132,6 +132,10 @@ class Detector(ABC):
     # reads ``SeriesWindow.excluded``: its baselines lie a week or more before the hours
     # it judges (so a replay judging under a week at a time knows every flag it needs)
     leaves_out_anomalous_hours: ClassVar[bool] = False
+    # the longest a problem it still sees can go without a finding: 1 for a detector that
+    # judges every hour, 24 for one that judges one window a day (an evening's capacity
+    # shortage is not over because the night is quiet)
+    cadence_hours: ClassVar[int] = 1
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config: Any = config if config is not None else self.config_model()

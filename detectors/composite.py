@@ -234,6 +234,7 @@ class PeakCongestionConfig(DetectorConfig):
 
 class PeakCongestionDetector(Detector):
     name: ClassVar[str] = "peak_congestion"
+    cadence_hours: ClassVar[int] = 24  # judged at the close of each day's peak
     config_model: ClassVar[type[PeakCongestionConfig]] = PeakCongestionConfig
     config: PeakCongestionConfig
 

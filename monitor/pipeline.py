@@ -93,6 +93,8 @@ class Pipeline:
         self.watcher = watcher
         self.live = live
         self.alerts = alerts
+        # a recovery message tells the series' value at the hour it recovered
+        alerts.reading = lambda region, metric, hour: self.series.value_at(region, metric, hour)
         self.dead_letters = dead_letters
         self.clock = clock
         self.wall_clock = wall_clock  # bounds event times, in replays as live

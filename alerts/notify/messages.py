@@ -58,10 +58,12 @@ def build_payload(
     links: Links,
     timezone: str = "+00:00",
     runbook: str | None = None,
+    unit: str = "",
 ) -> dict[str, Any]:
     """The JSON every channel starts from: the event, then the ticket as it describes
     itself (``TicketView.to_json``), then where a person clicks; times in UTC, and the
-    operator's ``timezone`` that messages show them in."""
+    operator's ``timezone`` that messages show them in; the metric's ``unit`` if it has
+    one."""
     return (
         {
             "event": event,
@@ -72,6 +74,7 @@ def build_payload(
             "timezone": timezone,
             "action": ACTIONS.get(str(ticket.get("department")), ACTIONS["service_coordinator"]),
             "runbook_url": runbook,
+            "unit": unit,
         }
         | ticket
         | {
@@ -83,15 +86,28 @@ def build_payload(
     )
 
 
-def _change(p: dict[str, Any]) -> str:
-    return "" if p.get("change_pct") is None else f" ({p['change_pct']:+.0f}%)"
+ENDED = frozenset({"recovered", "resolved", "closed"})
+
+
+def _ended(p: dict[str, Any]) -> bool:
+    """The anomaly is over: the figures are the last finding's, not the present."""
+    return p["event"] in ENDED
 
 
 def subject(p: dict[str, Any]) -> str:
-    """One line (a mail header must not break: no CR or LF gets through)."""
+    """One line (a mail header must not break: no CR or LF gets through); the figure that
+    fired it (the reading against its limit, else the change) only while it is current."""
+    change, limit, unit = p.get("change_pct"), p.get("limit"), p.get("unit") or ""
+    shown = ""
+    if _ended(p):
+        pass
+    elif limit is not None:
+        shown = f" ({number(p['observed'], unit)}, limit {number(limit, unit)})"
+    elif change is not None:
+        shown = f" ({change:+.0f}%)"
     line = (
         f"[Yujing {p['severity'].upper()}] {p['event']}: ticket #{p['ticket_id']} "
-        f"{p['region']} {p['metric']}{_change(p)}"
+        f"{p['region']} {p['metric']}{shown}"
     )
     return " ".join(line.split())
 
@@ -107,29 +123,44 @@ def local(p: dict[str, Any], name: str) -> str:
     return f"{moment:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
 
 
+def number(value: float, unit: str = "") -> str:
+    """Three significant digits, whole numbers from 100 up ("1,412", never "1.41e+03"); a
+    measurement keeps one decimal when round (a limit of "1.0 %", not "1 %")."""
+    shown = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    if unit and shown.lstrip("-").isdigit() and abs(value) < 100:
+        shown += ".0"
+    return f"{shown} {unit}" if unit else shown
+
+
 def figures(p: dict[str, Any]) -> str:
     """Observed, the limit (if the detector has a fixed one) and the normal level, each
-    named: "observed 1.21 (limit 1, normal ~0.2, +505%)"."""
+    named: "1.21 % (limit 1.0 %, normal ~0.2 %)", "195 (normal ~121, +61%)"."""
+    unit = p.get("unit") or ""
     parts = []
     if p.get("limit") is not None:
-        parts.append(f"limit {p['limit']:.3g}")
-    if p.get("limit") is None or p.get("change_pct") is not None:
-        parts.append(f"normal ~{p['baseline']:.3g}")
-    if p.get("change_pct") is not None:
+        parts.append(f"limit {number(p['limit'], unit)}")
+    parts.append(f"normal ~{number(p['baseline'], unit)}")
+    if p.get("change_pct") is not None and p.get("limit") is None:
         parts.append(f"{p['change_pct']:+.0f}%")
-    return f"observed {p['observed']:.3g} ({', '.join(parts)})"
+    return f"{number(p['observed'], unit)} ({', '.join(parts)})"
 
 
 def text(p: dict[str, Any]) -> str:
     """Plain text for e-mail and chat: the facts first, then where to click."""
+    evidence = (
+        f"Last finding {local(p, 'last_fired_hour')}: {figures(p)}"
+        if _ended(p)
+        else f"Observed: {figures(p)}"
+    )
     lines = [
         subject(p),
         f"Region: {p['region']}   Department: {p['department']}   State: {p['state']}"
         + (f"   Owner: {p['owner']}" if p.get("owner") else ""),
-        f"Metric: {p['metric']}   {figures(p)}",
+        f"Metric: {p['metric']} ({p['detector']})",
+        evidence,
         f"Why: {p['explanation']}",
-        f"Action: {p.get('action') or ACTIONS['service_coordinator']}"
-        + (f" Runbook: {p['runbook_url']}" if p.get("runbook_url") else ""),
+        f"Action: {p.get('action') or ACTIONS['service_coordinator']}",
+        *([f"Runbook: {p['runbook_url']}"] if p.get("runbook_url") else []),
         f"First fired {local(p, 'first_hour')}, last {local(p, 'last_fired_hour')}; "
         f"acknowledge by {local(p, 'acknowledge_by')}",
     ]
@@ -183,9 +214,6 @@ def slack(p: dict[str, Any]) -> dict[str, Any]:
             },
         ],
     }
-
-
-ENDED = frozenset({"recovered", "resolved", "closed"})
 
 
 def alertmanager_alert(p: dict[str, Any], at_iso: str) -> dict[str, Any]:

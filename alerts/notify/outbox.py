@@ -91,6 +91,7 @@ def enqueue(
             settings.links,
             settings.timezone,
             settings.runbooks.get(str(ticket.get("spec_id", ""))),
+            settings.unit_of(str(ticket.get("metric", ""))),
         )
     ).decode()
     ticket_id = ticket["ticket_id"]

@@ -185,6 +185,13 @@ class NotificationSettings(_Model):
     timezone: str = Field(default="+00:00", max_length=64)
     # detector spec id -> its runbook page: each spec's ``runbook`` (not set here)
     runbooks: dict[str, str] = Field(default_factory=dict)
+    # KPI name -> its unit: the taxonomy's (not set here)
+    units: dict[str, str] = Field(default_factory=dict)
+
+    def unit_of(self, metric: str) -> str:
+        """A KPI metric's unit ("%" for kpi.packet_loss.mean); counts and rates have none."""
+        family, _, rest = metric.partition(".")
+        return self.units.get(rest.rpartition(".")[0], "") if family == "kpi" else ""
 
     # routes naming undefined channels are reported by the config's semantic checks,
     # with the line of the channel name

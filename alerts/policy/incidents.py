@@ -4,7 +4,9 @@ A pure state machine over event time. Rules:
 * one incident per fingerprint at a time: while its ticket is open, new findings update
   it (even after a recovery), they never open a second ticket;
 * an incident whose findings stop for ``clear_after_hours`` is marked recovered (and
-  resolved, if ``auto_resolve``);
+  resolved, if ``auto_resolve``); hours its detector never judges do not count (a
+  detector judging once a day waits ``clear_after_hours`` past its next judgement, so an
+  evening's shortage does not recover every night and re-fire every evening);
 * findings of *another* detector on the same region and metric join the open incident
   (one problem, one ticket: the early-trend, week-over-week and site-fault detectors all
   watch the same complaints when a site degrades);
@@ -25,6 +27,7 @@ from alerts.findings import SpecFinding, TickResult
 from alerts.policy.fingerprint import fingerprint, ticket_key
 from alerts.policy.settings import AlertSettings
 from alerts.taxonomy import Department, department_for
+from detectors.registry import REGISTRY
 from detectors.timeaxis import HOUR_MS
 
 
@@ -78,6 +81,9 @@ class TicketRecovered:
     ticket_key: str
     hour: int
     resolve: bool
+    region: str = ""
+    metric: str = ""
+    quiet_hours: int = 0  # since its last finding
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +141,6 @@ class AlertPolicy:
             by_series[(f.region, f.metric)] = incident
             by_problem[incident.problem] = incident  # none had it: we would have joined
             actions.append(OpenTicket(key, fp, spec_finding))
-        clear_after = self.settings.clear_after_ms
         for fp in sorted(self.active):
             incident = self.active[fp]
             if (
@@ -144,14 +149,28 @@ class AlertPolicy:
                 or incident.region not in tick.regions
             ):
                 continue
-            if hour - incident.last_fired_hour >= clear_after:
+            quiet = hour - incident.last_fired_hour
+            if quiet >= self.clear_after_ms(incident.detector):
                 incident.recovered = True
                 actions.append(
-                    TicketRecovered(incident.ticket_key, hour, self.settings.auto_resolve)
+                    TicketRecovered(
+                        incident.ticket_key,
+                        hour,
+                        self.settings.auto_resolve,
+                        incident.region,
+                        incident.metric,
+                        quiet // HOUR_MS,
+                    )
                 )
                 if self.settings.auto_resolve:
                     self.ticket_closed(fp, hour + HOUR_MS)
         return actions
+
+    def clear_after_ms(self, detector: str) -> int:
+        """How long an incident of ``detector`` stays quiet before it has recovered."""
+        cls = REGISTRY.get(detector)
+        cadence = 1 if cls is None else cls.cadence_hours
+        return self.settings.clear_after_ms + (cadence - 1) * HOUR_MS
 
     def ticket_closed(self, fp: str, at: int) -> None:
         """A person (or auto-resolve) ended the ticket: start the cooldown."""

@@ -6,9 +6,11 @@ The one place where detection meets side effects; both runners call it the same 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from alerts.findings import TickResult
+from alerts.notify.messages import number
 from alerts.notify.outbox import Attempt, Dispatcher
 from alerts.notify.settings import NotificationSettings
 from alerts.policy.fingerprint import fingerprint
@@ -49,6 +51,9 @@ class AlertService:
     # delivers from a timer instead, off the event loop
     dispatcher: Dispatcher | None = None
     deliver_inline: bool = True
+    # a series' value at an hour (the pipeline's series store): what a recovery message
+    # tells as the value now, instead of the last finding's figures alone
+    reading: Callable[[str, str, int], float | None] | None = None
     policy: AlertPolicy = field(init=False)
     stats: AlertStats = field(default_factory=AlertStats)
 
@@ -99,6 +104,17 @@ class AlertService:
         cooldown = self.settings.cooldown_ms
         self.policy.restore(incidents, {fp: at + cooldown for fp, at in self.store.ended().items()})
 
+    def _cleared(self, action: TicketRecovered) -> str:
+        """What the recovery's audit row (and message) says: how long it has been quiet and,
+        where the series is known, its value at the recovery hour."""
+        said = f"anomaly cleared: no finding for {action.quiet_hours} h"
+        value = (
+            None
+            if self.reading is None
+            else self.reading(action.region, action.metric, action.hour)
+        )
+        return said if value is None else f"{said}; {action.metric} now {number(value)}"
+
     def handle(self, tick: TickResult, now: int) -> None:
         """Apply one detection tick; ``now`` is the runner's clock (event time in replays)."""
         for action in self.policy.on_tick(tick):
@@ -136,7 +152,9 @@ class AlertService:
                         ended,
                     )
             elif isinstance(action, TicketRecovered):
-                ticket = self.store.mark_recovered(action.ticket_key, now, action.resolve)
+                ticket = self.store.mark_recovered(
+                    action.ticket_key, now, action.resolve, self._cleared(action)
+                )
                 if ticket is not None:
                     self.stats.recovered += 1
                     self.notifier.send(Notification("recovered", ticket, now))

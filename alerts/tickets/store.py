@@ -205,7 +205,9 @@ class TicketStore:
                 )
             return None
 
-    def mark_recovered(self, key: str, now: int, resolve: bool) -> TicketView | None:
+    def mark_recovered(
+        self, key: str, now: int, resolve: bool, comment: str = "anomaly cleared"
+    ) -> TicketView | None:
         with self.session() as s:
             ticket = s.scalar(select(Ticket).where(Ticket.key == key))
             if ticket is None or ticket.recovered_at is not None:
@@ -225,7 +227,7 @@ class TicketStore:
                     action="recovered",
                     from_state=before,
                     to_state=ticket.state,
-                    comment="anomaly cleared",
+                    comment=comment,
                 ),
             )
             return TicketView.of(ticket)

@@ -350,16 +350,15 @@ class MonitorConfig(_Model):
 
     @model_validator(mode="after")
     def _messages_in_the_zone(self) -> MonitorConfig:
-        """The zone and the specs' runbooks are stated once (at the top, in each spec);
-        the notifications carry them."""
-        runbooks = {spec.id: spec.runbook for spec in self.detectors if spec.runbook}
-        if (self.notifications.timezone, self.notifications.runbooks) != (
-            self.timezone,
-            runbooks,
-        ):
-            told = self.notifications.model_copy(
-                update={"timezone": self.timezone, "runbooks": runbooks}
-            )
+        """The zone, the specs' runbooks and the KPIs' units are stated once (at the top,
+        in each spec, in the taxonomy); the notifications carry them."""
+        facts = {
+            "timezone": self.timezone,
+            "runbooks": {spec.id: spec.runbook for spec in self.detectors if spec.runbook},
+            "units": {k.name: k.unit for k in self.vocabulary.kpis},
+        }
+        if any(getattr(self.notifications, k) != v for k, v in facts.items()):
+            told = self.notifications.model_copy(update=facts)
             object.__setattr__(self, "notifications", told)  # frozen: set once, here
         return self
 

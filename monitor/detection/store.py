@@ -168,6 +168,19 @@ class SeriesStore:
                 return out
         return np.full((len(names), hours), fill, dtype=matrix.dtype)
 
+    def value_at(self, region: str, metric: str, hour: int) -> float | None:
+        """One series' value at one hour; None when the store does not hold it (a region,
+        metric or hour it has not seen, or one no longer kept)."""
+        row = self.region_index.get(region)
+        matrix = self.data.get(metric)
+        if row is None or matrix is None or self.origin is None:
+            return None
+        col = (hour - self.origin) // HOUR_MS
+        if not 0 <= col < self._capacity:
+            return None
+        value = float(matrix[row, col])
+        return None if np.isnan(value) else value
+
     def values(self, region: str, metric: str, start_hour: int, end_hour: int) -> np.ndarray:
         """One series between two hours (inclusive), for reports and plots."""
         hours = (end_hour - start_hour) // HOUR_MS + 1

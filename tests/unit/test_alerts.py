@@ -43,6 +43,27 @@ def test_flapping_finding_updates_the_same_open_ticket(service):
     assert actions.count("refired") == 2 and actions.count("recovered") == 3
 
 
+def test_a_daily_detector_does_not_recover_every_night(service):
+    """An evening capacity shortage fires at the close of each day's peak: the quiet
+    hours between two evenings are no recovery (the demo's ticket said recovered and
+    refired every day)."""
+    evenings = {22, 46, 70}
+    run_hours(service, T0, 24 * 4 + 12, evenings, detector="peak_congestion")
+    (ticket,) = service.store.all()
+    assert [n.event for n in service.notifier.sent] == ["opened", "recovered"]
+    # recovered after its next judgement passed without a finding, plus the quiet hours
+    assert ticket.recovered_at == T0 + (70 + 24 + 6) * HOUR
+
+
+def test_a_recovery_says_how_long_it_was_quiet_and_the_value_now(service):
+    """A recovered message carried the last finding's figures as if current."""
+    service.reading = lambda region, metric, hour: 101.25 if hour == T0 + 35 * HOUR else None
+    run_hours(service, T0, 48, firing_hours=set(range(5, 30)))
+    (ticket,) = service.store.all()
+    said = [e["comment"] for e in service.store.events(ticket.id) if e["action"] == "recovered"]
+    assert said == ["anomaly cleared: no finding for 6 h; complaints.broadband_lag now 101"]
+
+
 def test_distinct_fingerprints_get_distinct_tickets(service):
     hour = T0
     service.handle(
@@ -216,7 +237,7 @@ def test_a_threshold_ticket_states_observed_limit_and_normal_level_apart(service
     import numpy as np
 
     from alerts.findings import Severity, SpecFinding
-    from alerts.notify.messages import build_payload, text
+    from alerts.notify.messages import build_payload, subject, text
     from alerts.notify.settings import Links
     from detectors import SeriesKey, SeriesWindow, ThresholdDetector
 
@@ -229,8 +250,11 @@ def test_a_threshold_ticket_states_observed_limit_and_normal_level_apart(service
     [ticket] = service.store.all()
     assert (ticket.observed, ticket.limit_value, ticket.baseline) == (1.21, 1.0, 0.2)
     assert ticket.title == "Inspect r1: kpi.packet_loss.mean (threshold)"
-    payload = build_payload(ticket.to_json(), "opened", "yujing", "", T0, Links(), "+08:00")
-    assert "observed 1.21 (limit 1, normal ~0.2, +505%)" in text(payload)
+    payload = build_payload(
+        ticket.to_json(), "opened", "yujing", "", T0, Links(), "+08:00", unit="%"
+    )
+    assert "Observed: 1.21 % (limit 1.0 %, normal ~0.2 %)" in text(payload)
+    assert subject(payload).endswith("kpi.packet_loss.mean (1.21 %, limit 1.0 %)")
     assert "+21%" not in text(payload)
     # T0 is 2027-01-15 08:00 UTC: on-call reads the operator's clock, with its offset
     assert "First fired 2027-01-15 16:00 +08:00" in text(payload)

@@ -1,0 +1,122 @@
+"""What each channel says, word for word: a change to a message shows up in review.
+
+Update after an intended change with ``pytest tests/unit/test_message_snapshots.py
+--snapshot-update`` and read the diff of ``__snapshots__`` as on-call would.
+"""
+
+from dataclasses import replace
+
+import pytest
+
+from alerts.notify import messages
+from alerts.notify.settings import Links
+from alerts.tickets.view import TicketView
+from tests.domain import HOUR, MIN, T0
+
+LINKS = Links(tickets="https://noc.example/tickets", grafana="https://grafana.example")
+
+THRESHOLD = TicketView(
+    id=7,
+    key="k7",
+    fingerprint="fp7",
+    region="sz-nanshan",
+    metric="kpi.packet_loss.mean",
+    detector="threshold",
+    department="network_maintenance",
+    severity="major",
+    state="open",
+    title="Inspect sz-nanshan: kpi.packet_loss.mean (threshold)",
+    explanation="kpi.packet_loss.mean 1.21 above 1 for 2 consecutive hours",
+    observed=1.21,
+    baseline=0.2,
+    change_pct=505.0,
+    p_value=None,
+    first_hour=T0,
+    last_fired_hour=T0 + HOUR,
+    occurrences=2,
+    opened_at=T0 + HOUR,
+    acknowledge_by=T0 + HOUR + 15 * MIN,
+    feedback_by=T0 + 25 * HOUR,
+    resolve_by=T0 + 73 * HOUR,
+    recovered_at=None,
+    limit_value=1.0,
+    spec_id="packet-loss",
+)
+WOW = replace(
+    THRESHOLD,
+    id=8,
+    metric="complaints.broadband_lag",
+    detector="wow",
+    state="in_progress",
+    owner="li.wei",
+    explanation="7-day complaints 1,412 vs 1,170 the week before (+20.7%, p=3e-06)",
+    observed=1412.0,
+    baseline=1170.0,
+    change_pct=20.7,
+    p_value=3e-6,
+    limit_value=None,
+    spec_id="wow",
+)
+CASES = {
+    "threshold-opened": (THRESHOLD, "opened", "yujing", "", "%"),
+    "wow-commented": (WOW, "comment", "li.wei", "crew on site <!channel> @ 21:40", ""),
+    "wow-recovered": (
+        replace(WOW, recovered_at=T0 + 20 * HOUR),
+        "recovered",
+        "yujing",
+        "anomaly cleared: no finding for 12 h; complaints.broadband_lag now 1,183",
+        "",
+    ),
+}
+
+
+def payload(case: str) -> dict:
+    ticket, action, actor, comment, unit = CASES[case]
+    return messages.build_payload(
+        ticket.to_json(),
+        messages.event_name(action),
+        actor,
+        comment,
+        T0 + 2 * HOUR,
+        LINKS,
+        timezone="Asia/Shanghai",
+        runbook="https://wiki.example/runbooks/packet-loss" if case.startswith("thr") else None,
+        unit=unit,
+    )
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_email(case, snapshot):
+    p = payload(case)
+    assert f"Subject: {messages.subject(p)}\n\n{messages.text(p)}" == snapshot
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_slack(case, snapshot):
+    assert messages.slack(payload(case)) == snapshot
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_webhook(case, snapshot):
+    assert payload(case) == snapshot
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_alertmanager(case, snapshot):
+    assert messages.alertmanager_alert(payload(case), "2027-01-15T10:00:00+00:00") == snapshot
+
+
+def test_the_messages_say_what_on_call_needs():
+    """Beyond the snapshots, the facts a reader at 3 a.m. looks for, in words."""
+    opened = messages.text(payload("threshold-opened"))
+    assert "Observed: 1.21 % (limit 1.0 %, normal ~0.2 %)" in opened
+    assert "First fired 2027-01-15 16:00 +08:00" in opened  # the operator's clock
+    assert "Runbook: https://wiki.example/runbooks/packet-loss" in opened
+    recovered = payload("wow-recovered")
+    said = messages.text(recovered)
+    # the figures are the last finding's, and say so; the value now is in the note
+    assert "Last finding 2027-01-15 17:00 +08:00: 1,412 (normal ~1,170" in said
+    assert "now 1,183" in said
+    assert "+21%" not in messages.subject(recovered)
+    slack = messages.slack(payload("wow-commented"))
+    assert "<!channel>" not in str(slack)  # a comment cannot ping a channel
