@@ -49,6 +49,12 @@ from detectors.timeaxis import WEEK_HOURS
 MAD_TO_SIGMA = 1.4826  # a normal distribution's standard deviation per unit of MAD
 
 
+def _change(observed: float, baseline: float) -> str:
+    """"+35%, " (nothing where the usual is zero: a rise from nothing has no percent)."""
+    change = pct(observed, baseline)
+    return "" if change is None else f"{change:+.0f}%, "
+
+
 class BurstConfig(DetectorConfig):
     k: float = Field(default=8.0, gt=0, le=50)  # spreads from the expectation
     min_change: float = Field(default=0.5, ge=0, le=100)  # and this fraction of it
@@ -333,7 +339,7 @@ class BurstDetector(Detector):
                     score=abs(zi),
                     explanation=(
                         f"{self.name}: {key.metric} {obs:.4g} this hour vs {base:.4g} "
-                        f"usual for this hour ({pct(obs, base) or 0:+.0f}%, {zi:.1f} "
+                        f"usual for this hour ({_change(obs, base)}{zi:.1f} "
                         f"spreads {'above' if self.sign > 0 else 'below'})"
                     ),
                 )

@@ -179,10 +179,14 @@ class TicketStore:
                 return ticket.updated_at
             if f.hour <= ticket.last_fired_hour:
                 return None  # replayed hour: already recorded
-            ticket.observed, ticket.baseline = f.observed, f.baseline
-            ticket.limit_value = f.limit
-            ticket.change_pct, ticket.p_value = f.change_pct, f.p_value
-            ticket.explanation = f.explanation
+            if f.metric == ticket.metric:
+                # the figures are the ticket's metric's: a finding on another series of
+                # the same problem (a rate beside a count, packet loss beside weak-signal
+                # complaints) keeps it open without putting its numbers under this name
+                ticket.observed, ticket.baseline = f.observed, f.baseline
+                ticket.limit_value = f.limit
+                ticket.change_pct, ticket.p_value = f.change_pct, f.p_value
+                ticket.explanation = f.explanation
             ticket.last_fired_hour = f.hour
             ticket.occurrences += 1
             ticket.updated_at = now

@@ -218,34 +218,26 @@ def demo(
 
 
 def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
-    from rich.table import Table
-
+    """A block per ticket and per incident, not a table: a long region or metric name
+    stays whole in an 80-column terminal (an ssh session, a CI log)."""
+    from alerts.notify.messages import figures
     from alerts.zones import local_iso
 
     stats = run.pipeline.stats
     config = run.pipeline.config
     tickets = run.tickets.all()
-    table = Table(
-        title=f"Preemptive inspection tickets ({len(tickets)}; times in {config.timezone})",
-        title_justify="left",
+
+    def when(ms: int) -> str:
+        return local_iso(ms, config.zone)[5:16].replace("T", " ")
+
+    out.print(
+        f"[bold]Preemptive inspection tickets[/bold] ({len(tickets)}; times in {config.timezone})"
     )
-    # readable at 80 columns: two short lines per ticket rather than eleven columns
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("region", no_wrap=True)
-    table.add_column("opened / ack due", no_wrap=True)
-    table.add_column("metric (detector) / department, severity", overflow="fold")
-    table.add_column("observed / normal", justify="right", no_wrap=True)
     for t in tickets:
-        change = "" if t.change_pct is None else f" {t.change_pct:+.0f}%"
-        table.add_row(
-            str(t.id),
-            t.region,
-            f"{local_iso(t.opened_at, config.zone)[5:16].replace('T', ' ')}\n"
-            f"{local_iso(t.acknowledge_by, config.zone)[5:16].replace('T', ' ')}",
-            f"{t.metric} ({t.detector})\n{t.department}, {t.severity}",
-            f"{t.observed:.4g}{change}\n~{t.baseline:.4g}",
-        )
-    out.print(table)
+        out.print(f"#{t.id}  {t.region}  {t.severity}  {t.department}", markup=False)
+        out.print(f"    {t.metric} ({t.detector})", markup=False)
+        out.print(f"    {figures(t.to_json())}", markup=False)
+        out.print(f"    opened {when(t.opened_at)}, acknowledge by {when(t.acknowledge_by)}")
     dead = ", ".join(f"{k}={v}" for k, v in sorted(stats.dead_lettered.items())) or "none"
     out.print(
         f"events {stats.events_in:,} in {run.seconds:.1f}s "
@@ -256,21 +248,22 @@ def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
     )
     if card is None:
         return
-    score_table = Table(title="Scorecard: injected incidents")
-    for column in ("incident", "region", "metric", "caught", "after onset", "before peak"):
-        score_table.add_column(column)
-    score_table.add_column("ticket")
+    caught = sum(inc.caught for inc in card.incidents)
+    out.print(
+        f"[bold]Scorecard: injected incidents[/bold] ({caught} of {len(card.incidents)} caught)"
+    )
     for inc in card.incidents:
-        score_table.add_row(
-            inc.id,
-            inc.region,
-            inc.metric,
-            "[green]yes[/green]" if inc.caught else "[red]MISSED[/red]",
-            "—" if inc.delay_hours is None else f"{inc.delay_hours:.0f} h",
-            "—" if inc.lead_hours is None else f"{inc.lead_hours:.0f} h",
-            "—" if inc.ticket_id is None else ", ".join(f"#{i}" for i in inc.ticket_ids),
+        verdict = (
+            "[green]caught[/green] by " + ", ".join(f"#{i}" for i in inc.ticket_ids)
+            if inc.caught
+            else "[red]MISSED[/red]"
         )
-    out.print(score_table)
+        out.print(f"{inc.id}  {verdict}")
+        out.print(f"    {inc.region} {inc.metric}", markup=False)
+        if inc.caught:
+            after = "—" if inc.delay_hours is None else f"{inc.delay_hours:.0f} h"
+            before = "—" if inc.lead_hours is None else f"{inc.lead_hours:.0f} h"
+            out.print(f"    {after} after its onset, {before} before its peak")
     if card.false_alarms:
         for t in card.false_alarms:
             out.print(

@@ -64,6 +64,22 @@ def test_a_recovery_says_how_long_it_was_quiet_and_the_value_now(service):
     assert said == ["anomaly cleared: no finding for 6 h; complaints.broadband_lag now 101"]
 
 
+def test_a_joining_finding_of_another_metric_keeps_the_tickets_figures(service):
+    """The demo's billing ticket, on complaint counts, showed the rate's 0.896 against a
+    rate limit of 0.8 under the count's name."""
+    from dataclasses import replace
+
+    service.handle(tick(T0, finding(T0, metric="complaints.billing_dispute")), now=T0)
+    rate = finding(T0 + HOUR, metric="complaint_rate.billing_dispute", observed=0.9)
+    rate = replace(rate, finding=replace(rate.finding, baseline=0.0, explanation="the rate"))
+    service.handle(tick(T0 + HOUR, rate), now=T0 + HOUR)
+    (ticket,) = service.store.all()
+    assert ticket.metric == "complaints.billing_dispute"
+    assert (ticket.observed, ticket.baseline) == (130.0, 100.0)
+    assert ticket.explanation != "the rate"
+    assert (ticket.last_fired_hour, ticket.occurrences) == (T0 + HOUR, 2)
+
+
 def test_distinct_fingerprints_get_distinct_tickets(service):
     hour = T0
     service.handle(

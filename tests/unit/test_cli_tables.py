@@ -1,0 +1,54 @@
+"""The demo's report read in an 80-column terminal (an ssh session, a CI log): region
+names, metrics and ticket numbers whole, no line wider than the terminal."""
+
+from types import SimpleNamespace
+
+from rich.console import Console
+
+from monitor.cli import replay
+from monitor.config.load import load_config
+from monitor.lab.scorecard import IncidentScore, Scorecard
+from tests.domain import T0
+
+
+def test_the_demo_report_fits_80_columns(monkeypatch, tmp_path):
+    from alerts.policy.notifiers import MemoryNotifier
+    from alerts.policy.service import AlertService
+    from alerts.policy.settings import AlertSettings
+    from alerts.tickets.store import TicketStore
+    from tests.domain import finding, tick
+
+    store = TicketStore(f"sqlite:///{tmp_path / 't.db'}")
+    svc = AlertService(store=store, notifier=MemoryNotifier(), settings=AlertSettings())
+    metric = "complaints.install_repair_timeout"
+    region = "guangzhou-tianhe-0042"
+    svc.handle(tick(T0, finding(T0, region=region, metric=metric)), now=T0)
+    console = Console(width=80, record=True, file=open(tmp_path / "out.txt", "w"))  # noqa: SIM115
+    monkeypatch.setattr(replay, "out", console)
+    stats = SimpleNamespace(
+        dead_lettered={}, events_in=1000, accepted=1000, duplicates=0, ticks=10,
+        findings=1, corrections=0,
+    )  # fmt: skip
+    run = SimpleNamespace(
+        pipeline=SimpleNamespace(stats=stats, config=load_config()), tickets=store, seconds=1.0
+    )
+    incident = IncidentScore(
+        id="inc-01-install_repair_backlog",
+        kind="install_repair_backlog",
+        region=region,
+        metric=metric,
+        caught=True,
+        delay_hours=82.0,
+        ticket_id=1,
+        ticket_ids=[1],
+        lead_hours=72.0,
+    )
+    card = Scorecard(incidents=[incident], false_alarms=[], tickets=1)
+    replay._print_report(run, card)  # type: ignore[arg-type]
+    said = console.export_text()
+    assert max(len(line) for line in said.splitlines()) <= 80
+    for whole in (region, metric, "inc-01-install_repair_backlog", "caught by #1"):
+        assert whole in said, whole
+    assert "130 (normal ~100, +30%)" in said
+    assert "82 h after its onset, 72 h before its peak" in said
+    store.close()
