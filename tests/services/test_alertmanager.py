@@ -74,3 +74,45 @@ def test_alertmanager_receives_routes_and_resolves_our_alerts(
         )
     finally:
         oncall.stop()
+
+
+def test_the_shipped_config_mails_the_monitors_own_alerts(start_alertmanager):
+    """deploy/alertmanager/alertmanager.yml had an empty receiver: a feed gone silent
+    reached nobody. The shipped file, its relay pointed at a local SMTP server (and its
+    grouping wait shortened), delivers a Prometheus alert and an inspection ticket."""
+    from email import message_from_bytes
+
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import ROOT, free_port
+
+    mail: list = []
+
+    class Inbox:
+        async def handle_DATA(self, _server, _session, envelope) -> str:  # noqa: ANN001
+            mail.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
+            return "250 OK"
+
+    port = free_port()
+    smtp = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        shipped = (ROOT / "deploy/alertmanager/alertmanager.yml").read_text()
+        assert "mailpit:1025" in shipped and "group_wait: 30s" in shipped
+        am = start_alertmanager(
+            shipped.replace("mailpit:1025", f"127.0.0.1:{port}").replace(
+                "group_wait: 30s", "group_wait: 1s"
+            )
+        )
+        alerts = [
+            {"labels": {"alertname": "YujingInputSilent", "severity": "critical"}},
+            {"labels": {"alertname": "YujingInspection", "region": "r1", "metric": "m"}},
+        ]
+        httpx.post(f"{am}/api/v2/alerts", json=alerts, timeout=10).raise_for_status()
+        wait_until(lambda: len(mail) >= 2, 60, "Alertmanager to send both mails", interval=0.2)
+        to = sorted(rcpt for rcpts, _msg in mail for rcpt in rcpts)
+        assert to == ["noc-monitor@noc.example", "noc@noc.example"]
+        subjects = " ".join(str(msg["Subject"]) for _rcpts, msg in mail)
+        assert "YujingInputSilent" in subjects and "YujingInspection" in subjects
+    finally:
+        smtp.stop()

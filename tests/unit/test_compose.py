@@ -52,3 +52,10 @@ def test_prometheus_scrapes_the_workers_and_knows_alertmanager():
         assert env.get("YUJING_WEB_PORT") == port, target
     am = prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"][0]
     assert am.split(":")[0] in SERVICES
+
+
+def test_alertmanager_mails_through_a_service_compose_runs():
+    am = yaml.safe_load((ROOT / "deploy/alertmanager/alertmanager.yml").read_text())
+    assert am["global"]["smtp_smarthost"].split(":")[0] in SERVICES
+    for receiver in am["receivers"]:
+        assert any(k.endswith("_configs") for k in receiver), f"{receiver['name']} is empty"
