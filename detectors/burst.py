@@ -50,7 +50,7 @@ MAD_TO_SIGMA = 1.4826  # a normal distribution's standard deviation per unit of 
 
 
 def _change(observed: float, baseline: float) -> str:
-    """"+35%, " (nothing where the usual is zero: a rise from nothing has no percent)."""
+    """ "+35%, " (nothing where the usual is zero: a rise from nothing has no percent)."""
     change = pct(observed, baseline)
     return "" if change is None else f"{change:+.0f}%, "
 

@@ -145,6 +145,15 @@ def figures(p: dict[str, Any]) -> str:
     return f"{number(p['observed'], unit)} ({', '.join(parts)})"
 
 
+def judged_hours(p: dict[str, Any]) -> int:
+    """How many hours the latest finding judged (a 52-hour trend, a week's sum); 0 when
+    the ticket predates the record of it."""
+    start, last = p.get("window_start_ms"), p.get("last_fired_hour_ms")
+    if not isinstance(start, int) or not isinstance(last, int) or start > last:
+        return 0
+    return (last - start) // HOUR_MS + 1
+
+
 def text(p: dict[str, Any]) -> str:
     """Plain text for e-mail and chat: the facts first, then where to click."""
     evidence = (
@@ -164,6 +173,11 @@ def text(p: dict[str, Any]) -> str:
         f"First fired {local(p, 'first_hour')}, last {local(p, 'last_fired_hour')}; "
         f"acknowledge by {local(p, 'acknowledge_by')}",
     ]
+    judged = judged_hours(p)
+    if judged > 1:
+        lines.append(
+            f"Judged {judged} h: {local(p, 'window_start')} .. {local(p, 'last_fired_hour')}"
+        )
     if p.get("comment") and p["comment"] != p["explanation"]:
         lines.append(f"Note ({p['actor']}): {p['comment']}")
     lines += [f"Ticket: {p['ticket_url']}", f"Grafana: {p['grafana_url']}"]

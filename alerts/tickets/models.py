@@ -41,6 +41,8 @@ class Ticket(Base):
     change_pct: Mapped[float | None] = mapped_column(Float)
     p_value: Mapped[float | None] = mapped_column(Float)
     first_hour: Mapped[int] = mapped_column(BigInteger)
+    # start of the hours the latest finding judged (a 52-hour trend, a 7-day sum)
+    window_start: Mapped[int | None] = mapped_column(BigInteger)
     last_fired_hour: Mapped[int] = mapped_column(BigInteger)
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
     opened_at: Mapped[int] = mapped_column(BigInteger)

@@ -140,6 +140,7 @@ class TicketStore:
                 change_pct=f.change_pct,
                 p_value=f.p_value,
                 first_hour=f.hour,
+                window_start=f.window_start,
                 last_fired_hour=f.hour,
                 occurrences=1,
                 opened_at=now,
@@ -187,6 +188,7 @@ class TicketStore:
                 ticket.limit_value = f.limit
                 ticket.change_pct, ticket.p_value = f.change_pct, f.p_value
                 ticket.explanation = f.explanation
+                ticket.window_start = f.window_start
             ticket.last_fired_hour = f.hour
             ticket.occurrences += 1
             ticket.updated_at = now

@@ -16,6 +16,7 @@ TIME_FIELDS = frozenset(
         "feedback_by",
         "resolve_by",
         "recovered_at",
+        "window_start",
     }
 )
 JSON_NAMES = {
@@ -57,6 +58,7 @@ class TicketView:
     escalation_level: int = 0
     limit_value: float | None = None  # a threshold's fixed line, apart from the baseline
     spec_id: str = ""  # the detector spec that opened it (its runbook, its parameters)
+    window_start: int | None = None  # the first hour its latest finding judged
 
     @classmethod
     def of(cls, t: Ticket) -> TicketView:

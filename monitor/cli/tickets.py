@@ -97,7 +97,7 @@ def tickets_show(
     """One ticket with its audit trail, in the operator's zone."""
     import orjson
 
-    from alerts.notify.messages import figures
+    from alerts.notify.messages import figures, judged_hours
     from alerts.zones import local_iso
 
     store = open_store(db, must_exist=True)
@@ -120,10 +120,15 @@ def tickets_show(
         f"#{ticket.id} {ticket.title}",
         f"  state     {ticket.state}, {ticket.severity}, {ticket.department}"
         + (f", owner {ticket.owner}" if ticket.owner else ""),
-        f"  {figures(t)}",
+        f"  observed  {figures(t)}",
         f"  why       {ticket.explanation}",
         f"  fired     {when(ticket.first_hour)} .. {when(ticket.last_fired_hour)}"
         f" ({ticket.occurrences} finding(s))",
+        *(
+            [f"  judged    {when(ticket.window_start)} .. {when(ticket.last_fired_hour)}"]
+            if judged_hours(t) > 1
+            else []
+        ),
         f"  due       respond {when(ticket.acknowledge_by)}",
         f"            feedback {when(ticket.feedback_by)}",
         f"            closed {when(ticket.resolve_by)}",

@@ -89,7 +89,7 @@ def test_the_shipped_config_mails_the_monitors_own_alerts(start_alertmanager):
     mail: list = []
 
     class Inbox:
-        async def handle_DATA(self, _server, _session, envelope) -> str:  # noqa: ANN001
+        async def handle_DATA(self, _server, _session, envelope) -> str:
             mail.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
             return "250 OK"
 

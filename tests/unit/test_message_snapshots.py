@@ -56,6 +56,7 @@ WOW = replace(
     p_value=3e-6,
     limit_value=None,
     spec_id="wow",
+    window_start=T0 + HOUR - 167 * HOUR,  # a week's sum
 )
 CASES = {
     "threshold-opened": (THRESHOLD, "opened", "yujing", "", "%"),
@@ -117,6 +118,7 @@ def test_the_messages_say_what_on_call_needs():
     # the figures are the last finding's, and say so; the value now is in the note
     assert "Last finding 2027-01-15 17:00 +08:00: 1,412 (normal ~1,170" in said
     assert "now 1,183" in said
+    assert "Judged 168 h: 2027-01-08 18:00 +08:00 .. 2027-01-15 17:00 +08:00" in said
     assert "+21%" not in messages.subject(recovered)
     slack = messages.slack(payload("wow-commented"))
     assert "<!channel>" not in str(slack)  # a comment cannot ping a channel
