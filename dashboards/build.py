@@ -24,7 +24,13 @@ from grafana_foundation_sdk.builders import (
 )
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.common import BarGaugeDisplayMode, VizOrientation
-from grafana_foundation_sdk.models.dashboard import DataSourceRef, VariableRefresh
+from grafana_foundation_sdk.models.dashboard import (
+    DataSourceRef,
+    FieldColorModeId,
+    Threshold,
+    ThresholdsMode,
+    VariableRefresh,
+)
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="prometheus")
 OVERVIEW_UID = "yujing-noc"
@@ -49,6 +55,30 @@ def increase(
     range shown), never its raw running total."""
     grouping = f" by ({by}) " if by else ""
     return q(f"sum{grouping}(increase({counter}[{over}]))", legend, instant=over == "$__range")
+
+
+def traffic_light(amber: float | None, red: float | None = None) -> dashboard.ThresholdsConfig:
+    """Green below ``amber``, orange from it, red from ``red``: a NOC wall read at a
+    glance (Grafana's default turns 80 red whatever the unit)."""
+    steps = [Threshold(None, "green")]
+    if amber is not None:
+        steps.append(Threshold(amber, "orange"))
+    if red is not None:
+        steps.append(Threshold(red, "red"))
+    return dashboard.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(steps)
+
+
+BY_THRESHOLDS = dashboard.FieldColor().mode(FieldColorModeId.THRESHOLDS)
+
+
+def to_region() -> list[dashboard.DashboardLink]:
+    """A data link from a value with a ``region`` label to that region's drill-down, over
+    the time range shown."""
+    return [
+        dashboard.DashboardLink("Open region ${__field.labels.region}").url(
+            f"/d/{REGION_UID}/region?var-region=${{__field.labels.region}}&${{__url_time_range}}"
+        )
+    ]
 
 
 def _base(uid: str, title: str, description: str) -> dashboard.Dashboard:
@@ -86,6 +116,8 @@ def overview() -> dashboard.Dashboard:
             .title("Open tickets")
             .height(4)
             .span(6)
+            .thresholds(traffic_light(1))
+            .color_scheme(BY_THRESHOLDS)
             .with_target(q(f"sum(yujing_tickets{{{ACTIVE}}})", instant=True))
         )
         .with_panel(
@@ -93,6 +125,8 @@ def overview() -> dashboard.Dashboard:
             .title("Overdue tickets (any SLA clock)")
             .height(4)
             .span(6)
+            .thresholds(traffic_light(None, 1))
+            .color_scheme(BY_THRESHOLDS)
             .with_target(q("sum(yujing_tickets_overdue)", instant=True))
         )
         .with_panel(
@@ -100,6 +134,8 @@ def overview() -> dashboard.Dashboard:
             .title("Firing series")
             .height(4)
             .span(6)
+            .thresholds(traffic_light(1))
+            .color_scheme(BY_THRESHOLDS)
             .with_target(q("sum(yujing_detector_firing)", instant=True))
         )
         .with_panel(
@@ -121,6 +157,9 @@ def overview() -> dashboard.Dashboard:
             )
             .orientation(VizOrientation.HORIZONTAL)
             .display_mode(BarGaugeDisplayMode.GRADIENT)
+            .thresholds(traffic_light(0.2, 1))  # +20% week over week; a firing spec
+            .color_scheme(BY_THRESHOLDS)
+            .data_links(to_region())
             .with_target(q("topk(15, yujing_region_risk_score)", "{{region}}", instant=True))
         )
         .with_panel(
@@ -149,6 +188,7 @@ def overview() -> dashboard.Dashboard:
             .title("Firing series (region / metric / spec)")
             .height(12)
             .span(24)
+            .data_links(to_region())
             .with_target(q("yujing_detector_firing", "{{region}} {{metric}} {{spec}}"))
         )
     )
@@ -163,6 +203,12 @@ def region() -> dashboard.Dashboard:
             "One region: complaints by category against their hour-of-week baseline, "
             "week-over-week change, the network KPIs in the same hours, findings and "
             "tickets.",
+        )
+        .link(
+            dashboard.DashboardLink("NOC overview")
+            .type("link")
+            .url(f"/d/{OVERVIEW_UID}/noc-overview")
+            .keep_time(True)
         )
         .with_variable(
             dashboard.QueryVariable("region")

@@ -63,3 +63,33 @@ def test_counters_and_histograms_are_never_plotted_raw():
             if name not in inside:
                 bad.append(f"{q.dashboard} / {q.panel}: {q.expr}")
     assert bad == []
+
+
+def test_the_overview_links_each_region_to_its_drill_down_and_back():
+    models = build_all()
+    overview = models["noc-overview"]
+    linked = [
+        p["title"]
+        for p in overview["panels"]
+        for link in p.get("fieldConfig", {}).get("defaults", {}).get("links", [])
+        if link["url"].startswith("/d/yujing-region/")
+        and "var-region=${__field.labels.region}" in link["url"]
+    ]
+    assert "Regions by current risk" in linked
+    assert "Firing series (region / metric / spec)" in linked
+    back = [link.get("url", "") for link in models["region"]["links"]]
+    assert "/d/yujing-noc/noc-overview" in back
+
+
+def test_the_overview_colours_what_needs_attention():
+    """Grafana's default thresholds (red from 80) made 3 overdue tickets green."""
+    panels = {p["title"]: p for p in build_all()["noc-overview"]["panels"]}
+
+    def steps(title: str) -> list[tuple[float | None, str]]:
+        defaults = panels[title]["fieldConfig"]["defaults"]
+        assert defaults["color"]["mode"] == "thresholds", title
+        return [(s["value"], s["color"]) for s in defaults["thresholds"]["steps"]]
+
+    assert steps("Overdue tickets (any SLA clock)") == [(None, "green"), (1, "red")]
+    assert steps("Open tickets")[1] == (1, "orange")
+    assert steps("Regions by current risk") == [(None, "green"), (0.2, "orange"), (1, "red")]
