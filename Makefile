@@ -28,8 +28,8 @@ test: $(STAMP) test-deps lint
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit -m "not slow and not postgres"
 
-## Tools the suite drives: kcat (a non-Python Kafka producer), Prometheus and Alertmanager
-## and PostgreSQL (Debian's packages; the suite starts its own servers on loopback), the
+## Tools the suite drives: kcat (a non-Python Kafka producer), Prometheus and Alertmanager,
+## Chromium (the ticket page) and PostgreSQL (Debian's packages; the suite starts its own servers on loopback), the
 ## Kafka jars (via mvn).
 test-deps:
 	@command -v kcat >/dev/null || command -v kafkacat >/dev/null || \
@@ -44,6 +44,10 @@ test-deps:
 	  { [ "$$(id -u)" = 0 ] && { apt-get install -y -q postgresql >/dev/null 2>&1 || \
 	    { apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null; }; }; } || \
 	  echo "PostgreSQL not installed: its tests will skip locally (and fail under CI=true)"
+	@command -v chromium >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && { apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }; } || \
+	  echo "Chromium not installed: the ticket page's test will skip locally (and fail under CI=true)"
 	scripts/kafka.sh fetch
 
 ## Benchmarks (not part of `make test`): tables on stdout, JSON in bench/results/.

@@ -168,9 +168,10 @@ class Retry(_Model):
 
 
 class Links(_Model):
-    """Where people click from a notification: the ticket API and Grafana."""
+    """Where people click from a notification: the ticket's page (served by ``yujing
+    api``) and Grafana."""
 
-    tickets: str = "http://localhost:8088/api/v1/tickets"
+    tickets: str = "http://localhost:8088/tickets"
     grafana: str = "http://localhost:3000"
     region_dashboard_uid: str = "yujing-region"
 

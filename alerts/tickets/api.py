@@ -20,7 +20,7 @@ import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from starlette.datastructures import Headers
@@ -32,6 +32,7 @@ from alerts.notify.messages import grafana_link
 from alerts.notify.outbox import retry_dead, wall_ms
 from alerts.notify.settings import Links
 from alerts.taxonomy import Department
+from alerts.tickets import page
 from alerts.tickets.lifecycle import Action, Refused, TicketState
 from alerts.tickets.store import TicketStore
 from alerts.tickets.view import TicketView
@@ -255,7 +256,10 @@ def create_api(
     auth: TokenAuth,
     clock: Callable[[], int] = wall_ms,
     links: Links | None = None,
+    timezone: str = "+00:00",
 ) -> FastAPI:
+    """The ticket API, and the ticket page messages link to; ``timezone`` is the
+    operator's, for the times the page shows."""
     app = FastAPI(
         title="Yujing tickets",
         version="1",
@@ -331,6 +335,36 @@ def create_api(
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/tickets/page.js", include_in_schema=False)
+    def page_script() -> Response:
+        return Response(page.SCRIPT, media_type="text/javascript", headers=page.SECURITY_HEADERS)
+
+    @app.get("/tickets/page.css", include_in_schema=False)
+    def page_style() -> Response:
+        return Response(page.STYLE, media_type="text/css", headers=page.SECURITY_HEADERS)
+
+    @app.get("/tickets/{ticket_id}", include_in_schema=False)
+    def ticket_page(ticket_id: TicketId) -> HTMLResponse:
+        """What a message's "Ticket" link opens: a page, not a 401."""
+        return HTMLResponse(page.shell(ticket_id), headers=page.SECURITY_HEADERS)
+
+    @app.get(
+        "/api/v1/tickets/{ticket_id}/page",
+        response_class=HTMLResponse,
+        responses={**UNAUTHORIZED, **NOT_FOUND},
+    )
+    def ticket_fragment(
+        ticket_id: TicketId, _who: Annotated[str | None, Depends(reader)]
+    ) -> HTMLResponse:
+        """One ticket and its audit trail as HTML, for the ticket page."""
+        ticket = store.get(ticket_id)
+        if ticket is None:
+            raise HTTPException(404, f"no ticket {ticket_id}")
+        shown = ticket.to_json() | {"timezone": timezone, "grafana_url": out(ticket)["grafana_url"]}
+        return HTMLResponse(
+            page.fragment(shown, store.events(ticket_id)), headers=page.SECURITY_HEADERS
+        )
 
     @app.get("/api/v1/tickets", response_model=TicketPage, responses=UNAUTHORIZED)
     def list_tickets(

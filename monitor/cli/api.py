@@ -57,6 +57,7 @@ def api(
         host,
         port,  # type: ignore[arg-type]
         links=cfg.notifications.links,
+        timezone=cfg.timezone,
     )
     out.print(f"ticket API on http://{host}:{port} (OpenAPI: /openapi.json, docs: /docs)")
     stop = threading.Event()

@@ -34,7 +34,12 @@ class ApiServer:
 
 
 def start_api(
-    store: TicketStore, auth: TokenAuth, host: str, port: int, links: Links | None = None
+    store: TicketStore,
+    auth: TokenAuth,
+    host: str,
+    port: int,
+    links: Links | None = None,
+    timezone: str = "+00:00",
 ) -> ApiServer:
     """Start serving in a daemon thread; returns once the socket listens."""
     if not auth.tokens:
@@ -42,7 +47,9 @@ def start_api(
             "ticket API has no tokens: every change will answer 401",
             extra={"fields": {"hint": "set YUJING_API_TOKENS or a tokens file"}},
         )
-    server = serve_in_thread(create_api(store, auth, links=links), host, port, "yujing-api")
+    server = serve_in_thread(
+        create_api(store, auth, links=links, timezone=timezone), host, port, "yujing-api"
+    )
     log.info("ticket API listening", extra={"fields": {"url": f"http://{host}:{port}"}})
     return server
 

@@ -166,6 +166,7 @@ def test_openapi_describes_the_api(client):
     assert set(spec["paths"]) == {
         "/api/v1/tickets",
         "/api/v1/tickets/{ticket_id}",
+        "/api/v1/tickets/{ticket_id}/page",
         "/api/v1/tickets/{ticket_id}/{action}",
         "/api/v1/outbox/retry",
     }

@@ -103,6 +103,7 @@ def run_worker(settings: WorkerSettings) -> None:
             settings.api_host,
             settings.api_port,
             links=core.pipeline.config.notifications.links,
+            timezone=core.pipeline.config.timezone,
         )
     worker = Worker(
         app,
