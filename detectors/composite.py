@@ -268,14 +268,16 @@ class PeakCongestionDetector(Detector):
         for i in np.flatnonzero(firing):
             key = window.keys[i]
             top = float(np.nanmax(peak_util[i]))
+            # the figures are the judged metric's (the complaints): the peak's against an
+            # even spread of the day's; the utilisation is the reason, told in words
             findings.append(
                 finding(
                     self.name,
                     key,
                     window.end_hour,
                     span,
-                    top,
-                    cfg.utilisation_threshold,
+                    float(peak_complaints[i]),
+                    float(day_complaints[i]) * span / 24,
                     score=top - cfg.utilisation_threshold,
                     explanation=(
                         f"capacity shortage, not a fault: {cfg.utilisation_metric} up to "

@@ -13,12 +13,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from alerts.notify.messages import number
 from alerts.notify.outbox import wall_ms
 from alerts.policy.service import AlertService
 from detectors.timeaxis import HOUR_MS, WEEK_HOURS
 from monitor.config.model import MonitorConfig
 from monitor.config.reload import ConfigWatcher
 from monitor.detection.hourly_file import HourlySeries
+from monitor.detection.sites import SiteLedger
 from monitor.detection.store import SeriesStore
 from monitor.detection.tick import TickResult, scan, tick
 from monitor.events.deadletters import DeadLetter, DeadLetterSink, Reason
@@ -93,8 +95,11 @@ class Pipeline:
         self.watcher = watcher
         self.live = live
         self.alerts = alerts
-        # a recovery message tells the series' value at the hour it recovered
+        # a recovery message tells the series' value at the hour it recovered; a network
+        # ticket names the sites that left their usual level
         alerts.reading = lambda region, metric, hour: self.series.value_at(region, metric, hour)
+        alerts.sites = self.sites_to_inspect
+        self.site_ledger = SiteLedger(self._worse(config))
         self.dead_letters = dead_letters
         self.clock = clock
         self.wall_clock = wall_clock  # bounds event times, in replays as live
@@ -111,6 +116,23 @@ class Pipeline:
         self.series = self._new_series(config.metrics_needed())
         self.stats = PipelineStats()
         self._next_check = 0  # advance when the newest event time crosses an hour
+
+    @staticmethod
+    def _worse(config: MonitorConfig) -> dict[str, str]:
+        return {k.name: k.worse for k in config.vocabulary.kpis}
+
+    def sites_to_inspect(self, region: str, metric: str) -> tuple[str, ...]:
+        """The sites a network ticket on ``metric`` names: those whose reading of its KPI
+        (of any KPI, for complaints) left their usual standing among the region's sites,
+        furthest first, each with the region's median of the hour beside it."""
+        family, _, rest = metric.partition(".")
+        kpis = [rest.rpartition(".")[0]] if family == "kpi" else None
+        units = {k.name: k.unit for k in self.config.vocabulary.kpis}
+        return tuple(
+            f"{d.site} ({d.kpi} {number(d.now, units.get(d.kpi, ''))}, the region's sites "
+            f"{number(d.median, units.get(d.kpi, ''))})"
+            for d in self.site_ledger.departures(region, kpis)
+        )
 
     def _new_series(self, metrics: list[str]) -> SeriesStore:
         history = max((spec.instance.history_hours() for spec in self.config.detectors), default=1)
@@ -251,6 +273,7 @@ class Pipeline:
         before: they start with no history (a worker refills it with ``restore``).
         """
         self.config = config
+        self.site_ledger.worse = self._worse(config)
         self.alerts.reconfigure(config.alerts, config.notifications)
         self.aggregator.reconfigure(config.windows.to_window_config(live=self.live))
         return self.series.add_metrics(config.metrics_needed())
@@ -273,9 +296,11 @@ class Pipeline:
         self.series = self._new_series(
             sorted(set(self.series.metrics) | set(self.config.metrics_needed()))
         )
+        self.site_ledger = SiteLedger(self._worse(self.config))
         n = 0
         for aggregate in aggregates:
             self.series.update(aggregate)
+            self.site_ledger.record(aggregate)
             n += 1
         self.alerts.restore()
         return n
@@ -291,6 +316,7 @@ class Pipeline:
         closed: dict[int, set[str]] = {}
         for aggregate in aggregates:
             self.series.update(aggregate)
+            self.site_ledger.record(aggregate)
             self.stats.aggregates += 1
             if aggregate.revision:
                 self.stats.corrections += 1

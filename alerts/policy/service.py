@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from alerts.findings import TickResult
+from alerts.findings import SpecFinding, TickResult
 from alerts.notify.messages import number
 from alerts.notify.outbox import Attempt, Dispatcher
 from alerts.notify.settings import NotificationSettings
@@ -24,9 +24,11 @@ from alerts.policy.incidents import (
 )
 from alerts.policy.notifiers import Notification, Notifier
 from alerts.policy.settings import AlertSettings
+from alerts.taxonomy import Department, department_for
 from alerts.tickets.store import TicketStore
 
 log = logging.getLogger("yujing.alerts")
+NETWORK = Department.NETWORK_MAINTENANCE
 
 
 @dataclass
@@ -54,6 +56,8 @@ class AlertService:
     # a series' value at an hour (the pipeline's series store): what a recovery message
     # tells as the value now, instead of the last finding's figures alone
     reading: Callable[[str, str, int], float | None] | None = None
+    # the sites a network ticket on (region, metric) names (the pipeline's site ledger)
+    sites: Callable[[str, str], tuple[str, ...]] | None = None
     policy: AlertPolicy = field(init=False)
     stats: AlertStats = field(default_factory=AlertStats)
 
@@ -115,6 +119,15 @@ class AlertService:
         )
         return said if value is None else f"{said}; {action.metric} now {number(value)}"
 
+    def _sites(self, finding: SpecFinding) -> tuple[str, ...]:
+        """Sites to inspect first, for a ticket the network team gets: none otherwise
+        (a billing dispute is no site's fault)."""
+        f = finding.finding
+        routing = {k: v.value for k, v in self.settings.routing.items()}
+        if self.sites is None or department_for(f.metric, routing) is not NETWORK:
+            return ()
+        return self.sites(f.region, f.metric)
+
     def handle(self, tick: TickResult, now: int) -> None:
         """Apply one detection tick; ``now`` is the runner's clock (event time in replays)."""
         for action in self.policy.on_tick(tick):
@@ -125,6 +138,7 @@ class AlertService:
                     action.finding,
                     now,
                     routing={k: v.value for k, v in self.settings.routing.items()},
+                    sites=self._sites(action.finding),
                 )
                 if not created and ticket.key != action.ticket_key:
                     # another worker (before a rebalance) opened it: adopt, do not duplicate
@@ -136,7 +150,11 @@ class AlertService:
             elif isinstance(action, UpdateTicket):
                 self.stats.updated += 1
                 ended = self.store.record_finding(
-                    action.ticket_key, action.finding, now, action.refired
+                    action.ticket_key,
+                    action.finding,
+                    now,
+                    action.refired,
+                    self._sites(action.finding),
                 )
                 if ended is None and action.refired:
                     # recovered, then firing again: a new episode, and on-call hears of it

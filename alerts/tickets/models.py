@@ -43,6 +43,8 @@ class Ticket(Base):
     first_hour: Mapped[int] = mapped_column(BigInteger)
     # start of the hours the latest finding judged (a 52-hour trend, a 7-day sum)
     window_start: Mapped[int | None] = mapped_column(BigInteger)
+    # the sites to inspect first, as a JSON list (alerts.tickets.view.encode_sites)
+    sites: Mapped[str | None] = mapped_column(Text)
     last_fired_hour: Mapped[int] = mapped_column(BigInteger)
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
     opened_at: Mapped[int] = mapped_column(BigInteger)

@@ -96,6 +96,7 @@ def fragment(p: dict[str, Any], events: list[dict[str, Any]]) -> str:
         ("Department", p["department"]),
         ("Metric", f"{p['metric']} ({p['detector']})"),
         ("Observed", figures(p)),
+        *([("Inspect first", "; ".join(p["sites"]))] if p.get("sites") else []),
         ("Why", p["explanation"]),
         ("First fired", local(p, "first_hour")),
         ("Last fired", local(p, "last_fired_hour")),

@@ -26,7 +26,7 @@ from alerts.taxonomy import category_of, department_for
 from alerts.tickets.lifecycle import ACTIVE_STATES, Action, Move, Refused, TicketState, decide
 from alerts.tickets.models import Ticket, TicketEvent
 from alerts.tickets.sla import SlaPolicy, breached_clocks, due_times
-from alerts.tickets.view import TicketView
+from alerts.tickets.view import TicketView, encode_sites
 
 SYSTEM_ACTOR = "yujing"
 
@@ -109,6 +109,7 @@ class TicketStore:
         finding: SpecFinding,
         now: int,
         routing: dict[str, str] | None = None,
+        sites: tuple[str, ...] = (),
     ) -> tuple[TicketView, bool]:
         """Open a ticket, idempotently by key; returns (ticket, created)."""
         f = finding.finding
@@ -141,6 +142,7 @@ class TicketStore:
                 p_value=f.p_value,
                 first_hour=f.hour,
                 window_start=f.window_start,
+                sites=encode_sites(sites),
                 last_fired_hour=f.hour,
                 occurrences=1,
                 opened_at=now,
@@ -165,7 +167,14 @@ class TicketStore:
             s.flush()
             return TicketView.of(ticket), True
 
-    def record_finding(self, key: str, finding: SpecFinding, now: int, refired: bool) -> int | None:
+    def record_finding(
+        self,
+        key: str,
+        finding: SpecFinding,
+        now: int,
+        refired: bool,
+        sites: tuple[str, ...] = (),
+    ) -> int | None:
         """Latest evidence onto an open ticket; audit only the notable (a re-fire).
 
         Returns when the ticket was ended by a person, if it was (the policy's cooldown
@@ -189,6 +198,10 @@ class TicketStore:
                 ticket.change_pct, ticket.p_value = f.change_pct, f.p_value
                 ticket.explanation = f.explanation
                 ticket.window_start = f.window_start
+            if sites and not ticket.sites:
+                # named once, when they stood out: a week into a failure the failing
+                # site is its own new usual, and the next in line would be named instead
+                ticket.sites = encode_sites(sites)
             ticket.last_fired_hour = f.hour
             ticket.occurrences += 1
             ticket.updated_at = now

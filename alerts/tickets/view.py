@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+import orjson
+
 from alerts.tickets.models import Ticket
 from detectors.timeaxis import to_iso
 
@@ -24,6 +26,24 @@ JSON_NAMES = {
     "key": "ticket_key",
     "limit_value": "limit",
 }  # unambiguous beside other ids
+
+
+MAX_SITES, MAX_SITE_CHARS = 5, 300
+
+
+def encode_sites(sites: tuple[str, ...]) -> str | None:
+    """The column's text: a JSON list (a few, each of bounded length), or nothing."""
+    kept = [s[:MAX_SITE_CHARS] for s in sites[:MAX_SITES]]
+    return orjson.dumps(kept).decode() if kept else None
+
+
+def decode_sites(text: str | None) -> tuple[str, ...]:
+    """A stored list (a cut or unreadable one: none)."""
+    try:
+        sites = orjson.loads(text) if text else []
+    except orjson.JSONDecodeError:
+        return ()
+    return tuple(str(s) for s in sites) if isinstance(sites, list) else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +79,12 @@ class TicketView:
     limit_value: float | None = None  # a threshold's fixed line, apart from the baseline
     spec_id: str = ""  # the detector spec that opened it (its runbook, its parameters)
     window_start: int | None = None  # the first hour its latest finding judged
+    sites: tuple[str, ...] = ()  # to inspect first: "site (kpi now, usually x)"
 
     @classmethod
     def of(cls, t: Ticket) -> TicketView:
-        return cls(**{f.name: getattr(t, f.name) for f in fields(cls)})
+        values = {f.name: getattr(t, f.name) for f in fields(cls)}
+        return cls(**values | {"sites": decode_sites(values["sites"])})
 
     def to_json(self) -> dict[str, object]:
         """The ticket as notifications, files and the outbox carry it: every field once,

@@ -121,6 +121,7 @@ def tickets_show(
         f"  state     {ticket.state}, {ticket.severity}, {ticket.department}"
         + (f", owner {ticket.owner}" if ticket.owner else ""),
         f"  observed  {figures(t)}",
+        *([f"  sites     {'; '.join(ticket.sites)}"] if ticket.sites else []),
         f"  why       {ticket.explanation}",
         f"  fired     {when(ticket.first_hour)} .. {when(ticket.last_fired_hour)}"
         f" ({ticket.occurrences} finding(s))",

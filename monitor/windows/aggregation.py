@@ -66,38 +66,62 @@ class WindowConfig:
     max_regions: int = 5000
 
 
+MAX_SITES = 1000  # per region, hour and KPI kept by site (beyond: in the region's stats only)
+
+
 @dataclass(slots=True)
 class HourBucket:
-    """Mutable state of one region-hour: complaint counts and the raw KPI readings."""
+    """Mutable state of one region-hour: complaint counts, the raw KPI readings, and per
+    KPI and site the readings' count and sum (which site a ticket should name)."""
 
     complaints: dict[str, int] = field(default_factory=dict)  # category -> count
     kpi_values: dict[str, list[float]] = field(default_factory=dict)
+    site_sums: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     def add_complaint(self, category: str) -> None:
         self.complaints[category] = self.complaints.get(category, 0) + 1
 
-    def add_kpi(self, kpi: str, value: float) -> None:
+    def add_kpi(self, kpi: str, value: float, site: str | None = None) -> None:
         values = self.kpi_values.get(kpi)
         if values is None:
             self.kpi_values[kpi] = [value]
         else:
             values.append(value)
+        if site is not None:
+            self._add_site(kpi, site, 1, value)
 
-    def add_kpi_values(self, kpi: str, values: list[float]) -> None:
+    def add_kpi_values(self, kpi: str, values: list[float], site: str | None = None) -> None:
         held = self.kpi_values.get(kpi)
         if held is None:
             self.kpi_values[kpi] = list(values)
         else:
             held.extend(values)
+        if site is not None:
+            self._add_site(kpi, site, len(values), sum(values))
+
+    def _add_site(self, kpi: str, site: str, n: int, total: float) -> None:
+        sites = self.site_sums.setdefault(kpi, {})
+        held = sites.get(site)
+        if held is not None:
+            held[0] += n
+            held[1] += total
+        elif len(sites) < MAX_SITES:
+            sites[site] = [float(n), total]
 
     def to_json(self) -> dict[str, object]:
-        return {"complaints": dict(self.complaints), "kpi_values": self.kpi_values}
+        return {
+            "complaints": dict(self.complaints),
+            "kpi_values": self.kpi_values,
+            "site_sums": self.site_sums,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> HourBucket:
+        sums = data.get("site_sums") or {}  # state saved before sites were kept: none
         return cls(
             complaints=counts_by_name(data["complaints"]),
             kpi_values={k: list(v) for k, v in data["kpi_values"].items()},  # type: ignore[union-attr]
+            site_sums={k: {s: list(v) for s, v in d.items()} for k, d in sums.items()},  # type: ignore[union-attr]
         )
 
 
@@ -158,6 +182,8 @@ class HourlyAggregate:
     # taken as positional in the default taxonomy's order
     complaints: Mapping[str, int]
     kpi: dict[str, tuple[int, float, float, float]]  # kpi -> (samples, mean, max, p95)
+    # kpi -> site -> the site's mean this hour (where the readings named their site)
+    site_means: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.complaints, dict):
@@ -203,6 +229,7 @@ class HourlyAggregate:
                 k: {"samples": n, "mean": m, "max": x, "p95": p}
                 for k, (n, m, x, p) in self.kpi.items()
             },
+            "site_means": {k: dict(v) for k, v in self.site_means.items()},
         }
 
     @classmethod
@@ -219,6 +246,10 @@ class HourlyAggregate:
                 k: (int(v["samples"]), v["mean"], v["max"], v["p95"])  # type: ignore[index]
                 for k, v in kpi.items()
             },  # type: ignore[union-attr]
+            site_means={
+                str(k): {str(site): float(m) for site, m in v.items()}
+                for k, v in (data.get("site_means") or {}).items()  # type: ignore[union-attr]
+            },
         )
 
 
@@ -237,7 +268,13 @@ def summarise(
             ordered[-1],
             percentile(ordered, 0.95),
         )
-    return HourlyAggregate(region, hour, revision, subscribers, dict(bucket.complaints), kpi)
+    site_means = {
+        name: {site: total / n for site, (n, total) in sites.items() if n}
+        for name, sites in bucket.site_sums.items()
+    }
+    return HourlyAggregate(
+        region, hour, revision, subscribers, dict(bucket.complaints), kpi, site_means
+    )
 
 
 class Outcome(Enum):
@@ -368,7 +405,7 @@ class RegionWindows:
             if isinstance(event, ComplaintEvent):
                 bucket.add_complaint(event.category)
             else:
-                bucket.add_kpi(event.kpi, event.value)
+                bucket.add_kpi(event.kpi, event.value, event.site)
             touched = {first}
         if self.next_close is None:
             self.next_close = first
@@ -399,7 +436,9 @@ class RegionWindows:
             while i < n:  # one slice per hour the readings fall in (usually one)
                 hour = t - t % HOUR_MS
                 j = min(n, i + -(-(hour + HOUR_MS - t) // step))
-                self._bucket(hour).add_kpi_values(kpi, values[i:j] if i or j < n else values)
+                self._bucket(hour).add_kpi_values(
+                    kpi, values[i:j] if i or j < n else values, report.site
+                )
                 touched.add(hour)
                 t += (j - i) * step
                 i = j

@@ -38,6 +38,15 @@ def test_demo_catches_every_incident_with_one_ticket_each(tmp_path):
     assert len(card["false_alarms"]) <= 1, card["false_alarms"]
     assert card["tickets"] == len(card["incidents"]) + len(card["false_alarms"])
     assert (tmp_path / "notifications.jsonl").read_bytes().count(b'"opened"') == card["tickets"]
+    # the failing site is named: the simulator degrades the region's first site
+    from alerts.tickets.store import TicketStore
+
+    store = TicketStore(f"sqlite:///{tmp_path / 'tickets.db'}")
+    (failing,) = [i for i in card["incidents"] if i["kind"] == "site_degradation"]
+    ticket = store.get(failing["ticket_id"])
+    assert ticket is not None and ticket.sites, ticket
+    assert ticket.sites[0].startswith(f"{failing['region']}-s1 (packet_loss ")
+    store.close()
 
 
 def test_incident_free_world_opens_no_ticket(tmp_path):

@@ -126,4 +126,6 @@ def test_peak_congestion_is_judged_at_the_end_of_the_evening_peak():
     findings = det.evaluate(window(complaints, complaints, end=end, context=context))
     assert [f.region for f in findings] == ["r0"]
     assert "capacity shortage, not a fault" in findings[0].explanation
+    # its figures are the complaints it is filed under, not the utilisation
+    assert (findings[0].observed, findings[0].baseline) == (4.0, 4.0)
     assert det.evaluate(window(complaints, complaints, end=end - HOUR, context=context)) == []

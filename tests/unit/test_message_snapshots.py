@@ -41,6 +41,7 @@ THRESHOLD = TicketView(
     recovered_at=None,
     limit_value=1.0,
     spec_id="packet-loss",
+    sites=("sz-nanshan-s1 (packet_loss 1.9 %, usually 0.2 %)",),
 )
 WOW = replace(
     THRESHOLD,
@@ -56,6 +57,7 @@ WOW = replace(
     p_value=3e-6,
     limit_value=None,
     spec_id="wow",
+    sites=(),
     window_start=T0 + HOUR - 167 * HOUR,  # a week's sum
 )
 CASES = {
@@ -113,6 +115,7 @@ def test_the_messages_say_what_on_call_needs():
     assert "Observed: 1.21 % (limit 1.0 %, normal ~0.2 %)" in opened
     assert "First fired 2027-01-15 16:00 +08:00" in opened  # the operator's clock
     assert "Runbook: https://wiki.example/runbooks/packet-loss" in opened
+    assert "Inspect first: sz-nanshan-s1 (packet_loss 1.9 %, usually 0.2 %)" in opened
     recovered = payload("wow-recovered")
     said = messages.text(recovered)
     # the figures are the last finding's, and say so; the value now is in the note

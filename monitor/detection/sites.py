@@ -1,0 +1,91 @@
+"""Which sites of a region have left their usual level: what an inspection ticket names.
+
+Detectors judge a region's hourly series; the network team inspects sites. Each hour,
+per region and KPI, every site's mean is set against the median of the region's sites in
+that hour: the day's cycle, which all sites share, cancels out. The ledger keeps two
+exponentially weighted means of that ratio per site, a fast one (the last hours) and a
+slow one (its usual, over about a week). A site whose ratio has moved furthest from its
+usual, in the KPI's worse direction, is the one to inspect first; a busy site that
+always runs hotter than the others is its usual self and is not named. Memory: a few
+floats per region, KPI and site (the windows cap the sites per region and hour); lost at
+a restart, rebuilt in hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import median
+
+from monitor.windows.aggregation import HourlyAggregate
+
+FAST_HOURS = 6.0  # the site now
+SLOW_HOURS = 168.0  # the site's usual: about a week
+MIN_DEPARTURE = 0.25  # of the usual level: less is a site's ordinary variation
+NAMED = 3  # sites a ticket names at most
+
+
+@dataclass(slots=True)
+class SiteLevel:
+    fast: float  # the site's ratio to the region's median, recently
+    slow: float  # ... usually
+    hour: int  # newest hour folded in (a correction of an older hour is not refolded)
+    now: float  # its mean in that hour
+    median: float  # the region's sites' median in that hour
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    site: str
+    kpi: str
+    now: float
+    median: float  # of the region's sites, the same hour
+    moved: float  # how far its ratio to the median moved from its usual (0.5: +50%)
+
+
+class SiteLedger:
+    """Per region, KPI and site, the site against the region's other sites."""
+
+    def __init__(self, worse: dict[str, str] | None = None) -> None:
+        # kpi -> "higher" | "lower": which direction is a degradation (the taxonomy's)
+        self.worse = dict(worse or {})
+        self.levels: dict[str, dict[str, dict[str, SiteLevel]]] = {}
+
+    def record(self, aggregate: HourlyAggregate) -> None:
+        """Fold in one region-hour's site means."""
+        if not aggregate.site_means:
+            return
+        region = self.levels.setdefault(aggregate.region, {})
+        for kpi, sites in aggregate.site_means.items():
+            if len(sites) < 2:
+                continue  # one site has no others to be set against
+            middle = median(sites.values())
+            if not middle > 0:
+                continue
+            known = region.setdefault(kpi, {})
+            for site, mean in sites.items():
+                ratio = mean / middle
+                level = known.get(site)
+                if level is None:
+                    known[site] = SiteLevel(ratio, ratio, aggregate.hour, mean, middle)
+                elif aggregate.hour > level.hour:
+                    level.fast += (ratio - level.fast) / FAST_HOURS
+                    level.slow += (ratio - level.slow) / SLOW_HOURS
+                    level.hour, level.now, level.median = aggregate.hour, mean, middle
+
+    def departures(self, region: str, kpis: list[str] | None = None) -> list[Departure]:
+        """The region's sites whose standing among its sites worsened most (by at least
+        MIN_DEPARTURE) and that are now worse than its middle, furthest first; one entry
+        per site (its worst KPI)."""
+        by_site: dict[str, Departure] = {}
+        for kpi, sites in self.levels.get(region, {}).items():
+            if kpis is not None and kpi not in kpis:
+                continue
+            sign = -1.0 if self.worse.get(kpi) == "lower" else 1.0
+            for site, level in sites.items():
+                moved = sign * (level.fast / max(level.slow, 1e-9) - 1.0)
+                if moved < MIN_DEPARTURE or sign * (level.fast - 1.0) <= 0:
+                    continue  # ordinary for it, or still better than the region's middle
+                held = by_site.get(site)
+                if held is None or moved > held.moved:
+                    by_site[site] = Departure(site, kpi, level.now, level.median, moved)
+        return sorted(by_site.values(), key=lambda d: -d.moved)[:NAMED]

@@ -1,0 +1,68 @@
+"""The sites a network ticket names: the one that left its usual standing among the
+region's sites, not the busiest, not one still better than the others."""
+
+from alerts.taxonomy import DEFAULT_TAXONOMY
+from monitor.detection.sites import SiteLedger
+from monitor.events.schemas import KpiReport, KpiSample
+from monitor.windows.aggregation import HourBucket, HourlyAggregate, RegionWindows, WindowConfig
+from tests.domain import HOUR, T0
+
+
+def hour(k: int, loss: dict[str, float], kpi: str = "packet_loss") -> HourlyAggregate:
+    return HourlyAggregate("r1", T0 + k * HOUR, 0, None, {}, {}, {kpi: loss})
+
+
+def test_the_degrading_site_is_named_and_the_busy_one_is_not():
+    ledger = SiteLedger()
+    for k in range(200):  # s3 always runs twice as hot as the others: its usual
+        ledger.record(hour(k, {"s1": 0.2, "s2": 0.2, "s3": 0.4}))
+    assert ledger.departures("r1") == []
+    for k in range(200, 212):  # s1 degrades over half a day
+        ledger.record(hour(k, {"s1": 0.2 + 0.1 * (k - 199), "s2": 0.2, "s3": 0.4}))
+    (named,) = ledger.departures("r1")
+    assert (named.site, named.kpi, round(named.now, 9), named.median) == (
+        "s1", "packet_loss", 1.4, 0.4,
+    )  # fmt: skip
+    assert ledger.departures("r1", ["latency"]) == []  # a ticket on another KPI
+    assert ledger.departures("r2") == []
+
+
+def test_the_day_shared_by_all_sites_names_none():
+    """Utilisation rises every evening at every site: no site stands out."""
+    ledger = SiteLedger()
+    for k in range(400):
+        level = 30 + 60 * (k % 24 in (20, 21))
+        ledger.record(hour(k, {"s1": level, "s2": level * 1.1}, "bandwidth_utilisation"))
+    assert ledger.departures("r1") == []
+
+
+def test_a_kpi_where_lower_is_worse():
+    ledger = SiteLedger({"signal": "lower"})
+    for k in range(200):
+        ledger.record(hour(k, {"s1": 20.0, "s2": 20.0, "s3": 21.0}, "signal"))
+    for k in range(200, 215):
+        ledger.record(hour(k, {"s1": 5.0, "s2": 20.0, "s3": 21.0}, "signal"))
+    assert [d.site for d in ledger.departures("r1")] == ["s1"]
+
+
+def test_the_windows_keep_each_sites_mean():
+    windows = RegionWindows("r1", WindowConfig(inputs=("kpi",)))
+    ctx = {"taxonomy": DEFAULT_TAXONOMY}
+    for minute, site, value in ((1, "s1", 1.0), (2, "s1", 3.0), (1, "s2", 0.5)):
+        windows.add(KpiSample.model_validate(
+            {"event_time": T0 + minute * 60_000, "region": "r1", "site": site, "kpi": "packet_loss",
+             "value": value}, context=ctx))  # fmt: skip
+    windows.add(KpiReport.model_validate(
+        {"period_start": T0, "interval_s": 1800, "region": "r1", "site": "s3",
+         "kpis": {"packet_loss": [0.2, 0.4]}}, context=ctx))  # fmt: skip
+    windows.add(KpiSample.model_validate(
+        {"event_time": T0 + HOUR, "region": "r1", "site": "s1", "kpi": "packet_loss",
+         "value": 1.0}, context=ctx))  # fmt: skip
+    (closed,) = windows.poll()
+    means = closed.site_means["packet_loss"]
+    assert (means["s1"], means["s2"], round(means["s3"], 9)) == (2.0, 0.5, 0.3)
+    again = HourlyAggregate.from_json(closed.to_json())
+    assert again.site_means == closed.site_means
+    # window state saved before sites were kept still loads
+    old = HourBucket.from_json({"complaints": {}, "kpi_values": {"latency": [3.0]}})
+    assert old.site_sums == {}
