@@ -126,6 +126,14 @@ def run(
     serve: Annotated[
         bool, typer.Option(help="After the replay, keep serving /metrics until interrupted.")
     ] = False,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the per-region gauges of every judged hour, in event time, as "
+            "OpenMetrics: `promtool tsdb create-blocks-from openmetrics FILE DIR` backfills "
+            "Prometheus so the dashboards show the replayed weeks."
+        ),
+    ] = None,
 ) -> None:
     """Run the embedded pipeline over a JSONL file and list the tickets it opened."""
     from monitor.lab.scorecard import score
@@ -150,7 +158,19 @@ def run(
 
         start_http_server(metrics_port, addr=metrics_host, registry=embedded.metrics.registry)
         err.print(f"metrics on http://{metrics_host}:{metrics_port}/metrics")
+    writer = None
+    if history is not None:
+        from monitor.observability.history import HistoryWriter
+
+        writer = HistoryWriter(embedded.pipeline, history)
     _progress_run(embedded, events, None, quiet=False)
+    if writer is not None:
+        writer.close()
+        err.print(
+            f"history of {writer.hours} judged hours in {history}: backfill with "
+            f"promtool tsdb create-blocks-from openmetrics {history} <prometheus data dir>",
+            markup=False,
+        )
     card = score(read_labels(labels), embedded.tickets.all()) if labels else None
     _print_report(embedded, card)
     err.print(f"tickets kept in {db}: yujing tickets list --db {db}", markup=False)
