@@ -114,6 +114,7 @@ def overview() -> dashboard.Dashboard:
         .with_panel(
             stat.Panel()
             .title("Open tickets")
+            .unit("none")
             .height(4)
             .span(6)
             .thresholds(traffic_light(1))
@@ -123,6 +124,7 @@ def overview() -> dashboard.Dashboard:
         .with_panel(
             stat.Panel()
             .title("Overdue tickets (any SLA clock)")
+            .unit("none")
             .height(4)
             .span(6)
             .thresholds(traffic_light(None, 1))
@@ -132,6 +134,7 @@ def overview() -> dashboard.Dashboard:
         .with_panel(
             stat.Panel()
             .title("Firing series")
+            .unit("none")
             .height(4)
             .span(6)
             .thresholds(traffic_light(1))
@@ -149,6 +152,7 @@ def overview() -> dashboard.Dashboard:
         .with_panel(
             bargauge.Panel()
             .title("Regions by current risk")
+            .unit("none")
             .height(10)
             .span(12)
             .description(
@@ -165,6 +169,7 @@ def overview() -> dashboard.Dashboard:
         .with_panel(
             table.Panel()
             .title("Open and overdue tickets by department")
+            .unit("none")
             .height(10)
             .span(12)
             .with_target(
@@ -186,6 +191,7 @@ def overview() -> dashboard.Dashboard:
         .with_panel(
             statetimeline.Panel()
             .title("Firing series (region / metric / spec)")
+            .unit("none")
             .height(12)
             .span(24)
             .data_links(to_region())
@@ -238,6 +244,7 @@ def region() -> dashboard.Dashboard:
         .with_panel(
             timeseries.Panel()
             .title("Complaints by category (latest closed hour)")
+            .unit("suffix: /h")
             .height(9)
             .span(12)
             .with_target(q(f"yujing_region_complaints{{{sel}}}", "{{category}}"))
@@ -245,6 +252,7 @@ def region() -> dashboard.Dashboard:
         .with_panel(
             timeseries.Panel()
             .title("Watched series against their hour-of-week band")
+            .unit("suffix: /h")
             .height(9)
             .span(12)
             .with_target(q(f'yujing_series_expected{{{sel}, bound="lower"}}', "{{metric}} lower"))
@@ -267,6 +275,7 @@ def region() -> dashboard.Dashboard:
         .with_panel(
             timeseries.Panel()
             .title("Complaints per 10k subscribers")
+            .unit("suffix: /10k subs")
             .height(8)
             .span(12)
             .with_target(
@@ -302,6 +311,7 @@ def region() -> dashboard.Dashboard:
         .with_panel(
             table.Panel()
             .title("Latest findings: observed vs baseline")
+            .unit("none")
             .height(8)
             .span(12)
             .with_target(
@@ -314,6 +324,7 @@ def region() -> dashboard.Dashboard:
         .with_panel(
             stat.Panel()
             .title("Open tickets in the region")
+            .unit("none")
             .height(8)
             .span(12)
             .with_target(q(f"sum(yujing_region_open_tickets{{{sel}}}) or vector(0)", instant=True))
@@ -332,6 +343,7 @@ def detectors() -> dashboard.Dashboard:
         .with_panel(
             timeseries.Panel()
             .title("Findings per hour (all specs)")
+            .unit("none")
             .height(8)
             .span(12)
             .with_target(
@@ -341,6 +353,7 @@ def detectors() -> dashboard.Dashboard:
         .with_panel(
             bargauge.Panel()
             .title("Firing series by spec")
+            .unit("none")
             .height(8)
             .span(12)
             .with_target(q("sum by (spec) (yujing_detector_firing)", "{{spec}}", instant=True))
@@ -348,6 +361,7 @@ def detectors() -> dashboard.Dashboard:
         .with_panel(
             timeseries.Panel()
             .title("Scores of the latest findings")
+            .unit("none")
             .height(8)
             .span(12)
             .with_target(q("max by (spec) (yujing_detector_score)", "{{spec}}"))
@@ -355,6 +369,7 @@ def detectors() -> dashboard.Dashboard:
         .with_panel(
             bargauge.Panel()
             .title("Series not judged, by spec and reason (no data, history, gaps)")
+            .unit("none")
             .description(
                 "Each detector needs some known hours of a series before it can judge it "
                 "(burst: two days; week over week: about two weeks). A new region, or a "
@@ -373,6 +388,7 @@ def detectors() -> dashboard.Dashboard:
         .with_panel(
             timeseries.Panel()
             .title("Held back: cooldown and mutes (findings per interval)")
+            .unit("none")
             .height(8)
             .span(12)
             .with_target(increase("yujing_findings_suppressed_total", "cooldown"))
@@ -381,6 +397,7 @@ def detectors() -> dashboard.Dashboard:
         .with_panel(
             stat.Panel()
             .title("Config reloads / rejected (in the time range)")
+            .unit("none")
             .height(6)
             .span(12)
             .with_target(increase("yujing_config_reloads_total", "applied", over="$__range"))
@@ -391,6 +408,7 @@ def detectors() -> dashboard.Dashboard:
         .with_panel(
             stat.Panel()
             .title("Tickets opened / recovered (in the time range)")
+            .unit("none")
             .height(6)
             .span(12)
             .with_target(increase("yujing_tickets_opened_total", "opened", over="$__range"))
@@ -419,6 +437,7 @@ def pipeline() -> dashboard.Dashboard:
         .with_panel(
             timeseries.Panel()
             .title("Dead letters by reason (per interval)")
+            .unit("none")
             .height(8)
             .span(12)
             .with_target(increase("yujing_dead_letters_total", "{{reason}}", by="reason"))
@@ -426,6 +445,7 @@ def pipeline() -> dashboard.Dashboard:
         .with_panel(
             timeseries.Panel()
             .title("Late events (per interval)")
+            .unit("none")
             .height(8)
             .span(12)
             .with_target(increase("yujing_late_events_total", "{{outcome}}", by="outcome"))
@@ -470,6 +490,7 @@ def pipeline() -> dashboard.Dashboard:
         .with_panel(
             timeseries.Panel()
             .title("Notifications by state")
+            .unit("none")
             .height(8)
             .span(12)
             .with_target(q("sum by (state) (yujing_notifications)", "{{state}}"))
@@ -477,6 +498,7 @@ def pipeline() -> dashboard.Dashboard:
         .with_panel(
             timeseries.Panel()
             .title("SLA breaches (per interval)")
+            .unit("none")
             .height(8)
             .span(12)
             .with_target(increase("yujing_sla_breaches_total", "{{department}}", by="department"))

@@ -93,3 +93,14 @@ def test_the_overview_colours_what_needs_attention():
     assert steps("Overdue tickets (any SLA clock)") == [(None, "green"), (1, "red")]
     assert steps("Open tickets")[1] == (1, "orange")
     assert steps("Regions by current risk") == [(None, "green"), (0.2, "orange"), (1, "red")]
+
+
+def test_every_panel_states_its_unit():
+    """A count, a percentage and a latency read alike without one: Grafana guesses."""
+    unitless = [
+        f"{name}: {p['title']}"
+        for name, model in build_all().items()
+        for p in model["panels"]
+        if p.get("type") != "row" and not p.get("fieldConfig", {}).get("defaults", {}).get("unit")
+    ]
+    assert unitless == []
