@@ -34,21 +34,21 @@ def register(t: Topology) -> None:
     async def aggregate(stream: faust.StreamT) -> None:
         """Events -> windows table -> hourly topic -> detectors -> tickets and alerts."""
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
-            follow_assignment(t)
-            core.reload_if_changed()
-            t.regions.refresh()
+            await follow_assignment(t)
+            await core.off_loop(core.reload_if_changed)
+            await core.off_loop(t.regions.refresh)
             records = [record for e in batch for record in records_of(e)]
             try:
-                result = core.ingest(records)
+                result = await core.off_loop(core.ingest, records)
             except Exception:
-                core.drop_unsaved()
+                await core.off_loop(core.drop_unsaved)
                 raise
             closed = time.perf_counter()  # the hours the watermark passed are closed now
             for letter in result.dead:
                 await send_dead(t, letter)
             for agg in result.aggregates:
                 await t.hourly.send(key=agg.region.encode(), value=orjson.dumps(agg.to_json()))
-            ticks, notes = core.detect(result.aggregates)
+            ticks, notes = await core.off_loop(core.detect, result.aggregates)
             if result.aggregates:  # ticket rows and their outbox rows are committed
                 core.metrics.processing.labels("close").observe(time.perf_counter() - closed)
             for tick in ticks:
@@ -65,8 +65,8 @@ def register(t: Topology) -> None:
                     key=note.ticket.region.encode(), value=orjson.dumps(note.to_json())
                 )
             await t.app.producer.flush()  # everything above is durable before the state is
-            for region, state in core.states_to_save().items():
-                t.windows[region.encode()] = state.to_json()
+            for key, state in await core.off_loop(core.state_records):
+                t.windows[key] = state
 
 
 def records_of(event: Any) -> list[Record]:
@@ -81,13 +81,13 @@ def records_of(event: Any) -> list[Record]:
     return [(event.value, src.decode(), int(off))]
 
 
-def follow_assignment(t: Topology) -> None:
+async def follow_assignment(t: Topology) -> None:
     """After a rebalance: window state, series and alert state of the owned partitions."""
     events_name = t.settings.topics.name("events")
     owned = {tp.partition for tp in t.app.consumer.assignment() if tp.topic == events_name}
     if owned == t.core.assigned:
         return
-    n = t.core.restore(owned)
+    n = await t.core.off_loop(t.core.restore, owned)
     log.info(
         "partitions assigned",
         extra={"fields": {"partitions": sorted(owned), "hourly_records": n}},

@@ -1,15 +1,22 @@
 """The worker's core: the pipeline plus what Kafka adds to it, in plain Python.
 
 Agents and tasks only await; every decision is made here, by the same ``Pipeline`` the
-embedded runner drives. What this adds: which raw topic carries which kind of event, which
+embedded runner drives. The pipeline's work runs on one thread of its own (``off_loop``):
+a catch-up judging hundreds of hours no longer holds the event loop, so timers, web views
+and the producer's sends keep their time, and pipeline calls never overlap.
+
+What this adds to the pipeline: which raw topic carries which kind of event, which
 events-topic partition a region maps to, the region state saved in the Faust table, and the
 findings and notifications of a batch collected for their topics.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
 import orjson
 from kafka import KafkaConsumer, TopicPartition
@@ -31,6 +38,8 @@ from monitor.runners.faust.settings import WorkerSettings
 from monitor.windows.aggregation import HourlyAggregate, RegionWindows
 
 KIND_BY_ROLE = {"complaints": "complaint", "kpis": "kpi"}
+P = ParamSpec("P")
+R = TypeVar("R")
 Record = tuple[bytes, str, int]  # raw value, source "topic:partition", offset
 
 
@@ -105,6 +114,20 @@ class WorkerCore:
         names = settings.topics
         self.kind_by_topic = {names.name(role): kind for role, kind in KIND_BY_ROLE.items()}
         self.metrics = WorkerMetrics(self.pipeline, self.store, self.watcher)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yujing-pipeline")
+        self.queued = 0  # pipeline calls submitted and not finished
+
+    async def off_loop(self, work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run pipeline work on the core's one pipeline thread, in call order."""
+        loop = asyncio.get_running_loop()
+        self.queued += 1
+        try:
+            return await loop.run_in_executor(self._thread, lambda: work(*args, **kwargs))
+        finally:
+            self.queued -= 1
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
 
     def _take_dead(self) -> list[DeadLetter]:
         letters, self._dead.letters = self._dead.letters, []
@@ -155,6 +178,11 @@ class WorkerCore:
 
     def states_to_save(self) -> dict[str, RegionWindows]:
         return self.pipeline.take_changed_windows()
+
+    def state_records(self) -> list[tuple[bytes, dict[str, object]]]:
+        """The changed regions' window states as the table's (key, value), serialised
+        here, off the event loop."""
+        return [(r.encode(), state.to_json()) for r, state in self.states_to_save().items()]
 
     def drop_unsaved(self) -> None:
         """A batch failed half-way: its changes must not outlive it (the table is the

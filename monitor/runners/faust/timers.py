@@ -14,8 +14,10 @@ def register(t: Topology) -> None:
 
     @app.timer(interval=1.0)
     async def watch_config() -> None:
-        """Hot reload without waiting for data: file changes and SIGHUP."""
-        core.reload_if_changed()
+        """Hot reload without waiting for data: file changes and SIGHUP (when the pipeline
+        is busy, its next batch checks anyway)."""
+        if not core.queued:
+            await core.off_loop(core.reload_if_changed)
 
     @app.timer(interval=1.0)
     async def deliver_notifications() -> None:

@@ -14,7 +14,8 @@ def register(t: Topology) -> None:
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
-        return web.bytes(core.metrics.exposition(), content_type=CONTENT_TYPE.split(";")[0])
+        body = await core.off_loop(core.metrics.exposition)  # reads the pipeline's series
+        return web.bytes(body, content_type=CONTENT_TYPE.split(";")[0])
 
     @app.page("/yujing/status")
     async def status(web: Any, request: Any) -> Any:

@@ -1,0 +1,62 @@
+"""A worker catching up on a backlog judges runs of hours with one scan (as a replay
+does): the same findings and tickets as judging the hours one at a time."""
+
+from alerts.policy.notifiers import MemoryNotifier
+from alerts.policy.service import AlertService
+from alerts.tickets.store import TicketStore
+from monitor.config.load import load_config
+from monitor.events.deadletters import MemoryDeadLetters
+from monitor.lab.simulate_events import SimConfig, generate
+from monitor.pipeline import Pipeline
+from monitor.runners.embedded import build
+
+
+def live_pipeline(url: str) -> Pipeline:
+    config = load_config()
+    alerts = AlertService(store=TicketStore(url), notifier=MemoryNotifier(), settings=config.alerts)
+    return Pipeline(config, alerts, MemoryDeadLetters())
+
+
+def test_a_backlog_judged_in_runs_finds_what_hour_by_hour_finds(tmp_path, monkeypatch):
+    run = build(load_config(), f"sqlite:///{tmp_path / 'source.db'}")
+    aggregates = []
+    run.pipeline.observe(aggregate=aggregates.append)
+    _world, lines = generate(SimConfig(seed=5, regions=6, weeks=5))
+    for n, line in enumerate(lines, start=1):
+        run.pipeline.feed(line, source="sim", offset=n)
+    run.pipeline.finish()
+    assert len(aggregates) > 6 * 24 * 30
+
+    def judged(pipeline: Pipeline, batches: list[list]) -> tuple[list, list]:
+        findings: list = []
+        pipeline.observe(
+            tick=lambda t: findings.extend(
+                (t.hour, f.spec_id, f.finding.region, f.finding.metric) for f in t.findings
+            )
+        )
+        for batch in batches:
+            pipeline.apply(batch)
+        tickets = [
+            (t.key, t.metric, t.first_hour, t.last_fired_hour, t.occurrences, t.recovered_at)
+            for t in pipeline.alerts.store.all()
+        ]
+        return sorted(findings), tickets
+
+    by_hour: dict[int, list] = {}
+    for a in aggregates:
+        by_hour.setdefault(a.hour, []).append(a)
+    one_at_a_time = judged(
+        live_pipeline(f"sqlite:///{tmp_path / 'a.db'}"), [by_hour[h] for h in sorted(by_hour)]
+    )
+    runs = []
+    scan_run = Pipeline._scan_run
+
+    def counted(self: Pipeline, first: int, last: int, regions: set[str]) -> None:
+        runs.append((last - first) // 3_600_000 + 1)
+        scan_run(self, first, last, regions)
+
+    monkeypatch.setattr(Pipeline, "_scan_run", counted)
+    backlog = judged(live_pipeline(f"sqlite:///{tmp_path / 'b.db'}"), [aggregates])
+    assert max(runs) == 24  # the backlog went in runs of a day
+    assert one_at_a_time[0] and one_at_a_time[1]
+    assert backlog == one_at_a_time
