@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from alerts.notify.settings import Links
+from alerts.outcomes import said
 from alerts.zones import zone_of
 from detectors.timeaxis import HOUR_MS, to_iso
 
@@ -168,6 +169,7 @@ def text(p: dict[str, Any]) -> str:
         f"Metric: {p['metric']} ({p['detector']})",
         evidence,
         *([f"Inspect first: {'; '.join(p['sites'])}"] if p.get("sites") else []),
+        *([f"Outcome: {said(p['outcome'], p.get('cause'))}"] if p.get("outcome") else []),
         f"Why: {p['explanation']}",
         f"Action: {p.get('action') or ACTIONS['service_coordinator']}",
         *([f"Runbook: {p['runbook_url']}"] if p.get("runbook_url") else []),

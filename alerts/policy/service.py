@@ -171,7 +171,11 @@ class AlertService:
                     )
             elif isinstance(action, TicketRecovered):
                 ticket = self.store.mark_recovered(
-                    action.ticket_key, now, action.resolve, self._cleared(action)
+                    action.ticket_key,
+                    now,
+                    action.resolve,
+                    self._cleared(action),
+                    self.settings.auto_resolve_outcome.value,
                 )
                 if ticket is not None:
                     self.stats.recovered += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.findings import Severity
+from alerts.outcomes import Outcome
 from alerts.taxonomy import Department
 from alerts.tickets.sla import SlaPolicy
 from detectors.timeaxis import HOUR_MS
@@ -42,6 +43,8 @@ class AlertSettings(BaseModel):
     clear_after_hours: int = Field(default=12, ge=1, le=24 * 14)
     cooldown_hours: int = Field(default=24, ge=0, le=24 * 30)
     auto_resolve: bool = False
+    # what an automatically resolved ticket is recorded as (a person resolving says it)
+    auto_resolve_outcome: Outcome = Outcome.NO_ACTION_NEEDED
     # category (or "kpi", "total") -> department; unlisted keys follow the taxonomy's
     # departments (the config checks the keys against its taxonomy)
     routing: dict[str, Department] = Field(default_factory=dict)

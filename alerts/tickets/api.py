@@ -31,6 +31,7 @@ from alerts.findings import Severity
 from alerts.notify.messages import grafana_link
 from alerts.notify.outbox import retry_dead, wall_ms
 from alerts.notify.settings import Links
+from alerts.outcomes import Cause, Outcome
 from alerts.taxonomy import Department
 from alerts.tickets import page
 from alerts.tickets.lifecycle import Action, Refused, TicketState
@@ -164,6 +165,9 @@ class ActionIn(BaseModel):
     comment: Annotated[
         str, Field(default="", max_length=4000, pattern=NO_NUL), AfterValidator(clean_text)
     ] = ""
+    # resolve: what the ticket turned out to be (required), and a confirmed fault's cause
+    outcome: Outcome | None = None
+    cause: Cause | None = None
 
     model_config = ConfigDict(extra="forbid")
 
@@ -422,7 +426,13 @@ def create_api(
     ) -> TicketOut | JSONResponse:
         """Acknowledge (you become the owner), start, comment, resolve, close or reopen."""
         result = store.transition(
-            ticket_id, action.value, who, body.comment if body else "", clock()
+            ticket_id,
+            action.value,
+            who,
+            body.comment if body else "",
+            clock(),
+            body.outcome.value if body and body.outcome else None,
+            body.cause.value if body and body.cause else None,
         )
         if isinstance(result, Refused):
             if result.state == "missing":

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from alerts.outcomes import outcome_problem
+
 
 class TicketState(StrEnum):
     """Where a ticket is in its life; ACTIVE_STATES hold the fingerprint."""
@@ -70,8 +72,16 @@ class Move:
     owner: str | None
 
 
-def decide(action: Action, state: str, owner: str | None, actor: str) -> Move | Refused:
-    """Pure: may ``actor`` do ``action`` on a ticket in ``state`` owned by ``owner``?"""
+def decide(
+    action: Action,
+    state: str,
+    owner: str | None,
+    actor: str,
+    outcome: str | None = None,
+    cause: str | None = None,
+) -> Move | Refused:
+    """Pure: may ``actor`` do ``action`` on a ticket in ``state`` owned by ``owner``? A
+    resolution says what the ticket turned out to be (``outcome``, a fault's ``cause``)."""
     allowed, target = MOVES[action]
     current = TicketState(state)
     if current not in allowed:
@@ -88,5 +98,9 @@ def decide(action: Action, state: str, owner: str | None, actor: str) -> Move | 
             f"{owner} owns this ticket (first responder); "
             f"{actor} may comment but not {action.value}",
         )
+    if action is Action.RESOLVE:
+        problem = outcome_problem(outcome, cause)
+        if problem is not None:
+            return Refused(action, state, problem)
     new_owner = None if action is Action.REOPEN else owner
     return Move(action, current, target or current, new_owner)

@@ -45,6 +45,9 @@ class Ticket(Base):
     window_start: Mapped[int | None] = mapped_column(BigInteger)
     # the sites to inspect first, as a JSON list (alerts.tickets.view.encode_sites)
     sites: Mapped[str | None] = mapped_column(Text)
+    # what a resolved ticket turned out to be (alerts.outcomes); None while open
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    cause: Mapped[str | None] = mapped_column(String(32))
     last_fired_hour: Mapped[int] = mapped_column(BigInteger)
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
     opened_at: Mapped[int] = mapped_column(BigInteger)

@@ -13,6 +13,7 @@ from html import escape
 from typing import Any
 
 from alerts.notify.messages import figures, judged_hours, local
+from alerts.outcomes import said
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
@@ -97,6 +98,7 @@ def fragment(p: dict[str, Any], events: list[dict[str, Any]]) -> str:
         ("Metric", f"{p['metric']} ({p['detector']})"),
         ("Observed", figures(p)),
         *([("Inspect first", "; ".join(p["sites"]))] if p.get("sites") else []),
+        *([("Outcome", said(p["outcome"], p.get("cause")))] if p.get("outcome") else []),
         ("Why", p["explanation"]),
         ("First fired", local(p, "first_hour")),
         ("Last fired", local(p, "last_fired_hour")),

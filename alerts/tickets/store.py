@@ -22,6 +22,7 @@ from alerts.database import make_engine, upgrade
 from alerts.findings import Severity, SpecFinding
 from alerts.notify.outbox import enqueue, wall_ms
 from alerts.notify.settings import NotificationSettings
+from alerts.outcomes import Outcome, said
 from alerts.taxonomy import category_of, department_for
 from alerts.tickets.lifecycle import ACTIVE_STATES, Action, Move, Refused, TicketState, decide
 from alerts.tickets.models import Ticket, TicketEvent
@@ -225,8 +226,15 @@ class TicketStore:
             return None
 
     def mark_recovered(
-        self, key: str, now: int, resolve: bool, comment: str = "anomaly cleared"
+        self,
+        key: str,
+        now: int,
+        resolve: bool,
+        comment: str = "anomaly cleared",
+        outcome: str = Outcome.NO_ACTION_NEEDED.value,
     ) -> TicketView | None:
+        """The anomaly cleared; with ``resolve`` (the policy's auto_resolve) the ticket is
+        resolved too, with ``outcome`` (the config's ``auto_resolve_outcome``)."""
         with self.session() as s:
             ticket = s.scalar(select(Ticket).where(Ticket.key == key))
             if ticket is None or ticket.recovered_at is not None:
@@ -237,6 +245,8 @@ class TicketStore:
             if resolve and ticket.state in ACTIVE_STATES:
                 ticket.state = TicketState.RESOLVED.value
                 ticket.active_fingerprint = None
+                ticket.outcome = outcome
+                comment = f"{comment}; outcome: {said(outcome, None)}"
             self._audit(
                 s,
                 ticket,
@@ -252,7 +262,14 @@ class TicketStore:
             return TicketView.of(ticket)
 
     def transition(
-        self, ticket_id: int, action: str, actor: str, comment: str, now: int
+        self,
+        ticket_id: int,
+        action: str,
+        actor: str,
+        comment: str,
+        now: int,
+        outcome: str | None = None,
+        cause: str | None = None,
     ) -> TicketView | Refused:
         """Apply a person's action, or refuse it with the reason.
 
@@ -261,7 +278,7 @@ class TicketStore:
         responder owns the ticket) and the other is refused, never told they own it too.
         """
         try:
-            return self._transition(ticket_id, Action(action), actor, comment, now)
+            return self._transition(ticket_id, Action(action), actor, comment, now, outcome, cause)
         except IntegrityError:  # reopening while another ticket holds the series
             current = self.get(ticket_id)
             return Refused(
@@ -272,13 +289,20 @@ class TicketStore:
             )
 
     def _transition(
-        self, ticket_id: int, action: Action, actor: str, comment: str, now: int
+        self,
+        ticket_id: int,
+        action: Action,
+        actor: str,
+        comment: str,
+        now: int,
+        outcome: str | None,
+        cause: str | None,
     ) -> TicketView | Refused:
         with self.session() as s:
             ticket = s.get(Ticket, ticket_id)
             if ticket is None:
                 return Refused(action, "missing", f"no ticket {ticket_id}")
-            verdict = decide(action, ticket.state, ticket.owner, actor)
+            verdict = decide(action, ticket.state, ticket.owner, actor, outcome, cause)
             if not isinstance(verdict, Move):
                 return verdict
             before, owner = ticket.state, ticket.owner
@@ -289,6 +313,11 @@ class TicketStore:
                 "updated_at": now,
                 "active_fingerprint": ticket.fingerprint if to_state in ACTIVE_STATES else None,
             }
+            if verdict.action is Action.RESOLVE:
+                values |= {"outcome": outcome, "cause": cause}
+                comment = f"outcome: {said(outcome, cause)}" + (f"; {comment}" if comment else "")
+            elif verdict.action is Action.REOPEN:
+                values |= {"outcome": None, "cause": None}  # it is open again: no verdict
             if to_state is TicketState.OPEN and verdict.action is Action.REOPEN:
                 # reopened: the clocks start again
                 due = due_times(now, self.sla_for(ticket.severity))

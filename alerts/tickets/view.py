@@ -80,6 +80,8 @@ class TicketView:
     spec_id: str = ""  # the detector spec that opened it (its runbook, its parameters)
     window_start: int | None = None  # the first hour its latest finding judged
     sites: tuple[str, ...] = ()  # to inspect first: "site (kpi now, usually x)"
+    outcome: str | None = None  # once resolved: confirmed_fault, false_alarm, ...
+    cause: str | None = None  # a confirmed fault's
 
     @classmethod
     def of(cls, t: Ticket) -> TicketView:

@@ -98,6 +98,7 @@ def tickets_show(
     import orjson
 
     from alerts.notify.messages import figures, judged_hours
+    from alerts.outcomes import said
     from alerts.zones import local_iso
 
     store = open_store(db, must_exist=True)
@@ -122,6 +123,7 @@ def tickets_show(
         + (f", owner {ticket.owner}" if ticket.owner else ""),
         f"  observed  {figures(t)}",
         *([f"  sites     {'; '.join(ticket.sites)}"] if ticket.sites else []),
+        *([f"  outcome   {said(ticket.outcome, ticket.cause)}"] if ticket.outcome else []),
         f"  why       {ticket.explanation}",
         f"  fired     {when(ticket.first_hour)} .. {when(ticket.last_fired_hour)}"
         f" ({ticket.occurrences} finding(s))",
@@ -141,7 +143,15 @@ def tickets_show(
     out.print("\n".join(lines), markup=False, highlight=False, overflow="fold")
 
 
-def _act(action: str, ticket_id: int, actor: str, comment: str, db: str | None) -> None:
+def _act(
+    action: str,
+    ticket_id: int,
+    actor: str,
+    comment: str,
+    db: str | None,
+    outcome: str | None = None,
+    cause: str | None = None,
+) -> None:
     """One lifecycle step, as the API does it: audited, and told to the channels the
     config routes it to ($YUJING_CONFIG), delivered right away."""
     import time
@@ -153,7 +163,7 @@ def _act(action: str, ticket_id: int, actor: str, comment: str, db: str | None) 
     store = open_store(db, must_exist=True)
     store.notifications = config.notifications  # type: ignore[attr-defined]
     result = store.transition(  # type: ignore[attr-defined]
-        ticket_id, action, actor, comment, int(time.time() * 1000)
+        ticket_id, action, actor, comment, int(time.time() * 1000), outcome, cause
     )
     if isinstance(result, Refused):
         err.print(f"refused: {result.reason}", markup=False)
@@ -172,7 +182,6 @@ Comment = Annotated[str, typer.Option(help="What was done or found (kept in the 
 STEPS = {
     "ack": ("acknowledge", "Acknowledge: the first responder becomes the owner."),
     "start": ("start", "Start working on it (the owner only)."),
-    "resolve": ("resolve", "Resolve (the owner only)."),
     "close": ("close", "Close the loop after resolution."),
     "reopen": ("reopen", "Reopen: the SLA clocks start again."),
 }
@@ -188,6 +197,31 @@ def _step(action: str, help_text: str) -> Callable[..., None]:
 
 for _name, (_action, _help) in STEPS.items():
     app.command(_name)(_step(_action, _help))
+
+
+@app.command("resolve")
+def tickets_resolve(
+    ticket_id: int,
+    actor: ActorOpt,
+    outcome: Annotated[
+        str,
+        typer.Option(
+            help="What it turned out to be: confirmed_fault, false_alarm, duplicate, "
+            "no_action_needed."
+        ),
+    ],
+    cause: Annotated[
+        str | None,
+        typer.Option(
+            help="A confirmed fault's cause: site_hardware, capacity, transmission, "
+            "billing_run, field_service_backlog, other."
+        ),
+    ] = None,
+    comment: Comment = "",
+    db: DbOpt = None,
+) -> None:
+    """Resolve (the owner only), saying what the ticket turned out to be."""
+    _act("resolve", ticket_id, actor, comment, db, outcome, cause)
 
 
 @app.command("comment")

@@ -44,7 +44,10 @@ def test_every_transition_through_the_api(store, client):
         ("acknowledge", "acknowledged"),
     ]
     for action, state in steps:
-        r = client.post(f"{path}/{action}", json={"comment": f"{action} note"}, headers=as_(ALICE))
+        body = {"comment": f"{action} note"}
+        if action == "resolve":
+            body |= {"outcome": "confirmed_fault", "cause": "transmission"}
+        r = client.post(f"{path}/{action}", json=body, headers=as_(ALICE))
         assert r.status_code == 200, r.text
         assert r.json()["state"] == state
     detail = client.get(path, headers=as_(BOB)).json()
@@ -64,9 +67,22 @@ def test_every_transition_through_the_api(store, client):
 
 def test_forbidden_transitions_answer_409_with_the_reason(store, client):
     tid = open_ticket(store)
-    for action in ("acknowledge", "resolve", "close"):
-        assert client.post(f"/api/v1/tickets/{tid}/{action}", headers=as_(ALICE)).status_code == 200
+    client.post(f"/api/v1/tickets/{tid}/acknowledge", headers=as_(ALICE))
     r = client.post(f"/api/v1/tickets/{tid}/resolve", headers=as_(ALICE))
+    assert r.status_code == 409 and "resolving needs an outcome" in r.json()["detail"]
+    r = client.post(
+        f"/api/v1/tickets/{tid}/resolve", json={"outcome": "tuesday"}, headers=as_(ALICE)
+    )
+    assert r.status_code == 422  # not an outcome: the schema says which are
+    for action, body in (("resolve", {"outcome": "false_alarm"}), ("close", None)):
+        r = client.post(f"/api/v1/tickets/{tid}/{action}", json=body, headers=as_(ALICE))
+        assert r.status_code == 200, r.text
+    assert client.get(f"/api/v1/tickets/{tid}", headers=as_(BOB)).json()["outcome"] == (
+        "false_alarm"
+    )
+    r = client.post(
+        f"/api/v1/tickets/{tid}/resolve", json={"outcome": "false_alarm"}, headers=as_(ALICE)
+    )
     assert r.status_code == 409
     assert r.json() == {
         "detail": "cannot resolve a ticket that is closed (allowed from: "

@@ -411,7 +411,16 @@ def test_the_command_line_works_a_ticket_and_on_call_hears_of_it(tmp_path, hook,
         ("ack", str(ticket.id), "--as", "li.wei"),
         ("start", str(ticket.id), "--as", "li.wei"),
         ("comment", str(ticket.id), "--as", "li.wei", "--comment", "site 12 card swapped"),
-        ("resolve", str(ticket.id), "--as", "li.wei"),
+        (
+            "resolve",
+            str(ticket.id),
+            "--as",
+            "li.wei",
+            "--outcome",
+            "confirmed_fault",
+            "--cause",
+            "site_hardware",
+        ),
         ("close", str(ticket.id), "--as", "li.wei"),
         ("reopen", str(ticket.id), "--as", "zhang.min", "--comment", "back again"),
     ]
@@ -422,7 +431,7 @@ def test_the_command_line_works_a_ticket_and_on_call_hears_of_it(tmp_path, hook,
     events = [r.json()["event"] for r in hook.received]
     assert events == ["acknowledged", "started", "commented", "resolved", "closed", "reopened"]
     assert hook.received[2].json()["comment"] == "site 12 card swapped"
-    refused = tickets("resolve", str(ticket.id), "--as", "someone.else")
+    refused = tickets("resolve", str(ticket.id), "--as", "someone.else", "--outcome", "false_alarm")
     assert refused.returncode == 3 and "refused" in refused.stderr
     shown = tickets("show", str(ticket.id))
     assert "li.wei comment: site 12 card swapped" in shown.stdout

@@ -65,12 +65,13 @@ def test_mixed_parallel_transitions_keep_every_invariant(db_url):
             partial(
                 store.transition,
                 rng.choice(tickets).id,
-                rng.choice(actions),
+                action,
                 rng.choice(PEOPLE),
                 f"round {round_}",
                 T0 + round_,
+                "false_alarm" if action == "resolve" else None,
             )
-            for _ in range(40)
+            for action in (rng.choice(actions) for _ in range(40))
         ]
         in_parallel(calls)
     with store.session() as s:

@@ -17,6 +17,11 @@ def store(db_url):
     s.close()
 
 
+def said(action: str) -> dict[str, str]:
+    """What a person resolving says: the outcome (here a confirmed fault and its cause)."""
+    return {"outcome": "confirmed_fault", "cause": "site_hardware"} if action == "resolve" else {}
+
+
 def open_ticket(store, now=T0):
     ticket, created = store.open("k1", "fp1", finding(T0), now)
     assert created
@@ -36,7 +41,7 @@ def test_full_life_cycle_with_audit(store):
     ]
     states = []
     for k, (action, actor) in enumerate(steps):
-        result = store.transition(t.id, action, actor, f"step {k}", T0 + k * MIN)
+        result = store.transition(t.id, action, actor, f"step {k}", T0 + k * MIN, **said(action))
         assert not isinstance(result, Refused), result
         states.append(result.state)
     assert states == [
@@ -76,9 +81,9 @@ def test_first_responder_owns_the_ticket(store):
 def test_forbidden_transitions_are_refused_with_a_reason(store, setup, action):
     t = open_ticket(store)
     for step, actor in setup:
-        store.transition(t.id, step, actor, "", T0)
+        store.transition(t.id, step, actor, "", T0, **said(step))
     before = store.get(t.id).state
-    refused = store.transition(t.id, action, "a", "", T0)
+    refused = store.transition(t.id, action, "a", "", T0, **said(action))
     assert isinstance(refused, Refused) and f"cannot {action}" in refused.reason
     assert store.get(t.id).state == before
 
@@ -116,7 +121,9 @@ def test_a_person_resolving_starts_the_cooldown(tmp_path, sqlite_url):
     run_hours(svc, T0, 2, firing_hours={0, 1})
     (t,) = store.all()
     store.transition(t.id, "acknowledge", "li.wei", "", T0 + 2 * HOUR)
-    store.transition(t.id, "resolve", "li.wei", "replaced the card", T0 + 3 * HOUR)
+    store.transition(
+        t.id, "resolve", "li.wei", "replaced the card", T0 + 3 * HOUR, **said("resolve")
+    )
     run_hours(svc, T0 + 3 * HOUR, 10, firing_hours=set(range(10)))  # within cooldown
     assert len(store.all()) == 1 and svc.stats.suppressed >= 9
     run_hours(svc, T0 + 40 * HOUR, 1, firing_hours={0})  # after cooldown: a new ticket
@@ -141,7 +148,9 @@ def test_a_restarted_worker_keeps_the_cooldown(tmp_path, resolved_by, sqlite_url
     (t,) = store.all()
     if resolved_by == "person":
         store.transition(t.id, "acknowledge", "li.wei", "", T0 + 2 * HOUR)
-        store.transition(t.id, "resolve", "li.wei", "replaced the card", T0 + 3 * HOUR)
+        store.transition(
+            t.id, "resolve", "li.wei", "replaced the card", T0 + 3 * HOUR, **said("resolve")
+        )
     assert store.get(t.id).state == "resolved"
 
     restarted = AlertService(store=store, notifier=MemoryNotifier(), settings=settings)
@@ -149,3 +158,40 @@ def test_a_restarted_worker_keeps_the_cooldown(tmp_path, resolved_by, sqlite_url
     assert len(store.all()) == 1 and restarted.stats.suppressed == 5
     run_hours(restarted, T0 + 40 * HOUR, 1, firing_hours={0})  # cooldown over
     assert len(store.all()) == 2
+
+
+def test_resolving_says_what_the_ticket_turned_out_to_be(store):
+    t = open_ticket(store)
+    store.transition(t.id, "acknowledge", "li.wei", "", T0)
+    for outcome, cause, why in (
+        (None, None, "resolving needs an outcome: one of confirmed_fault, false_alarm"),
+        ("confirmed_fault", None, "a confirmed fault needs its cause: one of site_hardware"),
+        ("bogus", None, "unknown outcome 'bogus'"),
+        ("false_alarm", "capacity", "a cause belongs to a confirmed fault"),
+    ):
+        refused = store.transition(t.id, "resolve", "li.wei", "", T0, outcome, cause)
+        assert isinstance(refused, Refused) and why in refused.reason, refused
+    done = store.transition(t.id, "resolve", "li.wei", "swapped", T0 + MIN, "confirmed_fault",
+                            "capacity")  # fmt: skip
+    assert not isinstance(done, Refused)
+    assert (done.state, done.outcome, done.cause) == ("resolved", "confirmed_fault", "capacity")
+    assert store.events(t.id)[-1]["comment"] == "outcome: confirmed_fault (capacity); swapped"
+    reopened = store.transition(t.id, "reopen", "zhang.min", "back", T0 + 2 * MIN)
+    assert not isinstance(reopened, Refused) and reopened.outcome is None
+
+
+def test_an_automatic_resolve_records_the_configured_outcome(sqlite_url):
+    from alerts.policy.notifiers import MemoryNotifier
+    from alerts.policy.service import AlertService
+    from alerts.policy.settings import AlertSettings
+    from tests.domain import run_hours
+
+    store = TicketStore(sqlite_url)
+    settings = AlertSettings(
+        clear_after_hours=2, auto_resolve=True, auto_resolve_outcome="false_alarm"
+    )
+    svc = AlertService(store=store, notifier=MemoryNotifier(), settings=settings)
+    run_hours(svc, T0, 6, firing_hours={0, 1})
+    (t,) = store.all()
+    assert (t.state, t.outcome) == ("resolved", "false_alarm")
+    store.close()

@@ -63,6 +63,13 @@ WOW = replace(
 CASES = {
     "threshold-opened": (THRESHOLD, "opened", "yujing", "", "%"),
     "wow-commented": (WOW, "comment", "li.wei", "crew on site <!channel> @ 21:40", ""),
+    "wow-resolved": (
+        replace(WOW, state="resolved", outcome="confirmed_fault", cause="capacity"),
+        "resolve",
+        "li.wei",
+        "outcome: confirmed_fault (capacity); a second carrier on site 3",
+        "",
+    ),
     "wow-recovered": (
         replace(WOW, recovered_at=T0 + 20 * HOUR),
         "recovered",
@@ -123,5 +130,6 @@ def test_the_messages_say_what_on_call_needs():
     assert "now 1,183" in said
     assert "Judged 168 h: 2027-01-08 18:00 +08:00 .. 2027-01-15 17:00 +08:00" in said
     assert "+21%" not in messages.subject(recovered)
+    assert "Outcome: confirmed_fault (capacity)" in messages.text(payload("wow-resolved"))
     slack = messages.slack(payload("wow-commented"))
     assert "<!channel>" not in str(slack)  # a comment cannot ping a channel
