@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -228,3 +229,37 @@ def tickets_resolve(
 def tickets_comment(ticket_id: int, actor: ActorOpt, comment: Comment, db: DbOpt = None) -> None:
     """Add a note: the first feedback stops the 24-hour clock."""
     _act("comment", ticket_id, actor, comment, db)
+
+
+@app.command("export-labels")
+def tickets_export_labels(
+    month: Annotated[str, typer.Option(help="YYYY-MM, in the operator's zone.")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write here (default: stdout).")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """A month's outcomes as labels for `backtest --labels`: confirmed faults as incidents,
+    false alarms listed beside them."""
+    import orjson
+
+    from monitor.lab.labels import labels_from_outcomes, month_span
+
+    config = operator_config()
+    try:
+        start, end = month_span(month, config.zone)
+    except ValueError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
+    tickets = open_store(db, must_exist=True).all()  # type: ignore[attr-defined]
+    doc = labels_from_outcomes(tickets, start, end)
+    text = orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if out_file is None:
+        sys.stdout.write(text)
+        return
+    out_file.write_text(text)
+    err.print(
+        f"{len(doc['incidents'])} confirmed fault(s), {len(doc['false_alarms'])} false "  # type: ignore[arg-type]
+        f"alarm(s) of {month} in {out_file}: yujing backtest --labels {out_file} ...",
+        markup=False,
+    )

@@ -14,11 +14,13 @@ ISO 8601; without a zone they are UTC (``2014-11-02 09:00:00.000000`` as NAB wri
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 import orjson
 
+from alerts.outcomes import Outcome
+from alerts.tickets.view import TicketView
 from detectors.timeaxis import HOUR_MS, from_iso
 from monitor.lab.simulate_events import Label
 
@@ -87,3 +89,46 @@ def parse_time(value: object) -> int:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return from_iso(parsed.isoformat())
+
+
+def month_span(month: str, zone: tzinfo) -> tuple[int, int]:
+    """``2026-10`` in the operator's zone as [start, end) epoch ms; ValueError otherwise."""
+    try:
+        first = datetime.strptime(month, "%Y-%m").replace(tzinfo=zone)
+    except ValueError as exc:
+        raise ValueError(f"month {month!r}: expected YYYY-MM") from exc
+    after = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
+    return int(first.timestamp() * 1000), int(after.timestamp() * 1000)
+
+
+def labels_from_outcomes(tickets: list[TicketView], start: int, end: int) -> dict[str, object]:
+    """What people found, as labels for ``backtest --labels``: each confirmed fault first
+    fired in [start, end) is an incident on its series over the hours it fired; false
+    alarms are listed beside them (the scorer counts any ticket outside an incident as a
+    false alarm; the list says which ones people called false)."""
+    in_month = [t for t in tickets if start <= t.first_hour < end]
+    incidents = [
+        Label(
+            id=f"ticket-{t.id}",
+            kind=t.cause or "confirmed_fault",
+            region=t.region,
+            metric=t.metric,
+            start=t.first_hour,
+            end=t.last_fired_hour + HOUR_MS - 1,
+        ).to_json()
+        for t in in_month
+        if t.outcome == Outcome.CONFIRMED_FAULT
+    ]
+    false_alarms = [
+        {
+            "ticket": t.id,
+            "region": t.region,
+            "metric": t.metric,
+            "detector": t.detector,
+            "spec_id": t.spec_id,
+            "first_hour": t.first_hour,
+        }
+        for t in in_month
+        if t.outcome == Outcome.FALSE_ALARM
+    ]
+    return {"incidents": incidents, "false_alarms": false_alarms}

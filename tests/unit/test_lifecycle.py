@@ -195,3 +195,49 @@ def test_an_automatic_resolve_records_the_configured_outcome(sqlite_url):
     (t,) = store.all()
     assert (t.state, t.outcome) == ("resolved", "false_alarm")
     store.close()
+
+
+def test_a_months_outcomes_become_backtest_labels(tmp_path):
+    """Confirmed faults are incidents on their series over the hours they fired; false
+    alarms are listed; other months and other outcomes are left out."""
+    import os
+    import subprocess
+    import sys
+
+    import orjson
+
+    from monitor.lab.labels import read_any
+
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    store = TicketStore(url)
+    # T0 is 2027-01-15 16:00 +08:00
+    verdicts = [("r1", "confirmed_fault", "capacity"), ("r2", "false_alarm", None),
+                ("r3", "duplicate", None), ("r4", None, None)]  # fmt: skip
+    for k, (region, outcome, cause) in enumerate(verdicts):
+        t, _ = store.open(f"k{k}", f"fp{k}", finding(T0, region=region), T0)
+        store.record_finding(f"k{k}", finding(T0 + 2 * HOUR, region=region), T0, False)
+        if outcome:
+            store.transition(t.id, "acknowledge", "li.wei", "", T0)
+            store.transition(t.id, "resolve", "li.wei", "", T0, outcome, cause)
+    store.close()
+
+    def export(month: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "monitor.cli", "tickets", "export-labels", "--month", month,
+             "--db", url, "--out", str(tmp_path / f"{month}.json")],
+            capture_output=True, text=True, timeout=120, check=False, env={**os.environ},
+        )  # fmt: skip
+
+    done = export("2027-01")
+    assert done.returncode == 0, done.stderr
+    assert "1 confirmed fault(s), 1 false alarm(s) of 2027-01" in done.stderr
+    doc = orjson.loads((tmp_path / "2027-01.json").read_bytes())
+    assert [a["region"] for a in doc["false_alarms"]] == ["r2"]
+    (label,) = read_any(tmp_path / "2027-01.json")
+    assert (label.region, label.kind, label.start, label.end) == (
+        "r1", "capacity", T0, T0 + 3 * HOUR - 1,
+    )  # fmt: skip
+    assert export("2026-12").returncode == 0
+    assert orjson.loads((tmp_path / "2026-12.json").read_bytes())["incidents"] == []
+    bad = export("October")
+    assert bad.returncode == 2 and "expected YYYY-MM" in bad.stderr
