@@ -48,3 +48,13 @@ def local_iso(epoch_ms: int, zone: tzinfo) -> str:
         .astimezone(zone)
         .isoformat(timespec="minutes")
     )
+
+
+def month_span(month: str, zone: tzinfo) -> tuple[int, int]:
+    """``2026-10`` in the operator's zone as [start, end) epoch ms; ValueError otherwise."""
+    try:
+        first = datetime.strptime(month, "%Y-%m").replace(tzinfo=zone)
+    except ValueError as exc:
+        raise ValueError(f"month {month!r}: expected YYYY-MM") from exc
+    after = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
+    return int(first.timestamp() * 1000), int(after.timestamp() * 1000)

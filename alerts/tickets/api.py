@@ -35,8 +35,10 @@ from alerts.outcomes import Cause, Outcome
 from alerts.taxonomy import Department
 from alerts.tickets import page
 from alerts.tickets.lifecycle import Action, Refused, TicketState
+from alerts.tickets.review import monthly_review
 from alerts.tickets.store import TicketStore
 from alerts.tickets.view import TicketView
+from alerts.zones import month_span, zone_of
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it as input, not as a 500
@@ -369,6 +371,25 @@ def create_api(
         return HTMLResponse(
             page.fragment(shown, store.events(ticket_id)), headers=page.SECURITY_HEADERS
         )
+
+    @app.get(
+        "/api/v1/reports/monthly",
+        responses={**UNAUTHORIZED, 422: {"model": Problem, "description": "not a month"}},
+    )
+    def monthly_report(
+        _who: Annotated[str | None, Depends(reader)],
+        month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")],
+        regions: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    ) -> dict[str, Any]:
+        """The monthly review's figures (SLA compliance, recurrence, alert quality) of the
+        tickets first fired in ``month``, in the operator's zone, judged now."""
+        try:
+            start, end = month_span(month, zone_of(timezone))
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        tickets = [t for t in store.all() if start <= t.first_hour < end]
+        events = {t.id: store.events(t.id) for t in tickets}
+        return monthly_review(tickets, events, start, end, clock(), regions)
 
     @app.get("/api/v1/tickets", response_model=TicketPage, responses=UNAUTHORIZED)
     def list_tickets(

@@ -19,6 +19,7 @@ TIME_FIELDS = frozenset(
         "resolve_by",
         "recovered_at",
         "window_start",
+        "first_feedback_at",
     }
 )
 JSON_NAMES = {
@@ -82,6 +83,7 @@ class TicketView:
     sites: tuple[str, ...] = ()  # to inspect first: "site (kpi now, usually x)"
     outcome: str | None = None  # once resolved: confirmed_fault, false_alarm, ...
     cause: str | None = None  # a confirmed fault's
+    first_feedback_at: int | None = None  # the owner's first word (stops the 24 h clock)
 
     @classmethod
     def of(cls, t: Ticket) -> TicketView:

@@ -16,6 +16,7 @@ from monitor.cli import (
     outbox,
     receive,
     replay,
+    report,
     tickets,
 )
 
@@ -53,6 +54,7 @@ app.add_typer(kafka.topics, name="topics")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(importing.app, name="import")
+app.add_typer(report.app, name="report")
 
 
 def main() -> None:

@@ -225,16 +225,44 @@ def demo(
     embedded = build(cfg, f"sqlite:///{out_dir / 'tickets.db'}", out_dir)  # type: ignore[arg-type]
     _progress_run(embedded, events, n, quiet=json)
     card = score(read_labels(labels_path), embedded.tickets.all())
+    if not json:
+        _print_report(embedded, card)  # the tickets as detection left them
+    review = _monthly_review(embedded, card, out_dir, regions)
     if json:
-        sys.stdout.write(orjson.dumps(card.to_json(), option=orjson.OPT_INDENT_2).decode())
+        doc = card.to_json() | {"review": str(review)}
+        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
         sys.stdout.write("\n")
         return
-    _print_report(embedded, card)
     err.print(
         f"tickets kept in {out_dir / 'tickets.db'}: yujing tickets list --db "
         f"sqlite:///{out_dir / 'tickets.db'}",
         markup=False,
     )
+    err.print(
+        f"the month's review (a simulated on-call worked the tickets): {review}", markup=False
+    )
+
+
+def _monthly_review(run: EmbeddedRun, card: Scorecard, out_dir: Path, regions: int) -> Path:
+    """A simulated on-call works the tickets, then the review of the month most of them
+    fired in is written beside them, judged once that work is done."""
+    from collections import Counter
+
+    from alerts.zones import local_iso
+    from monitor.lab.on_call import work_tickets
+    from monitor.reports.monthly import render, review_of
+
+    store, zone = run.tickets, run.pipeline.config.zone
+    work_tickets(store, card)
+    tickets = store.all()
+    last = run.pipeline.stats.last_judged_hour or 0
+    months = Counter(local_iso(t.first_hour, zone)[:7] for t in tickets)
+    month = months.most_common(1)[0][0] if months else local_iso(last, zone)[:7]
+    done = max((int(e["at"]) for t in tickets for e in store.events(t.id)), default=0)
+    review = review_of(store, month, zone, max(last + 3_600_000, done), regions)
+    path = out_dir / f"review-{month}.html"
+    path.write_text(render(review, f"Yujing monthly review {month} (simulated)", zone))
+    return path
 
 
 def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:

@@ -243,7 +243,8 @@ def tickets_export_labels(
     false alarms listed beside them."""
     import orjson
 
-    from monitor.lab.labels import labels_from_outcomes, month_span
+    from alerts.zones import month_span
+    from monitor.lab.labels import labels_from_outcomes
 
     config = operator_config()
     try:

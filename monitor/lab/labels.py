@@ -14,7 +14,7 @@ ISO 8601; without a zone they are UTC (``2014-11-02 09:00:00.000000`` as NAB wri
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -89,16 +89,6 @@ def parse_time(value: object) -> int:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return from_iso(parsed.isoformat())
-
-
-def month_span(month: str, zone: tzinfo) -> tuple[int, int]:
-    """``2026-10`` in the operator's zone as [start, end) epoch ms; ValueError otherwise."""
-    try:
-        first = datetime.strptime(month, "%Y-%m").replace(tzinfo=zone)
-    except ValueError as exc:
-        raise ValueError(f"month {month!r}: expected YYYY-MM") from exc
-    after = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
-    return int(first.timestamp() * 1000), int(after.timestamp() * 1000)
 
 
 def labels_from_outcomes(tickets: list[TicketView], start: int, end: int) -> dict[str, object]:

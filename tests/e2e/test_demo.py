@@ -38,6 +38,11 @@ def test_demo_catches_every_incident_with_one_ticket_each(tmp_path):
     assert len(card["false_alarms"]) <= 1, card["false_alarms"]
     assert card["tickets"] == len(card["incidents"]) + len(card["false_alarms"])
     assert (tmp_path / "notifications.jsonl").read_bytes().count(b'"opened"') == card["tickets"]
+    # the month's review, after a simulated on-call worked the tickets
+    review = (tmp_path / "review-2026-10.html").read_text()
+    assert card["review"] == str(tmp_path / "review-2026-10.html")
+    assert "Yujing monthly review 2026-10 (simulated)" in review
+    assert "confirmed_fault" in review and "false alarms per region-week" in review
     # the failing site is named: the simulator degrades the region's first site
     from alerts.tickets.store import TicketStore
 

@@ -185,6 +185,7 @@ def test_openapi_describes_the_api(client):
         "/api/v1/tickets/{ticket_id}/page",
         "/api/v1/tickets/{ticket_id}/{action}",
         "/api/v1/outbox/retry",
+        "/api/v1/reports/monthly",
     }
     post = spec["paths"]["/api/v1/tickets/{ticket_id}/{action}"]["post"]
     assert {"200", "401", "404", "409"} <= set(post["responses"])
@@ -218,3 +219,23 @@ def test_token_lines_name_the_role():
     assert auth.role_of("li.wei") is Role.OPERATOR and auth.role_of("boss") is Role.ADMIN
     with pytest.raises(ValueError, match="viewer, operator or admin"):
         TokenAuth.parse("x:god=0123456789abcdef0")
+
+
+def test_the_monthly_review_as_json(store, client):
+    """The figures of `yujing report monthly`, for tools: tickets first fired in the month
+    (T0 is 2027-01-15 in the default zone, +08:00)."""
+    tid = open_ticket(store)
+    client.post(f"/api/v1/tickets/{tid}/acknowledge", headers=as_(ALICE))
+    body = {"outcome": "confirmed_fault", "cause": "capacity"}
+    assert client.post(f"/api/v1/tickets/{tid}/resolve", json=body, headers=as_(ALICE)).is_success
+    r = client.get("/api/v1/reports/monthly", params={"month": "2027-01"}, headers=as_(BOB))
+    assert r.status_code == 200, r.text
+    review = r.json()
+    assert review["tickets"] == 1
+    assert review["sla"]["by_clock"]["acknowledge"]["met"] == 1
+    assert review["quality"]["by_spec"]["spec"]["precision"] == 1.0
+    empty = client.get("/api/v1/reports/monthly", params={"month": "2026-12"}, headers=as_(BOB))
+    assert empty.json()["tickets"] == 0
+    assert client.get("/api/v1/reports/monthly", params={"month": "2027-13"},
+                      headers=as_(BOB)).status_code == 422  # fmt: skip
+    assert client.get("/api/v1/reports/monthly", params={"month": "2027-01"}).status_code == 401

@@ -1,0 +1,189 @@
+"""The monthly review's figures, from the tickets and their audit trails (pure).
+
+The service policy's complaint review meets once a month: were the clocks kept (respond
+in 15 minutes, first feedback in 24 hours, closed loop in 72), where do problems recur,
+and how good were the alerts. Every figure here is computed once, from tickets first
+fired in the month; the HTML report, the API's JSON and the tests read the same dict.
+A clock is *met* when its step happened by its due time, *breached* when it happened
+late or is still not done past due, *running* when it is not done and not yet due.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from alerts.outcomes import Outcome
+from alerts.tickets.view import TicketView
+from detectors.timeaxis import HOUR_MS, WEEK_HOURS, to_iso
+
+CLOCKS = ("acknowledge", "feedback", "resolve")
+MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class ClockCheck:
+    ticket_id: int
+    clock: str
+    due: int
+    done_at: int | None
+
+    def state(self, now: int) -> str:
+        if self.done_at is not None:
+            return "met" if self.done_at <= self.due else "breached"
+        return "breached" if now > self.due else "running"
+
+    def late_ms(self, now: int) -> int:
+        return max((self.done_at if self.done_at is not None else now) - self.due, 0)
+
+
+def resolved_at(events: Sequence[Mapping[str, Any]]) -> int | None:
+    """When the loop was closed: the first resolution, by a person or automatically."""
+    return next(
+        (
+            int(e["at"])
+            for e in events
+            if e["action"] == "resolve" or (e["action"] == "recovered" and e["to"] == "resolved")
+        ),
+        None,
+    )
+
+
+def acknowledged_at(events: Sequence[Mapping[str, Any]]) -> int | None:
+    return next((int(e["at"]) for e in events if e["action"] == "acknowledge"), None)
+
+
+def clock_checks(ticket: TicketView, events: Sequence[Mapping[str, Any]]) -> list[ClockCheck]:
+    """The three SLA clocks of a ticket and when each step was done (None: not yet)."""
+    return [
+        ClockCheck(ticket.id, "acknowledge", ticket.acknowledge_by, acknowledged_at(events)),
+        ClockCheck(ticket.id, "feedback", ticket.feedback_by, ticket.first_feedback_at),
+        ClockCheck(ticket.id, "resolve", ticket.resolve_by, resolved_at(events)),
+    ]
+
+
+def _spread(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"median": None, "p90": None, "n": 0}
+    arr = np.asarray(values, dtype=float)
+    return {
+        "median": float(np.median(arr)),
+        "p90": float(np.percentile(arr, 90)),
+        "n": len(values),
+    }
+
+
+def _compliance(states: Counter[str]) -> dict[str, Any]:
+    judged = states["met"] + states["breached"]
+    return {
+        "met": states["met"],
+        "breached": states["breached"],
+        "running": states["running"],
+        "compliance": states["met"] / judged if judged else None,
+    }
+
+
+def monthly_review(
+    tickets: Sequence[TicketView],
+    events: Mapping[int, Sequence[Mapping[str, Any]]],
+    start: int,
+    end: int,
+    now: int,
+    regions: int | None = None,
+) -> dict[str, Any]:
+    """The review of tickets first fired in [start, end), judged at ``now``; ``regions``
+    watched (default: the regions with a ticket) for false alarms per region-week."""
+    month = [t for t in tickets if start <= t.first_hour < end]
+    checks = {t.id: clock_checks(t, events.get(t.id, ())) for t in month}
+    by_clock: dict[str, Counter[str]] = {c: Counter() for c in CLOCKS}
+    by_department: dict[str, dict[str, Counter[str]]] = {}
+    breaches = []
+    for t in month:
+        for check in checks[t.id]:
+            state = check.state(now)
+            by_clock[check.clock][state] += 1
+            dept = by_department.setdefault(t.department, {c: Counter() for c in CLOCKS})
+            dept[check.clock][state] += 1
+            if state == "breached":
+                breaches.append(
+                    {
+                        "ticket": t.id,
+                        "region": t.region,
+                        "department": t.department,
+                        "owner": t.owner,
+                        "clock": check.clock,
+                        "due": to_iso(check.due),
+                        "done": None if check.done_at is None else to_iso(check.done_at),
+                        "late_minutes": round(check.late_ms(now) / MINUTE_MS, 1),
+                    }
+                )
+    outcomes = Counter(t.outcome or "unresolved" for t in month)
+    specs: dict[str, Counter[str]] = {}
+    for t in month:
+        specs.setdefault(t.spec_id or t.detector, Counter())[t.outcome or "unresolved"] += 1
+    region_count = regions or len({t.region for t in month}) or 1
+    weeks = (end - start) / (WEEK_HOURS * HOUR_MS)
+    per_region = Counter(t.region for t in month)
+    causes = Counter(
+        (t.region, t.cause) for t in month if t.outcome == Outcome.CONFIRMED_FAULT and t.cause
+    )
+    to_ack = [
+        (at - t.opened_at) / MINUTE_MS
+        for t in month
+        if (at := acknowledged_at(events.get(t.id, ()))) is not None
+    ]
+    to_resolve = [
+        (at - t.opened_at) / HOUR_MS
+        for t in month
+        if (at := resolved_at(events.get(t.id, ()))) is not None
+    ]
+    return {
+        "start": to_iso(start),
+        "end": to_iso(end),
+        "judged_at": to_iso(now),
+        "tickets": len(month),
+        "sla": {
+            "by_clock": {c: _compliance(by_clock[c]) for c in CLOCKS},
+            "by_department": {
+                d: {c: _compliance(states[c]) for c in CLOCKS}
+                for d, states in sorted(by_department.items())
+            },
+            "breaches": sorted(breaches, key=lambda b: (-b["late_minutes"], b["ticket"])),
+        },
+        "counts": {
+            key: dict(Counter(getattr(t, key) for t in month).most_common())
+            for key in ("department", "region", "metric", "detector")
+        },
+        "recurring": {
+            "regions": [{"region": r, "tickets": n} for r, n in per_region.most_common() if n > 1],
+            "region_causes": [
+                {"region": r, "cause": c, "tickets": n} for (r, c), n in causes.most_common()
+            ],
+        },
+        "quality": {
+            "outcomes": dict(outcomes.most_common()),
+            "by_spec": {
+                spec: {
+                    "tickets": sum(c.values()),
+                    "confirmed": c[Outcome.CONFIRMED_FAULT.value],
+                    "false_alarms": c[Outcome.FALSE_ALARM.value],
+                    "precision": (
+                        c[Outcome.CONFIRMED_FAULT.value]
+                        / (c[Outcome.CONFIRMED_FAULT.value] + c[Outcome.FALSE_ALARM.value])
+                        if c[Outcome.CONFIRMED_FAULT.value] + c[Outcome.FALSE_ALARM.value]
+                        else None
+                    ),
+                }
+                for spec, c in sorted(specs.items())
+            },
+            "false_alarms_per_region_week": outcomes[Outcome.FALSE_ALARM.value]
+            / (region_count * weeks),
+            "regions": region_count,
+            "time_to_acknowledge_minutes": _spread(to_ack),
+            "time_to_resolve_hours": _spread(to_resolve),
+        },
+    }

@@ -1,0 +1,1 @@
+"""Reports people open: the monthly review."""

@@ -1,0 +1,90 @@
+"""The monthly review's figures from a month of tickets with known clocks and outcomes."""
+
+from dataclasses import replace
+
+import pytest
+
+from alerts.tickets.review import monthly_review
+from alerts.tickets.store import TicketStore
+from tests.domain import HOUR, MIN, T0, finding
+
+WEEK = 7 * 24 * HOUR
+START, END = T0 - 10 * 24 * HOUR, T0 + 20 * 24 * HOUR  # a 30-day month around T0
+
+
+def ticket(store, key, region, spec, opened, metric="complaints.broadband_lag"):
+    sf = replace(finding(opened, region=region, metric=metric), spec_id=spec)
+    t, created = store.open(key, f"fp-{key}", sf, opened)
+    assert created
+    return t
+
+
+@pytest.fixture
+def month(sqlite_url):
+    store = TicketStore(sqlite_url)
+    # 1: every clock kept, a confirmed fault (site hardware)
+    a = ticket(store, "a", "r1", "lag-wow", T0)
+    store.transition(a.id, "acknowledge", "li.wei", "", T0 + 10 * MIN)
+    store.transition(a.id, "comment", "li.wei", "on site", T0 + 2 * HOUR)
+    store.transition(a.id, "resolve", "li.wei", "", T0 + 30 * HOUR, "confirmed_fault",
+                     "site_hardware")  # fmt: skip
+    # 2: acknowledged 5 min late, first word and resolution late: a false alarm
+    b = ticket(store, "b", "r1", "lag-wow", T0 + 24 * HOUR, metric="complaints.weak_signal")
+    store.transition(b.id, "acknowledge", "zhang.min", "", T0 + 24 * HOUR + 20 * MIN)
+    store.transition(b.id, "resolve", "zhang.min", "", T0 + 104 * HOUR, "false_alarm")
+    # 3: nobody acted; judged 100 hours after it opened, every clock is breached
+    c = ticket(store, "c", "r2", "billing-burst", T0 + 48 * HOUR,
+               metric="complaints.billing_dispute")  # fmt: skip
+    # 4: another month
+    ticket(store, "d", "r3", "lag-wow", START - HOUR)
+    tickets = store.all()
+    events = {t.id: store.events(t.id) for t in tickets}
+    review = monthly_review(tickets, events, START, END, now=T0 + 148 * HOUR, regions=10)
+    yield review, (a.id, b.id, c.id)
+    store.close()
+
+
+def test_sla_compliance_per_clock_and_department_with_every_breach(month):
+    review, (_a, b, c) = month
+    assert review["tickets"] == 3
+    sla = review["sla"]
+    for clock in ("acknowledge", "feedback", "resolve"):
+        assert sla["by_clock"][clock] == {
+            "met": 1, "breached": 2, "running": 0, "compliance": pytest.approx(1 / 3),
+        }  # fmt: skip
+    network = sla["by_department"]["network_maintenance"]
+    assert network["acknowledge"]["compliance"] == 0.5
+    assert sla["by_department"]["billing"]["resolve"]["breached"] == 1
+    late = {(x["ticket"], x["clock"]): x["late_minutes"] for x in sla["breaches"]}
+    assert late == {
+        (b, "acknowledge"): 5.0,
+        (b, "feedback"): 56 * 60.0,  # the resolution was the owner's first word, at +80 h
+        (b, "resolve"): 8 * 60.0,
+        (c, "acknowledge"): 100 * 60.0 - 15,
+        (c, "feedback"): 76 * 60.0,
+        (c, "resolve"): 28 * 60.0,
+    }
+    owners = {x["ticket"]: x["owner"] for x in sla["breaches"]}
+    assert owners == {b: "zhang.min", c: None}
+    assert sla["breaches"][0]["late_minutes"] == 100 * 60.0 - 15  # the worst first
+
+
+def test_counts_recurring_problems_and_alert_quality(month):
+    review, _ = month
+    assert review["counts"]["region"] == {"r1": 2, "r2": 1}
+    assert review["counts"]["department"] == {"network_maintenance": 2, "billing": 1}
+    assert review["recurring"]["regions"] == [{"region": "r1", "tickets": 2}]
+    assert review["recurring"]["region_causes"] == [
+        {"region": "r1", "cause": "site_hardware", "tickets": 1}
+    ]
+    quality = review["quality"]
+    assert quality["outcomes"] == {"confirmed_fault": 1, "false_alarm": 1, "unresolved": 1}
+    assert quality["by_spec"]["lag-wow"] == {
+        "tickets": 2, "confirmed": 1, "false_alarms": 1, "precision": 0.5,
+    }  # fmt: skip
+    assert quality["by_spec"]["billing-burst"]["precision"] is None  # nothing to judge by
+    # one false alarm over 10 regions x 30/7 weeks
+    assert quality["false_alarms_per_region_week"] == pytest.approx(1 / (10 * 30 / 7))
+    assert quality["time_to_acknowledge_minutes"]["median"] == 15.0  # of 10 and 20
+    assert quality["time_to_resolve_hours"]["median"] == 55.0  # of 30 and 80
+    assert quality["time_to_resolve_hours"]["n"] == 2
