@@ -119,6 +119,12 @@ def category_of(metric: str) -> str | None:
     return None
 
 
+def kpi_of(metric: str) -> str | None:
+    """``kpi.packet_loss.mean`` -> packet_loss; complaint metrics have none."""
+    family, _, rest = metric.partition(".")
+    return (rest.rpartition(".")[0] or None) if family == "kpi" else None
+
+
 # the routing table's keys besides the categories
 ROUTING_EXTRA_KEYS = frozenset({"kpi", "total"})
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from alerts.notify.messages import number
 from alerts.notify.outbox import wall_ms
 from alerts.policy.service import AlertService
+from alerts.taxonomy import kpi_of
 from detectors.timeaxis import HOUR_MS, WEEK_HOURS
 from monitor.config.model import MonitorConfig
 from monitor.config.reload import ConfigWatcher
@@ -125,13 +126,12 @@ class Pipeline:
         """The sites a network ticket on ``metric`` names: those whose reading of its KPI
         (of any KPI, for complaints) left their usual standing among the region's sites,
         furthest first, each with the region's median of the hour beside it."""
-        family, _, rest = metric.partition(".")
-        kpis = [rest.rpartition(".")[0]] if family == "kpi" else None
-        units = {k.name: k.unit for k in self.config.vocabulary.kpis}
+        kpi = kpi_of(metric)
+        units = self.config.notifications.units  # the taxonomy's, as messages show them
         return tuple(
             f"{d.site} ({d.kpi} {number(d.now, units.get(d.kpi, ''))}, the region's sites "
             f"{number(d.median, units.get(d.kpi, ''))})"
-            for d in self.site_ledger.departures(region, kpis)
+            for d in self.site_ledger.departures(region, None if kpi is None else [kpi])
         )
 
     def _new_series(self, metrics: list[str]) -> SeriesStore:

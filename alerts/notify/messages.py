@@ -239,9 +239,7 @@ def alertmanager_alert(p: dict[str, Any], at_iso: str) -> dict[str, Any]:
     An active ticket fires until its resolution deadline (72 h), a recovered or ended one
     carries endsAt = now, which resolves it in Alertmanager.
     """
-    ends = (
-        at_iso if p["event"] in ENDED or p["state"] in ("resolved", "closed") else (p["resolve_by"])
-    )
+    ends = at_iso if _ended(p) or p["state"] in ("resolved", "closed") else p["resolve_by"]
     return {
         "labels": {
             "alertname": "YujingInspection",

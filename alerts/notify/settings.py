@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alerts.findings import Severity
-from alerts.taxonomy import Department
+from alerts.taxonomy import Department, kpi_of
 
 NOTIFIABLE_EVENTS = (
     "opened",
@@ -191,8 +191,8 @@ class NotificationSettings(_Model):
 
     def unit_of(self, metric: str) -> str:
         """A KPI metric's unit ("%" for kpi.packet_loss.mean); counts and rates have none."""
-        family, _, rest = metric.partition(".")
-        return self.units.get(rest.rpartition(".")[0], "") if family == "kpi" else ""
+        kpi = kpi_of(metric)
+        return "" if kpi is None else self.units.get(kpi, "")
 
     # routes naming undefined channels are reported by the config's semantic checks,
     # with the line of the channel name

@@ -7,10 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from alerts.findings import Severity
 from alerts.outcomes import Outcome
 from alerts.taxonomy import Department
-from alerts.tickets.sla import SlaPolicy
+from alerts.tickets.sla import MINUTE_MS, SlaPolicy
 from detectors.timeaxis import HOUR_MS
-
-MINUTE_MS = 60_000
 
 
 class SlaClocks(BaseModel):

@@ -35,10 +35,10 @@ from alerts.outcomes import Cause, Outcome
 from alerts.taxonomy import Department
 from alerts.tickets import page
 from alerts.tickets.lifecycle import Action, Refused, TicketState
-from alerts.tickets.review import monthly_review
+from alerts.tickets.review import review_of
 from alerts.tickets.store import TicketStore
 from alerts.tickets.view import TicketView
-from alerts.zones import month_span, zone_of
+from alerts.zones import zone_of
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it as input, not as a 500
@@ -326,6 +326,12 @@ def create_api(
 
     operator, admin = allowed(Role.OPERATOR), allowed(Role.ADMIN)
 
+    def found(ticket_id: int) -> TicketView:
+        ticket = store.get(ticket_id)
+        if ticket is None:
+            raise HTTPException(404, f"no ticket {ticket_id}")
+        return ticket
+
     @app.post(
         "/api/v1/outbox/retry",
         response_model=RetryOut,
@@ -364,9 +370,7 @@ def create_api(
         ticket_id: TicketId, _who: Annotated[str | None, Depends(reader)]
     ) -> HTMLResponse:
         """One ticket and its audit trail as HTML, for the ticket page."""
-        ticket = store.get(ticket_id)
-        if ticket is None:
-            raise HTTPException(404, f"no ticket {ticket_id}")
+        ticket = found(ticket_id)
         shown = ticket.to_json() | {"timezone": timezone, "grafana_url": out(ticket)["grafana_url"]}
         return HTMLResponse(
             page.fragment(shown, store.events(ticket_id)), headers=page.SECURITY_HEADERS
@@ -384,12 +388,9 @@ def create_api(
         """The monthly review's figures (SLA compliance, recurrence, alert quality) of the
         tickets first fired in ``month``, in the operator's zone, judged now."""
         try:
-            start, end = month_span(month, zone_of(timezone))
+            return review_of(store, month, zone_of(timezone), clock(), regions)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
-        tickets = [t for t in store.all() if start <= t.first_hour < end]
-        events = {t.id: store.events(t.id) for t in tickets}
-        return monthly_review(tickets, events, start, end, clock(), regions)
 
     @app.get("/api/v1/tickets", response_model=TicketPage, responses=UNAUTHORIZED)
     def list_tickets(
@@ -423,9 +424,7 @@ def create_api(
         ticket_id: TicketId, _who: Annotated[str | None, Depends(reader)]
     ) -> TicketDetail:
         """One ticket with its audit trail (who did what, when, with which comment)."""
-        ticket = store.get(ticket_id)
-        if ticket is None:
-            raise HTTPException(404, f"no ticket {ticket_id}")
+        ticket = found(ticket_id)
         return TicketDetail(
             **out(ticket), events=[AuditEntry.model_validate(e) for e in store.events(ticket_id)]
         )

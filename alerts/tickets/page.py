@@ -103,8 +103,9 @@ def fragment(p: dict[str, Any], events: list[dict[str, Any]]) -> str:
         ("First fired", local(p, "first_hour")),
         ("Last fired", local(p, "last_fired_hour")),
     ]
-    if judged_hours(p) > 1:
-        rows.append(("Judged from", f"{local(p, 'window_start')} ({judged_hours(p)} h)"))
+    judged = judged_hours(p)
+    if judged > 1:
+        rows.append(("Judged from", f"{local(p, 'window_start')} ({judged} h)"))
     rows += [
         ("Acknowledge by", local(p, "acknowledge_by")),
         ("First feedback by", local(p, "feedback_by")),

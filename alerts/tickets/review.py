@@ -1,4 +1,5 @@
-"""The monthly review's figures, from the tickets and their audit trails (pure).
+"""The monthly review's figures, from the tickets and their audit trails: computed by a pure
+function (``monthly_review``) and read from a ticket store by ``review_of``.
 
 The service policy's complaint review meets once a month: were the clocks kept (respond
 in 15 minutes, first feedback in 24 hours, closed loop in 72), where do problems recur,
@@ -13,16 +14,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
 import numpy as np
 
 from alerts.outcomes import Outcome
+from alerts.tickets.sla import CLOCKS, MINUTE_MS
+from alerts.tickets.store import TicketStore
 from alerts.tickets.view import TicketView
+from alerts.zones import month_span
 from detectors.timeaxis import HOUR_MS, WEEK_HOURS, to_iso
-
-CLOCKS = ("acknowledge", "feedback", "resolve")
-MINUTE_MS = 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,3 +189,14 @@ def monthly_review(
             "time_to_resolve_hours": _spread(to_resolve),
         },
     }
+
+
+def review_of(
+    store: TicketStore, month: str, zone: tzinfo, now: int, regions: int | None = None
+) -> dict[str, Any]:
+    """The review of ``month`` (YYYY-MM in ``zone``) read from a ticket store: the audit
+    trails of that month's tickets only; ValueError for a month that is not one."""
+    start, end = month_span(month, zone)
+    tickets = [t for t in store.all() if start <= t.first_hour < end]
+    events = {t.id: store.events(t.id) for t in tickets}
+    return monthly_review(tickets, events, start, end, now, regions)

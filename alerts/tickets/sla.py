@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MINUTE_MS = 60_000
+# the service policy's three clocks, in the order a ticket meets them
+CLOCKS = ("acknowledge", "feedback", "resolve")
 
 
 @dataclass(frozen=True)

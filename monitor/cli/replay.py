@@ -248,9 +248,10 @@ def _monthly_review(run: EmbeddedRun, card: Scorecard, out_dir: Path, regions: i
     fired in is written beside them, judged once that work is done."""
     from collections import Counter
 
+    from alerts.tickets.review import review_of
     from alerts.zones import local_iso
     from monitor.lab.on_call import work_tickets
-    from monitor.reports.monthly import render, review_of
+    from monitor.reports.monthly import render
 
     store, zone = run.tickets, run.pipeline.config.zone
     work_tickets(store, card)

@@ -34,8 +34,9 @@ def monthly(
 
     import orjson
 
+    from alerts.tickets.review import review_of
     from monitor.cli.tickets import operator_config
-    from monitor.reports.monthly import render, review_of
+    from monitor.reports.monthly import render
 
     config = operator_config()
     store = open_store(db, must_exist=True)

@@ -10,11 +10,11 @@ false alarm.
 from __future__ import annotations
 
 from alerts.tickets.lifecycle import ACTIVE_STATES
+from alerts.tickets.sla import MINUTE_MS
 from alerts.tickets.store import TicketStore
 from detectors.timeaxis import HOUR_MS
 from monitor.lab.scorecard import Scorecard
 
-MINUTE_MS = 60_000
 ON_CALL = "on-call"
 CAUSE_OF_KIND = {
     "site_degradation": "site_hardware",

@@ -30,7 +30,7 @@ from alerts.notify.outbox import Delivery, DeliveryState
 from alerts.taxonomy import Department
 from alerts.tickets.lifecycle import ACTIVE_STATES, TicketState
 from alerts.tickets.models import Ticket, TicketEvent
-from alerts.tickets.sla import breached_clocks
+from alerts.tickets.sla import CLOCKS, breached_clocks
 from alerts.tickets.store import TicketStore
 from detectors.seasonal import SeasonalConfig, SeasonalDetector, seasonal_band
 from detectors.timeaxis import HOUR_MS, WEEK_HOURS
@@ -47,7 +47,6 @@ from monitor.windows.aggregation import (
     rate_metric,
 )
 
-SLA_CLOCKS = ("acknowledge", "feedback", "resolve")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -416,7 +415,7 @@ class _TicketCollector(Collector):
             labels=["department", "clock"],
         )
         for dept in Department:
-            for clock in SLA_CLOCKS:
+            for clock in CLOCKS:
                 late.add_metric([dept.value, clock], overdue.get((dept.value, clock), 0))
         yield late
         breached = CounterMetricFamily(

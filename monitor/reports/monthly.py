@@ -236,17 +236,3 @@ def render(review: dict[str, Any], title: str, zone: tzinfo = UTC) -> str:
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>{body}</body></html>\n"
     )
-
-
-def review_of(
-    store: Any, month: str, zone: Any, now: int, regions: int | None = None
-) -> dict[str, Any]:
-    """The review of ``month`` (YYYY-MM in ``zone``) from a ticket store; ValueError for a
-    month that is not one."""
-    from alerts.tickets.review import monthly_review
-    from alerts.zones import month_span
-
-    start, end = month_span(month, zone)
-    tickets = [t for t in store.all() if start <= t.first_hour < end]
-    events = {t.id: store.events(t.id) for t in tickets}
-    return monthly_review(tickets, events, start, end, now, regions)
