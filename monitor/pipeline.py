@@ -324,6 +324,10 @@ class Pipeline:
             closed.setdefault(aggregate.hour, set()).add(aggregate.region)
             for listener in self.hooks.aggregate:
                 listener(aggregate)
+        # the monthly review's complaint volume, written before the hours are judged
+        self.alerts.store.record_complaints(
+            (a.region, a.hour, a.complaints) for a in aggregates if a.complaints
+        )
         if not self.batch_ticks:
             self._judge_runs(closed)
         else:

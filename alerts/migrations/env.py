@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 
 import alerts.notify.outbox
-import alerts.tickets.models  # noqa: F401 - the models, for autogenerate
+import alerts.tickets.models  # the models, for autogenerate
+import alerts.tickets.volume  # noqa: F401
 from alerts.database import Base, lock_for_migrations, make_engine
 
 engine = context.config.attributes.get("engine")

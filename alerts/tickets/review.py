@@ -11,10 +11,12 @@ late or is still not done past due, *running* when it is not done and not yet du
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,7 @@ from alerts.outcomes import Outcome
 from alerts.tickets.sla import CLOCKS, MINUTE_MS
 from alerts.tickets.store import TicketStore
 from alerts.tickets.view import TicketView
+from alerts.tickets.volume import Count
 from alerts.zones import month_span
 from detectors.timeaxis import HOUR_MS, WEEK_HOURS, to_iso
 
@@ -89,6 +92,60 @@ def _compliance(states: Counter[str]) -> dict[str, Any]:
     }
 
 
+WEEK_MS = WEEK_HOURS * HOUR_MS
+
+
+def review_weeks(start: int, end: int) -> list[tuple[int, int]]:
+    """The weeks the complaint trend is told in, oldest first: seven-day spans ending at
+    the month's end, back to the first that reaches into the month, plus one before it so
+    that every week shown has a change from the week before."""
+    n = math.ceil((end - start) / WEEK_MS) + 1
+    return [(end - (k + 1) * WEEK_MS, end - k * WEEK_MS) for k in reversed(range(n))]
+
+
+def _change(now: int, before: int) -> float | None:
+    """Week over week, as a fraction (+0.2: 20% more); None from a week without any."""
+    return (now - before) / before if before else None
+
+
+def complaint_volume(
+    counts: Iterable[Count], start: int, end: int, tickets: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """Complaints of the month per category and per region, each with its weekly counts
+    and their week-over-week changes (``review_weeks``); ``tickets`` per region sits
+    beside a region's trend. Sorted by the month's volume, largest first."""
+    weeks = review_weeks(start, end)
+    first = weeks[0][0]
+    month: dict[str, Counter[str]] = {"category": Counter(), "region": Counter()}
+    weekly: dict[str, dict[str, list[int]]] = {"category": {}, "region": {}}
+    for c in counts:
+        k = (c.hour - first) // WEEK_MS
+        if not 0 <= k < len(weeks):
+            continue
+        for key, name in (("category", c.category), ("region", c.region)):
+            weekly[key].setdefault(name, [0] * len(weeks))[k] += c.count
+            if start <= c.hour < end:
+                month[key][name] += c.count
+
+    def rows(key: str) -> list[dict[str, Any]]:
+        out = []
+        for name, by_week in weekly[key].items():
+            row: dict[str, Any] = {key: name, "month": month[key][name]}
+            row["weeks"] = by_week[1:]
+            row["changes"] = [_change(b, a) for a, b in pairwise(by_week)]
+            if key == "region":
+                row["tickets"] = (tickets or {}).get(name, 0)
+            out.append(row)
+        return sorted(out, key=lambda r: (-r["month"], -r["weeks"][-1], r[key]))
+
+    return {
+        "weeks": [{"start": to_iso(a), "end": to_iso(b)} for a, b in weeks[1:]],
+        "month": sum(month["category"].values()),
+        "by_category": rows("category"),
+        "by_region": rows("region"),
+    }
+
+
 def monthly_review(
     tickets: Sequence[TicketView],
     events: Mapping[int, Sequence[Mapping[str, Any]]],
@@ -96,9 +153,11 @@ def monthly_review(
     end: int,
     now: int,
     regions: int | None = None,
+    complaints: Iterable[Count] = (),
 ) -> dict[str, Any]:
     """The review of tickets first fired in [start, end), judged at ``now``; ``regions``
-    watched (default: the regions with a ticket) for false alarms per region-week."""
+    watched (default: the regions with a ticket) for false alarms per region-week; the
+    complaint counts of ``review_weeks`` for the trend beside the alerts."""
     month = [t for t in tickets if start <= t.first_hour < end]
     checks = {t.id: clock_checks(t, events.get(t.id, ())) for t in month}
     by_clock: dict[str, Counter[str]] = {c: Counter() for c in CLOCKS}
@@ -188,6 +247,7 @@ def monthly_review(
             "time_to_acknowledge_minutes": _spread(to_ack),
             "time_to_resolve_hours": _spread(to_resolve),
         },
+        "complaints": complaint_volume(complaints, start, end, per_region),
     }
 
 
@@ -199,4 +259,5 @@ def review_of(
     start, end = month_span(month, zone)
     tickets = [t for t in store.all() if start <= t.first_hour < end]
     events = {t.id: store.events(t.id) for t in tickets}
-    return monthly_review(tickets, events, start, end, now, regions)
+    counts = store.complaints(review_weeks(start, end)[0][0], end)
+    return monthly_review(tickets, events, start, end, now, regions, counts)

@@ -6,7 +6,7 @@ outbox rows of the notifications it owes (alerts.notify.outbox).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import (
@@ -24,6 +24,7 @@ from alerts.notify.outbox import enqueue, wall_ms
 from alerts.notify.settings import NotificationSettings
 from alerts.outcomes import Outcome, said
 from alerts.taxonomy import category_of, department_for
+from alerts.tickets import volume
 from alerts.tickets.lifecycle import ACTIVE_STATES, Action, Move, Refused, TicketState, decide
 from alerts.tickets.models import Ticket, TicketEvent
 from alerts.tickets.sla import SlaPolicy, breached_clocks, due_times
@@ -486,6 +487,16 @@ class TicketStore:
                 }
                 for e in rows
             ]
+
+    def record_complaints(self, hours: Iterable[tuple[str, int, Mapping[str, int]]]) -> int:
+        """Each judged hour's complaints per category (region, hour, counts) for the
+        monthly review; an hour written again replaces its counts."""
+        with self.session() as s:
+            return volume.record(s, hours)
+
+    def complaints(self, start: int, end: int) -> list[volume.Count]:
+        with self.session() as s:
+            return volume.read(s, start, end)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -40,6 +40,8 @@ def _bar_chart(
 ) -> str:
     """A horizontal bar chart as inline SVG (matplotlib, no fonts or files to fetch);
     ``top`` fixes the scale (100 for percentages), counts get whole-number ticks."""
+    if not labels:
+        return '<p class="note">No tickets.</p>'
     from matplotlib import rc_context
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -61,6 +63,36 @@ def _bar_chart(
         fig.savefig(buf, format="svg")
     svg = buf.getvalue()
     return f'<div class="chart" data-chart="{escape(title)}">{svg[svg.index("<svg") :]}</div>'
+
+
+def _line_chart(title: str, labels: list[str], lines: dict[str, list[int]]) -> str:
+    """Weekly counts, a line per name, as inline SVG like ``_bar_chart``."""
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    if not any(any(v) for v in lines.values()):
+        return '<p class="note">No complaints recorded.</p>'
+    fig = Figure(figsize=(7.5, 3.2))
+    ax = fig.subplots()
+    for name, values in lines.items():
+        ax.plot(labels, values, marker="o", label=name)
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.set_ylim(0, max([v for vs in lines.values() for v in vs] + [1]) * 1.15)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.tick_params(labelsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    buf = io.StringIO()
+    with rc_context({"svg.fonttype": "none"}):
+        fig.savefig(buf, format="svg")
+    svg = buf.getvalue()
+    return f'<div class="chart" data-chart="{escape(title)}">{svg[svg.index("<svg") :]}</div>'
+
+
+def _change(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.0%}"
 
 
 def _table(head: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
@@ -87,6 +119,46 @@ CLOCK_NAMES = {
 }
 
 
+SHOWN = 15  # rows of a volume table; the JSON has them all
+
+
+def _complaints(volume: dict[str, Any], zone: tzinfo) -> list[str]:
+    """The complaint trend beside the alerts: weekly counts per category and per region,
+    each week's change from the week before."""
+    weeks = [local_iso(from_iso(w["start"]), zone)[5:10] for w in volume["weeks"]]
+    head = ["month", *(f"week of {w}" for w in weeks)]
+
+    def rows(key: str, extra: tuple[str, ...] = ()) -> list[list[str]]:
+        return [
+            [
+                r[key],
+                *(str(r[e]) for e in extra),
+                str(r["month"]),
+                *(f"{n} ({_change(c)})" for n, c in zip(r["weeks"], r["changes"], strict=True)),
+            ]
+            for r in volume[f"by_{key}"][:SHOWN]
+        ]
+
+    by_category, by_region = volume["by_category"], volume["by_region"]
+    numeric = set(range(1, len(head) + 2))
+    out = [
+        "<h2>Complaint volume</h2>",
+        f'<p class="note">{volume["month"]:,} complaints in the month; weeks of seven days '
+        "ending at the month's end, each with its change from the week before.</p>",
+        _line_chart(
+            "Complaints per week and category",
+            weeks,
+            {r["category"]: r["weeks"] for r in by_category[:6]},
+        ),
+        "<h3>Per category</h3>",
+        _table(["category", *head], rows("category"), numeric),
+        f"<h3>Per region (the {min(len(by_region), SHOWN)} with most complaints"
+        f" of {len(by_region)})</h3>",
+        _table(["region", "tickets", *head], rows("region", ("tickets",)), numeric),
+    ]
+    return out
+
+
 def render(review: dict[str, Any], title: str, zone: tzinfo = UTC) -> str:
     """The page; times in the operator's ``zone``."""
     sla, quality, counts = review["sla"], review["quality"], review["counts"]
@@ -105,7 +177,7 @@ def render(review: dict[str, Any], title: str, zone: tzinfo = UTC) -> str:
     parts.append(
         _bar_chart(
             "Compliance per clock (%)",
-            [CLOCK_NAMES[c] for c in clocks],
+            [CLOCK_NAMES[c] for c in clocks] if review["tickets"] else [],
             [round(100 * (v["compliance"] or 0), 1) for v in clocks.values()],
             "%",
             top=100,
@@ -184,6 +256,7 @@ def render(review: dict[str, Any], title: str, zone: tzinfo = UTC) -> str:
         items = list(counts[key].items())[:15]
         parts.append(f"<h3>Tickets per {key}</h3>")
         parts.append(_table([key, "tickets"], [[k, str(n)] for k, n in items], {1}))
+    parts += _complaints(review["complaints"], zone)
     parts.append("<h2>Alert quality (from the outcomes people recorded)</h2>")
     specs = quality["by_spec"]
     parts.append(

@@ -50,6 +50,11 @@ def test_the_monthly_review_opens_with_every_chart_drawn(tmp_path):
         t, _ = store.open(f"k{k}", f"fp{k}", sf, opened)
         store.transition(t.id, "acknowledge", "li.wei", "", opened + (10 + 5 * k) * MIN)
         store.transition(t.id, "resolve", "li.wei", "", opened + 30 * HOUR, outcome, cause)
+    store.record_complaints(
+        (region, T0 + h * HOUR, {"broadband_lag": 2 + h % 3, "billing_dispute": h % 2})
+        for h in range(0, 20 * 24, 5)
+        for region in ("north-01", "south-02")
+    )
     store.close()
     page = tmp_path / "review.html"
     made = subprocess.run(
@@ -69,10 +74,16 @@ def test_the_monthly_review_opens_with_every_chart_drawn(tmp_path):
     dom = opened.stdout
     charts = re.findall(r'<div class="chart" data-chart="([^"]+)">(.*?)</div>', dom, re.S)
     assert [title for title, _ in charts] == [
-        "Compliance per clock (%)", "Tickets per department", "Tickets per detector spec",
+        "Compliance per clock (%)", "Tickets per department",
+        "Complaints per week and category", "Tickets per detector spec",
     ]  # fmt: skip
     for title, svg in charts:
-        assert svg.count('<g id="patch_') >= 3, title  # the axes' background and its bars
+        assert svg.count('<g id="patch_') >= 3 or svg.count('<g id="line2d_') >= 2, title
+    trend = dict(charts)["Complaints per week and category"]
+    assert "broadband_lag" in trend and "billing_dispute" in trend  # a line each, named
+    drawn = re.findall(r'<path d="(M[^"]*)"\s*clip-path', trend)  # inside the axes
+    assert sum(p.count("L ") >= 4 for p in drawn) == 2  # five weeks, two categories
+    assert "<h2>Complaint volume</h2>" in dom and "week of " in dom
     spec_chart = dict(charts)["Tickets per detector spec"]
     assert "lag-wow" in spec_chart and "billing-burst" in spec_chart
     assert "66.7%" in dict(charts)["Compliance per clock (%)"]  # one of three acked late

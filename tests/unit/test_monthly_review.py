@@ -1,11 +1,14 @@
 """The monthly review's figures from a month of tickets with known clocks and outcomes."""
 
 from dataclasses import replace
+from datetime import UTC
 
 import pytest
 
-from alerts.tickets.review import monthly_review
+from alerts.tickets.review import complaint_volume, monthly_review, review_of, review_weeks
 from alerts.tickets.store import TicketStore
+from alerts.tickets.volume import Count
+from alerts.zones import month_span
 from tests.domain import HOUR, MIN, T0, finding
 
 WEEK = 7 * 24 * HOUR
@@ -88,3 +91,46 @@ def test_counts_recurring_problems_and_alert_quality(month):
     assert quality["time_to_acknowledge_minutes"]["median"] == 15.0  # of 10 and 20
     assert quality["time_to_resolve_hours"]["median"] == 55.0  # of 30 and 80
     assert quality["time_to_resolve_hours"]["n"] == 2
+
+
+def test_complaint_volume_per_category_and_region_week_over_week():
+    weeks = review_weeks(START, END)  # 30 days: 5 weeks shown, one more before them
+    assert len(weeks) == 6 and weeks[-1][1] == END and weeks[1][0] < START < weeks[1][1]
+    before, last_but_one, last = weeks[0][0], weeks[-2][0], weeks[-1][0]
+    counts = [
+        Count("r1", before + HOUR, "broadband_lag", 10),  # the week before: compared with
+        Count("r1", last_but_one + 5 * HOUR, "broadband_lag", 10),
+        Count("r1", last + 5 * HOUR, "broadband_lag", 7),
+        Count("r1", last + 6 * HOUR, "broadband_lag", 5),  # 12 = +20% on 10
+        Count("r2", last + HOUR, "billing_dispute", 3),
+        Count("r2", START - HOUR, "billing_dispute", 4),  # before the month, in its week
+        Count("r9", END, "billing_dispute", 99),  # after the month: left out
+    ]
+    v = complaint_volume(counts, START, END, {"r1": 2})
+    assert v["month"] == 10 + 12 + 3
+    assert len(v["weeks"]) == 5 and v["weeks"][-1]["start"].startswith("20")
+    lag, billing = v["by_category"]
+    assert lag["category"] == "broadband_lag" and lag["month"] == 22
+    assert lag["weeks"] == [0, 0, 0, 10, 12]
+    assert lag["changes"] == [-1.0, None, None, None, pytest.approx(0.2)]
+    assert billing["month"] == 3 and billing["weeks"] == [4, 0, 0, 0, 3]
+    r1, r2 = v["by_region"]
+    assert (r1["region"], r1["month"], r1["tickets"]) == ("r1", 22, 2)
+    assert (r2["region"], r2["month"], r2["tickets"]) == ("r2", 3, 0)
+
+
+def test_complaint_counts_are_written_once_per_hour_and_read_by_the_review(sqlite_url):
+    store = TicketStore(sqlite_url)
+    assert store.record_complaints([("r1", T0, {"broadband_lag": 3, "weak_signal": 0})]) == 1
+    # the same hour again (a correction, a replay after a crash): replaced, not added
+    store.record_complaints([("r1", T0, {"broadband_lag": 5}), ("r2", T0, {"billing": 1})])
+    assert sorted(store.complaints(T0, T0 + HOUR)) == [
+        Count("r1", T0, "broadband_lag", 5), Count("r2", T0, "billing", 1),
+    ]  # fmt: skip
+    assert store.complaints(T0 + HOUR, T0 + 2 * HOUR) == []
+    month = "2027-03"  # T0 is in January
+    start, end = month_span(month, UTC)
+    store.record_complaints([("r1", start, {"broadband_lag": 4})])
+    review = review_of(store, month, UTC, end)
+    assert review["complaints"]["month"] == 4
+    store.close()
