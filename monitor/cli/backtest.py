@@ -75,7 +75,7 @@ def backtest(
 
     from monitor.detection.hourly_file import HourlyFileError
     from monitor.lab.backtest import NOCS, Comparison, finding_lines, run_backtest
-    from monitor.lab.labels import LabelsError, read_any
+    from monitor.lab.labels import LabelsError, read_labels
     from monitor.observability.logs import setup_logging
 
     setup_logging("WARNING")
@@ -86,7 +86,7 @@ def backtest(
         err.print(f"--noc: one of {', '.join(NOCS)}", markup=False)
         raise typer.Exit(2)
     try:
-        known = read_any(labels) if labels else []
+        known, alarms = read_labels(labels) if labels else ([], [])
     except LabelsError as exc:
         err.print(f"labels: {exc}", markup=False)
         raise typer.Exit(2) from exc
@@ -161,17 +161,25 @@ def backtest(
             written = plot_tickets(result, known, plots / result.name, zone)
             err.print(f"{len(written)} plots (one per ticket) in {plots / result.name}")
     if json:
-        doc = Comparison(*results).to_json() if len(results) == 2 else results[0].to_json()
+        if len(results) == 2:
+            doc = Comparison(*results).to_json(alarms)
+        else:
+            doc = results[0].to_json()
+            if alarms:
+                doc["known_false_alarms"] = {
+                    "listed": len(alarms),
+                    "raised": [x.ticket for x in results[0].repeats(alarms)],
+                }
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
-    _print_backtest(results, known)
+    _print_backtest(results, known, alarms)
 
 
 def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
     return "—" if value is None else pattern.format(value)
 
 
-def _print_backtest(results: list, labels: list) -> None:  # type: ignore[type-arg]
+def _print_backtest(results: list, labels: list, alarms: list) -> None:  # type: ignore[type-arg]
     from rich.table import Table
 
     table = Table(title="Backtest", title_justify="left")
@@ -204,6 +212,13 @@ def _print_backtest(results: list, labels: list) -> None:  # type: ignore[type-a
             ("low_fn", "low FN"),
         ):
             rows.append((f"NAB {title}", [_fmt(q["nab"][profile], "{:.1f}") for q in quality]))
+    if alarms:
+        rows.append(
+            (
+                "known false alarms raised",
+                [f"{len(r.repeats(alarms))} of {len(alarms)}" for r in results],
+            )
+        )
     rows.append(("replay seconds", [f"{r.seconds:.1f}" for r in results]))
     for title, cells in rows:
         table.add_row(title, *cells)
@@ -236,6 +251,23 @@ def _print_backtest(results: list, labels: list) -> None:  # type: ignore[type-a
     if len(results) == 2 and labels:
         from monitor.lab.backtest import Comparison
 
-        only_a, only_b = Comparison(*results).only_caught_by()
-        out.print(f"caught only by {results[0].name}: {', '.join(only_a) or 'none'}")
-        out.print(f"caught only by {results[1].name}: {', '.join(only_b) or 'none'}")
+        comparison = Comparison(*results)
+        only_a, only_b = comparison.only_caught_by()
+        out.print(f"caught only by {results[0].name}: {', '.join(only_a) or 'none'}", markup=False)
+        out.print(f"caught only by {results[1].name}: {', '.join(only_b) or 'none'}", markup=False)
+        if alarms:
+            change = comparison.false_alarms(alarms)
+            a, b = results[0].name, results[1].name
+            for what, told in (
+                ("avoided", f"{b} avoids (raised by {a})"),
+                ("added", f"{b} raises, {a} not"),
+            ):
+                named = [x.describe() for x in change[what]]
+                out.print(f"known false alarms {told}:", markup=False)
+                for line in named or ["none"]:
+                    out.print(f"  {line}", markup=False)
+    elif alarms:
+        raised = [x.describe() for x in results[0].repeats(alarms)]
+        out.print(f"known false alarms {results[0].name} raises again:", markup=False)
+        for line in raised or ["none"]:
+            out.print(f"  {line}", markup=False)

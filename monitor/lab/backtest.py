@@ -30,6 +30,7 @@ from alerts.tickets.view import TicketView
 from detectors.timeaxis import HOUR_MS, WEEK_MS, to_iso
 from monitor.config.model import MonitorConfig
 from monitor.detection.hourly_file import HourlySeries
+from monitor.lab.labels import KnownFalseAlarm
 from monitor.lab.scorecard import GRACE_HOURS, Scorecard, concerns, matches, score
 from monitor.lab.scores import PROFILES, EventScores, ScoredSeries, event_scores, nab_score
 from monitor.lab.simulate_events import Label
@@ -197,6 +198,13 @@ class BacktestResult:
                 for name in sorted({d.detector for d in self.detections})
             },
         }
+
+    def repeats(self, alarms: list[KnownFalseAlarm]) -> list[KnownFalseAlarm]:
+        """The known false alarms this run raises again: a detection on their series in
+        their hours (openings and re-fires: each would have told on-call)."""
+        return [
+            a for a in alarms if any(a.covers(d.region, d.metric, d.hour) for d in self.detections)
+        ]
 
     @property
     def false_alarms_per_region_week(self) -> float:
@@ -404,11 +412,28 @@ class Comparison:
         caught_b = {i.id for i in self.b.scorecard.incidents if i.caught}
         return sorted(caught_a - caught_b), sorted(caught_b - caught_a)
 
-    def to_json(self) -> dict[str, object]:
-        only_a, only_b = self.only_caught_by()
+    def false_alarms(self, alarms: list[KnownFalseAlarm]) -> dict[str, list[KnownFalseAlarm]]:
+        """What the second config does to the known false alarms the first raises:
+        ``avoided`` (the first raises them, the second not) and ``added`` (the reverse)."""
+        a, b = set(self.a.repeats(alarms)), set(self.b.repeats(alarms))
         return {
+            "avoided": [x for x in alarms if x in a - b],
+            "added": [x for x in alarms if x in b - a],
+        }
+
+    def to_json(self, alarms: list[KnownFalseAlarm] | None = None) -> dict[str, object]:
+        only_a, only_b = self.only_caught_by()
+        doc: dict[str, object] = {
             "a": self.a.to_json(),
             "b": self.b.to_json(),
             f"only_{self.a.name}": only_a,
             f"only_{self.b.name}": only_b,
         }
+        if alarms:
+            doc["known_false_alarms"] = {
+                "listed": len(alarms),
+                self.a.name: [x.ticket for x in self.a.repeats(alarms)],
+                self.b.name: [x.ticket for x in self.b.repeats(alarms)],
+                **{k: [x.ticket for x in v] for k, v in self.false_alarms(alarms).items()},
+            }
+        return doc

@@ -1,5 +1,7 @@
 """Backtest: the same pipeline over history, scored; --compare and --plots from the CLI."""
 
+import os
+import re
 import subprocess
 import sys
 
@@ -8,7 +10,16 @@ import pytest
 
 from monitor.config.load import load_config, parse_config
 from monitor.lab.backtest import run_backtest
+from monitor.lab.labels import KnownFalseAlarm
 from monitor.lab.simulate_events import SimConfig, generate, write
+
+STRICT = """\
+detectors:
+  - id: billing-only
+    detector: threshold
+    metrics: [complaint_rate.billing_dispute]
+    params: {threshold: 0.8, min_consecutive_hours: 3}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +59,7 @@ def test_site_fault_precursor_flags_the_degrading_site_before_the_wow_rule():
 def test_cli_compare_and_plots(small_world, tmp_path):
     events, labels = small_world
     strict = tmp_path / "strict.yaml"
-    strict.write_text("""\
-detectors:
-  - id: billing-only
-    detector: threshold
-    metrics: [complaint_rate.billing_dispute]
-    params: {threshold: 0.8, min_consecutive_hours: 3}
-""")
+    strict.write_text(STRICT)
     parse_config(strict.read_text())
     plots = tmp_path / "plots"
     done = subprocess.run(
@@ -87,3 +92,42 @@ detectors:
     for png in pngs:
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_compare_names_the_known_false_alarms_a_config_avoids(small_world, tmp_path):
+    """Labels exported from a month's outcomes list false alarms beside the incidents:
+    the comparison names the ones the second config would no longer raise."""
+    events, labels = small_world
+    result = run_backtest(load_config(), events.open("rb"), [])
+    # people called every ticket of the default config false: the strict one raises
+    # only its billing tickets again
+    doc = {
+        "incidents": orjson.loads(labels.read_bytes())["incidents"],
+        "false_alarms": [
+            KnownFalseAlarm(t.id, t.region, t.metric, t.detector, t.first_hour,
+                            t.last_fired_hour).to_json()
+            for t in result.tickets
+        ],
+    }  # fmt: skip
+    billing = {t.id for t in result.tickets if t.metric.endswith("billing_dispute")}
+    others = sorted(t.id for t in result.tickets if t.id not in billing)
+    assert billing and others
+    exported = tmp_path / "labels.json"
+    exported.write_bytes(orjson.dumps(doc))
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(STRICT)
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "backtest", "--data", str(events),
+         "--labels", str(exported), "--compare", str(strict)],
+        capture_output=True, timeout=600, check=False, env={**os.environ, "COLUMNS": "80"},
+    )  # fmt: skip
+    text = done.stdout.decode()
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    n = len(result.tickets)
+    assert re.search(
+        rf"known false alarms raised\s+│\s+{n} of {n}\s+│\s+{len(billing)} of {n}", text
+    ), text
+    avoided = text.split("known false alarms strict avoids (raised by default):")[1]
+    avoided = avoided.split("known false alarms strict raises, default not:")[0]
+    assert sorted(int(x) for x in re.findall(r"#(\d+) ", avoided)) == others
+    assert text.rstrip().endswith("known false alarms strict raises, default not:\n  none")
