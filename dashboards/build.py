@@ -68,6 +68,121 @@ def traffic_light(amber: float | None, red: float | None = None) -> dashboard.Th
     return dashboard.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(steps)
 
 
+def good_above(red_below: float, amber_below: float) -> dashboard.ThresholdsConfig:
+    """Red under ``red_below``, orange under ``amber_below``, green from it: for figures
+    where more is better (SLA compliance, precision)."""
+    steps = [
+        Threshold(None, "red"),
+        Threshold(red_below, "orange"),
+        Threshold(amber_below, "green"),
+    ]
+    return dashboard.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(steps)
+
+
+# the monthly review's figures over the last 30 days (monitor.observability.metrics,
+# computed by the report's own function)
+REVIEW = "SLA and alert quality (last 30 days, as the monthly review)"
+
+
+def review_row(board: dashboard.Dashboard) -> dashboard.Dashboard:
+    return (
+        board.with_row(dashboard.Row(REVIEW))
+        .with_panel(
+            bargauge.Panel()
+            .title("SLA compliance per clock")
+            .description(
+                "Clocks met of those due, for tickets first fired in the last 30 days: "
+                "respond in 15 min (acknowledge), first feedback in 24 h, closed loop in 72 h."
+            )
+            .unit("percentunit")
+            .min(0)
+            .max(1)
+            .height(7)
+            .span(8)
+            .orientation(VizOrientation.HORIZONTAL)
+            .thresholds(good_above(0.8, 0.95))
+            .color_scheme(BY_THRESHOLDS)
+            .with_target(q("yujing_review_sla_compliance", "{{clock}}", instant=True))
+        )
+        .with_panel(
+            table.Panel()
+            .title("SLA compliance by department")
+            .unit("percentunit")
+            .height(7)
+            .span(8)
+            .with_target(
+                q(
+                    "yujing_review_sla_compliance_by_department",
+                    "{{department}} {{clock}}",
+                    instant=True,
+                )
+            )
+        )
+        .with_panel(
+            bargauge.Panel()
+            .title("Precision per detector spec")
+            .description(
+                "Confirmed faults of the tickets people resolved as a confirmed fault or a "
+                "false alarm (the outcome recorded on resolve)."
+            )
+            .unit("percentunit")
+            .min(0)
+            .max(1)
+            .height(7)
+            .span(8)
+            .orientation(VizOrientation.HORIZONTAL)
+            .thresholds(good_above(0.5, 0.8))
+            .color_scheme(BY_THRESHOLDS)
+            .with_target(q("yujing_review_precision", "{{spec}}", instant=True))
+        )
+        .with_panel(
+            stat.Panel()
+            .title("False alarms per region-week")
+            .unit("none")
+            .decimals(3)
+            .height(4)
+            .span(8)
+            .thresholds(traffic_light(0.01, 0.05))
+            .color_scheme(BY_THRESHOLDS)
+            .with_target(q("yujing_review_false_alarms_per_region_week", instant=True))
+        )
+        .with_panel(
+            stat.Panel()
+            .title("Time to acknowledge (median, p90)")
+            .unit("m")
+            .height(4)
+            .span(8)
+            .thresholds(traffic_light(10, 15))  # the 15-minute promise
+            .color_scheme(BY_THRESHOLDS)
+            .with_target(
+                q(
+                    'yujing_review_time_to_acknowledge_minutes{quantile="0.5"}',
+                    "median",
+                    instant=True,
+                )
+            )
+            .with_target(
+                q('yujing_review_time_to_acknowledge_minutes{quantile="0.9"}', "p90", instant=True)
+            )
+        )
+        .with_panel(
+            stat.Panel()
+            .title("Time to resolve (median, p90)")
+            .unit("h")
+            .height(4)
+            .span(8)
+            .thresholds(traffic_light(48, 72))  # the 72-hour closed loop
+            .color_scheme(BY_THRESHOLDS)
+            .with_target(
+                q('yujing_review_time_to_resolve_hours{quantile="0.5"}', "median", instant=True)
+            )
+            .with_target(
+                q('yujing_review_time_to_resolve_hours{quantile="0.9"}', "p90", instant=True)
+            )
+        )
+    )
+
+
 BY_THRESHOLDS = dashboard.FieldColor().mode(FieldColorModeId.THRESHOLDS)
 
 
@@ -103,7 +218,7 @@ def _base(uid: str, title: str, description: str) -> dashboard.Dashboard:
 
 
 def overview() -> dashboard.Dashboard:
-    return (
+    board = (
         _base(
             OVERVIEW_UID,
             "Yujing — NOC overview",
@@ -198,6 +313,7 @@ def overview() -> dashboard.Dashboard:
             .with_target(q("yujing_detector_firing", "{{region}} {{metric}} {{spec}}"))
         )
     )
+    return review_row(board)
 
 
 def region() -> dashboard.Dashboard:

@@ -252,12 +252,18 @@ def monthly_review(
 
 
 def review_of(
-    store: TicketStore, month: str, zone: tzinfo, now: int, regions: int | None = None
+    store: TicketStore,
+    month: str,
+    zone: tzinfo,
+    now: int,
+    regions: int | None = None,
+    volume: bool = True,
 ) -> dict[str, Any]:
     """The review of ``month`` (YYYY-MM in ``zone``) read from a ticket store: the audit
-    trails of that month's tickets only; ValueError for a month that is not one."""
+    trails of that month's tickets only (``volume=False``: without the complaint trend);
+    ValueError for a month that is not one."""
     start, end = month_span(month, zone)
-    tickets = [t for t in store.all() if start <= t.first_hour < end]
-    events = {t.id: store.events(t.id) for t in tickets}
-    counts = store.complaints(review_weeks(start, end)[0][0], end)
+    tickets = store.first_fired(start, end)
+    events = store.events_of([t.id for t in tickets])
+    counts = store.complaints(review_weeks(start, end)[0][0], end) if volume else ()
     return monthly_review(tickets, events, start, end, now, regions, counts)

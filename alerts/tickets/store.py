@@ -420,6 +420,12 @@ class TicketStore:
         with self.session() as s:
             return [TicketView.of(t) for t in s.scalars(select(Ticket).order_by(Ticket.id))]
 
+    def first_fired(self, start: int, end: int) -> list[TicketView]:
+        """Tickets whose first firing hour is in [start, end): a month's review."""
+        with self.session() as s:
+            q = select(Ticket).where(Ticket.first_hour >= start, Ticket.first_hour < end)
+            return [TicketView.of(t) for t in s.scalars(q.order_by(Ticket.id))]
+
     def find(
         self,
         *,
@@ -470,23 +476,30 @@ class TicketStore:
             return {fp: int(at) for fp, at in rows}
 
     def events(self, ticket_id: int) -> list[dict[str, object]]:
+        return self.events_of([ticket_id]).get(ticket_id, [])
+
+    def events_of(self, ticket_ids: Sequence[int]) -> dict[int, list[dict[str, object]]]:
+        """The audit trails of many tickets in one query (a month's review, each scrape)."""
+        out: dict[int, list[dict[str, object]]] = {}
         with self.session() as s:
-            rows = s.scalars(
-                select(TicketEvent)
-                .where(TicketEvent.ticket_id == ticket_id)
-                .order_by(TicketEvent.id)
-            )
-            return [
-                {
-                    "at": e.at,
-                    "actor": e.actor,
-                    "action": e.action,
-                    "from": e.from_state,
-                    "to": e.to_state,
-                    "comment": e.comment,
-                }
-                for e in rows
-            ]
+            for start in range(0, len(ticket_ids), 500):  # under every backend's bind limit
+                rows = s.scalars(
+                    select(TicketEvent)
+                    .where(TicketEvent.ticket_id.in_(ticket_ids[start : start + 500]))
+                    .order_by(TicketEvent.id)
+                )
+                for e in rows:
+                    out.setdefault(e.ticket_id, []).append(
+                        {
+                            "at": e.at,
+                            "actor": e.actor,
+                            "action": e.action,
+                            "from": e.from_state,
+                            "to": e.to_state,
+                            "comment": e.comment,
+                        }
+                    )
+        return out
 
     def record_complaints(self, hours: Iterable[tuple[str, int, Mapping[str, int]]]) -> int:
         """Each judged hour's complaints per category (region, hour, counts) for the

@@ -30,6 +30,7 @@ from alerts.notify.outbox import Delivery, DeliveryState
 from alerts.taxonomy import Department
 from alerts.tickets.lifecycle import ACTIVE_STATES, TicketState
 from alerts.tickets.models import Ticket, TicketEvent
+from alerts.tickets.review import monthly_review
 from alerts.tickets.sla import CLOCKS, breached_clocks
 from alerts.tickets.store import TicketStore
 from detectors.seasonal import SeasonalConfig, SeasonalDetector, seasonal_band
@@ -163,6 +164,7 @@ class WorkerMetrics:
         r.register(_StatsCollector(self))
         if self.store is not None:
             r.register(_TicketCollector(self.store))
+            r.register(_ReviewCollector(self.store, self.pipeline))
         self.attach(self.pipeline)
 
     # -- hooks ------------------------------------------------------------------------
@@ -446,6 +448,72 @@ class _TicketCollector(Collector):
             for st in DeliveryState:
                 outbox.add_metric([channel, st.value], seen.get((channel, st.value), 0))
         yield outbox
+
+
+REVIEW_DAYS = 30
+
+
+class _ReviewCollector(Collector):
+    """The monthly review's figures over the last ``REVIEW_DAYS`` days, for the NOC
+    dashboard's SLA and alert-quality row: computed by the report's own function
+    (``alerts.tickets.review.monthly_review``), so the wall and the meeting agree.
+
+    The days end at the newest judged hour (live: now; a replay: its last hour); clocks
+    are judged at the wall clock, as ``yujing report monthly`` judges them.
+    """
+
+    def __init__(self, store: TicketStore, pipeline: Pipeline) -> None:
+        self.store = store
+        self.pipeline = pipeline
+
+    def collect(self) -> Iterator[Metric]:
+        now = int(time.time() * 1000)
+        last = self.pipeline.stats.last_judged_hour
+        end = min(now, self.pipeline.clock(last)) if last is not None else now
+        end = end - end % HOUR_MS + HOUR_MS
+        start = end - REVIEW_DAYS * 24 * HOUR_MS
+        tickets = self.store.first_fired(start, end)
+        events = self.store.events_of([t.id for t in tickets])
+        # false alarms per region-week over the regions this worker judges
+        regions = len(self.pipeline.series.regions) or None
+        review = monthly_review(tickets, events, start, end, now, regions)
+        about = f"tickets first fired in the last {REVIEW_DAYS} days, as the monthly review"
+
+        def gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
+            return GaugeMetricFamily(f"yujing_review_{name}", f"{doc} ({about}).", labels=labels)
+
+        n = gauge("tickets", "Tickets")
+        n.add_metric([], review["tickets"])
+        clocks = gauge("sla_clocks", "SLA clocks met, breached or running", ["clock", "state"])
+        compliance = gauge("sla_compliance", "Clocks met of those due (0-1)", ["clock"])
+        by_dept = gauge(
+            "sla_compliance_by_department", "Clocks met of those due (0-1)", ["department", "clock"]
+        )
+        for clock, c in review["sla"]["by_clock"].items():
+            for state in ("met", "breached", "running"):
+                clocks.add_metric([clock, state], c[state])
+            if c["compliance"] is not None:
+                compliance.add_metric([clock], c["compliance"])
+        for dept, per_clock in review["sla"]["by_department"].items():
+            for clock, c in per_clock.items():
+                if c["compliance"] is not None:
+                    by_dept.add_metric([dept, clock], c["compliance"])
+        quality = review["quality"]
+        precision = gauge(
+            "precision", "Confirmed faults of the tickets people judged (0-1)", ["spec"]
+        )
+        for spec, q in quality["by_spec"].items():
+            if q["precision"] is not None:
+                precision.add_metric([spec], q["precision"])
+        false_alarms = gauge("false_alarms_per_region_week", "False alarms per region-week")
+        false_alarms.add_metric([], quality["false_alarms_per_region_week"])
+        yield from (n, clocks, compliance, by_dept, precision, false_alarms)
+        for key in ("time_to_acknowledge_minutes", "time_to_resolve_hours"):
+            spread = gauge(key, key.replace("_", " ").capitalize(), ["quantile"])
+            for quantile, figure in (("0.5", "median"), ("0.9", "p90")):
+                if quality[key][figure] is not None:
+                    spread.add_metric([quantile], quality[key][figure])
+            yield spread
 
 
 def label_bound(regions: int, specs: list[tuple[str, int]]) -> int:

@@ -13,6 +13,7 @@ import time
 import httpx
 import pytest
 
+from alerts.tickets.store import TicketStore
 from dashboards.build import build_all, queries
 from monitor.lab.simulate_events import SimConfig, write
 from tests.conftest import ROOT, free_port, launch_prometheus, missing
@@ -71,6 +72,7 @@ notifications:
         "log": tmp / "run.log",
         "hook": hook,
         "prometheus": prom,
+        "db": f"sqlite:///{tmp / 't.db'}",
     }
     for proc in (process, prom_process):
         proc.terminate()
@@ -127,6 +129,20 @@ def test_every_panel_query_returns_data(worker):
         return bool(result) and float(result[0]["value"][1]) == float(ticks)
 
     wait_until(scraped_final, 60, "Prometheus to scrape the finished replay", interval=0.5)
+
+    # on-call works one ticket to its end: the review row's precision and times have data
+    store = TicketStore(worker["db"])
+    worked = next(t for t in store.all() if t.state == "open")
+    at = int(time.time() * 1000)
+    store.transition(worked.id, "acknowledge", "li.wei", "", at)
+    store.transition(worked.id, "resolve", "li.wei", "", at + 1, "confirmed_fault", "capacity")
+    store.close()
+    wait_until(
+        lambda: bool(query("yujing_review_precision")["data"]["result"]),
+        60,
+        "Prometheus to scrape the worked ticket's outcome",
+        interval=0.5,
+    )
 
     # the drill-down's $region: a region with a firing series and an open ticket, if any
     candidates = query(

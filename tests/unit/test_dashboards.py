@@ -93,6 +93,9 @@ def test_the_overview_colours_what_needs_attention():
     assert steps("Overdue tickets (any SLA clock)") == [(None, "green"), (1, "red")]
     assert steps("Open tickets")[1] == (1, "orange")
     assert steps("Regions by current risk") == [(None, "green"), (0.2, "orange"), (1, "red")]
+    # more is better: red under 80% compliance, green from 95%
+    assert steps("SLA compliance per clock") == [(None, "red"), (0.8, "orange"), (0.95, "green")]
+    assert steps("Time to acknowledge (median, p90)")[-1] == (15, "red")  # the promise
 
 
 def test_every_panel_states_its_unit():

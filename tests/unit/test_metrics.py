@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from alerts.findings import Severity, SpecFinding, TickResult
 from detectors.base import Finding
@@ -34,6 +35,7 @@ ALLOWED_LABELS = {
     "le",
     "file",  # yujing_config_info: one series
     "version",
+    "quantile",  # the review's medians and p90s
 }
 
 
@@ -193,3 +195,55 @@ def test_the_config_in_force_is_exported_and_logs_share_one_quiet_format(
     logging.getLogger("aiokafka").error("Coordinator: GroupCoordinatorNotAvailableError")
     logged = capsys.readouterr().err.splitlines()
     assert len(logged) == 1 and logged[0].endswith('msg="hour judged" hour=3'), logged
+
+
+def test_the_dashboards_sla_and_quality_figures_are_the_monthly_reviews(sqlite_url):
+    """The NOC dashboard's review row and `yujing report monthly` share one function:
+    the exported figures are the review's over the 30 days before the newest judged hour."""
+    import time
+    from dataclasses import replace
+
+    from alerts.tickets.review import monthly_review
+    from monitor.observability.metrics import REVIEW_DAYS
+    from tests.domain import MIN, finding
+
+    run = build(load_config(), sqlite_url, metrics=True)
+    store = run.tickets
+    outcomes = [("a", "confirmed_fault", "capacity", 10), ("b", "false_alarm", None, 40),
+                ("c", None, None, None)]  # fmt: skip
+    for k, (spec, outcome, cause, ack) in enumerate(outcomes):
+        opened = T0 + k * 24 * HOUR_MS
+        sf = replace(finding(opened, region=f"r{k}"), spec_id=spec)
+        t, _ = store.open(f"k{k}", f"fp{k}", sf, opened)
+        if ack is not None:
+            store.transition(t.id, "acknowledge", "li.wei", "", opened + ack * MIN)
+            store.transition(t.id, "resolve", "li.wei", "", opened + 30 * HOUR_MS, outcome, cause)
+    old = replace(finding(T0 - 40 * 24 * HOUR_MS, region="r9"), spec_id="a")
+    store.open("old", "fp-old", old, T0 - 40 * 24 * HOUR_MS)  # before the 30 days
+    run.pipeline.apply([aggregate(f"r{i}", T0 + 3 * 24 * HOUR_MS) for i in range(4)])
+    get = run.metrics.registry.get_sample_value
+    end = T0 + 3 * 24 * HOUR_MS + HOUR_MS  # the newest judged hour's end
+    tickets = store.first_fired(end - REVIEW_DAYS * 24 * HOUR_MS, end)
+    expected = monthly_review(
+        tickets,
+        store.events_of([t.id for t in tickets]),
+        end - REVIEW_DAYS * 24 * HOUR_MS,
+        end,
+        int(time.time() * 1000),
+        regions=4,
+    )
+    assert get("yujing_review_tickets") == expected["tickets"] == 3
+    for clock, c in expected["sla"]["by_clock"].items():
+        assert get("yujing_review_sla_compliance", {"clock": clock}) == c["compliance"]
+        assert (
+            get("yujing_review_sla_clocks", {"clock": clock, "state": "breached"}) == c["breached"]
+        )
+    assert get("yujing_review_sla_compliance", {"clock": "acknowledge"}) == 1 / 3  # 10 min
+    assert get("yujing_review_precision", {"spec": "a"}) == 1.0
+    assert get("yujing_review_precision", {"spec": "b"}) == 0.0
+    assert get("yujing_review_precision", {"spec": "c"}) is None  # nobody judged it
+    assert get("yujing_review_false_alarms_per_region_week") == pytest.approx(
+        expected["quality"]["false_alarms_per_region_week"]
+    )
+    assert get("yujing_review_time_to_acknowledge_minutes", {"quantile": "0.5"}) == 25.0
+    assert get("yujing_review_time_to_resolve_hours", {"quantile": "0.9"}) == 30.0
