@@ -58,4 +58,3 @@ def month_span(month: str, zone: tzinfo) -> tuple[int, int]:
         raise ValueError(f"month {month!r}: expected YYYY-MM") from exc
     after = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
     return int(first.timestamp() * 1000), int(after.timestamp() * 1000)
-

@@ -15,7 +15,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import pairwise
 from typing import Any
 
@@ -95,12 +95,18 @@ def _compliance(states: Counter[str]) -> dict[str, Any]:
 WEEK_MS = WEEK_HOURS * HOUR_MS
 
 
-def review_weeks(start: int, end: int) -> list[tuple[int, int]]:
-    """The weeks the complaint trend is told in, oldest first: seven-day spans ending at
-    the month's end, back to the first that reaches into the month, plus one before it so
-    that every week shown has a change from the week before."""
-    n = math.ceil((end - start) / WEEK_MS) + 1
-    return [(end - (k + 1) * WEEK_MS, end - k * WEEK_MS) for k in reversed(range(n))]
+def review_weeks(start: int, end: int, zone: tzinfo = UTC) -> list[tuple[int, int]]:
+    """The weeks the complaint trend is told in, oldest first: Monday to Monday in the
+    operator's zone, from the week holding the month's first day to the week holding its
+    last, plus the week before them so that every week shown has a change from the one
+    before. Weeks reach outside the month: a week is compared whole."""
+    local = datetime.fromtimestamp(start / 1000, tz=UTC).astimezone(zone)
+    monday = local.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
+        days=local.weekday()
+    )
+    first = int(monday.timestamp() * 1000) - WEEK_MS
+    n = math.ceil((end - first) / WEEK_MS)
+    return [(first + k * WEEK_MS, first + (k + 1) * WEEK_MS) for k in range(n)]
 
 
 def _change(now: int, before: int) -> float | None:
@@ -109,12 +115,16 @@ def _change(now: int, before: int) -> float | None:
 
 
 def complaint_volume(
-    counts: Iterable[Count], start: int, end: int, tickets: Mapping[str, int] | None = None
+    counts: Iterable[Count],
+    start: int,
+    end: int,
+    tickets: Mapping[str, int] | None = None,
+    zone: tzinfo = UTC,
 ) -> dict[str, Any]:
     """Complaints of the month per category and per region, each with its weekly counts
     and their week-over-week changes (``review_weeks``); ``tickets`` per region sits
     beside a region's trend. Sorted by the month's volume, largest first."""
-    weeks = review_weeks(start, end)
+    weeks = review_weeks(start, end, zone)
     first = weeks[0][0]
     month: dict[str, Counter[str]] = {"category": Counter(), "region": Counter()}
     weekly: dict[str, dict[str, list[int]]] = {"category": {}, "region": {}}
@@ -154,10 +164,11 @@ def monthly_review(
     now: int,
     regions: int | None = None,
     complaints: Iterable[Count] = (),
+    zone: tzinfo = UTC,
 ) -> dict[str, Any]:
     """The review of tickets first fired in [start, end), judged at ``now``; ``regions``
     watched (default: the regions with a ticket) for false alarms per region-week; the
-    complaint counts of ``review_weeks`` for the trend beside the alerts."""
+    complaint counts of ``review_weeks`` (in ``zone``) for the trend beside the alerts."""
     month = [t for t in tickets if start <= t.first_hour < end]
     checks = {t.id: clock_checks(t, events.get(t.id, ())) for t in month}
     by_clock: dict[str, Counter[str]] = {c: Counter() for c in CLOCKS}
@@ -247,7 +258,7 @@ def monthly_review(
             "time_to_acknowledge_minutes": _spread(to_ack),
             "time_to_resolve_hours": _spread(to_resolve),
         },
-        "complaints": complaint_volume(complaints, start, end, per_region),
+        "complaints": complaint_volume(complaints, start, end, per_region, zone),
     }
 
 
@@ -265,5 +276,6 @@ def review_of(
     start, end = month_span(month, zone)
     tickets = store.first_fired(start, end)
     events = store.events_of([t.id for t in tickets])
-    counts = store.complaints(review_weeks(start, end)[0][0], end) if volume else ()
-    return monthly_review(tickets, events, start, end, now, regions, counts)
+    weeks = review_weeks(start, end, zone)
+    counts = store.complaints(weeks[0][0], weeks[-1][1]) if volume else ()
+    return monthly_review(tickets, events, start, end, now, regions, counts, zone)

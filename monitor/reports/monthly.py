@@ -143,8 +143,9 @@ def _complaints(volume: dict[str, Any], zone: tzinfo) -> list[str]:
     numeric = set(range(1, len(head) + 2))
     out = [
         "<h2>Complaint volume</h2>",
-        f'<p class="note">{volume["month"]:,} complaints in the month; weeks of seven days '
-        "ending at the month's end, each with its change from the week before.</p>",
+        f'<p class="note">{volume["month"]:,} complaints in the month. Weeks run Monday '
+        "to Monday and are counted whole (the first and last reach outside the month); "
+        "each shows its change from the week before.</p>",
         _line_chart(
             "Complaints per week and category",
             weeks,

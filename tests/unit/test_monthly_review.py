@@ -1,7 +1,8 @@
 """The monthly review's figures from a month of tickets with known clocks and outcomes."""
 
 from dataclasses import replace
-from datetime import UTC
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -9,6 +10,7 @@ from alerts.tickets.review import complaint_volume, monthly_review, review_of, r
 from alerts.tickets.store import TicketStore
 from alerts.tickets.volume import Count
 from alerts.zones import month_span
+from detectors.timeaxis import to_iso
 from tests.domain import HOUR, MIN, T0, finding
 
 WEEK = 7 * 24 * HOUR
@@ -94,8 +96,15 @@ def test_counts_recurring_problems_and_alert_quality(month):
 
 
 def test_complaint_volume_per_category_and_region_week_over_week():
-    weeks = review_weeks(START, END)  # 30 days: 5 weeks shown, one more before them
-    assert len(weeks) == 6 and weeks[-1][1] == END and weeks[1][0] < START < weeks[1][1]
+    zone = ZoneInfo("Asia/Shanghai")
+    start, end = month_span("2027-01", zone)  # Friday 1st to Sunday 31st
+    weeks = review_weeks(start, end, zone)  # Mondays 12-28 .. 01-25, and 12-21 before them
+    mondays = [datetime.fromtimestamp(a / 1000, zone) for a, _ in weeks]
+    assert [m.strftime("%m-%d %a %H:%M") for m in mondays] == [
+        "12-21 Mon 00:00", "12-28 Mon 00:00", "01-04 Mon 00:00", "01-11 Mon 00:00",
+        "01-18 Mon 00:00", "01-25 Mon 00:00",
+    ]  # fmt: skip
+    assert weeks[1][0] < start and weeks[-1][0] < end <= weeks[-1][1]
     before, last_but_one, last = weeks[0][0], weeks[-2][0], weeks[-1][0]
     counts = [
         Count("r1", before + HOUR, "broadband_lag", 10),  # the week before: compared with
@@ -103,12 +112,12 @@ def test_complaint_volume_per_category_and_region_week_over_week():
         Count("r1", last + 5 * HOUR, "broadband_lag", 7),
         Count("r1", last + 6 * HOUR, "broadband_lag", 5),  # 12 = +20% on 10
         Count("r2", last + HOUR, "billing_dispute", 3),
-        Count("r2", START - HOUR, "billing_dispute", 4),  # before the month, in its week
-        Count("r9", END, "billing_dispute", 99),  # after the month: left out
+        Count("r2", start - HOUR, "billing_dispute", 4),  # before the month, in its week
+        Count("r9", weeks[-1][1], "billing_dispute", 99),  # after the last week: left out
     ]
-    v = complaint_volume(counts, START, END, {"r1": 2})
+    v = complaint_volume(counts, start, end, {"r1": 2}, zone)
     assert v["month"] == 10 + 12 + 3
-    assert len(v["weeks"]) == 5 and v["weeks"][-1]["start"].startswith("20")
+    assert [w["start"] for w in v["weeks"]] == [to_iso(a) for a, _ in weeks[1:]]
     lag, billing = v["by_category"]
     assert lag["category"] == "broadband_lag" and lag["month"] == 22
     assert lag["weeks"] == [0, 0, 0, 10, 12]
