@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 
 class Category(StrEnum):
@@ -82,16 +83,21 @@ class Taxonomy:
     channels: tuple[str, ...]
     kpis: tuple[KpiInfo, ...]
 
-    @property
+    # computed once: validation asks for these for every event
+    @cached_property
     def category_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.categories)
 
-    @property
+    @cached_property
     def kpi_names(self) -> tuple[str, ...]:
         return tuple(k.name for k in self.kpis)
 
+    @cached_property
+    def _kpi_by_name(self) -> dict[str, KpiInfo]:
+        return {k.name: k for k in self.kpis}
+
     def kpi(self, name: str) -> KpiInfo | None:
-        return next((k for k in self.kpis if k.name == name), None)
+        return self._kpi_by_name.get(name)
 
     def routing(self) -> dict[str, Department]:
         """Category -> department, as the routing table's defaults."""

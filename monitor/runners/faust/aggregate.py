@@ -2,8 +2,9 @@
 
 Crash safety without transactions, by ordering and idempotence:
 1. aggregates, findings and notifications are produced, ticket rows committed;
-2. the producer is flushed;
-3. only then is each touched region's window state written to the ``windows`` table.
+2. at the next snapshot (``snapshots``) the producer is flushed;
+3. only then is each changed region's window state written to the ``windows`` table,
+4. and only then are the events acked (their offsets may be committed).
 A worker killed anywhere replays from its last committed offset; the restored window state
 remembers the highest input offset it applied per source partition, so replayed events are
 skipped, and re-emitted hours are identical (same region, hour and revision). Tickets have
@@ -22,51 +23,62 @@ import orjson
 from monitor.runners.faust.bundles import BUNDLE_HEADER, decode_bundle
 from monitor.runners.faust.core import Record
 from monitor.runners.faust.intake import send_dead
+from monitor.runners.faust.snapshots import save
 from monitor.runners.faust.topology import Topology
 
 log = logging.getLogger("yujing.faust")
+# A bundle carries a whole intake batch, so waiting ``batch_seconds`` for ``batch_size``
+# records (bundles) held every bundle that long: the agent takes what has arrived instead,
+# every few milliseconds (single records from other producers still batch up meanwhile).
+TAKE_SECONDS = 0.02
 
 
 def register(t: Topology) -> None:
-    settings, core = t.settings, t.core
+    settings = t.settings
 
     @t.app.agent(t.events)
     async def aggregate(stream: faust.StreamT) -> None:
-        """Events -> windows table -> hourly topic -> detectors -> tickets and alerts."""
-        async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
-            await follow_assignment(t)
-            await core.off_loop(core.reload_if_changed)
-            await core.off_loop(t.regions.refresh)
-            records = [record for e in batch for record in records_of(e)]
-            try:
-                result = await core.off_loop(core.ingest, records)
-            except Exception:
-                await core.off_loop(core.drop_unsaved)
-                raise
-            closed = time.perf_counter()  # the hours the watermark passed are closed now
-            for letter in result.dead:
-                await send_dead(t, letter)
-            for agg in result.aggregates:
-                await t.hourly.send(key=agg.region.encode(), value=orjson.dumps(agg.to_json()))
-            ticks, notes = await core.off_loop(core.detect, result.aggregates)
-            if result.aggregates:  # ticket rows and their outbox rows are committed
-                core.metrics.processing.labels("close").observe(time.perf_counter() - closed)
-            for tick in ticks:
-                for sf in tick.findings:
-                    await t.findings.send(
-                        key=sf.finding.region.encode(),
-                        value=orjson.dumps(
-                            {"spec_id": sf.spec_id, "severity": sf.severity.value}
-                            | sf.finding.to_json()
-                        ),
-                    )
-            for note in notes:
-                await t.alerts.send(
-                    key=note.ticket.region.encode(), value=orjson.dumps(note.to_json())
-                )
-            await t.app.producer.flush()  # everything above is durable before the state is
-            for key, state in await core.off_loop(core.state_records):
-                t.windows[key] = state
+        """Events -> windows -> hourly topic -> detectors -> tickets and alerts; the window
+        state is saved (and the events acked) by snapshots."""
+        unsaved = t.unsaved
+        unsaved.stream = stream
+        async for batch in stream.noack_take(settings.batch_size, within=TAKE_SECONDS):
+            async with unsaved.lock:
+                await follow_assignment(t)
+                await round_of(t, [record for e in batch for record in records_of(e)])
+                unsaved.events.extend(batch)
+                if unsaved.due():
+                    await save(t)
+
+
+async def round_of(t: Topology, records: list[Record]) -> None:
+    """One batch through the pipeline; its outputs sent (durable by the next snapshot)."""
+    core = t.core
+    await core.off_loop(core.reload_if_changed)
+    await core.off_loop(t.regions.refresh)
+    try:
+        result = await core.off_loop(core.ingest, records)
+    except Exception:
+        await core.off_loop(core.drop_unsaved)
+        raise
+    closed = time.perf_counter()  # the hours the watermark passed are closed now
+    for letter in result.dead:
+        await send_dead(t, letter)
+    for agg in result.aggregates:
+        await t.hourly.send(key=agg.region.encode(), value=orjson.dumps(agg.to_json()))
+    ticks, notes = await core.off_loop(core.detect, result.aggregates)
+    if result.aggregates:  # ticket rows and their outbox rows are committed
+        core.metrics.processing.labels("close").observe(time.perf_counter() - closed)
+    for tick in ticks:
+        for sf in tick.findings:
+            await t.findings.send(
+                key=sf.finding.region.encode(),
+                value=orjson.dumps(
+                    {"spec_id": sf.spec_id, "severity": sf.severity.value} | sf.finding.to_json()
+                ),
+            )
+    for note in notes:
+        await t.alerts.send(key=note.ticket.region.encode(), value=orjson.dumps(note.to_json()))
 
 
 def records_of(event: Any) -> list[Record]:
@@ -87,6 +99,7 @@ async def follow_assignment(t: Topology) -> None:
     owned = {tp.partition for tp in t.app.consumer.assignment() if tp.topic == events_name}
     if owned == t.core.assigned:
         return
+    t.unsaved.forget()  # not acked: redelivered, and skipped where a state applied them
     n = await t.core.off_loop(t.core.restore, owned)
     log.info(
         "partitions assigned",

@@ -179,10 +179,13 @@ class WorkerCore:
     def states_to_save(self) -> dict[str, RegionWindows]:
         return self.pipeline.take_changed_windows()
 
-    def state_records(self) -> list[tuple[bytes, dict[str, object]]]:
+    def state_records(self) -> list[tuple[bytes, bytes]]:
         """The changed regions' window states as the table's (key, value), serialised
         here, off the event loop."""
-        return [(r.encode(), state.to_json()) for r, state in self.states_to_save().items()]
+        return [
+            (r.encode(), orjson.dumps(state.to_json()))
+            for r, state in self.states_to_save().items()
+        ]
 
     def drop_unsaved(self) -> None:
         """A batch failed half-way: its changes must not outlive it (the table is the

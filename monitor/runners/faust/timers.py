@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
+from monitor.runners.faust.snapshots import SNAPSHOT_SECONDS, save
 from monitor.runners.faust.topology import Topology
 
 
@@ -18,6 +19,16 @@ def register(t: Topology) -> None:
         is busy, its next batch checks anyway)."""
         if not core.queued:
             await core.off_loop(core.reload_if_changed)
+
+    @app.timer(interval=SNAPSHOT_SECONDS / 2)
+    async def save_windows() -> None:
+        """A snapshot when the events stopped coming: no event waits for the next batch
+        to be acked."""
+        unsaved = t.unsaved
+        if unsaved.due() and not unsaved.lock.locked():
+            async with unsaved.lock:
+                if unsaved.due():
+                    await save(t)
 
     @app.timer(interval=1.0)
     async def deliver_notifications() -> None:
