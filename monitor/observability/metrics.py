@@ -153,6 +153,14 @@ class WorkerMetrics:
             registry=r,
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
         )
+        # a Faust worker's timers (monitor.runners.faust.timers): how late each fires
+        # tells that something held the event loop
+        self.timer_lateness = Histogram(
+            "yujing_timer_lateness_seconds",
+            "How late the worker's heartbeat timer fired (something held the event loop).",
+            registry=r,
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+        )
         self.consumer_lag = Gauge(
             "yujing_consumer_lag_messages",
             "Messages not yet consumed, per input topic.",

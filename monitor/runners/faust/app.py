@@ -68,6 +68,10 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
         # ``take_events`` waits out its timeout for a batch the buffer cannot hold
         stream_buffer_maxsize=max(4096, 4 * settings.batch_size),
         consumer_max_fetch_size=8 * 1024 * 1024,
+        # events are acked by window snapshots (runners.faust.snapshots), not one by one:
+        # a stop or a rebalance must not wait for acks that only the next snapshot gives;
+        # what was not acked is redelivered and skipped where a saved state applied it
+        stream_wait_empty=False,
     )
     core = WorkerCore(settings, config)
     # reference data first, so that the first hour a worker emits already has its rates

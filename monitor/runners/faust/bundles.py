@@ -12,6 +12,7 @@ restored window state already applied, exactly as with single records.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 import orjson
 from kafka.partitioner.default import murmur2
@@ -19,6 +20,7 @@ from kafka.partitioner.default import murmur2
 BUNDLE_HEADER = ("fmt", b"bundle-v1")
 
 
+@lru_cache(maxsize=65536)  # murmur2 is pure Python: a few µs per event, once per region
 def partition_for(region: str, partitions: int) -> int:
     """The partition Kafka's default partitioner picks for the key ``region`` (so bundles
     land where region-keyed records, and the window table's changelog, would)."""

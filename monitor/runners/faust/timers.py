@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 
 from monitor.runners.faust.snapshots import SNAPSHOT_SECONDS, save
 from monitor.runners.faust.topology import Topology
+
+HEARTBEAT_SECONDS = 0.25
 
 
 def register(t: Topology) -> None:
     app, core = t.app, t.core
     inputs = {t.settings.topics.name("events")}
+    last_beat: list[float] = []
+
+    @app.timer(interval=HEARTBEAT_SECONDS)
+    async def heartbeat() -> None:
+        """How late timers fire: a catch-up that held the event loop shows here (#17)."""
+        now = time.monotonic()
+        if last_beat:
+            late = max(now - last_beat[0] - HEARTBEAT_SECONDS, 0.0)
+            core.metrics.timer_lateness.observe(late)
+        last_beat[:] = [now]
 
     @app.timer(interval=1.0)
     async def watch_config() -> None:
