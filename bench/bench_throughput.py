@@ -255,7 +255,9 @@ def run_raw(bootstrap: str, topic: str, n: int) -> float:
     return asyncio.run(consume(bootstrap, topic, n, decode))
 
 
-def run_core(bootstrap: str, topic: str, n: int) -> tuple[float, int]:
+def run_core(bootstrap: str, topic: str, n: int) -> tuple[float, int, float]:
+    """Seconds, hourly aggregates emitted, and the window state left at the end in MB per
+    1,000 regions, as a worker saves it (JSON: what its table and changelog hold)."""
     aggregator = HourlyAggregator(load_config().windows.to_window_config())
     emitted = [0]
 
@@ -267,7 +269,9 @@ def run_core(bootstrap: str, topic: str, n: int) -> tuple[float, int]:
         emitted[0] += len(aggregator.poll())
 
     seconds = asyncio.run(consume(bootstrap, topic, n, aggregate))
-    return seconds, emitted[0]
+    states = aggregator.regions.values()
+    saved = sum(len(orjson.dumps(state.to_json())) for state in states)
+    return seconds, emitted[0], saved / max(len(states), 1) * 1000 / 2**20
 
 
 def run_quix(bootstrap: str, topic: str, n: int) -> tuple[float, int]:
@@ -408,11 +412,12 @@ def measure(
     rows: dict[str, dict[str, float]] = {}
     raw_s = run_raw(bootstrap, topic, len(mix))
     rows["raw aiokafka getmany + json"] = {"readings": readings, "seconds": raw_s}
-    core_s, hours = run_core(bootstrap, topic, len(mix))
+    core_s, hours, state_mb = run_core(bootstrap, topic, len(mix))
     rows["yujing core on aiokafka"] = {
         "readings": readings,
         "seconds": core_s,
         "hourly_aggregates": hours,
+        "window_state_mb_per_1000_regions": state_mb,
     }
     if "quix" not in skip:
         quix_s, _done = run_quix(bootstrap, topic, len(mix))
@@ -423,6 +428,7 @@ def measure(
             "readings": sum(n for _k, _v, n in part),
             "seconds": run_faust(bootstrap, part),
         }
+    print(f"{name}: window state at the end, {state_mb:.1f} MB per 1,000 regions (as saved)")
     raw_rate = readings / raw_s
     quix = rows.get("quix streams (1 h tumbling reduce)")
     quix_rate = quix["readings"] / quix["seconds"] if quix else None

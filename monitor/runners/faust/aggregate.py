@@ -46,7 +46,7 @@ def register(t: Topology) -> None:
             async with unsaved.lock:
                 await follow_assignment(t)
                 await round_of(t, [record for e in batch for record in records_of(e)])
-                unsaved.events.extend(batch)
+                unsaved.hold(batch)
                 if unsaved.due():
                     await save(t)
 

@@ -4,7 +4,7 @@ Writing every changed region's whole window state to the table after every batch
 what held the worker back: with a thousand regions each batch touches, a thousand table
 writes of kilobytes each (the open hours' readings) per batch, 80% of the time on the
 samples mix (docs/benchmarks.md). Instead the agent takes its events without acking
-them, and every ``SNAPSHOT_SECONDS`` (or ``SNAPSHOT_EVENTS`` records) it makes the
+them, and every ``SNAPSHOT_SECONDS`` (or ``SNAPSHOT_BYTES`` of records) it makes the
 batches' outputs durable, writes the regions changed since the last snapshot once each,
 and only then acks the events: their offsets are committed only once a snapshot holds
 their effect. A worker killed in between replays from the last committed offset; the
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from monitor.runners.faust.topology import Topology
 
 SNAPSHOT_SECONDS = 2.0
-SNAPSHOT_EVENTS = 20_000  # events-topic records held un-acked at most (memory bound)
+# un-acked events-topic records keep their bytes (a bundle is up to ~256 KB): memory bound
+SNAPSHOT_BYTES = 64 * 2**20
 
 
 @dataclass
@@ -33,17 +34,23 @@ class Unsaved:
 
     stream: Any = None  # the aggregation agent's stream, which acks them
     events: list[Any] = field(default_factory=list)
+    held_bytes: int = 0
     since: float = field(default_factory=time.monotonic)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    def hold(self, events: list[Any]) -> None:
+        self.events.extend(events)
+        self.held_bytes += sum(len(e.message.value or b"") for e in events)
+
     def due(self) -> bool:
         return bool(self.events) and (
-            len(self.events) >= SNAPSHOT_EVENTS or time.monotonic() - self.since >= SNAPSHOT_SECONDS
+            self.held_bytes >= SNAPSHOT_BYTES or time.monotonic() - self.since >= SNAPSHOT_SECONDS
         )
 
     def forget(self) -> None:
         """Partitions moved: these events are redelivered from the committed offsets."""
         self.events.clear()
+        self.held_bytes = 0
         self.since = time.monotonic()
 
 
