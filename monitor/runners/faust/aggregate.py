@@ -99,7 +99,9 @@ async def follow_assignment(t: Topology) -> None:
     owned = {tp.partition for tp in t.app.consumer.assignment() if tp.topic == events_name}
     if owned == t.core.assigned:
         return
-    t.unsaved.forget()  # not acked: redelivered, and skipped where a state applied them
+    # what the partitions kept hold is saved and acked first (a kept partition is not
+    # read again from its committed offset); the moved ones' events are redelivered
+    await save(t, owned)
     n = await t.core.off_loop(t.core.restore, owned)
     log.info(
         "partitions assigned",

@@ -179,12 +179,14 @@ class WorkerCore:
     def states_to_save(self) -> dict[str, RegionWindows]:
         return self.pipeline.take_changed_windows()
 
-    def state_records(self) -> list[tuple[bytes, bytes]]:
+    def state_records(self, owned: set[int] | None = None) -> list[tuple[bytes, bytes]]:
         """The changed regions' window states as the table's (key, value), serialised
-        here, off the event loop."""
+        here, off the event loop; ``owned``: only regions of these partitions."""
+        partitions = self.settings.partitions
         return [
             (r.encode(), orjson.dumps(state.to_json()))
             for r, state in self.states_to_save().items()
+            if owned is None or partition_for(r, partitions) in owned
         ]
 
     def drop_unsaved(self) -> None:

@@ -54,13 +54,17 @@ class Unsaved:
         self.since = time.monotonic()
 
 
-async def save(t: Topology) -> None:
-    """Outputs durable, then each changed region's state in the table, then the events
-    acked (hold ``t.unsaved.lock``)."""
+async def save(t: Topology, owned: set[int] | None = None) -> None:
+    """Outputs durable, then each changed region's state in the table and its changelog,
+    then the events acked (hold ``t.unsaved.lock``). ``owned``: partitions are moving; only
+    the events-topic partitions kept are saved and acked (the others' events are
+    redelivered to their new owner, which restores from the table)."""
     unsaved, core = t.unsaved, t.core
     await t.app.producer.flush()
-    for key, state in await core.off_loop(core.state_records):
+    for key, state in await core.off_loop(core.state_records, owned):
         t.windows[key] = state
+    await t.app.producer.flush()  # the changelog too, before any offset may be committed
     for event in unsaved.events:
-        await unsaved.stream.ack(event)
+        if owned is None or event.message.partition in owned:
+            await unsaved.stream.ack(event)
     unsaved.forget()
