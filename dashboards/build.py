@@ -84,25 +84,55 @@ def good_above(red_below: float, amber_below: float) -> dashboard.ThresholdsConf
 REVIEW = "SLA and alert quality (last 30 days, as the monthly review)"
 
 
+def _share_bars(
+    title: str, description: str, metric: str, legend: str, red: float, amber: float
+) -> bargauge.Panel:
+    """A 0-1 figure per label (compliance, precision) as horizontal bars, more is better."""
+    return (
+        bargauge.Panel()
+        .title(title)
+        .description(description)
+        .unit("percentunit")
+        .min(0)
+        .max(1)
+        .height(7)
+        .span(8)
+        .orientation(VizOrientation.HORIZONTAL)
+        .thresholds(good_above(red, amber))
+        .color_scheme(BY_THRESHOLDS)
+        .with_target(q(metric, legend, instant=True))
+    )
+
+
+def _median_p90(title: str, unit: str, metric: str, amber: float, red: float) -> stat.Panel:
+    """The review's median and p90 of a time, side by side."""
+    panel = (
+        stat.Panel()
+        .title(title)
+        .unit(unit)
+        .height(4)
+        .span(8)
+        .thresholds(traffic_light(amber, red))
+        .color_scheme(BY_THRESHOLDS)
+    )
+    for quantile, legend in (("0.5", "median"), ("0.9", "p90")):
+        panel = panel.with_target(q(f'{metric}{{quantile="{quantile}"}}', legend, instant=True))
+    return panel
+
+
 def review_row(board: dashboard.Dashboard) -> dashboard.Dashboard:
     return (
         board.with_row(dashboard.Row(REVIEW))
         .with_panel(
-            bargauge.Panel()
-            .title("SLA compliance per clock")
-            .description(
+            _share_bars(
+                "SLA compliance per clock",
                 "Clocks met of those due, for tickets first fired in the last 30 days: "
-                "respond in 15 min (acknowledge), first feedback in 24 h, closed loop in 72 h."
+                "respond in 15 min (acknowledge), first feedback in 24 h, closed loop in 72 h.",
+                "yujing_review_sla_compliance",
+                "{{clock}}",
+                0.8,
+                0.95,
             )
-            .unit("percentunit")
-            .min(0)
-            .max(1)
-            .height(7)
-            .span(8)
-            .orientation(VizOrientation.HORIZONTAL)
-            .thresholds(good_above(0.8, 0.95))
-            .color_scheme(BY_THRESHOLDS)
-            .with_target(q("yujing_review_sla_compliance", "{{clock}}", instant=True))
         )
         .with_panel(
             table.Panel()
@@ -119,21 +149,15 @@ def review_row(board: dashboard.Dashboard) -> dashboard.Dashboard:
             )
         )
         .with_panel(
-            bargauge.Panel()
-            .title("Precision per detector spec")
-            .description(
+            _share_bars(
+                "Precision per detector spec",
                 "Confirmed faults of the tickets people resolved as a confirmed fault or a "
-                "false alarm (the outcome recorded on resolve)."
+                "false alarm (the outcome recorded on resolve).",
+                "yujing_review_precision",
+                "{{spec}}",
+                0.5,
+                0.8,
             )
-            .unit("percentunit")
-            .min(0)
-            .max(1)
-            .height(7)
-            .span(8)
-            .orientation(VizOrientation.HORIZONTAL)
-            .thresholds(good_above(0.5, 0.8))
-            .color_scheme(BY_THRESHOLDS)
-            .with_target(q("yujing_review_precision", "{{spec}}", instant=True))
         )
         .with_panel(
             stat.Panel()
@@ -146,38 +170,19 @@ def review_row(board: dashboard.Dashboard) -> dashboard.Dashboard:
             .color_scheme(BY_THRESHOLDS)
             .with_target(q("yujing_review_false_alarms_per_region_week", instant=True))
         )
+        # the 15-minute promise; the 72-hour closed loop
         .with_panel(
-            stat.Panel()
-            .title("Time to acknowledge (median, p90)")
-            .unit("m")
-            .height(4)
-            .span(8)
-            .thresholds(traffic_light(10, 15))  # the 15-minute promise
-            .color_scheme(BY_THRESHOLDS)
-            .with_target(
-                q(
-                    'yujing_review_time_to_acknowledge_minutes{quantile="0.5"}',
-                    "median",
-                    instant=True,
-                )
-            )
-            .with_target(
-                q('yujing_review_time_to_acknowledge_minutes{quantile="0.9"}', "p90", instant=True)
+            _median_p90(
+                "Time to acknowledge (median, p90)",
+                "m",
+                "yujing_review_time_to_acknowledge_minutes",
+                10,
+                15,
             )
         )
         .with_panel(
-            stat.Panel()
-            .title("Time to resolve (median, p90)")
-            .unit("h")
-            .height(4)
-            .span(8)
-            .thresholds(traffic_light(48, 72))  # the 72-hour closed loop
-            .color_scheme(BY_THRESHOLDS)
-            .with_target(
-                q('yujing_review_time_to_resolve_hours{quantile="0.5"}', "median", instant=True)
-            )
-            .with_target(
-                q('yujing_review_time_to_resolve_hours{quantile="0.9"}', "p90", instant=True)
+            _median_p90(
+                "Time to resolve (median, p90)", "h", "yujing_review_time_to_resolve_hours", 48, 72
             )
         )
     )
