@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from monitor.events.deadletters import DeadLetter, Reason
+from monitor.events.decoding import decode_valid
 from monitor.events.schemas import (
     EVENT_TYPES,
     KIND_ADMITS,
@@ -163,6 +164,10 @@ def _parse(
     offset: int | None,
     taxonomy: Taxonomy | None = None,
 ) -> Event | DeadLetter:
+    taxonomy = taxonomy or DEFAULT_TAXONOMY
+    event = decode_valid(data, kind, taxonomy)
+    if event is not None:  # the common case, judged while decoding
+        return event
     try:
         payload = load_json(data)
     except TooDeep as exc:
@@ -197,7 +202,7 @@ def _parse(
         )
         return _dead(Reason.UNKNOWN_TYPE, detail, data, "type", source, offset)
     try:
-        return model.model_validate(payload, context={"taxonomy": taxonomy or DEFAULT_TAXONOMY})
+        return model.model_validate(payload, context={"taxonomy": taxonomy})
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         reason, field = _reason_for(first)  # type: ignore[arg-type]

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from functools import cache
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -27,6 +28,7 @@ from pydantic_core import PydanticCustomError
 from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_new, _set = object.__new__, object.__setattr__
 REGION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 
 
@@ -59,7 +61,7 @@ def _datetime_to_ms(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
-def _to_epoch_ms(value: object) -> object:
+def to_epoch_ms(value: object) -> object:
     """Accept ISO 8601 with an explicit offset, or epoch milliseconds; reject naive times.
 
     A naive time would be read in the consumer's zone and silently shift a whole region's
@@ -84,17 +86,35 @@ def _to_epoch_ms(value: object) -> object:
     raise ValueError("expected an ISO 8601 time with offset or epoch milliseconds")
 
 
-EpochMs = Annotated[int, BeforeValidator(_to_epoch_ms), Field(ge=0)]
+EpochMs = Annotated[int, BeforeValidator(to_epoch_ms), Field(ge=0)]
 Region = Annotated[str, Field(pattern=REGION_PATTERN)]
 
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
+    @classmethod
+    def trusted(cls, values: dict[str, Any]) -> Self:
+        """An event from values already validated (by ``decoding``, or by the intake
+        before they crossed a bundle): every field, in the model's order. Validating
+        again cost 5-13 µs an event; ``model_construct`` still ~2.7 µs (its defaults and
+        field-set bookkeeping), this ~0.5."""
+        event = _new(cls)
+        _set(event, "__dict__", values)
+        _set(event, "__pydantic_fields_set__", _fields_of(cls))
+        _set(event, "__pydantic_extra__", None)
+        _set(event, "__pydantic_private__", None)
+        return event
+
     @property
     def readings(self) -> int:
         """Measurements this event carries (a complaint or a sample is one)."""
         return 1
+
+
+@cache
+def _fields_of(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(model.model_fields)
 
 
 def taxonomy_of(info: ValidationInfo) -> Taxonomy:

@@ -1,34 +1,95 @@
-"""Bundles carry validated raw events to the partition their region maps to, losslessly."""
+"""Bundles carry validated events to the partition their region maps to, losslessly."""
 
+from types import SimpleNamespace
+
+import msgspec
+import orjson
 import pytest
 
+from monitor.events.deadletters import Reason
+from monitor.events.parsing import parse_event
+from monitor.runners.faust.aggregate import unbundle
 from monitor.runners.faust.bundles import (
+    BUNDLE_HEADER,
+    BUNDLE_V1,
     decode_bundle,
     encode_bundle,
     encode_bundles,
     partition_for,
 )
 
+RAWS = [
+    b'{"type":"kpi","event_time":0,"region":"r1","site":"s","kpi":"latency","value":3}',
+    '{"type":"complaint","id":"c1","event_time":"2026-11-27T08:00:00+08:00","region":"r2",'
+    '"category":"broadband_lag","channel":"app","text":"宽带卡顿"}'.encode(),
+    b'{"type":"kpi_report","period_start":0,"interval_s":300,"region":"r1","site":"s",'
+    b'"kpis":{"latency":[1,2.5],"packet_loss":[0.1]}}',
+]
 
-def test_round_trip_keeps_bytes_sources_and_offsets():
-    items = [
-        (b'{"type":"kpi","region":"r1"}', "yujing.kpis:0", 7),
-        ('{"type":"complaint","text":"宽带卡顿"}'.encode(), "yujing.complaints:1", 3),
-        (b'{"type":"kpi","region":"r2"}', "yujing.kpis:0", 9),
+
+def items():
+    return [
+        (raw, f"yujing.kpis:{i % 2}", 7 + i, parse_event(raw)) for i, raw in enumerate(RAWS)
     ]
-    assert decode_bundle(encode_bundle(items)) == items  # arrival order kept
+
+
+def test_round_trip_keeps_bytes_sources_offsets_and_events():
+    sent = items()
+    back = decode_bundle(encode_bundle(sent))
+    assert back == sent  # arrival order kept; events equal field by field
+    assert [type(b[3]) for b in back] == [type(s[3]) for s in sent]
+    assert back[1][3].model_dump_json() == sent[1][3].model_dump_json()
 
 
 def test_a_large_batch_is_split_into_bundles_under_the_size_limit():
-    items = [(b'{"pad": "' + b"x" * 1000 + b'"}', "t:0", i) for i in range(1000)]
-    bundles = encode_bundles(items, max_bytes=100_000)
+    raw = RAWS[0][:-1] + b',"pad": "' + b"x" * 1000 + b'"}'
+    event = parse_event(raw)
+    sent = [(raw, "t:0", i, event) for i in range(1000)]
+    bundles = encode_bundles(sent, max_bytes=100_000)
     assert len(bundles) == 11 and all(len(b) < 150_000 for b in bundles)
-    assert [i for b in bundles for i in decode_bundle(b)] == items
+    assert [i for b in bundles for i in decode_bundle(b)] == sent
 
 
-def test_a_foreign_record_is_not_a_bundle():
-    with pytest.raises(ValueError):
-        decode_bundle(b'{"type": "kpi"}')
+@pytest.mark.parametrize(
+    "value",
+    [
+        b'{"type": "kpi"}',
+        msgspec.msgpack.encode((1, [], [], [], [], [])),
+        msgspec.msgpack.encode((2, ["t:0"], [0], [1], [b"{}"], [["region", "r", 5, None]])),
+        msgspec.msgpack.encode((2, ["t:0"], [0], [1], [b"{}"], [["kpi", "r"]])),
+        msgspec.msgpack.encode((2, ["t:0"], [0], [1], [b"{}"], [[["kpi"], 1, 2, 3, 4, 5]])),
+        msgspec.msgpack.encode((2, ["t:0"], [0, 0], [1], [b"{}"], [])),
+    ],
+)
+def test_what_is_not_a_bundle_is_refused_with_a_reason(value):
+    with pytest.raises(ValueError, match="bundle|fields"):
+        decode_bundle(value)
+
+
+def record(value, headers):
+    return SimpleNamespace(
+        value=value,
+        message=SimpleNamespace(topic="yujing.events", partition=3, offset=41, headers=headers),
+    )
+
+
+def test_the_aggregation_dead_letters_a_false_bundle_and_reads_the_rest():
+    good = encode_bundle(items())
+    got, dead = unbundle(
+        [record(b"garbage", [BUNDLE_HEADER]), record(good, [BUNDLE_HEADER])]
+    )
+    assert [i[3] for i in got] == [i[3] for i in items()]
+    (letter,) = dead
+    assert letter.reason is Reason.UNREADABLE and letter.raw == b"garbage"
+    assert (letter.source, letter.offset) == ("yujing.events:3", 41)
+
+
+def test_a_version_1_bundle_is_still_read_and_its_events_validated_again():
+    v1 = orjson.dumps(
+        {"v": 1, "sources": ["k:0"], "src": [0], "off": [5], "raw": [RAWS[0].decode()]}
+    )
+    got, dead = unbundle([record(v1, [(BUNDLE_HEADER[0], BUNDLE_V1)])])
+    assert got == [(RAWS[0], "k:0", 5, None)] and dead == []
 
 
 def test_partition_matches_the_kafka_clients_default_partitioner():

@@ -20,8 +20,15 @@ from typing import Any
 import faust
 import orjson
 
-from monitor.runners.faust.bundles import BUNDLE_HEADER, decode_bundle
-from monitor.runners.faust.core import Record
+from monitor.events.deadletters import DeadLetter, Reason
+from monitor.events.parsing import KEPT_PREFIX
+from monitor.runners.faust.bundles import (
+    BUNDLE_HEADER,
+    BUNDLE_V1,
+    Item,
+    decode_bundle,
+    decode_bundle_v1,
+)
 from monitor.runners.faust.intake import send_dead
 from monitor.runners.faust.snapshots import save
 from monitor.runners.faust.topology import Topology
@@ -45,19 +52,22 @@ def register(t: Topology) -> None:
         async for batch in stream.noack_take(settings.batch_size, within=TAKE_SECONDS):
             async with unsaved.lock:
                 await follow_assignment(t)
-                await round_of(t, [record for e in batch for record in records_of(e)])
+                items, unreadable = unbundle(batch)
+                for letter in unreadable:
+                    await send_dead(t, letter)
+                await round_of(t, items)
                 unsaved.hold(batch)
                 if unsaved.due():
                     await save(t)
 
 
-async def round_of(t: Topology, records: list[Record]) -> None:
+async def round_of(t: Topology, items: list[Item]) -> None:
     """One batch through the pipeline; its outputs sent (durable by the next snapshot)."""
     core = t.core
     await core.off_loop(core.reload_if_changed)
     await core.off_loop(t.regions.refresh)
     try:
-        result = await core.off_loop(core.ingest, records)
+        result = await core.off_loop(core.ingest, items)
     except Exception:
         await core.off_loop(core.drop_unsaved)
         raise
@@ -81,16 +91,42 @@ async def round_of(t: Topology, records: list[Record]) -> None:
         await t.alerts.send(key=note.ticket.region.encode(), value=orjson.dumps(note.to_json()))
 
 
-def records_of(event: Any) -> list[Record]:
-    """(raw, source partition, offset) of each event an ``events`` record carries."""
+def unbundle(batch: list[Any]) -> tuple[list[Item], list[DeadLetter]]:
+    """The events the ``events`` records of a batch carry, and a dead letter for each
+    record that claims to be a bundle and is not one (the stream goes on)."""
+    items: list[Item] = []
+    dead: list[DeadLetter] = []
+    for event in batch:
+        try:
+            items.extend(items_of(event))
+        except ValueError as exc:
+            msg = event.message
+            dead.append(
+                DeadLetter(
+                    Reason.UNREADABLE,
+                    f"{msg.topic} record with a bundle header: {exc}"[:500],
+                    bytes(event.value or b"")[:KEPT_PREFIX],
+                    None,
+                    f"{msg.topic}:{msg.partition}",
+                    msg.offset,
+                )
+            )
+    return items, dead
+
+
+def items_of(event: Any) -> list[Item]:
+    """(raw, source partition, offset, event or None) of each event a record carries."""
     msg = event.message
     headers = dict(msg.headers or [])
-    if headers.get(BUNDLE_HEADER[0]) == BUNDLE_HEADER[1]:
+    fmt = headers.get(BUNDLE_HEADER[0])
+    if fmt == BUNDLE_HEADER[1]:
         return decode_bundle(event.value)
+    if fmt == BUNDLE_V1:
+        return decode_bundle_v1(event.value)
     src, off = headers.get("src"), headers.get("off")
     if src is None or off is None:  # not from our validator: use this topic's position
-        return [(event.value, f"{msg.topic}:{msg.partition}", msg.offset)]
-    return [(event.value, src.decode(), int(off))]
+        return [(event.value, f"{msg.topic}:{msg.partition}", msg.offset, None)]
+    return [(event.value, src.decode(), int(off), None)]
 
 
 async def follow_assignment(t: Topology) -> None:

@@ -33,14 +33,13 @@ from monitor.events.deadletters import DeadLetter, MemoryDeadLetters
 from monitor.events.schemas import RegionInfo
 from monitor.observability.metrics import WorkerMetrics
 from monitor.pipeline import Pipeline
-from monitor.runners.faust.bundles import partition_for
+from monitor.runners.faust.bundles import Item, Record, ValidEvent, partition_for
 from monitor.runners.faust.settings import WorkerSettings
 from monitor.windows.aggregation import HourlyAggregate, RegionWindows
 
 KIND_BY_ROLE = {"complaints": "complaint", "kpis": "kpi"}
 P = ParamSpec("P")
 R = TypeVar("R")
-Record = tuple[bytes, str, int]  # raw value, source "topic:partition", offset
 
 
 def wall_clock(_hour: int) -> int:
@@ -62,7 +61,7 @@ class Validated:
     """An intake batch: its dead letters, and valid records by events-topic partition."""
 
     dead: list[DeadLetter] = field(default_factory=list)
-    bundles: dict[int, list[Record]] = field(default_factory=dict)
+    bundles: dict[int, list[tuple[bytes, str, int, ValidEvent]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -149,17 +148,17 @@ class WorkerCore:
             if event is None or isinstance(event, RegionInfo):
                 continue
             out.bundles.setdefault(partition_for(event.region, partitions), []).append(
-                (value, source, offset)
+                (value, source, offset, event)
             )
         out.dead = self._take_dead()
         return out
 
-    def ingest(self, records: Iterable[Record]) -> Batch:
-        """Aggregation: add records (validated by the intake) to their regions' windows and
-        close what their watermarks passed."""
+    def ingest(self, items: Iterable[Item]) -> Batch:
+        """Aggregation: add events (validated by the intake; those without an event are
+        validated here) to their regions' windows and close what their watermarks passed."""
         now = wall_ms()
-        for value, source, offset in records:
-            event = self.pipeline.validate(
+        for value, source, offset, valid in items:
+            event = valid or self.pipeline.validate(
                 value, kind=self._kind(source), source=source, offset=offset, received=False
             )
             if event is not None and not isinstance(event, RegionInfo):

@@ -1,0 +1,201 @@
+"""The hot path's decoder: msgspec structs that validate while they decode.
+
+A pydantic model per event cost 5-13 µs, more than decoding the JSON (docs/benchmarks.md).
+msgspec checks types, lengths and the region pattern inside its decoder; what is left (the
+taxonomy's names and ranges, times given as text) is a few lookups here. The structs only
+ever *accept*: a record they do not take whole, for any reason, goes to the pydantic
+models (``parsing``), whose errors name the field and reason of the dead letter, so the
+dead letters are the same as without this path. A property test holds the two to the
+same events (tests/unit/test_decoding.py).
+
+>>> from alerts.taxonomy import DEFAULT_TAXONOMY
+>>> raw = b'{"type": "kpi", "event_time": 0, "region": "north", "site": "s1",'
+>>> raw += b' "kpi": "latency", "value": 12.5}'
+>>> decode_valid(raw, None, DEFAULT_TAXONOMY)
+KpiSample(type='kpi', event_time=0, region='north', site='s1', kpi='latency', value=12.5)
+>>> decode_valid(b'{"type": "kpi", "value": "high"}', None, DEFAULT_TAXONOMY) is None
+True
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from alerts.taxonomy import Taxonomy
+from monitor.events.schemas import (
+    MAX_READINGS,
+    ComplaintEvent,
+    KpiReport,
+    KpiSample,
+    to_epoch_ms,
+)
+
+# the schemas' constraints, in msgspec's terms (``\Z``: Python's ``$`` also matches before
+# a final newline, which the pydantic pattern does not)
+_Region = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}\Z")]
+_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+_Text = Annotated[str, msgspec.Meta(max_length=4000)]
+_Readings = Annotated[list[float], msgspec.Meta(min_length=1, max_length=MAX_READINGS)]
+_Time = int | float | str  # converted and checked by the schemas' own function
+_SAFE_INT = 2**53  # beyond it JSON decoders disagree (orjson gives a float): slow path
+
+
+class _ComplaintFields(msgspec.Struct):
+    id: _Id
+    event_time: _Time
+    region: _Region
+    category: str
+    channel: str
+    text: _Text | None = None
+
+
+class _Complaint(_ComplaintFields, tag_field="type", tag="complaint"):
+    pass
+
+
+class _UntypedComplaint(_ComplaintFields):
+    """On the complaints topic the topic says what a record is; ``type`` may be absent."""
+
+    type: Literal["complaint"] = "complaint"
+
+
+class _Sample(msgspec.Struct, tag_field="type", tag="kpi"):
+    event_time: _Time
+    region: _Region
+    site: _Id
+    kpi: str
+    value: float
+
+
+class _Report(msgspec.Struct, tag_field="type", tag="kpi_report"):
+    period_start: _Time
+    interval_s: Annotated[int, msgspec.Meta(ge=1, le=3600)]
+    region: _Region
+    site: _Id
+    kpis: Annotated[dict[str, _Readings], msgspec.Meta(min_length=1)]
+
+
+_DECODERS: dict[str | None, msgspec.json.Decoder] = {
+    None: msgspec.json.Decoder(_Complaint | _Sample | _Report),
+    "complaint": msgspec.json.Decoder(_UntypedComplaint),
+    "kpi": msgspec.json.Decoder(_Sample | _Report),
+}
+
+
+def _time(value: _Time) -> int | None:
+    if type(value) is int:
+        return value if 0 <= value < _SAFE_INT else None
+    try:
+        ms = to_epoch_ms(value)
+    except ValueError:
+        return None
+    return ms if isinstance(ms, int) and 0 <= ms < _SAFE_INT else None
+
+
+def _admitted(name: str) -> bool:
+    return 0 < len(name) <= 64  # the schemas' ``Name``
+
+
+class _Vocabulary:
+    """A taxonomy's names as the schemas admit them (``Name``: 1-64 characters), and each
+    KPI's range. JSON has no infinities and msgspec refuses numbers beyond a double, so a
+    reading is finite and a range check is all it needs."""
+
+    __slots__ = ("categories", "channels", "ranges", "taxonomy")
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+        self.categories = frozenset(filter(_admitted, taxonomy.category_names))
+        self.channels = frozenset(filter(_admitted, taxonomy.channels))
+        self.ranges = {k.name: (k.low, k.high) for k in taxonomy.kpis if _admitted(k.name)}
+
+
+_VOCABULARIES: dict[int, _Vocabulary] = {}
+
+
+def _vocabulary(taxonomy: Taxonomy) -> _Vocabulary:
+    """By identity: hashing a taxonomy (a tree of tuples) per event would cost more than
+    the lookups it serves; a config reload brings a new one."""
+    vocabulary = _VOCABULARIES.get(id(taxonomy))
+    if vocabulary is None or vocabulary.taxonomy is not taxonomy:
+        if len(_VOCABULARIES) >= 8:
+            _VOCABULARIES.clear()
+        vocabulary = _VOCABULARIES[id(taxonomy)] = _Vocabulary(taxonomy)
+    return vocabulary
+
+
+Ranges = dict[str, tuple[float, float]]
+
+
+def _readings_in_range(ranges: Ranges, kpis: dict[str, list[float]]) -> bool:
+    for kpi, values in kpis.items():
+        bounds = ranges.get(kpi)
+        if bounds is None or not (bounds[0] <= min(values) and max(values) <= bounds[1]):
+            return False
+    return True
+
+
+def decode_valid(
+    data: bytes, kind: str | None, taxonomy: Taxonomy
+) -> ComplaintEvent | KpiSample | KpiReport | None:
+    """The event when ``data`` is a valid complaint, sample or report (as the pydantic
+    models would build it); None when anything about it needs their judgement."""
+    decoder = _DECODERS.get(kind)
+    if decoder is None:
+        return None
+    try:
+        s = decoder.decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # the models judge it
+        return None
+    vocabulary = _vocabulary(taxonomy)
+    if type(s) is _Sample:
+        t = _time(s.event_time)
+        bounds = vocabulary.ranges.get(s.kpi)
+        if t is None or bounds is None or not bounds[0] <= s.value <= bounds[1]:
+            return None
+        return KpiSample.trusted(
+            {
+                "type": "kpi",
+                "event_time": t,
+                "region": s.region,
+                "site": s.site,
+                "kpi": s.kpi,
+                "value": s.value,
+            }
+        )
+    if isinstance(s, _ComplaintFields):
+        t = _time(s.event_time)
+        if (
+            t is None
+            or s.category not in vocabulary.categories
+            or s.channel not in vocabulary.channels
+        ):
+            return None
+        return ComplaintEvent.trusted(
+            {
+                "type": "complaint",
+                "id": s.id,
+                "event_time": t,
+                "region": s.region,
+                "category": s.category,
+                "channel": s.channel,
+                "text": s.text,
+            }
+        )
+    if type(s) is _Report:
+        t = _time(s.period_start)
+        if t is None or not _readings_in_range(vocabulary.ranges, s.kpis):
+            return None
+        return KpiReport.trusted(
+            {
+                "type": "kpi_report",
+                "period_start": t,
+                "interval_s": s.interval_s,
+                "region": s.region,
+                "site": s.site,
+                "kpis": s.kpis,
+            }
+        )
+    return None
