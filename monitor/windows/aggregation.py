@@ -286,9 +286,10 @@ class Outcome(Enum):
 def event_identity(event: ComplaintEvent | KpiSample | KpiReport) -> str:
     """What makes two deliveries the same event: the complaint id, site+KPI+time, or for a
     report its site and period."""
-    if isinstance(event, ComplaintEvent):
-        return event.id
-    if isinstance(event, KpiReport):
+    kind = event.type  # not isinstance: the models' ABC metaclass makes it ~0.15 µs a call
+    if kind == "complaint":
+        return event.id  # type: ignore[union-attr]
+    if kind == "kpi_report":
         return f"report\x1f{event.site}\x1f{event.period_start}\x1f{event.interval_s}"
     return f"{event.site}\x1f{event.kpi}\x1f{event.event_time}"
 
@@ -366,6 +367,16 @@ class RegionWindows:
         mark = self.watermark
         return mark is not None and hour + HOUR_MS + self.config.allowed_lateness_ms <= mark
 
+    def _may_be_final(self, hour: int) -> bool:
+        """False when ``hour`` cannot be final: the watermark is never past the newest
+        event time minus the delay. Most events land in the open hours at the front, and
+        this spares them the watermark's walk over the inputs."""
+        config = self.config
+        newest = max(self.kind_max.values(), default=None)
+        return newest is not None and (
+            hour + HOUR_MS + config.allowed_lateness_ms <= newest - config.watermark_delay_ms
+        )
+
     def add(
         self,
         event: ComplaintEvent | KpiSample | KpiReport,
@@ -386,10 +397,11 @@ class RegionWindows:
             if offset <= self.applied.get(partition, -1):
                 return Outcome.DUPLICATE
             self.applied[partition] = offset
-        moment = event.period_start if isinstance(event, KpiReport) else event.event_time
+        report = event.type == "kpi_report"
+        moment = event.period_start if report else event.event_time  # type: ignore[union-attr]
         first = moment - moment % HOUR_MS
-        if self.is_final(first):
-            field = "period_start" if isinstance(event, KpiReport) else "event_time"
+        if self._may_be_final(first) and self.is_final(first):
+            field = "period_start" if report else "event_time"
             return self._late(event, field, moment, raw, source, offset)
         seen = self.seen.get(first)
         if seen is None:
@@ -398,15 +410,15 @@ class RegionWindows:
         if identity in seen:
             return Outcome.DUPLICATE  # a redelivery (producer retry, replay after a crash)
         seen.add(identity)
-        if isinstance(event, KpiReport):
-            touched = self._add_readings(event)
+        if report:
+            touched = self._add_readings(event)  # type: ignore[arg-type]
         else:
             bucket = self._bucket(first)
-            if isinstance(event, ComplaintEvent):
-                bucket.add_complaint(event.category)
+            if event.type == "complaint":
+                bucket.add_complaint(event.category)  # type: ignore[union-attr]
             else:
-                bucket.add_kpi(event.kpi, event.value, event.site)
-            touched = {first}
+                bucket.add_kpi(event.kpi, event.value, event.site)  # type: ignore[union-attr]
+            touched = (first,)
         if self.next_close is None:
             self.next_close = first
         late = first < self.next_close
@@ -554,8 +566,9 @@ def time_out_of_bounds(
 ) -> tuple[str, str] | None:
     """(field, why) when an event's time is before ``earliest_ms`` or later than the wall
     clock plus ``max_future_ms``; None when it is within."""
-    field = "period_start" if isinstance(event, KpiReport) else "event_time"
-    first = event.period_start if isinstance(event, KpiReport) else event.event_time
+    report = event.type == "kpi_report"
+    field = "period_start" if report else "event_time"
+    first = event.period_start if report else event.event_time  # type: ignore[union-attr]
     last = event.event_time  # a report's last reading
     if first < config.earliest_ms:
         return field, (
@@ -621,8 +634,8 @@ class HourlyAggregator:
     ) -> DeadLetter | Outcome:
         """Account one valid event; a dead letter if it arrived beyond lateness, or (given
         the ``wall`` clock) if its time is outside what the config accepts."""
-        if isinstance(event, RegionInfo):
-            self.set_subscribers({event.region: event.subscribers})
+        if event.type == "region":
+            self.set_subscribers({event.region: event.subscribers})  # type: ignore[union-attr]
             return Outcome.ACCEPTED
         if position is not None:
             offset = position[1]

@@ -1,6 +1,9 @@
 """Hourly windows in event time: edges, corrections inside lateness, dead letters beyond it."""
 
-from detectors.timeaxis import HOUR_MS, from_iso
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detectors.timeaxis import HOUR_MS, from_iso, to_iso
 from monitor.events.deadletters import Reason
 from monitor.events.parsing import parse_event
 from monitor.windows.aggregation import (
@@ -252,3 +255,39 @@ def test_an_idle_input_stops_holding_hours_open():
     assert state.poll(now=30_000) == []  # complaints are quiet, not yet idle
     out = state.poll(now=61_000)  # a minute of silence: complaints idle, KPIs drive
     assert [a.hour for a in out] == [from_iso(f"2026-10-05T{h:02d}:00:00Z") for h in (9, 10, 11)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lateness=st.integers(0, 4),
+    delay=st.integers(0, 3),
+    idle=st.sampled_from([None, 60_000]),
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["complaint", "kpi"]), st.integers(0, 12 * 60), st.integers(0, 5)
+        ),
+        max_size=25,
+    ),
+)
+def test_the_shortcut_past_the_watermark_never_hides_a_final_hour(lateness, delay, idle, steps):
+    """``add`` asks the watermark only when an hour may be final; whenever it skips the
+    question, the answer would have been no."""
+    from monitor.windows.aggregation import RegionWindows
+
+    state = RegionWindows(
+        "r1",
+        WindowConfig(
+            allowed_lateness_ms=lateness * HOUR_MS,
+            watermark_delay_ms=delay * HOUR_MS,
+            inputs=("complaint", "kpi"),
+            idle_ms=idle,
+        ),
+    )
+    t0 = from_iso("2026-10-05T00:00:00Z")
+    for i, (kind, minute, now_minutes) in enumerate(steps):
+        at = to_iso(t0 + minute * 60_000)
+        raw = complaint(at, id_=f"c{i}") if kind == "complaint" else kpi(at, 1.0)
+        state.add(ev(raw), now=now_minutes * 60_000 * 10)
+        for hour in range(-2, 14):
+            h = t0 + hour * HOUR_MS
+            assert state._may_be_final(h) or not state.is_final(h)

@@ -28,9 +28,7 @@ RAWS = [
 
 
 def items():
-    return [
-        (raw, f"yujing.kpis:{i % 2}", 7 + i, parse_event(raw)) for i, raw in enumerate(RAWS)
-    ]
+    return [(raw, f"yujing.kpis:{i % 2}", 7 + i, parse_event(raw)) for i, raw in enumerate(RAWS)]
 
 
 def test_round_trip_keeps_bytes_sources_offsets_and_events():
@@ -55,14 +53,15 @@ def test_a_large_batch_is_split_into_bundles_under_the_size_limit():
     [
         b'{"type": "kpi"}',
         msgspec.msgpack.encode((1, [], [], [], [], [])),
-        msgspec.msgpack.encode((2, ["t:0"], [0], [1], [b"{}"], [["region", "r", 5, None]])),
-        msgspec.msgpack.encode((2, ["t:0"], [0], [1], [b"{}"], [["kpi", "r"]])),
-        msgspec.msgpack.encode((2, ["t:0"], [0], [1], [b"{}"], [[["kpi"], 1, 2, 3, 4, 5]])),
+        msgspec.msgpack.encode((2, ["t:0"], [0], [1], [b"{}"], [{"type": "region"}])),
+        msgspec.msgpack.encode((2, ["t:0"], [0], [1], [b"{}"], [{"type": "kpi", "x": 1}])),
+        msgspec.msgpack.encode((2, ["t:0"], [0], [1], [b"{}"], [{"type": ["kpi"]}])),
+        msgspec.msgpack.encode((2, ["t:0"], [0], [1], [b"{}"], [["kpi", 1]])),
         msgspec.msgpack.encode((2, ["t:0"], [0, 0], [1], [b"{}"], [])),
     ],
 )
 def test_what_is_not_a_bundle_is_refused_with_a_reason(value):
-    with pytest.raises(ValueError, match="bundle|fields"):
+    with pytest.raises(ValueError, match=r"bundle|fields"):
         decode_bundle(value)
 
 
@@ -75,9 +74,7 @@ def record(value, headers):
 
 def test_the_aggregation_dead_letters_a_false_bundle_and_reads_the_rest():
     good = encode_bundle(items())
-    got, dead = unbundle(
-        [record(b"garbage", [BUNDLE_HEADER]), record(good, [BUNDLE_HEADER])]
-    )
+    got, dead = unbundle([record(b"garbage", [BUNDLE_HEADER]), record(good, [BUNDLE_HEADER])])
     assert [i[3] for i in got] == [i[3] for i in items()]
     (letter,) = dead
     assert letter.reason is Reason.UNREADABLE and letter.raw == b"garbage"

@@ -52,7 +52,7 @@ def register(t: Topology) -> None:
         async for batch in stream.noack_take(settings.batch_size, within=TAKE_SECONDS):
             async with unsaved.lock:
                 await follow_assignment(t)
-                items, unreadable = unbundle(batch)
+                items, unreadable = await t.core.off_loop(unbundle, batch)
                 for letter in unreadable:
                     await send_dead(t, letter)
                 await round_of(t, items)

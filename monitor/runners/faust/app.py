@@ -20,6 +20,7 @@ import faust
 from monitor.config.load import load_config
 from monitor.config.model import MonitorConfig
 from monitor.observability.logs import logging_config
+from monitor.runners.collector import tune_for_streaming
 from monitor.runners.faust import aggregate, intake, timers, views
 from monitor.runners.faust.core import WorkerCore
 from monitor.runners.faust.regions import RegionDirectory
@@ -116,6 +117,7 @@ def run_worker(settings: WorkerSettings) -> None:
         redirect_stdouts=False,
         logging_config=logging_config(settings.log_level.upper()),  # one format for all
     )
+    tune_for_streaming()
     worker.execute_from_commandline()
 
 

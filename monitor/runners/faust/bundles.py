@@ -5,11 +5,12 @@ record per event costs the framework a send, a future and an acknowledgement per
 the way out and its whole per-message path on the way in; one record per destination
 partition and fetched batch costs that once per batch.
 
-A bundle carries each event as the intake validated it (its fields, in the model's order,
-MessagePack), so the aggregation builds the event without parsing or validating it again,
-and beside it the event's original bytes and its position in the raw topic (source
-partition and offset): the aggregation dead-letters the very bytes a producer sent and
-skips what a restored window state already applied, exactly as with single records.
+A bundle carries each event as the intake validated it (its fields by name, MessagePack,
+which decodes them to the very dict the event is built on), so the aggregation builds the
+event without parsing or validating it again, and beside it the event's original bytes
+and its position in the raw topic (source partition and offset): the aggregation
+dead-letters the very bytes a producer sent and skips what a restored window state already
+applied, exactly as with single records.
 Version 1 bundles (raw bytes only, from a worker before this format) are still read: their
 events are validated again.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from operator import itemgetter
+from typing import Any
 
 import msgspec
 import orjson
@@ -35,11 +36,10 @@ Record = tuple[bytes, str, int]  # raw value, source "topic:partition", offset
 # a record and its event; None: not validated yet (a version 1 bundle, another producer)
 Item = tuple[bytes, str, int, ValidEvent | None]
 
-_FIELDS = {name: tuple(model.model_fields) for name, model in EVENT_TYPES.items()}
-_ROW = {name: itemgetter(*fields) for name, fields in _FIELDS.items()}
+_FIELDS = {name: model.model_fields.keys() for name, model in EVENT_TYPES.items()}
 _encoder = msgspec.msgpack.Encoder()
 # version, sources, each event's source index, offset, raw bytes and fields
-_Bundle = tuple[int, list[str], list[int], list[int], list[bytes], list[list]]
+_Bundle = tuple[int, list[str], list[int], list[int], list[bytes], list[dict[str, Any]]]
 _decoder = msgspec.msgpack.Decoder(_Bundle)
 
 
@@ -54,13 +54,13 @@ def encode_bundle(items: Iterable[tuple[bytes, str, int, ValidEvent]]) -> bytes:
     """(raw event, source partition, offset, event) in arrival order (event-time
     lateness depends on it: an event is late relative to what arrived before it)."""
     sources: dict[str, int] = {}
-    index, offsets, raws, rows = [], [], [], []
+    index, offsets, raws, fields = [], [], [], []
     for raw, source, offset, event in items:
         index.append(sources.setdefault(source, len(sources)))
         offsets.append(offset)
         raws.append(raw)
-        rows.append(_ROW[event.type](event.__dict__))  # the type's name comes first
-    return _encoder.encode((VERSION, list(sources), index, offsets, raws, rows))
+        fields.append(event.__dict__)
+    return _encoder.encode((VERSION, list(sources), index, offsets, raws, fields))
 
 
 def encode_bundles(
@@ -83,23 +83,22 @@ def decode_bundle(value: bytes) -> list[Item]:
     """Back to (raw event, source partition, offset, event), in arrival order; the events
     as the intake validated them."""
     try:
-        version, sources, index, offsets, raws, rows = _decoder.decode(value)
+        version, sources, index, offsets, raws, fields = _decoder.decode(value)
     except msgspec.DecodeError as exc:
         raise ValueError(f"not a version {VERSION} bundle: {exc}") from exc
-    if version != VERSION or not len(index) == len(offsets) == len(raws) == len(rows):
+    if version != VERSION or not len(index) == len(offsets) == len(raws) == len(fields):
         raise ValueError(f"not a version {VERSION} bundle")
     return [
-        (raw, sources[i], offset, _event(row))
-        for i, offset, raw, row in zip(index, offsets, raws, rows, strict=True)
+        (raw, sources[i], offset, _event(values))
+        for i, offset, raw, values in zip(index, offsets, raws, fields, strict=True)
     ]
 
 
-def _event(row: list) -> ValidEvent:
-    name = row[0] if row else None
-    fields = _FIELDS.get(name) if isinstance(name, str) and name != "region" else None
-    if fields is None or len(fields) != len(row):
-        raise ValueError(f"not an event's fields: {str(row)[:200]}")
-    return EVENT_TYPES[name].trusted(dict(zip(fields, row, strict=True)))  # type: ignore[return-value]
+def _event(values: dict[str, Any]) -> ValidEvent:
+    name = values.get("type")
+    if name == "region" or not isinstance(name, str) or values.keys() != _FIELDS.get(name):
+        raise ValueError(f"not an event's fields: {str(values)[:200]}")
+    return EVENT_TYPES[name].trusted(values)  # type: ignore[return-value]
 
 
 def decode_bundle_v1(value: bytes) -> list[Item]:

@@ -2,17 +2,21 @@
 
 A batch consumer (aiokafka ``getmany``, its own consumer group), not an agent: validation
 keeps no state, so it needs none of Faust's tables or rebalancing, and Faust's path costs
-~250 µs per record (docs/benchmarks.md) where this one costs ~20. Offsets are committed
-once a batch's bundles are flushed: at least once, and the aggregation skips what its
-state already applied.
+~250 µs per record (docs/benchmarks.md) where this one costs ~20. A batch's offsets are
+committed once the broker has acknowledged its bundles and dead letters (while the next
+batch is validated and sent): at least once, and the aggregation skips what its state
+already applied.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError
 
 from monitor.events.deadletters import DeadLetter
@@ -23,8 +27,9 @@ from monitor.runners.faust.topology import Topology
 log = logging.getLogger("yujing.faust")
 
 
-async def send_dead(t: Topology, letter: DeadLetter) -> None:
-    await t.deadletters.send(value=letter.raw, headers=dead_letter_headers(letter))
+async def send_dead(t: Topology, letter: DeadLetter) -> Awaitable[Any]:
+    """Sent (buffered); the returned awaitable resolves when the broker has it."""
+    return await t.deadletters.send(value=letter.raw, headers=dead_letter_headers(letter))
 
 
 def register(t: Topology) -> None:
@@ -45,38 +50,63 @@ def register(t: Topology) -> None:
             **settings.security.aiokafka(),
         )
         await consumer.start()
+        sent: Sent | None = None
         try:
             while True:
                 fetched = await consumer.getmany(
                     timeout_ms=int(settings.batch_seconds * 1000),
                     max_records=settings.batch_size,
                 )
-                if fetched:
-                    await forward(t, fetched)
-                    try:
-                        await consumer.commit()
-                    except CommitFailedError as exc:  # the group rebalanced meanwhile: the
-                        # new owner re-reads; the aggregation skips repeats
-                        log.warning("intake commit refused", extra={"fields": {"error": str(exc)}})
+                # the previous batch is committed once its records are acknowledged,
+                # while this one is validated and sent: no round trip of the broker's
+                # stands between two batches
+                following = await forward(t, fetched) if fetched else None
+                if sent is not None:
+                    await commit(consumer, sent)
+                sent = following
                 await measure(t, consumer)
         finally:
-            await consumer.stop()
+            try:
+                if sent is not None:
+                    await commit(consumer, sent)
+            finally:
+                await consumer.stop()
 
 
-async def forward(t: Topology, fetched: dict[Any, list[Any]]) -> None:
-    """One fetched batch: validate, send dead letters and bundles, flush."""
+@dataclass
+class Sent:
+    """A batch's records on their way to the broker, and the offsets to commit after."""
+
+    acks: list[Awaitable[Any]]
+    offsets: dict[TopicPartition, int]
+
+
+async def commit(consumer: AIOKafkaConsumer, sent: Sent) -> None:
+    """Offsets of a batch whose bundles and dead letters the broker acknowledged."""
+    await asyncio.gather(*sent.acks)  # a failed send raises: nothing is committed past it
+    try:
+        await consumer.commit(sent.offsets)
+    except CommitFailedError as exc:  # the group rebalanced meanwhile: the new owner
+        # re-reads; the aggregation skips repeats
+        log.warning("intake commit refused", extra={"fields": {"error": str(exc)}})
+
+
+async def forward(t: Topology, fetched: dict[TopicPartition, list[Any]]) -> Sent:
+    """One fetched batch: validate, send dead letters and bundles (not waiting for acks)."""
     # across partitions, the producers' timestamps stand in for arrival order (an event
     # is late relative to what arrived before it)
     records = sorted((r for batch in fetched.values() for r in batch), key=lambda r: r.timestamp)
     result = await t.core.off_loop(
         t.core.validate, [(r.value or b"", f"{r.topic}:{r.partition}", r.offset) for r in records]
     )
-    for letter in result.dead:
-        await send_dead(t, letter)
+    acks = [await send_dead(t, letter) for letter in result.dead]
     for partition, items in sorted(result.bundles.items()):
         for bundle in encode_bundles(items):
-            await t.events.send(value=bundle, partition=partition, headers=[BUNDLE_HEADER])
-    await t.app.producer.flush()
+            acks.append(
+                await t.events.send(value=bundle, partition=partition, headers=[BUNDLE_HEADER])
+            )
+    offsets = {tp: batch[-1].offset + 1 for tp, batch in fetched.items() if batch}
+    return Sent(acks, offsets)
 
 
 async def measure(t: Topology, consumer: AIOKafkaConsumer) -> None:
