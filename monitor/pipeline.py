@@ -93,6 +93,7 @@ class Pipeline:
         # (detectors treat rows alone, so this changes speed, never findings)
         self.batch_ticks = batch_ticks
         self._pending: dict[int, set[str]] = {}
+        self._backlog: dict[int, set[str]] = {}  # live, behind its input: see ``apply``
         self.watcher = watcher
         self.live = live
         self.alerts = alerts
@@ -305,11 +306,17 @@ class Pipeline:
         self.alerts.restore()
         return n
 
-    def apply(self, aggregates: list[HourlyAggregate]) -> list[HourlyAggregate]:
+    def apply(
+        self, aggregates: list[HourlyAggregate], behind: bool = False
+    ) -> list[HourlyAggregate]:
         """Series and detection for emitted aggregates (the Faust runner calls this too).
 
-        Hours are judged in order, each for the regions that closed (or corrected) it in this
-        call; detectors treat each series alone, so grouping regions never changes a finding.
+        Hours are judged in order, each for the regions that closed (or corrected) it;
+        detectors treat each series alone, so grouping regions never changes a finding.
+        ``behind``: the runner's input holds more (a catch-up): the hours wait in a
+        backlog, up to ``scan_hours`` of them, and are judged together by ``scan`` (one
+        tick per hour of a catch-up cost as much as the rest of the worker's work); the
+        runner calls ``judge_backlog`` before it makes its progress durable.
         """
         started = time.perf_counter()
         self.maybe_reload()  # a changed config applies from the next evaluation on
@@ -329,7 +336,10 @@ class Pipeline:
             (a.region, a.hour, a.complaints) for a in aggregates if a.complaints
         )
         if not self.batch_ticks:
-            self._judge_runs(closed)
+            for hour, regions in closed.items():
+                self._backlog.setdefault(hour, set()).update(regions)
+            if not behind or self._backlog_hours() >= self.scan_hours:
+                self.judge_backlog()
         else:
             for hour, regions in closed.items():
                 self._pending.setdefault(hour, set()).update(regions)
@@ -337,6 +347,16 @@ class Pipeline:
         if aggregates:
             self._timed("apply", started)
         return aggregates
+
+    def _backlog_hours(self) -> int:
+        backlog = self._backlog
+        return (max(backlog) - min(backlog)) // HOUR_MS + 1 if backlog else 0
+
+    def judge_backlog(self) -> None:
+        """Judge the hours ``apply`` kept back while the runner was behind, in order."""
+        backlog, self._backlog = self._backlog, {}
+        if backlog:
+            self._judge_runs(backlog)
 
     def _low_watermark(self) -> int | None:
         """The first hour some region has not closed yet (replays judge up to there)."""

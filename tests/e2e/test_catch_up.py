@@ -1,5 +1,6 @@
 """A worker catching up on a backlog judges runs of hours with one scan (as a replay
-does): the same findings and tickets as judging the hours one at a time."""
+does): the same findings and tickets as judging the hours one at a time, whether a batch
+holds the backlog or the hours wait while the worker is behind its input."""
 
 from alerts.policy.notifiers import MemoryNotifier
 from alerts.policy.service import AlertService
@@ -27,15 +28,18 @@ def test_a_backlog_judged_in_runs_finds_what_hour_by_hour_finds(tmp_path, monkey
     run.pipeline.finish()
     assert len(aggregates) > 6 * 24 * 30
 
-    def judged(pipeline: Pipeline, batches: list[list]) -> tuple[list, list]:
+    def judged(pipeline: Pipeline, batches: list[list], behind: bool = False) -> tuple[list, list]:
         findings: list = []
         pipeline.observe(
             tick=lambda t: findings.extend(
                 (t.hour, f.spec_id, f.finding.region, f.finding.metric) for f in t.findings
             )
         )
-        for batch in batches:
-            pipeline.apply(batch)
+        for n, batch in enumerate(batches, start=1):
+            pipeline.apply(batch, behind=behind)
+            if n % 7 == 0:  # a snapshot
+                pipeline.judge_backlog()
+        pipeline.judge_backlog()
         tickets = [
             (t.key, t.metric, t.first_hour, t.last_fired_hour, t.occurrences, t.recovered_at)
             for t in pipeline.alerts.store.all()
@@ -60,3 +64,12 @@ def test_a_backlog_judged_in_runs_finds_what_hour_by_hour_finds(tmp_path, monkey
     assert max(runs) == 24  # the backlog went in runs of a day
     assert one_at_a_time[0] and one_at_a_time[1]
     assert backlog == one_at_a_time
+
+    # a worker behind its input: batches that close an hour for some regions and the next
+    # hour for others, kept back and judged at snapshots and when they span a day
+    runs.clear()
+    ordered = sorted(aggregates, key=lambda a: (a.hour, a.region))
+    batches = [ordered[i : i + 5] for i in range(0, len(ordered), 5)]
+    kept_back = judged(live_pipeline(f"sqlite:///{tmp_path / 'c.db'}"), batches, behind=True)
+    assert runs and max(runs) > 1  # hours went in runs, not one tick each
+    assert kept_back == one_at_a_time

@@ -1,7 +1,8 @@
 """The aggregation agent: ``events`` -> windows table -> ``hourly`` -> detectors -> alerts.
 
 Crash safety without transactions, by ordering and idempotence:
-1. aggregates, findings and notifications are produced, ticket rows committed;
+1. aggregates, findings and notifications are produced, ticket rows committed (hours a
+   catch-up kept back are judged at the latest by the next snapshot, before step 2);
 2. at the next snapshot (``snapshots``) the producer is flushed;
 3. only then is each changed region's window state written to the ``windows`` table,
 4. and only then are the events acked (their offsets may be committed).
@@ -30,6 +31,7 @@ from monitor.runners.faust.bundles import (
     decode_bundle_v1,
 )
 from monitor.runners.faust.intake import send_dead
+from monitor.runners.faust.outputs import publish
 from monitor.runners.faust.snapshots import save
 from monitor.runners.faust.topology import Topology
 
@@ -76,19 +78,13 @@ async def round_of(t: Topology, items: list[Item]) -> None:
         await send_dead(t, letter)
     for agg in result.aggregates:
         await t.hourly.send(key=agg.region.encode(), value=orjson.dumps(agg.to_json()))
-    ticks, notes = await core.off_loop(core.detect, result.aggregates)
-    if result.aggregates:  # ticket rows and their outbox rows are committed
+    # raw records the intake has not read yet: a catch-up, whose hours wait to be judged
+    # together (at the latest by the next snapshot); a live hour is judged now
+    behind = any(t.intake_lag.values())
+    ticks, notes = await core.off_loop(core.detect, result.aggregates, behind)
+    if result.aggregates and not behind:  # ticket rows and their outbox rows are committed
         core.metrics.processing.labels("close").observe(time.perf_counter() - closed)
-    for tick in ticks:
-        for sf in tick.findings:
-            await t.findings.send(
-                key=sf.finding.region.encode(),
-                value=orjson.dumps(
-                    {"spec_id": sf.spec_id, "severity": sf.severity.value} | sf.finding.to_json()
-                ),
-            )
-    for note in notes:
-        await t.alerts.send(key=note.ticket.region.encode(), value=orjson.dumps(note.to_json()))
+    await publish(t, ticks, notes)
 
 
 def unbundle(batch: list[Any]) -> tuple[list[Item], list[DeadLetter]]:

@@ -167,12 +167,20 @@ class WorkerCore:
         return Batch(aggregates=self.pipeline.close(now), dead=self._take_dead())
 
     def detect(
-        self, aggregates: list[HourlyAggregate]
+        self, aggregates: list[HourlyAggregate], behind: bool = False
     ) -> tuple[list[TickResult], list[Notification]]:
-        """Series, detectors and alert policy; the ticks and notifications they produced."""
+        """Series, detectors and alert policy; the ticks and notifications they produced.
+        ``behind``: more input is waiting (the hours may wait for ``judge_backlog``)."""
+        return self._judged(lambda: self.pipeline.apply(aggregates, behind=behind))
+
+    def judge_backlog(self) -> tuple[list[TickResult], list[Notification]]:
+        """The hours a catch-up kept back, judged (before a snapshot makes them final)."""
+        return self._judged(self.pipeline.judge_backlog)
+
+    def _judged(self, work: Callable[[], object]) -> tuple[list[TickResult], list[Notification]]:
         self.ticks.clear()
         self.sent.sent.clear()
-        self.pipeline.apply(aggregates)
+        work()
         return list(self.ticks), list(self.sent.sent)
 
     def states_to_save(self) -> dict[str, RegionWindows]:

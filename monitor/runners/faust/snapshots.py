@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from monitor.runners.faust.outputs import publish
+
 if TYPE_CHECKING:
     from monitor.runners.faust.topology import Topology
 
@@ -55,11 +57,14 @@ class Unsaved:
 
 
 async def save(t: Topology, owned: set[int] | None = None) -> None:
-    """Outputs durable, then each changed region's state in the table and its changelog,
-    then the events acked (hold ``t.unsaved.lock``). ``owned``: partitions are moving; only
-    the events-topic partitions kept are saved and acked (the others' events are
-    redelivered to their new owner, which restores from the table)."""
+    """Hours kept back judged, outputs durable, then each changed region's state in the
+    table and its changelog, then the events acked (hold ``t.unsaved.lock``). ``owned``:
+    partitions are moving; only the events-topic partitions kept are saved and acked (the
+    others' events are redelivered to their new owner, which restores from the table)."""
     unsaved, core = t.unsaved, t.core
+    # hours a catch-up kept back are judged first: once the events are acked, nothing
+    # would close those hours again
+    await publish(t, *await core.off_loop(core.judge_backlog))
     await t.app.producer.flush()
     for key, state in await core.off_loop(core.state_records, owned):
         t.windows[key] = state
