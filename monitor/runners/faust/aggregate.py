@@ -78,13 +78,20 @@ async def round_of(t: Topology, items: list[Item]) -> None:
         await send_dead(t, letter)
     for agg in result.aggregates:
         await t.hourly.send(key=agg.region.encode(), value=orjson.dumps(agg.to_json()))
-    # raw records the intake has not read yet: a catch-up, whose hours wait to be judged
-    # together (at the latest by the next snapshot); a live hour is judged now
-    behind = any(t.intake_lag.values())
-    ticks, notes = await core.off_loop(core.detect, result.aggregates, behind)
-    if result.aggregates and not behind:  # ticket rows and their outbox rows are committed
+    waiting = behind(t)  # a catch-up: its hours wait to be judged together
+    ticks, notes = await core.off_loop(core.detect, result.aggregates, waiting)
+    if result.aggregates and not waiting:  # ticket rows and their outbox rows are committed
         core.metrics.processing.labels("close").observe(time.perf_counter() - closed)
     await publish(t, ticks, notes)
+
+
+def behind(t: Topology) -> bool:
+    """Records wait upstream: raw ones the intake has not read, bundles this agent has not
+    taken (in Kafka or in its stream's buffer). Closed hours then wait (at the latest for
+    the next snapshot) and are judged together; a live hour is judged at once."""
+    # the stream's channel queue, read without creating one (Faust's property would)
+    queue = getattr(getattr(t.unsaved.stream, "channel", None), "_queue", None)
+    return (queue is not None and queue.qsize() > 0) or any(t.lag().values())
 
 
 def unbundle(batch: list[Any]) -> tuple[list[Item], list[DeadLetter]]:

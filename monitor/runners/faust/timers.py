@@ -14,7 +14,6 @@ HEARTBEAT_SECONDS = 0.25
 
 def register(t: Topology) -> None:
     app, core = t.app, t.core
-    inputs = {t.settings.topics.name("events")}
     last_beat: list[float] = []
 
     @app.timer(interval=HEARTBEAT_SECONDS)
@@ -57,19 +56,6 @@ def register(t: Topology) -> None:
     @app.timer(interval=5.0)
     async def measure_lag() -> None:
         """Consumer lag per input topic: high-water mark minus the next offset to process."""
-        consumer = app.consumer
-        read = getattr(consumer, "_read_offset", {})
-        lag: dict[str, int] = dict.fromkeys([*t.raw_topics, *inputs], 0)
-        for key, value in t.intake_lag.items():
-            topic = key.rpartition(":")[0]
-            lag[topic] = lag.get(topic, 0) + value
-        for tp in consumer.assignment():
-            if tp.topic not in inputs:  # changelogs are read by table recovery, not agents
-                continue
-            high = consumer.highwater(tp)
-            last = read.get(tp)
-            if high is not None:
-                done = last + 1 if last is not None else 0
-                lag[tp.topic] = lag.get(tp.topic, 0) + max(high - done, 0)
+        lag = t.lag()
         for topic, value in lag.items():
             core.metrics.consumer_lag.labels(topic).set(value)

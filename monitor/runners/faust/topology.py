@@ -30,6 +30,26 @@ class Topology:
     intake_lag: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> lag
     unsaved: Unsaved = field(default_factory=Unsaved)  # applied, not yet in a snapshot
 
+    def lag(self) -> dict[str, int]:
+        """Records waiting per input topic: raw records the intake has not read (as of its
+        last fetch), and events-topic records the aggregation has not taken."""
+        events = self.settings.topics.name("events")
+        lag: dict[str, int] = dict.fromkeys([*self.raw_topics, events], 0)
+        for key, value in self.intake_lag.items():
+            topic = key.rpartition(":")[0]
+            lag[topic] = lag.get(topic, 0) + value
+        consumer = self.app.consumer
+        read = getattr(consumer, "_read_offset", {})
+        for tp in consumer.assignment():
+            if tp.topic != events:  # changelogs are read by table recovery, not agents
+                continue
+            high = consumer.highwater(tp)
+            last = read.get(tp)
+            if high is not None:
+                done = last + 1 if last is not None else 0
+                lag[events] += max(high - done, 0)
+        return lag
+
 
 def load_state(value: bytes | dict[str, object] | None) -> dict[str, object] | None:
     """A saved window state: JSON bytes (a dict from Faust's json codec, before)."""
