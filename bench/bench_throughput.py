@@ -3,8 +3,8 @@
 Two mixes of the same kind of data for 1,000 regions, one partition each, counted in
 readings (a complaint or a KPI reading is one):
 
-* samples  — one Kafka record per reading: ~70% KPI samples / 30% complaints, ~110-byte
-             JSON (what a naive collector sends);
+* samples  — one Kafka record per reading: ~70% KPI samples / 30% complaints in every
+             region, ~110-byte JSON (what a naive collector sends);
 * reports  — KPI readings as OSS exports deliver them: one record per site and hour with
              12 five-minute readings of each of 3 KPIs (36 readings), and complaints one
              record each (~3 per region-hour; 96% of the readings arrive in reports).
@@ -14,11 +14,13 @@ Each mix is measured four ways, in the same run on the same topic:
 * raw      — aiokafka ``getmany`` + JSON decoding, no processing: the practical limit
              for a Python consumer;
 * core     — the same consumer feeding Yujing's aggregation core (validation, region
-             windows, hourly aggregates): what a batch path in a worker can reach;
+             windows, hourly aggregates; the regions admitted from their reference
+             records first, as in production): what a batch path in a worker can reach;
 * quix     — the same aggregation written with Quix Streams (tumbling 1 h windows per
              region), the peer framework;
-* faust    — the Yujing Faust worker end to end (validation agent -> events topic ->
-             aggregation agent with its table), on a smaller sample: it is the slow one.
+* faust    — the Yujing Faust worker end to end (batch intake -> bundles on the events
+             topic -> aggregation agent with its table -> detectors -> tickets), on a
+             smaller sample of the samples mix.
 
     .venv/bin/python bench/bench_throughput.py [--events 300000] [--readings 3000000]
 
