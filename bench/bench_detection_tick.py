@@ -40,14 +40,11 @@ def main() -> None:
     store = SeriesStore(metrics, history_hours=hours)
     end = 500_000 * HOUR_MS
     store.origin = end - (hours - 1) * HOUR_MS
-    store.regions = [f"r{i:05d}" for i in range(args.regions)]
-    store.region_index = {r: i for i, r in enumerate(store.regions)}
-    store._rows = args.regions
-    for m in metrics:
-        base = rng.uniform(0.5, 8.0, size=(args.regions, 1))
-        matrix = np.full((args.regions, store._capacity), np.nan)
-        matrix[:, :hours] = rng.poisson(base, size=(args.regions, hours))
-        store.data[m] = matrix
+    regions = [f"r{i:05d}" for i in range(args.regions)]
+    base = {m: rng.uniform(0.5, 8.0, size=(args.regions, 1)) for m in metrics}
+    for week in range(args.weeks):  # through the store's own API (a replay's blocks)
+        values = {m: rng.poisson(base[m], size=(args.regions, 168)).astype(float) for m in metrics}
+        store.write_block(regions, store.origin + week * 168 * HOUR_MS, values)
     series = args.regions * len(metrics)
     timings = []
     for _ in range(args.repeat):

@@ -55,13 +55,20 @@ class SeriesStore:
         self.regions.append(region)
         self.region_index[region] = row
         if row >= self._rows:
-            grow = self._rows
-            for m, matrix in self.data.items():
-                self.data[m] = np.vstack([matrix, np.full((grow, self._capacity), np.nan)])
-            for m, flags in self.flags.items():
-                self.flags[m] = np.vstack([flags, np.zeros((grow, self._capacity), dtype=bool)])
-            self._rows += grow
+            self._reserve(2 * self._rows)
         return row
+
+    def _reserve(self, rows: int) -> None:
+        """Room for ``rows`` regions (a copy of every matrix: done once for a block's new
+        regions, not once per doubling)."""
+        grow = rows - self._rows
+        if grow <= 0:
+            return
+        for m, matrix in self.data.items():
+            self.data[m] = np.vstack([matrix, np.full((grow, self._capacity), np.nan)])
+        for m, flags in self.flags.items():
+            self.flags[m] = np.vstack([flags, np.zeros((grow, self._capacity), dtype=bool)])
+        self._rows = rows
 
     def _column(self, hour: int) -> int | None:
         if self.origin is None:
@@ -103,6 +110,7 @@ class SeriesStore:
             return
         if hours > self._headroom:
             raise ValueError(f"a block holds at most {self._headroom} hours, got {hours}")
+        self._reserve(len(self.regions) + sum(r not in self.region_index for r in regions))
         rows = np.fromiter((self._row(r) for r in regions), dtype=np.int64, count=len(regions))
         last = self._column(first_hour + (hours - 1) * HOUR_MS)
         if last is None or last - hours + 1 < 0:
