@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from monitor.events.deadletters import DeadLetter
 from monitor.runners.faust.bundles import BUNDLE_HEADER, encode_bundles
@@ -82,12 +82,17 @@ class Sent:
 
 
 async def commit(consumer: AIOKafkaConsumer, sent: Sent) -> None:
-    """Offsets of a batch whose bundles and dead letters the broker acknowledged."""
+    """Offsets of a batch whose bundles and dead letters the broker acknowledged, for the
+    partitions this intake still owns (a rebalance may have moved some since the fetch:
+    their new owner re-reads them, and the aggregation skips what it already applied)."""
     await asyncio.gather(*sent.acks)  # a failed send raises: nothing is committed past it
+    owned = consumer.assignment()
+    offsets = {tp: offset for tp, offset in sent.offsets.items() if tp in owned}
+    if not offsets:
+        return
     try:
-        await consumer.commit(sent.offsets)
-    except CommitFailedError as exc:  # the group rebalanced meanwhile: the new owner
-        # re-reads; the aggregation skips repeats
+        await consumer.commit(offsets)
+    except (CommitFailedError, IllegalStateError) as exc:  # the group rebalanced meanwhile
         log.warning("intake commit refused", extra={"fields": {"error": str(exc)}})
 
 
