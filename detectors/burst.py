@@ -32,7 +32,6 @@ from typing import ClassVar
 
 import numpy as np
 from pydantic import Field, model_validator
-from scipy import stats
 
 from detectors.base import (
     Detector,
@@ -301,6 +300,8 @@ class BurstDetector(Detector):
         """For counts, the exact Poisson tail must be below ``poisson_alpha`` as well: at
         a handful per hour the normal approximation makes 8 where 1 is usual look like a
         7-sigma event, when chance alone brings it about once in 100,000 series-hours."""
+        from scipy import stats  # on first use: most of a second, and the CLI loads configs
+
         rate = np.maximum(expected, 0.5)
         if self.sign > 0:
             tail = stats.poisson.sf(observed - 1, rate)

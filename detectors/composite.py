@@ -13,7 +13,6 @@ from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
-from scipy import stats
 
 from detectors.base import (
     HOUR_MS,
@@ -93,6 +92,8 @@ class SiteFaultDetector(Detector):
         Each signal's excess over the last ``window_hours`` is a z-score against its own
         hour-by-hour expectation; their Stouffer sum fires when the KPI's anomaly stands
         on its own and the complaints lean the same way."""
+        from scipy import stats  # on first use: most of a second, and the CLI loads configs
+
         cfg = self.config
         w = cfg.window_hours
         need = self.history_hours() + ends - 1

@@ -23,7 +23,6 @@ from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
-from scipy import stats
 
 from detectors.base import (
     Detector,
@@ -243,6 +242,8 @@ class EarlyTrendDetector(Detector):
         baseline = sum(rolling_sums(values, w, m, lag=j * WEEK_HOURS) for j in range(1, k + 1))
         total = current + baseline
         cur_i = np.rint(current).astype(np.int64)
+        from scipy import stats  # on first use: most of a second, and the CLI loads configs
+
         p_values = np.where(
             total > 0,
             stats.binom.sf(cur_i - 1, np.rint(total).astype(np.int64), 1.0 / (k + 1)),

@@ -18,7 +18,6 @@ from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
-from scipy import stats
 
 from detectors.base import (
     Detector,
@@ -48,6 +47,8 @@ def wow_test(current: np.ndarray, previous: np.ndarray) -> np.ndarray:
     cur = np.rint(current).astype(np.int64)
     prev = np.rint(previous).astype(np.int64)
     total = cur + prev
+    from scipy import stats  # on first use: most of a second, and the CLI loads configs
+
     return np.where(total > 0, stats.binom.sf(cur - 1, total, 0.5), 1.0)
 
 
