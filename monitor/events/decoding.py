@@ -19,7 +19,7 @@ True
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
@@ -155,16 +155,7 @@ def decode_valid(
         bounds = vocabulary.ranges.get(s.kpi)
         if t is None or bounds is None or not bounds[0] <= s.value <= bounds[1]:
             return None
-        return KpiSample.trusted(
-            {
-                "type": "kpi",
-                "event_time": t,
-                "region": s.region,
-                "site": s.site,
-                "kpi": s.kpi,
-                "value": s.value,
-            }
-        )
+        return _event(KpiSample, s, event_time=t)
     if isinstance(s, _ComplaintFields):
         t = _time(s.event_time)
         if (
@@ -173,29 +164,24 @@ def decode_valid(
             or s.channel not in vocabulary.channels
         ):
             return None
-        return ComplaintEvent.trusted(
-            {
-                "type": "complaint",
-                "id": s.id,
-                "event_time": t,
-                "region": s.region,
-                "category": s.category,
-                "channel": s.channel,
-                "text": s.text,
-            }
-        )
+        return _event(ComplaintEvent, s, event_time=t)
     if type(s) is _Report:
         t = _time(s.period_start)
         if t is None or not _readings_in_range(vocabulary.ranges, s.kpis):
             return None
-        return KpiReport.trusted(
-            {
-                "type": "kpi_report",
-                "period_start": t,
-                "interval_s": s.interval_s,
-                "region": s.region,
-                "site": s.site,
-                "kpis": s.kpis,
-            }
-        )
+        return _event(KpiReport, s, period_start=t)
     return None
+
+
+_TYPE_OF = {
+    model: model.model_fields["type"].default for model in (ComplaintEvent, KpiSample, KpiReport)
+}
+
+
+E = TypeVar("E", ComplaintEvent, KpiSample, KpiReport)
+
+
+def _event(model: type[E], s: msgspec.Struct, **times: int) -> E:
+    """The model's event from a struct it would accept: the struct's fields, the type's
+    name (a tag is no field of the struct), and its time in epoch milliseconds."""
+    return model.trusted({"type": _TYPE_OF[model], **msgspec.structs.asdict(s), **times})

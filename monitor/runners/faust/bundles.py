@@ -27,9 +27,9 @@ from kafka.partitioner.default import murmur2
 
 from monitor.events.schemas import EVENT_TYPES, ComplaintEvent, KpiReport, KpiSample
 
-BUNDLE_HEADER = ("fmt", b"bundle-v2")
-BUNDLE_V1 = b"bundle-v1"
 VERSION = 2
+BUNDLE_HEADER = ("fmt", f"bundle-v{VERSION}".encode())
+BUNDLE_V1 = b"bundle-v1"
 
 ValidEvent = ComplaintEvent | KpiSample | KpiReport
 Record = tuple[bytes, str, int]  # raw value, source "topic:partition", offset
