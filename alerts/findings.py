@@ -45,3 +45,14 @@ class TickResult:
     # spec id -> why -> series it could not judge (too few known hours for its detector):
     # "no data" (nothing known in its window), "history" (it began too recently), "gaps"
     unjudged: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def of_regions(self, regions: set[str] | frozenset[str]) -> TickResult:
+        """This hour as judged for ``regions`` alone (a scan judged more of them)."""
+        if self.regions <= regions:
+            return self
+        return TickResult(
+            hour=self.hour,
+            regions=self.regions & frozenset(regions),
+            findings=[sf for sf in self.findings if sf.finding.region in regions],
+            unjudged=self.unjudged,
+        )

@@ -370,32 +370,35 @@ class Pipeline:
             self.judge(hour, self._pending.pop(hour))
 
     def _judge_runs(self, closed: dict[int, set[str]]) -> None:
-        """Judge closed hours in order. A run of consecutive hours closed for the same
-        regions (a worker catching up on a backlog) is judged by one ``scan`` per
-        ``scan_hours``, as a replay is: the findings of one tick per hour, at a fraction
-        of the cost, so a live hour does not wait seconds behind the catch-up."""
+        """Judge closed hours in order. A run of consecutive hours (a worker catching up
+        on a backlog) is judged by one ``scan`` per ``scan_hours``, as a replay is: the
+        findings of one tick per hour, at a fraction of the cost, so a live hour does not
+        wait seconds behind the catch-up. The regions that closed may differ from hour to
+        hour (a batch ends inside an hour): the run scans every region that closed any of
+        its hours, and each hour keeps the findings of the regions that closed it (a
+        detector judges each series on its own, so the others change nothing)."""
         hours = sorted(closed)
         i = 0
         while i < len(hours):
             j = i + 1
-            while (
-                j < len(hours)
-                and j - i < self.scan_hours
-                and hours[j] == hours[j - 1] + HOUR_MS
-                and closed[hours[j]] == closed[hours[i]]
-            ):
+            while j < len(hours) and j - i < self.scan_hours and hours[j] == hours[j - 1] + HOUR_MS:
                 j += 1
             if j - i == 1:
                 self.judge(hours[i], closed[hours[i]])
             else:
-                self._scan_run(hours[i], hours[j - 1], closed[hours[i]])
+                self._scan_run(hours[i], hours[j - 1], {h: closed[h] for h in hours[i:j]})
             i = j
 
-    def _scan_run(self, first_hour: int, last_hour: int, regions: set[str]) -> None:
+    def _scan_run(self, first_hour: int, last_hour: int, closed: dict[int, set[str]]) -> None:
         """Judge every hour of a run with one ``scan``, then conclude each in order (the
-        alert policy sees them one by one) in one ticket transaction."""
+        alert policy sees them one by one) in one ticket transaction; ``closed``: the
+        regions judged at each hour."""
         started = time.perf_counter()
-        results = scan(self.config, self.series, first_hour, last_hour, regions)
+        regions = set().union(*closed.values())
+        results = [
+            result.of_regions(closed[result.hour])
+            for result in scan(self.config, self.series, first_hour, last_hour, regions)
+        ]
         share = (time.perf_counter() - started) / max(len(results), 1)
         with self.alerts.store.batch():
             for result in results:
@@ -417,7 +420,12 @@ class Pipeline:
         for block in series.blocks(self.scan_hours):
             self.series.write_block(block.regions, block.first_hour, block.values)
             self.stats.aggregates += len(block.regions) * block.hours
-            self._scan_run(block.first_hour, block.last_hour, set(block.regions))
+            regions = set(block.regions)
+            self._scan_run(
+                block.first_hour,
+                block.last_hour,
+                {block.first_hour + i * HOUR_MS: regions for i in range(block.hours)},
+            )
         return len(series.regions) * series.hours
 
     def _conclude(self, result: TickResult, started: float) -> TickResult:

@@ -15,6 +15,7 @@ text, so the number of series is bounded by regions x config (tests hold that bo
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -79,7 +80,7 @@ class WorkerMetrics:
     store: TicketStore | None = None
     watcher: ConfigWatcher | None = None
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-    refresh_every_s: float = 1.0
+    refresh_every_s: float = 1.0  # after a tick, at most this often (inf: never)
     clock: Callable[[], float] = time.monotonic
     _latest: dict[str, HourlyAggregate] = field(default_factory=dict)
     _firing: set[tuple[str, str, str]] = field(default_factory=set)
@@ -208,7 +209,7 @@ class WorkerMetrics:
         self._last_hour = (
             result.hour if self._last_hour is None else max(self._last_hour, result.hour)
         )
-        if self.clock() - self._last_refresh >= self.refresh_every_s:
+        if self.clock() - self._last_refresh >= self.refresh_every_s < math.inf:
             self.refresh()
 
     # -- gauges from state ------------------------------------------------------------

@@ -53,11 +53,13 @@ def test_a_backlog_judged_in_runs_finds_what_hour_by_hour_finds(tmp_path, monkey
         live_pipeline(f"sqlite:///{tmp_path / 'a.db'}"), [by_hour[h] for h in sorted(by_hour)]
     )
     runs = []
+    mixed = []  # runs whose hours were closed by different regions
     scan_run = Pipeline._scan_run
 
-    def counted(self: Pipeline, first: int, last: int, regions: set[str]) -> None:
+    def counted(self: Pipeline, first: int, last: int, closed: dict[int, set[str]]) -> None:
         runs.append((last - first) // 3_600_000 + 1)
-        scan_run(self, first, last, regions)
+        mixed.append(len({frozenset(r) for r in closed.values()}) > 1)
+        scan_run(self, first, last, closed)
 
     monkeypatch.setattr(Pipeline, "_scan_run", counted)
     backlog = judged(live_pipeline(f"sqlite:///{tmp_path / 'b.db'}"), [aggregates])
@@ -72,4 +74,5 @@ def test_a_backlog_judged_in_runs_finds_what_hour_by_hour_finds(tmp_path, monkey
     batches = [ordered[i : i + 5] for i in range(0, len(ordered), 5)]
     kept_back = judged(live_pipeline(f"sqlite:///{tmp_path / 'c.db'}"), batches, behind=True)
     assert runs and max(runs) > 1  # hours went in runs, not one tick each
+    assert any(mixed)  # an hour some regions had not closed yet is judged in the same run
     assert kept_back == one_at_a_time

@@ -79,6 +79,7 @@ async def round_of(t: Topology, items: list[Item]) -> None:
     for agg in result.aggregates:
         await t.hourly.send(key=agg.region.encode(), value=orjson.dumps(agg.to_json()))
     waiting = behind(t)  # a catch-up: its hours wait to be judged together
+    t.unsaved.behind = waiting
     ticks, notes = await core.off_loop(core.detect, result.aggregates, waiting)
     if result.aggregates and not waiting:  # ticket rows and their outbox rows are committed
         core.metrics.processing.labels("close").observe(time.perf_counter() - closed)

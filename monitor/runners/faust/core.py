@@ -13,6 +13,7 @@ findings and notifications of a batch collected for their topics.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -112,7 +113,12 @@ class WorkerCore:
         self.assigned: set[int] = set()
         names = settings.topics
         self.kind_by_topic = {names.name(role): kind for role, kind in KIND_BY_ROLE.items()}
-        self.metrics = WorkerMetrics(self.pipeline, self.store, self.watcher)
+        # the gauges are set when /metrics is scraped (on this core's thread), not after
+        # every tick: setting them for a thousand regions took 0.4 s of the pipeline's
+        # thread each second of a catch-up (docs/benchmarks.md)
+        self.metrics = WorkerMetrics(
+            self.pipeline, self.store, self.watcher, refresh_every_s=math.inf
+        )
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yujing-pipeline")
         self.queued = 0  # pipeline calls submitted and not finished
 

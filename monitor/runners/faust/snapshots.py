@@ -4,13 +4,14 @@ Writing every changed region's whole window state to the table after every batch
 what held the worker back: with a thousand regions each batch touches, a thousand table
 writes of kilobytes each (the open hours' readings) per batch, 80% of the time on the
 samples mix (docs/benchmarks.md). Instead the agent takes its events without acking
-them, and every ``SNAPSHOT_SECONDS`` (or ``SNAPSHOT_BYTES`` of records) it makes the
-batches' outputs durable, writes the regions changed since the last snapshot once each,
-and only then acks the events: their offsets are committed only once a snapshot holds
-their effect. A worker killed in between replays from the last committed offset; the
-restored states remember what they applied and skip it, re-emitted hours are identical,
-tickets have deterministic keys: nothing is lost or counted twice, as before, and the
-number of table writes no longer grows with the number of batches.
+them, and every ``SNAPSHOT_SECONDS`` (``SNAPSHOT_SECONDS_BEHIND`` during a catch-up, or
+``SNAPSHOT_BYTES`` of records) it makes the batches' outputs durable, writes the regions
+changed since the last snapshot once each, and only then acks the events: their offsets
+are committed only once a snapshot holds their effect. A worker killed in between
+replays from the last committed offset; the restored states remember what they applied
+and skip it, re-emitted hours are identical, tickets have deterministic keys: nothing is
+lost or counted twice, as before, and the number of table writes no longer grows with
+the number of batches.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from monitor.runners.faust.topology import Topology
 
 SNAPSHOT_SECONDS = 2.0
+# while records wait upstream (a catch-up), less often: a snapshot first judges the hours
+# kept back, and a detector call costs about as much for one hour as for ten (1,000
+# regions: ~0.3 s a call, docs/benchmarks.md); a crash then replays at most this much
+SNAPSHOT_SECONDS_BEHIND = 10.0
 # un-acked events-topic records keep their bytes (a bundle is up to ~256 KB): memory bound
 SNAPSHOT_BYTES = 64 * 2**20
 
@@ -39,14 +44,16 @@ class Unsaved:
     held_bytes: int = 0
     since: float = field(default_factory=time.monotonic)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    behind: bool = False  # the last batch found records waiting upstream
 
     def hold(self, events: list[Any]) -> None:
         self.events.extend(events)
         self.held_bytes += sum(len(e.message.value or b"") for e in events)
 
     def due(self) -> bool:
+        every = SNAPSHOT_SECONDS_BEHIND if self.behind else SNAPSHOT_SECONDS
         return bool(self.events) and (
-            self.held_bytes >= SNAPSHOT_BYTES or time.monotonic() - self.since >= SNAPSHOT_SECONDS
+            self.held_bytes >= SNAPSHOT_BYTES or time.monotonic() - self.since >= every
         )
 
     def forget(self) -> None:
