@@ -187,7 +187,7 @@ class Pipeline:
         sink. ``received=False``: an earlier stage counted the record already (a worker's
         aggregation re-reads what its intake validated)."""
         self.stats.events_in += received
-        if not raw.strip():
+        if not raw or raw.isspace():  # (not ``strip``: a copy of every record)
             self.dead_letter(DeadLetter(Reason.EMPTY, "a blank record", raw, None, source, offset))
             return None
         parsed = parse_event(

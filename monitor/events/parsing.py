@@ -144,7 +144,10 @@ def parse_event(
     record can never stop a stream.
     """
     try:
-        data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+        if type(raw) is bytes:  # the common case, without a copy
+            data = raw
+        else:
+            data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
     except (TypeError, ValueError) as exc:
         return _dead(Reason.UNREADABLE, f"not bytes or text: {exc}", b"", None, source, offset)
     if len(data) > max_bytes:

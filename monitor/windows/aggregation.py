@@ -87,7 +87,14 @@ class HourBucket:
             self.kpi_values[kpi] = [value]
         else:
             values.append(value)
-        if site is not None:
+        if site is None:
+            return
+        sites = self.site_sums.get(kpi)  # ``_add_site`` inline: the hot path of samples
+        held = None if sites is None else sites.get(site)
+        if held is not None:
+            held[0] += 1
+            held[1] += value
+        else:
             self._add_site(kpi, site, 1, value)
 
     def add_kpi_values(self, kpi: str, values: list[float], site: str | None = None) -> None:
@@ -311,6 +318,7 @@ class RegionWindows:
         "first_arrival",
         "kind_arrival",
         "kind_max",
+        "newest",
         "next_close",
         "region",
         "revisions",
@@ -323,6 +331,7 @@ class RegionWindows:
         self.config = config
         self.subscribers: int | None = None
         self.kind_max: dict[str, int] = {}  # largest event time per input kind
+        self.newest: int | None = None  # the largest of them (kept, not recomputed)
         self.kind_arrival: dict[str, int] = {}  # runner clock at the last arrival per kind
         self.first_arrival: int | None = None
         self.clock_ms: int | None = None  # the runner's clock, when it has one
@@ -337,7 +346,7 @@ class RegionWindows:
 
     @property
     def max_event_time(self) -> int | None:
-        return max(self.kind_max.values()) if self.kind_max else None
+        return self.newest
 
     def _idle(self, kind: str) -> bool:
         idle_ms, now = self.config.idle_ms, self.clock_ms
@@ -372,7 +381,7 @@ class RegionWindows:
         event time minus the delay. Most events land in the open hours at the front, and
         this spares them the watermark's walk over the inputs."""
         config = self.config
-        newest = max(self.kind_max.values(), default=None)
+        newest = self.newest
         return newest is not None and (
             hour + HOUR_MS + config.allowed_lateness_ms <= newest - config.watermark_delay_ms
         )
@@ -413,20 +422,24 @@ class RegionWindows:
         if report:
             touched = self._add_readings(event)  # type: ignore[arg-type]
         else:
-            bucket = self._bucket(first)
+            bucket = self.buckets.get(first) or self._bucket(first)
             if event.type == "complaint":
                 bucket.add_complaint(event.category)  # type: ignore[union-attr]
             else:
                 bucket.add_kpi(event.kpi, event.value, event.site)  # type: ignore[union-attr]
             touched = (first,)
-        if self.next_close is None:
-            self.next_close = first
-        late = first < self.next_close
+        next_close = self.next_close
+        if next_close is None:
+            next_close = self.next_close = first
+        late = first < next_close
         if late:  # an emitted (or pre-stream) hour changed: correction
-            self.dirty.update(h for h in touched if h < self.next_close)
+            self.dirty.update(h for h in touched if h < next_close)
         kind = INPUT_OF[event.type]
-        if event.event_time > self.kind_max.get(kind, -1):
-            self.kind_max[kind] = event.event_time
+        last = event.event_time
+        if last > self.kind_max.get(kind, -1):
+            self.kind_max[kind] = last
+            if self.newest is None or last > self.newest:
+                self.newest = last
         if now is not None:
             self.kind_arrival[kind] = now
             if self.first_arrival is None:
@@ -483,7 +496,8 @@ class RegionWindows:
         """Emit hours the watermark passed, then corrections; drop state of final hours."""
         if now is not None:
             self.clock_ms = now
-        mark = self.watermark if until is None else until
+        watermark = self.watermark  # polling does not move it
+        mark = watermark if until is None else until
         out: list[HourlyAggregate] = []
         if mark is None or self.next_close is None:
             return out
@@ -493,17 +507,18 @@ class RegionWindows:
             self.revisions[hour] = 0
             out.append(summarise(self.region, hour, 0, self.buckets.get(hour), self.subscribers))
         self.next_close = max(self.next_close, target)
-        for hour in sorted(self.dirty):
-            if hour >= self.next_close:
-                continue
-            revision = self.revisions.get(hour, -1) + 1
-            self.revisions[hour] = revision
-            out.append(
-                summarise(self.region, hour, revision, self.buckets.get(hour), self.subscribers)
-            )
-        self.dirty = {hour for hour in self.dirty if hour >= self.next_close}
-        if until is None and self.watermark is not None:
-            horizon = self.watermark - self.config.allowed_lateness_ms - HOUR_MS
+        if self.dirty:
+            for hour in sorted(self.dirty):
+                if hour >= self.next_close:
+                    continue
+                revision = self.revisions.get(hour, -1) + 1
+                self.revisions[hour] = revision
+                out.append(
+                    summarise(self.region, hour, revision, self.buckets.get(hour), self.subscribers)
+                )
+            self.dirty = {hour for hour in self.dirty if hour >= self.next_close}
+        if until is None and watermark is not None:
+            horizon = watermark - self.config.allowed_lateness_ms - HOUR_MS
             for store in (self.buckets, self.revisions, self.seen):
                 for hour in [h for h in store if h <= horizon]:
                     del store[hour]
@@ -549,6 +564,7 @@ class RegionWindows:
         state = cls(str(data["region"]), config)
         state.subscribers = data.get("subscribers")
         state.kind_max = {str(k): int(v) for k, v in data.get("kind_max", {}).items()}
+        state.newest = max(state.kind_max.values(), default=None)
         state.kind_arrival = {str(k): int(v) for k, v in data.get("kind_arrival", {}).items()}
         state.first_arrival = data.get("first_arrival")
         state.clock_ms = data.get("clock_ms")
