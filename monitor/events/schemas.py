@@ -236,12 +236,12 @@ class KpiReport(_Event):
 
     @property
     def readings(self) -> int:
-        return sum(len(values) for values in self.kpis.values())
+        return sum(map(len, self.kpis.values()))
 
     @property
     def event_time(self) -> int:
         """The last reading's time: how far this report moves its region's KPI input."""
-        longest = max(len(values) for values in self.kpis.values())
+        longest = max(map(len, self.kpis.values()))
         return self.period_start + (longest - 1) * self.interval_s * 1000
 
 

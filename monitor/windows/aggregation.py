@@ -582,10 +582,12 @@ def time_out_of_bounds(
 ) -> tuple[str, str] | None:
     """(field, why) when an event's time is before ``earliest_ms`` or later than the wall
     clock plus ``max_future_ms``; None when it is within."""
-    report = event.type == "kpi_report"
-    field = "period_start" if report else "event_time"
-    first = event.period_start if report else event.event_time  # type: ignore[union-attr]
     last = event.event_time  # a report's last reading
+    report = event.type == "kpi_report"
+    first = event.period_start if report else last  # type: ignore[union-attr]
+    if config.earliest_ms <= first and last <= wall + config.max_future_ms:
+        return None
+    field = "period_start" if report else "event_time"
     if first < config.earliest_ms:
         return field, (
             f"{field} {_when(first)} is before the earliest accepted time "
@@ -655,6 +657,7 @@ class HourlyAggregator:
             return Outcome.ACCEPTED
         if position is not None:
             offset = position[1]
+        last = event.event_time  # (a report's is computed: once here)
         if wall is not None:
             bad = time_out_of_bounds(event, self.config, wall)
             if bad is not None:
@@ -667,8 +670,8 @@ class HourlyAggregator:
                 reason, detail = admitted
                 return DeadLetter(reason, detail, raw, "region", source, offset)
             state = admitted
-        if self.max_event_time is None or event.event_time > self.max_event_time:
-            self.max_event_time = event.event_time
+        if self.max_event_time is None or last > self.max_event_time:
+            self.max_event_time = last
         self._touched[event.region] = state
         return state.add(event, raw, source, position, now, offset)
 
