@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, TypeVar
 
 import msgspec
@@ -26,15 +27,15 @@ import msgspec
 from alerts.taxonomy import Taxonomy
 from monitor.events.schemas import (
     MAX_READINGS,
+    REGION_PATTERN,
     ComplaintEvent,
     KpiReport,
     KpiSample,
     to_epoch_ms,
 )
 
-# the schemas' constraints, in msgspec's terms (``\Z``: Python's ``$`` also matches before
-# a final newline, which the pydantic pattern does not)
-_Region = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}\Z")]
+# the schemas' constraints, in msgspec's terms (the region's pattern is checked after
+# decoding, once per name: in the decoder it cost 0.7 µs an event, a quarter of it)
 _Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 _Text = Annotated[str, msgspec.Meta(max_length=4000)]
 _Readings = Annotated[list[float], msgspec.Meta(min_length=1, max_length=MAX_READINGS)]
@@ -45,7 +46,7 @@ _SAFE_INT = 2**53  # beyond it JSON decoders disagree (orjson gives a float): sl
 class _ComplaintFields(msgspec.Struct):
     id: _Id
     event_time: _Time
-    region: _Region
+    region: str
     category: str
     channel: str
     text: _Text | None = None
@@ -63,7 +64,7 @@ class _UntypedComplaint(_ComplaintFields):
 
 class _Sample(msgspec.Struct, tag_field="type", tag="kpi"):
     event_time: _Time
-    region: _Region
+    region: str
     site: _Id
     kpi: str
     value: float
@@ -72,7 +73,7 @@ class _Sample(msgspec.Struct, tag_field="type", tag="kpi"):
 class _Report(msgspec.Struct, tag_field="type", tag="kpi_report"):
     period_start: _Time
     interval_s: Annotated[int, msgspec.Meta(ge=1, le=3600)]
-    region: _Region
+    region: str
     site: _Id
     kpis: Annotated[dict[str, _Readings], msgspec.Meta(min_length=1)]
 
@@ -92,6 +93,23 @@ def _time(value: _Time) -> int | None:
     except ValueError:
         return None
     return ms if isinstance(ms, int) and 0 <= ms < _SAFE_INT else None
+
+
+# ``\Z``: Python's ``$`` also matches before a final newline, which pydantic's does not
+_REGION = re.compile(REGION_PATTERN.removesuffix("$") + r"\Z")
+_REGIONS: set[str] = set()  # names that matched
+_MAX_REGIONS = 65_536  # beyond: forgotten and matched again (memory stays bounded)
+
+
+def _region_ok(name: str) -> bool:
+    if name in _REGIONS:
+        return True
+    if _REGION.match(name) is None:
+        return False
+    if len(_REGIONS) >= _MAX_REGIONS:
+        _REGIONS.clear()
+    _REGIONS.add(name)
+    return True
 
 
 def _admitted(name: str) -> bool:
@@ -148,6 +166,8 @@ def decode_valid(
     try:
         s = decoder.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # the models judge it
+        return None
+    if not _region_ok(s.region):
         return None
     vocabulary = _vocabulary(taxonomy)
     if type(s) is _Sample:
