@@ -55,6 +55,7 @@ from detectors.timeaxis import HOUR_MS  # noqa: E402
 from monitor.config.load import load_config  # noqa: E402
 from monitor.events.deadletters import DeadLetter  # noqa: E402
 from monitor.events.parsing import parse_event  # noqa: E402
+from monitor.runners.collector import tune_for_streaming  # noqa: E402
 from monitor.windows.aggregation import HourlyAggregator  # noqa: E402
 
 T0 = 1_791_158_400_000  # 2026-10-05T00:00:00Z
@@ -486,6 +487,9 @@ def main() -> None:
     )
     parser.add_argument("--skip", nargs="*", default=[], choices=["quix", "faust"])
     args = parser.parse_args()
+    # the collector set as the worker sets it (monitor/runners/collector.py), for every
+    # path measured in this process alike: raw, core and Quix Streams
+    tune_for_streaming()
     results: dict[str, object] = {}
     with broker() as bootstrap:
         if "samples" in args.mix:
