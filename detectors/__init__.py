@@ -40,6 +40,13 @@ _HOMES = {
 }
 
 
+def load_statistics() -> None:
+    """Import what the detectors judge with now. A process that judges hours calls this
+    as it starts (the pipeline does), so its first hour does not wait for the import
+    (measured: the first live close took 1.45 s, every other < 0.4 s)."""
+    importlib.import_module("scipy.stats")
+
+
 def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
@@ -70,4 +77,5 @@ __all__ = [
     "ThresholdDetector",
     "WeekOverWeekConfig",
     "WeekOverWeekDetector",
+    "load_statistics",
 ]

@@ -17,6 +17,7 @@ from alerts.notify.messages import number
 from alerts.notify.outbox import wall_ms
 from alerts.policy.service import AlertService
 from alerts.taxonomy import kpi_of
+from detectors import load_statistics
 from detectors.timeaxis import HOUR_MS, WEEK_HOURS
 from monitor.config.model import MonitorConfig
 from monitor.config.reload import ConfigWatcher
@@ -88,6 +89,7 @@ class Pipeline:
         window_loader: Callable[[str], dict[str, object] | None] | None = None,
         wall_clock: Callable[[], int] = wall_ms,
     ) -> None:
+        load_statistics()  # now, not in the first hour judged
         self.config = config
         # replays: judge an hour once every region has closed it, all regions in one tick
         # (detectors treat rows alone, so this changes speed, never findings)
