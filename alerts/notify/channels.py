@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
 from alerts.notify import messages
@@ -32,6 +31,9 @@ from alerts.notify.settings import (
     WebhookChannel,
 )
 from detectors.timeaxis import to_iso
+
+if TYPE_CHECKING:  # httpx is imported by what sends (a command that reads tickets does not)
+    import httpx
 
 SIGNATURE_HEADER = "X-Yujing-Signature"
 TIMESTAMP_HEADER = "X-Yujing-Timestamp"
@@ -81,6 +83,8 @@ Sender = Callable[[Outgoing], None]
 def _post(
     client: httpx.Client, url: str, content: bytes, headers: dict[str, str], timeout: float
 ) -> httpx.Response:
+    import httpx  # loaded already: the client is one
+
     try:
         response = client.post(url, content=content, headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:

@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, func, select, update
 from sqlalchemy.engine import Engine
@@ -26,6 +25,9 @@ from alerts.database import Base
 from alerts.notify.channels import DeliveryFailed, Outgoing, Sender, build_sender
 from alerts.notify.messages import build_payload, event_name
 from alerts.notify.settings import NotificationSettings, Retry
+
+if TYPE_CHECKING:  # imported where a client is made: reading tickets sends nothing
+    import httpx
 
 log = logging.getLogger("yujing.outbox")
 
@@ -265,7 +267,10 @@ class Dispatcher:
 def build_senders(
     settings: NotificationSettings, client: httpx.Client | None = None
 ) -> dict[str, Sender]:
-    client = client or httpx.Client()
+    if client is None:
+        import httpx
+
+        client = httpx.Client()
     return {name: build_sender(cfg, client, name) for name, cfg in settings.channels.items()}
 
 
