@@ -19,7 +19,6 @@ import time
 from typing import Any
 
 import faust
-import orjson
 
 from monitor.events.deadletters import DeadLetter, Reason
 from monitor.events.parsing import KEPT_PREFIX
@@ -31,7 +30,7 @@ from monitor.runners.faust.bundles import (
     decode_bundle_v1,
 )
 from monitor.runners.faust.intake import send_dead
-from monitor.runners.faust.outputs import publish
+from monitor.runners.faust.outputs import produce, publish
 from monitor.runners.faust.snapshots import save
 from monitor.runners.faust.topology import Topology
 
@@ -76,8 +75,7 @@ async def round_of(t: Topology, items: list[Item]) -> None:
     closed = time.perf_counter()  # the hours the watermark passed are closed now
     for letter in result.dead:
         await send_dead(t, letter)
-    for agg in result.aggregates:
-        await t.hourly.send(key=agg.region.encode(), value=orjson.dumps(agg.to_json()))
+    await produce(t, t.hourly.get_topic_name(), result.hourly)
     waiting = behind(t)  # a catch-up: its hours wait to be judged together
     t.unsaved.behind = waiting
     ticks, notes = await core.off_loop(core.detect, result.aggregates, waiting)

@@ -70,6 +70,8 @@ class Batch:
 
     aggregates: list[HourlyAggregate]
     dead: list[DeadLetter]
+    # the aggregates as the hourly topic's (key, value), serialised on the pipeline thread
+    hourly: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
 class WorkerCore:
@@ -175,7 +177,9 @@ class WorkerCore:
             if event is not None and event.type != "region":
                 self.pipeline.ingest(event, value, source, position=(source, offset), now=now)
         self.regions_seen.update(self.pipeline.changed_regions)
-        return Batch(aggregates=self.pipeline.close(now), dead=self._take_dead())
+        aggregates = self.pipeline.close(now)
+        hourly = [(a.region.encode(), orjson.dumps(a.to_json())) for a in aggregates]
+        return Batch(aggregates=aggregates, dead=self._take_dead(), hourly=hourly)
 
     def detect(
         self, aggregates: list[HourlyAggregate], behind: bool = False
