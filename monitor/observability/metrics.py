@@ -209,7 +209,8 @@ class WorkerMetrics:
         self._last_hour = (
             result.hour if self._last_hour is None else max(self._last_hour, result.hour)
         )
-        if self.clock() - self._last_refresh >= self.refresh_every_s < math.inf:
+        every = self.refresh_every_s  # inf: only when asked (a scrape, an export)
+        if every < math.inf and self.clock() - self._last_refresh >= every:
             self.refresh()
 
     # -- gauges from state ------------------------------------------------------------

@@ -87,14 +87,7 @@ class HourBucket:
             self.kpi_values[kpi] = [value]
         else:
             values.append(value)
-        if site is None:
-            return
-        sites = self.site_sums.get(kpi)  # ``_add_site`` inline: the hot path of samples
-        held = None if sites is None else sites.get(site)
-        if held is not None:
-            held[0] += 1
-            held[1] += value
-        else:
+        if site is not None:
             self._add_site(kpi, site, 1, value)
 
     def add_kpi_values(self, kpi: str, values: list[float], site: str | None = None) -> None:
@@ -422,7 +415,7 @@ class RegionWindows:
         if report:
             touched = self._add_readings(event)  # type: ignore[arg-type]
         else:
-            bucket = self.buckets.get(first) or self._bucket(first)
+            bucket = self._bucket(first)
             if event.type == "complaint":
                 bucket.add_complaint(event.category)  # type: ignore[union-attr]
             else:
@@ -578,11 +571,11 @@ class RegionWindows:
 
 
 def time_out_of_bounds(
-    event: ComplaintEvent | KpiSample | KpiReport, config: WindowConfig, wall: int
+    event: ComplaintEvent | KpiSample | KpiReport, last: int, config: WindowConfig, wall: int
 ) -> tuple[str, str] | None:
     """(field, why) when an event's time is before ``earliest_ms`` or later than the wall
-    clock plus ``max_future_ms``; None when it is within."""
-    last = event.event_time  # a report's last reading
+    clock plus ``max_future_ms``; None when it is within. ``last``: its ``event_time`` (a
+    report's last reading, computed by the caller once)."""
     report = event.type == "kpi_report"
     first = event.period_start if report else last  # type: ignore[union-attr]
     if config.earliest_ms <= first and last <= wall + config.max_future_ms:
@@ -657,9 +650,9 @@ class HourlyAggregator:
             return Outcome.ACCEPTED
         if position is not None:
             offset = position[1]
-        last = event.event_time  # (a report's is computed: once here)
+        last = event.event_time  # a report's is computed: once, for the bounds and the newest
         if wall is not None:
-            bad = time_out_of_bounds(event, self.config, wall)
+            bad = time_out_of_bounds(event, last, self.config, wall)
             if bad is not None:
                 field, detail = bad
                 return DeadLetter(Reason.BAD_TIME, detail, raw, field, source, offset)
