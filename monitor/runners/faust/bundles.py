@@ -44,10 +44,11 @@ _decoder = msgspec.msgpack.Decoder(_Bundle)
 
 
 @lru_cache(maxsize=65536)  # murmur2 is pure Python: a few µs per event, once per region
-def partition_for(region: str, partitions: int) -> int:
+def partition_for(region: str | bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner picks for the key ``region`` (so bundles
     land where region-keyed records, and the window table's changelog, would)."""
-    return (murmur2(region.encode()) & 0x7FFFFFFF) % partitions
+    key = region if isinstance(region, bytes) else region.encode()
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def encode_bundle(items: Iterable[tuple[bytes, str, int, ValidEvent]]) -> bytes:
