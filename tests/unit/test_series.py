@@ -8,9 +8,9 @@ from monitor.windows.aggregation import CATEGORIES, HourlyAggregate
 from tests.helpers import T0
 
 
-def agg(hour: int, value: int) -> HourlyAggregate:
+def agg(hour: int, value: int, region: str = "r1") -> HourlyAggregate:
     return HourlyAggregate(
-        region="r1",
+        region=region,
         hour=hour,
         revision=0,
         subscribers=None,
@@ -29,3 +29,21 @@ def test_history_survives_many_shifts_and_memory_stays_bounded():
     assert got.tolist() == list(range(hours - 200, hours))
     assert store.data["complaints.broadband_lag"].shape[1] <= 200 + 168
     assert np.isnan(store.window("complaints.broadband_lag", end, 400).values[0][0])
+
+
+def test_rows_held_for_a_batch_of_new_regions_keep_what_was_written():
+    """A catch-up's first batch brings every region at once: their rows are made with one
+    copy, and the rows written before keep their values."""
+    store = SeriesStore(["complaints.broadband_lag"], history_hours=200)
+    for i in range(70):  # past the first 64 rows: one growth by doubling
+        store.update(agg(T0, i, region=f"r{i}"))
+    names = [f"r{i}" for i in range(1000)]
+    store.hold(names + names[:10])  # repeated and known names count once
+    rows = store.data["complaints.broadband_lag"].shape[0]
+    assert 1000 <= rows < 2000
+    for i, name in enumerate(names):
+        store.update(agg(T0 + HOUR_MS, i, region=name))
+    assert store.data["complaints.broadband_lag"].shape[0] == rows  # no copy since
+    got = store.window("complaints.broadband_lag", T0 + HOUR_MS, 2)
+    assert got.values[:70, 0].tolist() == list(range(70))
+    assert got.values[:, 1].tolist() == list(range(1000))
