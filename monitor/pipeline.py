@@ -26,8 +26,9 @@ from monitor.detection.sites import SiteLedger
 from monitor.detection.store import SeriesStore
 from monitor.detection.tick import TickResult, scan, tick
 from monitor.events.deadletters import DeadLetter, DeadLetterSink, Reason
-from monitor.events.parsing import parse_event
-from monitor.events.schemas import Event
+from monitor.events.decoding import ValidEvent
+from monitor.events.parsing import parse_record
+from monitor.events.schemas import RegionInfo
 from monitor.windows.aggregation import HourlyAggregate, HourlyAggregator, Outcome, RegionWindows
 
 log = logging.getLogger("yujing.pipeline")
@@ -184,7 +185,7 @@ class Pipeline:
         source: str = "",
         offset: int | None = None,
         received: bool = True,
-    ) -> Event | None:
+    ) -> ValidEvent | RegionInfo | None:
         """Parse one raw record: the event, or None after handing its dead letter to the
         sink. ``received=False``: an earlier stage counted the record already (a worker's
         aggregation re-reads what its intake validated)."""
@@ -192,7 +193,7 @@ class Pipeline:
         if not raw or raw.isspace():  # (not ``strip``: a copy of every record)
             self.dead_letter(DeadLetter(Reason.EMPTY, "a blank record", raw, None, source, offset))
             return None
-        parsed = parse_event(
+        parsed = parse_record(
             raw, kind=kind, source=source, offset=offset, taxonomy=self.config.vocabulary
         )
         if isinstance(parsed, DeadLetter):
@@ -202,7 +203,7 @@ class Pipeline:
 
     def ingest(
         self,
-        event: Event,
+        event: ValidEvent | RegionInfo,
         raw: bytes = b"",
         source: str = "",
         position: tuple[str, int] | None = None,

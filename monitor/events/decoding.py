@@ -1,8 +1,10 @@
 """The hot path's decoder: msgspec structs that validate while they decode.
 
 A pydantic model per event cost 5-13 µs, more than decoding the JSON (docs/benchmarks.md).
-msgspec checks types, lengths and the region pattern inside its decoder; what is left (the
-taxonomy's names and ranges, times given as text) is a few lookups here. The structs only
+msgspec checks types and lengths inside its decoder; what is left (the region's pattern,
+the taxonomy's names and ranges, times given as text) is a few lookups here. The structs
+are the events the hot path carries on (windows and bundles read their fields and
+properties, as they would a model's); ``model_of`` gives the model. The structs only
 ever *accept*: a record they do not take whole, for any reason, goes to the pydantic
 models (``parsing``), whose errors name the field and reason of the dead letter, so the
 dead letters are the same as without this path. A property test holds the two to the
@@ -12,7 +14,7 @@ same events (tests/unit/test_decoding.py).
 >>> raw = b'{"type": "kpi", "event_time": 0, "region": "north", "site": "s1",'
 >>> raw += b' "kpi": "latency", "value": 12.5}'
 >>> decode_valid(raw, None, DEFAULT_TAXONOMY)
-KpiSample(type='kpi', event_time=0, region='north', site='s1', kpi='latency', value=12.5)
+Sample(event_time=0, region='north', site='s1', kpi='latency', value=12.5)
 >>> decode_valid(b'{"type": "kpi", "value": "high"}', None, DEFAULT_TAXONOMY) is None
 True
 """
@@ -20,7 +22,7 @@ True
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, ClassVar
 
 import msgspec
 
@@ -31,6 +33,8 @@ from monitor.events.schemas import (
     ComplaintEvent,
     KpiReport,
     KpiSample,
+    last_reading_time,
+    readings_of,
     to_epoch_ms,
 )
 
@@ -43,7 +47,12 @@ _Time = int | float | str  # converted and checked by the schemas' own function
 _SAFE_INT = 2**53  # beyond it JSON decoders disagree (orjson gives a float): slow path
 
 
-class _ComplaintFields(msgspec.Struct):
+class Complaint(msgspec.Struct, frozen=True, tag_field="type", tag="complaint"):
+    """A valid complaint as the hot path carries it: ``ComplaintEvent``'s fields and
+    properties (``event_time`` in epoch milliseconds once ``decode_valid`` accepted it)."""
+
+    type: ClassVar[str] = "complaint"
+    readings: ClassVar[int] = 1
     id: _Id
     event_time: _Time
     region: str
@@ -52,17 +61,11 @@ class _ComplaintFields(msgspec.Struct):
     text: _Text | None = None
 
 
-class _Complaint(_ComplaintFields, tag_field="type", tag="complaint"):
-    pass
+class Sample(msgspec.Struct, frozen=True, tag_field="type", tag="kpi"):
+    """A valid KPI sample as the hot path carries it (``KpiSample``'s fields)."""
 
-
-class _UntypedComplaint(_ComplaintFields):
-    """On the complaints topic the topic says what a record is; ``type`` may be absent."""
-
-    type: Literal["complaint"] = "complaint"
-
-
-class _Sample(msgspec.Struct, tag_field="type", tag="kpi"):
+    type: ClassVar[str] = "kpi"
+    readings: ClassVar[int] = 1
     event_time: _Time
     region: str
     site: _Id
@@ -70,18 +73,42 @@ class _Sample(msgspec.Struct, tag_field="type", tag="kpi"):
     value: float
 
 
-class _Report(msgspec.Struct, tag_field="type", tag="kpi_report"):
+class Report(msgspec.Struct, frozen=True, tag_field="type", tag="kpi_report"):
+    """A valid KPI report as the hot path carries it (``KpiReport``'s fields and
+    properties)."""
+
+    type: ClassVar[str] = "kpi_report"
     period_start: _Time
     interval_s: Annotated[int, msgspec.Meta(ge=1, le=3600)]
     region: str
     site: _Id
     kpis: Annotated[dict[str, _Readings], msgspec.Meta(min_length=1)]
 
+    @property
+    def readings(self) -> int:
+        return readings_of(self.kpis)
+
+    @property
+    def event_time(self) -> int:
+        return last_reading_time(self.period_start, self.interval_s, self.kpis)  # type: ignore[arg-type]
+
+
+FastEvent = Complaint | Sample | Report
+# a valid event: as decoded on the hot path, or as the models built it
+ValidEvent = FastEvent | ComplaintEvent | KpiSample | KpiReport
+_MODELS: dict[type, type[ComplaintEvent] | type[KpiSample] | type[KpiReport]] = {
+    Complaint: ComplaintEvent,
+    Sample: KpiSample,
+    Report: KpiReport,
+}
+
 
 _DECODERS: dict[str | None, msgspec.json.Decoder] = {
-    None: msgspec.json.Decoder(_Complaint | _Sample | _Report),
-    "complaint": msgspec.json.Decoder(_UntypedComplaint),
-    "kpi": msgspec.json.Decoder(_Sample | _Report),
+    None: msgspec.json.Decoder(FastEvent),
+    # on the complaints topic the topic says what a record is: ``type`` may be absent
+    # (a tagged struct decoded alone takes a record without its tag, refuses a wrong one)
+    "complaint": msgspec.json.Decoder(Complaint),
+    "kpi": msgspec.json.Decoder(Sample | Report),
 }
 
 
@@ -155,11 +182,10 @@ def _readings_in_range(ranges: Ranges, kpis: dict[str, list[float]]) -> bool:
     return True
 
 
-def decode_valid(
-    data: bytes, kind: str | None, taxonomy: Taxonomy
-) -> ComplaintEvent | KpiSample | KpiReport | None:
-    """The event when ``data`` is a valid complaint, sample or report (as the pydantic
-    models would build it); None when anything about it needs their judgement."""
+def decode_valid(data: bytes, kind: str | None, taxonomy: Taxonomy) -> FastEvent | None:
+    """The event when ``data`` is a valid complaint, sample or report (the fields the
+    pydantic models would build it with, ``model_of``); None when anything about it needs
+    their judgement."""
     decoder = _DECODERS.get(kind)
     if decoder is None:
         return None
@@ -170,13 +196,13 @@ def decode_valid(
     if not _region_ok(s.region):
         return None
     vocabulary = _vocabulary(taxonomy)
-    if type(s) is _Sample:
+    if type(s) is Sample:
         t = _time(s.event_time)
         bounds = vocabulary.ranges.get(s.kpi)
         if t is None or bounds is None or not bounds[0] <= s.value <= bounds[1]:
             return None
-        return _event(KpiSample, s, event_time=t)
-    if isinstance(s, _ComplaintFields):
+        return s if t is s.event_time else msgspec.structs.replace(s, event_time=t)
+    if type(s) is Complaint:
         t = _time(s.event_time)
         if (
             t is None
@@ -184,24 +210,26 @@ def decode_valid(
             or s.channel not in vocabulary.channels
         ):
             return None
-        return _event(ComplaintEvent, s, event_time=t)
-    if type(s) is _Report:
+        return s if t is s.event_time else msgspec.structs.replace(s, event_time=t)
+    if type(s) is Report:
         t = _time(s.period_start)
         if t is None or not _readings_in_range(vocabulary.ranges, s.kpis):
             return None
-        return _event(KpiReport, s, period_start=t)
+        return s if t is s.period_start else msgspec.structs.replace(s, period_start=t)
     return None
 
 
-_TYPE_OF = {
-    model: model.model_fields["type"].default for model in (ComplaintEvent, KpiSample, KpiReport)
-}
+def model_of(event: ValidEvent) -> ComplaintEvent | KpiSample | KpiReport:
+    """The schemas' model of an event (built without validating again: the fields are
+    valid); a model is its own."""
+    model = _MODELS.get(type(event))
+    if model is None:
+        return event  # type: ignore[return-value]
+    return model.trusted({"type": event.type, **msgspec.structs.asdict(event)})  # type: ignore[arg-type]
 
 
-E = TypeVar("E", ComplaintEvent, KpiSample, KpiReport)
-
-
-def _event(model: type[E], s: msgspec.Struct, **times: int) -> E:
-    """The model's event from a struct it would accept: the struct's fields, the type's
-    name (a tag is no field of the struct), and its time in epoch milliseconds."""
-    return model.trusted({"type": _TYPE_OF[model], **msgspec.structs.asdict(s), **times})
+def event_json(event: ValidEvent) -> bytes:
+    """The event as one JSON record (what a dead letter keeps when no bytes came with it)."""
+    if isinstance(event, msgspec.Struct):
+        return msgspec.json.encode(event)
+    return event.model_dump_json().encode()

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from monitor.events.deadletters import DeadLetter, Reason
-from monitor.events.decoding import decode_valid
+from monitor.events.decoding import ValidEvent, decode_valid, model_of
 from monitor.events.schemas import (
     EVENT_TYPES,
     KIND_ADMITS,
@@ -143,6 +143,23 @@ def parse_event(
     Never raises: whatever a record is, the answer is an event or a dead letter, so one
     record can never stop a stream.
     """
+    parsed = parse_record(
+        raw, kind=kind, source=source, offset=offset, max_bytes=max_bytes, taxonomy=taxonomy
+    )
+    return parsed if isinstance(parsed, DeadLetter | RegionInfo) else model_of(parsed)
+
+
+def parse_record(
+    raw: bytes | str,
+    *,
+    kind: str | None = None,
+    source: str = "",
+    offset: int | None = None,
+    max_bytes: int = MAX_RECORD_BYTES,
+    taxonomy: Taxonomy | None = None,
+) -> ValidEvent | RegionInfo | DeadLetter:
+    """``parse_event`` for the hot path: a valid record the fast decoder took stays the
+    struct it decoded to (``decoding``), without a model built for it."""
     try:
         if type(raw) is bytes:  # the common case, without a copy
             data = raw
@@ -166,7 +183,7 @@ def _parse(
     source: str,
     offset: int | None,
     taxonomy: Taxonomy | None = None,
-) -> Event | DeadLetter:
+) -> ValidEvent | RegionInfo | DeadLetter:
     taxonomy = taxonomy or DEFAULT_TAXONOMY
     event = decode_valid(data, kind, taxonomy)
     if event is not None:  # the common case, judged while decoding

@@ -236,13 +236,22 @@ class KpiReport(_Event):
 
     @property
     def readings(self) -> int:
-        return sum(map(len, self.kpis.values()))
+        return readings_of(self.kpis)
 
     @property
     def event_time(self) -> int:
-        """The last reading's time: how far this report moves its region's KPI input."""
-        longest = max(map(len, self.kpis.values()))
-        return self.period_start + (longest - 1) * self.interval_s * 1000
+        return last_reading_time(self.period_start, self.interval_s, self.kpis)
+
+
+def readings_of(kpis: dict[str, list[float]]) -> int:
+    """The readings a report carries."""
+    return sum(map(len, kpis.values()))
+
+
+def last_reading_time(period_start: int, interval_s: int, kpis: dict[str, list[float]]) -> int:
+    """A report's last reading time: how far the report moves its region's KPI input."""
+    longest = max(map(len, kpis.values()))
+    return period_start + (longest - 1) * interval_s * 1000
 
 
 class RegionInfo(_Event):

@@ -34,7 +34,8 @@ from typing import Any
 from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from detectors.timeaxis import HOUR_MS, to_iso
 from monitor.events.deadletters import DeadLetter, Reason
-from monitor.events.schemas import ComplaintEvent, KpiReport, KpiSample, RegionInfo
+from monitor.events.decoding import Report, ValidEvent, event_json
+from monitor.events.schemas import KpiReport, RegionInfo
 
 # the default taxonomy's names, in its order (a config may declare others: counts are
 # kept by name, so a category added at a reload needs no restart)
@@ -283,7 +284,7 @@ class Outcome(Enum):
     DUPLICATE = "duplicate"
 
 
-def event_identity(event: ComplaintEvent | KpiSample | KpiReport) -> str:
+def event_identity(event: ValidEvent) -> str:
     """What makes two deliveries the same event: the complaint id, site+KPI+time, or for a
     report its site and period."""
     kind = event.type  # not isinstance: the models' ABC metaclass makes it ~0.15 µs a call
@@ -381,7 +382,7 @@ class RegionWindows:
 
     def add(
         self,
-        event: ComplaintEvent | KpiSample | KpiReport,
+        event: ValidEvent,
         raw: bytes = b"",
         source: str = "",
         position: tuple[str, int] | None = None,
@@ -445,7 +446,7 @@ class RegionWindows:
             bucket = self.buckets[hour] = HourBucket()
         return bucket
 
-    def _add_readings(self, report: KpiReport) -> set[int]:
+    def _add_readings(self, report: KpiReport | Report) -> set[int]:
         """A report's readings, each into its hour; returns the hours touched."""
         step = report.interval_s * 1000
         touched: set[int] = set()
@@ -464,7 +465,7 @@ class RegionWindows:
 
     def _late(
         self,
-        event: ComplaintEvent | KpiSample | KpiReport,
+        event: ValidEvent,
         field: str,
         moment: int,
         raw: bytes,
@@ -479,7 +480,7 @@ class RegionWindows:
                 f"watermark of {self.region} ({to_iso(self.watermark or 0)}) passed its "
                 f"end plus allowed lateness {self.config.allowed_lateness_ms // 1000}s"
             ),
-            raw=raw or event.model_dump_json().encode(),
+            raw=raw or event_json(event),
             field=field,
             source=source,
             offset=offset,
@@ -571,7 +572,7 @@ class RegionWindows:
 
 
 def time_out_of_bounds(
-    event: ComplaintEvent | KpiSample | KpiReport, last: int, config: WindowConfig, wall: int
+    event: ValidEvent, last: int, config: WindowConfig, wall: int
 ) -> tuple[str, str] | None:
     """(field, why) when an event's time is before ``earliest_ms`` or later than the wall
     clock plus ``max_future_ms``; None when it is within. ``last``: its ``event_time`` (a
@@ -635,7 +636,7 @@ class HourlyAggregator:
 
     def add(
         self,
-        event: ComplaintEvent | KpiSample | KpiReport | RegionInfo,
+        event: ValidEvent | RegionInfo,
         raw: bytes = b"",
         source: str = "",
         position: tuple[str, int] | None = None,
