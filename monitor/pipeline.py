@@ -50,7 +50,8 @@ class PipelineStats:
     readings: int = 0  # accepted complaints and KPI readings (a report holds many)
     duplicates: int = 0
     dead_lettered: Counter[str] = field(default_factory=Counter)
-    aggregates: int = 0
+    closed: int = 0  # hourly aggregates the windows emitted
+    aggregates: int = 0  # of them, applied to the series (and judged, or waiting)
     corrections: int = 0
     ticks: int = 0
     findings: int = 0
@@ -243,7 +244,16 @@ class Pipeline:
     def close(self, now: int | None = None) -> list[HourlyAggregate]:
         """Hours the watermarks of the regions changed since the last ``close`` passed
         (a live worker's batch; ``now`` lets idle inputs stop holding hours open)."""
-        return self.aggregator.poll(now=now, regions=self.aggregator.touched)
+        return self._closed(self.aggregator.poll(now=now, regions=self.aggregator.touched))
+
+    def _closed(self, aggregates: list[HourlyAggregate]) -> list[HourlyAggregate]:
+        self.stats.closed += len(aggregates)
+        return aggregates
+
+    @property
+    def hours_to_judge(self) -> int:
+        """Hours closed and applied that wait to be judged (a catch-up's backlog)."""
+        return len(self._backlog) + len(self._pending)
 
     @property
     def changed_regions(self) -> list[str]:
@@ -268,7 +278,7 @@ class Pipeline:
     # -- time -------------------------------------------------------------------------
     def advance(self, until: int | None = None) -> list[HourlyAggregate]:
         """Emit what the watermarks closed, update series, judge each newly closed hour."""
-        return self.apply(self.aggregator.poll(until=until))
+        return self.apply(self._closed(self.aggregator.poll(until=until)))
 
     def reload(self, config: MonitorConfig) -> list[str]:
         """Swap in a validated config: detectors, mutes, alert policy and window settings.
@@ -358,9 +368,11 @@ class Pipeline:
 
     def judge_backlog(self) -> None:
         """Judge the hours ``apply`` kept back while the runner was behind, in order."""
-        backlog, self._backlog = self._backlog, {}
-        if backlog:
-            self._judge_runs(backlog)
+        try:
+            if self._backlog:
+                self._judge_runs(self._backlog)
+        finally:  # (emptied after: ``hours_to_judge`` counts them until they are judged)
+            self._backlog = {}
 
     def _low_watermark(self) -> int | None:
         """The first hour some region has not closed yet (replays judge up to there)."""

@@ -28,6 +28,8 @@ def test_a_backlog_judged_in_runs_finds_what_hour_by_hour_finds(tmp_path, monkey
     run.pipeline.finish()
     assert len(aggregates) > 6 * 24 * 30
 
+    waiting: list[int] = []
+
     def judged(pipeline: Pipeline, batches: list[list], behind: bool = False) -> tuple[list, list]:
         findings: list = []
         pipeline.observe(
@@ -37,9 +39,11 @@ def test_a_backlog_judged_in_runs_finds_what_hour_by_hour_finds(tmp_path, monkey
         )
         for n, batch in enumerate(batches, start=1):
             pipeline.apply(batch, behind=behind)
+            waiting.append(pipeline.hours_to_judge)  # what a worker's status page shows
             if n % 7 == 0:  # a snapshot
                 pipeline.judge_backlog()
         pipeline.judge_backlog()
+        assert pipeline.hours_to_judge == 0
         tickets = [
             (t.key, t.metric, t.first_hour, t.last_fired_hour, t.occurrences, t.recovered_at)
             for t in pipeline.alerts.store.all()
@@ -70,9 +74,11 @@ def test_a_backlog_judged_in_runs_finds_what_hour_by_hour_finds(tmp_path, monkey
     # a worker behind its input: batches that close an hour for some regions and the next
     # hour for others, kept back and judged at snapshots and when they span a day
     runs.clear()
+    waiting.clear()
     ordered = sorted(aggregates, key=lambda a: (a.hour, a.region))
     batches = [ordered[i : i + 5] for i in range(0, len(ordered), 5)]
     kept_back = judged(live_pipeline(f"sqlite:///{tmp_path / 'c.db'}"), batches, behind=True)
     assert runs and max(runs) > 1  # hours went in runs, not one tick each
     assert any(mixed)  # an hour some regions had not closed yet is judged in the same run
     assert kept_back == one_at_a_time
+    assert max(waiting) > 1  # hours waited, and were counted while they did
