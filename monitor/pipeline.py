@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from alerts.notify.messages import number
@@ -98,6 +98,8 @@ class Pipeline:
         self.batch_ticks = batch_ticks
         self._pending: dict[int, set[str]] = {}
         self._backlog: dict[int, set[str]] = {}  # live, behind its input: see ``apply``
+        # complaint counts of the hours applied, written when they are judged
+        self._counts: list[tuple[str, int, Mapping[str, int]]] = []
         self.watcher = watcher
         self.live = live
         self.alerts = alerts
@@ -345,10 +347,10 @@ class Pipeline:
             closed.setdefault(aggregate.hour, set()).add(aggregate.region)
             for listener in self.hooks.aggregate:
                 listener(aggregate)
-        # the monthly review's complaint volume, written before the hours are judged
-        self.alerts.store.record_complaints(
-            (a.region, a.hour, a.complaints) for a in aggregates if a.complaints
-        )
+        # the monthly review's complaint volume, written before the hours are judged (a
+        # catch-up's batches: with the backlog, one write for them all instead of one
+        # transaction per batch, a third of what applying a batch cost)
+        self._counts.extend((a.region, a.hour, a.complaints) for a in aggregates if a.complaints)
         if not self.batch_ticks:
             for hour, regions in closed.items():
                 self._backlog.setdefault(hour, set()).update(regions)
@@ -368,6 +370,7 @@ class Pipeline:
 
     def judge_backlog(self) -> None:
         """Judge the hours ``apply`` kept back while the runner was behind, in order."""
+        self._write_counts()
         try:
             if self._backlog:
                 self._judge_runs(self._backlog)
@@ -379,7 +382,13 @@ class Pipeline:
         opens = [s.next_close for s in self.aggregator.regions.values() if s.next_close is not None]
         return min(opens) if opens else None
 
+    def _write_counts(self) -> None:
+        counts, self._counts = self._counts, []
+        if counts:
+            self.alerts.store.record_complaints(counts)
+
     def _judge_pending(self, before: int | None) -> None:
+        self._write_counts()
         for hour in sorted(self._pending):
             if before is not None and hour >= before:
                 break
