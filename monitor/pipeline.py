@@ -336,9 +336,8 @@ class Pipeline:
         started = time.perf_counter()
         self.maybe_reload()  # a changed config applies from the next evaluation on
         closed: dict[int, set[str]] = {}
-        self.series.hold(a.region for a in aggregates)
+        self.series.update_many(aggregates)
         for aggregate in aggregates:
-            self.series.update(aggregate)
             self.site_ledger.record(aggregate)
             self.stats.aggregates += 1
             if aggregate.revision:

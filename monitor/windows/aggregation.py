@@ -29,6 +29,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
@@ -195,22 +196,8 @@ class HourlyAggregate:
         return sum(self.complaints.values())
 
     def value(self, metric: str) -> float:
-        """One named metric of this hour: a complaint count (0 for a category without
-        complaints), a rate (NaN without a subscriber count) or a KPI statistic (NaN
-        without readings)."""
-        family, _, rest = metric.partition(".")
-        if family in ("complaints", "complaint_rate"):
-            count = self.total if rest == "total" else self.complaints.get(rest, 0)
-            if family == "complaints":
-                return float(count)
-            return count * RATE_PER / self.subscribers if self.subscribers else math.nan
-        if family == "kpi":
-            name, _, stat = rest.rpartition(".")
-            stats = self.kpi.get(name)
-            if stats is None or stat not in KPI_STATS:
-                return math.nan
-            return float(stats[1 + KPI_STATS.index(stat)])
-        return math.nan
+        """One named metric of this hour (``metric_reader``)."""
+        return metric_reader(metric)(self)
 
     def metrics(self, taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> dict[str, float]:
         """Flatten to named metric values; these names are the detectors' vocabulary."""
@@ -252,6 +239,41 @@ class HourlyAggregate:
                 for k, v in (data.get("site_means") or {}).items()  # type: ignore[union-attr]
             },
         )
+
+
+Reader = Callable[[HourlyAggregate], float]
+
+
+@lru_cache(maxsize=4096)
+def metric_reader(metric: str) -> Reader:
+    """How one named metric is read off an aggregate, worked out once per name (the
+    series store reads every metric of every region-hour): a complaint count (0 for a
+    category without complaints), a rate (NaN without a subscriber count) or a KPI
+    statistic (NaN without readings)."""
+    family, _, rest = metric.partition(".")
+    if family in ("complaints", "complaint_rate"):
+        if rest == "total":
+
+            def count(a: HourlyAggregate) -> int:
+                return sum(a.complaints.values())
+        else:
+
+            def count(a: HourlyAggregate) -> int:
+                return a.complaints.get(rest, 0)
+
+        if family == "complaints":
+            return lambda a: float(count(a))
+        return lambda a: count(a) * RATE_PER / a.subscribers if a.subscribers else math.nan
+    name, _, stat = rest.rpartition(".")
+    if family != "kpi" or stat not in KPI_STATS:
+        return lambda _a: math.nan
+    at = 1 + KPI_STATS.index(stat)
+
+    def kpi(a: HourlyAggregate) -> float:
+        stats = a.kpi.get(name)
+        return math.nan if stats is None else float(stats[at])
+
+    return kpi
 
 
 def summarise(

@@ -47,3 +47,21 @@ def test_rows_held_for_a_batch_of_new_regions_keep_what_was_written():
     got = store.window("complaints.broadband_lag", T0 + HOUR_MS, 2)
     assert got.values[:70, 0].tolist() == list(range(70))
     assert got.values[:, 1].tolist() == list(range(1000))
+
+
+def test_a_batch_is_written_as_one_aggregate_at_a_time_would_be():
+    """Corrections later in the batch win; hours that push the origin forward, and hours
+    older than the kept history, land (or not) as they would one by one."""
+    metrics = ["complaints.broadband_lag", "complaints.total", "complaint_rate.total"]
+    batch = [agg(T0 + h * HOUR_MS, h % 7, region=f"r{h % 5}") for h in range(300)]
+    batch.append(agg(T0 + 299 * HOUR_MS, 40, region="r4"))  # a correction of an hour
+    batch.append(agg(T0 - 900 * HOUR_MS, 9, region="r9"))  # older than the history
+    one, many = SeriesStore(metrics, history_hours=200), SeriesStore(metrics, history_hours=200)
+    for a in batch:
+        one.update(a)
+    many.update_many(batch[:150])
+    many.update_many(batch[150:])
+    assert one.origin == many.origin and one.regions == many.regions
+    for m in metrics:
+        assert np.array_equal(one.data[m], many.data[m], equal_nan=True)
+    assert one.window("complaints.broadband_lag", T0 + 299 * HOUR_MS, 1).values[4, 0] == 40
