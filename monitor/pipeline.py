@@ -29,7 +29,13 @@ from monitor.events.deadletters import DeadLetter, DeadLetterSink, Reason
 from monitor.events.decoding import ValidEvent
 from monitor.events.parsing import parse_record
 from monitor.events.schemas import RegionInfo
-from monitor.windows.aggregation import HourlyAggregate, HourlyAggregator, Outcome, RegionWindows
+from monitor.windows.aggregation import (
+    HourlyAggregate,
+    HourlyAggregator,
+    Outcome,
+    RegionWindows,
+    time_out_of_bounds,
+)
 
 log = logging.getLogger("yujing.pipeline")
 
@@ -203,6 +209,19 @@ class Pipeline:
             self.dead_letter(parsed)
             return None
         return parsed
+
+    def within_bounds(
+        self, event: ValidEvent, raw: bytes, source: str, offset: int | None, wall: int
+    ) -> bool:
+        """False, after its dead letter, for an event whose time the windows would refuse
+        by the ``wall`` clock: a worker's intake refuses it before bundling it (where a
+        time beyond 64 bits would not even fit) with the letter the windows would write."""
+        bad = time_out_of_bounds(event, event.event_time, self.aggregator.config, wall)
+        if bad is None:
+            return True
+        field, detail = bad
+        self.dead_letter(DeadLetter(Reason.BAD_TIME, detail, raw, field, source, offset))
+        return False
 
     def ingest(
         self,

@@ -213,6 +213,13 @@ def test_bad_input_goes_to_dead_letters_and_the_stream_keeps_flowing(scenario):
         # up to it)
         ("too_deep", b'{"type": "complaint", "x": ' + b"[" * 1100 + b"]" * 1100 + b"}"),
         ("bad_time", complaint("9999-12-31T23:00:00Z", region="region-001", id_="future")),
+        # a time beyond 64 bits: valid JSON and a valid int, but no bundle could carry it
+        (
+            "bad_time",
+            complaint(0, region="region-001", id_="huge").replace(
+                b'"event_time":0', b'"event_time":1' + b"0" * 30
+            ),
+        ),
     ]
     closing = hour_lines("region-001", range(8, 9))
     # lateness is judged against what has arrived: complaints and KPIs travel on two

@@ -154,11 +154,13 @@ class WorkerCore:
         their region maps to."""
         out = Validated()
         partitions = self.settings.partitions
+        wall = wall_ms()
+        pipeline = self.pipeline
         for value, source, offset in records:
-            event = self.pipeline.validate(
-                value, kind=self._kind(source), source=source, offset=offset
-            )
+            event = pipeline.validate(value, kind=self._kind(source), source=source, offset=offset)
             if event is None or event.type == "region":  # (isinstance: an ABC's, slow)
+                continue
+            if not pipeline.within_bounds(event, value, source, offset, wall):  # type: ignore[arg-type]
                 continue
             out.bundles.setdefault(partition_for(event.region, partitions), []).append(
                 (value, source, offset, event)
