@@ -16,6 +16,7 @@ from monitor.runners.faust.bundles import (
     decode_bundle,
     encode_bundle,
     encode_bundles,
+    encode_safely,
     partition_for,
 )
 
@@ -108,3 +109,13 @@ def test_partition_matches_the_kafka_clients_default_partitioner():
             region.encode(), partitions, partitions
         )
         assert partition_for(region.encode(), 8) == partition_for(region, 8)  # a key
+
+
+def test_an_event_no_bundle_can_carry_is_set_aside_and_the_rest_are_bundled():
+    """MessagePack has no int beyond 64 bits: such an event becomes a dead letter (the
+    intake's), not an exception that stops the intake."""
+    huge = RAWS[0].replace(b'"event_time":0', b'"event_time":' + str(2**70).encode())
+    sent = [*items(), (huge, "yujing.kpis:0", 99, parse_record(huge))]
+    bundles, refused = encode_safely(sent)
+    assert [item[2] for item in refused] == [99]
+    assert models([i for b in bundles for i in decode_bundle(b)]) == models(sent[:-1])

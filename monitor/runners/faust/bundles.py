@@ -78,6 +78,25 @@ def encode_bundles(
     return out
 
 
+def encode_safely(
+    items: Sequence[tuple[bytes, str, int, ValidEvent]],
+) -> tuple[list[bytes], list[tuple[bytes, str, int, ValidEvent]]]:
+    """``encode_bundles``, and the items that fit no bundle (MessagePack refuses an int
+    beyond 64 bits, say): one such event must become a dead letter, not stop the intake."""
+    try:
+        return encode_bundles(items), []
+    except (msgspec.EncodeError, OverflowError, TypeError, ValueError):
+        fit, refused = [], []
+        for item in items:
+            try:
+                encode_bundle([item])
+            except (msgspec.EncodeError, OverflowError, TypeError, ValueError):
+                refused.append(item)
+            else:
+                fit.append(item)
+        return encode_bundles(fit), refused
+
+
 def decode_bundle(value: bytes) -> list[Item]:
     """Back to (raw event, source partition, offset, event), in arrival order; the events
     as the intake validated them, decoded straight into the hot path's structs."""

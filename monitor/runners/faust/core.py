@@ -30,10 +30,10 @@ from alerts.policy.service import AlertService
 from alerts.tickets.store import TicketStore
 from monitor.config.model import MonitorConfig
 from monitor.config.reload import ConfigWatcher
-from monitor.events.deadletters import DeadLetter, MemoryDeadLetters
+from monitor.events.deadletters import DeadLetter, MemoryDeadLetters, Reason
 from monitor.observability.metrics import WorkerMetrics
 from monitor.pipeline import Pipeline
-from monitor.runners.faust.bundles import Item, Record, ValidEvent, partition_for
+from monitor.runners.faust.bundles import Item, Record, ValidEvent, encode_safely, partition_for
 from monitor.runners.faust.settings import WorkerSettings
 from monitor.windows.aggregation import HourlyAggregate, RegionWindows
 
@@ -61,7 +61,7 @@ class Validated:
     """An intake batch: its dead letters, and valid records by events-topic partition."""
 
     dead: list[DeadLetter] = field(default_factory=list)
-    bundles: dict[int, list[tuple[bytes, str, int, ValidEvent]]] = field(default_factory=dict)
+    bundles: dict[int, list[bytes]] = field(default_factory=dict)  # encoded, by partition
 
 
 @dataclass
@@ -150,9 +150,10 @@ class WorkerCore:
         return kind
 
     def validate(self, records: Iterable[Record]) -> Validated:
-        """Intake: parse raw records; group the valid ones by the events-topic partition
-        their region maps to."""
+        """Intake: parse raw records; the valid ones in bundles by the events-topic
+        partition their region maps to."""
         out = Validated()
+        grouped: dict[int, list[tuple[bytes, str, int, ValidEvent]]] = {}
         partitions = self.settings.partitions
         wall = wall_ms()
         pipeline = self.pipeline
@@ -162,9 +163,15 @@ class WorkerCore:
                 continue
             if not pipeline.within_bounds(event, value, source, offset, wall):  # type: ignore[arg-type]
                 continue
-            out.bundles.setdefault(partition_for(event.region, partitions), []).append(
+            grouped.setdefault(partition_for(event.region, partitions), []).append(
                 (value, source, offset, event)
             )
+        for partition, items in grouped.items():  # encoded here, off the event loop
+            out.bundles[partition], refused = encode_safely(items)
+            for value, source, offset, _event in refused:
+                detail = "its fields fit no bundle (MessagePack refused them)"
+                letter = DeadLetter(Reason.UNREADABLE, detail, value, None, source, offset)
+                pipeline.dead_letter(letter)
         out.dead = self._take_dead()
         return out
 

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from monitor.events.deadletters import DeadLetter
-from monitor.runners.faust.bundles import BUNDLE_HEADER, encode_bundles
+from monitor.runners.faust.bundles import BUNDLE_HEADER
 from monitor.runners.faust.core import dead_letter_headers
 from monitor.runners.faust.topology import Topology
 
@@ -105,8 +105,8 @@ async def forward(t: Topology, fetched: dict[TopicPartition, list[Any]]) -> Sent
         t.core.validate, [(r.value or b"", f"{r.topic}:{r.partition}", r.offset) for r in records]
     )
     acks = [await send_dead(t, letter) for letter in result.dead]
-    for partition, items in sorted(result.bundles.items()):
-        for bundle in encode_bundles(items):
+    for partition, bundles in sorted(result.bundles.items()):
+        for bundle in bundles:
             acks.append(
                 await t.events.send(value=bundle, partition=partition, headers=[BUNDLE_HEADER])
             )
