@@ -164,12 +164,7 @@ def backtest(
         if len(results) == 2:
             doc = Comparison(*results).to_json(alarms)
         else:
-            doc = results[0].to_json()
-            if alarms:
-                doc["known_false_alarms"] = {
-                    "listed": len(alarms),
-                    "raised": [x.ticket for x in results[0].repeats(alarms)],
-                }
+            doc = results[0].to_json(alarms)
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     _print_backtest(results, known, alarms)

@@ -222,8 +222,9 @@ class BacktestResult:
         delays = [i.delay_hours for i in self.scorecard.incidents if i.delay_hours is not None]
         return sum(delays) / len(delays) if delays else None
 
-    def to_json(self) -> dict[str, object]:
-        return {
+    def to_json(self, alarms: list[KnownFalseAlarm] | None = None) -> dict[str, object]:
+        """The run as JSON; with the known false alarms listed, which of them it raises."""
+        doc: dict[str, object] = {
             "config": self.name,
             "seconds": round(self.seconds, 2),
             "tickets": len(self.tickets),
@@ -253,6 +254,12 @@ class BacktestResult:
                 for name, d in sorted(self.detectors.items())
             },
         }
+        if alarms:
+            doc["known_false_alarms"] = {
+                "listed": len(alarms),
+                "raised": [x.ticket for x in self.repeats(alarms)],
+            }
+        return doc
 
 
 @dataclass

@@ -131,3 +131,7 @@ def test_compare_names_the_known_false_alarms_a_config_avoids(small_world, tmp_p
     avoided = avoided.split("known false alarms strict raises, default not:")[0]
     assert sorted(int(x) for x in re.findall(r"#(\d+) ", avoided)) == others
     assert text.rstrip().endswith("known false alarms strict raises, default not:\n  none")
+    # one config's JSON tells which of the listed ones it raises again
+    alarms = [KnownFalseAlarm.from_json(x) for x in doc["false_alarms"]]
+    single = result.to_json(alarms)["known_false_alarms"]
+    assert single == {"listed": n, "raised": [a.ticket for a in alarms]}
