@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 
 from alerts.notify.messages import number
 from alerts.notify.outbox import wall_ms
@@ -38,6 +39,7 @@ from monitor.windows.aggregation import (
 )
 
 log = logging.getLogger("yujing.pipeline")
+RESTORE_CHUNK = 10_000  # hourly records written to the series at a time
 
 
 MAX_SCAN_HOURS = WEEK_HOURS - 1
@@ -333,10 +335,12 @@ class Pipeline:
         )
         self.site_ledger = SiteLedger(self._worse(self.config))
         n = 0
-        for aggregate in aggregates:
-            self.series.update(aggregate)
-            self.site_ledger.record(aggregate)
-            n += 1
+        records = iter(aggregates)
+        while chunk := list(islice(records, RESTORE_CHUNK)):
+            self.series.update_many(chunk)
+            for aggregate in chunk:
+                self.site_ledger.record(aggregate)
+            n += len(chunk)
         self.alerts.restore()
         return n
 

@@ -99,12 +99,7 @@ class SeriesStore:
 
     def update(self, aggregate: HourlyAggregate) -> None:
         """Write (or overwrite, for a correction) one region-hour's metric values."""
-        row = self._row(aggregate.region)
-        col = self._column(aggregate.hour)
-        if col is None:
-            return
-        for m in self.metrics:
-            self.data[m][row, col] = aggregate.value(m)
+        self.update_many((aggregate,))
 
     def update_many(self, aggregates: Sequence[HourlyAggregate]) -> None:
         """``update`` for a batch: one write per metric instead of one per metric and

@@ -255,7 +255,7 @@ def metric_reader(metric: str) -> Reader:
         if rest == "total":
 
             def count(a: HourlyAggregate) -> int:
-                return sum(a.complaints.values())
+                return a.total
         else:
 
             def count(a: HourlyAggregate) -> int:

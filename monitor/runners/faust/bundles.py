@@ -78,6 +78,10 @@ def encode_bundles(
     return out
 
 
+# what MessagePack raises for a value it cannot write
+_UNENCODABLE = (msgspec.EncodeError, OverflowError, TypeError, ValueError)
+
+
 def encode_safely(
     items: Sequence[tuple[bytes, str, int, ValidEvent]],
 ) -> tuple[list[bytes], list[tuple[bytes, str, int, ValidEvent]]]:
@@ -85,12 +89,12 @@ def encode_safely(
     beyond 64 bits, say): one such event must become a dead letter, not stop the intake."""
     try:
         return encode_bundles(items), []
-    except (msgspec.EncodeError, OverflowError, TypeError, ValueError):
+    except _UNENCODABLE:
         fit, refused = [], []
         for item in items:
             try:
                 encode_bundle([item])
-            except (msgspec.EncodeError, OverflowError, TypeError, ValueError):
+            except _UNENCODABLE:
                 refused.append(item)
             else:
                 fit.append(item)
