@@ -128,8 +128,8 @@ def test_complaint_volume_per_category_and_region_week_over_week():
     assert (r2["region"], r2["month"], r2["tickets"]) == ("r2", 3, 0)
 
 
-def test_complaint_counts_are_written_once_per_hour_and_read_by_the_review(sqlite_url):
-    store = TicketStore(sqlite_url)
+def test_complaint_counts_are_written_once_per_hour_and_read_by_the_review(db_url):
+    store = TicketStore(db_url)
     assert store.record_complaints([("r1", T0, {"broadband_lag": 3, "weak_signal": 0})]) == 1
     # the same hour again (a correction, a replay after a crash): replaced, not added
     store.record_complaints([("r1", T0, {"broadband_lag": 5}), ("r2", T0, {"billing": 1})])
