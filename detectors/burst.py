@@ -122,11 +122,13 @@ def _sort_small(lanes: list[np.ndarray]) -> list[np.ndarray]:
 def _middle(lanes: list[np.ndarray], known: np.ndarray) -> np.ndarray:
     """The median of the ``known`` smallest of the ranked lanes, per cell (NaN: none).
 
-    Most cells know every sample: their median is two lanes' mean; only the cells with
-    gaps are picked out and handled by their count."""
+    Most cells know every sample: their median is two lanes' mean; a cell that knows none
+    (a series younger than the lags: every weekly cell in its first week) is NaN; only the
+    cells with some gaps are picked out and handled by their count."""
     k = len(lanes)
     out = (lanes[(k - 1) // 2] + lanes[k // 2]) / np.float32(2.0)
-    partial = np.nonzero(known < k)
+    out[known == 0] = np.nan
+    partial = np.nonzero((known > 0) & (known < k))
     if partial[0].size:
         counts = known[partial]
         sub = [lane[partial] for lane in lanes]
