@@ -25,7 +25,7 @@ from monitor.runners.faust import aggregate, intake, timers, views
 from monitor.runners.faust.core import WorkerCore
 from monitor.runners.faust.regions import RegionDirectory
 from monitor.runners.faust.security import KafkaSecurity
-from monitor.runners.faust.settings import WorkerSettings
+from monitor.runners.faust.settings import FETCH_WAIT_MS, WorkerSettings
 from monitor.runners.faust.topology import declare
 
 log = logging.getLogger("yujing.faust")
@@ -93,8 +93,28 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
     topology = declare(app, core, regions)
     for concern in (intake, aggregate, timers, views):
         concern.register(topology)
+
+    @app.on_partitions_assigned.connect
+    async def fetch_promptly_after_assignment(
+        sender: faust.App, *_assigned: object, **_kwargs: object
+    ) -> None:
+        fetch_promptly(sender)
+
     app.yujing_core = core  # type: ignore[attr-defined]
     return app
+
+
+def fetch_promptly(app: faust.App) -> bool:
+    """Faust's consumer fetches with ``FETCH_WAIT_MS`` too. Faust fixes its fetch wait at
+    1.5 s and has no setting for it (``faust/transport/drivers/aiokafka.py``), so the
+    started consumer's fetcher is set: private attributes, so a Faust or aiokafka without
+    them keeps its 1.5 s (False) and the worker runs on."""
+    consumer = getattr(getattr(app.consumer, "_thread", None), "_consumer", None)
+    fetcher = getattr(consumer, "_fetcher", None)
+    if not isinstance(getattr(fetcher, "_fetch_max_wait_ms", None), int):
+        return False
+    fetcher._fetch_max_wait_ms = FETCH_WAIT_MS  # type: ignore[union-attr]
+    return True
 
 
 def run_worker(settings: WorkerSettings) -> None:
@@ -127,4 +147,4 @@ def run_worker(settings: WorkerSettings) -> None:
     worker.execute_from_commandline()
 
 
-__all__ = ["create_app", "run_worker"]
+__all__ = ["create_app", "fetch_promptly", "run_worker"]

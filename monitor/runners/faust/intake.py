@@ -22,6 +22,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from monitor.events.deadletters import DeadLetter
 from monitor.runners.faust.bundles import BUNDLE_HEADER
 from monitor.runners.faust.core import dead_letter_headers
+from monitor.runners.faust.settings import FETCH_WAIT_MS
 from monitor.runners.faust.topology import Topology
 
 log = logging.getLogger("yujing.faust")
@@ -45,6 +46,7 @@ def register(t: Topology) -> None:
             client_id=f"{settings.app_id}-intake",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            fetch_max_wait_ms=FETCH_WAIT_MS,
             session_timeout_ms=int(settings.session_timeout * 1000),
             heartbeat_interval_ms=int(min(3.0, settings.session_timeout / 3) * 1000),
             **settings.security.aiokafka(),

@@ -9,6 +9,14 @@ from pathlib import Path
 from monitor.runners.faust.security import KafkaSecurity
 from monitor.runners.faust.topics import TopicNames, bootstrap_from_env
 
+# How long the broker may hold a fetch that finds no new record. aiokafka does not fetch
+# a partition whose records are still being processed; 0.1 s later it fetches the other
+# partitions it owns (the intake's idle raw topics; the aggregation's assignor and
+# changelog partitions, which stay empty), and the busy one is fetched again only when
+# that request comes back: with aiokafka's 0.5 s and Faust's fixed 1.5 s, the intake and
+# the aggregation sat idle up to that long after a long batch (docs/benchmarks.md).
+FETCH_WAIT_MS = 50
+
 
 @dataclass(frozen=True)
 class WorkerSettings:
