@@ -7,6 +7,7 @@ different hours on every machine, and float seconds cannot promise that.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -23,8 +24,10 @@ def hour_end(window_start: int) -> int:
     return window_start + HOUR_MS
 
 
+@lru_cache(maxsize=4096)
 def to_iso(epoch_ms: int, offset_hours: int = 0) -> str:
-    """Render a time for people and files; the offset is the operator's local zone."""
+    """Render a time for people and files; the offset is the operator's local zone.
+    Cached: every region's aggregate of an hour carries that hour rendered (~4 µs each)."""
     from datetime import timedelta, timezone
 
     zone = UTC if offset_hours == 0 else timezone(timedelta(hours=offset_hours))
