@@ -376,8 +376,10 @@ class MonitorConfig(_Model):
         self, excluded: np.ndarray, regions: list[str], metric: str, end_hour: int
     ) -> np.ndarray:
         """``excluded`` (the window of ``regions`` x hours ending at ``end_hour``) with the
-        muted hours of ``metric`` set: a maintenance window is nobody's baseline."""
+        muted hours of ``metric`` set: a maintenance window is nobody's baseline. A copy
+        when a mute applies: ``excluded`` may be the store's own flags (read-only)."""
         hours = excluded.shape[1]
+        copied = False
         first = end_hour - (hours - 1) * HOUR_MS
         for mute in self.mutes:
             if mute.metrics is not None and metric not in mute.metrics:
@@ -388,6 +390,8 @@ class MonitorConfig(_Model):
                 continue
             members = self.expand(mute.regions)
             rows = [i for i, region in enumerate(regions) if region in members]
+            if not copied:
+                excluded, copied = excluded.copy(), True
             excluded[np.ix_(rows, np.arange(lo, hi))] = True
         return excluded
 

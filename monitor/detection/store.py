@@ -27,6 +27,8 @@ class SeriesStore:
         self.history_hours = history_hours
         self.regions: list[str] = []
         self.region_index: dict[str, int] = {}
+        # per metric, the keys of every region in order (regions are only ever appended)
+        self._keys: dict[str, tuple[SeriesKey, ...]] = {}
         self.origin: int | None = None  # epoch ms of column 0
         # room for a week of new hours before the oldest are dropped (a shift copies the
         # matrices once a week; a larger headroom costs memory on every series)
@@ -154,10 +156,18 @@ class SeriesStore:
         self, metric: str, end_hour: int, hours: int, regions: list[str] | None = None
     ) -> SeriesWindow:
         """The last ``hours`` columns ending at ``end_hour``, NaN where nothing is known."""
-        names = self.regions if regions is None else regions
         out = self._slice(self.data[metric], np.nan, end_hour, hours, regions)
-        keys = [SeriesKey(region, metric) for region in names]
-        return SeriesWindow(keys=keys, values=out, end_hour=end_hour)
+        return SeriesWindow(keys=self._keys_of(metric, regions), values=out, end_hour=end_hour)
+
+    def _keys_of(self, metric: str, regions: list[str] | None) -> tuple[SeriesKey, ...]:
+        """A window's series keys; those of every region in the store's order are made
+        once per metric and region count (a tick asks for them ~25 times)."""
+        if regions is not None and regions != self.regions:
+            return tuple(SeriesKey(region, metric) for region in regions)
+        keys = self._keys.get(metric)
+        if keys is None or len(keys) != len(self.regions):
+            keys = self._keys[metric] = tuple(SeriesKey(r, metric) for r in self.regions)
+        return keys
 
     def flagged(
         self, metric: str, end_hour: int, hours: int, regions: list[str] | None = None
@@ -193,14 +203,21 @@ class SeriesStore:
                 rows = [self.region_index.get(name, -1) for name in names]
                 index = np.asarray(rows)
                 known = index >= 0
+                whole = lo == start_col and hi == end_col + 1
+                if whole and regions is not None and _in_order(index):
+                    regions = None  # every region in the store's order: rows 0..n-1
                 block = (
                     matrix[index[known], lo:hi]
                     if regions is not None
                     else matrix[: len(names), lo:hi]
                 )
-                if lo == start_col and hi == end_col + 1 and known.all():
-                    # the usual case, every column stored: one copy, no fill first
-                    return block.copy() if regions is None else block
+                if whole and known.all():
+                    # the usual case, every column stored: no fill first, and for the
+                    # store's rows in order no copy (a tick reads ~25 windows of every
+                    # region's 8 weeks); read-only, so no caller can change the store
+                    if regions is None:
+                        block.flags.writeable = False
+                    return block
                 out = np.full((len(names), hours), fill, dtype=matrix.dtype)
                 out[known, lo - start_col : hi - start_col] = block
                 return out
@@ -225,3 +242,8 @@ class SeriesStore:
         window = self.window(metric, end_hour, hours)
         row = self.region_index.get(region)
         return window.values[row] if row is not None else np.full(hours, np.nan)
+
+
+def _in_order(index: np.ndarray) -> bool:
+    """Rows 0, 1, ..., n-1: a slice of the matrix instead of a gather."""
+    return bool(index.size) and index[0] == 0 and bool((np.diff(index) == 1).all())
