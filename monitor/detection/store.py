@@ -156,13 +156,19 @@ class SeriesStore:
         self, metric: str, end_hour: int, hours: int, regions: list[str] | None = None
     ) -> SeriesWindow:
         """The last ``hours`` columns ending at ``end_hour``, NaN where nothing is known."""
+        regions = self._others(regions)
         out = self._slice(self.data[metric], np.nan, end_hour, hours, regions)
         return SeriesWindow(keys=self._keys_of(metric, regions), values=out, end_hour=end_hour)
+
+    def _others(self, regions: list[str] | None) -> list[str] | None:
+        """None for every region in the store's order (a tick's usual ask): its windows
+        are views of the matrices and its keys are made once; else the regions."""
+        return None if regions is None or regions == self.regions else regions
 
     def _keys_of(self, metric: str, regions: list[str] | None) -> tuple[SeriesKey, ...]:
         """A window's series keys; those of every region in the store's order are made
         once per metric and region count (a tick asks for them ~25 times)."""
-        if regions is not None and regions != self.regions:
+        if regions is not None:
             return tuple(SeriesKey(region, metric) for region in regions)
         keys = self._keys.get(metric)
         if keys is None or len(keys) != len(self.regions):
@@ -173,7 +179,7 @@ class SeriesStore:
         self, metric: str, end_hour: int, hours: int, regions: list[str] | None = None
     ) -> np.ndarray:
         """The same columns as ``window``: which hours were flagged anomalous."""
-        return self._slice(self.flags[metric], False, end_hour, hours, regions)
+        return self._slice(self.flags[metric], False, end_hour, hours, self._others(regions))
 
     def flag(self, region: str, metric: str, hour: int) -> None:
         """Mark one region-hour anomalous (unknown series and hours out of the kept history
@@ -203,15 +209,12 @@ class SeriesStore:
                 rows = [self.region_index.get(name, -1) for name in names]
                 index = np.asarray(rows)
                 known = index >= 0
-                whole = lo == start_col and hi == end_col + 1
-                if whole and regions is not None and _in_order(index):
-                    regions = None  # every region in the store's order: rows 0..n-1
                 block = (
                     matrix[index[known], lo:hi]
                     if regions is not None
                     else matrix[: len(names), lo:hi]
                 )
-                if whole and known.all():
+                if lo == start_col and hi == end_col + 1 and known.all():
                     # the usual case, every column stored: no fill first, and for the
                     # store's rows in order no copy (a tick reads ~25 windows of every
                     # region's 8 weeks); read-only, so no caller can change the store
@@ -242,8 +245,3 @@ class SeriesStore:
         window = self.window(metric, end_hour, hours)
         row = self.region_index.get(region)
         return window.values[row] if row is not None else np.full(hours, np.nan)
-
-
-def _in_order(index: np.ndarray) -> bool:
-    """Rows 0, 1, ..., n-1: a slice of the matrix instead of a gather."""
-    return bool(index.size) and index[0] == 0 and bool((np.diff(index) == 1).all())
