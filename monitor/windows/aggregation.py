@@ -340,6 +340,7 @@ class RegionWindows:
         "revisions",
         "seen",
         "subscribers",
+        "swept",
     )
 
     def __init__(self, region: str, config: WindowConfig) -> None:
@@ -359,6 +360,9 @@ class RegionWindows:
         # highest input offset applied per source partition: a replay after a crash skips
         # what this state already holds, however old (identities only cover open hours)
         self.applied: dict[str, int] = {}
+        # the hour up to which final hours were dropped (``poll``); until it moves, only
+        # a late event can enter an hour at or before it, and that calls for a sweep
+        self.swept: int | None = None
 
     @property
     def max_event_time(self) -> int | None:
@@ -450,6 +454,8 @@ class RegionWindows:
         late = first < next_close
         if late:  # an emitted (or pre-stream) hour changed: correction
             self.dirty.update(h for h in touched if h < next_close)
+            if self.swept is not None and first <= self.swept:
+                self.swept = None  # the watermark went back (an idle input spoke): sweep
         kind = INPUT_OF[event.type]
         last = event.event_time
         if last > self.kind_max.get(kind, -1):
@@ -535,9 +541,12 @@ class RegionWindows:
             self.dirty = {hour for hour in self.dirty if hour >= self.next_close}
         if until is None and watermark is not None:
             horizon = watermark - self.config.allowed_lateness_ms - HOUR_MS
-            for store in (self.buckets, self.revisions, self.seen):
-                for hour in [h for h in store if h <= horizon]:
-                    del store[hour]
+            horizon -= horizon % HOUR_MS  # hours are final up to it (``is_final``)
+            if horizon != self.swept:  # (an idle input that speaks again moves it back)
+                self.swept = horizon
+                for store in (self.buckets, self.revisions, self.seen):
+                    for hour in [h for h in store if h <= horizon]:
+                        del store[hour]
         return out
 
     def _hours_to_close(self, target: int) -> list[int]:

@@ -291,3 +291,42 @@ def test_the_shortcut_past_the_watermark_never_hides_a_final_hour(lateness, dela
         for hour in range(-2, 14):
             h = t0 + hour * HOUR_MS
             assert state._may_be_final(h) or not state.is_final(h)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lateness=st.integers(0, 3),
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["complaint", "kpi", "poll"]),
+            st.integers(0, 12 * 60),
+            st.integers(0, 5),
+        ),
+        max_size=30,
+    ),
+)
+def test_a_poll_leaves_no_final_hour_in_memory(lateness, steps):
+    """``poll`` sweeps only when the final hours' edge moved; the state it leaves is the
+    state a sweep on every poll would leave, with the watermark moving back and forth as
+    an idle input goes quiet and speaks again."""
+    from monitor.windows.aggregation import RegionWindows
+
+    state = RegionWindows(
+        "r1",
+        WindowConfig(
+            allowed_lateness_ms=lateness * HOUR_MS,
+            inputs=("complaint", "kpi"),
+            idle_ms=60_000,
+        ),
+    )
+    t0 = from_iso("2026-10-05T00:00:00Z")
+    for i, (kind, minute, now_minutes) in enumerate(steps):
+        now = now_minutes * 60_000
+        if kind == "poll":
+            state.poll(now=now)
+            for store in (state.buckets, state.revisions, state.seen):
+                assert not any(state.is_final(hour) for hour in store)
+            continue
+        at = to_iso(t0 + minute * 60_000)
+        raw = complaint(at, id_=f"c{i}") if kind == "complaint" else kpi(at, 1.0)
+        state.add(ev(raw), now=now)
