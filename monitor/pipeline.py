@@ -233,15 +233,17 @@ class Pipeline:
         position: tuple[str, int] | None = None,
         now: int | None = None,
         offset: int | None = None,
+        bounded: bool = False,
     ) -> Outcome | None:
         """Add a valid event to its region's windows; None when it was dead-lettered (late,
         or a time outside what the config accepts by the wall clock).
 
         ``position`` (source partition, offset) lets a replay after a crash skip what the
         region's saved state already holds; ``now`` is a live runner's clock; ``offset``
-        (a line) goes into a dead letter.
+        (a line) goes into a dead letter. ``bounded``: ``within_bounds`` admitted the event
+        already (a worker's intake, by an earlier clock: a time within then is within now).
         """
-        wall = now if now is not None else self.wall_clock()
+        wall = None if bounded else now if now is not None else self.wall_clock()
         try:
             outcome = self.aggregator.add(event, raw, source, position, now, wall, offset)
         except Exception as exc:  # noqa: BLE001 - per-record isolation: one record, one letter
