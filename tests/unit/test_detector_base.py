@@ -69,3 +69,25 @@ def test_config_checks_ask_the_detector_which_other_metrics_it_reads():
     assert info.value.messages == [
         "c.yaml:6: detectors[0].params.kpi_metric: unknown metric 'kpi.jitter.mean'"
     ]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_rolling_sums_are_the_sums_of_their_columns(seed):
+    """Each sum is the NaN-as-zero sum of the ``w`` columns ending ``lag`` before one of
+    the last ``ends`` columns, however little of the window the sums read."""
+    from detectors.base import rolling_sums
+
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        n = int(rng.integers(2, 120))
+        values = rng.normal(size=(3, n)) * 10
+        values[rng.random(values.shape) < 0.2] = np.nan
+        w, ends = int(rng.integers(1, n)), int(rng.integers(1, n))
+        lag = int(rng.integers(0, n))
+        if n - ends + 1 - lag - w < 0:
+            continue  # the window is shorter than the sums read (callers pad it)
+        got = rolling_sums(values, w, ends, lag)
+        for e in range(ends):
+            stop = n - ends + 1 + e - lag
+            want = np.nansum(values[:, stop - w : stop], axis=1)
+            np.testing.assert_allclose(got[:, e], want, rtol=1e-9, atol=1e-9)
