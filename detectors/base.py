@@ -232,9 +232,8 @@ def rolling_sums(values: np.ndarray, w: int, ends: int, lag: int = 0) -> np.ndar
 
     NaN counts as 0 (like ``nansum``). One cumulative sum serves every end: this is what
     makes a scan over a week of hours cost little more than one hour. It runs over the
-    columns the sums read, not the whole window: a window holds the detectors' weeks of
-    history, and a week-over-week sum reads two of them (summing the rest took a third of
-    a tick).
+    columns the sums read, not the whole window: a window holds the longest history any
+    detector needs, and a week-over-week sum reads only its two weeks of it.
     """
     first = values.shape[1] - ends + 1 - lag - w  # the first column any of the sums reads
     if first >= 0:

@@ -190,8 +190,8 @@ class WorkerCore:
                 pipeline.ingest(
                     event, value, source, (source, offset), now, bounded=valid is not None
                 )
-        self.regions_seen.update(self.pipeline.changed_regions)
-        aggregates = self.pipeline.close(now)
+        self.regions_seen.update(pipeline.changed_regions)
+        aggregates = pipeline.close(now)
         hourly = [(a.region.encode(), orjson.dumps(a.to_json())) for a in aggregates]
         return Batch(aggregates=aggregates, dead=self._take_dead(), hourly=hourly)
 
