@@ -241,7 +241,8 @@ class Pipeline:
         ``position`` (source partition, offset) lets a replay after a crash skip what the
         region's saved state already holds; ``now`` is a live runner's clock; ``offset``
         (a line) goes into a dead letter. ``bounded``: ``within_bounds`` admitted the event
-        already (a worker's intake, by an earlier clock: a time within then is within now).
+        already (a worker's intake, by an earlier clock: a time within then is within now;
+        a config reloaded between the two applies from the next admitted event).
         """
         wall = None if bounded else now if now is not None else self.wall_clock()
         try:
