@@ -54,10 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 from detectors.timeaxis import HOUR_MS  # noqa: E402
 from monitor.config.load import load_config  # noqa: E402
-from monitor.events.deadletters import DeadLetter  # noqa: E402
-from monitor.events.parsing import parse_event  # noqa: E402
 from monitor.runners.collector import tune_for_streaming  # noqa: E402
-from monitor.windows.aggregation import HourlyAggregator  # noqa: E402
 
 T0 = 1_791_158_400_000  # 2026-10-05T00:00:00Z
 CATEGORIES = ["broadband_lag", "weak_signal", "billing_dispute", "install_repair_timeout"]
@@ -263,26 +260,37 @@ def run_raw(bootstrap: str, topic: str, n: int) -> float:
 
 def run_core(bootstrap: str, topic: str, n: int, regions: list[str]) -> tuple[float, int, float]:
     """Seconds, hourly aggregates emitted, and the window state left at the end in MB per
-    1,000 regions, as a worker saves it (JSON: what its table and changelog hold)."""
-    aggregator = HourlyAggregator(load_config().windows.to_window_config())
-    # regions are admitted from the reference data (``windows.admit_regions``): their
-    # records go first, as on the Faust path (without them every event was dead-lettered
-    # as an unknown region, and this path measured parsing alone until 2026-11-27)
-    for record in region_records(regions):
-        aggregator.add(parse_event(record))
-    emitted = [0]
+    1,000 regions, as a worker saves it (JSON: what its table and changelog hold).
 
-    def aggregate(values: list[bytes]) -> None:
-        for value in values:
-            parsed = parse_event(value)
-            if not isinstance(parsed, DeadLetter):
-                aggregator.add(parsed, value)
-        emitted[0] += len(aggregator.poll())
+    The pipeline's own seams, as the runners call them: ``validate`` (the hot path's
+    decoder; until 2026-11-27 this path called ``parse_event``, which also builds the
+    pydantic model no runner builds), ``ingest`` (per-record isolation, the time bounds,
+    the counters) and ``close``; no detectors (those are the Faust rows' second time)."""
+    from monitor.runners.embedded import build
 
-    seconds = asyncio.run(consume(bootstrap, topic, n, aggregate))
-    states = aggregator.regions.values()
-    saved = sum(len(orjson.dumps(state.to_json())) for state in states)
-    return seconds, emitted[0], saved / max(len(states), 1) * 1000 / 2**20
+    with tempfile.TemporaryDirectory(prefix="yujing-bench-core-") as tmp:
+        pipeline = build(load_config(), f"sqlite:///{tmp}/core.db").pipeline
+        # regions are admitted from the reference data (``windows.admit_regions``): their
+        # records go first, as on the Faust path (without them every event was
+        # dead-lettered as an unknown region, and this path measured parsing alone until
+        # 2026-11-27)
+        for record in region_records(regions):
+            pipeline.ingest(pipeline.validate(record))  # type: ignore[arg-type]
+        emitted = [0]
+
+        def aggregate(values: list[bytes]) -> None:
+            for value in values:
+                event = pipeline.validate(value, source=topic)
+                if event is not None:
+                    pipeline.ingest(event, value, topic)
+            emitted[0] += len(pipeline.close())
+
+        seconds = asyncio.run(consume(bootstrap, topic, n, aggregate))
+        if pipeline.stats.dead_lettered:  # a refused event would make the rate a lie
+            raise RuntimeError(f"the core refused events: {dict(pipeline.stats.dead_lettered)}")
+        states = pipeline.aggregator.regions.values()
+        saved = sum(len(orjson.dumps(state.to_json())) for state in states)
+        return seconds, emitted[0], saved / max(len(states), 1) * 1000 / 2**20
 
 
 def run_quix(bootstrap: str, topic: str, n: int) -> tuple[float, int]:
