@@ -9,6 +9,7 @@ from monitor.events.parsing import parse_event
 from monitor.windows.aggregation import (
     HourlyAggregator,
     Outcome,
+    RegionWindows,
     WindowConfig,
     percentile,
 )
@@ -115,8 +116,6 @@ def test_redelivered_events_count_once():
 
 def test_region_state_survives_serialisation_mid_stream():
     import orjson
-
-    from monitor.windows.aggregation import RegionWindows
 
     config = WindowConfig(allowed_lateness_ms=HOUR_MS, inputs=("complaint",))
     live = RegionWindows("r1", config)
@@ -245,8 +244,6 @@ def test_an_hour_waits_for_every_input():
 
 
 def test_an_idle_input_stops_holding_hours_open():
-    from monitor.windows.aggregation import RegionWindows
-
     config = WindowConfig(inputs=("complaint", "kpi"), idle_ms=60_000)
     state = RegionWindows("r1", config)
     state.add(ev(complaint("2026-10-05T09:10:00Z", id_="a")), now=0)
@@ -272,8 +269,6 @@ def test_an_idle_input_stops_holding_hours_open():
 def test_the_shortcut_past_the_watermark_never_hides_a_final_hour(lateness, delay, idle, steps):
     """``add`` asks the watermark only when an hour may be final; whenever it skips the
     question, the answer would have been no."""
-    from monitor.windows.aggregation import RegionWindows
-
     state = RegionWindows(
         "r1",
         WindowConfig(
@@ -309,8 +304,6 @@ def test_a_poll_leaves_no_final_hour_in_memory(lateness, steps):
     """``poll`` sweeps only when the final hours' edge moved; the state it leaves is the
     state a sweep on every poll would leave, with the watermark moving back and forth as
     an idle input goes quiet and speaks again."""
-    from monitor.windows.aggregation import RegionWindows
-
     state = RegionWindows(
         "r1",
         WindowConfig(
