@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from detectors.timeaxis import HOUR_MS, to_iso
-from monitor.windows.aggregation import HourlyAggregate
+from monitor.windows.aggregation import HourlyAggregate, metric_columns
 
 LAYOUT = "see 'The hourly file' in docs/bring-your-data.md"
 
@@ -190,8 +190,8 @@ class HourlySeries:
         hours = (max(hour for _, hour in latest) - first) // HOUR_MS + 1
         row = {r: i for i, r in enumerate(regions)}
         values = {m: np.full((len(regions), hours), np.nan) for m in names}
-        for (region, hour), agg in latest.items():
-            col = (hour - first) // HOUR_MS
-            for m in names:
-                values[m][row[region], col] = agg.value(m)
+        rows = np.fromiter((row[region] for region, _ in latest), np.int64, len(latest))
+        cols = np.fromiter(((hour - first) // HOUR_MS for _, hour in latest), np.int64, len(latest))
+        for m, column in metric_columns(list(latest.values()), names).items():
+            values[m][rows, cols] = column
         return cls(regions, first, values)

@@ -16,7 +16,7 @@ import numpy as np
 
 from detectors.base import SeriesKey, SeriesWindow
 from detectors.timeaxis import HOUR_MS, WEEK_HOURS
-from monitor.windows.aggregation import HourlyAggregate, metric_reader
+from monitor.windows.aggregation import HourlyAggregate, metric_columns
 
 
 class SeriesStore:
@@ -124,10 +124,9 @@ class SeriesStore:
             return
         rows = np.fromiter((row for row, _col in cells), dtype=np.int64, count=len(cells))
         cols = np.fromiter((col for _row, col in cells), dtype=np.int64, count=len(cells))
-        written = list(cells.values())
+        columns = metric_columns(list(cells.values()), self.metrics)
         for m in self.metrics:
-            read = metric_reader(m)
-            self.data[m][rows, cols] = np.fromiter(map(read, written), float, len(written))
+            self.data[m][rows, cols] = columns[m]
 
     def write_block(
         self, regions: list[str], first_hour: int, values: dict[str, np.ndarray]

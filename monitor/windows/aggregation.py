@@ -26,11 +26,13 @@ Window life cycle for region r and hour [h, h+1h):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
 from typing import Any
+
+import numpy as np
 
 from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from detectors.timeaxis import HOUR_MS, to_iso
@@ -274,6 +276,69 @@ def metric_reader(metric: str) -> Reader:
         return math.nan if stats is None else float(stats[at])
 
     return kpi
+
+
+@lru_cache(maxsize=4096)
+def _metric_parts(metric: str) -> tuple[str, str, int]:
+    """(family, name, statistic's index) of a metric name, read as ``metric_reader``
+    reads it; the family is "" for a name no aggregate has (always NaN)."""
+    family, _, rest = metric.partition(".")
+    if family in ("complaints", "complaint_rate"):
+        return family, rest, 0
+    name, _, stat = rest.rpartition(".")
+    if family != "kpi" or stat not in KPI_STATS:
+        return "", "", 0
+    return family, name, 1 + KPI_STATS.index(stat)
+
+
+def metric_columns(
+    aggregates: Sequence[HourlyAggregate], metrics: Iterable[str]
+) -> dict[str, np.ndarray]:
+    """Each metric over many aggregates at once, the values ``metric_reader`` gives one by
+    one: a catch-up writes thousands of region-hours to the series store at a time, and a
+    reader call per metric and region-hour cost more (the default config's 12 metrics,
+    hours of the reports mix: ~12 µs a region-hour against ~9)."""
+    n = len(aggregates)
+    parts = {m: _metric_parts(m) for m in metrics}
+    counted = {name for family, name, _ in parts.values() if family and family != "kpi"}
+    kpis = {name for family, name, _ in parts.values() if family == "kpi"}
+    counts = {c: np.zeros(n) for c in counted if c != "total"}
+    if "total" in counted:
+        counts["total"] = np.fromiter(
+            (sum(a.complaints.values()) for a in aggregates), float, count=n
+        )
+    stats = {k: np.full((n, len(KPI_STATS) + 1), np.nan) for k in kpis}
+    # the values each aggregate has, gathered per name (most hours lack most categories)
+    for group, arrays in ((0, counts), (1, stats)):
+        wanted = {name for name in arrays if group or name != "total"}
+        if not wanted:
+            continue
+        rows: dict[str, list[int]] = {name: [] for name in wanted}
+        values: dict[str, list[Any]] = {name: [] for name in wanted}
+        for i, a in enumerate(aggregates):
+            for name, value in (a.kpi if group else a.complaints).items():
+                if name in wanted:
+                    rows[name].append(i)
+                    values[name].append(value)
+        for name in wanted:
+            if rows[name]:
+                arrays[name][rows[name]] = values[name]
+    subscribers = None
+    out: dict[str, np.ndarray] = {}
+    for metric, (family, name, at) in parts.items():
+        if family == "complaints":
+            out[metric] = counts[name].copy()
+        elif family == "complaint_rate":
+            if subscribers is None:
+                subscribers = np.fromiter((a.subscribers or 0 for a in aggregates), float, count=n)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rate = counts[name] * RATE_PER / subscribers
+            out[metric] = np.where(subscribers != 0, rate, np.nan)
+        elif family == "kpi":
+            out[metric] = stats[name][:, at].copy()
+        else:
+            out[metric] = np.full(n, np.nan)
+    return out
 
 
 def summarise(

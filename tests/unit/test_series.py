@@ -1,10 +1,19 @@
 """The series store keeps its history bounded and intact across shifts."""
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detectors.timeaxis import HOUR_MS
 from monitor.detection.store import SeriesStore
-from monitor.windows.aggregation import CATEGORIES, HourlyAggregate
+from monitor.windows.aggregation import (
+    CATEGORIES,
+    KPIS,
+    HourlyAggregate,
+    metric_columns,
+    metric_names,
+    metric_reader,
+)
 from tests.helpers import T0
 
 
@@ -65,3 +74,42 @@ def test_a_batch_is_written_as_one_aggregate_at_a_time_would_be():
     for m in metrics:
         assert np.array_equal(one.data[m], many.data[m], equal_nan=True)
     assert one.window("complaints.broadband_lag", T0 + 299 * HOUR_MS, 1).values[4, 0] == 40
+
+
+# names an aggregate may carry: the defaults, an operator's own, one that is both a
+# complaint category and a KPI, and "total" as a category's name
+NAMES = st.sampled_from([*CATEGORIES[:3], *KPIS[:2], "billing_new", "latency", "total"])
+STATS = st.tuples(st.integers(1, 50), *[st.floats(-1e6, 1e6, allow_nan=False) for _ in range(3)])
+AGGREGATES = st.builds(
+    HourlyAggregate,
+    region=st.just("r1"),
+    hour=st.just(T0),
+    revision=st.just(0),
+    subscribers=st.one_of(st.none(), st.just(0), st.integers(1, 10**7)),
+    complaints=st.dictionaries(NAMES, st.integers(0, 10**6), max_size=5),
+    kpi=st.dictionaries(NAMES, STATS, max_size=4),
+)
+ODD = [
+    "kpi.latency.p95",
+    "kpi.latency.p50",
+    "kpi.nothing",
+    "nonsense",
+    "complaints.",
+    "complaint_rate.billing_new",
+    "complaints.latency",
+    "complaint_rate.total",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(AGGREGATES, max_size=12))
+def test_metric_columns_read_what_metric_reader_reads(aggregates):
+    """The store's batch write reads every metric as one aggregate's ``value`` does,
+    bit for bit (NaN where the reader gives NaN)."""
+    metrics = metric_names() + ODD
+    columns = metric_columns(aggregates, metrics)
+    assert set(columns) == set(metrics)
+    for m in metrics:
+        expected = np.array([metric_reader(m)(a) for a in aggregates], dtype=float)
+        assert columns[m].shape == (len(aggregates),)
+        assert np.array_equal(columns[m], expected, equal_nan=True), m
