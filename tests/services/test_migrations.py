@@ -86,3 +86,33 @@ def test_workers_starting_together_on_a_fresh_sqlite_file_all_succeed(tmp_path):
     store = TicketStore(url)
     assert current_revision(store.engine) == head(store.engine)
     store.close()
+
+
+def test_complaint_counts_survive_the_rekeying_by_hour_and_back(db_url):
+    """0009 rebuilds complaint_hours keyed by hour first: the counts written before it are
+    read, and upserted, as before; its downgrade keeps them too."""
+    from alembic import command
+
+    from alerts.tickets import volume
+
+    engine = make_engine(db_url)
+    upgrade(engine, "0008")
+    rows = [("north", 7_200_000, "weak_signal", 3), ("south", 3_600_000, "billing_dispute", 1)]
+    with engine.begin() as conn:
+        for row in rows:
+            conn.execute(
+                text("INSERT INTO complaint_hours VALUES (:r, :h, :c, :n)"),
+                dict(zip("rhcn", row, strict=True)),
+            )
+    engine.dispose()
+    store = TicketStore(db_url)  # upgraded to head on opening
+    assert sorted(store.complaints(0, 10_800_000)) == sorted(volume.Count(*r) for r in rows)
+    store.record_complaints([("north", 7_200_000, {"weak_signal": 5})])  # replaces, not adds
+    assert store.complaints(7_200_000, 10_800_000) == [
+        volume.Count("north", 7_200_000, "weak_signal", 5)
+    ]
+    command.downgrade(alembic_config(store.engine), "0008")
+    with store.engine.connect() as conn:
+        held = conn.execute(text("SELECT region, hour, category, count FROM complaint_hours"))
+        assert sorted(map(tuple, held)) == sorted([rows[1], ("north", 7_200_000, "weak_signal", 5)])
+    store.close()
