@@ -28,14 +28,13 @@ from monitor.detection.store import SeriesStore
 from monitor.detection.tick import TickResult, scan, tick
 from monitor.events.deadletters import DeadLetter, DeadLetterSink, Reason
 from monitor.events.decoding import ValidEvent
-from monitor.events.parsing import parse_record
+from monitor.events.parsing import check_record
 from monitor.events.schemas import RegionInfo
 from monitor.windows.aggregation import (
     HourlyAggregate,
     HourlyAggregator,
     Outcome,
     RegionWindows,
-    time_out_of_bounds,
 )
 
 log = logging.getLogger("yujing.pipeline")
@@ -201,29 +200,13 @@ class Pipeline:
         sink. ``received=False``: an earlier stage counted the record already (a worker's
         aggregation re-reads what its intake validated)."""
         self.stats.events_in += received
-        if not raw or raw.isspace():  # (not ``strip``: a copy of every record)
-            self.dead_letter(DeadLetter(Reason.EMPTY, "a blank record", raw, None, source, offset))
-            return None
-        parsed = parse_record(
+        parsed = check_record(
             raw, kind=kind, source=source, offset=offset, taxonomy=self.config.vocabulary
         )
         if isinstance(parsed, DeadLetter):
             self.dead_letter(parsed)
             return None
         return parsed
-
-    def within_bounds(
-        self, event: ValidEvent, raw: bytes, source: str, offset: int | None, wall: int
-    ) -> bool:
-        """False, after its dead letter, for an event whose time the windows would refuse
-        by the ``wall`` clock: a worker's intake refuses it before bundling it (where a
-        time beyond 64 bits would not even fit) with the letter the windows would write."""
-        bad = time_out_of_bounds(event, event.event_time, self.aggregator.config, wall)
-        if bad is None:
-            return True
-        field, detail = bad
-        self.dead_letter(DeadLetter(Reason.BAD_TIME, detail, raw, field, source, offset))
-        return False
 
     def ingest(
         self,
@@ -240,9 +223,9 @@ class Pipeline:
 
         ``position`` (source partition, offset) lets a replay after a crash skip what the
         region's saved state already holds; ``now`` is a live runner's clock; ``offset``
-        (a line) goes into a dead letter. ``bounded``: ``within_bounds`` admitted the event
-        already (a worker's intake, by an earlier clock: a time within then is within now;
-        a config reloaded between the two applies from the next admitted event).
+        (a line) goes into a dead letter. ``bounded``: a worker's intake admitted the event's
+        time already (by an earlier clock: a time within then is within now; a config
+        reloaded between the two applies from the next admitted event).
         """
         wall = None if bounded else now if now is not None else self.wall_clock()
         try:

@@ -177,6 +177,21 @@ def parse_record(
         return _dead(Reason.UNREADABLE, detail, data, None, source, offset)
 
 
+def check_record(
+    raw: bytes,
+    *,
+    kind: str | None = None,
+    source: str = "",
+    offset: int | None = None,
+    taxonomy: Taxonomy | None = None,
+) -> ValidEvent | RegionInfo | DeadLetter:
+    """What every runner's intake does with a raw record: a blank one is refused as empty
+    (a producer's keep-alive, a stray newline), any other goes to ``parse_record``."""
+    if not raw or raw.isspace():  # (not ``strip``: a copy of every record)
+        return _dead(Reason.EMPTY, "a blank record", raw, None, source, offset)
+    return parse_record(raw, kind=kind, source=source, offset=offset, taxonomy=taxonomy)
+
+
 def _parse(
     data: bytes,
     kind: str | None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
@@ -30,11 +30,17 @@ from alerts.policy.service import AlertService
 from alerts.tickets.store import TicketStore
 from monitor.config.model import MonitorConfig
 from monitor.config.reload import ConfigWatcher
-from monitor.events.deadletters import DeadLetter, MemoryDeadLetters, Reason
+from monitor.events.deadletters import DeadLetter, MemoryDeadLetters
 from monitor.observability.metrics import WorkerMetrics
 from monitor.pipeline import MAX_SCAN_HOURS, Pipeline
-from monitor.runners.faust.bundles import Item, Record, ValidEvent, encode_safely, partition_for
+from monitor.runners.faust.bundles import Item, Record, partition_for
 from monitor.runners.faust.settings import WorkerSettings
+from monitor.runners.faust.validation import (
+    Checked,
+    IntakeRules,
+    ValidationProcess,
+    check_batch,
+)
 from monitor.windows.aggregation import HourlyAggregate, RegionWindows
 
 KIND_BY_ROLE = {"complaints": "complaint", "kpis": "kpi"}
@@ -128,6 +134,7 @@ class WorkerCore:
         )
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yujing-pipeline")
         self.queued = 0  # pipeline calls submitted and not finished
+        self.validation = ValidationProcess() if settings.intake_process else None
 
     async def off_loop(self, work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run pipeline work on the core's one pipeline thread, in call order."""
@@ -139,6 +146,8 @@ class WorkerCore:
             self.queued -= 1
 
     def close(self) -> None:
+        if self.validation is not None:
+            self.validation.close()
         self._thread.shutdown(wait=True)
 
     def _take_dead(self) -> list[DeadLetter]:
@@ -154,31 +163,36 @@ class WorkerCore:
             kind = self._kinds[source] = self.kind_by_topic.get(source.rpartition(":")[0])
         return kind
 
-    def validate(self, records: Iterable[Record]) -> Validated:
-        """Intake: parse raw records; the valid ones in bundles by the events-topic
-        partition their region maps to."""
-        out = Validated()
-        grouped: dict[int, list[tuple[bytes, str, int, ValidEvent]]] = {}
-        partitions = self.settings.partitions
-        wall = wall_ms()
-        pipeline = self.pipeline
-        for value, source, offset in records:
-            event = pipeline.validate(value, kind=self._kind(source), source=source, offset=offset)
-            if event is None or event.type == "region":  # (isinstance: an ABC's, slow)
-                continue
-            if not pipeline.within_bounds(event, value, source, offset, wall):  # type: ignore[arg-type]
-                continue
-            grouped.setdefault(partition_for(event.region, partitions), []).append(
-                (value, source, offset, event)
-            )
-        for partition, items in grouped.items():  # encoded here, off the event loop
-            out.bundles[partition], refused = encode_safely(items)
-            for value, source, offset, _event in refused:
-                detail = "its fields fit no bundle (MessagePack refused them)"
-                letter = DeadLetter(Reason.UNREADABLE, detail, value, None, source, offset)
-                pipeline.dead_letter(letter)
-        out.dead = self._take_dead()
-        return out
+    def intake_rules(self) -> IntakeRules:
+        """What the intake checks a batch by, from the config in force now."""
+        return IntakeRules(
+            self.pipeline.config.vocabulary,
+            self.pipeline.aggregator.config,
+            self.settings.partitions,
+            self.kind_by_topic,
+        )
+
+    async def check(self, records: Sequence[Record]) -> Validated:
+        """Intake: a raw batch checked on the validation process (when there is one) and
+        counted on the pipeline thread."""
+        rules, wall = self.intake_rules(), wall_ms()
+        checked = None
+        if self.validation is not None:
+            checked = await self.validation.check(records, rules, wall)
+        if checked is None:
+            checked = await self.off_loop(check_batch, records, rules, wall)
+        return await self.off_loop(self.accept, checked)
+
+    def validate(self, records: Sequence[Record]) -> Validated:
+        """``check`` on the calling thread (the pipeline's, or a test's)."""
+        return self.accept(check_batch(records, self.intake_rules(), wall_ms()))
+
+    def accept(self, checked: Checked) -> Validated:
+        """A checked batch into the pipeline's counters and dead letters (on its thread)."""
+        self.pipeline.stats.events_in += checked.received
+        for letter in checked.dead:
+            self.pipeline.dead_letter(letter)
+        return Validated(dead=self._take_dead(), bundles=checked.bundles)
 
     def ingest(self, items: Iterable[Item]) -> Batch:
         """Aggregation: add events (validated by the intake; those without an event are

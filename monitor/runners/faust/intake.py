@@ -103,8 +103,8 @@ async def forward(t: Topology, fetched: dict[TopicPartition, list[Any]]) -> Sent
     # across partitions, the producers' timestamps stand in for arrival order (an event
     # is late relative to what arrived before it)
     records = sorted((r for batch in fetched.values() for r in batch), key=lambda r: r.timestamp)
-    result = await t.core.off_loop(
-        t.core.validate, [(r.value or b"", f"{r.topic}:{r.partition}", r.offset) for r in records]
+    result = await t.core.check(
+        [(r.value or b"", f"{r.topic}:{r.partition}", r.offset) for r in records]
     )
     acks = [await send_dead(t, letter) for letter in result.dead]
     for partition, bundles in sorted(result.bundles.items()):

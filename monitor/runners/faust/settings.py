@@ -37,6 +37,9 @@ class WorkerSettings:
     api_port: int | None = None  # serve the ticket API next to the worker when set
     api_host: str = "127.0.0.1"
     security: KafkaSecurity = field(default_factory=KafkaSecurity)  # plaintext, TLS, SASL
+    # the intake's validation on a process of its own (runners/faust/validation.py): worth
+    # it with a second core, a process and a copy of each batch for nothing without one
+    intake_process: bool = field(default_factory=lambda: (os.cpu_count() or 1) > 1)
 
     @property
     def topics(self) -> TopicNames:
@@ -62,6 +65,16 @@ class WorkerSettings:
             batch_size=int(env.get("YUJING_BATCH_SIZE", cls.batch_size)),
             batch_seconds=float(env.get("YUJING_BATCH_SECONDS", cls.batch_seconds)),
             security=KafkaSecurity.from_env(),
+            **_intake_process(env.get("YUJING_INTAKE_PROCESS")),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **given)  # type: ignore[arg-type]
+
+
+def _intake_process(value: str | None) -> dict[str, bool]:
+    """YUJING_INTAKE_PROCESS: 1 or 0; unset, the default (on with more than one core)."""
+    if value is None or not value.strip():
+        return {}
+    if value.strip() not in ("0", "1"):
+        raise ValueError(f"YUJING_INTAKE_PROCESS must be 0 or 1, got {value!r}")
+    return {"intake_process": value.strip() == "1"}
