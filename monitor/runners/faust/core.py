@@ -3,7 +3,8 @@
 Agents and tasks only await; every decision is made here, by the same ``Pipeline`` the
 embedded runner drives. The pipeline's work runs on one thread of its own (``off_loop``):
 a catch-up judging hundreds of hours no longer holds the event loop, so timers, web views
-and the producer's sends keep their time, and pipeline calls never overlap.
+and the producer's sends keep their time, and pipeline calls never overlap. The intake's
+validation, which keeps no state, runs on a process of its own (``validation``).
 
 What this adds to the pipeline: which raw topic carries which kind of event, which
 events-topic partition a region maps to, the region state saved in the Faust table, and the
