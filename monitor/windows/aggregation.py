@@ -247,41 +247,11 @@ Reader = Callable[[HourlyAggregate], float]
 
 
 @lru_cache(maxsize=4096)
-def metric_reader(metric: str) -> Reader:
-    """How one named metric is read off an aggregate, worked out once per name (the
-    series store reads every metric of every region-hour): a complaint count (0 for a
-    category without complaints), a rate (NaN without a subscriber count) or a KPI
-    statistic (NaN without readings)."""
-    family, _, rest = metric.partition(".")
-    if family in ("complaints", "complaint_rate"):
-        if rest == "total":
-
-            def count(a: HourlyAggregate) -> int:
-                return a.total
-        else:
-
-            def count(a: HourlyAggregate) -> int:
-                return a.complaints.get(rest, 0)
-
-        if family == "complaints":
-            return lambda a: float(count(a))
-        return lambda a: count(a) * RATE_PER / a.subscribers if a.subscribers else math.nan
-    name, _, stat = rest.rpartition(".")
-    if family != "kpi" or stat not in KPI_STATS:
-        return lambda _a: math.nan
-    at = 1 + KPI_STATS.index(stat)
-
-    def kpi(a: HourlyAggregate) -> float:
-        stats = a.kpi.get(name)
-        return math.nan if stats is None else float(stats[at])
-
-    return kpi
-
-
-@lru_cache(maxsize=4096)
-def _metric_parts(metric: str) -> tuple[str, str, int]:
-    """(family, name, statistic's index) of a metric name, read as ``metric_reader``
-    reads it; the family is "" for a name no aggregate has (always NaN)."""
+def metric_parts(metric: str) -> tuple[str, str, int]:
+    """(family, name, statistic's index) of a metric name: "complaints" or
+    "complaint_rate" with a category (or "total"), or "kpi" with a KPI and the index of
+    its statistic in an aggregate's (samples, mean, max, p95); the family is "" for a
+    name no aggregate has (always NaN)."""
     family, _, rest = metric.partition(".")
     if family in ("complaints", "complaint_rate"):
         return family, rest, 0
@@ -289,6 +259,35 @@ def _metric_parts(metric: str) -> tuple[str, str, int]:
     if family != "kpi" or stat not in KPI_STATS:
         return "", "", 0
     return family, name, 1 + KPI_STATS.index(stat)
+
+
+@lru_cache(maxsize=4096)
+def metric_reader(metric: str) -> Reader:
+    """How one named metric is read off an aggregate, worked out once per name: a
+    complaint count (0 for a category without complaints), a rate (NaN without a
+    subscriber count) or a KPI statistic (NaN without readings)."""
+    family, name, at = metric_parts(metric)
+    if family in ("complaints", "complaint_rate"):
+        if name == "total":
+
+            def count(a: HourlyAggregate) -> int:
+                return a.total
+        else:
+
+            def count(a: HourlyAggregate) -> int:
+                return a.complaints.get(name, 0)
+
+        if family == "complaints":
+            return lambda a: float(count(a))
+        return lambda a: count(a) * RATE_PER / a.subscribers if a.subscribers else math.nan
+    if family != "kpi":
+        return lambda _a: math.nan
+
+    def kpi(a: HourlyAggregate) -> float:
+        stats = a.kpi.get(name)
+        return math.nan if stats is None else float(stats[at])
+
+    return kpi
 
 
 def metric_columns(
@@ -299,30 +298,31 @@ def metric_columns(
     reader call per metric and region-hour cost more (the default config's 12 metrics,
     hours of the reports mix: ~12 µs a region-hour against ~9)."""
     n = len(aggregates)
-    parts = {m: _metric_parts(m) for m in metrics}
-    counted = {name for family, name, _ in parts.values() if family and family != "kpi"}
+    parts = {m: metric_parts(m) for m in metrics}
+    counted = {
+        name for family, name, _ in parts.values() if family in ("complaints", "complaint_rate")
+    }
     kpis = {name for family, name, _ in parts.values() if family == "kpi"}
-    counts = {c: np.zeros(n) for c in counted if c != "total"}
-    if "total" in counted:
+    counts = {c: np.zeros(n) for c in counted - {"total"}}
+    stats = {k: np.full((n, len(KPI_STATS) + 1), np.nan) for k in kpis}
+    # the values each aggregate has, gathered per name (most hours lack most categories)
+    for arrays, held_in in ((counts, "complaints"), (stats, "kpi")):
+        if not arrays:
+            continue
+        rows: dict[str, list[int]] = {name: [] for name in arrays}
+        values: dict[str, list[Any]] = {name: [] for name in arrays}
+        for i, a in enumerate(aggregates):
+            for name, value in getattr(a, held_in).items():
+                if name in arrays:
+                    rows[name].append(i)
+                    values[name].append(value)
+        for name, array in arrays.items():
+            if rows[name]:
+                array[rows[name]] = values[name]
+    if "total" in counted:  # every category's, watched or not
         counts["total"] = np.fromiter(
             (sum(a.complaints.values()) for a in aggregates), float, count=n
         )
-    stats = {k: np.full((n, len(KPI_STATS) + 1), np.nan) for k in kpis}
-    # the values each aggregate has, gathered per name (most hours lack most categories)
-    for group, arrays in ((0, counts), (1, stats)):
-        wanted = {name for name in arrays if group or name != "total"}
-        if not wanted:
-            continue
-        rows: dict[str, list[int]] = {name: [] for name in wanted}
-        values: dict[str, list[Any]] = {name: [] for name in wanted}
-        for i, a in enumerate(aggregates):
-            for name, value in (a.kpi if group else a.complaints).items():
-                if name in wanted:
-                    rows[name].append(i)
-                    values[name].append(value)
-        for name in wanted:
-            if rows[name]:
-                arrays[name][rows[name]] = values[name]
     subscribers = None
     out: dict[str, np.ndarray] = {}
     for metric, (family, name, at) in parts.items():

@@ -41,6 +41,7 @@ from monitor.runners.faust.validation import (
     IntakeRules,
     ValidationProcess,
     check_batch,
+    kind_of,
 )
 from monitor.windows.aggregation import HourlyAggregate, RegionWindows
 
@@ -161,7 +162,7 @@ class WorkerCore:
         if kind is None and source not in self._kinds:
             if len(self._kinds) > 4096:  # partitions come and go: memory stays bounded
                 self._kinds.clear()
-            kind = self._kinds[source] = self.kind_by_topic.get(source.rpartition(":")[0])
+            kind = self._kinds[source] = kind_of(source, self.kind_by_topic)
         return kind
 
     def intake_rules(self) -> IntakeRules:

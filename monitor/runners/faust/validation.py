@@ -55,6 +55,12 @@ class Checked:
     bundles: dict[int, list[bytes]] = field(default_factory=dict)
 
 
+def kind_of(source: str, kinds: Mapping[str, str]) -> str | None:
+    """The kind of event a raw record's ``source`` ("topic:partition") carries: its topic
+    fixes it (None: a topic of no known kind, where the record's ``type`` decides)."""
+    return kinds.get(source.rpartition(":")[0])
+
+
 def check_batch(records: Sequence[Record], rules: IntakeRules, wall: int) -> Checked:
     """Parse and validate raw records; refuse times outside what the windows accept by the
     ``wall`` clock (before bundling: a time beyond 64 bits would not even fit); bundle the
@@ -66,7 +72,7 @@ def check_batch(records: Sequence[Record], rules: IntakeRules, wall: int) -> Che
     for value, source, offset in records:
         kind = kinds.get(source, "")
         if kind == "":
-            kind = kinds[source] = rules.kinds.get(source.rpartition(":")[0])
+            kind = kinds[source] = kind_of(source, rules.kinds)
         parsed = check_record(
             value, kind=kind, source=source, offset=offset, taxonomy=rules.taxonomy
         )
