@@ -27,14 +27,18 @@ topics = typer.Typer(no_args_is_help=True, help="Manage the monitor's Kafka topi
 
 def connected_settings(**overrides: object) -> WorkerSettings:
     """Worker settings from the environment and options, once the brokers accept them;
-    else exit 2 with one line saying why (a refused password, a TLS failure, no broker)."""
+    else exit 2 with one line saying why (a refused password, a TLS failure, no broker,
+    a setting that is not a number)."""
     from monitor.runners.faust.security import KafkaSecurityError, connection_problem
-    from monitor.runners.faust.settings import WorkerSettings
+    from monitor.runners.faust.settings import SettingsError, WorkerSettings
 
     try:
         settings = WorkerSettings.from_env(**overrides)
     except KafkaSecurityError as exc:
         err.print(f"kafka: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    except SettingsError as exc:
+        err.print(f"settings: {exc}", markup=False)
         raise typer.Exit(2) from exc
     problem = connection_problem(settings.bootstrap, settings.security)
     if problem is not None:

@@ -119,3 +119,24 @@ def test_a_wrong_validation_process_setting_is_refused_by_name(monkeypatch):
     monkeypatch.setenv("YUJING_INTAKE_PROCESS", "yes")
     with pytest.raises(ValueError, match="YUJING_INTAKE_PROCESS must be 0 or 1"):
         WorkerSettings.from_env()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "why"),
+    [
+        ("YUJING_BATCH_SIZE", "abc", "must be a whole number"),
+        ("YUJING_SESSION_TIMEOUT", "soon", "must be a number"),
+        ("YUJING_INTAKE_PROCESS", "yes", "must be 0 or 1"),
+    ],
+)
+def test_a_worker_setting_that_cannot_be_read_is_one_line_naming_it(monkeypatch, name, value, why):
+    """Read as on-call would at 3 a.m.: the variable and its value, no traceback."""
+    from typer.testing import CliRunner
+
+    from monitor.cli import app
+
+    monkeypatch.setenv(name, value)
+    done = CliRunner().invoke(app, ["worker"])
+    assert done.exit_code == 2
+    assert f"settings: {name} {why}, got {value!r}" in done.output
+    assert "Traceback" not in done.output

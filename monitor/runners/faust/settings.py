@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from monitor.runners.faust.security import KafkaSecurity
 from monitor.runners.faust.topics import TopicNames, bootstrap_from_env
@@ -51,19 +53,21 @@ class WorkerSettings:
         base = cls(
             bootstrap=bootstrap_from_env(cls.bootstrap),
             topic_prefix=env.get("YUJING_TOPIC_PREFIX", cls.topic_prefix),
-            partitions=int(env.get("YUJING_PARTITIONS", cls.partitions)),
+            partitions=_number(env, "YUJING_PARTITIONS", cls.partitions, int),
             database_url=env.get("YUJING_DATABASE_URL", cls.database_url),
             config_path=Path(env["YUJING_CONFIG"]) if env.get("YUJING_CONFIG") else None,
             app_id=env.get("YUJING_APP_ID", cls.app_id),
-            web_port=int(env.get("YUJING_WEB_PORT", cls.web_port)),
+            web_port=_number(env, "YUJING_WEB_PORT", cls.web_port, int),
             web_host=env.get("YUJING_WEB_HOST", cls.web_host),
             data_dir=Path(env.get("YUJING_DATA_DIR", str(cls.data_dir))),
             log_level=env.get("YUJING_LOG_LEVEL", cls.log_level),
-            session_timeout=float(env.get("YUJING_SESSION_TIMEOUT", cls.session_timeout)),
-            api_port=int(env["YUJING_API_PORT"]) if env.get("YUJING_API_PORT") else None,
+            session_timeout=_number(env, "YUJING_SESSION_TIMEOUT", cls.session_timeout, float),
+            api_port=(
+                _number(env, "YUJING_API_PORT", None, int) if env.get("YUJING_API_PORT") else None
+            ),
             api_host=env.get("YUJING_API_HOST", cls.api_host),
-            batch_size=int(env.get("YUJING_BATCH_SIZE", cls.batch_size)),
-            batch_seconds=float(env.get("YUJING_BATCH_SECONDS", cls.batch_seconds)),
+            batch_size=_number(env, "YUJING_BATCH_SIZE", cls.batch_size, int),
+            batch_seconds=_number(env, "YUJING_BATCH_SECONDS", cls.batch_seconds, float),
             security=KafkaSecurity.from_env(),
             **_intake_process(env.get("YUJING_INTAKE_PROCESS")),
         )
@@ -76,5 +80,24 @@ def _intake_process(value: str | None) -> dict[str, bool]:
     if value is None or not value.strip():
         return {}
     if value.strip() not in ("0", "1"):
-        raise ValueError(f"YUJING_INTAKE_PROCESS must be 0 or 1, got {value!r}")
+        raise SettingsError(f"YUJING_INTAKE_PROCESS must be 0 or 1, got {value!r}")
     return {"intake_process": value.strip() == "1"}
+
+
+class SettingsError(ValueError):
+    """A worker setting in the environment that cannot be read; the message names it."""
+
+
+T = TypeVar("T")
+
+
+def _number(env: Mapping[str, str], name: str, default: T, kind: Callable[[str], T]) -> T:
+    """A number from the environment, or ``default`` when ``name`` is not set."""
+    value = env.get(name)
+    if value is None:
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise SettingsError(f"{name} must be {what}, got {value!r}") from None
