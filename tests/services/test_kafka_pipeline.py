@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections import Counter
 
 import httpx
 import orjson
@@ -178,7 +179,10 @@ def hour_lines(region: str, hours: range, day: str = "2026-10-05") -> list[bytes
     return lines
 
 
-def test_bad_input_goes_to_dead_letters_and_the_stream_keeps_flowing(scenario):
+@pytest.mark.parametrize("intake_process", ["1", "0"], ids=["intake-process", "in-worker"])
+def test_bad_input_goes_to_dead_letters_and_the_stream_keeps_flowing(scenario, intake_process):
+    """The intake on a process of its own or in the worker: the same dead letters, and
+    the worker's counters hold them either way."""
     good = [region_line("region-001", 50_000), *hour_lines("region-001", range(0, 7))]
     late = complaint("2026-10-05T00:30:00Z", region="region-001", id_="too-late")
     bad = [
@@ -227,7 +231,7 @@ def test_bad_input_goes_to_dead_letters_and_the_stream_keeps_flowing(scenario):
     # goes in after hour 00:00 is final, not merely after it in the file (produced in one
     # go, a fetch of complaints ahead of the KPIs would rightly still accept it)
     scenario.produce([*good, *(raw for _, raw in bad if raw is not late)])
-    scenario.start_worker("w1")
+    worker = scenario.start_worker("w1", YUJING_INTAKE_PROCESS=intake_process)
     wait_until(lambda: len(final_hours(scenario.hourly())) >= 4, DRAIN_S, "hour 00:00 to be final")
     scenario.produce([late, *closing])
 
@@ -255,6 +259,16 @@ def test_bad_input_goes_to_dead_letters_and_the_stream_keeps_flowing(scenario):
     produced_events = len(good) - 1 + len(bad) + len(closing)  # minus the region record
     still_open = len(closing)  # the 08:00 hour is not closed by any later event
     assert counted + len(letters) + still_open == produced_events
+    # the intake's process reports between batches: its counts follow its sends shortly
+    expected = (produced_events, dict(Counter(reason for reason, _ in bad)))
+    wait_until(
+        lambda: (
+            (s := worker.status()) is not None
+            and (s["events_received"], s["dead_lettered"]) == expected
+        ),
+        30,
+        f"the worker to count {expected}",
+    )
 
 
 def test_a_foreign_producer_is_read_like_our_own(scenario, tmp_path):

@@ -7,7 +7,7 @@ import asyncio
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
-from monitor.runners.faust.intake import Sent, commit
+from monitor.runners.faust.intake_loop import Sent, commit
 
 A, B = TopicPartition("raw.kpis", 0), TopicPartition("raw.kpis", 1)
 

@@ -3,8 +3,9 @@
 Agents and tasks only await; every decision is made here, by the same ``Pipeline`` the
 embedded runner drives. The pipeline's work runs on one thread of its own (``off_loop``):
 a catch-up judging hundreds of hours no longer holds the event loop, so timers, web views
-and the producer's sends keep their time, and pipeline calls never overlap. The intake's
-validation, which keeps no state, runs on a process of its own (``validation``).
+and the producer's sends keep their time, and pipeline calls never overlap. The intake,
+which keeps no state, runs on a process of its own when there is a second core
+(``intake_process``); this core then only counts what it reports.
 
 What this adds to the pipeline: which raw topic carries which kind of event, which
 events-topic partition a region maps to, the region state saved in the Faust table, and the
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
@@ -35,14 +36,9 @@ from monitor.events.deadletters import DeadLetter, MemoryDeadLetters
 from monitor.observability.metrics import WorkerMetrics
 from monitor.pipeline import MAX_SCAN_HOURS, Pipeline
 from monitor.runners.faust.bundles import Item, Record, partition_for
+from monitor.runners.faust.intake_loop import Validated
 from monitor.runners.faust.settings import WorkerSettings
-from monitor.runners.faust.validation import (
-    Checked,
-    IntakeRules,
-    ValidationProcess,
-    check_batch,
-    kind_of,
-)
+from monitor.runners.faust.validation import Checked, IntakeRules, check_batch, kind_of
 from monitor.windows.aggregation import HourlyAggregate, RegionWindows
 
 KIND_BY_ROLE = {"complaints": "complaint", "kpis": "kpi"}
@@ -52,24 +48,6 @@ R = TypeVar("R")
 
 def wall_clock(_hour: int) -> int:
     return wall_ms()
-
-
-def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
-    return [
-        ("reason", letter.reason.value.encode()),
-        ("field", (letter.field or "").encode()),
-        ("detail", letter.detail.encode()[:2000]),
-        ("source", letter.source.encode()),
-        ("offset", str(letter.offset if letter.offset is not None else "").encode()),
-    ]
-
-
-@dataclass
-class Validated:
-    """An intake batch: its dead letters, and valid records by events-topic partition."""
-
-    dead: list[DeadLetter] = field(default_factory=list)
-    bundles: dict[int, list[bytes]] = field(default_factory=dict)  # encoded, by partition
 
 
 @dataclass
@@ -136,7 +114,6 @@ class WorkerCore:
         )
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yujing-pipeline")
         self.queued = 0  # pipeline calls submitted and not finished
-        self.validation = ValidationProcess() if settings.intake_process else None
 
     async def off_loop(self, work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run pipeline work on the core's one pipeline thread, in call order."""
@@ -148,8 +125,6 @@ class WorkerCore:
             self.queued -= 1
 
     def close(self) -> None:
-        if self.validation is not None:
-            self.validation.close()
         self._thread.shutdown(wait=True)
 
     def _take_dead(self) -> list[DeadLetter]:
@@ -175,19 +150,21 @@ class WorkerCore:
         )
 
     async def check(self, records: Sequence[Record]) -> Validated:
-        """Intake: a raw batch checked on the validation process (when there is one) and
-        counted on the pipeline thread."""
-        rules, wall = self.intake_rules(), wall_ms()
-        checked = None
-        if self.validation is not None:
-            checked = await self.validation.check(records, rules, wall)
-        if checked is None:
-            checked = await self.off_loop(check_batch, records, rules, wall)
-        return await self.off_loop(self.accept, checked)
+        """Intake in the worker's process: a raw batch checked and counted on the pipeline
+        thread."""
+        return await self.off_loop(self.validate, records)
 
     def validate(self, records: Sequence[Record]) -> Validated:
         """``check`` on the calling thread (the pipeline's, or a test's)."""
         return self.accept(check_batch(records, self.intake_rules(), wall_ms()))
+
+    def count_intake(self, received: int, dead: Mapping[str, int]) -> None:
+        """What the intake's own process read, and refused by reason (those dead letters
+        it sent itself), into this worker's counters (on the pipeline thread)."""
+        stats = self.pipeline.stats
+        stats.events_in += received
+        for reason, n in dead.items():
+            stats.dead_lettered[reason] += n
 
     def accept(self, checked: Checked) -> Validated:
         """A checked batch into the pipeline's counters and dead letters (on its thread)."""

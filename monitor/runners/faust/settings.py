@@ -39,8 +39,8 @@ class WorkerSettings:
     api_port: int | None = None  # serve the ticket API next to the worker when set
     api_host: str = "127.0.0.1"
     security: KafkaSecurity = field(default_factory=KafkaSecurity)  # plaintext, TLS, SASL
-    # the intake's validation on a process of its own (runners/faust/validation.py): worth
-    # it with a second core, a process and a copy of each batch for nothing without one
+    # the intake on a process of its own (runners/faust/intake_process.py): worth it with
+    # a second core; without one, a process that only takes turns with the worker
     intake_process: bool = field(default_factory=lambda: (os.cpu_count() or 1) > 1)
 
     @property

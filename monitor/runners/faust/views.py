@@ -28,6 +28,7 @@ def register(t: Topology) -> None:
                 ),
                 "regions": sorted(core.regions_seen),
                 "events_received": stats.events_in,
+                "dead_lettered": dict(stats.dead_lettered),
                 "readings_accepted": stats.readings,
                 "last_judged_hour": stats.last_judged_hour,
                 "aggregates_closed": stats.closed,
