@@ -78,6 +78,8 @@ class IntakeProcess:
         # spawned, not forked: the worker has threads (aiokafka's, the pipeline's) whose
         # locks a fork would copy mid-use
         context = get_context("spawn")
+        if self._conn is not None:  # the end of the pipe to a child that died
+            self._conn.close()
         self._conn, theirs = context.Pipe()
         self.process = context.Process(
             target=run_child,
