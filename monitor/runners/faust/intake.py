@@ -60,6 +60,11 @@ def register(t: Topology) -> None:
             await consumer.stop()
 
 
+def replace(held: dict[str, int], new: dict[str, int]) -> None:
+    held.clear()
+    held.update(new)
+
+
 async def supervise(t: Topology) -> None:
     """The intake's process: its reports into this worker's counters and lag, the config's
     rules to it, and a new one when it dies."""
@@ -71,11 +76,15 @@ async def supervise(t: Topology) -> None:
             child.start(core.intake_rules())
             async for tally in child.reports():
                 child.send_rules(core.intake_rules())
+                # a lag at once: the aggregation asks it whether its hours may wait (a
+                # catch-up); a lag of zero only once the records before it are counted
+                behind = any(tally.lag.values())
+                if behind:
+                    replace(t.intake_lag, tally.lag)
                 if tally.received or tally.dead:
                     await core.off_loop(core.count_intake, tally.received, tally.dead)
-                # (after the counts: no lag of zero before the records behind it count)
-                t.intake_lag.clear()
-                t.intake_lag.update(tally.lag)
+                if not behind:
+                    replace(t.intake_lag, tally.lag)
             # one that failed soon after its start (a broker refusing it) waits longer
             # each time, up to MAX_RESTART_SECONDS; one that ran a while, a moment
             short = time.monotonic() - started < MAX_RESTART_SECONDS
