@@ -60,9 +60,9 @@ def register(t: Topology) -> None:
             await consumer.stop()
 
 
-def replace(held: dict[str, int], new: dict[str, int]) -> None:
-    held.clear()
-    held.update(new)
+def set_lag(t: Topology, lag: dict[str, int]) -> None:
+    t.intake_lag.clear()
+    t.intake_lag.update(lag)
 
 
 async def supervise(t: Topology) -> None:
@@ -80,11 +80,11 @@ async def supervise(t: Topology) -> None:
                 # catch-up); a lag of zero only once the records before it are counted
                 behind = any(tally.lag.values())
                 if behind:
-                    replace(t.intake_lag, tally.lag)
+                    set_lag(t, tally.lag)
                 if tally.received or tally.dead:
                     await core.off_loop(core.count_intake, tally.received, tally.dead)
                 if not behind:
-                    replace(t.intake_lag, tally.lag)
+                    set_lag(t, tally.lag)
             # one that failed soon after its start (a broker refusing it) waits longer
             # each time, up to MAX_RESTART_SECONDS; one that ran a while, a moment
             short = time.monotonic() - started < MAX_RESTART_SECONDS

@@ -94,7 +94,9 @@ class IntakeProcess:
     def send_rules(self, rules: IntakeRules) -> None:
         """The config's rules, when they changed (they apply from the child's next batch)."""
         if rules != self.rules and self._conn is not None:
-            self._conn.send(rules)
+            # a child that just died: its reports end, and the next child starts with these
+            with contextlib.suppress(OSError):
+                self._conn.send(rules)
             self.rules = rules
 
     async def reports(self) -> AsyncIterator[Tally]:
