@@ -11,12 +11,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 
 import orjson
 import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 
-from alerts.taxonomy import DEFAULT_TAXONOMY
+from alerts.taxonomy import DEFAULT_TAXONOMY, CategoryInfo, Department, Taxonomy
 from monitor.events.deadletters import Reason
 from monitor.runners.faust.bundles import decode_bundle
 from monitor.runners.faust.intake_process import IntakeProcess
@@ -129,6 +130,74 @@ def test_the_intake_process_checks_sends_and_commits_as_the_worker_would(scenari
     assert {tp.partition: meta.offset for tp, meta in committed.items() if tp.topic == raw} == {
         0: len(values)
     }
+
+
+@pytest.mark.kafka
+def test_the_intake_process_checks_by_the_rules_the_worker_sends_it(scenario):
+    """A config reload reaches the process: a category the operator adds is refused
+    before the new rules, taken after."""
+    scenario.create_topics()
+    raw = scenario.names.name("complaints")
+    settings = WorkerSettings(
+        bootstrap=scenario.bootstrap,
+        topic_prefix=scenario.prefix,
+        app_id=scenario.prefix,
+        partitions=scenario.partitions,
+    )
+    before = IntakeRules(DEFAULT_TAXONOMY, WindowConfig(), scenario.partitions, {raw: "complaint"})
+    own = Taxonomy(
+        categories=(
+            *DEFAULT_TAXONOMY.categories,
+            CategoryInfo("slow_fibre", "product_quality", Department.NETWORK_MAINTENANCE),
+        ),
+        channels=DEFAULT_TAXONOMY.channels,
+        kpis=DEFAULT_TAXONOMY.kpis,
+    )
+    producer = KafkaProducer(bootstrap_servers=scenario.bootstrap)
+
+    def complaint(id_: str) -> None:
+        record = {
+            "type": "complaint",
+            "id": id_,
+            "event_time": now_ms() - HOUR,
+            "region": "north",
+            "category": "slow_fibre",
+            "channel": "app",
+        }
+        producer.send(raw, orjson.dumps(record), partition=0)
+        producer.flush()
+
+    child = IntakeProcess(settings, [raw])
+
+    async def run() -> tuple[Counter[str], Counter[str]]:
+        reports = child.reports()
+        async with asyncio.timeout(120):
+            complaint("c1")
+            first: Counter[str] = Counter()
+            async for tally in reports:
+                first += tally.dead
+                if tally.received:
+                    break
+            child.send_rules(replace(before, taxonomy=own))
+            async for tally in reports:  # until it says it took them
+                if tally.rules == 1:
+                    break
+            complaint("c2")
+            second: Counter[str] = Counter()
+            async for tally in reports:
+                second += tally.dead
+                if tally.received:
+                    return first, second
+        raise AssertionError(f"the intake process exited (exit code {child.exitcode})")
+
+    child.start(before)
+    try:
+        first, second = asyncio.run(run())
+    finally:
+        child.stop()
+        producer.close()
+    assert first == Counter({Reason.UNKNOWN_CATEGORY.value: 1})
+    assert second == Counter()
 
 
 def intake_processes(pid: int) -> list[int]:

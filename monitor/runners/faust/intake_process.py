@@ -58,6 +58,7 @@ class Tally:
     received: int = 0
     dead: Counter[str] = field(default_factory=Counter)
     lag: dict[str, int] = field(default_factory=dict)
+    rules: int = 0  # rule changes taken so far: from the next batch on, the newest holds
 
 
 class IntakeProcess:
@@ -198,16 +199,17 @@ async def _intake(
         return Validated(checked.dead, checked.bundles)
 
     def between() -> bool:
-        """Report to the worker, take its rules; False once it said stop (or is gone)."""
+        """Take the worker's rules, report to it; False once it said stop (or is gone)."""
         try:
-            conn.send(Tally(tally.received, tally.dead, dict(tally.lag)))
-            tally.received, tally.dead = 0, Counter()
             while conn.poll():
                 message = conn.recv()
                 if message == STOP:
                     stopping[0] = True
                 else:
                     current[0] = message
+                    tally.rules += 1
+            conn.send(Tally(tally.received, tally.dead, dict(tally.lag), tally.rules))
+            tally.received, tally.dead = 0, Counter()
         except (EOFError, OSError):
             stopping[0] = True
         return not stopping[0]
