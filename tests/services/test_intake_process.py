@@ -58,6 +58,28 @@ def records_now() -> list[bytes]:
     ]
 
 
+def settings_for(scenario) -> WorkerSettings:
+    return WorkerSettings(
+        bootstrap=scenario.bootstrap,
+        topic_prefix=scenario.prefix,
+        app_id=scenario.prefix,
+        partitions=scenario.partitions,
+    )
+
+
+def while_running(child: IntakeProcess, rules: IntakeRules, work):
+    """``work`` (a coroutine function) while the intake process runs; stopped after."""
+    child.start(rules)
+    try:
+        return asyncio.run(work())
+    finally:
+        child.stop()
+
+
+def exited(child: IntakeProcess) -> AssertionError:
+    return AssertionError(f"the intake process exited (exit code {child.exitcode})")
+
+
 @pytest.mark.kafka
 def test_the_intake_process_checks_sends_and_commits_as_the_worker_would(scenario):
     scenario.create_topics()
@@ -68,14 +90,8 @@ def test_the_intake_process_checks_sends_and_commits_as_the_worker_would(scenari
         producer.send(raw, value, partition=0)
     producer.flush()
     producer.close()
-    settings = WorkerSettings(
-        bootstrap=scenario.bootstrap,
-        topic_prefix=scenario.prefix,
-        app_id=scenario.prefix,
-        partitions=scenario.partitions,
-    )
     rules = IntakeRules(DEFAULT_TAXONOMY, WindowConfig(), scenario.partitions, {raw: "kpi"})
-    child = IntakeProcess(settings, [raw, names.name("complaints")])
+    child = IntakeProcess(settings_for(scenario), [raw, names.name("complaints")])
 
     async def follow() -> tuple[int, Counter[str]]:
         received, reasons = 0, Counter()
@@ -85,13 +101,9 @@ def test_the_intake_process_checks_sends_and_commits_as_the_worker_would(scenari
                 reasons += tally.dead
                 if received >= len(values):
                     return received, reasons
-        raise AssertionError(f"the intake process exited (exit code {child.exitcode})")
+        raise exited(child)
 
-    child.start(rules)
-    try:
-        received, reasons = asyncio.run(follow())
-    finally:
-        child.stop()
+    received, reasons = while_running(child, rules, follow)
     assert child.exitcode == 0, "a stop is a clean exit"
     # what the worker's own check makes of the same records (their time bounds agree:
     # the same wall clock within the hour these records keep clear of)
@@ -138,12 +150,6 @@ def test_the_intake_process_checks_by_the_rules_the_worker_sends_it(scenario):
     before the new rules, taken after."""
     scenario.create_topics()
     raw = scenario.names.name("complaints")
-    settings = WorkerSettings(
-        bootstrap=scenario.bootstrap,
-        topic_prefix=scenario.prefix,
-        app_id=scenario.prefix,
-        partitions=scenario.partitions,
-    )
     before = IntakeRules(DEFAULT_TAXONOMY, WindowConfig(), scenario.partitions, {raw: "complaint"})
     own = Taxonomy(
         categories=(
@@ -167,7 +173,7 @@ def test_the_intake_process_checks_by_the_rules_the_worker_sends_it(scenario):
         producer.send(raw, orjson.dumps(record), partition=0)
         producer.flush()
 
-    child = IntakeProcess(settings, [raw])
+    child = IntakeProcess(settings_for(scenario), [raw])
 
     async def run() -> tuple[Counter[str], Counter[str]]:
         reports = child.reports()
@@ -188,13 +194,11 @@ def test_the_intake_process_checks_by_the_rules_the_worker_sends_it(scenario):
                 second += tally.dead
                 if tally.received:
                     return first, second
-        raise AssertionError(f"the intake process exited (exit code {child.exitcode})")
+        raise exited(child)
 
-    child.start(before)
     try:
-        first, second = asyncio.run(run())
+        first, second = while_running(child, before, run)
     finally:
-        child.stop()
         producer.close()
     assert first == Counter({Reason.UNKNOWN_CATEGORY.value: 1})
     assert second == Counter()
