@@ -74,6 +74,7 @@ async def supervise(t: Topology) -> None:
         while True:
             started = time.monotonic()
             child.start(core.intake_rules())
+            log.info("intake process started", extra={"fields": {"pid": child.process.pid}})
             async for tally in child.reports():
                 child.send_rules(core.intake_rules())
                 # a lag at once: the aggregation asks it whether its hours may wait (a
