@@ -36,7 +36,6 @@ from monitor.events.deadletters import DeadLetter, MemoryDeadLetters
 from monitor.observability.metrics import WorkerMetrics
 from monitor.pipeline import MAX_SCAN_HOURS, Pipeline
 from monitor.runners.faust.bundles import Item, Record, partition_for
-from monitor.runners.faust.intake_loop import Validated
 from monitor.runners.faust.settings import WorkerSettings
 from monitor.runners.faust.validation import Checked, IntakeRules, check_batch, kind_of
 from monitor.windows.aggregation import HourlyAggregate, RegionWindows
@@ -149,29 +148,25 @@ class WorkerCore:
             self.kind_by_topic,
         )
 
-    async def check(self, records: Sequence[Record]) -> Validated:
+    async def check(self, records: Sequence[Record]) -> Checked:
         """Intake in the worker's process: a raw batch checked and counted on the pipeline
         thread."""
         return await self.off_loop(self.validate, records)
 
-    def validate(self, records: Sequence[Record]) -> Validated:
-        """``check`` on the calling thread (the pipeline's, or a test's)."""
-        return self.accept(check_batch(records, self.intake_rules(), wall_ms()))
+    def validate(self, records: Sequence[Record]) -> Checked:
+        """``check`` on the calling thread (the pipeline's, or a test's); the intake sends
+        the batch's dead letters, this worker counts them."""
+        checked = check_batch(records, self.intake_rules(), wall_ms())
+        self.count_intake(checked.received, checked.reasons())
+        return checked
 
     def count_intake(self, received: int, dead: Mapping[str, int]) -> None:
-        """What the intake's own process read, and refused by reason (those dead letters
-        it sent itself), into this worker's counters (on the pipeline thread)."""
+        """What the intake read, and refused by reason (those dead letters it sends
+        itself), into this worker's counters (on the pipeline thread)."""
         stats = self.pipeline.stats
         stats.events_in += received
         for reason, n in dead.items():
             stats.dead_lettered[reason] += n
-
-    def accept(self, checked: Checked) -> Validated:
-        """A checked batch into the pipeline's counters and dead letters (on its thread)."""
-        self.pipeline.stats.events_in += checked.received
-        for letter in checked.dead:
-            self.pipeline.dead_letter(letter)
-        return Validated(dead=self._take_dead(), bundles=checked.bundles)
 
     def ingest(self, items: Iterable[Item]) -> Batch:
         """Aggregation: add events (validated by the intake; those without an event are

@@ -26,17 +26,9 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from monitor.events.deadletters import DeadLetter
 from monitor.runners.faust.bundles import Record
 from monitor.runners.faust.settings import FETCH_WAIT_MS, WorkerSettings
+from monitor.runners.faust.validation import Checked
 
 log = logging.getLogger("yujing.faust")
-
-
-@dataclass
-class Validated:
-    """A checked intake batch: its dead letters, and valid records by events-topic
-    partition (encoded bundles)."""
-
-    dead: list[DeadLetter]
-    bundles: dict[int, list[bytes]]
 
 
 class Outlet(Protocol):
@@ -47,7 +39,7 @@ class Outlet(Protocol):
     async def bundle(self, partition: int, bundle: bytes) -> Awaitable[Any]: ...
 
 
-Check = Callable[[Sequence[Record]], Awaitable[Validated]]
+Check = Callable[[Sequence[Record]], Awaitable[Checked]]
 
 
 def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:

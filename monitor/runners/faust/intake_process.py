@@ -39,9 +39,9 @@ from monitor.events.deadletters import DeadLetter
 from monitor.observability.logs import logging_config
 from monitor.runners.collector import tune_for_streaming
 from monitor.runners.faust.bundles import BUNDLE_HEADER, Record
-from monitor.runners.faust.intake_loop import Validated, dead_letter_headers, intake_consumer, pump
+from monitor.runners.faust.intake_loop import dead_letter_headers, intake_consumer, pump
 from monitor.runners.faust.settings import WorkerSettings
-from monitor.runners.faust.validation import IntakeRules, check_batch
+from monitor.runners.faust.validation import Checked, IntakeRules, check_batch
 
 log = logging.getLogger("yujing.faust")
 PARENT_CHECK_SECONDS = 1.0  # how soon an orphaned intake process notices and exits
@@ -190,13 +190,13 @@ async def _intake(
 ) -> None:
     current, tally, stopping = [rules], Tally(), [False]
 
-    async def check(records: Sequence[Record]) -> Validated:
+    async def check(records: Sequence[Record]) -> Checked:
         # the wall clock in epoch ms, as the worker's ``wall_ms`` (whose module would
         # bring the ticket store's imports into this process)
         checked = check_batch(records, current[0], int(time.time() * 1000))
         tally.received += checked.received
-        tally.dead.update(letter.reason.value for letter in checked.dead)
-        return Validated(checked.dead, checked.bundles)
+        tally.dead.update(checked.reasons())
+        return checked
 
     def between() -> bool:
         """Take the worker's rules, report to it; False once it said stop (or is gone)."""

@@ -8,6 +8,7 @@ that process runs it on its pipeline thread (``WorkerCore.validate``).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -37,6 +38,10 @@ class Checked:
     received: int
     dead: list[DeadLetter] = field(default_factory=list)
     bundles: dict[int, list[bytes]] = field(default_factory=dict)
+
+    def reasons(self) -> Counter[str]:
+        """Its dead letters by reason (what the worker's counters keep of them)."""
+        return Counter(letter.reason.value for letter in self.dead)
 
 
 def kind_of(source: str, kinds: Mapping[str, str]) -> str | None:
