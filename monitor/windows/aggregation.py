@@ -32,6 +32,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
@@ -174,9 +175,13 @@ def metric_names(taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> list[str]:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class HourlyAggregate:
-    """One closed (or corrected) region-hour: the unit that detectors consume."""
+class HourlyAggregate(msgspec.Struct, frozen=True, gc=False):
+    """One closed (or corrected) region-hour: the unit that detectors consume.
+
+    A struct, not a dataclass: a catch-up builds one per region-hour, and a frozen
+    dataclass's ``__init__`` cost ~1.9 µs of the ~10 that closing an hour takes (a struct's
+    ~0.3). ``gc=False``: it holds only names and numbers, so it is never part of a cycle
+    and the collector need not track the thousands a catch-up makes."""
 
     region: str
     hour: int
@@ -187,11 +192,11 @@ class HourlyAggregate:
     complaints: Mapping[str, int]
     kpi: dict[str, tuple[int, float, float, float]]  # kpi -> (samples, mean, max, p95)
     # kpi -> site -> the site's mean this hour (where the readings named their site)
-    site_means: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    site_means: Mapping[str, Mapping[str, float]] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.complaints, dict):
-            object.__setattr__(self, "complaints", counts_by_name(self.complaints))
+            msgspec.structs.force_setattr(self, "complaints", counts_by_name(self.complaints))
 
     @property
     def total(self) -> int:
@@ -349,6 +354,10 @@ def summarise(
         return HourlyAggregate(region, hour, revision, subscribers, {}, {})
     kpi: dict[str, tuple[int, float, float, float]] = {}
     for name, values in bucket.kpi_values.items():
+        if len(values) == 1:  # most hours of a sampled KPI: what the formulas give, directly
+            value = values[0]
+            kpi[name] = (1, value, value, value)
+            continue
         ordered = sorted(values)
         kpi[name] = (
             len(ordered),
