@@ -16,6 +16,7 @@ Each mix is measured four ways, in the same run on the same topic:
 * core     — the same consumer feeding Yujing's aggregation core (validation, region
              windows, hourly aggregates; the regions admitted from their reference
              records first, as in production): what a batch path in a worker can reach;
+             raw and core alternate three times, each timed as its best round;
 * quix     — the same aggregation written with Quix Streams (tumbling 1 h windows per
              region), the peer framework;
 * faust    — the Yujing Faust worker end to end (batch intake -> bundles on the events
@@ -46,6 +47,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -59,6 +61,7 @@ from monitor.runners.collector import tune_for_streaming  # noqa: E402
 T0 = 1_791_158_400_000  # 2026-10-05T00:00:00Z
 CATEGORIES = ["broadband_lag", "weak_signal", "billing_dispute", "install_repair_timeout"]
 KPIS = ["packet_loss", "latency", "bandwidth_utilisation"]
+CORE_ROUNDS = 3  # raw and core, alternating (``measure``)
 
 
 Mix = list[tuple[bytes, bytes, int]]  # (key, value, readings)
@@ -437,16 +440,29 @@ def measure(
     readings = sum(n for _k, _v, n in mix)
     topic = f"bench-{name}-{uuid.uuid4().hex[:6]}"
     produce_s = asyncio.run(produce(bootstrap, topic, mix))
-    rows: dict[str, dict[str, float]] = {}
-    raw_s = run_raw(bootstrap, topic, len(mix))
-    rows["raw aiokafka getmany + json"] = {"readings": readings, "seconds": raw_s}
+    rows: dict[str, dict[str, Any]] = {}
     regions = sorted({orjson.loads(value)["region"] for _key, value, _n in mix})
-    core_s, hours, state_mb = run_core(bootstrap, topic, len(mix), regions)
-    if not hours:
-        raise RuntimeError("the core closed no hour: its events were not aggregated")
+    # the core's target is a ratio to raw: the two alternate, each its best round (on this
+    # VM one run of either varies by 20-30%, so a ratio of single runs ranged 0.19-0.36
+    # for the same code minutes apart)
+    raw_runs: list[float] = []
+    core_runs: list[float] = []
+    for _ in range(CORE_ROUNDS):
+        raw_runs.append(run_raw(bootstrap, topic, len(mix)))
+        core_s, hours, state_mb = run_core(bootstrap, topic, len(mix), regions)
+        if not hours:
+            raise RuntimeError("the core closed no hour: its events were not aggregated")
+        core_runs.append(core_s)
+    raw_s = min(raw_runs)
+    rows["raw aiokafka getmany + json"] = {
+        "readings": readings,
+        "seconds": raw_s,
+        "rounds": raw_runs,
+    }
     rows["yujing core on aiokafka"] = {
         "readings": readings,
-        "seconds": core_s,
+        "seconds": min(core_runs),
+        "rounds": core_runs,
         "hourly_aggregates": hours,
         "window_state_mb_per_1000_regions": state_mb,
     }
@@ -465,6 +481,12 @@ def measure(
             "seconds": judged_s,
         }
     print(f"{name}: window state at the end, {state_mb:.1f} MB per 1,000 regions (as saved)")
+    print(
+        f"{name}: raw and core alternated {CORE_ROUNDS} times, each its best; seconds: raw "
+        + " ".join(f"{t:.2f}" for t in raw_runs)
+        + ", core "
+        + " ".join(f"{t:.2f}" for t in core_runs)
+    )
     raw_rate = readings / raw_s
     quix = rows.get("quix streams (1 h tumbling reduce)")
     quix_rate = quix["readings"] / quix["seconds"] if quix else None
