@@ -71,8 +71,9 @@ def import_csv_command(
     ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Import a CSV export: every row accepted or rejected with its line, column and
-    reason; the rejected rows kept in a file."""
+    """Import a CSV export, each row accepted or rejected with its reason.
+
+    A rejected row is reported with its line, column and reason, and kept in a file."""
     from monitor.detection.hourly_file import HourlyFileError
     from monitor.importers.csv_import import import_csv, read_regions
     from monitor.importers.csv_rows import HeaderError
@@ -165,8 +166,10 @@ def import_prometheus_command(
     timeout: Annotated[float, typer.Option(help="Seconds per request.", min=1)] = 60.0,
     config: ConfigOpt = None,
 ) -> None:
-    """Backfill a KPI from a Prometheus into the hourly file, for `backtest --hourly`:
-    range queries in chunks; samples of an hour combine as the metric's kind says."""
+    """Backfill a KPI from a Prometheus into the hourly file, for `backtest --hourly`.
+
+    Range queries run in chunks; the samples of an hour combine as the metric's kind
+    says."""
     import httpx
 
     from monitor.detection.hourly_file import HourlyFileError

@@ -34,8 +34,10 @@ def receive(
         Path, typer.Option("--out", help="Dead letters and notifications, with --embedded.")
     ] = Path("var/receive"),
 ) -> None:
-    """Receive Prometheus remote write at POST /api/v1/write; the config's remote_write
-    section says which metric is which KPI and which labels name region and site."""
+    """Receive Prometheus remote write at POST /api/v1/write.
+
+    The config's remote_write section says which metric is which KPI and which labels
+    name region and site."""
     from monitor.importers.receiver import EmbeddedSink, KafkaSink, create_receiver
     from monitor.observability.logs import setup_logging
     from monitor.runners.api_server import serve_in_thread

@@ -239,8 +239,9 @@ def tickets_export_labels(
     ] = None,
     db: DbOpt = None,
 ) -> None:
-    """A month's outcomes as labels for `backtest --labels`: confirmed faults as incidents,
-    false alarms listed beside them."""
+    """A month's outcomes as labels for `backtest --labels`.
+
+    Confirmed faults become incidents; false alarms are listed beside them."""
     import orjson
 
     from alerts.zones import month_span

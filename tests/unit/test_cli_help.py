@@ -1,0 +1,25 @@
+"""What a person reads first: the command listings of ``yujing --help``."""
+
+import inspect
+
+import click
+import typer.main
+
+from monitor.cli.main import app
+
+
+def _commands(group: click.Command, path: tuple[str, ...] = ()):
+    for name, command in getattr(group, "commands", {}).items():
+        yield (*path, name), command
+        yield from _commands(command, (*path, name))
+
+
+def test_every_command_is_listed_with_one_sentence():
+    """A listing shows a command's first paragraph with its line breaks kept: a docstring
+    whose summary ran over two lines was listed cut in the middle of a sentence."""
+    ragged = {
+        " ".join(path): inspect.cleandoc(command.help or "").split("\n\n")[0]
+        for path, command in _commands(typer.main.get_command(app))
+    }
+    ragged = {path: summary for path, summary in ragged.items() if "\n" in summary or not summary}
+    assert ragged == {}
