@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from alerts.notify.settings import Links
 from alerts.outcomes import said
+from alerts.sla import running_clocks
 from alerts.zones import zone_of
 from detectors.timeaxis import HOUR_MS, to_iso
 
@@ -155,6 +156,29 @@ def judged_hours(p: dict[str, Any]) -> int:
     return (last - start) // HOUR_MS + 1
 
 
+# the states of a ticket no SLA clock runs on (``TicketState`` less ``ACTIVE_STATES``;
+# notify sits below tickets, and a test keeps the two in step)
+SETTLED_STATES = frozenset({"resolved", "closed"})
+DUE_WORDS = {"acknowledge": "acknowledge", "feedback": "first feedback", "resolve": "resolve"}
+
+
+def next_due(p: dict[str, Any]) -> str:
+    """The next SLA clock still running when the event happened, as it ends the message's
+    time line ("; first feedback by ..."); nothing on a resolved or closed ticket. (The
+    message of an acknowledged ticket once still told its reader to acknowledge it.)"""
+    if p.get("state") in SETTLED_STATES:
+        return ""
+    clocks = running_clocks(
+        str(p.get("state")),
+        p.get("acknowledge_by_ms"),
+        p.get("feedback_by_ms"),
+        p.get("first_feedback_at_ms"),
+        p.get("resolve_by_ms"),
+    )
+    clock, _due = clocks[0]
+    return f"; {DUE_WORDS[clock]} by {local(p, f'{clock}_by')}"
+
+
 def text(p: dict[str, Any]) -> str:
     """Plain text for e-mail and chat: the facts first, then where to click."""
     evidence = (
@@ -173,8 +197,7 @@ def text(p: dict[str, Any]) -> str:
         f"Why: {p['explanation']}",
         f"Action: {p.get('action') or ACTIONS['service_coordinator']}",
         *([f"Runbook: {p['runbook_url']}"] if p.get("runbook_url") else []),
-        f"First fired {local(p, 'first_hour')}, last {local(p, 'last_fired_hour')}; "
-        f"acknowledge by {local(p, 'acknowledge_by')}",
+        f"First fired {local(p, 'first_hour')}, last {local(p, 'last_fired_hour')}" + next_due(p),
     ]
     judged = judged_hours(p)
     if judged > 1:

@@ -6,8 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.findings import Severity
 from alerts.outcomes import Outcome
+from alerts.sla import MINUTE_MS, SlaPolicy
 from alerts.taxonomy import Department
-from alerts.tickets.sla import MINUTE_MS, SlaPolicy
 from detectors.timeaxis import HOUR_MS
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from alerts.outcomes import Outcome
-from alerts.tickets.sla import CLOCKS, MINUTE_MS
+from alerts.sla import CLOCKS, MINUTE_MS
 from alerts.tickets.store import TicketStore
 from alerts.tickets.view import TicketView
 from alerts.tickets.volume import Count

@@ -23,11 +23,11 @@ from alerts.findings import Severity, SpecFinding
 from alerts.notify.outbox import enqueue, wall_ms
 from alerts.notify.settings import NotificationSettings
 from alerts.outcomes import Outcome, said
+from alerts.sla import SlaPolicy, breached_clocks, due_times
 from alerts.taxonomy import category_of, department_for
 from alerts.tickets import volume
 from alerts.tickets.lifecycle import ACTIVE_STATES, Action, Move, Refused, TicketState, decide
 from alerts.tickets.models import Ticket, TicketEvent
-from alerts.tickets.sla import SlaPolicy, breached_clocks, due_times
 from alerts.tickets.view import TicketView, encode_sites
 
 SYSTEM_ACTOR = "yujing"

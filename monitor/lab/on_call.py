@@ -9,8 +9,8 @@ false alarm.
 
 from __future__ import annotations
 
+from alerts.sla import MINUTE_MS
 from alerts.tickets.lifecycle import ACTIVE_STATES
-from alerts.tickets.sla import MINUTE_MS
 from alerts.tickets.store import TicketStore
 from detectors.timeaxis import HOUR_MS
 from monitor.lab.scorecard import Scorecard

@@ -28,11 +28,11 @@ from sqlalchemy import func, select
 
 from alerts.findings import Severity, TickResult
 from alerts.notify.outbox import Delivery, DeliveryState
+from alerts.sla import CLOCKS, breached_clocks
 from alerts.taxonomy import Department
 from alerts.tickets.lifecycle import ACTIVE_STATES, TicketState
 from alerts.tickets.models import Ticket, TicketEvent
 from alerts.tickets.review import monthly_review
-from alerts.tickets.sla import CLOCKS, breached_clocks
 from alerts.tickets.store import TicketStore
 from detectors.seasonal import SeasonalConfig, SeasonalDetector, seasonal_band
 from detectors.timeaxis import HOUR_MS, WEEK_HOURS

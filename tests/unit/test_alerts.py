@@ -6,8 +6,8 @@ from alerts.policy.fingerprint import fingerprint, ticket_key
 from alerts.policy.notifiers import MemoryNotifier
 from alerts.policy.service import AlertService
 from alerts.policy.settings import AlertSettings
+from alerts.sla import due_times
 from alerts.taxonomy import Department, department_for
-from alerts.tickets.sla import due_times
 from alerts.tickets.store import TicketStore
 from tests.domain import HOUR, MIN, T0, finding, run_hours, tick
 
@@ -315,6 +315,7 @@ def test_tickets_list_at_80_columns_keeps_regions_and_due_times_whole(tmp_path):
         hour = T0 + i * HOUR
         metric = "complaints.install_repair_timeout"
         svc.handle(tick(hour, finding(hour, region=region, metric=metric)), now=hour)
+    store.transition(2, "acknowledge", "li.wei", "", T0 + HOUR + 5 * MIN)
     store.close()
 
     def tickets(*args: str) -> subprocess.CompletedProcess[str]:
@@ -329,6 +330,10 @@ def test_tickets_list_at_80_columns_keeps_regions_and_due_times_whole(tmp_path):
     assert max(len(line) for line in done.stdout.splitlines()) <= 80
     assert "guangzhou-tianhe-0042" in done.stdout and "north-01" in done.stdout
     assert "01-15 16:15" in done.stdout  # T0 + 15 min, in the default zone (+08:00)
+    # the next clock still running: ticket 2 was acknowledged, so its deadline to respond
+    # (17:15) is not shown; its first feedback is due 24 h after it opened
+    assert "respond by" in done.stdout and "feedback by" in done.stdout
+    assert "01-15 17:15" not in done.stdout and "01-16 17:00" in done.stdout
     assert "times in +08:00" in done.stdout
     bogus = tickets("--state", "bogus")
     assert bogus.returncode == 2 and "none of open, acknowledged" in bogus.stderr

@@ -10,6 +10,7 @@ import pytest
 
 from alerts.notify import messages
 from alerts.notify.settings import Links
+from alerts.tickets.lifecycle import ACTIVE_STATES, TicketState
 from alerts.tickets.view import TicketView
 from tests.domain import HOUR, MIN, T0
 
@@ -59,6 +60,7 @@ WOW = replace(
     spec_id="wow",
     sites=(),
     window_start=T0 + HOUR - 167 * HOUR,  # a week's sum
+    first_feedback_at=T0 + 2 * HOUR,  # the owner started work on it
 )
 CASES = {
     "threshold-opened": (THRESHOLD, "opened", "yujing", "", "%"),
@@ -133,3 +135,30 @@ def test_the_messages_say_what_on_call_needs():
     assert "Outcome: confirmed_fault (capacity)" in messages.text(payload("wow-resolved"))
     slack = messages.slack(payload("wow-commented"))
     assert "<!channel>" not in str(slack)  # a comment cannot ping a channel
+
+
+@pytest.mark.parametrize(
+    ("state", "first_feedback_at", "says"),
+    [
+        ("open", None, "; acknowledge by 2027-01-15 17:15 +08:00"),
+        ("acknowledged", None, "; first feedback by 2027-01-16 17:00 +08:00"),
+        ("in_progress", T0 + 2 * HOUR, "; resolve by 2027-01-18 17:00 +08:00"),
+        ("resolved", T0 + 2 * HOUR, ""),
+        ("closed", None, ""),
+    ],
+)
+def test_a_message_names_the_next_clock_still_running(state, first_feedback_at, says):
+    """What the reader must do by when: an acknowledged ticket's message told its reader to
+    acknowledge it by a time long past."""
+    ticket = replace(THRESHOLD, state=state, first_feedback_at=first_feedback_at)
+    payload = messages.build_payload(
+        ticket.to_json(), "comment", "li.wei", "", T0, LINKS, timezone="+08:00"
+    )
+    assert messages.next_due(payload) == says
+    (times,) = [line for line in messages.text(payload).splitlines() if "First fired" in line]
+    assert times.endswith(f"17:00 +08:00{says}")
+
+
+def test_the_settled_states_are_the_lifecycles_inactive_ones():
+    inactive = {s.value for s in TicketState} - {s.value for s in ACTIVE_STATES}
+    assert inactive == messages.SETTLED_STATES

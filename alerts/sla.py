@@ -34,6 +34,24 @@ def due_times(opened_at: int, policy: SlaPolicy | None = None) -> SlaDue:
     )
 
 
+def running_clocks(
+    state: str,
+    acknowledge_by: int,
+    feedback_by: int,
+    first_feedback_at: int | None,
+    resolve_by: int,
+) -> list[tuple[str, int]]:
+    """(clock, due) for every SLA clock still running on an active ticket, in the order
+    it meets them: acknowledge while nobody has, feedback until the owner's first, resolve.
+    The first is what the people on the ticket must do next."""
+    clocks = (
+        ("acknowledge", acknowledge_by, state == "open"),
+        ("feedback", feedback_by, first_feedback_at is None),
+        ("resolve", resolve_by, True),
+    )
+    return [(clock, due) for clock, due, running in clocks if running]
+
+
 def breached_clocks(
     now: int,
     state: str,
@@ -43,10 +61,6 @@ def breached_clocks(
     resolve_by: int,
 ) -> list[tuple[str, int]]:
     """(clock, due) for every SLA clock of an active ticket that is past due and still
-    running: acknowledge while nobody has, feedback until the owner's first, resolve."""
-    clocks = (
-        ("acknowledge", acknowledge_by, state == "open"),
-        ("feedback", feedback_by, first_feedback_at is None),
-        ("resolve", resolve_by, True),
-    )
-    return [(clock, due) for clock, due, running in clocks if running and now >= due]
+    running."""
+    running = running_clocks(state, acknowledge_by, feedback_by, first_feedback_at, resolve_by)
+    return [(clock, due) for clock, due in running if now >= due]
