@@ -162,3 +162,22 @@ def test_a_message_names_the_next_clock_still_running(state, first_feedback_at, 
 def test_the_settled_states_are_the_lifecycles_inactive_ones():
     inactive = {s.value for s in TicketState} - {s.value for s in ACTIVE_STATES}
     assert inactive == messages.SETTLED_STATES
+
+
+def test_the_ticket_page_marks_the_clocks_that_stopped():
+    from alerts.tickets.page import clock_rows
+
+    def rows(ticket: TicketView) -> dict[str, str]:
+        payload = messages.build_payload(
+            ticket.to_json(), "comment", "li.wei", "", T0, LINKS, timezone="+08:00"
+        )
+        return dict(clock_rows(payload))
+
+    opened = rows(THRESHOLD)
+    assert not any("(" in shown for shown in opened.values())
+    started = rows(WOW)  # in progress: acknowledged, the owner's first word given
+    assert started["Acknowledge by"].endswith("(stopped)")
+    assert started["First feedback by"].endswith("(given 2027-01-15 18:00 +08:00)")
+    assert not started["Closed loop by"].endswith(")")
+    resolved = rows(replace(THRESHOLD, state="resolved"))  # recovered, nobody acted
+    assert [shown[-9:] for shown in resolved.values()] == ["(stopped)"] * 3
