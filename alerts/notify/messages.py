@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from alerts.notify.settings import Links
 from alerts.outcomes import said
-from alerts.sla import running_clocks
+from alerts.sla import CLOCKS, running_clocks
 from alerts.zones import zone_of
 from detectors.timeaxis import HOUR_MS, to_iso
 
@@ -166,17 +166,39 @@ def next_due(p: dict[str, Any]) -> str:
     """The next SLA clock still running when the event happened, as it ends the message's
     time line ("; first feedback by ..."); nothing on a resolved or closed ticket. (The
     message of an acknowledged ticket once still told its reader to acknowledge it.)"""
-    if p.get("state") in SETTLED_STATES:
+    running = _running(p)
+    if not running:
         return ""
-    clocks = running_clocks(
+    clock, _due = running[0]
+    return f"; {DUE_WORDS[clock]} by {local(p, f'{clock}_by')}"
+
+
+def _running(p: dict[str, Any]) -> list[tuple[str, int]]:
+    if p.get("state") in SETTLED_STATES:
+        return []
+    return running_clocks(
         str(p.get("state")),
         p.get("acknowledge_by_ms"),
         p.get("feedback_by_ms"),
         p.get("first_feedback_at_ms"),
         p.get("resolve_by_ms"),
     )
-    clock, _due = clocks[0]
-    return f"; {DUE_WORDS[clock]} by {local(p, f'{clock}_by')}"
+
+
+def clock_facts(p: dict[str, Any]) -> dict[str, str]:
+    """Each service clock's due time, marked once it stopped ("(stopped)", the first
+    feedback "(given ...)"): a person scanning a ticket must not take a deadline already
+    met for one still to meet."""
+    running = {clock for clock, _due in _running(p)}
+    facts = {}
+    for clock in CLOCKS:
+        shown = local(p, f"{clock}_by")
+        if clock == "feedback" and p.get("first_feedback_at_ms") is not None:
+            shown += f" (given {local(p, 'first_feedback_at')})"
+        elif clock not in running:
+            shown += " (stopped)"
+        facts[clock] = shown
+    return facts
 
 
 def text(p: dict[str, Any]) -> str:

@@ -12,10 +12,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from alerts.notify.messages import figures, judged_hours, local
+from alerts.notify.messages import clock_facts, figures, judged_hours, local
 from alerts.outcomes import said
-from alerts.sla import running_clocks
-from alerts.tickets.lifecycle import ACTIVE_STATES
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
@@ -96,32 +94,6 @@ CLOCK_LABELS = {
 }
 
 
-def clock_rows(p: dict[str, Any]) -> list[tuple[str, str]]:
-    """The three service clocks, each marked once it stopped: a person scanning the page
-    must not take a deadline already met for one still to meet."""
-    running = set()
-    if p["state"] in ACTIVE_STATES:
-        running = {
-            clock
-            for clock, _due in running_clocks(
-                p["state"],
-                p["acknowledge_by_ms"],
-                p["feedback_by_ms"],
-                p.get("first_feedback_at_ms"),
-                p["resolve_by_ms"],
-            )
-        }
-    rows = []
-    for clock, label in CLOCK_LABELS.items():
-        shown = local(p, f"{clock}_by")
-        if clock == "feedback" and p.get("first_feedback_at_ms") is not None:
-            shown += f" (given {local(p, 'first_feedback_at')})"
-        elif clock not in running:
-            shown += " (stopped)"
-        rows.append((label, shown))
-    return rows
-
-
 def fragment(p: dict[str, Any], events: list[dict[str, Any]]) -> str:
     """The ticket's facts and audit trail as HTML; ``p`` is the ticket's JSON with the
     operator's ``timezone`` and the ``grafana_url`` (what a message's payload carries)."""
@@ -141,7 +113,7 @@ def fragment(p: dict[str, Any], events: list[dict[str, Any]]) -> str:
     judged = judged_hours(p)
     if judged > 1:
         rows.append(("Judged from", f"{local(p, 'window_start')} ({judged} h)"))
-    rows += clock_rows(p)
+    rows += [(CLOCK_LABELS[clock], shown) for clock, shown in clock_facts(p).items()]
     facts = "".join(f"<dt>{e(k)}</dt><dd>{e(str(v))}</dd>" for k, v in rows)
     zone = p.get("timezone") or "+00:00"
     audit = "".join(

@@ -111,6 +111,9 @@ def next_due(t: TicketView, zone: tzinfo) -> str:
     return f"{DUE_WORDS[clock]}\n{local_iso(due, zone)[5:16].replace('T', ' ')}"
 
 
+SHOW_WORDS = {"acknowledge": "respond", "feedback": "feedback", "resolve": "close"}
+
+
 @app.command("show")
 def tickets_show(
     ticket_id: int,
@@ -120,7 +123,7 @@ def tickets_show(
     """One ticket with its audit trail, in the operator's zone."""
     import orjson
 
-    from alerts.notify.messages import figures, judged_hours
+    from alerts.notify.messages import clock_facts, figures, judged_hours
     from alerts.outcomes import said
     from alerts.zones import local_iso
 
@@ -134,12 +137,13 @@ def tickets_show(
         doc = {"ticket": ticket.to_json(), "events": events}
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
-    zone = operator_config().zone
+    config = operator_config()
+    zone = config.zone
 
     def when(ms: int | None) -> str:
         return "—" if ms is None else local_iso(ms, zone).replace("T", " ")  # type: ignore[arg-type]
 
-    t = ticket.to_json()
+    t = ticket.to_json() | {"timezone": config.timezone}
     lines = [
         f"#{ticket.id} {ticket.title}",
         f"  state     {ticket.state}, {ticket.severity}, {ticket.department}"
@@ -155,9 +159,10 @@ def tickets_show(
             if judged_hours(t) > 1
             else []
         ),
-        f"  due       respond {when(ticket.acknowledge_by)}",
-        f"            feedback {when(ticket.feedback_by)}",
-        f"            closed {when(ticket.resolve_by)}",
+        *(
+            f"  {'due' if i == 0 else '':9} {SHOW_WORDS[clock]} {shown}"
+            for i, (clock, shown) in enumerate(clock_facts(t).items())
+        ),
         "  audit",
     ]
     for e in events:
