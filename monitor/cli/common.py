@@ -51,6 +51,14 @@ PrefixOpt = Annotated[
 ActorOpt = Annotated[str, typer.Option("--as", help="Who acts (recorded in the audit trail).")]
 
 
+def point_to(what: str, command: str) -> None:
+    """Tell a person what a run left and the command that opens it, the command on a line
+    of its own and never broken by the console (a command wrapped at 80 columns pasted
+    as two lines)."""
+    err.print(f"{what}:", markup=False, highlight=False)
+    err.print(f"  {command}", markup=False, highlight=False, soft_wrap=True)
+
+
 def load_or_exit(path: Path | None, *, to_run: bool = False) -> MonitorConfig:
     """The config, or exit 2 with every problem on its own line. ``to_run``: it is about to
     run here, so the secrets its channels name must be here too."""

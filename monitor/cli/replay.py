@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from monitor.cli.common import ConfigOpt, ensure_sqlite_dir, err, load_or_exit, out, progress
+from monitor.cli.common import (
+    ConfigOpt,
+    ensure_sqlite_dir,
+    err,
+    load_or_exit,
+    out,
+    point_to,
+    progress,
+)
 
 if TYPE_CHECKING:
     from monitor.lab.scorecard import Scorecard
@@ -166,14 +174,13 @@ def run(
     _progress_run(embedded, events, None, quiet=False)
     if writer is not None:
         writer.close()
-        err.print(
-            f"history of {writer.hours} judged hours in {history}: backfill with "
+        point_to(
+            f"history of {writer.hours} judged hours in {history}; backfill it with",
             f"promtool tsdb create-blocks-from openmetrics {history} <prometheus data dir>",
-            markup=False,
         )
     card = score(read_labels(labels), embedded.tickets.all()) if labels else None
     _print_report(embedded, card)
-    err.print(f"tickets kept in {db}: yujing tickets list --db {db}", markup=False)
+    point_to(f"tickets kept in {db}", f"yujing tickets list --db {db}")
     if serve and metrics_port is not None:
         import threading
 
@@ -233,14 +240,11 @@ def demo(
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
         sys.stdout.write("\n")
         return
-    err.print(
-        f"tickets kept in {out_dir / 'tickets.db'}: yujing tickets list --db "
-        f"sqlite:///{out_dir / 'tickets.db'}",
-        markup=False,
+    point_to(
+        f"tickets kept in {out_dir / 'tickets.db'}",
+        f"yujing tickets list --db sqlite:///{out_dir / 'tickets.db'}",
     )
-    err.print(
-        f"the month's review (a simulated on-call worked the tickets): {review}", markup=False
-    )
+    point_to("the month's review (a simulated on-call worked the tickets)", str(review))
 
 
 def _monthly_review(run: EmbeddedRun, card: Scorecard, out_dir: Path, regions: int) -> Path:

@@ -1,6 +1,7 @@
 """What a person reads first: the command listings of ``yujing --help``."""
 
 import inspect
+import io
 
 import click
 import typer.main
@@ -23,3 +24,18 @@ def test_every_command_is_listed_with_one_sentence():
     }
     ragged = {path: summary for path, summary in ragged.items() if "\n" in summary or not summary}
     assert ragged == {}
+
+
+def test_a_command_to_copy_is_never_broken(monkeypatch):
+    """The demo pointed at its tickets with a command that wrapped at 80 columns: pasted,
+    it ran as two lines."""
+    from rich.console import Console
+
+    from monitor.cli import common
+
+    console = Console(width=80, record=True, file=io.StringIO())
+    monkeypatch.setattr(common, "err", console)
+    command = "yujing tickets list --db sqlite:///var/some/long/place/of/the/operator/tickets.db"
+    common.point_to("tickets kept in var/some/long/place/of/the/operator/tickets.db", command)
+    lines = console.export_text().splitlines()
+    assert lines[1] == f"  {command}"
