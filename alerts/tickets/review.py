@@ -122,16 +122,19 @@ def complaint_volume(
     zone: tzinfo = UTC,
 ) -> dict[str, Any]:
     """Complaints of the month per category and per region, each with its weekly counts
-    and their week-over-week changes (``review_weeks``); ``tickets`` per region sits
-    beside a region's trend. Sorted by the month's volume, largest first."""
+    (None for a week without any complaint recorded) and their week-over-week changes
+    (``review_weeks``); ``tickets`` per region sits beside a region's trend. Sorted by
+    the month's volume, largest first."""
     weeks = review_weeks(start, end, zone)
     first = weeks[0][0]
     month: dict[str, Counter[str]] = {"category": Counter(), "region": Counter()}
     weekly: dict[str, dict[str, list[int]]] = {"category": {}, "region": {}}
+    recorded: set[int] = set()  # weeks with any complaint, of any region and category
     for c in counts:
         k = (c.hour - first) // WEEK_MS
         if not 0 <= k < len(weeks):
             continue
+        recorded.add(k)
         for key, name in (("category", c.category), ("region", c.region)):
             weekly[key].setdefault(name, [0] * len(weeks))[k] += c.count
             if start <= c.hour < end:
@@ -139,14 +142,20 @@ def complaint_volume(
 
     def rows(key: str) -> list[dict[str, Any]]:
         out = []
-        for name, by_week in weekly[key].items():
+        for name, counted in weekly[key].items():
+            # a week without any complaint anywhere is one the history does not reach
+            # (a month whose first days came before the monitor), not a week of zeros:
+            # None, so that the trend shows a gap there instead of a fall to nothing
+            by_week = [n if k in recorded else None for k, n in enumerate(counted)]
             row: dict[str, Any] = {key: name, "month": month[key][name]}
             row["weeks"] = by_week[1:]
-            row["changes"] = [_change(b, a) for a, b in pairwise(by_week)]
+            row["changes"] = [
+                None if a is None or b is None else _change(b, a) for a, b in pairwise(by_week)
+            ]
             if key == "region":
                 row["tickets"] = (tickets or {}).get(name, 0)
             out.append(row)
-        return sorted(out, key=lambda r: (-r["month"], -r["weeks"][-1], r[key]))
+        return sorted(out, key=lambda r: (-r["month"], -(r["weeks"][-1] or 0), r[key]))
 
     return {
         "weeks": [{"start": to_iso(a), "end": to_iso(b)} for a, b in weeks[1:]],

@@ -8,6 +8,7 @@ where problems recur (the draft of the improvement list), then how good the aler
 from __future__ import annotations
 
 import io
+import math
 from datetime import UTC, tzinfo
 from html import escape
 from typing import Any
@@ -65,8 +66,9 @@ def _bar_chart(
     return f'<div class="chart" data-chart="{escape(title)}">{svg[svg.index("<svg") :]}</div>'
 
 
-def _line_chart(title: str, labels: list[str], lines: dict[str, list[int]]) -> str:
-    """Weekly counts, a line per name, as inline SVG like ``_bar_chart``."""
+def _line_chart(title: str, labels: list[str], lines: dict[str, list[int | None]]) -> str:
+    """Weekly counts, a line per name, as inline SVG like ``_bar_chart``; a week without
+    a count (None) is a gap in its line."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -76,9 +78,9 @@ def _line_chart(title: str, labels: list[str], lines: dict[str, list[int]]) -> s
     fig = Figure(figsize=(7.5, 3.2))
     ax = fig.subplots()
     for name, values in lines.items():
-        ax.plot(labels, values, marker="o", label=name)
+        ax.plot(labels, [math.nan if v is None else v for v in values], marker="o", label=name)
     ax.set_title(title, fontsize=10, loc="left")
-    ax.set_ylim(0, max([v for vs in lines.values() for v in vs] + [1]) * 1.15)
+    ax.set_ylim(0, max([v or 0 for vs in lines.values() for v in vs] + [1]) * 1.15)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.tick_params(labelsize=8)
     ax.spines[["top", "right"]].set_visible(False)
@@ -134,7 +136,10 @@ def _complaints(volume: dict[str, Any], zone: tzinfo) -> list[str]:
                 r[key],
                 *(str(r[e]) for e in extra),
                 str(r["month"]),
-                *(f"{n} ({_change(c)})" for n, c in zip(r["weeks"], r["changes"], strict=True)),
+                *(
+                    "—" if n is None else f"{n} ({_change(c)})"
+                    for n, c in zip(r["weeks"], r["changes"], strict=True)
+                ),
             ]
             for r in volume[f"by_{key}"][:SHOWN]
         ]
@@ -145,7 +150,8 @@ def _complaints(volume: dict[str, Any], zone: tzinfo) -> list[str]:
         "<h2>Complaint volume</h2>",
         f'<p class="note">{volume["month"]:,} complaints in the month. Weeks run Monday '
         "to Monday and are counted whole (the first and last reach outside the month); "
-        "each shows its change from the week before.</p>",
+        "each shows its change from the week before; — marks a week without any complaint "
+        "recorded (outside the monitor's history).</p>",
         _line_chart(
             "Complaints per week and category",
             weeks,
