@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from detectors.registry import REGISTRY
-from monitor.config.model import MonitorConfig
+from monitor.config.model import MonitorConfig, did_you_mean
 
 Loc = tuple[str | int, ...]
 
@@ -90,9 +90,11 @@ def _vocabulary_problems(config: MonitorConfig) -> list[tuple[Loc, str]]:
         family = metric.split(".")[0]
         if family == "kpi":
             listed = ", ".join(vocabulary.kpi_names)
-            return f"unknown metric {metric!r}: no such KPI in the taxonomy ({listed})"
-        listed = ", ".join((*vocabulary.category_names, "total"))
-        return f"unknown metric {metric!r}: no such category in the taxonomy ({listed})"
+            why = f"no such KPI in the taxonomy ({listed})"
+        else:
+            listed = ", ".join((*vocabulary.category_names, "total"))
+            why = f"no such category in the taxonomy ({listed})"
+        return f"unknown metric {metric!r}: {why}{did_you_mean(metric, known)}"
 
     for i, spec in enumerate(config.detectors):
         for j, metric in enumerate(spec.metrics):

@@ -7,7 +7,9 @@ watches nothing.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timezone, tzinfo
 from functools import cached_property
 from typing import Annotated, Any, Literal
@@ -90,14 +92,29 @@ METRIC_SHAPE = re.compile(
 METRIC_HELP = "`complaints.<category>`, `complaint_rate.<category>`, `kpi.<kpi>.<mean|max|p95>`"
 
 
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """ "; did you mean 'complaints.broadband_lag'?" for a name one slip away from a known
+    one (a typo in a config is the common case), else nothing."""
+    # a slip is a character or two, whatever the length: a long name shares more with
+    # every other (metric names share their family's prefix)
+    cutoff = max(0.6, 1 - 2.5 / max(len(value), 1))
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=cutoff)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def _metric_shape(value: str, info: ValidationInfo) -> str:
     """A metric name of the config's taxonomy (given as validation context by the loader;
     the config's semantic checks look again, with the taxonomy as validated)."""
-    if not METRIC_SHAPE.match(value):
-        raise ValueError(f"unknown metric {value!r} (see {METRIC_HELP})")
     known = info.context.get("metrics") if isinstance(info.context, dict) else None
+    if not METRIC_SHAPE.match(value):
+        raise ValueError(
+            f"unknown metric {value!r} (see {METRIC_HELP})" + did_you_mean(value, known or ())
+        )
     if known is not None and value not in known:
-        raise ValueError(f"unknown metric {value!r}: not in the taxonomy (see {METRIC_HELP})")
+        raise ValueError(
+            f"unknown metric {value!r}: not in the taxonomy (see {METRIC_HELP})"
+            + did_you_mean(value, known)
+        )
     return value
 
 
@@ -201,7 +218,10 @@ class DetectorSpec(_Model):
     @classmethod
     def _known_detector(cls, value: str) -> str:
         if value not in REGISTRY:
-            raise ValueError(f"unknown detector {value!r}; known: {', '.join(sorted(REGISTRY))}")
+            raise ValueError(
+                f"unknown detector {value!r}; known: {', '.join(sorted(REGISTRY))}"
+                + did_you_mean(value, REGISTRY)
+            )
         return value
 
     def build(self, params: dict[str, Any] | None = None) -> Detector:

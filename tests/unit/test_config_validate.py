@@ -86,6 +86,22 @@ def test_each_problem_names_line_and_field(changes, expected):
     assert any(m.startswith(expected) for m in messages), messages
 
 
+@pytest.mark.parametrize(
+    ("changes", "suggested"),
+    [
+        ({"detector": "wwo"}, "did you mean 'wow'?"),
+        ({"metric": "complaints.weak_signall"}, "did you mean 'complaints.weak_signal'?"),
+        ({"metric": "kpi.latency.maen"}, "did you mean 'kpi.latency.mean'?"),
+    ],
+)
+def test_a_typo_is_told_the_name_it_missed(changes, suggested):
+    assert any(m.endswith(suggested) for m in problems(**changes))
+
+
+def test_no_name_is_suggested_for_one_far_from_any():
+    assert not any("did you mean" in m for m in problems(metric="complaints.lunar"))
+
+
 def test_an_override_out_of_range_is_located_in_the_override():
     text = BASE.format(**GOOD).replace("{min_volume: 30}", "{min_volume: -3}")
     with pytest.raises(ConfigError) as info:
