@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
@@ -93,6 +95,22 @@ def _reason_for(error: dict[str, object]) -> tuple[Reason, str | None]:
     if "outside" in message and "range" in message:
         return Reason.OUT_OF_RANGE, field or "value"
     return Reason.WRONG_TYPE, field
+
+
+# what a name the schemas' pattern refuses must look like, in words, not the pattern
+NAME_RULE = "1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"
+
+
+def _said(error: Mapping[str, Any]) -> str:
+    """The model's message for a person: a refused name says what a name is (an empty
+    region cell of a CSV export was told "String should match pattern '^[A-Za-z0-9]...'")."""
+    if error.get("type") == "string_pattern_mismatch":
+        value = str(error.get("input"))
+        if not value:
+            return f"empty (a name is {NAME_RULE})"
+        shown = repr(value[:64]) + ("..." if len(value) > 64 else "")
+        return f"{shown} is no name ({NAME_RULE})"
+    return str(error.get("msg", ""))
 
 
 def _dead(
@@ -241,7 +259,7 @@ def _parse(
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         reason, field = _reason_for(first)  # type: ignore[arg-type]
-        detail = f"{field or declared}: {first['msg']}"
+        detail = f"{field or declared}: {_said(first)}"
         extra = exc.error_count() - 1
         if extra:
             detail += f" (+{extra} more error{'s' if extra > 1 else ''})"

@@ -1,10 +1,11 @@
 """Every kind of bad event becomes a dead letter that names its field and reason."""
 
+import orjson
 import pytest
 
 from detectors.timeaxis import from_iso
 from monitor.events.deadletters import DeadLetter, Reason
-from monitor.events.parsing import parse_event
+from monitor.events.parsing import parse_event, parse_record
 from monitor.events.schemas import ComplaintEvent, KpiSample, RegionInfo
 from tests.helpers import complaint, kpi, region
 
@@ -79,3 +80,19 @@ def test_dead_letter_json_keeps_undecodable_bytes():
     doc = letter.to_json()
     assert doc["raw"] is None and doc["raw_base64"]
     assert doc["reason"] == "malformed_json"
+
+
+@pytest.mark.parametrize(
+    ("region", "says"),
+    [("", "region: empty (a name is 1-64 letters"), ("bad region!", "'bad region!' is no name")],
+)
+def test_a_refused_name_is_told_in_words_not_as_a_pattern(region, says):
+    """An empty region cell of a CSV export was told "String should match pattern
+    '^[A-Za-z0-9]...'"."""
+    record = {
+        "type": "complaint", "id": "c1", "event_time": "2026-10-01T08:00:00+08:00",
+        "region": region, "category": "broadband_lag", "channel": "app",
+    }  # fmt: skip
+    letter = parse_record(orjson.dumps(record))
+    assert isinstance(letter, DeadLetter) and letter.reason is Reason.INVALID_FORMAT
+    assert says in letter.detail and "pattern" not in letter.detail
