@@ -94,7 +94,10 @@ def plot_ticket(
             ax.axvspan(
                 span[0], span[1], color="#ffbf00", alpha=0.25, label=f"incident ({label.kind})"
             )
-    opened = _times(np.array([ticket.first_hour]), zone)[0]
+    # when the ticket opened, not its first fired hour: that hour is judged once it
+    # closed, so a replay opens the ticket an hour after its start (plot and title said
+    # 01:00 of a ticket the run reported opened at 02:00)
+    opened = _times(np.array([ticket.opened_at]), zone)[0]
     for axis in axes:
         axis.axvline(opened, color="#9467bd", lw=1.2, label="ticket opened" if axis is ax else None)
         if ticket.recovered_at is not None:

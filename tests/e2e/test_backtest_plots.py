@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import matplotlib.dates as mdates
 
-from alerts.zones import zone_of
+from alerts.zones import local_iso, zone_of
 from monitor.config.load import load_config
 from monitor.lab.backtest import run_backtest_series
 from monitor.lab.plots import plot_ticket, plot_tickets
@@ -28,6 +28,10 @@ def test_each_ticket_plot_explains_its_detection(tmp_path):
         assert isinstance(bottom.xaxis.get_major_formatter(), mdates.DateFormatter)
         assert bottom.get_xlabel() == "local time (UTC+08:00)"
         assert fig._suptitle.get_text().startswith(f"#{ticket.id} {ticket.region}")
+        # opened when its first fired hour was judged, as the run's ticket list says
+        opened = local_iso(ticket.opened_at, zone)[:16].replace("T", " ")
+        assert fig._suptitle.get_text().endswith(f"opened {opened}")
+        assert ticket.opened_at == ticket.first_hour + 3_600_000
         legend = [t.get_text() for t in axes[0].get_legend().get_texts()]
         assert "ticket opened" in legend and "normal the detector expected (per hour)" in legend
         if ticket.detector == "site_fault":
