@@ -28,15 +28,22 @@ from tests.conftest import ROOT, free_port
 
 
 def wait_until(
-    condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.5
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    interval: float = 0.5,
+    explain: Callable[[], str] | None = None,
 ) -> None:
-    """Poll a condition until it holds; fail with ``what`` at the deadline."""
+    """Poll a condition until it holds; fail with ``what`` at the deadline, and with what
+    ``explain`` says of the state then (a stall seen once in a full run must be
+    diagnosable from its log alone)."""
     deadline = time.monotonic() + timeout
     while True:
         if condition():
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            said = f"\n{explain()}" if explain is not None else ""
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{said}")
         time.sleep(interval)
 
 
@@ -156,6 +163,12 @@ class Scenario:
     def lag(self) -> int:
         """Messages of the input topics not yet committed: the raw topics by the workers'
         intake group, the events topic by their Faust group."""
+        by_partition = self.lag_by_partition()
+        return -1 if by_partition is None else sum(by_partition.values())
+
+    def lag_by_partition(self) -> dict[str, int] | None:
+        """ "topic:partition" -> records not yet committed by the group reading it; None
+        while the broker cannot say yet."""
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
         intake = f"{self.prefix}-intake"
@@ -164,20 +177,42 @@ class Scenario:
                 found = admin.list_group_offsets([self.prefix, intake])
             except KafkaError as exc:
                 if exc.retriable:  # e.g. a new broker still creating __consumer_offsets
-                    return -1
+                    return None
                 raise
-            total = 0
+            out = {}
             for role in ("complaints", "kpis", "events"):
                 committed = found.get(self.prefix if role == "events" else intake, {})
                 topic = self.names.name(role)
                 tps = [TopicPartition(topic, p) for p in range(self.partitions)]
                 for tp, end in consumer.end_offsets(tps).items():
                     meta = committed.get(tp)
-                    total += end - (meta.offset if meta is not None and meta.offset >= 0 else 0)
-            return total
+                    done = meta.offset if meta is not None and meta.offset >= 0 else 0
+                    out[f"{role}:{tp.partition}"] = end - done
+            return out
         finally:
             consumer.close()
             admin.close()
+
+    def wait_drained(self, expected_hours: int, timeout: float) -> None:
+        wait_until(
+            lambda: self.drained(expected_hours),
+            timeout,
+            "the stream to drain",
+            explain=lambda: self.explain(expected_hours),
+        )
+
+    def explain(self, expected_hours: int) -> str:
+        """What a stalled run looks like: the lag left per partition, the hours written,
+        and each worker's status page and last log lines."""
+        lines = [
+            f"lag by partition: {self.lag_by_partition()}",
+            f"final hours {len(final_hours(self.hourly()))} of {expected_hours}",
+        ]
+        for worker in self.workers:
+            state = "alive" if worker.alive() else f"exited {worker.process.returncode}"
+            lines.append(f"--- worker {worker.name} ({state}); status: {worker.status()}")
+            lines += worker.log.read_text(errors="replace").splitlines()[-25:]
+        return "\n".join(lines)
 
     def drained(self, expected_hours: int) -> bool:
         for worker in self.workers:

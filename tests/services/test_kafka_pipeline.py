@@ -53,7 +53,7 @@ def assert_same_hours(scenario: Scenario, reference) -> None:
 def test_parity_with_the_embedded_runner(scenario, sim_lines, reference):
     scenario.produce(sim_lines)
     worker = scenario.start_worker("w1")
-    wait_until(lambda: scenario.drained(len(reference.hours)), DRAIN_S, "the stream to drain")
+    scenario.wait_drained(len(reference.hours), DRAIN_S)
     assert_same_hours(scenario, reference)
     assert scenario.tickets() == reference.tickets
 
@@ -94,7 +94,7 @@ def test_two_workers_share_regions_and_match_one(scenario, sim_lines, reference)
 
     wait_until(balanced, 120, "both workers to own partitions")
     scenario.produce(line for line in sim_lines if b'"type":"region"' not in line)
-    wait_until(lambda: scenario.drained(len(reference.hours)), DRAIN_S, "the stream to drain")
+    scenario.wait_drained(len(reference.hours), DRAIN_S)
     seen = [set(w.status()["regions"]) for w in (first, second)]
     assert seen[0] and seen[1], "both workers processed regions"
     assert not seen[0] & seen[1], f"a region was processed by both workers: {seen}"
@@ -139,7 +139,7 @@ def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(
     )
     scenario.kill(victim)
     scenario.start_worker("w2", YUJING_API_PORT=str(api_port), **env)
-    wait_until(lambda: scenario.drained(len(reference.hours)), DRAIN_S, "the stream to drain")
+    scenario.wait_drained(len(reference.hours), DRAIN_S)
     assert_same_hours(scenario, reference)
     tickets = scenario.tickets()
     assert len(tickets) == len({t[0] for t in tickets}), "a fingerprint got a second ticket"
