@@ -166,11 +166,18 @@ def next_due(p: dict[str, Any]) -> str:
     """The next SLA clock still running when the event happened, as it ends the message's
     time line ("; first feedback by ..."); nothing on a resolved or closed ticket. (The
     message of an acknowledged ticket once still told its reader to acknowledge it.)"""
-    running = _running(p)
-    if not running:
+    found = next_clock(p)
+    if found is None:
         return ""
-    clock, _due = running[0]
+    clock, _due = found
     return f"; {DUE_WORDS[clock]} by {local(p, f'{clock}_by')}"
+
+
+def next_clock(p: dict[str, Any]) -> tuple[str, int] | None:
+    """(clock, due) of the first SLA clock still running on a ticket (its JSON), the one
+    the people on it must meet next; None once it is resolved or closed."""
+    running = _running(p)
+    return running[0] if running else None
 
 
 def _running(p: dict[str, Any]) -> list[tuple[str, int]]:

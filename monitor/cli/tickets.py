@@ -91,27 +91,21 @@ def tickets_list(
     out.print(table)
 
 
-# the service policy's three clocks, as a person reads them in a narrow column
-DUE_WORDS = {"acknowledge": "respond by", "feedback": "feedback by", "resolve": "close by"}
+# the service policy's three clocks, as the ticket commands name them
+CLOCK_WORDS = {"acknowledge": "respond", "feedback": "feedback", "resolve": "close"}
 
 
 def next_due(t: TicketView, zone: tzinfo) -> str:
     """The next SLA clock still running, its name above its time; "-" once resolved or
     closed. (The column showed the 15-minute deadline of tickets acknowledged long ago.)"""
-    from alerts.sla import running_clocks
-    from alerts.tickets.lifecycle import ACTIVE_STATES
+    from alerts.notify.messages import next_clock
     from alerts.zones import local_iso
 
-    if t.state not in ACTIVE_STATES:
+    found = next_clock(t.to_json())
+    if found is None:
         return "-"
-    running = running_clocks(
-        t.state, t.acknowledge_by, t.feedback_by, t.first_feedback_at, t.resolve_by
-    )
-    clock, due = running[0]
-    return f"{DUE_WORDS[clock]}\n{local_iso(due, zone)[5:16].replace('T', ' ')}"
-
-
-SHOW_WORDS = {"acknowledge": "respond", "feedback": "feedback", "resolve": "close"}
+    clock, due = found
+    return f"{CLOCK_WORDS[clock]} by\n{local_iso(due, zone)[5:16].replace('T', ' ')}"
 
 
 @app.command("show")
@@ -160,7 +154,7 @@ def tickets_show(
             else []
         ),
         *(
-            f"  {'due' if i == 0 else '':9} {SHOW_WORDS[clock]} {shown}"
+            f"  {'due' if i == 0 else '':9} {CLOCK_WORDS[clock]} {shown}"
             for i, (clock, shown) in enumerate(clock_facts(t).items())
         ),
         "  audit",
