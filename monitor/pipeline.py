@@ -26,7 +26,7 @@ from monitor.detection.hourly_file import HourlySeries
 from monitor.detection.sites import SiteLedger
 from monitor.detection.store import SeriesStore
 from monitor.detection.tick import TickResult, scan, tick
-from monitor.events.deadletters import DeadLetter, DeadLetterSink, Reason
+from monitor.events.deadletters import DeadLetter, DeadLetterSink, unreadable
 from monitor.events.decoding import ValidEvent
 from monitor.events.parsing import check_record
 from monitor.events.schemas import RegionInfo
@@ -232,8 +232,7 @@ class Pipeline:
             outcome = self.aggregator.add(event, raw, source, position, now, wall, offset)
         except Exception as exc:  # noqa: BLE001 - per-record isolation: one record, one letter
             where = position[1] if position is not None else offset
-            detail = f"{type(exc).__name__}: {exc}"[:500]
-            outcome = DeadLetter(Reason.UNREADABLE, detail, raw, None, source, where)
+            outcome = unreadable(exc, raw, source, where)
         if isinstance(outcome, DeadLetter):
             self.dead_letter(outcome)
             return None

@@ -69,6 +69,13 @@ class DeadLetter:
         }
 
 
+def unreadable(exc: Exception, raw: bytes, source: str, offset: int | None) -> DeadLetter:
+    """The dead letter of a record that made a stage raise (per-record isolation: the
+    error's type and words, cut to a length a log line and a table cell can hold)."""
+    detail = f"{type(exc).__name__}: {exc}"[:500]
+    return DeadLetter(Reason.UNREADABLE, detail, raw, None, source, offset)
+
+
 class DeadLetterSink(Protocol):
     def put(self, letter: DeadLetter) -> None: ...
 

@@ -15,7 +15,7 @@ import orjson
 from pydantic import ValidationError
 
 from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
-from monitor.events.deadletters import DeadLetter, Reason
+from monitor.events.deadletters import DeadLetter, Reason, unreadable
 from monitor.events.decoding import ValidEvent, decode_valid, model_of
 from monitor.events.schemas import (
     EVENT_TYPES,
@@ -191,8 +191,7 @@ def parse_record(
     try:
         return _parse(data, kind, source, offset, taxonomy)
     except Exception as exc:  # noqa: BLE001 - per-record isolation: a dead letter, not a crash
-        detail = f"{type(exc).__name__}: {exc}"[:500]
-        return _dead(Reason.UNREADABLE, detail, data, None, source, offset)
+        return unreadable(exc, data, source, offset)
 
 
 def check_record(
