@@ -26,6 +26,7 @@ Window life cycle for region r and hour [h, h+1h):
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -249,6 +250,7 @@ class HourlyAggregate(msgspec.Struct, frozen=True, gc=False):
 
 
 Reader = Callable[[HourlyAggregate], float]
+HOUR_OF = operator.attrgetter("hour")
 
 
 @lru_cache(maxsize=4096)
@@ -833,5 +835,8 @@ class HourlyAggregator:
         out: list[HourlyAggregate] = []
         for name in names:
             out.extend(self.regions[name].poll(until, now))
-        out.sort(key=lambda a: (a.hour, a.region, a.revision))
+        # by hour, then region: a region's poll closes an hour once (new or corrected),
+        # and the regions came in name order, so a stable sort by the hour alone gives
+        # it (a catch-up sorts thousands: ~0.08 µs each, against ~0.55 by the triple)
+        out.sort(key=HOUR_OF)
         return out

@@ -323,3 +323,25 @@ def test_a_poll_leaves_no_final_hour_in_memory(lateness, steps):
         at = to_iso(t0 + minute * 60_000)
         raw = complaint(at, id_=f"c{i}") if kind == "complaint" else kpi(at, 1.0)
         state.add(ev(raw), now=now)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["north", "south", "east", "poll"]), st.integers(0, 8 * 60)),
+        max_size=40,
+    )
+)
+def test_closed_hours_leave_by_hour_then_region(steps):
+    """Whatever mix of new hours and corrections a poll closes, they leave in the order
+    detection and the hourly topic rely on: hour, then region, then revision."""
+    agg = agg_with_lateness(minutes=180)
+    t0 = from_iso("2026-10-05T00:00:00Z")
+    for i, (name, minute) in enumerate(steps):
+        if name == "poll":
+            closed = agg.poll()
+            assert closed == sorted(closed, key=lambda a: (a.hour, a.region, a.revision))
+            continue
+        agg.add(ev(complaint(to_iso(t0 + minute * 60_000), region=name, id_=f"c{i}")))
+    closed = agg.poll(until=t0 + 10 * HOUR_MS)
+    assert closed == sorted(closed, key=lambda a: (a.hour, a.region, a.revision))
