@@ -138,7 +138,11 @@ def test_the_fast_path_accepts_only_what_the_models_accept_as_the_same_event(rec
     if fast is not None:
         assert model_of(fast) == slow
         assert type(model_of(fast)) is type(slow)
-        assert model_of(fast).model_dump_json() == slow.model_dump_json()
+        # the same JSON but for the order of a report's KPIs, which the fast path gives in
+        # the taxonomy's order (a mapping's order is no part of the event)
+        assert orjson.loads(model_of(fast).model_dump_json()) == orjson.loads(
+            slow.model_dump_json()
+        )
         # what windows read of an event is the same on the struct as on the model
         for name in ("type", "region", "event_time", "readings"):
             assert getattr(fast, name) == getattr(slow, name)
