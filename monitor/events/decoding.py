@@ -104,29 +104,27 @@ _MODELS: dict[type, type[ComplaintEvent] | type[KpiSample] | type[KpiReport]] = 
 }
 
 
-def _bounded_report(ranges: dict[str, tuple[float, float]]) -> type[msgspec.Struct]:
+def _bounded_report(
+    names: tuple[tuple[str, str], ...], ranges: dict[str, tuple[float, float]]
+) -> type[msgspec.Struct]:
     """A report as one taxonomy admits it: each KPI's readings checked against its range
     while they are decoded (a check in Python after decoding cost ~4 µs a report of 36
-    readings, more than the decoding), any other KPI refused. The fields' Python names are
-    stand-ins: a KPI may be named anything a ``Name`` admits."""
+    readings, more than the decoding), any other KPI refused. ``names``: (field, KPI)
+    pairs; the fields' Python names are stand-ins, since a KPI may be named anything a
+    ``Name`` admits."""
     fields = [
         (
-            f"k{i}",
+            field,
             Annotated[
-                list[Annotated[float, msgspec.Meta(ge=low, le=high)]],
+                list[Annotated[float, msgspec.Meta(ge=ranges[kpi][0], le=ranges[kpi][1])]],
                 msgspec.Meta(min_length=1, max_length=MAX_READINGS),
             ]
             | msgspec.UnsetType,
             msgspec.UNSET,
         )
-        for i, (low, high) in enumerate(ranges.values())
+        for field, kpi in names
     ]
-    readings = msgspec.defstruct(
-        "Readings",
-        fields,
-        rename=dict(zip((f"k{i}" for i in range(len(ranges))), ranges, strict=True)),
-        forbid_unknown_fields=True,
-    )
+    readings = msgspec.defstruct("Readings", fields, rename=dict(names), forbid_unknown_fields=True)
     return msgspec.defstruct(
         "BoundedReport",
         [(f.name, f.type) for f in msgspec.structs.fields(Report) if f.name != "kpis"]
@@ -191,8 +189,9 @@ class _Vocabulary:
         self.categories = frozenset(filter(_admitted, taxonomy.category_names))
         self.channels = frozenset(filter(_admitted, taxonomy.channels))
         self.ranges = {k.name: (k.low, k.high) for k in taxonomy.kpis if _admitted(k.name)}
-        self.report = _bounded_report(self.ranges)
+        # a report's KPIs: (the bounded report's field, the KPI it stands in for)
         self.names = tuple((f"k{i}", name) for i, name in enumerate(self.ranges))
+        self.report = _bounded_report(self.names, self.ranges)
         self.decoders = _decoders(self.report)
 
 
