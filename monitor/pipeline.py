@@ -252,7 +252,7 @@ class Pipeline:
     def close(self, now: int | None = None) -> list[HourlyAggregate]:
         """Hours the watermarks of the regions changed since the last ``close`` passed
         (a live worker's batch; ``now`` lets idle inputs stop holding hours open)."""
-        return self._closed(self.aggregator.poll(now=now, regions=self.aggregator.touched))
+        return self._closed(self.aggregator.poll_changed(now))
 
     def _closed(self, aggregates: list[HourlyAggregate]) -> list[HourlyAggregate]:
         self.stats.closed += len(aggregates)

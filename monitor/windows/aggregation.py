@@ -730,7 +730,11 @@ class HourlyAggregator:
         self.regions: dict[str, RegionWindows] = {}
         self.subscribers: dict[str, int] = {}
         self.max_event_time: int | None = None
-        self._touched: dict[str, RegionWindows] = {}
+        self._touched: dict[str, RegionWindows] = {}  # changed since the last save
+        # changed since the last ``poll_changed``: a worker saves every few seconds but
+        # closes every batch, and a region its batch did not touch has nothing to close
+        # (polling every region touched since the save cost ~9 µs a region a batch)
+        self._unpolled: set[str] = set()
 
     def _hold(self, name: str, saved: dict[str, Any] | None) -> RegionWindows:
         """Keep a region's window state in memory: its saved state, or a new one."""
@@ -774,6 +778,7 @@ class HourlyAggregator:
         if self.max_event_time is None or last > self.max_event_time:
             self.max_event_time = last
         self._touched[event.region] = state
+        self._unpolled.add(event.region)
         return state.add(event, raw, source, position, now, offset)
 
     def _admit(self, name: str) -> RegionWindows | tuple[Reason, str]:
@@ -811,10 +816,11 @@ class HourlyAggregator:
         truth for the ones it still owns)."""
         self.regions.clear()
         self._touched.clear()
+        self._unpolled.clear()
 
     @property
     def touched(self) -> list[str]:
-        """Regions changed since the last ``take_touched`` (their hours may have closed)."""
+        """Regions changed since the last ``take_touched`` (those a worker saves next)."""
         return list(self._touched)
 
     def take_touched(self) -> dict[str, RegionWindows]:
@@ -840,3 +846,9 @@ class HourlyAggregator:
         # it (a catch-up sorts thousands: ~0.08 µs each, against ~0.55 by the triple)
         out.sort(key=HOUR_OF)
         return out
+
+    def poll_changed(self, now: int | None = None) -> list[HourlyAggregate]:
+        """``poll`` of the regions that took an event since the last call: only those can
+        have hours to close (or correct) since then."""
+        names, self._unpolled = self._unpolled, set()
+        return self.poll(now=now, regions=[name for name in names if name in self.regions])

@@ -345,3 +345,25 @@ def test_closed_hours_leave_by_hour_then_region(steps):
         agg.add(ev(complaint(to_iso(t0 + minute * 60_000), region=name, id_=f"c{i}")))
     closed = agg.poll(until=t0 + 10 * HOUR_MS)
     assert closed == sorted(closed, key=lambda a: (a.hour, a.region, a.revision))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["north", "south", "east", "poll"]), st.integers(0, 8 * 60)),
+        max_size=40,
+    )
+)
+def test_polling_the_changed_regions_closes_what_polling_all_does(steps):
+    """A worker closes after every batch but polls only the regions the batch touched: a
+    region that took no event since the last poll has nothing new to close, so the hours
+    out are those a poll of every region gives."""
+    changed, everyone = agg_with_lateness(minutes=60), agg_with_lateness(minutes=60)
+    t0 = from_iso("2026-10-05T00:00:00Z")
+    for i, (name, minute) in enumerate(steps):
+        if name == "poll":
+            assert changed.poll_changed() == everyone.poll()
+            continue
+        raw = complaint(to_iso(t0 + minute * 60_000), region=name, id_=f"c{i}")
+        assert changed.add(ev(raw)) == everyone.add(ev(raw))
+    assert changed.poll_changed() == everyone.poll()
