@@ -265,10 +265,11 @@ def run_core(bootstrap: str, topic: str, n: int, regions: list[str]) -> tuple[fl
     """Seconds, hourly aggregates emitted, and the window state left at the end in MB per
     1,000 regions, as a worker saves it (JSON: what its table and changelog hold).
 
-    The pipeline's own seams, as the runners call them: ``validate`` (the hot path's
-    decoder; until 2026-11-27 this path called ``parse_event``, which also builds the
-    pydantic model no runner builds), ``ingest`` (per-record isolation, the time bounds,
-    the counters) and ``close``; no detectors (those are the Faust rows' second time)."""
+    The pipeline's own seams, as the runners call them: ``validate_many`` (the hot path's
+    decoder over a batch, what the worker's intake runs; until 2026-11-27 this path called
+    ``parse_event``, which also builds the pydantic model no runner builds, and until
+    2026-11-28 ``validate`` a record at a time), ``ingest`` (per-record isolation, the time
+    bounds, the counters) and ``close``; no detectors (those are the Faust rows' second time)."""
     from monitor.runners.embedded import build
 
     with tempfile.TemporaryDirectory(prefix="yujing-bench-core-") as tmp:
@@ -282,8 +283,8 @@ def run_core(bootstrap: str, topic: str, n: int, regions: list[str]) -> tuple[fl
         emitted = [0]
 
         def aggregate(values: list[bytes]) -> None:
-            for value in values:
-                event = pipeline.validate(value, source=topic)
+            checked = pipeline.validate_many(values, source=topic)
+            for value, event in zip(values, checked, strict=True):
                 if event is not None:
                     pipeline.ingest(event, value, topic)
             emitted[0] += len(pipeline.close())

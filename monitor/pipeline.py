@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -28,7 +28,7 @@ from monitor.detection.store import SeriesStore
 from monitor.detection.tick import TickResult, scan, tick
 from monitor.events.deadletters import DeadLetter, DeadLetterSink, unreadable
 from monitor.events.decoding import ValidEvent
-from monitor.events.parsing import check_record
+from monitor.events.parsing import check_record, check_records
 from monitor.events.schemas import RegionInfo
 from monitor.windows.aggregation import (
     HourlyAggregate,
@@ -207,6 +207,29 @@ class Pipeline:
             self.dead_letter(parsed)
             return None
         return parsed
+
+    def validate_many(
+        self,
+        records: Sequence[bytes],
+        *,
+        kind: str | None = None,
+        source: str = "",
+        offsets: Sequence[int | None] | None = None,
+        received: bool = True,
+    ) -> list[ValidEvent | RegionInfo | None]:
+        """``validate`` of each record of a batch from one source, in one loop (what a
+        worker's intake does with a batch, ``check_records``)."""
+        self.stats.events_in += len(records) if received else 0
+        checked = check_records(
+            records, kind=kind, source=source, offsets=offsets, taxonomy=self.config.vocabulary
+        )
+        out: list[ValidEvent | RegionInfo | None] = []
+        for parsed in checked:
+            if isinstance(parsed, DeadLetter):
+                self.dead_letter(parsed)
+                parsed = None
+            out.append(parsed)
+        return out
 
     def ingest(
         self,

@@ -23,6 +23,7 @@ True
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Annotated, ClassVar
 
 import msgspec
@@ -209,6 +210,14 @@ def _vocabulary(taxonomy: Taxonomy) -> _Vocabulary:
     return vocabulary
 
 
+_NOT_TAKEN = (
+    msgspec.DecodeError,
+    UnicodeDecodeError,
+    RecursionError,
+    TypeError,
+)  # (TypeError: not bytes)
+
+
 def decode_valid(data: bytes, kind: str | None, taxonomy: Taxonomy) -> FastEvent | None:
     """The event when ``data`` is a valid complaint, sample or report (the fields the
     pydantic models would build it with, ``model_of``); None when anything about it needs
@@ -218,10 +227,36 @@ def decode_valid(data: bytes, kind: str | None, taxonomy: Taxonomy) -> FastEvent
     if decoder is None:
         return None
     try:
-        s = decoder.decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # the models judge it
+        return _accepted(decoder.decode(data), vocabulary)
+    except _NOT_TAKEN:  # the models judge it
         return None
-    if not _region_ok(s.region):
+
+
+def decode_valid_many(
+    records: Sequence[bytes], kind: str | None, taxonomy: Taxonomy
+) -> list[FastEvent | None]:
+    """``decode_valid`` of each record of a batch from one topic: a worker's batch is
+    thousands of records, and the lookups and calls around one decode cost ~1 µs of the
+    ~3 µs a sample took (``Pipeline.validate`` a record at a time)."""
+    vocabulary = _vocabulary(taxonomy)
+    decoder = vocabulary.decoders.get(kind)
+    if decoder is None:
+        return [None] * len(records)
+    decode = decoder.decode
+    out: list[FastEvent | None] = []
+    for data in records:
+        try:
+            out.append(_accepted(decode(data), vocabulary))
+        except _NOT_TAKEN:
+            out.append(None)
+    return out
+
+
+def _accepted(s: msgspec.Struct, vocabulary: _Vocabulary) -> FastEvent | None:
+    """A decoded struct as the event, or None where the schemas' checks left after
+    decoding (the region's pattern, the taxonomy's names, a sample's range, the time)
+    do not all pass."""
+    if s.region not in _REGIONS and not _region_ok(s.region):  # type: ignore[attr-defined]
         return None
     if type(s) is Sample:
         t = _time(s.event_time)
@@ -239,14 +274,17 @@ def decode_valid(data: bytes, kind: str | None, taxonomy: Taxonomy) -> FastEvent
             return None
         return s if t is s.event_time else msgspec.structs.replace(s, event_time=t)
     if type(s) is vocabulary.report:
-        t = _time(s.period_start)
-        names = vocabulary.names
-        given = s.kpis
-        kpis = {n: v for f, n in names if (v := getattr(given, f)) is not msgspec.UNSET}
+        t = _time(s.period_start)  # type: ignore[attr-defined]
+        given = s.kpis  # type: ignore[attr-defined]
+        kpis = {n: v for f, n in vocabulary.names if (v := getattr(given, f)) is not msgspec.UNSET}
         if t is None or not kpis:
             return None
         return Report(
-            period_start=t, interval_s=s.interval_s, region=s.region, site=s.site, kpis=kpis
+            period_start=t,
+            interval_s=s.interval_s,  # type: ignore[attr-defined]
+            region=s.region,  # type: ignore[attr-defined]
+            site=s.site,  # type: ignore[attr-defined]
+            kpis=kpis,
         )
     return None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from monitor.events.deadletters import DeadLetter, Reason, unreadable
-from monitor.events.decoding import ValidEvent, decode_valid, model_of
+from monitor.events.decoding import ValidEvent, decode_valid, decode_valid_many, model_of
 from monitor.events.schemas import (
     EVENT_TYPES,
     KIND_ADMITS,
@@ -207,6 +207,28 @@ def check_record(
     if not raw or raw.isspace():  # (not ``strip``: a copy of every record)
         return _dead(Reason.EMPTY, "a blank record", raw, None, source, offset)
     return parse_record(raw, kind=kind, source=source, offset=offset, taxonomy=taxonomy)
+
+
+def check_records(
+    records: Sequence[bytes],
+    *,
+    kind: str | None = None,
+    source: str = "",
+    offsets: Sequence[int | None] | None = None,
+    taxonomy: Taxonomy | None = None,
+) -> list[ValidEvent | RegionInfo | DeadLetter]:
+    """``check_record`` of each record of a batch from one source (``offsets``: each
+    one's, for its dead letter): the same answers, with the fast decoder's loop over the
+    batch (``decode_valid_many``). A record it does not take gets ``check_record``."""
+    taxonomy = taxonomy or DEFAULT_TAXONOMY
+    fast = decode_valid_many(records, kind, taxonomy)
+    where = offsets if offsets is not None else [None] * len(records)
+    return [
+        event
+        if event is not None and len(raw) <= MAX_RECORD_BYTES
+        else check_record(raw, kind=kind, source=source, offset=offset, taxonomy=taxonomy)
+        for raw, offset, event in zip(records, where, fast, strict=True)
+    ]
 
 
 def _parse(

@@ -160,3 +160,26 @@ def test_valid_records_take_the_fast_path_and_the_rest_get_the_models_dead_lette
     bad = orjson.dumps(VALID["kpi"] | {"value": 101})
     assert decode_valid(bad, "kpi", DEFAULT_TAXONOMY) is None
     assert parse_event(bad, kind="kpi").reason.value == "out_of_range"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(records(), max_size=12),
+    st.sampled_from([None, "complaint", "kpi"]),
+    st.sampled_from([DEFAULT_TAXONOMY, CUSTOM]),
+)
+def test_a_batch_gets_the_answers_its_records_get_one_by_one(batch, kind, taxonomy):
+    """A worker checks a batch in one loop; each record's event or dead letter (reason,
+    field, offset) is the one ``check_record`` gives it alone."""
+    # and the blank, and a valid record padded past the size limit
+    padded = orjson.dumps(VALID["kpi"]) + b" " * parsing.MAX_RECORD_BYTES
+    raws = [raw for raw, _kind in batch] + [b"", b" \n", padded]
+    offsets = list(range(len(raws)))
+    together = parsing.check_records(
+        raws, kind=kind, source="t:0", offsets=offsets, taxonomy=taxonomy
+    )
+    alone = [
+        parsing.check_record(raw, kind=kind, source="t:0", offset=i, taxonomy=taxonomy)
+        for i, raw in enumerate(raws)
+    ]
+    assert together == alone

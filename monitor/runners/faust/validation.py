@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from alerts.taxonomy import Taxonomy
 from monitor.events.deadletters import DeadLetter, Reason
-from monitor.events.parsing import check_record
+from monitor.events.parsing import check_records
+from monitor.events.schemas import RegionInfo
 from monitor.runners.faust.bundles import Record, ValidEvent, encode_safely, partition_for
 from monitor.windows.aggregation import WindowConfig, time_out_of_bounds
 
@@ -57,14 +58,7 @@ def check_batch(records: Sequence[Record], rules: IntakeRules, wall: int) -> Che
     read by the worker from their own topic: skipped here."""
     out = Checked(received=len(records))
     grouped: dict[int, list[tuple[bytes, str, int, ValidEvent]]] = {}
-    kinds: dict[str, str | None] = {}  # by source "topic:partition"
-    for value, source, offset in records:
-        kind = kinds.get(source, "")
-        if kind == "":
-            kind = kinds[source] = kind_of(source, rules.kinds)
-        parsed = check_record(
-            value, kind=kind, source=source, offset=offset, taxonomy=rules.taxonomy
-        )
+    for (value, source, offset), parsed in zip(records, _checked(records, rules), strict=True):
         if isinstance(parsed, DeadLetter):
             out.dead.append(parsed)
             continue
@@ -85,3 +79,25 @@ def check_batch(records: Sequence[Record], rules: IntakeRules, wall: int) -> Che
             detail = "its fields fit no bundle (MessagePack refused them)"
             out.dead.append(DeadLetter(Reason.UNREADABLE, detail, value, None, source, offset))
     return out
+
+
+def _checked(
+    records: Sequence[Record], rules: IntakeRules
+) -> list[ValidEvent | RegionInfo | DeadLetter]:
+    """Each record's event or dead letter, in the batch's order: checked a source
+    ("topic:partition") at a time, whose topic fixes the kind (``check_records``)."""
+    at_source: dict[str, list[int]] = {}
+    for i, (_value, source, _offset) in enumerate(records):
+        at_source.setdefault(source, []).append(i)
+    parsed: list[ValidEvent | RegionInfo | DeadLetter] = [None] * len(records)  # type: ignore[list-item]
+    for source, at in at_source.items():
+        checked = check_records(
+            [records[i][0] for i in at],
+            kind=kind_of(source, rules.kinds),
+            source=source,
+            offsets=[records[i][2] for i in at],
+            taxonomy=rules.taxonomy,
+        )
+        for i, event in zip(at, checked, strict=True):
+            parsed[i] = event
+    return parsed
