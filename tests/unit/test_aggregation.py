@@ -325,13 +325,15 @@ def test_a_poll_leaves_no_final_hour_in_memory(lateness, steps):
         state.add(ev(raw), now=now)
 
 
-@settings(max_examples=100, deadline=None)
-@given(
-    steps=st.lists(
-        st.tuples(st.sampled_from(["north", "south", "east", "poll"]), st.integers(0, 8 * 60)),
-        max_size=40,
-    )
+# events of three regions at minutes of an 8-hour span, and polls between them
+REGION_STEPS = st.lists(
+    st.tuples(st.sampled_from(["north", "south", "east", "poll"]), st.integers(0, 8 * 60)),
+    max_size=40,
 )
+
+
+@settings(max_examples=100, deadline=None)
+@given(steps=REGION_STEPS)
 def test_closed_hours_leave_by_hour_then_region(steps):
     """Whatever mix of new hours and corrections a poll closes, they leave in the order
     detection and the hourly topic rely on: hour, then region, then revision."""
@@ -348,12 +350,7 @@ def test_closed_hours_leave_by_hour_then_region(steps):
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    steps=st.lists(
-        st.tuples(st.sampled_from(["north", "south", "east", "poll"]), st.integers(0, 8 * 60)),
-        max_size=40,
-    )
-)
+@given(steps=REGION_STEPS)
 def test_polling_the_changed_regions_closes_what_polling_all_does(steps):
     """A worker closes after every batch but polls only the regions the batch touched: a
     region that took no event since the last poll has nothing new to close, so the hours
