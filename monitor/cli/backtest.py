@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.common import ensure_sqlite_dir, err, load_or_exit, open_store, out, progress
+from monitor.cli.common import (
+    WHOLE,
+    ensure_sqlite_dir,
+    err,
+    load_or_exit,
+    open_store,
+    out,
+    progress,
+)
 
 app = typer.Typer()
 
@@ -150,16 +158,16 @@ def backtest(
     if findings is not None:
         with findings.open("wb") as fh:
             fh.writelines(finding_lines(results[0]))
-        err.print(f"{len(results[0].findings)} findings in {findings}")
+        err.print(f"{len(results[0].findings)} findings in {findings}", **WHOLE)
     if db is not None:
-        err.print(f"{len(results[0].tickets)} tickets kept in {db}")
+        err.print(f"{len(results[0].tickets)} tickets kept in {db}", **WHOLE)
     if plots is not None:
         from monitor.lab.plots import plot_tickets
 
         for result, (_, cfg) in zip(results, configs, strict=True):
             zone = cfg.zone  # type: ignore[attr-defined]
             written = plot_tickets(result, known, plots / result.name, zone)
-            err.print(f"{len(written)} plots (one per ticket) in {plots / result.name}")
+            err.print(f"{len(written)} plots (one per ticket) in {plots / result.name}", **WHOLE)
     if json:
         if len(results) == 2:
             doc = Comparison(*results).to_json(alarms)

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 err = Console(stderr=True)
 out = Console()
+# a line that names a path or a command is printed whole: the console folds a long word
+# at its width (80 columns when not on a terminal), and a path folded there was copied as
+# two ("review.h" and "tml"); the terminal still wraps it for the eye, and copies it whole
+WHOLE: dict[str, bool] = {"soft_wrap": True, "markup": False, "highlight": False}
 DEFAULT_DB = "sqlite:///var/yujing.db"
 
 ConfigOpt = Annotated[
@@ -56,7 +60,7 @@ def point_to(what: str, command: str) -> None:
     of its own and never broken by the console (a command wrapped at 80 columns pasted
     as two lines)."""
     err.print(f"{what}:", markup=False, highlight=False)
-    err.print(f"  {command}", markup=False, highlight=False, soft_wrap=True)
+    err.print(f"  {command}", **WHOLE)
 
 
 def load_or_exit(path: Path | None, *, to_run: bool = False) -> MonitorConfig:
@@ -96,9 +100,7 @@ def open_store(db: str | None, must_exist: bool = False) -> TicketStore:
     if must_exist and path is not None and not Path(path).exists():
         demo = DEMO_DB.removeprefix("sqlite:///")
         hint = f"; the demo's tickets: --db {DEMO_DB}" if Path(demo).exists() else ""
-        err.print(
-            f"no ticket database at {path} (--db or $YUJING_DATABASE_URL){hint}", markup=False
-        )
+        err.print(f"no ticket database at {path} (--db or $YUJING_DATABASE_URL){hint}", **WHOLE)
         raise typer.Exit(2)
     try:
         return TicketStore(url)

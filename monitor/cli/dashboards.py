@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.common import err, out
+from monitor.cli.common import WHOLE, err, out
 
 app = typer.Typer(no_args_is_help=True, help="Grafana dashboards as code.")
 DASHBOARD_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "json"
@@ -34,7 +34,7 @@ def dashboards_build(
         out.print("dashboards are up to date")
         return
     for path in write_all(out_dir):
-        out.print(f"wrote {path}")
+        out.print(f"wrote {path}", **WHOLE)
 
 
 @app.command("push")

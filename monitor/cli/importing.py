@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.common import ConfigOpt, err, load_or_exit, out, progress
+from monitor.cli.common import WHOLE, ConfigOpt, err, load_or_exit, out, progress
 
 app = typer.Typer(no_args_is_help=True, help="Import an operator's exports.")
 
@@ -139,14 +139,14 @@ def import_csv_command(
     for example in report.examples:
         out.print(f"  e.g. {example}", markup=False, overflow="fold")
     if rejected:
-        out.print(f"rejected rows (line, column, reason, row): {rejected_path}", markup=False)
+        out.print(f"rejected rows (line, column, reason, row): {rejected_path}", **WHOLE)
     if reference is None and output.suffix == ".jsonl":
         out.print(
             "no --regions: the events file has no region records; add them before "
             "replaying, or set windows.admit_regions: any",
             markup=False,
         )
-    out.print(f"{'added to' if adding else 'wrote'} {output}", markup=False)
+    out.print(f"{'added to' if adding else 'wrote'} {output}", **WHOLE)
     if report.rows and not report.accepted:
         raise typer.Exit(1)
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from monitor.cli.common import (
+    WHOLE,
     ConfigOpt,
     ensure_sqlite_dir,
     err,
@@ -86,7 +87,10 @@ def simulate(
         )
         return
     events, labels, n = write(config, out_dir)
-    err.print(f"wrote {n} events to {events} and {len(read_labels(labels))} incidents to {labels}")
+    err.print(
+        f"wrote {n} events to {events} and {len(read_labels(labels))} incidents to {labels}",
+        **WHOLE,
+    )
 
 
 def _sim_config(**kwargs: object) -> SimConfig:

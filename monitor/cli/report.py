@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.common import DbOpt, err, open_store
+from monitor.cli.common import DbOpt, err, open_store, point_to
 
 app = typer.Typer(no_args_is_help=True, help="Reports for the monthly review.")
 
@@ -52,4 +52,4 @@ def monthly(
     path.parent.mkdir(parents=True, exist_ok=True)
     page = render(review, f"Yujing monthly review {month}", config.zone)
     path.write_text(page, encoding="utf-8")
-    err.print(f"monthly review of {month} ({review['tickets']} tickets): {path}", markup=False)
+    point_to(f"monthly review of {month} ({review['tickets']} tickets)", str(path))

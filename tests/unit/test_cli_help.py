@@ -2,6 +2,7 @@
 
 import inspect
 import io
+from pathlib import Path
 
 import click
 import typer.main
@@ -39,3 +40,27 @@ def test_a_command_to_copy_is_never_broken(monkeypatch):
     common.point_to("tickets kept in var/some/long/place/of/the/operator/tickets.db", command)
     lines = console.export_text().splitlines()
     assert lines[1] == f"  {command}"
+
+
+def test_a_path_to_open_is_never_broken(tmp_path, monkeypatch):
+    """The monthly review named its page in a sentence, and the console folded the path at
+    80 columns mid-word ("review.h" / "tml"): copied, it named no file."""
+    from typer.testing import CliRunner
+
+    from alerts.tickets.store import TicketStore
+
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    TicketStore(url).close()
+    deep = tmp_path.joinpath(*["a-folder-with-a-long-name"] * 3)
+    page = deep / "review-2027-01.html"
+    monkeypatch.setenv("COLUMNS", "80")
+    runner = CliRunner()
+    made = runner.invoke(
+        app, ["report", "monthly", "--month", "2027-01", "--db", url, "--out", str(page)]
+    )
+    assert made.exit_code == 0, made.output
+    assert f"  {page}" in made.stderr.splitlines(), made.stderr
+    built = runner.invoke(app, ["dashboards", "build", "--out", str(deep)])
+    assert built.exit_code == 0, built.output
+    written = [line.removeprefix("wrote ") for line in built.stdout.splitlines()]
+    assert written and all((deep / Path(w).name) == Path(w) for w in written), built.stdout
