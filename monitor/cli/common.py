@@ -59,7 +59,7 @@ def point_to(what: str, command: str) -> None:
     """Tell a person what a run left and the command that opens it, the command on a line
     of its own and never broken by the console (a command wrapped at 80 columns pasted
     as two lines)."""
-    err.print(f"{what}:", markup=False, highlight=False)
+    err.print(f"{what}:", **WHOLE)  # (what a run left may be named by its path too)
     err.print(f"  {command}", **WHOLE)
 
 

@@ -36,10 +36,11 @@ def test_a_command_to_copy_is_never_broken(monkeypatch):
 
     console = Console(width=80, record=True, file=io.StringIO())
     monkeypatch.setattr(common, "err", console)
-    command = "yujing tickets list --db sqlite:///var/some/long/place/of/the/operator/tickets.db"
-    common.point_to("tickets kept in var/some/long/place/of/the/operator/tickets.db", command)
+    db = "var/some/long/place/of/the/operator/with/more/folders/to/it/tickets.db"
+    command = f"yujing tickets list --db sqlite:///{db}"
+    common.point_to(f"tickets kept in {db}", command)
     lines = console.export_text().splitlines()
-    assert lines[1] == f"  {command}"
+    assert lines == [f"tickets kept in {db}:", f"  {command}"]
 
 
 def test_a_path_to_open_is_never_broken(tmp_path, monkeypatch):
