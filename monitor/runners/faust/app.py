@@ -22,6 +22,7 @@ from monitor.config.model import MonitorConfig
 from monitor.observability.logs import logging_config
 from monitor.runners.collector import tune_for_streaming
 from monitor.runners.faust import aggregate, intake, timers, views
+from monitor.runners.faust.commits import retry_refused_commits
 from monitor.runners.faust.core import WorkerCore
 from monitor.runners.faust.regions import RegionDirectory
 from monitor.runners.faust.security import KafkaSecurity
@@ -95,10 +96,11 @@ def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) ->
         concern.register(topology)
 
     @app.on_partitions_assigned.connect
-    async def fetch_promptly_after_assignment(
+    async def tune_consumer_after_assignment(
         sender: faust.App, *_assigned: object, **_kwargs: object
     ) -> None:
         fetch_promptly(sender)
+        retry_refused_commits(sender)
 
     app.yujing_core = core  # type: ignore[attr-defined]
     return app
