@@ -277,6 +277,11 @@ class Pipeline:
         (a live worker's batch; ``now`` lets idle inputs stop holding hours open)."""
         return self._closed(self.aggregator.poll_changed(now))
 
+    def close_silent(self, now: int) -> list[HourlyAggregate]:
+        """Hours of regions silent on every input, closed as far as the stream has come (a
+        live runner's timer: no event of theirs will close them)."""
+        return self._closed(self.aggregator.close_silent(now))
+
     def _closed(self, aggregates: list[HourlyAggregate]) -> list[HourlyAggregate]:
         self.stats.closed += len(aggregates)
         return aggregates

@@ -29,6 +29,7 @@ from monitor.runners.faust.bundles import (
     decode_bundle,
     decode_bundle_v1,
 )
+from monitor.runners.faust.core import Batch
 from monitor.runners.faust.intake import send_dead
 from monitor.runners.faust.outputs import produce, publish
 from monitor.runners.faust.snapshots import save
@@ -72,6 +73,13 @@ async def round_of(t: Topology, items: list[Item]) -> None:
     except Exception:
         await core.off_loop(core.drop_unsaved)
         raise
+    await deliver(t, result)
+
+
+async def deliver(t: Topology, result: Batch) -> None:
+    """Closed hours to the hourly topic, judged, their findings and alerts sent (durable
+    by the next snapshot); dead letters to theirs."""
+    core = t.core
     closed = time.perf_counter()  # the hours the watermark passed are closed now
     for letter in result.dead:
         await send_dead(t, letter)
@@ -141,7 +149,9 @@ async def follow_assignment(t: Topology) -> None:
     # read again from its committed offset); the moved ones' events are redelivered
     await save(t, owned)
     n = await t.core.off_loop(t.core.restore, owned)
+    # the table holds the owned partitions' regions now (recovered before agents run)
+    held = await t.core.off_loop(t.core.hold_saved, list(t.windows.items()))
     log.info(
         "partitions assigned",
-        extra={"fields": {"partitions": sorted(owned), "hourly_records": n}},
+        extra={"fields": {"partitions": sorted(owned), "hourly_records": n, "regions": held}},
     )

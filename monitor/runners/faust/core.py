@@ -15,6 +15,7 @@ findings and notifications of a batch collected for their topics.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +42,7 @@ from monitor.runners.faust.validation import Checked, IntakeRules, check_batch, 
 from monitor.windows.aggregation import HourlyAggregate, RegionWindows
 
 KIND_BY_ROLE = {"complaints": "complaint", "kpis": "kpi"}
+log = logging.getLogger("yujing.faust")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -184,7 +186,40 @@ class WorkerCore:
                     event, value, source, (source, offset), now, bounded=valid is not None
                 )
         self.regions_seen.update(pipeline.changed_regions)
-        aggregates = pipeline.close(now)
+        return self._batch(pipeline.close(now))
+
+    def close_silent(self) -> Batch:
+        """The hours of regions silent on every input that the stream has passed."""
+        return self._batch(self.pipeline.close_silent(wall_ms()))
+
+    def hold_saved(self, records: Iterable[tuple[bytes, bytes | None]]) -> int:
+        """The owned partitions' regions from the windows table's (key, value), held before
+        they speak (``HourlyAggregator.hold_saved``); a state that does not load is left
+        to its region's next event, which dead-letters it as before."""
+        partitions, owned = self.settings.partitions, self.assigned
+        states: list[tuple[str, dict[str, object]]] = []
+        for key, value in records:
+            name = key.decode(errors="replace")
+            if value and partition_for(name, partitions) in owned:
+                try:
+                    states.append((name, orjson.loads(value)))
+                except orjson.JSONDecodeError as exc:
+                    log.warning(
+                        "saved window state unreadable",
+                        extra={"fields": {"region": name, "error": str(exc)[:200]}},
+                    )
+        held = 0
+        for state in states:  # one by one: a state that does not load spares the others
+            try:
+                held += self.pipeline.aggregator.hold_saved([state])
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                log.warning(
+                    "saved window state unreadable",
+                    extra={"fields": {"region": state[0], "error": repr(exc)[:200]}},
+                )
+        return held
+
+    def _batch(self, aggregates: list[HourlyAggregate]) -> Batch:
         hourly = [(a.region.encode(), orjson.dumps(a.to_json())) for a in aggregates]
         return Batch(aggregates=aggregates, dead=self._take_dead(), hourly=hourly)
 

@@ -1,4 +1,5 @@
-"""Timers and signal handling: hot reload, the outbox and SLA clocks, consumer lag."""
+"""Timers and signal handling: hot reload, the outbox and SLA clocks, consumer lag, the
+hours of silent regions."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ import asyncio
 import signal
 import time
 
+from monitor.runners.faust.aggregate import deliver
 from monitor.runners.faust.snapshots import SNAPSHOT_SECONDS, save
 from monitor.runners.faust.topology import Topology
 
 HEARTBEAT_SECONDS = 0.25
+# how often regions silent on every input are looked for (a few ms for thousands of
+# regions; ``windows.idle_input_seconds``, 300 by default, is what makes one silent)
+SILENT_CHECK_SECONDS = 10.0
 
 
 def register(t: Topology) -> None:
@@ -41,6 +46,19 @@ def register(t: Topology) -> None:
             async with unsaved.lock:
                 if unsaved.due():
                     await save(t)
+
+    @app.timer(interval=SILENT_CHECK_SECONDS)
+    async def close_silent_regions() -> None:
+        """A region silent on every input gets no event to close its hours: closed as far
+        as the stream has come, so that a dead feed shows as a drop (``close_silent``)."""
+        unsaved = t.unsaved
+        if unsaved.lock.locked():  # a round is running: the next check comes soon
+            return
+        async with unsaved.lock:
+            result = await core.off_loop(core.close_silent)
+            if result.aggregates:
+                await deliver(t, result)
+                await save(t)  # no event may come to save their state
 
     @app.timer(interval=1.0)
     async def deliver_notifications() -> None:
