@@ -4,6 +4,7 @@ hours of silent regions."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import time
 
@@ -11,6 +12,7 @@ from monitor.runners.faust.aggregate import deliver
 from monitor.runners.faust.snapshots import SNAPSHOT_SECONDS, save
 from monitor.runners.faust.topology import Topology
 
+log = logging.getLogger("yujing.faust")
 HEARTBEAT_SECONDS = 0.25
 # how often regions silent on every input are looked for (a few ms for thousands of
 # regions; ``windows.idle_input_seconds``, 300 by default, is what makes one silent)
@@ -59,6 +61,17 @@ def register(t: Topology) -> None:
             if result.aggregates:
                 await deliver(t, result)
                 await save(t)  # no event may come to save their state
+                regions = sorted({a.region for a in result.aggregates})
+                log.info(
+                    "hours of silent regions closed",
+                    extra={
+                        "fields": {
+                            "hours": len(result.aggregates),
+                            "regions": len(regions),
+                            "first_regions": regions[:10],
+                        }
+                    },
+                )
 
     @app.timer(interval=1.0)
     async def deliver_notifications() -> None:
