@@ -15,6 +15,7 @@ text, so the number of series is bounded by regions x config (tests hold that bo
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -229,6 +230,9 @@ class WorkerMetrics:
                     v = agg.value(kpi_metric(kpi, stat))
                     if np.isfinite(v):
                         self.kpi.labels(region, kpi, stat).set(v)
+                    else:  # no reading this hour (a dead feed): a gap, not the last value
+                        with contextlib.suppress(KeyError):
+                            self.kpi.remove(region, kpi, stat)
         if self._last_hour is None:
             return
         store = self.pipeline.series

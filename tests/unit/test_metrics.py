@@ -124,6 +124,27 @@ def test_region_gauges_show_the_latest_closed_hour(tmp_path, sqlite_url):
     assert rate == 1.0  # 5 per 50,000 subscribers
 
 
+def test_a_kpi_without_readings_in_the_latest_hour_is_a_gap_not_its_last_value(sqlite_url):
+    """A region's KPI feed died: its hours close without readings (a silent region's
+    included). The dashboard must show the gap; a gauge left at the last value showed a
+    healthy KPI for a feed that was gone."""
+    run = build(load_config(), sqlite_url, metrics=True)
+    latency = {"region": "r1", "kpi": "latency", "stat": "mean"}
+    run.pipeline.apply([aggregate("r1", T0)])
+    run.metrics.refresh()
+    assert run.metrics.registry.get_sample_value("yujing_region_kpi", latency) == 0.5
+    empty = HourlyAggregate("r1", T0 + HOUR_MS, 0, 50_000, {}, {})
+    run.pipeline.apply([empty])
+    run.metrics.refresh()
+    assert run.metrics.registry.get_sample_value("yujing_region_kpi", latency) is None
+    assert run.metrics.registry.get_sample_value(
+        "yujing_region_complaints", {"region": "r1", "category": "broadband_lag"}
+    ) == 0.0  # fmt: skip
+    run.pipeline.apply([aggregate("r1", T0 + 2 * HOUR_MS)])  # the feed is back
+    run.metrics.refresh()
+    assert run.metrics.registry.get_sample_value("yujing_region_kpi", latency) == 0.5
+
+
 def test_firing_gauge_clears_when_the_finding_stops(tmp_path, sqlite_url):
     run = build(load_config(), sqlite_url, metrics=True)
     m = run.metrics
