@@ -884,13 +884,15 @@ class HourlyAggregator:
         newest event time over the source partitions, those idle for ``idle_ms`` aside (all
         idle: the newest of them), less the delay. The keyed watermark's rule, one level
         up: a source is read in order, so a region's events up to here have arrived from
-        every source still speaking. None without a clock or before any source spoke."""
+        every source still speaking. Never past ``now``: one event from a device clock
+        hours ahead (within ``max_future_ms``) must not close every silent region's hours
+        up to it. None without a clock or before any source spoke."""
         idle_ms = self.config.idle_ms
         if idle_ms is None or not self.sources:
             return None
         speaking = [newest for newest, arrival in self.sources.values() if now - arrival < idle_ms]
         mark = min(speaking) if speaking else max(newest for newest, _ in self.sources.values())
-        return mark - self.config.watermark_delay_ms
+        return min(mark, now) - self.config.watermark_delay_ms
 
     def close_silent(self, now: int) -> list[HourlyAggregate]:
         """Hours of the regions idle on every input, closed up to ``stream_watermark``.

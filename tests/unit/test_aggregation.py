@@ -369,6 +369,11 @@ def test_polling_the_changed_regions_closes_what_polling_all_does(steps):
 # -- regions silent on every input (a live runner's ``close_silent``) ---------------------
 COMPLAINTS, KPIS = "complaints:0", "kpis:0"  # a live runner's source partitions
 MINUTE = 60_000
+WALL = from_iso("2026-10-05T14:00:00Z")  # the runner's clock, past every event time here
+
+
+def clock(minutes: int) -> int:
+    return WALL + minutes * MINUTE
 
 
 def live_windows(delay_minutes: int = 0) -> HourlyAggregator:
@@ -403,48 +408,48 @@ def hours(aggregates: list) -> list[tuple[str, str, int, int]]:
 
 def test_a_region_silent_on_every_input_closes_as_far_as_the_stream_has_come():
     agg = live_windows()
-    offset = feed(agg, "north", range(0, 90, 10), now=0)  # 08:00-09:20, both regions
-    offset = feed(agg, "quiet", range(0, 90, 10), now=0, start=offset)
-    agg.poll_changed(now=0)  # 08:00 closed for both
+    offset = feed(agg, "north", range(0, 90, 10), now=clock(0))  # 08:00-09:20, both regions
+    offset = feed(agg, "quiet", range(0, 90, 10), now=clock(0), start=offset)
+    agg.poll_changed(now=clock(0))  # 08:00 closed for both
     # north goes on to 11:50; quiet's feeds died at 09:20
-    offset = feed(agg, "north", range(90, 240, 10), now=2 * MINUTE, start=offset)
-    assert hours(agg.poll_changed(now=2 * MINUTE)) == [
+    offset = feed(agg, "north", range(90, 240, 10), now=clock(2), start=offset)
+    assert hours(agg.poll_changed(now=clock(2))) == [
         ("north", "09:00", 0, 6),
         ("north", "10:00", 0, 6),
     ]
-    assert agg.close_silent(4 * MINUTE) == []  # quiet for 4 minutes: not idle yet
-    offset = feed(agg, "north", range(240, 260, 10), now=6 * MINUTE, start=offset)
-    assert hours(agg.poll_changed(now=6 * MINUTE)) == [("north", "11:00", 0, 6)]
+    assert agg.close_silent(clock(4)) == []  # quiet for 4 minutes: not idle yet
+    offset = feed(agg, "north", range(240, 260, 10), now=clock(6), start=offset)
+    assert hours(agg.poll_changed(now=clock(6))) == [("north", "11:00", 0, 6)]
     # by the stream (12:10), quiet's 09:00 hour is complete and 10:00, 11:00 empty
-    assert hours(agg.close_silent(6 * MINUTE)) == [
+    assert hours(agg.close_silent(clock(6))) == [
         ("quiet", "09:00", 0, 3),
         ("quiet", "10:00", 0, 0),
         ("quiet", "11:00", 0, 0),
     ]
-    assert agg.close_silent(7 * MINUTE) == []  # each hour once
+    assert agg.close_silent(clock(7)) == []  # each hour once
     assert "quiet" in agg.take_touched()  # its next hour to close moved: saved next
     # a complaint that was held up is a correction of its hour, not a late dead letter
     held_up = complaint("2026-10-05T10:30:00Z", region="quiet", id_="held-up")
-    assert read(agg, held_up, COMPLAINTS, offset, 8 * MINUTE) is Outcome.LATE
-    assert hours(agg.poll_changed(now=8 * MINUTE)) == [("quiet", "10:00", 1, 1)]
+    assert read(agg, held_up, COMPLAINTS, offset, clock(8)) is Outcome.LATE
+    assert hours(agg.poll_changed(now=clock(8))) == [("quiet", "10:00", 1, 1)]
 
 
 def test_no_hour_closes_ahead_of_a_source_still_speaking():
     """A catch-up reads one topic ahead of another: a silent region's hours wait for the
     slower source, as its own watermark waits for its slower input."""
     agg = live_windows()
-    offset = feed(agg, "quiet", range(0, 30, 10), now=0)  # 08:00-08:20
+    offset = feed(agg, "quiet", range(0, 30, 10), now=clock(0))  # 08:00-08:20
     for i, m in enumerate(range(30, 300, 10)):  # KPIs of north read to 12:50 ...
         at = to_iso(from_iso("2026-10-05T08:00:00Z") + m * MINUTE)
-        read(agg, kpi(at, 1.0, region="north"), KPIS, offset + i, 6 * MINUTE)
+        read(agg, kpi(at, 1.0, region="north"), KPIS, offset + i, clock(6))
     at = to_iso(from_iso("2026-10-05T08:00:00Z") + 100 * MINUTE)  # ... complaints to 09:40
-    read(agg, complaint(at, region="north", id_="n1"), COMPLAINTS, offset, 6 * MINUTE)
-    assert agg.stream_watermark(6 * MINUTE) == from_iso("2026-10-05T09:40:00Z")
-    assert hours(agg.close_silent(6 * MINUTE)) == [("quiet", "08:00", 0, 3)]
+    read(agg, complaint(at, region="north", id_="n1"), COMPLAINTS, offset, clock(6))
+    assert agg.stream_watermark(clock(6)) == from_iso("2026-10-05T09:40:00Z")
+    assert hours(agg.close_silent(clock(6))) == [("quiet", "08:00", 0, 3)]
     # then nothing more arrives: every source idle, the newest of them leads, and north
     # (whose own watermark waited for its complaints) is silent too
-    assert agg.stream_watermark(12 * MINUTE) == from_iso("2026-10-05T12:50:00Z")
-    assert hours(agg.close_silent(12 * MINUTE)) == [
+    assert agg.stream_watermark(clock(12)) == from_iso("2026-10-05T12:50:00Z")
+    assert hours(agg.close_silent(clock(12))) == [
         ("north", "08:00", 0, 0),
         ("north", "09:00", 0, 1),
         ("quiet", "09:00", 0, 0),
@@ -457,17 +462,28 @@ def test_no_hour_closes_ahead_of_a_source_still_speaking():
 
 def test_the_delay_holds_a_silent_region_back_as_it_holds_the_others():
     agg = live_windows(delay_minutes=30)
-    offset = feed(agg, "quiet", range(0, 30, 10), now=0)
-    feed(agg, "north", range(0, 130, 10), now=6 * MINUTE, start=offset)  # to 10:00
-    assert agg.stream_watermark(6 * MINUTE) == from_iso("2026-10-05T09:30:00Z")
-    assert [h[1] for h in hours(agg.close_silent(6 * MINUTE))] == ["08:00"]
+    offset = feed(agg, "quiet", range(0, 30, 10), now=clock(0))
+    feed(agg, "north", range(0, 130, 10), now=clock(6), start=offset)  # to 10:00
+    assert agg.stream_watermark(clock(6)) == from_iso("2026-10-05T09:30:00Z")
+    assert [h[1] for h in hours(agg.close_silent(clock(6)))] == ["08:00"]
+
+
+def test_an_event_from_a_clock_hours_ahead_closes_nothing_past_the_runners_clock():
+    agg = live_windows()
+    offset = feed(agg, "quiet", range(0, 30, 10), now=clock(0))
+    ahead = kpi("2026-10-05T20:00:00Z", 1.0, region="north")  # 6 h ahead of the clock
+    read(agg, ahead, KPIS, offset, clock(6))
+    assert agg.stream_watermark(clock(12)) == WALL + 12 * MINUTE
+    assert [h[1] for h in hours(agg.close_silent(clock(12)))] == [
+        f"{h:02d}:00" for h in range(8, 14)
+    ]  # to 14:00, not to 20:00
 
 
 def test_without_a_clock_nothing_is_silent():
     """A replay has no clock: its regions close by their own events, and the end of the
     replay closes the rest."""
     agg = agg_with_lateness(inputs=("complaint", "kpi"))
-    feed(agg, "quiet", range(0, 30, 10), now=0)
+    feed(agg, "quiet", range(0, 30, 10), now=clock(0))
     feed(agg, "north", range(0, 300, 10), now=10**9, start=100)
     assert agg.stream_watermark(10**10) is None
     assert agg.close_silent(10**10) == []
