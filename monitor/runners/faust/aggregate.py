@@ -139,10 +139,15 @@ def items_of(event: Any) -> list[Item]:
     return [(event.value, src.decode(), int(off), None)]
 
 
+def owned_partitions(t: Topology) -> set[int]:
+    """The events-topic partitions this worker's consumer is assigned now."""
+    events_name = t.settings.topics.name("events")
+    return {tp.partition for tp in t.app.consumer.assignment() if tp.topic == events_name}
+
+
 async def follow_assignment(t: Topology) -> None:
     """After a rebalance: window state, series and alert state of the owned partitions."""
-    events_name = t.settings.topics.name("events")
-    owned = {tp.partition for tp in t.app.consumer.assignment() if tp.topic == events_name}
+    owned = owned_partitions(t)
     if owned == t.core.assigned:
         return
     # what the partitions kept hold is saved and acked first (a kept partition is not

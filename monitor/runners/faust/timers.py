@@ -8,7 +8,7 @@ import logging
 import signal
 import time
 
-from monitor.runners.faust.aggregate import deliver
+from monitor.runners.faust.aggregate import deliver, owned_partitions
 from monitor.runners.faust.snapshots import SNAPSHOT_SECONDS, save
 from monitor.runners.faust.topology import Topology
 
@@ -51,16 +51,20 @@ def register(t: Topology) -> None:
 
     @app.timer(interval=SILENT_CHECK_SECONDS)
     async def close_silent_regions() -> None:
-        """A region silent on every input gets no event to close its hours: closed as far
-        as the stream has come, so that a dead feed shows as a drop (``close_silent``)."""
+        """A region silent on every input gets no event to close its hours: they are
+        closed as far as the stream has come and judged, so the dashboards and the rules
+        see the silence (``HourlyAggregator.close_silent``)."""
         unsaved = t.unsaved
         if unsaved.lock.locked():  # a round is running: the next check comes soon
             return
         async with unsaved.lock:
+            owned = owned_partitions(t)
+            if owned != core.assigned:  # a rebalance: the agent follows it first
+                return
             result = await core.off_loop(core.close_silent)
             if result.aggregates:
                 await deliver(t, result)
-                await save(t)  # no event may come to save their state
+                await save(t, owned)  # no event may come to save their state
                 regions = sorted({a.region for a in result.aggregates})
                 log.info(
                     "hours of silent regions closed",
