@@ -87,6 +87,7 @@ class WorkerMetrics:
     _firing: set[tuple[str, str, str]] = field(default_factory=set)
     _last_refresh: float = float("-inf")
     _last_hour: int | None = None
+    _store: object = None  # the series store the gauges were last set from
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -171,6 +172,7 @@ class WorkerMetrics:
         )
         for stage in ("apply", "tick", "close"):
             self.processing.labels(stage)
+        self._store = self.pipeline.series
         r.register(_StatsCollector(self))
         if self.store is not None:
             r.register(_TicketCollector(self.store))
@@ -218,6 +220,9 @@ class WorkerMetrics:
     def refresh(self) -> None:
         """Set the per-region and per-series gauges from the latest state."""
         self._last_refresh = self.clock()
+        if self.pipeline.series is not self._store:  # rebuilt: the partitions moved
+            self._store = self.pipeline.series
+            self.forget_regions_not_in(set(self._store.regions))
         taxonomy = self.pipeline.config.vocabulary
         for region, agg in self._latest.items():
             for c in taxonomy.category_names:
@@ -261,6 +266,39 @@ class WorkerMetrics:
             firing_by_region[region] = firing_by_region.get(region, 0) + 1
         for i, region in enumerate(regions):
             self.risk.labels(region).set(firing_by_region.get(region, 0) + rising[i])
+
+    def forget_regions_not_in(self, owned: set[str]) -> None:
+        """Drop every per-region series of regions this worker no longer owns (their
+        partitions moved to another worker, which exports them now). Kept, they froze at
+        their last values beside the new owner's: a dashboard's sum by region counted
+        them twice, and the rules that ask "none from this region?" never saw a silence.
+        """
+        self._latest = {r: a for r, a in self._latest.items() if r in owned}
+        self._firing = {key for key in self._firing if key[0] in owned}
+        for gauge in self.per_region_gauges():
+            gone = {
+                tuple(sample.labels.values())  # in the gauge's label order, as remove() takes
+                for family in gauge.collect()
+                for sample in family.samples
+                if sample.labels["region"] not in owned
+            }
+            for labels in gone:
+                with contextlib.suppress(KeyError):
+                    gauge.remove(*labels)
+
+    def per_region_gauges(self) -> list[Gauge]:
+        return [
+            self.complaints,
+            self.complaint_rate,
+            self.kpi,
+            self.expected,
+            self.wow,
+            self.firing,
+            self.score,
+            self.baseline,
+            self.observed,
+            self.risk,
+        ]
 
     def band_config(self, metric: str) -> SeasonalConfig:
         """The seasonal spec's parameters for this metric if the config has one, else the

@@ -175,6 +175,56 @@ def test_firing_gauge_clears_when_the_finding_stops(tmp_path, sqlite_url):
     assert m.registry.get_sample_value("yujing_detector_firing", labels) == 0
 
 
+def test_regions_gone_to_another_worker_leave_this_workers_gauges(sqlite_url):
+    """After a rebalance the series are rebuilt from the partitions kept; the regions that
+    moved are exported by their new owner. Left here, they froze at their last values: a
+    sum by region counted them twice, and "no complaints from this region" never fired."""
+    run = build(load_config(), sqlite_url, metrics=True)
+    m = run.metrics
+    hours = [aggregate(r, T0 + h * HOUR_MS) for h in range(3) for r in ("kept", "moved")]
+    run.pipeline.apply(hours)
+    finding = Finding(
+        detector="wow",
+        region="moved",
+        metric="complaints.broadband_lag",
+        hour=T0,
+        observed=130.0,
+        baseline=100.0,
+        change_pct=30.0,
+        p_value=1e-7,
+        window_start=T0,
+        window_end=T0 + HOUR_MS,
+        explanation="rise",
+        score=3.0,
+    )
+    m.on_tick(
+        TickResult(
+            hour=T0 + 2 * HOUR_MS,
+            regions=frozenset({"kept", "moved"}),
+            findings=[SpecFinding("complaints-wow", Severity.MAJOR, finding)],
+        )
+    )
+    m.refresh()
+
+    def regions_exported() -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for family in m.registry.collect():
+            for sample in family.samples:
+                if "region" in sample.labels:
+                    out.setdefault(sample.name, set()).add(sample.labels["region"])
+        return out
+
+    before = regions_exported()
+    for name in ("yujing_region_complaints", "yujing_region_kpi", "yujing_region_risk_score"):
+        assert before[name] == {"kept", "moved"}, name
+    assert before["yujing_detector_firing"] == {"moved"}
+    run.pipeline.restore([a for a in hours if a.region == "kept"])  # "moved" moved
+    m.refresh()
+    after = regions_exported()
+    assert after, "every per-region series went"
+    assert all(regions == {"kept"} for regions in after.values()), after
+
+
 def test_band_and_week_over_week_math():
     week = 168
     history = np.full((2, 3 * week + 1), 10.0)
