@@ -197,25 +197,17 @@ class WorkerCore:
         they speak (``HourlyAggregator.hold_saved``); a state that does not load is left
         to its region's next event, which dead-letters it as before."""
         partitions, owned = self.settings.partitions, self.assigned
-        states: list[tuple[str, dict[str, object]]] = []
-        for key, value in records:
-            name = key.decode(errors="replace")
-            if value and partition_for(name, partitions) in owned:
-                try:
-                    states.append((name, orjson.loads(value)))
-                except orjson.JSONDecodeError as exc:
-                    log.warning(
-                        "saved window state unreadable",
-                        extra={"fields": {"region": name, "error": str(exc)[:200]}},
-                    )
         held = 0
-        for state in states:  # one by one: a state that does not load spares the others
-            try:
-                held += self.pipeline.aggregator.hold_saved([state])
+        for key, value in records:  # one by one: a state that does not load spares the rest
+            name = key.decode(errors="replace")
+            if not value or partition_for(name, partitions) not in owned:
+                continue
+            try:  # orjson's decode error is a ValueError
+                held += self.pipeline.aggregator.hold_saved([(name, orjson.loads(value))])
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 log.warning(
                     "saved window state unreadable",
-                    extra={"fields": {"region": state[0], "error": repr(exc)[:200]}},
+                    extra={"fields": {"region": name, "error": repr(exc)[:200]}},
                 )
         return held
 
