@@ -26,22 +26,35 @@ AUTH = TokenAuth(
 )
 
 
-def finding(hour, region="r1", metric="complaints.broadband_lag", detector="wow", observed=130.0):
+def finding(
+    hour,
+    region="r1",
+    metric="complaints.broadband_lag",
+    detector="wow",
+    observed=130.0,
+    spec="spec",
+    **fields,
+):
+    """A major finding of ``spec`` (a week-over-week rise by default); ``fields`` set any
+    other of the finding's fields."""
     return SpecFinding(
-        "spec",
+        spec,
         Severity.MAJOR,
         Finding(
-            detector=detector,
-            region=region,
-            metric=metric,
-            hour=hour,
-            observed=observed,
-            baseline=100.0,
-            change_pct=observed - 100.0,
-            p_value=1e-7,
-            window_start=hour - 167 * HOUR,
-            window_end=hour + HOUR,
-            explanation="rise",
+            **{
+                "detector": detector,
+                "region": region,
+                "metric": metric,
+                "hour": hour,
+                "observed": observed,
+                "baseline": 100.0,
+                "change_pct": observed - 100.0,
+                "p_value": 1e-7,
+                "window_start": hour - 167 * HOUR,
+                "window_end": hour + HOUR,
+                "explanation": "rise",
+                **fields,
+            }
         ),
     )
 

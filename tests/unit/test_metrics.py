@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alerts.findings import Severity, SpecFinding, TickResult
-from detectors.base import Finding
+from alerts.findings import TickResult
 from detectors.seasonal import SeasonalConfig, seasonal_band
 from detectors.timeaxis import HOUR_MS
 from monitor.config.load import load_config
 from monitor.observability.metrics import expected_band, label_bound, wow_change
 from monitor.runners.embedded import build
 from monitor.windows.aggregation import CATEGORIES, KPIS, HourlyAggregate
+from tests.domain import finding
 from tests.helpers import T0
 
 ALLOWED_LABELS = {
@@ -64,23 +64,19 @@ def test_cardinality_stays_bounded_for_1000_regions(tmp_path, sqlite_url):
     # the worst case: every spec fires on every series it watches, in every region
     hour = T0 + 2 * HOUR_MS
     findings = [
-        SpecFinding(
-            spec.id,
-            Severity.MAJOR,
-            Finding(
-                detector=spec.detector,
-                region=r,
-                metric=m,
-                hour=hour,
-                observed=9.0,
-                baseline=3.0,
-                change_pct=200.0,
-                p_value=1e-9,
-                window_start=hour,
-                window_end=hour + HOUR_MS,
-                explanation="x",
-                score=5.0,
-            ),
+        finding(
+            hour,
+            r,
+            m,
+            spec.detector,
+            observed=9.0,
+            spec=spec.id,
+            baseline=3.0,
+            change_pct=200.0,
+            p_value=1e-9,
+            window_start=hour,
+            explanation="x",
+            score=5.0,
         )
         for spec in config.detectors
         for m in spec.metrics
@@ -148,24 +144,7 @@ def test_a_kpi_without_readings_in_the_latest_hour_is_a_gap_not_its_last_value(s
 def test_firing_gauge_clears_when_the_finding_stops(tmp_path, sqlite_url):
     run = build(load_config(), sqlite_url, metrics=True)
     m = run.metrics
-    f = SpecFinding(
-        "complaints-wow",
-        Severity.MAJOR,
-        Finding(
-            detector="wow",
-            region="r1",
-            metric="complaints.broadband_lag",
-            hour=T0,
-            observed=130.0,
-            baseline=100.0,
-            change_pct=30.0,
-            p_value=1e-7,
-            window_start=T0,
-            window_end=T0 + HOUR_MS,
-            explanation="rise",
-            score=3.0,
-        ),
-    )
+    f = finding(T0, "r1", spec="complaints-wow", score=3.0)
     labels = {"region": "r1", "metric": "complaints.broadband_lag", "spec": "complaints-wow"}
     m.on_tick(TickResult(hour=T0, regions=frozenset({"r1"}), findings=[f]))
     assert m.registry.get_sample_value("yujing_detector_firing", labels) == 1
@@ -183,25 +162,11 @@ def test_regions_gone_to_another_worker_leave_this_workers_gauges(sqlite_url):
     m = run.metrics
     hours = [aggregate(r, T0 + h * HOUR_MS) for h in range(3) for r in ("kept", "moved")]
     run.pipeline.apply(hours)
-    finding = Finding(
-        detector="wow",
-        region="moved",
-        metric="complaints.broadband_lag",
-        hour=T0,
-        observed=130.0,
-        baseline=100.0,
-        change_pct=30.0,
-        p_value=1e-7,
-        window_start=T0,
-        window_end=T0 + HOUR_MS,
-        explanation="rise",
-        score=3.0,
-    )
     m.on_tick(
         TickResult(
             hour=T0 + 2 * HOUR_MS,
             regions=frozenset({"kept", "moved"}),
-            findings=[SpecFinding("complaints-wow", Severity.MAJOR, finding)],
+            findings=[finding(T0, "moved", spec="complaints-wow", score=3.0)],
         )
     )
     m.refresh()
