@@ -131,6 +131,17 @@ def kpi_of(metric: str) -> str | None:
     return (rest.rpartition(".")[0] or None) if family == "kpi" else None
 
 
+# a KPI's hourly statistics: over its readings' values (in the KPI's unit), and counts of
+# what arrived (readings, and sites that sent any), which say whether its feed is alive
+KPI_VALUE_STATS = ("mean", "max", "p95")
+KPI_COUNT_STATS = ("readings", "sites")
+
+
+def kpi_counts_arrivals(metric: str) -> bool:
+    """``kpi.packet_loss.readings``: a count of what arrived, in no unit of the KPI's."""
+    return metric.startswith("kpi.") and metric.rpartition(".")[2] in KPI_COUNT_STATS
+
+
 # the routing table's keys besides the categories
 ROUTING_EXTRA_KEYS = frozenset({"kpi", "total"})
 

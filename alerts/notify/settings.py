@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alerts.findings import Severity
-from alerts.taxonomy import Department, kpi_of
+from alerts.taxonomy import Department, kpi_counts_arrivals, kpi_of
 
 NOTIFIABLE_EVENTS = (
     "opened",
@@ -190,9 +190,10 @@ class NotificationSettings(_Model):
     units: dict[str, str] = Field(default_factory=dict)
 
     def unit_of(self, metric: str) -> str:
-        """A KPI metric's unit ("%" for kpi.packet_loss.mean); counts and rates have none."""
+        """A KPI metric's unit ("%" for kpi.packet_loss.mean); counts and rates have none
+        (nor a KPI's count of readings)."""
         kpi = kpi_of(metric)
-        return "" if kpi is None else self.units.get(kpi, "")
+        return "" if kpi is None or kpi_counts_arrivals(metric) else self.units.get(kpi, "")
 
     # routes naming undefined channels are reported by the config's semantic checks,
     # with the line of the channel name

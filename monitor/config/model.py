@@ -28,7 +28,15 @@ from pydantic import (
 from alerts.findings import Severity
 from alerts.notify.settings import NotificationSettings
 from alerts.policy.settings import AlertSettings
-from alerts.taxonomy import DEFAULT_TAXONOMY, CategoryInfo, Department, KpiInfo, Taxonomy
+from alerts.taxonomy import (
+    DEFAULT_TAXONOMY,
+    KPI_COUNT_STATS,
+    KPI_VALUE_STATS,
+    CategoryInfo,
+    Department,
+    KpiInfo,
+    Taxonomy,
+)
 from alerts.zones import offset_ms, zone_of
 from detectors.base import Detector
 from detectors.registry import REGISTRY
@@ -87,10 +95,14 @@ class WindowSettings(_Model):
         )
 
 
+KPI_STAT_NAMES = "|".join(KPI_VALUE_STATS + KPI_COUNT_STATS)
 METRIC_SHAPE = re.compile(
-    r"^(complaints|complaint_rate)\.[a-z0-9][a-z0-9_]{0,47}$|^kpi\.[a-z0-9][a-z0-9_]{0,47}\.(mean|max|p95)$"
+    r"^(complaints|complaint_rate)\.[a-z0-9][a-z0-9_]{0,47}$"
+    rf"|^kpi\.[a-z0-9][a-z0-9_]{{0,47}}\.({KPI_STAT_NAMES})$"
 )
-METRIC_HELP = "`complaints.<category>`, `complaint_rate.<category>`, `kpi.<kpi>.<mean|max|p95>`"
+METRIC_HELP = (
+    f"`complaints.<category>`, `complaint_rate.<category>`, `kpi.<kpi>.<{KPI_STAT_NAMES}>`"
+)
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:

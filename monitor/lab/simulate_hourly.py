@@ -30,6 +30,8 @@ from monitor.lab.simulate_events import (
 from monitor.windows.aggregation import (
     KPI_STATS,
     RATE_PER,
+    READINGS,
+    SITES,
     complaints_metric,
     kpi_metric,
     metric_names,
@@ -139,6 +141,11 @@ def simulate_hourly(
                 name = kpi_metric(kpi, stat)
                 if name in out:
                     out[name][:, cols] = _stat(samples_of, stat)
+            # every site sends every reading: the counts of what arrived never waver
+            for stat, count in ((READINGS, S * SAMPLES_PER_HOUR), (SITES, S)):
+                name = kpi_metric(kpi, stat)
+                if name in out:
+                    out[name][:, cols] = count
     return HourlySeries(regions, start - start % HOUR_MS, out), labels
 
 

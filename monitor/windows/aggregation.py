@@ -36,7 +36,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
+from alerts.taxonomy import DEFAULT_TAXONOMY, KPI_COUNT_STATS, KPI_VALUE_STATS, Taxonomy
 from detectors.timeaxis import HOUR_MS, to_iso
 from monitor.events.deadletters import DeadLetter, Reason
 from monitor.events.decoding import Report, ValidEvent, event_json
@@ -152,7 +152,10 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
 
 
-KPI_STATS = ("mean", "max", "p95")  # per KPI and hour, over its sites' readings
+KPI_STATS = KPI_VALUE_STATS  # per KPI and hour, over its sites' readings (NaN without one)
+# how many readings of a KPI arrived in the hour, and from how many sites (0 without one):
+# a dead feed or a dark site shows as NaN in every other statistic, and NaN is no evidence
+READINGS, SITES = KPI_COUNT_STATS
 
 
 def complaints_metric(category: str) -> str:
@@ -173,7 +176,7 @@ def metric_names(taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> list[str]:
     return (
         [complaints_metric(k) for k in keys]
         + [rate_metric(k) for k in keys]
-        + [kpi_metric(k, s) for k in taxonomy.kpi_names for s in KPI_STATS]
+        + [kpi_metric(k, s) for k in taxonomy.kpi_names for s in KPI_STATS + KPI_COUNT_STATS]
     )
 
 
@@ -257,14 +260,21 @@ HOUR_OF = operator.attrgetter("hour")
 @lru_cache(maxsize=4096)
 def metric_parts(metric: str) -> tuple[str, str, int]:
     """(family, name, statistic's index) of a metric name: "complaints" or
-    "complaint_rate" with a category (or "total"), or "kpi" with a KPI and the index of
-    its statistic in an aggregate's (samples, mean, max, p95); the family is "" for a
-    name no aggregate has (always NaN)."""
+    "complaint_rate" with a category (or "total"), "kpi" with a KPI and the index of
+    its statistic in an aggregate's (samples, mean, max, p95), or "kpi_sites" with a KPI
+    (the count of its sites' means); the family is "" for a name no aggregate has (always
+    NaN)."""
     family, _, rest = metric.partition(".")
     if family in ("complaints", "complaint_rate"):
         return family, rest, 0
     name, _, stat = rest.rpartition(".")
-    if family != "kpi" or stat not in KPI_STATS:
+    if family != "kpi" or not name:
+        return "", "", 0
+    if stat == SITES:
+        return "kpi_sites", name, 0
+    if stat == READINGS:
+        return family, name, 0
+    if stat not in KPI_STATS:
         return "", "", 0
     return family, name, 1 + KPI_STATS.index(stat)
 
@@ -288,12 +298,15 @@ def metric_reader(metric: str) -> Reader:
         if family == "complaints":
             return lambda a: float(count(a))
         return lambda a: count(a) * RATE_PER / a.subscribers if a.subscribers else math.nan
+    if family == "kpi_sites":
+        return lambda a: float(len(a.site_means.get(name, ())))
     if family != "kpi":
         return lambda _a: math.nan
+    absent = 0.0 if at == 0 else math.nan  # no readings: 0 of them, no statistic
 
     def kpi(a: HourlyAggregate) -> float:
         stats = a.kpi.get(name)
-        return math.nan if stats is None else float(stats[at])
+        return absent if stats is None else float(stats[at])
 
     return kpi
 
@@ -343,7 +356,12 @@ def metric_columns(
                 rate = counts[name] * RATE_PER / subscribers
             out[metric] = np.where(subscribers != 0, rate, np.nan)
         elif family == "kpi":
-            out[metric] = stats[name][:, at].copy()
+            column = stats[name][:, at]
+            out[metric] = np.nan_to_num(column, nan=0.0) if at == 0 else column.copy()
+        elif family == "kpi_sites":
+            out[metric] = np.fromiter(
+                (len(a.site_means.get(name, ())) for a in aggregates), float, count=n
+            )
         else:
             out[metric] = np.full(n, np.nan)
     return out
