@@ -31,6 +31,8 @@ _HOMES = {
     "SiteFaultDetector": "detectors.composite",
     "SeasonalConfig": "detectors.seasonal",
     "SeasonalDetector": "detectors.seasonal",
+    "SilenceConfig": "detectors.silence",
+    "SilenceDetector": "detectors.silence",
     "ThresholdConfig": "detectors.threshold",
     "ThresholdDetector": "detectors.threshold",
     "EarlyTrendConfig": "detectors.trend",

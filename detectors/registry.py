@@ -9,6 +9,7 @@ from detectors.composite import (
     SiteFaultDetector,
 )
 from detectors.seasonal import SeasonalDetector
+from detectors.silence import SilenceDetector
 from detectors.threshold import ThresholdDetector
 from detectors.trend import EarlyTrendDetector
 from detectors.wow import WeekOverWeekDetector
@@ -24,5 +25,6 @@ REGISTRY: dict[str, type[Detector]] = {
         EarlyTrendDetector,
         SiteFaultDetector,
         PeakCongestionDetector,
+        SilenceDetector,
     )
 }
