@@ -58,3 +58,10 @@ def month_span(month: str, zone: tzinfo) -> tuple[int, int]:
         raise ValueError(f"month {month!r}: expected YYYY-MM") from exc
     after = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
     return int(first.timestamp() * 1000), int(after.timestamp() * 1000)
+
+
+def local_text(epoch_ms: int, zone: tzinfo) -> str:
+    """A moment as people read it, with its offset: 2026-10-05 20:00 +08:00."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).astimezone(zone)
+    offset = moment.strftime("%z")
+    return f"{moment:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"

@@ -17,13 +17,13 @@ from itertools import islice
 from alerts.notify.messages import number
 from alerts.notify.outbox import wall_ms
 from alerts.policy.service import AlertService
-from alerts.taxonomy import kpi_of
+from alerts.taxonomy import kpi_counts_arrivals, kpi_of
 from detectors import load_statistics
 from detectors.timeaxis import HOUR_MS, WEEK_HOURS
 from monitor.config.model import MonitorConfig
 from monitor.config.reload import ConfigWatcher
 from monitor.detection.hourly_file import HourlySeries
-from monitor.detection.sites import SiteLedger
+from monitor.detection.sites import SiteLedger, silent_sites
 from monitor.detection.store import SeriesStore
 from monitor.detection.tick import TickResult, scan, tick
 from monitor.events.deadletters import DeadLetter, DeadLetterSink, unreadable
@@ -141,11 +141,14 @@ class Pipeline:
         (of any KPI, for complaints) left their usual standing among the region's sites,
         furthest first, each with the region's median of the hour beside it."""
         kpi = kpi_of(metric)
+        kpis = None if kpi is None else [kpi]
+        if kpi_counts_arrivals(metric):  # a dead feed: the sites it stopped coming from
+            return silent_sites(self.site_ledger.silent(region, kpis), self.config.zone)
         units = self.config.notifications.units  # the taxonomy's, as messages show them
         return tuple(
             f"{d.site} ({d.kpi} {number(d.now, units.get(d.kpi, ''))}, the region's sites "
             f"{number(d.median, units.get(d.kpi, ''))})"
-            for d in self.site_ledger.departures(region, None if kpi is None else [kpi])
+            for d in self.site_ledger.departures(region, kpis)
         )
 
     def _new_series(self, metrics: list[str]) -> SeriesStore:

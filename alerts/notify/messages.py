@@ -7,14 +7,13 @@ observed vs baseline, change, the detector's explanation, the ticket and Grafana
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from alerts.notify.settings import Links
 from alerts.outcomes import said
 from alerts.sla import CLOCKS, running_clocks
-from alerts.zones import zone_of
+from alerts.zones import local_text, zone_of
 from detectors.timeaxis import HOUR_MS, to_iso
 
 DAY_MS = 24 * HOUR_MS
@@ -117,12 +116,9 @@ def subject(p: dict[str, Any]) -> str:
 def local(p: dict[str, Any], name: str) -> str:
     """A payload time in the operator's zone, with the offset: 2026-10-05 20:00 +08:00."""
     try:
-        zone = zone_of(p.get("timezone") or "+00:00")
-        moment = datetime.fromtimestamp(p[f"{name}_ms"] / 1000, tz=UTC).astimezone(zone)
+        return local_text(p[f"{name}_ms"], zone_of(p.get("timezone") or "+00:00"))
     except (KeyError, TypeError, ValueError, OverflowError):
         return str(p.get(name))
-    offset = moment.strftime("%z")
-    return f"{moment:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
 
 
 def number(value: float, unit: str = "") -> str:

@@ -14,14 +14,18 @@ a restart, rebuilt in hours.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import tzinfo
 from statistics import median
 
-from monitor.windows.aggregation import HourlyAggregate
+from alerts.zones import local_text
+from detectors.timeaxis import HOUR_MS
+from monitor.windows.aggregation import MAX_SITES, HourlyAggregate
 
 FAST_HOURS = 6.0  # the site now
 SLOW_HOURS = 168.0  # the site's usual: about a week
 MIN_DEPARTURE = 0.25  # of the usual level: less is a site's ordinary variation
 NAMED = 3  # sites a ticket names at most
+MAX_HEARD = 2 * MAX_SITES  # sites remembered per region and KPI (the windows keep as many an hour)
 
 
 @dataclass(slots=True)
@@ -31,6 +35,13 @@ class SiteLevel:
     hour: int  # newest hour folded in (a correction of an older hour is not refolded)
     now: float  # its mean in that hour
     median: float  # the region's sites' median in that hour
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    site: str
+    kpi: str
+    last_hour: int  # the last hour with its readings
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +60,30 @@ class SiteLedger:
         # kpi -> "higher" | "lower": which direction is a degradation (the taxonomy's)
         self.worse = dict(worse or {})
         self.levels: dict[str, dict[str, dict[str, SiteLevel]]] = {}
+        # region -> kpi -> site -> the newest hour with its readings; region -> the newest
+        # hour closed: a site heard before it and not since has gone silent
+        self.heard: dict[str, dict[str, dict[str, int]]] = {}
+        self.latest: dict[str, int] = {}
 
     def record(self, aggregate: HourlyAggregate) -> None:
         """Fold in one region-hour's site means."""
+        hour = aggregate.hour
+        if hour > self.latest.get(aggregate.region, hour - 1):
+            self.latest[aggregate.region] = hour
         if not aggregate.site_means:
             return
         region = self.levels.setdefault(aggregate.region, {})
+        heard = self.heard.setdefault(aggregate.region, {})
         for kpi, sites in aggregate.site_means.items():
+            last = heard.get(kpi)
+            if last is None:
+                last = heard[kpi] = {}
+            for site in sites:
+                if last.get(site, hour - 1) < hour:
+                    last[site] = hour
+            if len(last) > MAX_HEARD:  # renamed and retired sites: the longest silent go
+                for site in sorted(last, key=last.__getitem__)[: len(last) - MAX_HEARD]:
+                    del last[site]
             if len(sites) < 2:
                 continue  # one site has no others to be set against
             middle = median(sites.values())
@@ -89,3 +117,33 @@ class SiteLedger:
                 if held is None or moved > held.moved:
                     by_site[site] = Departure(site, kpi, level.now, level.median, moved)
         return sorted(by_site.values(), key=lambda d: -d.moved)[:NAMED]
+
+    def silent(self, region: str, kpis: list[str] | None = None) -> list[Silence]:
+        """The region's sites heard within ``SLOW_HOURS`` before its newest hour and not
+        in it (of ``kpis``, default every KPI), the latest to fall silent first: what a
+        ticket on a dead feed names. A site silent for longer is old news (retired,
+        renamed) and is not named."""
+        latest = self.latest.get(region)
+        if latest is None:
+            return []
+        by_site: dict[str, Silence] = {}
+        for kpi, sites in self.heard.get(region, {}).items():
+            if kpis is not None and kpi not in kpis:
+                continue
+            for site, hour in sites.items():
+                if latest - SLOW_HOURS * HOUR_MS <= hour < latest:
+                    held = by_site.get(site)
+                    if held is None or hour > held.last_hour:
+                        by_site[site] = Silence(site, kpi, hour)
+        return sorted(by_site.values(), key=lambda s: (-s.last_hour, s.site))
+
+
+def silent_sites(silences: list[Silence], zone: tzinfo) -> tuple[str, ...]:
+    """What a ticket says of them: the first ``NAMED`` with the time their readings
+    stopped in the operator's zone, then how many more."""
+    named = tuple(
+        f"{s.site} (no {s.kpi} reading since {local_text(s.last_hour + HOUR_MS, zone)})"
+        for s in silences[:NAMED]
+    )
+    more = len(silences) - NAMED
+    return named + ((f"{more} more sites silent",) if more > 0 else ())

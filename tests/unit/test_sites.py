@@ -2,7 +2,8 @@
 region's sites, not the busiest, not one still better than the others."""
 
 from alerts.taxonomy import DEFAULT_TAXONOMY
-from monitor.detection.sites import SiteLedger
+from alerts.zones import local_text, zone_of
+from monitor.detection.sites import MAX_HEARD, Silence, SiteLedger, silent_sites
 from monitor.events.schemas import KpiReport, KpiSample
 from monitor.windows.aggregation import HourBucket, HourlyAggregate, RegionWindows, WindowConfig
 from tests.domain import HOUR, T0
@@ -66,3 +67,41 @@ def test_the_windows_keep_each_sites_mean():
     # window state saved before sites were kept still loads
     old = HourBucket.from_json({"complaints": {}, "kpi_values": {"latency": [3.0]}})
     assert old.site_sums == {}
+
+
+def test_the_sites_gone_silent_are_named_latest_first_and_old_news_is_not():
+    ledger = SiteLedger()
+    for k in range(300):
+        sites = {"s1": 0.2, "s2": 0.2, "s3": 0.2, "gone": 0.2}
+        if k >= 10:
+            del sites["gone"]  # retired long ago: not named
+        if k >= 290:
+            del sites["s2"]
+        if k >= 295:
+            del sites["s1"]
+        ledger.record(hour(k, sites))
+    assert [(s.site, (s.last_hour - T0) // HOUR) for s in ledger.silent("r1")] == [
+        ("s1", 294),
+        ("s2", 289),
+    ]
+    assert ledger.silent("r1", ["latency"]) == [] and ledger.silent("r2") == []
+    ledger.record(HourlyAggregate("r1", T0 + 300 * HOUR, 0, None, {}, {}))  # nothing at all
+    assert [s.site for s in ledger.silent("r1")] == ["s3", "s1", "s2"]
+
+
+def test_a_ticket_names_three_silent_sites_in_the_operators_zone_and_counts_the_rest():
+    silences = [Silence(f"s{i}", "packet_loss", T0 - i * HOUR) for i in range(5)]
+    named = silent_sites(silences, zone_of("+08:00"))
+    assert (
+        named[0] == f"s0 (no packet_loss reading since {local_text(T0 + HOUR, zone_of('+08:00'))})"
+    )
+    assert len(named) == 4 and named[-1] == "2 more sites silent"
+
+
+def test_the_sites_remembered_per_region_are_bounded():
+    ledger = SiteLedger()
+    for k in range(3):  # every hour a thousand new site names (a renaming feed)
+        ledger.record(hour(k, {f"h{k}-s{i}": 0.2 for i in range(1000)}))
+    heard = ledger.heard["r1"]["packet_loss"]
+    assert len(heard) == MAX_HEARD
+    assert not any(site.startswith("h0-") for site in heard)  # the longest silent went
