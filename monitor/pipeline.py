@@ -115,6 +115,9 @@ class Pipeline:
         alerts.reading = lambda region, metric, hour: self.series.value_at(region, metric, hour)
         alerts.sites = self.sites_to_inspect
         self.site_ledger = SiteLedger(self._worse(config))
+        # each region's newest closed hour, what its gauges show; rebuilt with the series
+        # when the partitions move, so a new owner shows a region before it speaks again
+        self.latest: dict[str, HourlyAggregate] = {}
         self.dead_letters = dead_letters
         self.clock = clock
         self.wall_clock = wall_clock  # bounds event times, in replays as live
@@ -350,15 +353,22 @@ class Pipeline:
             sorted(set(self.series.metrics) | set(self.config.metrics_needed()))
         )
         self.site_ledger = SiteLedger(self._worse(self.config))
+        self.latest = {}
         n = 0
         records = iter(aggregates)
         while chunk := list(islice(records, RESTORE_CHUNK)):
             self.series.update_many(chunk)
             for aggregate in chunk:
                 self.site_ledger.record(aggregate)
+                self._keep_latest(aggregate)
             n += len(chunk)
         self.alerts.restore()
         return n
+
+    def _keep_latest(self, aggregate: HourlyAggregate) -> None:
+        seen = self.latest.get(aggregate.region)
+        if seen is None or aggregate.hour >= seen.hour:  # a correction replaces its hour
+            self.latest[aggregate.region] = aggregate
 
     def apply(
         self, aggregates: list[HourlyAggregate], behind: bool = False
@@ -378,6 +388,7 @@ class Pipeline:
         self.series.update_many(aggregates)
         for aggregate in aggregates:
             self.site_ledger.record(aggregate)
+            self._keep_latest(aggregate)
             self.stats.aggregates += 1
             if aggregate.revision:
                 self.stats.corrections += 1

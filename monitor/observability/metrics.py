@@ -44,7 +44,6 @@ from monitor.windows.aggregation import (
     CATEGORIES,
     KPI_STATS,
     KPIS,
-    HourlyAggregate,
     complaints_metric,
     kpi_metric,
     rate_metric,
@@ -83,7 +82,6 @@ class WorkerMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     refresh_every_s: float = 1.0  # after a tick, at most this often (inf: never)
     clock: Callable[[], float] = time.monotonic
-    _latest: dict[str, HourlyAggregate] = field(default_factory=dict)
     _firing: set[tuple[str, str, str]] = field(default_factory=set)
     _last_refresh: float = float("-inf")
     _last_hour: int | None = None
@@ -182,15 +180,9 @@ class WorkerMetrics:
     # -- hooks ------------------------------------------------------------------------
     def attach(self, pipeline: Pipeline) -> None:
         pipeline.observe(
-            aggregate=self.on_aggregate,
             tick=self.on_tick,
             timing=lambda stage, s: self.processing.labels(stage).observe(s),
         )
-
-    def on_aggregate(self, aggregate: HourlyAggregate) -> None:
-        latest = self._latest.get(aggregate.region)
-        if latest is None or aggregate.hour >= latest.hour:
-            self._latest[aggregate.region] = aggregate
 
     def on_tick(self, result: TickResult) -> None:
         for spec, reasons in result.unjudged.items():
@@ -224,7 +216,7 @@ class WorkerMetrics:
             self._store = self.pipeline.series
             self.forget_regions_not_in(set(self._store.regions))
         taxonomy = self.pipeline.config.vocabulary
-        for region, agg in self._latest.items():
+        for region, agg in self.pipeline.latest.items():
             for c in taxonomy.category_names:
                 self.complaints.labels(region, c).set(agg.value(complaints_metric(c)))
                 rate = agg.value(rate_metric(c))
@@ -273,7 +265,6 @@ class WorkerMetrics:
         their last values beside the new owner's: a dashboard's sum by region counted
         them twice, and the rules that ask "none from this region?" never saw a silence.
         """
-        self._latest = {r: a for r, a in self._latest.items() if r in owned}
         self._firing = {key for key in self._firing if key[0] in owned}
         for gauge in self.per_region_gauges():
             gone = {

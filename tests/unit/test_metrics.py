@@ -190,6 +190,17 @@ def test_regions_gone_to_another_worker_leave_this_workers_gauges(sqlite_url):
     assert all(regions == {"kept"} for regions in after.values()), after
 
 
+def test_regions_taken_over_are_exported_before_they_speak_again(sqlite_url):
+    """A worker that took partitions over shows their regions' latest closed hours from
+    the hourly log it restored (a region spoke again only at its next event)."""
+    run = build(load_config(), sqlite_url, metrics=True)
+    hours = [aggregate("taken", T0 + h * HOUR_MS, complaints=h + 1) for h in range(3)]
+    run.pipeline.restore(hours)
+    run.metrics.refresh()
+    labels = {"region": "taken", "category": "broadband_lag"}
+    assert run.metrics.registry.get_sample_value("yujing_region_complaints", labels) == 3
+
+
 def test_band_and_week_over_week_math():
     week = 168
     history = np.full((2, 3 * week + 1), 10.0)

@@ -8,7 +8,7 @@ import logging
 import signal
 import time
 
-from monitor.runners.faust.aggregate import deliver, owned_partitions
+from monitor.runners.faust.aggregate import deliver, follow_assignment, owned_partitions
 from monitor.runners.faust.snapshots import SNAPSHOT_SECONDS, save
 from monitor.runners.faust.topology import Topology
 
@@ -58,9 +58,14 @@ def register(t: Topology) -> None:
         if unsaved.lock.locked():  # a round is running: the next check comes soon
             return
         async with unsaved.lock:
-            owned = owned_partitions(t)
-            if owned != core.assigned:  # a rebalance: the agent follows it first
-                return
+            if owned_partitions(t) != core.assigned:
+                if t.app.rebalancing:  # its tables are not recovered yet: the next check
+                    return
+                # the agent follows a rebalance on its next batch, but a worker that
+                # gets none (its kept partitions all read) would keep the moved regions'
+                # windows and per-region series: exported beside their new owner's
+                await follow_assignment(t)
+            owned = core.assigned
             result = await core.off_loop(core.close_silent)
             if result.aggregates:
                 await deliver(t, result)
