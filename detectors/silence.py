@@ -33,14 +33,13 @@ from pydantic import Field
 from scipy.ndimage import maximum_filter1d
 
 from detectors.base import (
-    HOUR_MS,
     Detector,
     DetectorConfig,
     Finding,
     SeriesWindow,
     end_hours,
+    finding,
     last_columns,
-    pct,
 )
 
 DAY = 24
@@ -122,30 +121,21 @@ class SilenceDetector(Detector):
                 continue
             while start > end - base and values[row, start - 1] <= line:
                 start -= 1  # how long it has been silent (an unknown hour ends the walk)
-            span = end - start + 1
-            findings.append(
-                self._finding(window, row, int(hours[e]), span, values[row, end], usual)
-            )
-        return findings
-
-    def _finding(
-        self, window: SeriesWindow, row: int, hour: int, span: int, observed: float, usual: float
-    ) -> Finding:
-        key = window.keys[row]
-        return Finding(
-            detector=self.name,
-            region=key.region,
-            metric=key.metric,
-            hour=hour,
-            observed=float(observed),
-            baseline=usual,
-            change_pct=pct(float(observed), usual),
-            p_value=None,
-            window_start=hour - (span - 1) * HOUR_MS,
-            window_end=hour + HOUR_MS,
-            explanation=(
+            key, span, observed = window.keys[row], end - start + 1, float(values[row, end])
+            explanation = (
                 f"{key.metric} {observed:g} an hour for {span} h, usually {usual:g}: what "
                 "used to arrive stopped (a site down, or its feed broken)"
-            ),
-            score=float((usual - observed) / usual),
-        )
+            )
+            findings.append(
+                finding(
+                    self.name,
+                    key,
+                    int(hours[e]),
+                    span,
+                    observed,
+                    usual,
+                    explanation,
+                    score=(usual - observed) / usual,
+                )
+            )
+        return findings
