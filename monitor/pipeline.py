@@ -146,7 +146,11 @@ class Pipeline:
         kpi = kpi_of(metric)
         kpis = None if kpi is None else [kpi]
         if kpi_counts_arrivals(metric):  # a dead feed: the sites it stopped coming from
-            return silent_sites(self.site_ledger.silent(region, kpis), self.config.zone)
+            latest = self.latest.get(region)
+            if latest is None:
+                return ()
+            silences = self.site_ledger.silent(region, latest.hour, kpis)
+            return silent_sites(silences, self.config.zone)
         units = self.config.notifications.units  # the taxonomy's, as messages show them
         return tuple(
             f"{d.site} ({d.kpi} {number(d.now, units.get(d.kpi, ''))}, the region's sites "

@@ -60,24 +60,19 @@ class SiteLedger:
         # kpi -> "higher" | "lower": which direction is a degradation (the taxonomy's)
         self.worse = dict(worse or {})
         self.levels: dict[str, dict[str, dict[str, SiteLevel]]] = {}
-        # region -> kpi -> site -> the newest hour with its readings; region -> the newest
-        # hour closed: a site heard before it and not since has gone silent
+        # region -> kpi -> site -> the newest hour with its readings: a site heard before
+        # the region's newest hour and not in it has gone silent
         self.heard: dict[str, dict[str, dict[str, int]]] = {}
-        self.latest: dict[str, int] = {}
 
     def record(self, aggregate: HourlyAggregate) -> None:
         """Fold in one region-hour's site means."""
         hour = aggregate.hour
-        if hour > self.latest.get(aggregate.region, hour - 1):
-            self.latest[aggregate.region] = hour
         if not aggregate.site_means:
             return
         region = self.levels.setdefault(aggregate.region, {})
         heard = self.heard.setdefault(aggregate.region, {})
         for kpi, sites in aggregate.site_means.items():
-            last = heard.get(kpi)
-            if last is None:
-                last = heard[kpi] = {}
+            last = heard.setdefault(kpi, {})
             for site in sites:
                 if last.get(site, hour - 1) < hour:
                     last[site] = hour
@@ -118,14 +113,11 @@ class SiteLedger:
                     by_site[site] = Departure(site, kpi, level.now, level.median, moved)
         return sorted(by_site.values(), key=lambda d: -d.moved)[:NAMED]
 
-    def silent(self, region: str, kpis: list[str] | None = None) -> list[Silence]:
-        """The region's sites heard within ``SLOW_HOURS`` before its newest hour and not
-        in it (of ``kpis``, default every KPI), the latest to fall silent first: what a
-        ticket on a dead feed names. A site silent for longer is old news (retired,
-        renamed) and is not named."""
-        latest = self.latest.get(region)
-        if latest is None:
-            return []
+    def silent(self, region: str, latest: int, kpis: list[str] | None = None) -> list[Silence]:
+        """The region's sites heard within ``SLOW_HOURS`` before its newest hour
+        ``latest`` and not in it (of ``kpis``, default every KPI), the latest to fall
+        silent first: what a ticket on a dead feed names. A site silent for longer is old
+        news (retired, renamed) and is not named."""
         by_site: dict[str, Silence] = {}
         for kpi, sites in self.heard.get(region, {}).items():
             if kpis is not None and kpi not in kpis:

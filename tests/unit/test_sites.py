@@ -80,13 +80,14 @@ def test_the_sites_gone_silent_are_named_latest_first_and_old_news_is_not():
         if k >= 295:
             del sites["s1"]
         ledger.record(hour(k, sites))
-    assert [(s.site, (s.last_hour - T0) // HOUR) for s in ledger.silent("r1")] == [
+    newest = T0 + 299 * HOUR
+    assert [(s.site, (s.last_hour - T0) // HOUR) for s in ledger.silent("r1", newest)] == [
         ("s1", 294),
         ("s2", 289),
     ]
-    assert ledger.silent("r1", ["latency"]) == [] and ledger.silent("r2") == []
+    assert ledger.silent("r1", newest, ["latency"]) == [] and ledger.silent("r2", newest) == []
     ledger.record(HourlyAggregate("r1", T0 + 300 * HOUR, 0, None, {}, {}))  # nothing at all
-    assert [s.site for s in ledger.silent("r1")] == ["s3", "s1", "s2"]
+    assert [s.site for s in ledger.silent("r1", T0 + 300 * HOUR)] == ["s3", "s1", "s2"]
 
 
 def test_a_ticket_names_three_silent_sites_in_the_operators_zone_and_counts_the_rest():
