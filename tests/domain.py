@@ -33,10 +33,11 @@ def finding(
     detector="wow",
     observed=130.0,
     spec="spec",
+    span=168,
     **fields,
 ):
-    """A major finding of ``spec`` (a week-over-week rise by default); ``fields`` set any
-    other of the finding's fields."""
+    """A major finding of ``spec`` (a week-over-week rise by default) over the ``span``
+    hours ending with ``hour``; ``fields`` set any other of the finding's fields."""
     return SpecFinding(
         spec,
         Severity.MAJOR,
@@ -50,7 +51,7 @@ def finding(
                 "baseline": 100.0,
                 "change_pct": observed - 100.0,
                 "p_value": 1e-7,
-                "window_start": hour - 167 * HOUR,
+                "window_start": hour - (span - 1) * HOUR,
                 "window_end": hour + HOUR,
                 "explanation": "rise",
                 **fields,

@@ -15,7 +15,14 @@ A pure state machine over event time. Rules:
   region join its open network incident, so a failing site is one inspection ticket, not
   one per symptom and detector;
 * after a ticket is resolved or closed, the fingerprint is in cooldown for
-  ``cooldown_hours``: findings in that time are suppressed (counted, not ticketed).
+  ``cooldown_hours``: findings in that time are suppressed (counted, not ticketed);
+* and its problem is not raised again on the evidence it was resolved on: a finding of
+  that problem whose window begins before the ticket ended is suppressed too. A
+  week-over-week rise stays in the last 7 days for a week after the site was mended:
+  it opened a second ticket a few hours after the first was resolved (once the
+  cooldown of a *joined* detector's fingerprint, which never had one, let it through)
+  and a third a day later. A short-window detector still speaks within hours if the
+  fault is still there.
 The state can be rebuilt from the open tickets, so a restarted worker keeps deduplicating.
 """
 
@@ -27,6 +34,7 @@ from alerts.findings import SpecFinding, TickResult
 from alerts.policy.fingerprint import fingerprint, ticket_key
 from alerts.policy.settings import AlertSettings
 from alerts.taxonomy import Department, department_for
+from detectors.base import Finding
 from detectors.registry import REGISTRY
 from detectors.timeaxis import HOUR_MS
 
@@ -104,6 +112,7 @@ class AlertPolicy:
     settings: AlertSettings
     active: dict[str, Incident] = field(default_factory=dict)
     cooldown_until: dict[str, int] = field(default_factory=dict)
+    ended: dict[tuple[str, str], int] = field(default_factory=dict)  # problem -> when
 
     def on_tick(self, tick: TickResult) -> list[Action]:
         hour = tick.hour
@@ -131,8 +140,8 @@ class AlertPolicy:
                 incident.last_fired_hour = hour
                 actions.append(UpdateTicket(incident.ticket_key, spec_finding, refired))
                 continue
-            until = self.cooldown_until.get(fp)
-            if until is not None and hour < until:
+            until = self.held_back(fp, f)
+            if until is not None:
                 actions.append(Suppressed(fp, spec_finding, until))
                 continue
             key = ticket_key(fp, hour)
@@ -172,10 +181,27 @@ class AlertPolicy:
         cadence = 1 if cls is None else cls.cadence_hours
         return self.settings.clear_after_ms + (cadence - 1) * HOUR_MS
 
-    def ticket_closed(self, fp: str, at: int) -> None:
-        """A person (or auto-resolve) ended the ticket: start the cooldown."""
-        self.active.pop(fp, None)
+    def held_back(self, fp: str, f: Finding) -> int | None:
+        """Until when a finding that joins no open incident stays suppressed (the first
+        hour it may open a ticket), or None: the fingerprint's cooldown, and for its
+        problem's last ended ticket, until the finding's window begins after that end."""
+        until = self.cooldown_until.get(fp)
+        if until is not None and f.hour < until:
+            return until
+        ended = self.ended.get(problem_of(f.region, f.metric, f.detector))
+        if ended is not None and f.window_start < ended:
+            return ended + (f.hour - f.window_start)  # a window as long starts at the end
+        return None
+
+    def ticket_closed(self, fp: str, at: int, problem: tuple[str, str] | None = None) -> None:
+        """A person (or auto-resolve) ended the ticket at ``at``: start the cooldown, and
+        hold back its problem's findings on evidence from before then. ``problem``: when
+        the incident is no longer tracked (the finding's problem)."""
+        incident = self.active.pop(fp, None)
         self.cooldown_until[fp] = at + self.settings.cooldown_ms
+        problem = incident.problem if incident is not None else problem
+        if problem is not None and at > self.ended.get(problem, at - 1):
+            self.ended[problem] = at
 
     def fingerprint_of(self, key: str) -> str | None:
         return next((fp for fp, i in self.active.items() if i.ticket_key == key), None)
@@ -187,7 +213,13 @@ class AlertPolicy:
             incident.ticket_key = key
             incident.first_hour = first_hour
 
-    def restore(self, incidents: list[Incident], cooldowns: dict[str, int]) -> None:
+    def restore(
+        self,
+        incidents: list[Incident],
+        cooldowns: dict[str, int],
+        ended: dict[tuple[str, str], int] | None = None,
+    ) -> None:
         """Rebuild state from the ticket store after a restart."""
         self.active = {i.fingerprint: i for i in incidents}
         self.cooldown_until = dict(cooldowns)
+        self.ended = dict(ended or {})

@@ -21,6 +21,7 @@ from alerts.policy.incidents import (
     Suppressed,
     TicketRecovered,
     UpdateTicket,
+    problem_of,
 )
 from alerts.policy.notifiers import Notification, Notifier
 from alerts.policy.settings import AlertSettings
@@ -105,8 +106,12 @@ class AlertService:
             )
             for t in self.store.active()
         ]
-        cooldown = self.settings.cooldown_ms
-        self.policy.restore(incidents, {fp: at + cooldown for fp, at in self.store.ended().items()})
+        cooldown, ended = self.settings.cooldown_ms, self.store.ended()
+        problems: dict[tuple[str, str], int] = {}
+        for t in ended:
+            problem = problem_of(t.region, t.metric, t.detector)
+            problems[problem] = max(problems.get(problem, t.at), t.at)
+        self.policy.restore(incidents, {t.fingerprint: t.at + cooldown for t in ended}, problems)
 
     def _cleared(self, action: TicketRecovered) -> str:
         """What the recovery's audit row (and message) says: how long it has been quiet and,
@@ -168,6 +173,7 @@ class AlertService:
                         self.policy.fingerprint_of(action.ticket_key)
                         or fingerprint(f.region, f.metric, f.detector),
                         ended,
+                        problem_of(f.region, f.metric, f.detector),
                     )
             elif isinstance(action, TicketRecovered):
                 ticket = self.store.mark_recovered(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import NamedTuple
 
 from sqlalchemy import (
     func,
@@ -31,6 +32,16 @@ from alerts.tickets.models import Ticket, TicketEvent
 from alerts.tickets.view import TicketView, encode_sites
 
 SYSTEM_ACTOR = "yujing"
+
+
+class Ended(NamedTuple):
+    """A fingerprint's latest ended ticket: what it was on, and when it last changed."""
+
+    fingerprint: str
+    region: str
+    metric: str
+    detector: str
+    at: int
 
 
 def _title(finding: SpecFinding) -> str:
@@ -463,17 +474,18 @@ class TicketStore:
             )
             return [TicketView.of(t) for t in rows]
 
-    def ended(self) -> dict[str, int]:
+    def ended(self) -> list[Ended]:
         """When each fingerprint's latest ended (resolved or closed) ticket last changed:
         the policy's cooldowns start there, after a restart as before it."""
         ended_states = [TicketState.RESOLVED.value, TicketState.CLOSED.value]
         with self.session() as s:
             rows = s.execute(
-                select(Ticket.fingerprint, func.max(Ticket.updated_at))
+                select(Ticket.fingerprint, Ticket.region, Ticket.metric, Ticket.detector)
+                .add_columns(func.max(Ticket.updated_at))
                 .where(Ticket.state.in_(ended_states))
-                .group_by(Ticket.fingerprint)
+                .group_by(Ticket.fingerprint, Ticket.region, Ticket.metric, Ticket.detector)
             )
-            return {fp: int(at) for fp, at in rows}
+            return [Ended(*row[:4], int(row[4])) for row in rows]
 
     def events(self, ticket_id: int) -> list[dict[str, object]]:
         return self.events_of([ticket_id]).get(ticket_id, [])

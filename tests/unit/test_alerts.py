@@ -11,6 +11,8 @@ from alerts.taxonomy import Department, department_for
 from alerts.tickets.store import TicketStore
 from tests.domain import HOUR, MIN, T0, finding, run_hours, tick
 
+MENDED = {"outcome": "confirmed_fault", "cause": "site_hardware"}  # what resolving says
+
 
 @pytest.fixture
 def service(db_url):
@@ -107,8 +109,44 @@ def test_cooldown_after_resolve_suppresses_then_allows(tmp_path, sqlite_url):
     assert [t.state for t in store.all()] == ["resolved"]
     run_hours(svc, T0 + 10 * HOUR, 5, firing_hours={0, 1, 2, 3, 4})  # inside cooldown
     assert len(store.all()) == 1 and svc.stats.suppressed == 5
-    run_hours(svc, T0 + 40 * HOUR, 1, firing_hours={0})  # cooldown over
+    run_hours(svc, T0 + 40 * HOUR, 1, firing_hours={0}, span=1)  # cooldown over
     assert len(store.all()) == 2
+
+
+def test_a_resolved_problem_is_not_raised_again_on_the_evidence_it_was_resolved_on(service):
+    """The demo's site fault, resolved when the site was mended: 2 hours later a
+    week-over-week finding on the region's broadband complaints (a detector that had only
+    joined the ticket, so its fingerprint had no cooldown) opened a second ticket on the
+    same 7 days, and a day later a third."""
+    store = service.store
+    run_hours(service, T0, 3, {0, 1, 2}, detector="site_fault", span=24)
+    (t,) = store.all()
+    run_hours(service, T0 + 3 * HOUR, 2, {0, 1})  # wow on the same complaints: joins it
+    store.transition(t.id, "acknowledge", "li.wei", "", T0 + 5 * HOUR)
+    resolved = T0 + 6 * HOUR
+    store.transition(t.id, "resolve", "li.wei", "new card", resolved, **MENDED)
+    # hourly, for a week: each window holds hours from before the resolution
+    run_hours(service, resolved, 167, set(range(167)))
+    # the first reaches the ticket, and the store says it was resolved: then held back
+    assert len(store.all()) == 1 and service.stats.suppressed == 166
+    held = [a for a in service.policy.on_tick(tick(resolved + 30 * HOUR, finding(
+        resolved + 30 * HOUR)))]  # fmt: skip
+    assert held[0].cooldown_until == resolved + 167 * HOUR  # its window starts at the end
+    run_hours(service, resolved + 167 * HOUR, 1, {0})  # evidence after the end only
+    assert len(store.all()) == 2
+
+
+def test_a_short_window_finds_a_fault_that_is_still_there(service):
+    """Resolving holds back only what the resolved ticket was based on: a detector over
+    the last hour, still firing once the cooldown is over, opens a ticket."""
+    store = service.store
+    run_hours(service, T0, 2, {0, 1}, detector="threshold", span=1)
+    (t,) = store.all()
+    store.transition(t.id, "acknowledge", "li.wei", "", T0 + 2 * HOUR)
+    store.transition(t.id, "resolve", "li.wei", "reset", T0 + 2 * HOUR, **MENDED)
+    run_hours(service, T0 + 2 * HOUR, 30, set(range(30)), detector="threshold", span=1)
+    assert len(store.all()) == 2
+    assert store.all()[1].first_hour == T0 + 26 * HOUR  # the cooldown of 24 hours
 
 
 def test_restart_keeps_deduplicating(tmp_path, sqlite_url):

@@ -126,7 +126,7 @@ def test_a_person_resolving_starts_the_cooldown(tmp_path, sqlite_url):
     )
     run_hours(svc, T0 + 3 * HOUR, 10, firing_hours=set(range(10)))  # within cooldown
     assert len(store.all()) == 1 and svc.stats.suppressed >= 9
-    run_hours(svc, T0 + 40 * HOUR, 1, firing_hours={0})  # after cooldown: a new ticket
+    run_hours(svc, T0 + 40 * HOUR, 1, firing_hours={0}, span=1)  # after cooldown: a new ticket
     assert len(store.all()) == 2
 
 
@@ -156,7 +156,10 @@ def test_a_restarted_worker_keeps_the_cooldown(tmp_path, resolved_by, sqlite_url
     restarted = AlertService(store=store, notifier=MemoryNotifier(), settings=settings)
     run_hours(restarted, T0 + 10 * HOUR, 5, firing_hours=set(range(5)))  # inside cooldown
     assert len(store.all()) == 1 and restarted.stats.suppressed == 5
-    run_hours(restarted, T0 + 40 * HOUR, 1, firing_hours={0})  # cooldown over
+    # past the cooldown, a week-over-week finding is still on the week resolved on
+    run_hours(restarted, T0 + 30 * HOUR, 1, firing_hours={0})
+    assert len(store.all()) == 1 and restarted.stats.suppressed == 6
+    run_hours(restarted, T0 + 40 * HOUR, 1, firing_hours={0}, span=1)  # new evidence
     assert len(store.all()) == 2
 
 
