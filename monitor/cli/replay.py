@@ -210,6 +210,7 @@ def demo(
     """Simulate ~5 weeks x 50 regions with incidents, run everything, print the scorecard."""
     import orjson
 
+    from monitor.lab.on_call import SimulatedOnCall
     from monitor.lab.scorecard import score
     from monitor.lab.simulate_events import read_labels, write
     from monitor.observability.logs import setup_logging
@@ -233,12 +234,16 @@ def demo(
             f"{', no incidents' if no_incidents else ''}) ..."
         )
     events, labels_path, n = write(sim, out_dir)
+    labels = read_labels(labels_path)
     embedded = build(cfg, f"sqlite:///{out_dir / 'tickets.db'}", out_dir)  # type: ignore[arg-type]
+    on_call = SimulatedOnCall(embedded.tickets, labels)  # works the tickets as hours pass
+    embedded.pipeline.observe(tick=on_call.hour_judged)
     _progress_run(embedded, events, n, quiet=json)
-    card = score(read_labels(labels_path), embedded.tickets.all())
+    on_call.finish()  # the steps due after the data's end
+    card = score(labels, embedded.tickets.all())
     if not json:
-        _print_report(embedded, card)  # the tickets as detection left them
-    review = _monthly_review(embedded, card, out_dir, regions)
+        _print_report(embedded, card)
+    review = _monthly_review(embedded, out_dir, regions)
     if json:
         doc = card.to_json() | {"review": str(review)}
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
@@ -251,18 +256,16 @@ def demo(
     point_to("the month's review (a simulated on-call worked the tickets)", str(review))
 
 
-def _monthly_review(run: EmbeddedRun, card: Scorecard, out_dir: Path, regions: int) -> Path:
-    """A simulated on-call works the tickets, then the review of the month most of them
-    fired in is written beside them, judged once that work is done."""
+def _monthly_review(run: EmbeddedRun, out_dir: Path, regions: int) -> Path:
+    """The review of the month most tickets fired in, written beside them and judged once
+    the simulated on-call's work is done."""
     from collections import Counter
 
     from alerts.tickets.review import review_of
     from alerts.zones import local_iso
-    from monitor.lab.on_call import work_tickets
     from monitor.reports.monthly import render
 
     store, zone = run.tickets, run.pipeline.config.zone
-    work_tickets(store, card)
     tickets = store.all()
     last = run.pipeline.stats.last_judged_hour or 0
     months = Counter(local_iso(t.first_hour, zone)[:7] for t in tickets)

@@ -51,6 +51,15 @@ def test_demo_catches_every_incident_with_one_ticket_each(tmp_path):
     ticket = store.get(failing["ticket_id"])
     assert ticket is not None and ticket.sites, ticket
     assert ticket.sites[0].startswith(f"{failing['region']}-s1 (packet_loss ")
+    # the on-call worked each ticket as the hours passed: its audit is one history in time
+    # order, and nothing was found for it after it was resolved (worked after the replay,
+    # every ticket took findings for days after its resolution, listed before the ack)
+    for t in store.all():
+        events = store.events(t.id)
+        assert [e["at"] for e in events] == sorted(e["at"] for e in events), events
+        actions = [e["action"] for e in events]
+        after = actions[actions.index("resolve") + 1 :]
+        assert set(after) <= {"recovered"}, actions  # the findings stopped: no re-fire
     store.close()
 
 
