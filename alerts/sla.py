@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 MINUTE_MS = 60_000
 # the service policy's three clocks, in the order a ticket meets them
@@ -64,3 +66,29 @@ def breached_clocks(
     running."""
     running = running_clocks(state, acknowledge_by, feedback_by, first_feedback_at, resolve_by)
     return [(clock, due) for clock, due in running if now >= due]
+
+
+def resolved_at(events: Sequence[Mapping[str, Any]]) -> int | None:
+    """When the loop was closed (from a ticket's audit): the first resolution, by a person
+    or automatically."""
+    return next(
+        (
+            int(e["at"])
+            for e in events
+            if e["action"] == "resolve" or (e["action"] == "recovered" and e["to"] == "resolved")
+        ),
+        None,
+    )
+
+
+def acknowledged_at(events: Sequence[Mapping[str, Any]]) -> int | None:
+    """When the first responder answered (from a ticket's audit)."""
+    return next((int(e["at"]) for e in events if e["action"] == "acknowledge"), None)
+
+
+def late_text(late_ms: int) -> str:
+    """How late a clock was met, as a person says it: "17 min", "5.5 h", "3.2 d"."""
+    minutes = late_ms / MINUTE_MS
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    return f"{minutes / 60:,.1f} h" if minutes < 72 * 60 else f"{minutes / 1440:,.1f} d"

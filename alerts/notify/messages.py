@@ -7,12 +7,13 @@ observed vs baseline, change, the detector's explanation, the ticket and Grafana
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from alerts.notify.settings import Links
 from alerts.outcomes import said
-from alerts.sla import CLOCKS, running_clocks
+from alerts.sla import CLOCKS, acknowledged_at, late_text, resolved_at, running_clocks
 from alerts.zones import local_text, zone_of
 from detectors.timeaxis import HOUR_MS, to_iso
 
@@ -188,16 +189,36 @@ def _running(p: dict[str, Any]) -> list[tuple[str, int]]:
     )
 
 
-def clock_facts(p: dict[str, Any]) -> dict[str, str]:
-    """Each service clock's due time, marked once it stopped ("(stopped)", the first
-    feedback "(given ...)"): a person scanning a ticket must not take a deadline already
-    met for one still to meet."""
+def _after(due: str, done: str) -> str:
+    """``done`` without what it shares with ``due`` (both "2026-10-22 02:15 +08:00"): the
+    date on the same day, the year and the offset in the same year."""
+    if done[:10] == due[:10] and done[16:] == due[16:]:
+        return done[11:16]
+    return done[5:16] if done[:4] == due[:4] and done[16:] == due[16:] else done
+
+
+def clock_facts(
+    p: dict[str, Any], events: Sequence[Mapping[str, Any]] | None = None
+) -> dict[str, str]:
+    """Each service clock's due time, marked once it stopped: when it was done and, past
+    due, how late ("(done 2026-10-30 13:00 +08:00, 5.5 d late)"); a clock stopped without
+    the step ("(stopped)": resolved before anyone answered). A person scanning a ticket
+    must not take a deadline already met for one still to meet, nor a breached one for
+    met. ``events``: the ticket's audit, where the acknowledgement and the resolution are
+    (a message's payload has only the first feedback: the others say "(stopped)")."""
     running = {clock for clock, _due in _running(p)}
+    done = {"feedback": p.get("first_feedback_at_ms")}
+    if events is not None:
+        done |= {"acknowledge": acknowledged_at(events), "resolve": resolved_at(events)}
     facts = {}
     for clock in CLOCKS:
         shown = local(p, f"{clock}_by")
-        if clock == "feedback" and p.get("first_feedback_at_ms") is not None:
-            shown += f" (given {local(p, 'first_feedback_at')})"
+        at, due = done.get(clock), p.get(f"{clock}_by_ms")
+        if at is not None and (clock == "feedback" or clock not in running):
+            word = "given" if clock == "feedback" else "done"
+            late = at - due if isinstance(due, int) else 0
+            when = _after(shown, local(p | {"done_ms": at}, "done"))
+            shown += f" ({word} {when}" + (f", {late_text(late)} late)" if late > 0 else ")")
         elif clock not in running:
             shown += " (stopped)"
         facts[clock] = shown

@@ -113,7 +113,7 @@ def fragment(p: dict[str, Any], events: list[dict[str, Any]]) -> str:
     judged = judged_hours(p)
     if judged > 1:
         rows.append(("Judged from", f"{local(p, 'window_start')} ({judged} h)"))
-    rows += [(CLOCK_LABELS[clock], shown) for clock, shown in clock_facts(p).items()]
+    rows += [(CLOCK_LABELS[clock], shown) for clock, shown in clock_facts(p, events).items()]
     facts = "".join(f"<dt>{e(k)}</dt><dd>{e(str(v))}</dd>" for k, v in rows)
     zone = p.get("timezone") or "+00:00"
     audit = "".join(

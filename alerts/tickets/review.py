@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from alerts.outcomes import Outcome
-from alerts.sla import CLOCKS, MINUTE_MS
+from alerts.sla import CLOCKS, MINUTE_MS, acknowledged_at, resolved_at
 from alerts.tickets.store import TicketStore
 from alerts.tickets.view import TicketView
 from alerts.tickets.volume import Count
@@ -44,22 +44,6 @@ class ClockCheck:
 
     def late_ms(self, now: int) -> int:
         return max((self.done_at if self.done_at is not None else now) - self.due, 0)
-
-
-def resolved_at(events: Sequence[Mapping[str, Any]]) -> int | None:
-    """When the loop was closed: the first resolution, by a person or automatically."""
-    return next(
-        (
-            int(e["at"])
-            for e in events
-            if e["action"] == "resolve" or (e["action"] == "recovered" and e["to"] == "resolved")
-        ),
-        None,
-    )
-
-
-def acknowledged_at(events: Sequence[Mapping[str, Any]]) -> int | None:
-    return next((int(e["at"]) for e in events if e["action"] == "acknowledge"), None)
 
 
 def clock_checks(ticket: TicketView, events: Sequence[Mapping[str, Any]]) -> list[ClockCheck]:

@@ -155,7 +155,7 @@ def tickets_show(
         ),
         *(
             f"  {'due' if i == 0 else '':9} {CLOCK_WORDS[clock]} {shown}"
-            for i, (clock, shown) in enumerate(clock_facts(t).items())
+            for i, (clock, shown) in enumerate(clock_facts(t, events).items())
         ),
         "  audit",
     ]

@@ -13,6 +13,7 @@ from datetime import UTC, tzinfo
 from html import escape
 from typing import Any
 
+from alerts.sla import MINUTE_MS, late_text
 from alerts.zones import local_iso
 from detectors.timeaxis import from_iso
 
@@ -30,10 +31,6 @@ def _pct(value: float | None) -> str:
 
 def _num(value: float | None, unit: str = "") -> str:
     return "—" if value is None else f"{value:,.1f}{unit}"
-
-
-def _late(minutes: float) -> str:
-    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:,.1f} h"
 
 
 def _bar_chart(
@@ -228,7 +225,7 @@ def render(review: dict[str, Any], title: str, zone: tzinfo = UTC) -> str:
                     b["owner"] or "nobody",
                     CLOCK_NAMES[b["clock"]],
                     when(b["due"]),
-                    _late(b["late_minutes"]),
+                    late_text(round(b["late_minutes"] * MINUTE_MS)),
                 ]
                 for b in sla["breaches"]
             ],

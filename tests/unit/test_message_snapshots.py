@@ -175,7 +175,28 @@ def test_a_ticket_shows_which_clocks_stopped():
     assert not any("(" in shown for shown in opened.values())
     started = rows(WOW)  # in progress: acknowledged, the owner's first word given
     assert started["acknowledge"].endswith("(stopped)")
-    assert started["feedback"].endswith("(given 2027-01-15 18:00 +08:00)")
+    assert started["feedback"] == "2027-01-16 17:00 +08:00 (given 01-15 18:00)"
     assert not started["resolve"].endswith(")")
     resolved = rows(replace(THRESHOLD, state="resolved"))  # recovered, nobody acted
     assert [shown[-9:] for shown in resolved.values()] == ["(stopped)"] * 3
+
+
+def test_a_ticket_says_how_late_each_clock_was_met():
+    """`tickets show` and the ticket page said "(stopped)" of a closed loop done five days
+    past due: read as met. With the audit, each clock says when it was done and how late."""
+    ticket = replace(THRESHOLD, state="resolved", first_feedback_at=THRESHOLD.opened_at + HOUR)
+    payload = messages.build_payload(
+        ticket.to_json(), "comment", "li.wei", "", T0, LINKS, timezone="+08:00"
+    )
+    opened = THRESHOLD.opened_at
+    audit = [
+        {"at": opened + 14 * MIN, "action": "acknowledge", "to": "acknowledged"},
+        {"at": opened + 30 * HOUR, "action": "recovered", "to": None},
+        {"at": opened + 204 * HOUR, "action": "resolve", "to": "resolved"},
+    ]
+    facts = messages.clock_facts(payload, audit)
+    assert facts["acknowledge"] == "2027-01-15 17:15 +08:00 (done 17:14)"
+    assert facts["feedback"] == "2027-01-16 17:00 +08:00 (given 01-15 18:00)"
+    assert facts["resolve"] == "2027-01-18 17:00 +08:00 (done 01-24 05:00, 5.5 d late)"
+    late = [*audit[1:], {"at": opened + 40 * MIN, "action": "acknowledge", "to": "x"}]
+    assert messages.clock_facts(payload, late)["acknowledge"].endswith("(done 17:40, 25 min late)")
