@@ -16,13 +16,13 @@ A pure state machine over event time. Rules:
   one per symptom and detector;
 * after a ticket is resolved or closed, the fingerprint is in cooldown for
   ``cooldown_hours``: findings in that time are suppressed (counted, not ticketed);
-* and its problem is not raised again on the evidence it was resolved on: a finding of
-  that problem whose window begins before the ticket ended is suppressed too. A
-  week-over-week rise stays in the last 7 days for a week after the site was mended:
-  it opened a second ticket a few hours after the first was resolved (once the
-  cooldown of a *joined* detector's fingerprint, which never had one, let it through)
-  and a third a day later. A short-window detector still speaks within hours if the
-  fault is still there.
+* and once a person resolved or closed it, its problem is not raised again on the
+  evidence it was resolved on: a finding of that problem whose window begins before the
+  ticket ended is suppressed too. A week-over-week rise stays in the last 7 days for a
+  week after the site was mended: it opened a second ticket a few hours after the first
+  was resolved (the fingerprint of a detector that had only joined the ticket had no
+  cooldown) and a third a day later. A short-window detector still speaks within hours
+  if the fault is still there.
 The state can be rebuilt from the open tickets, so a restarted worker keeps deduplicating.
 """
 
@@ -172,7 +172,7 @@ class AlertPolicy:
                     )
                 )
                 if self.settings.auto_resolve:
-                    self.ticket_closed(fp, hour + HOUR_MS)
+                    self.auto_resolved(fp, hour + HOUR_MS)
         return actions
 
     def clear_after_ms(self, detector: str) -> int:
@@ -194,14 +194,20 @@ class AlertPolicy:
         return None
 
     def ticket_closed(self, fp: str, at: int, problem: tuple[str, str] | None = None) -> None:
-        """A person (or auto-resolve) ended the ticket at ``at``: start the cooldown, and
-        hold back its problem's findings on evidence from before then. ``problem``: when
-        the incident is no longer tracked (the finding's problem)."""
-        incident = self.active.pop(fp, None)
-        self.cooldown_until[fp] = at + self.settings.cooldown_ms
+        """A person ended the ticket at ``at``: start the cooldown, and hold back its
+        problem's findings on evidence from before then. ``problem``: when the incident is
+        no longer tracked (the finding's problem)."""
+        incident = self.auto_resolved(fp, at)
         problem = incident.problem if incident is not None else problem
         if problem is not None and at > self.ended.get(problem, at - 1):
             self.ended[problem] = at
+
+    def auto_resolved(self, fp: str, at: int) -> Incident | None:
+        """The ticket resolved itself at ``at`` (quiet for ``clear_after_hours``): only
+        the cooldown. Nobody dealt with its evidence, and a detector that fires again on
+        it after that quiet has seen more of it: a new episode."""
+        self.cooldown_until[fp] = at + self.settings.cooldown_ms
+        return self.active.pop(fp, None)
 
     def fingerprint_of(self, key: str) -> str | None:
         return next((fp for fp, i in self.active.items() if i.ticket_key == key), None)

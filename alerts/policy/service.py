@@ -108,10 +108,13 @@ class AlertService:
         ]
         cooldown, ended = self.settings.cooldown_ms, self.store.ended()
         problems: dict[tuple[str, str], int] = {}
+        cooldowns: dict[str, int] = {}
         for t in ended:
-            problem = problem_of(t.region, t.metric, t.detector)
-            problems[problem] = max(problems.get(problem, t.at), t.at)
-        self.policy.restore(incidents, {t.fingerprint: t.at + cooldown for t in ended}, problems)
+            cooldowns[t.fingerprint] = max(cooldowns.get(t.fingerprint, 0), t.at + cooldown)
+            if t.by_person:
+                problem = problem_of(t.region, t.metric, t.detector)
+                problems[problem] = max(problems.get(problem, t.at), t.at)
+        self.policy.restore(incidents, cooldowns, problems)
 
     def _cleared(self, action: TicketRecovered) -> str:
         """What the recovery's audit row (and message) says: how long it has been quiet and,

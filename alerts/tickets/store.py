@@ -41,6 +41,7 @@ class Ended(NamedTuple):
     region: str
     metric: str
     detector: str
+    by_person: bool  # resolved or closed by a person, not by auto_resolve
     at: int
 
 
@@ -475,17 +476,26 @@ class TicketStore:
             return [TicketView.of(t) for t in rows]
 
     def ended(self) -> list[Ended]:
-        """When each fingerprint's latest ended (resolved or closed) ticket last changed:
-        the policy's cooldowns start there, after a restart as before it."""
+        """When each fingerprint's latest ended (resolved or closed) ticket last changed,
+        apart for tickets a person ended: the policy's cooldowns start there (and, for a
+        person's, the hold-back of the problem's findings), after a restart as before it."""
         ended_states = [TicketState.RESOLVED.value, TicketState.CLOSED.value]
+        by_person = (
+            select(TicketEvent.id)
+            .where(
+                TicketEvent.ticket_id == Ticket.id,
+                TicketEvent.action.in_([Action.RESOLVE.value, Action.CLOSE.value]),
+            )
+            .exists()
+        )
+        columns = (Ticket.fingerprint, Ticket.region, Ticket.metric, Ticket.detector, by_person)
         with self.session() as s:
             rows = s.execute(
-                select(Ticket.fingerprint, Ticket.region, Ticket.metric, Ticket.detector)
-                .add_columns(func.max(Ticket.updated_at))
+                select(*columns, func.max(Ticket.updated_at))
                 .where(Ticket.state.in_(ended_states))
-                .group_by(Ticket.fingerprint, Ticket.region, Ticket.metric, Ticket.detector)
+                .group_by(*columns)
             )
-            return [Ended(*row[:4], int(row[4])) for row in rows]
+            return [Ended(*row[:5], int(row[5])) for row in rows]
 
     def events(self, ticket_id: int) -> list[dict[str, object]]:
         return self.events_of([ticket_id]).get(ticket_id, [])

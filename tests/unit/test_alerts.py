@@ -109,7 +109,8 @@ def test_cooldown_after_resolve_suppresses_then_allows(tmp_path, sqlite_url):
     assert [t.state for t in store.all()] == ["resolved"]
     run_hours(svc, T0 + 10 * HOUR, 5, firing_hours={0, 1, 2, 3, 4})  # inside cooldown
     assert len(store.all()) == 1 and svc.stats.suppressed == 5
-    run_hours(svc, T0 + 40 * HOUR, 1, firing_hours={0}, span=1)  # cooldown over
+    # cooldown over: nobody dealt with the week it resolved on, so it is a new episode
+    run_hours(svc, T0 + 40 * HOUR, 1, firing_hours={0})
     assert len(store.all()) == 2
 
 
