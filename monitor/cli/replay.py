@@ -297,6 +297,8 @@ def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
         out.print(f"#{t.id}  {t.region}  {t.severity}  {t.department}", markup=False)
         out.print(f"    {t.metric} ({t.detector})", markup=False)
         out.print(f"    {figures(t.to_json())}", markup=False)
+        if t.sites:  # a site fault's evidence is its KPI: the complaints may be level yet
+            out.print(f"    inspect {'; '.join(t.sites)}", markup=False)
         out.print(f"    opened {when(t.opened_at)}, acknowledge by {when(t.acknowledge_by)}")
     dead = ", ".join(f"{k}={v}" for k, v in sorted(stats.dead_lettered.items())) or "none"
     out.print(

@@ -23,6 +23,10 @@ def test_the_demo_report_fits_80_columns(monkeypatch, tmp_path):
     metric = "complaints.install_repair_timeout"
     region = "guangzhou-tianhe-0042"
     svc.handle(tick(T0, finding(T0, region=region, metric=metric)), now=T0)
+    # a site fault: its figures are the complaints', level while the site's KPI is not
+    svc.sites = lambda region, metric: ("r9-s1 (packet_loss 1.35 %, the region's sites 0.7 %)",)
+    level = finding(T0, region="r9", detector="site_fault", observed=100.0)
+    svc.handle(tick(T0, level), now=T0)
     console = Console(width=80, record=True, file=open(tmp_path / "out.txt", "w"))  # noqa: SIM115
     monkeypatch.setattr(replay, "out", console)
     stats = SimpleNamespace(
@@ -51,4 +55,5 @@ def test_the_demo_report_fits_80_columns(monkeypatch, tmp_path):
         assert whole in said, whole
     assert "130 (normal ~100, +30%)" in said
     assert "82 h after its onset, 72 h before its peak" in said
+    assert "    inspect r9-s1 (packet_loss 1.35 %, the region's sites 0.7 %)" in said
     store.close()
