@@ -131,7 +131,7 @@ def test_a_person_resolving_starts_the_cooldown(tmp_path, sqlite_url):
 
 
 @pytest.mark.parametrize("resolved_by", ["person", "auto_resolve"])
-def test_a_restarted_worker_keeps_the_cooldown(tmp_path, resolved_by, sqlite_url):
+def test_a_restarted_worker_keeps_the_cooldown(tmp_path, resolved_by, db_url):
     """Restore rebuilds cooldowns from ended tickets: a restart (or a rebalance) inside a
     cooldown opens no ticket, and one after it does."""
     from alerts.policy.notifiers import MemoryNotifier
@@ -142,7 +142,7 @@ def test_a_restarted_worker_keeps_the_cooldown(tmp_path, resolved_by, sqlite_url
     settings = AlertSettings(
         clear_after_hours=2, cooldown_hours=24, auto_resolve=resolved_by == "auto_resolve"
     )
-    store = TicketStore(sqlite_url)
+    store = TicketStore(db_url)
     first = AlertService(store=store, notifier=MemoryNotifier(), settings=settings)
     run_hours(first, T0, 5, firing_hours={0, 1})
     (t,) = store.all()
