@@ -365,7 +365,10 @@ class _StatsCollector(Collector):
         yield counter("yujing_tickets_opened", "Tickets this worker opened.", a.opened)
         yield counter("yujing_tickets_recovered", "Tickets marked recovered.", a.recovered)
         yield counter(
-            "yujing_findings_suppressed", "Findings held back by a cooldown.", a.suppressed
+            "yujing_findings_suppressed",
+            "Findings held back by a cooldown, or on evidence from before a person resolved their "
+            "problem.",
+            a.suppressed,
         )
         last = GaugeMetricFamily(
             "yujing_last_closed_hour_timestamp_seconds",
