@@ -56,8 +56,8 @@ def test_the_ticket_link_opens_a_page_with_the_ticket(served, tmp_path):
     assert "130 (normal ~100, +30%)" in dom
     # T0 is 2027-01-15 08:00 UTC: the operator's clock with its offset
     assert "2027-01-15 16:00 +08:00" in dom and "2027-01-15 16:15 +08:00" in dom
-    # acknowledged: its 15-minute clock is marked stopped, the 24-hour one still runs
-    assert "16:15 +08:00 (stopped)" in dom and "2027-01-16 16:00 +08:00<" in dom
+    # acknowledged: its 15-minute clock says when it was done, the 24-hour one still runs
+    assert "16:15 +08:00 (done 16:00)" in dom and "2027-01-16 16:00 +08:00<" in dom
     assert "owned by alice" in dom and "acknowledge" in dom
     # the comment is shown as text, not run as markup
     assert "&lt;img src=x" in dom and "<img" not in dom
