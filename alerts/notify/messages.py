@@ -201,7 +201,7 @@ def clock_facts(
     p: dict[str, Any], events: Sequence[Mapping[str, Any]] | None = None
 ) -> dict[str, str]:
     """Each service clock's due time, marked once it stopped: when it was done and, past
-    due, how late ("(done 2026-10-30 13:00 +08:00, 5.5 d late)"); a clock stopped without
+    due, how late ("(done 10-30 13:00, 5.5 d late)"); a clock stopped without
     the step ("(stopped)": resolved before anyone answered). A person scanning a ticket
     must not take a deadline already met for one still to meet, nor a breached one for
     met. ``events``: the ticket's audit, where the acknowledgement and the resolution are

@@ -184,28 +184,34 @@ class AlertPolicy:
     def held_back(self, fp: str, f: Finding) -> int | None:
         """Until when a finding that joins no open incident stays suppressed (the first
         hour it may open a ticket), or None: the fingerprint's cooldown, and for its
-        problem's last ended ticket, until the finding's window begins after that end."""
+        problem's last ticket a person ended, until the finding's window begins after
+        that end."""
+        holds = []
         until = self.cooldown_until.get(fp)
         if until is not None and f.hour < until:
-            return until
+            holds.append(until)
         ended = self.ended.get(problem_of(f.region, f.metric, f.detector))
         if ended is not None and f.window_start < ended:
-            return ended + (f.hour - f.window_start)  # a window as long starts at the end
-        return None
+            holds.append(ended + (f.hour - f.window_start))  # a window as long starts there
+        return max(holds, default=None)
 
     def ticket_closed(self, fp: str, at: int, problem: tuple[str, str] | None = None) -> None:
         """A person ended the ticket at ``at``: start the cooldown, and hold back its
         problem's findings on evidence from before then. ``problem``: when the incident is
         no longer tracked (the finding's problem)."""
-        incident = self.auto_resolved(fp, at)
+        incident = self._cool_down(fp, at)
         problem = incident.problem if incident is not None else problem
         if problem is not None and at > self.ended.get(problem, at - 1):
             self.ended[problem] = at
 
-    def auto_resolved(self, fp: str, at: int) -> Incident | None:
+    def auto_resolved(self, fp: str, at: int) -> None:
         """The ticket resolved itself at ``at`` (quiet for ``clear_after_hours``): only
         the cooldown. Nobody dealt with its evidence, and a detector that fires again on
         it after that quiet has seen more of it: a new episode."""
+        self._cool_down(fp, at)
+
+    def _cool_down(self, fp: str, at: int) -> Incident | None:
+        """Start the fingerprint's cooldown at ``at``; its incident, no longer tracked."""
         self.cooldown_until[fp] = at + self.settings.cooldown_ms
         return self.active.pop(fp, None)
 
