@@ -162,7 +162,24 @@ def tickets_show(
     for e in events:
         note = f": {e['comment']}" if e["comment"] else ""
         lines.append(f"    {when(e['at'])}  {e['actor']} {e['action']}{note}")  # type: ignore[arg-type]
-    out.print("\n".join(lines), markup=False, highlight=False, overflow="fold")
+    shown = "\n".join(hanging(line, out.width) for line in lines)
+    out.print(shown, markup=False, highlight=False, overflow="fold")
+
+
+def hanging(line: str, width: int) -> str:
+    """``line`` wrapped to ``width`` under its own text: a field's value under the value
+    (column 12), an audit row's under its time. The terminal's own wrap put a long
+    explanation's next lines in column 0, under the field names."""
+    import textwrap
+
+    hang = 6 if line.startswith("    ") else 12 if line.startswith("  ") else 2
+    return textwrap.fill(
+        line,
+        width=max(width, hang + 20),
+        subsequent_indent=" " * hang,
+        break_on_hyphens=False,
+        drop_whitespace=True,
+    )
 
 
 def _act(

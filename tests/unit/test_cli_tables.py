@@ -57,3 +57,20 @@ def test_the_demo_report_fits_80_columns(monkeypatch, tmp_path):
     assert "82 h after its onset, 72 h before its peak" in said
     assert "    inspect r9-s1 (packet_loss 1.35 %, the region's sites 0.7 %)" in said
     store.close()
+
+
+def test_a_ticket_shown_in_80_columns_keeps_each_value_under_its_field():
+    """`tickets show` printed an explanation of three lines with the second and third in
+    column 0, under the field names, where the terminal wrapped it."""
+    from monitor.cli.tickets import hanging
+
+    why = "  why       site fault precursor: " + "kpi.packet_loss.mean 0.236 -> 1.69 " * 6
+    audit = "    2026-10-22 02:00+08:00  yujing opened: " + "complaints rose, " * 8 + "\nfake"
+    for line, hang in ((why, 12), (audit, 6)):
+        shown = hanging(line, 80).splitlines()
+        assert len(shown) > 1 and max(len(x) for x in shown) <= 80
+        assert all(x.startswith(" " * hang) and x[hang] != " " for x in shown[1:]), shown
+        assert " ".join(shown).split() == line.split()  # every word, in order
+    assert hanging("#1 Inspect r1: complaints.total (burst)", 80) == (
+        "#1 Inspect r1: complaints.total (burst)"
+    )
