@@ -138,8 +138,8 @@ def tickets_show(
         return "—" if ms is None else local_iso(ms, zone).replace("T", " ")  # type: ignore[arg-type]
 
     t = ticket.to_json() | {"timezone": config.timezone}
-    lines = [
-        f"#{ticket.id} {ticket.title}",
+    title = f"#{ticket.id} {ticket.title}"
+    fields = [
         f"  state     {ticket.state}, {ticket.severity}, {ticket.department}"
         + (f", owner {ticket.owner}" if ticket.owner else ""),
         f"  observed  {figures(t)}",
@@ -159,20 +159,26 @@ def tickets_show(
         ),
         "  audit",
     ]
-    for e in events:
-        note = f": {e['comment']}" if e["comment"] else ""
-        lines.append(f"    {when(e['at'])}  {e['actor']} {e['action']}{note}")  # type: ignore[arg-type]
-    shown = "\n".join(hanging(line, out.width) for line in lines)
-    out.print(shown, markup=False, highlight=False, overflow="fold")
+    audit = [
+        f"    {when(e['at'])}  {e['actor']} {e['action']}"  # type: ignore[arg-type]
+        + (f": {e['comment']}" if e["comment"] else "")
+        for e in events
+    ]
+    width = out.width
+    shown = [
+        hanging(title, width, 2),
+        *(hanging(line, width, 12) for line in fields),
+        *(hanging(line, width, 6) for line in audit),
+    ]
+    out.print("\n".join(shown), markup=False, highlight=False, overflow="fold")
 
 
-def hanging(line: str, width: int) -> str:
-    """``line`` wrapped to ``width`` under its own text: a field's value under the value
-    (column 12), an audit row's under its time. The terminal's own wrap put a long
-    explanation's next lines in column 0, under the field names."""
+def hanging(line: str, width: int, hang: int) -> str:
+    """``line`` wrapped to ``width``, its next lines indented by ``hang``: a field's value
+    under the value (12), an audit row's under its time (6). The terminal's own wrap put
+    a long explanation's next lines in column 0, under the field names."""
     import textwrap
 
-    hang = 6 if line.startswith("    ") else 12 if line.startswith("  ") else 2
     return textwrap.fill(
         line,
         width=max(width, hang + 20),

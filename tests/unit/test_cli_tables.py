@@ -67,10 +67,10 @@ def test_a_ticket_shown_in_80_columns_keeps_each_value_under_its_field():
     why = "  why       site fault precursor: " + "kpi.packet_loss.mean 0.236 -> 1.69 " * 6
     audit = "    2026-10-22 02:00+08:00  yujing opened: " + "complaints rose, " * 8 + "\nfake"
     for line, hang in ((why, 12), (audit, 6)):
-        shown = hanging(line, 80).splitlines()
+        shown = hanging(line, 80, hang).splitlines()
         assert len(shown) > 1 and max(len(x) for x in shown) <= 80
         assert all(x.startswith(" " * hang) and x[hang] != " " for x in shown[1:]), shown
         assert " ".join(shown).split() == line.split()  # every word, in order
-    assert hanging("#1 Inspect r1: complaints.total (burst)", 80) == (
+    assert hanging("#1 Inspect r1: complaints.total (burst)", 80, 2) == (
         "#1 Inspect r1: complaints.total (burst)"
     )
