@@ -38,6 +38,28 @@ ACTIONS = {
 }
 
 
+# what a detector's ticket asks for, where the department's line would mislead
+DETECTOR_ACTIONS = {
+    "peak_congestion": "Plan capacity for the region's evening peak (its bandwidth nears "
+    "saturation): a shortage, not a fault to repair.",
+    "silence": "Find why the readings stopped: the silent sites (power, transmission) or "
+    "the export that feeds Yujing.",
+    "drop": "Check the region's complaint intake (hotline, app) and its sites' traffic: "
+    "a collapse is an outage, not calm.",
+}
+
+
+def action_for(ticket: dict[str, Any]) -> str:
+    """What the reader is to do now. A settled ticket asks nothing: its resolution, sent to
+    every channel, told on-call to inspect the sites again. An evening capacity shortage
+    is not a fault to inspect, nor a feed gone silent a region's packet loss."""
+    state = ticket.get("state")
+    if state in SETTLED_STATES:
+        return f"None: the ticket is {state}; reopen it if the problem comes back."
+    detector, department = str(ticket.get("detector")), str(ticket.get("department"))
+    return DETECTOR_ACTIONS.get(detector) or ACTIONS.get(department, ACTIONS["service_coordinator"])
+
+
 def event_name(action: str) -> str:
     """Audit actions are verbs ("resolve"); notifications speak of what happened."""
     return PAST_TENSE.get(action, action)
@@ -74,7 +96,7 @@ def build_payload(
             "actor": actor,
             "comment": comment,
             "timezone": timezone,
-            "action": ACTIONS.get(str(ticket.get("department")), ACTIONS["service_coordinator"]),
+            "action": action_for(ticket),
             "runbook_url": runbook,
             "unit": unit,
         }

@@ -200,3 +200,23 @@ def test_a_ticket_says_how_late_each_clock_was_met():
     assert facts["resolve"] == "2027-01-18 17:00 +08:00 (done 01-24 05:00, 5.5 d late)"
     late = [*audit[1:], {"at": opened + 40 * MIN, "action": "acknowledge", "to": "x"}]
     assert messages.clock_facts(payload, late)["acknowledge"].endswith("(done 17:40, 25 min late)")
+
+
+def test_the_action_line_fits_what_the_ticket_is():
+    """A resolved ticket's message told every channel to inspect the region's sites, and
+    so did an evening capacity shortage's, which the detector itself calls no fault."""
+
+    def action(ticket: TicketView) -> str:
+        payload = messages.build_payload(ticket.to_json(), "opened", "yujing", "", T0, LINKS)
+        (line,) = [x for x in messages.text(payload).splitlines() if x.startswith("Action:")]
+        return line
+
+    assert action(WOW).startswith("Action: Inspect the region's sites")
+    assert action(replace(WOW, detector="peak_congestion")).startswith(
+        "Action: Plan capacity for the region's evening peak"
+    )
+    assert "readings stopped" in action(replace(WOW, detector="silence"))
+    for state in ("resolved", "closed"):
+        assert action(replace(WOW, state=state)) == (
+            f"Action: None: the ticket is {state}; reopen it if the problem comes back."
+        )
