@@ -215,6 +215,13 @@ class AlertPolicy:
         self.cooldown_until[fp] = at + self.settings.cooldown_ms
         return self.active.pop(fp, None)
 
+    def reopened(self, incident: Incident) -> None:
+        """A person reopened the ticket of ``incident``: its findings are its own again,
+        without the cooldown or the hold-back its resolution started."""
+        self.active[incident.fingerprint] = incident
+        self.cooldown_until.pop(incident.fingerprint, None)
+        self.ended.pop(incident.problem, None)
+
     def fingerprint_of(self, key: str) -> str | None:
         return next((fp for fp, i in self.active.items() if i.ticket_key == key), None)
 

@@ -27,6 +27,7 @@ from alerts.policy.notifiers import Notification, Notifier
 from alerts.policy.settings import AlertSettings
 from alerts.taxonomy import Department, department_for
 from alerts.tickets.store import TicketStore
+from alerts.tickets.view import TicketView
 
 log = logging.getLogger("yujing.alerts")
 NETWORK = Department.NETWORK_MAINTENANCE
@@ -93,19 +94,7 @@ class AlertService:
     def restore(self) -> None:
         """Rebuild the dedup state from the open tickets and the cooldowns from the ended
         ones (after a restart or a rebalance)."""
-        incidents = [
-            Incident(
-                t.fingerprint,
-                t.key,
-                t.region,
-                t.first_hour,
-                t.last_fired_hour,
-                recovered=t.recovered_at is not None,
-                metric=t.metric,
-                detector=t.detector,
-            )
-            for t in self.store.active()
-        ]
+        incidents = [self._incident(t) for t in self.store.active()]
         cooldown, ended = self.settings.cooldown_ms, self.store.ended()
         problems: dict[tuple[str, str], int] = {}
         cooldowns: dict[str, int] = {}
@@ -115,6 +104,34 @@ class AlertService:
                 problem = problem_of(t.region, t.metric, t.detector)
                 problems[problem] = max(problems.get(problem, t.at), t.at)
         self.policy.restore(incidents, cooldowns, problems)
+
+    def _unless_reopened(self, action: Suppressed) -> Suppressed | UpdateTicket:
+        """A finding held back by its ticket's resolution, unless a person reopened that
+        ticket since: then it is the ticket's again (a re-fire if it had recovered). The
+        policy hears of a reopening only here; it held the reopened ticket's findings
+        back for the cooldown, and for a week's window after the resolution."""
+        ticket = self.store.active_for(action.fingerprint)
+        if ticket is None:
+            return action
+        incident = self._incident(ticket)
+        incident.last_fired_hour = action.finding.finding.hour
+        refired, incident.recovered = incident.recovered, False
+        self.policy.reopened(incident)
+        return UpdateTicket(ticket.key, action.finding, refired)
+
+    @staticmethod
+    def _incident(t: TicketView) -> Incident:
+        """The policy's view of an active ticket (after a restart, or a reopening)."""
+        return Incident(
+            t.fingerprint,
+            t.key,
+            t.region,
+            t.first_hour,
+            t.last_fired_hour,
+            recovered=t.recovered_at is not None,
+            metric=t.metric,
+            detector=t.detector,
+        )
 
     def _cleared(self, action: TicketRecovered) -> str:
         """What the recovery's audit row (and message) says: how long it has been quiet and,
@@ -138,7 +155,8 @@ class AlertService:
 
     def handle(self, tick: TickResult, now: int) -> None:
         """Apply one detection tick; ``now`` is the runner's clock (event time in replays)."""
-        for action in self.policy.on_tick(tick):
+        for planned in self.policy.on_tick(tick):
+            action = self._unless_reopened(planned) if isinstance(planned, Suppressed) else planned
             if isinstance(action, OpenTicket):
                 ticket, created = self.store.open(
                     action.ticket_key,

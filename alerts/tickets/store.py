@@ -420,6 +420,12 @@ class TicketStore:
             ticket = s.get(Ticket, ticket_id)
             return None if ticket is None else TicketView.of(ticket)
 
+    def active_for(self, fingerprint: str) -> TicketView | None:
+        """The fingerprint's active ticket, if any (one a person reopened, say)."""
+        with self.session() as s:
+            ticket = s.scalar(select(Ticket).where(Ticket.active_fingerprint == fingerprint))
+            return None if ticket is None else TicketView.of(ticket)
+
     def by_key(self, key: str) -> TicketView | None:
         with self.session() as s:
             ticket = self._by_key(s, key)

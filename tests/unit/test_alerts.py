@@ -137,6 +137,25 @@ def test_a_resolved_problem_is_not_raised_again_on_the_evidence_it_was_resolved_
     assert len(store.all()) == 2
 
 
+def test_a_reopened_ticket_takes_its_findings_again(service):
+    """A person who reopens a resolved ticket says the problem is back. Its findings went
+    to the cooldown instead (and, since the hold-back, for up to a week's window)."""
+    store = service.store
+    run_hours(service, T0, 3, {0, 1, 2})
+    (t,) = store.all()
+    store.transition(t.id, "acknowledge", "li.wei", "", T0 + 3 * HOUR)
+    store.transition(t.id, "resolve", "li.wei", "fixed", T0 + 3 * HOUR, **MENDED)
+    run_hours(service, T0 + 3 * HOUR, 2, {0, 1})  # the first tells the policy; held back
+    assert service.stats.suppressed == 1
+    store.transition(t.id, "reopen", "zhang.min", "back again", T0 + 5 * HOUR)
+    run_hours(service, T0 + 5 * HOUR, 3, {0, 1, 2})
+    (again,) = store.all()
+    assert (again.state, again.last_fired_hour) == ("open", T0 + 7 * HOUR)
+    assert service.stats.suppressed == 1
+    run_hours(service, T0 + 8 * HOUR, 1, {0}, metric="complaint_rate.broadband_lag")
+    assert len(store.all()) == 1  # its problem's other series join it again
+
+
 def test_a_short_window_finds_a_fault_that_is_still_there(service):
     """Resolving holds back only what the resolved ticket was based on: a detector over
     the last hour, still firing once the cooldown is over, opens a ticket."""
