@@ -184,7 +184,6 @@ def hanging(line: str, width: int, hang: int) -> str:
         width=max(width, hang + 20),
         subsequent_indent=" " * hang,
         break_on_hyphens=False,
-        drop_whitespace=True,
     )
 
 
