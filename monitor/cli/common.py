@@ -7,6 +7,7 @@ imports what it uses when it runs, so ``yujing --help`` stays fast.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -137,3 +138,41 @@ def progress(
         transient=transient,
         disable=disable,
     )
+
+
+def hanging(line: str, width: int, hang: int) -> str:
+    """``line`` wrapped to ``width`` terminal cells, its next lines indented by ``hang``: a
+    ticket's field value under the value (12), an audit row's under its time (6), an
+    import's example under its text. The terminal's own wrap put a long explanation's next
+    lines in column 0, under the field names. Counted in cells, not characters: a comment
+    or a column name in Chinese takes two cells a character (textwrap counts one)."""
+    from rich.cells import cell_len, get_character_cell_size
+
+    width = max(width, hang + 20)
+    indent = " " * hang
+    lines: list[str] = []
+    current, gap = "", ""  # the line being filled; the spaces before the next word
+    for i, token in enumerate(re.split(r"(\s+)", line)):
+        if i % 2:  # whitespace, each character a space (as textwrap replaces it)
+            gap = " " * len(token)
+            continue
+        if not token:
+            continue
+        if current and cell_len(current + gap + token) <= width:
+            current, gap = current + gap + token, ""
+            continue
+        if current:
+            lines.append(current)
+        start = indent if lines else gap  # the first line keeps its own leading spaces
+        rest = token
+        while cell_len(start + rest) > width:  # a word wider than the line: cut it
+            room, cut = width - cell_len(start), 0
+            while cut < len(rest) and room >= get_character_cell_size(rest[cut]):
+                room -= get_character_cell_size(rest[cut])
+                cut += 1
+            lines.append(start + rest[: max(cut, 1)])
+            rest, start = rest[max(cut, 1) :], indent
+        current, gap = start + rest, ""
+    if current:
+        lines.append(current)
+    return "\n".join(lines)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from alerts.tickets.view import TicketView
     from monitor.config.model import MonitorConfig
 
-from monitor.cli.common import ActorOpt, DbOpt, err, open_store, out
+from monitor.cli.common import ActorOpt, DbOpt, err, hanging, open_store, out
 
 app = typer.Typer(no_args_is_help=True, help="Inspection tickets from the command line.")
 
@@ -171,20 +171,6 @@ def tickets_show(
         *(hanging(line, width, 6) for line in audit),
     ]
     out.print("\n".join(shown), markup=False, highlight=False, overflow="fold")
-
-
-def hanging(line: str, width: int, hang: int) -> str:
-    """``line`` wrapped to ``width``, its next lines indented by ``hang``: a field's value
-    under the value (12), an audit row's under its time (6). The terminal's own wrap put
-    a long explanation's next lines in column 0, under the field names."""
-    import textwrap
-
-    return textwrap.fill(
-        line,
-        width=max(width, hang + 20),
-        subsequent_indent=" " * hang,
-        break_on_hyphens=False,
-    )
 
 
 def _act(

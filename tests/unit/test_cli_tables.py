@@ -62,7 +62,7 @@ def test_the_demo_report_fits_80_columns(monkeypatch, tmp_path):
 def test_a_ticket_shown_in_80_columns_keeps_each_value_under_its_field():
     """`tickets show` printed an explanation of three lines with the second and third in
     column 0, under the field names, where the terminal wrapped it."""
-    from monitor.cli.tickets import hanging
+    from monitor.cli.common import hanging
 
     why = "  why       site fault precursor: " + "kpi.packet_loss.mean 0.236 -> 1.69 " * 6
     audit = "    2026-10-22 02:00+08:00  yujing opened: " + "complaints rose, " * 8 + "\nfake"
@@ -74,3 +74,10 @@ def test_a_ticket_shown_in_80_columns_keeps_each_value_under_its_field():
     assert hanging("#1 Inspect r1: complaints.total (burst)", 80, 2) == (
         "#1 Inspect r1: complaints.total (burst)"
     )
+    # a comment in Chinese takes two cells a character: counted so, it stays in 80
+    from rich.cells import cell_len
+
+    comment = "    2026-10-22 09:00+08:00  li.wei comment: " + "基站已修复，明天复查。" * 12
+    shown = hanging(comment, 80, 6).splitlines()
+    assert len(shown) > 2 and max(cell_len(x) for x in shown) <= 80
+    assert "".join("".join(shown).split()) == "".join(comment.split())  # all, in order
