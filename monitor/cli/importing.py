@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.common import WHOLE, ConfigOpt, err, load_or_exit, out, progress
+from monitor.cli.common import WHOLE, ConfigOpt, err, hanging, load_or_exit, out, progress
 
 app = typer.Typer(no_args_is_help=True, help="Import an operator's exports.")
 
@@ -101,7 +101,7 @@ def import_csv_command(
         raise typer.Exit(2)
     adding = output.suffix == ".npz" and output.exists()
     try:
-        reference = read_regions(regions) if regions else None
+        reference = read_regions(regions, columns.recode.get("region")) if regions else None
     except (OSError, ValueError) as exc:
         err.print(f"--regions: {exc}", markup=False)
         raise typer.Exit(2) from exc
@@ -137,7 +137,7 @@ def import_csv_command(
     for reason, n in report.rejected.most_common():
         out.print(f"  {reason:<20} {n:>12,}", markup=False)
     for example in report.examples:
-        out.print(f"  e.g. {example}", markup=False, overflow="fold")
+        out.print(hanging(f"  e.g. {example}", out.width, 7), **WHOLE)
     if rejected:
         out.print(f"rejected rows (line, column, reason, row): {rejected_path}", **WHOLE)
     if reference is None and output.suffix == ".jsonl":

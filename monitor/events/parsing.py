@@ -98,7 +98,7 @@ def _reason_for(error: dict[str, object]) -> tuple[Reason, str | None]:
 
 
 # what a name the schemas' pattern refuses must look like, in words, not the pattern
-NAME_RULE = "1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"
+NAME_RULE = "1-64 ASCII letters, digits, '_', '.' or '-', starting with a letter or digit"
 
 
 def _said(error: Mapping[str, Any]) -> str:

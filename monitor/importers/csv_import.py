@@ -4,7 +4,7 @@ rejected row kept with its reason."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +16,17 @@ import orjson
 from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from detectors.timeaxis import HOUR_MS
 from monitor.detection.hourly_file import HourlySeries
+from monitor.events.deadletters import DeadLetter
+from monitor.events.parsing import parse_event
 from monitor.events.schemas import ComplaintEvent
-from monitor.importers.csv_rows import ImportReport, Rejected, RowReader, Value, read_rows
+from monitor.importers.csv_rows import (
+    ImportReport,
+    Rejected,
+    RowReader,
+    Value,
+    read_rows,
+    region_refused,
+)
 from monitor.importers.mapping import ColumnMap
 from monitor.windows.aggregation import RATE_PER, complaints_metric, rate_metric
 
@@ -93,18 +102,31 @@ class HourlyValues:
         return HourlySeries(regions, first, out)
 
 
-def read_regions(path: Path) -> dict[str, int]:
-    """Reference data for the events file: ``region,subscribers`` rows (a header first)."""
+def read_regions(path: Path, recode: Mapping[str, str] | None = None) -> dict[str, int]:
+    """Reference data for the events file: ``region,subscribers`` rows (a header first).
+    Names go through the mapping's ``recode: region:`` as the export's do, and each row
+    must be a region record the stream takes: a refused one is an error here, not a
+    region record every replay dead-letters before the rows that name it."""
     regions: dict[str, int] = {}
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         if reader.fieldnames is None or not {"region", "subscribers"} <= set(reader.fieldnames):
             raise ValueError(f"{path}: needs the columns region,subscribers")
         for number, row in enumerate(reader, start=2):
+            given = (row["region"] or "").strip()
+            name = (recode or {}).get(given, given)
             try:
-                regions[row["region"].strip()] = int(row["subscribers"])
-            except (TypeError, ValueError) as exc:
+                subscribers = int(row["subscribers"] or "")
+            except ValueError as exc:
                 raise ValueError(f"{path}: line {number}: subscribers is no whole number") from exc
+            record = {"type": "region", "region": name, "subscribers": subscribers}
+            parsed = parse_event(orjson.dumps(record), source=path.name, offset=number)
+            if isinstance(parsed, DeadLetter):
+                detail = parsed.detail
+                if parsed.field == "region":
+                    detail = region_refused(given, detail)
+                raise ValueError(f"{path}: line {number}: {detail}")
+            regions[name] = subscribers
     return regions
 
 

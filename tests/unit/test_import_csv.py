@@ -162,3 +162,41 @@ def test_complaints_counted_into_the_hourly_file_next_to_a_kpi(tmp_path):
     assert series.values["complaint_rate.total"][0][0] == pytest.approx(2 * 10_000 / 120_000)
     assert np.isnan(series.values["kpi.packet_loss.mean"][:2]).all()
     assert series.values["kpi.packet_loss.mean"][2][2] == pytest.approx(0.4)
+
+
+def test_a_region_name_yujing_does_not_take_says_how_to_map_it(tmp_path):
+    """A CRM export naming its regions in Chinese had every row rejected, five examples of
+    the one mistake shown, and its region records written as they were (every replay
+    would dead-letter them): the rule said "letters", and 西区 is one."""
+    source = tmp_path / "c.csv"
+    source.write_text(
+        "time,region,category\n"
+        "2026-10-05T20:15:03Z,西区,weak_signal\n"
+        "2026-10-05T20:15:03Z,西区,weak_signal\n"
+        "2026-10-05T20:15:03Z,东区,weak_signal\n"
+        "2026-10-05T20:15:03Z,west,no_such_category\n",
+        encoding="utf-8",
+    )
+    mapping = ColumnMap(kind="complaints", category="category")
+    report = import_csv(source, mapping, tmp_path / "e.jsonl", tmp_path / "r.csv", KNOWN_METRICS)
+    assert dict(report.rejected) == {"invalid_format": 3, "unknown_category": 1}
+    assert len(report.examples) == 2  # one of each kind of mistake
+    assert "ASCII letters" in report.examples[0]
+    assert "recode: {region: {西区: <name>}}" in report.examples[0]
+    regions = tmp_path / "regions.csv"
+    regions.write_text("region,subscribers\n西区,120000\n东区,80000\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"line 3: region: '东区' is no name .*recode"):
+        read_regions(regions, {"西区": "west"})
+    recoded = read_regions(regions, {"西区": "west", "东区": "east"})
+    assert recoded == {"west": 120_000, "east": 80_000}
+    mapped = mapping.model_copy(update={"recode": {"region": {"西区": "west", "东区": "east"}}})
+    out = tmp_path / "e.jsonl"
+    report = import_csv(source, mapped, out, tmp_path / "r.csv", KNOWN_METRICS, recoded)
+    assert report.accepted == 3
+    run = build(load_config(), "sqlite://")
+    with out.open("rb") as fh:
+        run_lines(run, fh)
+    assert not run.pipeline.stats.dead_lettered, run.dead_letters.letters[:1]
+    regions.write_text("region,subscribers\nwest,0\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"line 2: subscribers: .*greater than 0"):
+        read_regions(regions)

@@ -84,7 +84,10 @@ def test_dead_letter_json_keeps_undecodable_bytes():
 
 @pytest.mark.parametrize(
     ("region", "says"),
-    [("", "region: empty (a name is 1-64 letters"), ("bad region!", "'bad region!' is no name")],
+    [
+        ("", "region: empty (a name is 1-64 ASCII letters"),
+        ("bad region!", "'bad region!' is no name"),
+    ],
 )
 def test_a_refused_name_is_told_in_words_not_as_a_pattern(region, says):
     """An empty region cell of a CSV export was told "String should match pattern
