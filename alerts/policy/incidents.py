@@ -9,7 +9,10 @@ A pure state machine over event time. Rules:
   evening's shortage does not recover every night and re-fire every evening);
 * findings of *another* detector on the same region and metric join the open incident
   (one problem, one ticket: the early-trend, week-over-week and site-fault detectors all
-  watch the same complaints when a site degrades);
+  watch the same complaints when a site degrades), except across the line between an
+  evening capacity shortage and a fault: a site-fault finding on a region's broadband
+  lag joined the capacity ticket a month of evenings had kept open on that series, and
+  the failing site was told as "capacity shortage, not a fault" under a capacity plan;
 * a region's network evidence is one problem too: KPI findings, site-fault findings and
   findings on complaints the network team owns (weak signal, broadband lag) of the same
   region join its open network incident, so a failing site is one inspection ticket, not
@@ -56,14 +59,21 @@ class Incident:
 
 
 NETWORK = "network"
+CAPACITY = "peak_congestion"  # the detector whose findings say "capacity, not a fault"
+
+
+def series_of(region: str, metric: str, detector: str) -> tuple[str, str, bool]:
+    """The series a finding is on, for joining an open incident: capacity findings and
+    the rest are kept apart even on one series (their remedies differ)."""
+    return (region, metric, detector == CAPACITY)
 
 
 def problem_of(region: str, metric: str, detector: str) -> tuple[str, str]:
     """Which problem a finding is evidence of: its series, or its region's network (KPI
     findings, site-fault findings and complaints the network team owns; an evening
     capacity shortage stays its own problem)."""
-    if detector == "peak_congestion":
-        return (region, metric)
+    if detector == CAPACITY:
+        return (region, f"capacity:{metric}")
     if detector == "site_fault" or department_for(metric) is Department.NETWORK_MAINTENANCE:
         return (region, NETWORK)
     # a category's count and its rate per subscriber are one problem
@@ -124,14 +134,14 @@ class AlertPolicy:
             if best is None or f.score > best.finding.score:
                 firing[fp] = spec_finding
         actions: list[Action] = []
-        by_series = {(i.region, i.metric): i for i in self.active.values()}
+        by_series = {series_of(i.region, i.metric, i.detector): i for i in self.active.values()}
         by_problem = {i.problem: i for i in self.active.values()}
         for fp in sorted(firing):
             spec_finding = firing[fp]
             incident = self.active.get(fp)
             f = spec_finding.finding
             if incident is None:
-                incident = by_series.get((f.region, f.metric))
+                incident = by_series.get(series_of(f.region, f.metric, f.detector))
             if incident is None:
                 incident = by_problem.get(problem_of(f.region, f.metric, f.detector))
             if incident is not None:
@@ -147,7 +157,7 @@ class AlertPolicy:
             key = ticket_key(fp, hour)
             incident = Incident(fp, key, f.region, hour, hour, metric=f.metric, detector=f.detector)
             self.active[fp] = incident
-            by_series[(f.region, f.metric)] = incident
+            by_series[series_of(f.region, f.metric, f.detector)] = incident
             by_problem[incident.problem] = incident  # none had it: we would have joined
             actions.append(OpenTicket(key, fp, spec_finding))
         for fp in sorted(self.active):

@@ -263,6 +263,23 @@ def test_another_detector_on_the_same_series_joins_the_open_ticket(service):
     ]
 
 
+def test_a_fault_does_not_join_a_capacity_ticket_on_the_same_series(service):
+    """A month of hot evenings kept a capacity ticket open on a region's broadband lag;
+    a failing site's finding on that series joined it, and the ticket told the site
+    fault as "capacity shortage, not a fault" under a capacity plan. Each keeps its own
+    ticket; the fault joins the region's network ticket, and a capacity finding does
+    not join a fault's."""
+    run_hours(service, T0, 2, firing_hours={0}, detector="peak_congestion")
+    run_hours(service, T0 + 2 * HOUR, 2, firing_hours={0, 1}, detector="site_fault")
+    run_hours(service, T0 + 4 * HOUR, 2, firing_hours={0}, metric="complaints.weak_signal")
+    run_hours(service, T0 + 6 * HOUR, 2, firing_hours={0}, detector="peak_congestion")
+    tickets = service.store.all()
+    assert [(t.metric, t.detector, t.occurrences) for t in tickets] == [
+        ("complaints.broadband_lag", "peak_congestion", 2),
+        ("complaints.broadband_lag", "site_fault", 3),
+    ]
+
+
 def test_routing_table_from_config_overrides_the_defaults(db_url):
     from monitor.config.load import parse_config
 
