@@ -118,6 +118,7 @@ def test_peak_congestion_is_judged_at_the_end_of_the_evening_peak():
     # 21:00 local (UTC+8, a fixed offset here; the config's zone by default) is 13:00 UTC
     end = (500_000 - 500_000 % 24 + 13) * HOUR
     complaints = np.full(24, 2.0)
+    complaints[-2:] = 6.0  # 12 of the day's 56 in the peak: 21%, an even spread's 8%
     hot = np.full(24, 70.0)
     hot[-2:] = [93.0, 95.0]
     cool = np.full(24, 70.0)
@@ -126,6 +127,26 @@ def test_peak_congestion_is_judged_at_the_end_of_the_evening_peak():
     findings = det.evaluate(window(complaints, complaints, end=end, context=context))
     assert [f.region for f in findings] == ["r0"]
     assert "capacity shortage, not a fault" in findings[0].explanation
+    assert "with 21% of the day's" in findings[0].explanation
+    assert "(8% if spread evenly)" in findings[0].explanation
     # its figures are the complaints it is filed under, not the utilisation
-    assert (findings[0].observed, findings[0].baseline) == (4.0, 4.0)
+    assert (findings[0].observed, findings[0].baseline) == (12.0, 56 / 12)
     assert det.evaluate(window(complaints, complaints, end=end - HOUR, context=context)) == []
+
+
+def test_peak_congestion_needs_the_complaints_concentrated_in_the_peak():
+    """Saturation alone fired: tickets said "capacity shortage" of evenings that held 3%
+    of the day's broadband-lag complaints, or none at all."""
+    end = (500_000 - 500_000 % 24 + 13) * HOUR
+    hot = np.full(24, 70.0)
+    hot[-2:] = [93.0, 95.0]
+    context = {"kpi.bandwidth_utilisation.max": hot[None, :]}
+    det = PeakCongestionDetector(PeakCongestionConfig(offset_hours=8))
+    for day in (np.full(24, 2.0), np.zeros(24)):  # an even spread; no complaint at all
+        assert det.evaluate(window(day, end=end, context=context)) == []
+    quiet_evening = np.full(24, 2.0)
+    quiet_evening[-2:] = 0.0
+    assert det.evaluate(window(quiet_evening, end=end, context=context)) == []
+    # a config that asks for saturation alone still gets it
+    alone = PeakCongestionDetector(PeakCongestionConfig(offset_hours=8, min_peak_share=0))
+    assert len(alone.evaluate(window(np.full(24, 2.0), end=end, context=context))) == 1
