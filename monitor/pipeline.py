@@ -139,12 +139,18 @@ class Pipeline:
     def _worse(config: MonitorConfig) -> dict[str, str]:
         return {k.name: k.worse for k in config.vocabulary.kpis}
 
-    def sites_to_inspect(self, region: str, metric: str) -> tuple[str, ...]:
+    def sites_to_inspect(self, region: str, metric: str, spec: str = "") -> tuple[str, ...]:
         """The sites a network ticket on ``metric`` names: those whose reading of its KPI
-        (of any KPI, for complaints) left their usual standing among the region's sites,
-        furthest first, each with the region's median of the hour beside it."""
+        left their usual standing among the region's sites, furthest first, each with the
+        region's median of the hour beside it. For complaints: of the KPIs the finding's
+        spec reads beside them (a capacity shortage's utilisation: its ticket named the
+        site whose packet loss had risen), or of any KPI."""
         kpi = kpi_of(metric)
         kpis = None if kpi is None else [kpi]
+        if kpis is None:
+            read = next((d.instance for d in self.config.detectors if d.id == spec), None)
+            beside = [k for m in (read.context_metrics() if read else []) if (k := kpi_of(m))]
+            kpis = beside or None
         if kpi_counts_arrivals(metric):  # a dead feed: the sites it stopped coming from
             latest = self.latest.get(region)
             if latest is None:

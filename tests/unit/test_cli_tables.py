@@ -24,7 +24,9 @@ def test_the_demo_report_fits_80_columns(monkeypatch, tmp_path):
     region = "guangzhou-tianhe-0042"
     svc.handle(tick(T0, finding(T0, region=region, metric=metric)), now=T0)
     # a site fault: its figures are the complaints', level while the site's KPI is not
-    svc.sites = lambda region, metric: ("r9-s1 (packet_loss 1.35 %, the region's sites 0.7 %)",)
+    svc.sites = lambda region, metric, spec: (
+        "r9-s1 (packet_loss 1.35 %, the region's sites 0.7 %)",
+    )
     level = finding(T0, region="r9", detector="site_fault", observed=100.0)
     svc.handle(tick(T0, level), now=T0)
     console = Console(width=80, record=True, file=open(tmp_path / "out.txt", "w"))  # noqa: SIM115

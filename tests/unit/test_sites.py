@@ -106,3 +106,33 @@ def test_the_sites_remembered_per_region_are_bounded():
     heard = ledger.heard["r1"]["packet_loss"]
     assert len(heard) == MAX_HEARD
     assert not any(site.startswith("h0-") for site in heard)  # the longest silent went
+
+
+def test_a_two_signal_ticket_names_sites_by_its_own_kpi():
+    """An evening capacity ticket named the site whose packet loss had risen: a capacity
+    shortage is read from utilisation, a site fault from packet loss (the default
+    config's specs), any other complaint ticket from any KPI."""
+    from monitor.config.load import load_config
+    from monitor.runners.embedded import build
+
+    run = build(load_config(), "sqlite://")
+    ledger = run.pipeline.site_ledger
+    for k in range(200):
+        ledger.record(hour(k, {"s1": 0.2, "s2": 0.2, "s3": 0.2}))
+        ledger.record(hour(k, {"s1": 50.0, "s2": 50.0, "s3": 50.0}, "bandwidth_utilisation"))
+    for k in range(200, 212):  # s1's loss rises, s2 runs hotter than it used to
+        ledger.record(hour(k, {"s1": 1.0, "s2": 0.2, "s3": 0.2}))
+        ledger.record(hour(k, {"s1": 50.0, "s2": 95.0, "s3": 50.0}, "bandwidth_utilisation"))
+    sites = run.pipeline.sites_to_inspect
+    lag = "complaints.broadband_lag"
+    assert [s.split()[0] for s in sites("r1", lag, "evening-capacity")] == ["s2"]
+    assert [s.split()[0] for s in sites("r1", lag, "site-fault-precursor")] == ["s1"]
+    assert [s.split()[0] for s in sites("r1", lag, "complaints-wow")] == ["s1", "s2"]
+    assert [s.split()[0] for s in sites("r1", "kpi.packet_loss.mean", "")] == ["s1"]
+    # and the ticket the alert service opens says so
+    from tests.domain import finding, tick
+
+    capacity = finding(T0, detector="peak_congestion", spec="evening-capacity")
+    run.pipeline.alerts.handle(tick(T0, capacity), now=T0)
+    (ticket,) = run.tickets.all()
+    assert [s.split()[0] for s in ticket.sites] == ["s2"]
