@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from alerts.policy.incidents import series_of
 from alerts.tickets.view import TicketView
 from monitor.lab.backtest import BacktestResult
 from monitor.lab.simulate_events import Label
@@ -63,9 +64,13 @@ def plot_ticket(
     axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
     ax = axes[0]
     ax.plot(_times(hours, zone), values, lw=0.9, color="#1f77b4", label=ticket.metric)
+    # the ticket's own findings: its series and kind (a capacity shortage's or a fault's)
+    # while it fired; a capacity ticket's plot drew a later site fault's on its series
+    own = series_of(ticket.region, ticket.metric, ticket.detector)
     findings = sorted(
-        (sf.finding for sf in result.findings if sf.finding.region == ticket.region
-         and sf.finding.metric == ticket.metric and start <= sf.finding.hour <= end),
+        (sf.finding for sf in result.findings
+         if series_of(sf.finding.region, sf.finding.metric, sf.finding.detector) == own
+         and ticket.first_hour <= sf.finding.hour <= ticket.last_fired_hour),
         key=lambda f: f.hour,
     )  # fmt: skip
     if findings:

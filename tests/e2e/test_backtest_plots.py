@@ -3,6 +3,9 @@ zone, their titles name the ticket, and their artists show what the detector jud
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import matplotlib.dates as mdates
 
 from alerts.zones import local_iso, zone_of
@@ -37,11 +40,33 @@ def test_each_ticket_plot_explains_its_detection(tmp_path):
         if ticket.detector == "site_fault":
             kpi_lines = [line.get_label() for line in axes[1].get_lines()]
             assert len(axes) == 2 and "kpi.packet_loss.mean" in kpi_lines
-        if any(
-            f.finding.limit is not None
+        own = [
+            f.finding
             for f in result.findings
             if (f.finding.region, f.finding.metric) == (ticket.region, ticket.metric)
-        ):
+            and ticket.first_hour <= f.finding.hour <= ticket.last_fired_hour
+        ]
+        if any(f.limit is not None for f in own):
             assert any(text.startswith("limit ") for text in legend)  # fmt: skip
+        # the fired points are the ticket's own, from its first fired hour to its last (a
+        # capacity ticket's plot drew a later site fault's on its series)
+        (fired,) = axes[0].collections
+        first, last = (mdates.date2num(datetime.fromtimestamp(h / 1000, UTC)) for h in
+                       (ticket.first_hour, ticket.last_fired_hour))  # fmt: skip
+        xs = fired.get_offsets()[:, 0]
+        assert first - 1e-6 <= xs.min() and xs.max() <= last + 1e-6, ticket.id
+    # a finding on the series a day after the ticket's last (another ticket's) is not drawn
+    ticket = result.tickets[0]
+    (stray,) = [
+        f
+        for f in result.findings
+        if (f.finding.region, f.finding.metric, f.finding.hour)
+        == (ticket.region, ticket.metric, ticket.last_fired_hour)
+    ][:1]
+    later = replace(stray.finding, hour=ticket.last_fired_hour + 24 * 3_600_000)
+    result.findings.append(replace(stray, finding=later))
+    (fired,) = plot_ticket(result, ticket, labels, zone).get_axes()[0].collections
+    last = mdates.date2num(datetime.fromtimestamp(ticket.last_fired_hour / 1000, UTC))
+    assert fired.get_offsets()[:, 0].max() <= last + 1e-6
     written = plot_tickets(result, labels, tmp_path, zone)
     assert len(written) == len(result.tickets) and all(p.stat().st_size > 10_000 for p in written)
