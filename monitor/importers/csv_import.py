@@ -110,24 +110,38 @@ def read_regions(path: Path, recode: Mapping[str, str] | None = None) -> dict[st
     regions: dict[str, int] = {}
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
+        try:
+            for row in reader:
+                regions.update(_region_row(path, reader.line_num, row, recode or {}))
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"{path}: not UTF-8 ({exc.reason} at byte {exc.start:,}); save it as UTF-8"
+            ) from exc
+        except csv.Error as exc:  # a field over the csv module's limit: in the next line
+            raise ValueError(f"{path}: line {reader.line_num + 1}: {exc}") from exc
         if reader.fieldnames is None or not {"region", "subscribers"} <= set(reader.fieldnames):
             raise ValueError(f"{path}: needs the columns region,subscribers")
-        for number, row in enumerate(reader, start=2):
-            given = (row["region"] or "").strip()
-            name = (recode or {}).get(given, given)
-            try:
-                subscribers = int(row["subscribers"] or "")
-            except ValueError as exc:
-                raise ValueError(f"{path}: line {number}: subscribers is no whole number") from exc
-            record = {"type": "region", "region": name, "subscribers": subscribers}
-            parsed = parse_event(orjson.dumps(record), source=path.name, offset=number)
-            if isinstance(parsed, DeadLetter):
-                detail = parsed.detail
-                if parsed.field == "region":
-                    detail = region_refused(given, detail)
-                raise ValueError(f"{path}: line {number}: {detail}")
-            regions[name] = subscribers
     return regions
+
+
+def _region_row(
+    path: Path, line: int, row: dict[str, str | None], recode: Mapping[str, str]
+) -> dict[str, int]:
+    """One row of the regions file as {name: subscribers}, or a ValueError naming its line."""
+    if not {"region", "subscribers"} <= row.keys():
+        raise ValueError(f"{path}: needs the columns region,subscribers")
+    given = (row["region"] or "").strip()
+    name = recode.get(given, given)
+    try:
+        subscribers = int(row["subscribers"] or "")
+    except ValueError as exc:
+        raise ValueError(f"{path}: line {line}: subscribers is no whole number") from exc
+    record = {"type": "region", "region": name, "subscribers": subscribers}
+    parsed = parse_event(orjson.dumps(record), source=path.name, offset=line)
+    if isinstance(parsed, DeadLetter):
+        detail = region_refused(given, parsed.detail) if parsed.field == "region" else parsed.detail
+        raise ValueError(f"{path}: line {line}: {detail}")
+    return {name: subscribers}
 
 
 def import_csv(

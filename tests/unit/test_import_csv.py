@@ -3,6 +3,7 @@ line, column and reason; the events it writes are what the pipeline accepts."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -199,4 +200,26 @@ def test_a_region_name_yujing_does_not_take_says_how_to_map_it(tmp_path):
     assert not run.pipeline.stats.dead_lettered, run.dead_letters.letters[:1]
     regions.write_text("region,subscribers\nwest,0\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"line 2: subscribers: .*greater than 0"):
+        read_regions(regions)
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"region,subscribers\nwest,5\n" + b"x" * 200_000 + b",5\n", "line 3: field larger"),
+        (b"region,subscribers\n\xff\xfe,5\n", "not UTF-8 (invalid start byte at byte 19)"),
+        (b"region,subscribers\nwest,5,\n", ""),  # an extra empty cell: still the row
+        (b"name,count\nwest,5\n", "needs the columns region,subscribers"),
+        (b"", "needs the columns region,subscribers"),
+    ],
+)
+def test_a_hostile_regions_file_is_one_error_naming_its_line(tmp_path, content, says):
+    """A field over the csv module's limit raised csv.Error through the command: a
+    traceback instead of a line saying what is wrong."""
+    regions = tmp_path / "regions.csv"
+    regions.write_bytes(content)
+    if not says:
+        assert read_regions(regions) == {"west": 5}
+        return
+    with pytest.raises(ValueError, match=re.escape(says)):
         read_regions(regions)
