@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from detectors.base import (
     HOUR_MS,
@@ -234,6 +234,16 @@ class PeakCongestionConfig(DetectorConfig):
     # there (2 of 24 hours: 17%; at most 90%). At 0 saturation alone fired, and tickets
     # said "capacity shortage" of evenings that held 3% of the day's complaints, or none
     min_peak_share: float | None = Field(default=None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _peak_in_one_evening(self) -> PeakCongestionConfig:
+        # 22 -> 20 was taken, and judged 22 hours of the day as "the peak" at 19:00
+        if self.peak_end_hour <= self.peak_start_hour:
+            raise ValueError(
+                f"peak_end_hour ({self.peak_end_hour}) must be after peak_start_hour "
+                f"({self.peak_start_hour}): a peak across midnight is not supported"
+            )
+        return self
 
     def peak_share(self) -> float:
         """The share of the day's complaints the peak must hold to count as concentrated."""

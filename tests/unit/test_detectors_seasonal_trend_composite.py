@@ -150,3 +150,13 @@ def test_peak_congestion_needs_the_complaints_concentrated_in_the_peak():
     # a config that asks for saturation alone still gets it
     alone = PeakCongestionDetector(PeakCongestionConfig(offset_hours=8, min_peak_share=0))
     assert len(alone.evaluate(window(np.full(24, 2.0), end=end, context=context))) == 1
+
+
+def test_a_peak_that_ends_before_it_starts_is_refused():
+    """22:00 -> 20:00 was taken, and judged 22 hours of the day as the peak at 19:00."""
+    import pydantic
+    import pytest
+
+    with pytest.raises(pydantic.ValidationError, match=r"peak_end_hour \(20\) must be after"):
+        PeakCongestionConfig(peak_start_hour=22, peak_end_hour=20)
+    assert PeakCongestionConfig(peak_start_hour=22, peak_end_hour=24).peak_share() == 1 / 6
