@@ -243,6 +243,11 @@ class PeakCongestionConfig(DetectorConfig):
                 f"peak_end_hour ({self.peak_end_hour}) must be after peak_start_hour "
                 f"({self.peak_start_hour}): a peak across midnight is not supported"
             )
+        if self.min_hot_hours > self.peak_end_hour - self.peak_start_hour:
+            raise ValueError(
+                f"min_hot_hours ({self.min_hot_hours}) is more than the peak's "
+                f"{self.peak_end_hour - self.peak_start_hour} hours: it could never fire"
+            )
         return self
 
     def peak_share(self) -> float:

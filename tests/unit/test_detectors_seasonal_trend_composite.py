@@ -160,3 +160,5 @@ def test_a_peak_that_ends_before_it_starts_is_refused():
     with pytest.raises(pydantic.ValidationError, match=r"peak_end_hour \(20\) must be after"):
         PeakCongestionConfig(peak_start_hour=22, peak_end_hour=20)
     assert PeakCongestionConfig(peak_start_hour=22, peak_end_hour=24).peak_share() == 1 / 6
+    with pytest.raises(pydantic.ValidationError, match=r"more than the peak's 2 hours"):
+        PeakCongestionConfig(min_hot_hours=3)
