@@ -111,6 +111,8 @@ def read_regions(path: Path, recode: Mapping[str, str] | None = None) -> dict[st
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         try:
+            if reader.fieldnames is None or not {"region", "subscribers"} <= {*reader.fieldnames}:
+                raise ValueError(f"{path}: needs the columns region,subscribers")
             for row in reader:
                 regions.update(_region_row(path, reader.line_num, row, recode or {}))
         except UnicodeDecodeError as exc:
@@ -119,8 +121,6 @@ def read_regions(path: Path, recode: Mapping[str, str] | None = None) -> dict[st
             ) from exc
         except csv.Error as exc:  # a field over the csv module's limit: in the next line
             raise ValueError(f"{path}: line {reader.line_num + 1}: {exc}") from exc
-        if reader.fieldnames is None or not {"region", "subscribers"} <= set(reader.fieldnames):
-            raise ValueError(f"{path}: needs the columns region,subscribers")
     return regions
 
 
@@ -128,8 +128,6 @@ def _region_row(
     path: Path, line: int, row: dict[str, str | None], recode: Mapping[str, str]
 ) -> dict[str, int]:
     """One row of the regions file as {name: subscribers}, or a ValueError naming its line."""
-    if not {"region", "subscribers"} <= row.keys():
-        raise ValueError(f"{path}: needs the columns region,subscribers")
     given = (row["region"] or "").strip()
     name = recode.get(given, given)
     try:

@@ -32,8 +32,10 @@ MAX_EXAMPLES = 5  # rejections shown, one of each kind
 
 
 def region_refused(name: str, detail: str) -> str:
-    """Why a region name is refused, and what the person importing can do about it."""
-    return f"{detail}; name it in the mapping: recode: {{region: {{{name}: <name>}}}}"
+    """Why a region name is refused, and what the person importing can do about it (the
+    name quoted as JSON, which YAML reads whatever the name holds: a colon, a brace)."""
+    quoted = orjson.dumps(name).decode()
+    return f"{detail}; name it in the mapping: recode: {{region: {{{quoted}: <name>}}}}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,7 +183,7 @@ def test_a_region_name_yujing_does_not_take_says_how_to_map_it(tmp_path):
     assert dict(report.rejected) == {"invalid_format": 3, "unknown_category": 1}
     assert len(report.examples) == 2  # one of each kind of mistake
     assert "ASCII letters" in report.examples[0]
-    assert "recode: {region: {西区: <name>}}" in report.examples[0]
+    assert 'recode: {region: {"西区": <name>}}' in report.examples[0]
     regions = tmp_path / "regions.csv"
     regions.write_text("region,subscribers\n西区,120000\n东区,80000\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"line 3: region: '东区' is no name .*recode"):
