@@ -12,7 +12,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from alerts.notify.messages import clock_facts, figures, judged_hours, local
+from alerts.notify.messages import action_for, clock_facts, figures, judged_hours, local
 from alerts.outcomes import said
 
 SECURITY_HEADERS = {
@@ -107,6 +107,8 @@ def fragment(p: dict[str, Any], events: list[dict[str, Any]]) -> str:
         *([("Inspect first", "; ".join(p["sites"]))] if p.get("sites") else []),
         *([("Outcome", said(p["outcome"], p.get("cause")))] if p.get("outcome") else []),
         ("Why", p["explanation"]),
+        # what to do: the message said it, the page it links to did not
+        ("Action", action_for(p)),
         ("First fired", local(p, "first_hour")),
         ("Last fired", local(p, "last_fired_hour")),
     ]

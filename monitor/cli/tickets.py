@@ -117,7 +117,7 @@ def tickets_show(
     """One ticket with its audit trail, in the operator's zone."""
     import orjson
 
-    from alerts.notify.messages import clock_facts, figures, judged_hours
+    from alerts.notify.messages import action_for, clock_facts, figures, judged_hours
     from alerts.outcomes import said
     from alerts.zones import local_iso
 
@@ -146,6 +146,12 @@ def tickets_show(
         *([f"  sites     {'; '.join(ticket.sites)}"] if ticket.sites else []),
         *([f"  outcome   {said(ticket.outcome, ticket.cause)}"] if ticket.outcome else []),
         f"  why       {ticket.explanation}",
+        f"  action    {action_for(t)}",
+        *(
+            f"  runbook   {d.runbook}"
+            for d in config.detectors
+            if d.id == ticket.spec_id and d.runbook
+        ),
         f"  fired     {when(ticket.first_hour)} .. {when(ticket.last_fired_hour)}"
         f" ({ticket.occurrences} finding(s))",
         *(

@@ -54,6 +54,8 @@ def test_the_ticket_link_opens_a_page_with_the_ticket(served, tmp_path):
     dom = chromium(f"{served}#token={ALICE}", tmp_path / "profile")
     assert "Inspect r1: complaints.broadband_lag (wow)" in dom
     assert "130 (normal ~100, +30%)" in dom
+    # what to do, as the message that linked here said it
+    assert "<dt>Action</dt><dd>Inspect the region's sites" in dom.replace("&#x27;", "'")
     # T0 is 2027-01-15 08:00 UTC: the operator's clock with its offset
     assert "2027-01-15 16:00 +08:00" in dom and "2027-01-15 16:15 +08:00" in dom
     # acknowledged: its 15-minute clock says when it was done, the 24-hour one still runs

@@ -83,3 +83,34 @@ def test_a_ticket_shown_in_80_columns_keeps_each_value_under_its_field():
     shown = hanging(comment, 80, 6).splitlines()
     assert len(shown) > 2 and max(cell_len(x) for x in shown) <= 80
     assert "".join("".join(shown).split()) == "".join(comment.split())  # all, in order
+
+
+def test_a_ticket_shown_says_what_to_do_and_links_its_runbook(tmp_path, monkeypatch):
+    """The message said what to do and linked the spec's runbook; `tickets show` and the
+    ticket page, where on-call works the ticket, said neither."""
+    from typer.testing import CliRunner
+
+    from alerts.policy.notifiers import MemoryNotifier
+    from alerts.policy.service import AlertService
+    from alerts.policy.settings import AlertSettings
+    from alerts.tickets.store import TicketStore
+    from monitor.cli.main import app
+    from tests.domain import finding, tick
+
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    store = TicketStore(url)
+    svc = AlertService(store=store, notifier=MemoryNotifier(), settings=AlertSettings())
+    svc.handle(tick(T0, finding(T0, detector="peak_congestion")), now=T0)
+    store.close()
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "detectors:\n"
+        "  - {id: spec, detector: peak_congestion, metrics: [complaints.broadband_lag],\n"
+        "     runbook: 'https://wiki.example/noc/evening-capacity'}\n"
+    )
+    monkeypatch.setenv("YUJING_CONFIG", str(config))
+    monkeypatch.setenv("COLUMNS", "100")
+    shown = CliRunner().invoke(app, ["tickets", "show", "1", "--db", url])
+    assert shown.exit_code == 0, shown.output
+    assert "  action    Plan capacity for the region's evening peak" in shown.output
+    assert "  runbook   https://wiki.example/noc/evening-capacity" in shown.output
