@@ -257,6 +257,30 @@ class PeakCongestionConfig(DetectorConfig):
         return min(2 * (self.peak_end_hour - self.peak_start_hour) / 24, 0.9)
 
 
+USUAL_DAYS = 7  # evenings before the judged one that give its normal
+
+
+def _usual_peak(values: np.ndarray, span: int, even: np.ndarray) -> np.ndarray:
+    """Per row, the mean of the peak's complaints over the ``USUAL_DAYS`` evenings before
+    the last (those with a known hour); ``even`` where none is known. The normal a ticket
+    showed was the day's even spread: broadband lag peaks every evening, so "+140%" told
+    of an evening barely above its usual."""
+    n = values.shape[1]
+    evenings = [
+        values[:, n - 24 * k - span : n - 24 * k]
+        for k in range(1, USUAL_DAYS + 1)
+        if n - 24 * k - span >= 0  # within the window (a negative start counts from its end)
+    ]
+    if not evenings:
+        return even
+    stacked = np.stack(evenings, axis=1)  # rows x evenings x peak hours
+    known = ~np.isnan(stacked).all(axis=2)
+    sums = np.where(known, np.nansum(stacked, axis=2), 0.0)
+    count = known.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, sums.sum(axis=1) / count, even)
+
+
 class PeakCongestionDetector(Detector):
     name: ClassVar[str] = "peak_congestion"
     cadence_hours: ClassVar[int] = 24  # judged at the close of each day's peak
@@ -264,7 +288,10 @@ class PeakCongestionDetector(Detector):
     config: PeakCongestionConfig
 
     def history_hours(self) -> int:
-        return 24
+        return 24 * (1 + USUAL_DAYS)  # the day judged, and the evenings its normal comes from
+
+    def min_known_hours(self) -> int:
+        return 24  # the day judged: a young series' normal is the day's even spread
 
     def context_metrics(self) -> list[str]:
         return [self.config.utilisation_metric]
@@ -289,12 +316,13 @@ class PeakCongestionDetector(Detector):
             hot = (peak_util > cfg.utilisation_threshold).sum(axis=1)
             share = np.where(day_complaints > 0, peak_complaints / day_complaints, 0.0)
         firing = (hot >= cfg.min_hot_hours) & (share >= cfg.peak_share())
+        usual = _usual_peak(window.values, span, day_complaints * span / 24)
         findings = []
         for i in np.flatnonzero(firing):
             key = window.keys[i]
             top = float(np.nanmax(peak_util[i]))
-            # the figures are the judged metric's (the complaints): the peak's against an
-            # even spread of the day's; the utilisation is the reason, told in words
+            # the figures are the judged metric's (the complaints): the peak's against its
+            # usual evenings; the utilisation is the reason, told in words
             findings.append(
                 finding(
                     self.name,
@@ -302,7 +330,7 @@ class PeakCongestionDetector(Detector):
                     window.end_hour,
                     span,
                     float(peak_complaints[i]),
-                    float(day_complaints[i]) * span / 24,
+                    float(usual[i]),
                     score=top - cfg.utilisation_threshold,
                     explanation=(
                         f"capacity shortage, not a fault: {cfg.utilisation_metric} up to "

@@ -1,6 +1,7 @@
 """Pinned behaviour of the seasonal, early-trend, two-signal and hysteresis detectors."""
 
 import numpy as np
+import pytest
 
 from detectors import (
     EarlyTrendConfig,
@@ -150,6 +151,29 @@ def test_peak_congestion_needs_the_complaints_concentrated_in_the_peak():
     # a config that asks for saturation alone still gets it
     alone = PeakCongestionDetector(PeakCongestionConfig(offset_hours=8, min_peak_share=0))
     assert len(alone.evaluate(window(np.full(24, 2.0), end=end, context=context))) == 1
+
+
+def test_peak_congestion_measures_an_evening_against_its_usual_evenings():
+    """The normal a ticket showed was the day's even spread: broadband lag peaks every
+    evening, so an evening barely above its usual read "+140%"."""
+    end = (500_000 - 500_000 % 24 + 13) * HOUR
+    days = 8
+    complaints = np.full(24 * days, 2.0)
+    peak = np.arange(24 * days) % 24 >= 22  # the last two hours of each day: the peak
+    complaints[peak] = 5.0  # the usual evening: 10 complaints
+    complaints[-2:] = 6.0  # tonight: 12
+    complaints[: 24 * 3] = np.nan  # three evenings unknown: the other four give the normal
+    hot = np.full(24 * days, 70.0)
+    hot[-2:] = 95.0
+    context = {"kpi.bandwidth_utilisation.max": hot[None, :]}
+    det = PeakCongestionDetector(PeakCongestionConfig(offset_hours=8))
+    (found,) = det.evaluate(window(complaints, end=end, context=context))
+    assert (found.observed, found.baseline) == (12.0, 10.0)
+    assert found.change_pct == pytest.approx(20.0)
+    young = det.evaluate(window(complaints[-24:], end=end, context={
+        "kpi.bandwidth_utilisation.max": hot[None, -24:]}))  # fmt: skip
+    assert young[0].baseline == pytest.approx(56 / 12)  # no evening before: the even spread
+    assert det.min_known_hours() == 24
 
 
 def test_a_peak_that_ends_before_it_starts_is_refused():
