@@ -118,13 +118,25 @@ def _ended(p: dict[str, Any]) -> bool:
     return p["event"] in ENDED
 
 
+# what fired a two-signal detector's ticket: not the complaints' change, which may be
+# nil (a capacity subject read "(+3%)" of an evening at its usual level, its utilisation
+# at 95%)
+FIRED_BY = {
+    "peak_congestion": "capacity shortage",
+    "site_fault": "site fault precursor",
+}
+
+
 def subject(p: dict[str, Any]) -> str:
-    """One line (a mail header must not break: no CR or LF gets through); the figure that
-    fired it (the reading against its limit, else the change) only while it is current."""
+    """One line (a mail header must not break: no CR or LF gets through); what fired it
+    (the reading against its limit, a two-signal detector's verdict, else the change)
+    only while it is current."""
     change, limit, unit = p.get("change_pct"), p.get("limit"), p.get("unit") or ""
     shown = ""
     if _ended(p):
         pass
+    elif p.get("detector") in FIRED_BY:
+        shown = f" ({FIRED_BY[p['detector']]})"
     elif limit is not None:
         shown = f" ({number(p['observed'], unit)}, limit {number(limit, unit)})"
     elif change is not None:

@@ -220,3 +220,19 @@ def test_the_action_line_fits_what_the_ticket_is():
         assert action(replace(WOW, state=state)) == (
             f"Action: None: the ticket is {state}; reopen it if the problem comes back."
         )
+
+
+def test_a_two_signal_subject_says_what_fired_it():
+    """A capacity ticket's subject read "(+3%)": its complaints were at their usual
+    evening level, and what fired it, the saturation, was not in the line on-call reads."""
+
+    def subject_of(ticket: TicketView) -> str:
+        return messages.subject(
+            messages.build_payload(ticket.to_json(), "opened", "yujing", "", T0, LINKS)
+        )
+
+    assert subject_of(WOW).endswith("complaints.broadband_lag (+21%)")
+    capacity = replace(WOW, detector="peak_congestion")
+    assert subject_of(capacity).endswith("complaints.broadband_lag (capacity shortage)")
+    fault = replace(WOW, detector="site_fault")
+    assert subject_of(fault).endswith("complaints.broadband_lag (site fault precursor)")
