@@ -16,6 +16,7 @@ from itertools import islice
 
 from alerts.notify.messages import number
 from alerts.notify.outbox import wall_ms
+from alerts.policy.incidents import CAPACITY
 from alerts.policy.service import AlertService
 from alerts.taxonomy import kpi_counts_arrivals, kpi_of
 from detectors import load_statistics
@@ -23,7 +24,7 @@ from detectors.timeaxis import HOUR_MS, WEEK_HOURS
 from monitor.config.model import MonitorConfig
 from monitor.config.reload import ConfigWatcher
 from monitor.detection.hourly_file import HourlySeries
-from monitor.detection.sites import SiteLedger, silent_sites
+from monitor.detection.sites import Departure, SiteLedger, silent_sites
 from monitor.detection.store import SeriesStore
 from monitor.detection.tick import TickResult, scan, tick
 from monitor.events.deadletters import DeadLetter, DeadLetterSink, unreadable
@@ -139,29 +140,39 @@ class Pipeline:
     def _worse(config: MonitorConfig) -> dict[str, str]:
         return {k.name: k.worse for k in config.vocabulary.kpis}
 
-    def sites_to_inspect(self, region: str, metric: str, spec: str = "") -> tuple[str, ...]:
+    def sites_to_inspect(
+        self, region: str, metric: str, spec: str = "", hour: int | None = None
+    ) -> tuple[str, ...]:
         """The sites a network ticket on ``metric`` names: those whose reading of its KPI
         left their usual standing among the region's sites, furthest first, each with the
         region's median of the hour beside it. For complaints: of the KPIs the finding's
         spec reads beside them (a capacity shortage's utilisation: its ticket named the
-        site whose packet loss had risen), or of any KPI."""
+        site whose packet loss had risen), or of any KPI. A capacity shortage names the
+        sites hottest in its judged ``hour``, usual or not."""
         kpi = kpi_of(metric)
         kpis = None if kpi is None else [kpi]
         if kpis is None:
-            read = next((d.instance for d in self.config.detectors if d.id == spec), None)
-            beside = [k for m in (read.context_metrics() if read else []) if (k := kpi_of(m))]
+            read = next((d for d in self.config.detectors if d.id == spec), None)
+            context = read.instance.context_metrics() if read else []
+            beside = [k for m in context if (k := kpi_of(m))]
             kpis = beside or None
+            if read is not None and read.detector == CAPACITY and beside and hour is not None:
+                return self._named(self.site_ledger.hottest(region, beside[0], hour))
         if kpi_counts_arrivals(metric):  # a dead feed: the sites it stopped coming from
             latest = self.latest.get(region)
             if latest is None:
                 return ()
             silences = self.site_ledger.silent(region, latest.hour, kpis)
             return silent_sites(silences, self.config.zone)
+        return self._named(self.site_ledger.departures(region, kpis))
+
+    def _named(self, departures: list[Departure]) -> tuple[str, ...]:
+        """Each site as a ticket names it, the region's median of the hour beside it."""
         units = self.config.notifications.units  # the taxonomy's, as messages show them
         return tuple(
             f"{d.site} ({d.kpi} {number(d.now, units.get(d.kpi, ''))}, the region's sites "
             f"{number(d.median, units.get(d.kpi, ''))})"
-            for d in self.site_ledger.departures(region, kpis)
+            for d in departures
         )
 
     def _new_series(self, metrics: list[str]) -> SeriesStore:

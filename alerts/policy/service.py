@@ -58,9 +58,9 @@ class AlertService:
     # a series' value at an hour (the pipeline's series store): what a recovery message
     # tells as the value now, instead of the last finding's figures alone
     reading: Callable[[str, str, int], float | None] | None = None
-    # the sites a network ticket on (region, metric) names, by the finding's spec (the
-    # pipeline's site ledger)
-    sites: Callable[[str, str, str], tuple[str, ...]] | None = None
+    # the sites a network ticket on (region, metric) names, by the finding's spec and
+    # hour (the pipeline's site ledger)
+    sites: Callable[[str, str, str, int], tuple[str, ...]] | None = None
     policy: AlertPolicy = field(init=False)
     stats: AlertStats = field(default_factory=AlertStats)
 
@@ -152,7 +152,7 @@ class AlertService:
         routing = {k: v.value for k, v in self.settings.routing.items()}
         if self.sites is None or department_for(f.metric, routing) is not NETWORK:
             return ()
-        return self.sites(f.region, f.metric, finding.spec_id)
+        return self.sites(f.region, f.metric, finding.spec_id, f.hour)
 
     def handle(self, tick: TickResult, now: int) -> None:
         """Apply one detection tick; ``now`` is the runner's clock (event time in replays)."""

@@ -14,6 +14,7 @@ from monitor.cli.common import (
     ConfigOpt,
     ensure_sqlite_dir,
     err,
+    hanging,
     load_or_exit,
     out,
     point_to,
@@ -298,7 +299,7 @@ def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
         out.print(f"    {t.metric} ({t.detector})", markup=False)
         out.print(f"    {figures(t.to_json())}", markup=False)
         if t.sites:  # a site fault's evidence is its KPI: the complaints may be level yet
-            out.print(f"    inspect {'; '.join(t.sites)}", markup=False)
+            out.print(hanging(f"    inspect {'; '.join(t.sites)}", out.width, 12), **WHOLE)
         out.print(f"    opened {when(t.opened_at)}, acknowledge by {when(t.acknowledge_by)}")
     dead = ", ".join(f"{k}={v}" for k, v in sorted(stats.dead_lettered.items())) or "none"
     out.print(

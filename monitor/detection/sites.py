@@ -113,6 +113,20 @@ class SiteLedger:
                     by_site[site] = Departure(site, kpi, level.now, level.median, moved)
         return sorted(by_site.values(), key=lambda d: -d.moved)[:NAMED]
 
+    def hottest(self, region: str, kpi: str, hour: int) -> list[Departure]:
+        """The region's sites worse than its middle in ``hour`` on ``kpi``, furthest first:
+        what a capacity ticket names. A site that always runs hotter than the others is
+        its usual self to ``departures``, and the very site a capacity plan is about. Only
+        sites whose newest hour is ``hour``: after a catch-up has folded in later hours,
+        none is named rather than the night's."""
+        sign = -1.0 if self.worse.get(kpi) == "lower" else 1.0
+        hot = [
+            Departure(site, kpi, level.now, level.median, sign * (level.now / level.median - 1))
+            for site, level in self.levels.get(region, {}).get(kpi, {}).items()
+            if level.hour == hour and sign * (level.now - level.median) > 0
+        ]
+        return sorted(hot, key=lambda d: -d.moved)[:NAMED]
+
     def silent(self, region: str, latest: int, kpis: list[str] | None = None) -> list[Silence]:
         """The region's sites heard within ``SLOW_HOURS`` before its newest hour
         ``latest`` and not in it (of ``kpis``, default every KPI), the latest to fall

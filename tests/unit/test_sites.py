@@ -111,28 +111,34 @@ def test_the_sites_remembered_per_region_are_bounded():
 def test_a_two_signal_ticket_names_sites_by_its_own_kpi():
     """An evening capacity ticket named the site whose packet loss had risen: a capacity
     shortage is read from utilisation, a site fault from packet loss (the default
-    config's specs), any other complaint ticket from any KPI."""
+    config's specs), any other complaint ticket from any KPI. A capacity ticket names the
+    sites hottest in its judged hour, usual or not: the site that always runs hot is the
+    one a capacity plan is about."""
     from monitor.config.load import load_config
     from monitor.runners.embedded import build
 
     run = build(load_config(), "sqlite://")
     ledger = run.pipeline.site_ledger
-    for k in range(200):
-        ledger.record(hour(k, {"s1": 0.2, "s2": 0.2, "s3": 0.2}))
-        ledger.record(hour(k, {"s1": 50.0, "s2": 50.0, "s3": 50.0}, "bandwidth_utilisation"))
+    for k in range(200):  # s3 always runs hotter than the others: its usual
+        ledger.record(hour(k, {"s1": 0.2, "s2": 0.2, "s3": 0.2, "s4": 0.2}))
+        util = {"s1": 50.0, "s2": 50.0, "s3": 70.0, "s4": 50.0}
+        ledger.record(hour(k, util, "bandwidth_utilisation"))
     for k in range(200, 212):  # s1's loss rises, s2 runs hotter than it used to
-        ledger.record(hour(k, {"s1": 1.0, "s2": 0.2, "s3": 0.2}))
-        ledger.record(hour(k, {"s1": 50.0, "s2": 95.0, "s3": 50.0}, "bandwidth_utilisation"))
+        ledger.record(hour(k, {"s1": 1.0, "s2": 0.2, "s3": 0.2, "s4": 0.2}))
+        util = {"s1": 50.0, "s2": 95.0, "s3": 70.0, "s4": 50.0}
+        ledger.record(hour(k, util, "bandwidth_utilisation"))
     sites = run.pipeline.sites_to_inspect
-    lag = "complaints.broadband_lag"
-    assert [s.split()[0] for s in sites("r1", lag, "evening-capacity")] == ["s2"]
-    assert [s.split()[0] for s in sites("r1", lag, "site-fault-precursor")] == ["s1"]
-    assert [s.split()[0] for s in sites("r1", lag, "complaints-wow")] == ["s1", "s2"]
-    assert [s.split()[0] for s in sites("r1", "kpi.packet_loss.mean", "")] == ["s1"]
+    lag, judged = "complaints.broadband_lag", T0 + 211 * HOUR
+    named = [s.split()[0] for s in sites("r1", lag, "evening-capacity", judged)]
+    assert named == ["s2", "s3"]  # both above the region's middle in the peak's hour
+    assert sites("r1", lag, "evening-capacity", judged - HOUR) == ()  # a catch-up moved on
+    assert [s.split()[0] for s in sites("r1", lag, "site-fault-precursor", judged)] == ["s1"]
+    assert [s.split()[0] for s in sites("r1", lag, "complaints-wow", judged)] == ["s1", "s2"]
+    assert [s.split()[0] for s in sites("r1", "kpi.packet_loss.mean", "", judged)] == ["s1"]
     # and the ticket the alert service opens says so
     from tests.domain import finding, tick
 
-    capacity = finding(T0, detector="peak_congestion", spec="evening-capacity")
-    run.pipeline.alerts.handle(tick(T0, capacity), now=T0)
+    capacity = finding(judged, detector="peak_congestion", spec="evening-capacity")
+    run.pipeline.alerts.handle(tick(judged, capacity), now=judged)
     (ticket,) = run.tickets.all()
-    assert [s.split()[0] for s in ticket.sites] == ["s2"]
+    assert ticket.sites[0] == "s2 (bandwidth_utilisation 95.0 %, the region's sites 60.0 %)"
