@@ -50,7 +50,9 @@ class Departure:
     kpi: str
     now: float
     median: float  # of the region's sites, the same hour
-    moved: float  # how far its ratio to the median moved from its usual (0.5: +50%)
+    # how far its ratio to the median moved from its usual (``departures``), or how far
+    # above the median it stands (``hottest``); 0.5: +50%
+    moved: float
 
 
 class SiteLedger:
