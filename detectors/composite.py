@@ -235,6 +235,10 @@ class PeakCongestionConfig(DetectorConfig):
     # said "capacity shortage" of evenings that held 3% of the day's complaints, or none
     min_peak_share: float | None = Field(default=None, ge=0, le=1)
 
+    @property
+    def peak_hours(self) -> int:
+        return self.peak_end_hour - self.peak_start_hour
+
     @model_validator(mode="after")
     def _peak_in_one_evening(self) -> PeakCongestionConfig:
         # 22 -> 20 was taken, and judged 22 hours of the day as "the peak" at 19:00
@@ -243,10 +247,10 @@ class PeakCongestionConfig(DetectorConfig):
                 f"peak_end_hour ({self.peak_end_hour}) must be after peak_start_hour "
                 f"({self.peak_start_hour}): a peak across midnight is not supported"
             )
-        if self.min_hot_hours > self.peak_end_hour - self.peak_start_hour:
+        if self.min_hot_hours > self.peak_hours:
             raise ValueError(
                 f"min_hot_hours ({self.min_hot_hours}) is more than the peak's "
-                f"{self.peak_end_hour - self.peak_start_hour} hours: it could never fire"
+                f"{self.peak_hours} hours: it could never fire"
             )
         return self
 
@@ -254,7 +258,7 @@ class PeakCongestionConfig(DetectorConfig):
         """The share of the day's complaints the peak must hold to count as concentrated."""
         if self.min_peak_share is not None:
             return self.min_peak_share
-        return min(2 * (self.peak_end_hour - self.peak_start_hour) / 24, 0.9)
+        return min(2 * self.peak_hours / 24, 0.9)
 
 
 USUAL_DAYS = 7  # evenings before the judged one that give its normal
@@ -308,7 +312,7 @@ class PeakCongestionDetector(Detector):
         util = window.context.get(cfg.utilisation_metric)
         if util is None:
             return []
-        span = cfg.peak_end_hour - cfg.peak_start_hour
+        span = cfg.peak_hours
         peak_util = util[:, -span:]
         peak_complaints = np.nansum(window.values[:, -span:], axis=1)
         day_complaints = np.nansum(window.values[:, -24:], axis=1)

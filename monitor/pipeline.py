@@ -140,9 +140,7 @@ class Pipeline:
     def _worse(config: MonitorConfig) -> dict[str, str]:
         return {k.name: k.worse for k in config.vocabulary.kpis}
 
-    def sites_to_inspect(
-        self, region: str, metric: str, spec: str = "", hour: int | None = None
-    ) -> tuple[str, ...]:
+    def sites_to_inspect(self, region: str, metric: str, spec: str, hour: int) -> tuple[str, ...]:
         """The sites a network ticket on ``metric`` names: those whose reading of its KPI
         left their usual standing among the region's sites, furthest first, each with the
         region's median of the hour beside it. For complaints: of the KPIs the finding's
@@ -156,7 +154,7 @@ class Pipeline:
             context = read.instance.context_metrics() if read else []
             beside = [k for m in context if (k := kpi_of(m))]
             kpis = beside or None
-            if read is not None and read.detector == CAPACITY and beside and hour is not None:
+            if read is not None and read.detector == CAPACITY and beside:
                 return self._named(self.site_ledger.hottest(region, beside[0], hour))
         if kpi_counts_arrivals(metric):  # a dead feed: the sites it stopped coming from
             latest = self.latest.get(region)

@@ -170,8 +170,9 @@ def hanging(line: str, width: int, hang: int) -> str:
             while cut < len(rest) and room >= get_character_cell_size(rest[cut]):
                 room -= get_character_cell_size(rest[cut])
                 cut += 1
-            lines.append(start + rest[: max(cut, 1)])
-            rest, start = rest[max(cut, 1) :], indent
+            cut = max(cut, 1)  # at least one character a line, however wide
+            lines.append(start + rest[:cut])
+            rest, start = rest[cut:], indent
         current, gap = start + rest, ""
     if current:
         lines.append(current)
