@@ -106,6 +106,10 @@ class Pipeline:
         self.batch_ticks = batch_ticks
         self._pending: dict[int, set[str]] = {}
         self._backlog: dict[int, set[str]] = {}  # live, behind its input: see ``apply``
+        # closed hours whose site means wait for their hour to be judged: the ledger folds
+        # each hour in as it is judged, so a ticket names the sites of its own hour (a
+        # catch-up, or a region whose input runs ahead, closes later hours first)
+        self._unfolded: dict[int, list[HourlyAggregate]] = {}
         # complaint counts of the hours applied, written when they are judged
         self._counts: list[tuple[str, int, Mapping[str, int]]] = []
         self.watcher = watcher
@@ -157,11 +161,7 @@ class Pipeline:
             if read is not None and read.detector == CAPACITY and beside:
                 return self._named(self.site_ledger.hottest(region, beside[0], hour))
         if kpi_counts_arrivals(metric):  # a dead feed: the sites it stopped coming from
-            latest = self.latest.get(region)
-            if latest is None:
-                return ()
-            silences = self.site_ledger.silent(region, latest.hour, kpis)
-            return silent_sites(silences, self.config.zone)
+            return silent_sites(self.site_ledger.silent(region, hour, kpis), self.config.zone)
         return self._named(self.site_ledger.departures(region, kpis))
 
     def _named(self, departures: list[Departure]) -> tuple[str, ...]:
@@ -372,6 +372,7 @@ class Pipeline:
             sorted(set(self.series.metrics) | set(self.config.metrics_needed()))
         )
         self.site_ledger = SiteLedger(self._worse(self.config))
+        self._unfolded = {}
         self.latest = {}
         n = 0
         records = iter(aggregates)
@@ -406,7 +407,8 @@ class Pipeline:
         closed: dict[int, set[str]] = {}
         self.series.update_many(aggregates)
         for aggregate in aggregates:
-            self.site_ledger.record(aggregate)
+            if aggregate.site_means:
+                self._unfolded.setdefault(aggregate.hour, []).append(aggregate)
             self._keep_latest(aggregate)
             self.stats.aggregates += 1
             if aggregate.revision:
@@ -524,6 +526,7 @@ class Pipeline:
     def _conclude(self, result: TickResult, started: float) -> TickResult:
         """Mutes, counters and the alert policy for one judged hour."""
         hour = result.hour
+        self._fold_sites(hour)
         self._flag_anomalous(result)
         if self.config.mutes:
             kept = [
@@ -542,6 +545,13 @@ class Pipeline:
         for listener in self.hooks.tick:
             listener(result)
         return result
+
+    def _fold_sites(self, hour: int) -> None:
+        """Fold the site means of the hours up to ``hour`` into the ledger, in order."""
+        unfolded = self._unfolded
+        for held in sorted(h for h in unfolded if h <= hour):
+            for aggregate in unfolded.pop(held):
+                self.site_ledger.record(aggregate)
 
     def _flag_anomalous(self, result: TickResult) -> None:
         """Flag the hour of every series that fired (muted or not) or whose ticket is still

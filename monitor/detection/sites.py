@@ -119,8 +119,8 @@ class SiteLedger:
         """The region's sites worse than its middle in ``hour`` on ``kpi``, furthest first:
         what a capacity ticket names. A site that always runs hotter than the others is
         its usual self to ``departures``, and the very site a capacity plan is about. Only
-        sites whose newest hour is ``hour``: after a catch-up has folded in later hours,
-        none is named rather than the night's."""
+        sites whose newest hour is ``hour`` (the pipeline folds each hour in as it judges
+        it, so that is the judged hour's standing)."""
         sign = -1.0 if self.worse.get(kpi) == "lower" else 1.0
         hot = [
             Departure(site, kpi, level.now, level.median, sign * (level.now / level.median - 1))
@@ -129,20 +129,20 @@ class SiteLedger:
         ]
         return sorted(hot, key=lambda d: -d.moved)[:NAMED]
 
-    def silent(self, region: str, latest: int, kpis: list[str] | None = None) -> list[Silence]:
-        """The region's sites heard within ``SLOW_HOURS`` before its newest hour
-        ``latest`` and not in it (of ``kpis``, default every KPI), the latest to fall
-        silent first: what a ticket on a dead feed names. A site silent for longer is old
-        news (retired, renamed) and is not named."""
+    def silent(self, region: str, hour: int, kpis: list[str] | None = None) -> list[Silence]:
+        """The region's sites heard within ``SLOW_HOURS`` before ``hour`` and not in it
+        (of ``kpis``, default every KPI), the latest to fall silent first: what a ticket on
+        a dead feed judged at ``hour`` names. A site silent for longer is old news
+        (retired, renamed) and is not named."""
         by_site: dict[str, Silence] = {}
         for kpi, sites in self.heard.get(region, {}).items():
             if kpis is not None and kpi not in kpis:
                 continue
-            for site, hour in sites.items():
-                if latest - SLOW_HOURS * HOUR_MS <= hour < latest:
+            for site, last in sites.items():
+                if hour - SLOW_HOURS * HOUR_MS <= last < hour:
                     held = by_site.get(site)
-                    if held is None or hour > held.last_hour:
-                        by_site[site] = Silence(site, kpi, hour)
+                    if held is None or last > held.last_hour:
+                        by_site[site] = Silence(site, kpi, last)
         return sorted(by_site.values(), key=lambda s: (-s.last_hour, s.site))
 
 
