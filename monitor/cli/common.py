@@ -140,6 +140,12 @@ def progress(
     )
 
 
+# the space between a number and a short unit that ends its phrase ("72.3 %)", "12 ms,"):
+# a line never breaks there (a capacity ticket's site line ended "72.3" / "%")
+UNIT_GAP = re.compile(r"(?<=\d) (?=\S{1,4}(?:[,;)]|$))")
+GLUE = "\ue000"  # stands for that space while the line is cut into words (private use)
+
+
 def hanging(line: str, width: int, hang: int) -> str:
     """``line`` wrapped to ``width`` terminal cells, its next lines indented by ``hang``: a
     ticket's field value under the value (12), an audit row's under its time (6), an
@@ -152,7 +158,7 @@ def hanging(line: str, width: int, hang: int) -> str:
     indent = " " * hang
     lines: list[str] = []
     current, gap = "", ""  # the line being filled; the spaces before the next word
-    for i, token in enumerate(re.split(r"(\s+)", line)):
+    for i, token in enumerate(re.split(r"(\s+)", UNIT_GAP.sub(GLUE, line))):
         if i % 2:  # whitespace, each character a space (as textwrap replaces it)
             gap = " " * len(token)
             continue
@@ -176,4 +182,4 @@ def hanging(line: str, width: int, hang: int) -> str:
         current, gap = start + rest, ""
     if current:
         lines.append(current)
-    return "\n".join(lines)
+    return "\n".join(lines).replace(GLUE, " ")

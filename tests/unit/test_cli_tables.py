@@ -82,6 +82,9 @@ def test_a_ticket_shown_in_80_columns_keeps_each_value_under_its_field():
     assert hanging("#1 Inspect r1: complaints.total (burst)", 80, 2) == (
         "#1 Inspect r1: complaints.total (burst)"
     )
+    # a number keeps its unit: the demo's capacity ticket ended "72.3" / "%"
+    site = "    inspect region-027-s2 (bandwidth_utilisation 95.0 %, the region's sites 72.3 %)"
+    assert hanging(site, 80, 12).splitlines()[1] == " " * 12 + "72.3 %)"
     # a comment in Chinese takes two cells a character: counted so, it stays in 80
     from rich.cells import cell_len
 
