@@ -7,6 +7,7 @@ monitor/metrics.py; a test runs each of them against a real Prometheus scraping 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +27,11 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.common import BarGaugeDisplayMode, VizOrientation
 from grafana_foundation_sdk.models.dashboard import (
     DataSourceRef,
+    DynamicConfigValue,
     FieldColorModeId,
     Threshold,
     ThresholdsMode,
+    VariableOption,
     VariableRefresh,
 )
 
@@ -321,6 +324,40 @@ def overview() -> dashboard.Dashboard:
     return review_row(board)
 
 
+# Grafana's unit for a taxonomy unit it knows: the series of that unit are shown in it
+GRAFANA_UNITS = {"%": "percent", "ms": "ms", "s": "s", "dBm": "dBm", "Mbps": "Mbits"}
+
+
+def kpi_panel(sel: str) -> timeseries.Panel:
+    """A panel per KPI (repeated over ``$kpi``), each on its own axis with its unit from
+    ``yujing_kpi_info``. One panel of "utilisation and packet loss" in percent drew a
+    packet loss rising from 0.3 to 0.9 % as a flat line under utilisation's 40-95 %, and
+    put an operator's own KPIs (dBm, Mbps) on that percent axis too."""
+    panel = (
+        timeseries.Panel()
+        .title("$kpi (hourly mean and p95 over the region's sites)")
+        .unit("none")
+        .height(8)
+        .span(12)
+        .repeat("kpi")
+        .repeat_direction("h")
+    )
+    for statistic in ("mean", "p95"):
+        panel = panel.with_target(
+            q(
+                f'yujing_region_kpi{{{sel}, kpi=~"$kpi", stat="{statistic}"}} '
+                "* on (kpi) group_left (unit) yujing_kpi_info",
+                f"{statistic} ({{{{unit}}}})",
+            )
+        )
+    for unit, grafana in GRAFANA_UNITS.items():
+        panel = panel.override_by_regexp(
+            rf".*\({re.escape(unit)}\)$",
+            [DynamicConfigValue(id_val="unit", value=grafana)],
+        )
+    return panel
+
+
 def region() -> dashboard.Dashboard:
     sel = 'region="$region"'
     return (
@@ -343,6 +380,17 @@ def region() -> dashboard.Dashboard:
             .datasource(DATASOURCE)
             .query("label_values(yujing_region_complaints, region)")
             .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .sort(1)
+        )
+        .with_variable(
+            dashboard.QueryVariable("kpi")
+            .label("KPI")
+            .datasource(DATASOURCE)
+            .query(f"label_values(yujing_region_kpi{{{sel}}}, kpi)")
+            .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .multi(True)
+            .include_all(True)
+            .current(VariableOption(selected=True, text="All", value="$__all"))
             .sort(1)
         )
         .annotation(
@@ -404,30 +452,7 @@ def region() -> dashboard.Dashboard:
             )
         )
         .with_row(dashboard.Row("Network"))
-        .with_panel(
-            timeseries.Panel()
-            .title("Utilisation and packet loss (hourly mean and p95)")
-            .unit("percent")
-            .min(0)
-            .height(8)
-            .span(12)
-            .with_target(
-                q(f'yujing_region_kpi{{{sel}, kpi!="latency", stat="mean"}}', "{{kpi}} mean")
-            )
-            .with_target(
-                q(f'yujing_region_kpi{{{sel}, kpi!="latency", stat="p95"}}', "{{kpi}} p95")
-            )
-        )
-        .with_panel(
-            timeseries.Panel()
-            .title("Latency (hourly mean and p95)")
-            .unit("ms")
-            .min(0)
-            .height(8)
-            .span(12)
-            .with_target(q(f'yujing_region_kpi{{{sel}, kpi="latency", stat="mean"}}', "mean"))
-            .with_target(q(f'yujing_region_kpi{{{sel}, kpi="latency", stat="p95"}}', "p95"))
-        )
+        .with_panel(kpi_panel(sel))
         .with_row(dashboard.Row("Findings and tickets"))
         .with_panel(
             table.Panel()

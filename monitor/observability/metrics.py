@@ -72,6 +72,9 @@ def wow_change(window: np.ndarray) -> np.ndarray:
         return np.where(have & (before > 0), last / before - 1.0, np.nan)
 
 
+NO_UNIT = "no unit"  # a label Prometheus keeps (an empty one it drops)
+
+
 @dataclass
 class WorkerMetrics:
     """The instruments of one worker process and the hooks that feed them."""
@@ -108,6 +111,15 @@ class WorkerMetrics:
             ["region", "kpi", "stat"],
             registry=r,
         )
+        # each KPI's unit, joined onto its readings by the drill-down (``group_left``): a
+        # panel per KPI says its unit, whatever the operator's taxonomy names
+        self.kpi_info = Gauge(
+            "yujing_kpi_info",
+            "1 for each KPI of the taxonomy, with its unit.",
+            ["kpi", "unit"],
+            registry=r,
+        )
+        self._kpi_units: set[tuple[str, str]] = set()
         self.expected = Gauge(
             "yujing_series_expected",
             "A watched complaint series in its latest hour (bound=observed) and its "
@@ -216,6 +228,7 @@ class WorkerMetrics:
             self._store = self.pipeline.series
             self.forget_regions_not_in(set(self._store.regions))
         taxonomy = self.pipeline.config.vocabulary
+        self._set_kpi_units({(k.name, k.unit or NO_UNIT) for k in taxonomy.kpis})
         for region, agg in self.pipeline.latest.items():
             for c in taxonomy.category_names:
                 self.complaints.labels(region, c).set(agg.value(complaints_metric(c)))
@@ -258,6 +271,14 @@ class WorkerMetrics:
             firing_by_region[region] = firing_by_region.get(region, 0) + 1
         for i, region in enumerate(regions):
             self.risk.labels(region).set(firing_by_region.get(region, 0) + rising[i])
+
+    def _set_kpi_units(self, units: set[tuple[str, str]]) -> None:
+        """The taxonomy's (KPI, unit) pairs; a pair a reloaded taxonomy dropped goes."""
+        for gone in self._kpi_units - units:
+            self.kpi_info.remove(*gone)
+        for kpi, unit in units - self._kpi_units:
+            self.kpi_info.labels(kpi, unit).set(1)
+        self._kpi_units = units
 
     def forget_regions_not_in(self, owned: set[str]) -> None:
         """Drop every per-region series of regions this worker no longer owns (their

@@ -161,6 +161,7 @@ def test_every_panel_query_returns_data(worker):
     for q in queries(build_all()):
         expr = (
             q.expr.replace("$region", region)
+            .replace("$kpi", "packet_loss")  # one of the repeated panel's values
             .replace("$__rate_interval", RATE_INTERVAL)
             .replace("$__range", RATE_INTERVAL)
         )
@@ -179,3 +180,8 @@ def test_every_panel_query_returns_data(worker):
             failures.append(f"{q.dashboard} / {q.panel}: no data: {expr}")
     assert checked >= 30
     assert failures == [], "panels without data:\n" + "\n".join(failures)
+    # the drill-down's KPI panels name each KPI's unit (the legend, and Grafana's axis)
+    (kpi_panel,) = {q.expr for q in queries(build_all()) if 'stat="mean"' in q.expr}
+    expr = kpi_panel.replace("$region", region).replace("$kpi", "latency")
+    shown = query(expr)["data"]["result"]
+    assert [r["metric"]["unit"] for r in shown] == ["ms"], shown

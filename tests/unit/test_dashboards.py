@@ -29,7 +29,7 @@ def test_the_four_dashboards_and_their_variables():
     assert set(models) == {"noc-overview", "region", "detector-tuning", "pipeline-health"}
     assert len({m["uid"] for m in models.values()}) == 4
     region = models["region"]
-    assert [v["name"] for v in region["templating"]["list"]] == ["region"]
+    assert [v["name"] for v in region["templating"]["list"]] == ["region", "kpi"]
     assert {a["name"] for a in region["annotations"]["list"]} >= {"Findings", "Open tickets"}
     for name, model in models.items():
         for panel in model["panels"]:
@@ -107,3 +107,21 @@ def test_every_panel_states_its_unit():
         if p.get("type") != "row" and not p.get("fieldConfig", {}).get("defaults", {}).get("unit")
     ]
     assert unitless == []
+
+
+def test_each_kpi_has_a_panel_of_its_own_in_its_unit():
+    """One "utilisation and packet loss" panel in percent drew packet loss (0.3-0.9 %) as
+    a flat line under utilisation (40-95 %), and an operator's own KPIs on that axis."""
+    panels = build_all()["region"]["panels"]
+    (kpi,) = [p for p in panels if p.get("repeat") == "kpi"]
+    assert "$kpi" in kpi["title"]
+    for target in kpi["targets"]:
+        assert 'kpi=~"$kpi"' in target["expr"]
+        assert "group_left (unit) yujing_kpi_info" in target["expr"]
+        assert target["legendFormat"].endswith("({{unit}})")
+    units = {
+        o["matcher"]["options"]: o["properties"][0]["value"]
+        for o in kpi["fieldConfig"]["overrides"]
+    }
+    assert units[r".*\(%\)$"] == "percent" and units[r".*\(ms\)$"] == "ms"
+    assert not any("latency" in p.get("title", "") for p in panels)  # no KPI by name

@@ -36,6 +36,7 @@ ALLOWED_LABELS = {
     "file",  # yujing_config_info: one series
     "version",
     "quantile",  # the review's medians and p90s
+    "unit",  # yujing_kpi_info: a unit per KPI of the taxonomy
 }
 
 
@@ -139,6 +140,31 @@ def test_a_kpi_without_readings_in_the_latest_hour_is_a_gap_not_its_last_value(s
     run.pipeline.apply([aggregate("r1", T0 + 2 * HOUR_MS)])  # the feed is back
     run.metrics.refresh()
     assert run.metrics.registry.get_sample_value("yujing_region_kpi", latency) == 0.5
+
+
+def test_each_kpi_is_exported_with_its_unit_and_a_reload_follows(sqlite_url):
+    """The drill-down draws each KPI in its unit (``yujing_kpi_info``): an operator's
+    taxonomy brings its own KPIs and units, and one without a unit still has a label."""
+    from monitor.config.load import parse_config
+
+    run = build(load_config(), sqlite_url, metrics=True)
+    run.metrics.refresh()
+    info = run.metrics.registry.get_sample_value
+    assert info("yujing_kpi_info", {"kpi": "packet_loss", "unit": "%"}) == 1.0
+    assert info("yujing_kpi_info", {"kpi": "latency", "unit": "ms"}) == 1.0
+    own = parse_config(
+        "taxonomy:\n  kpis:\n    - {name: rsrp, unit: dBm, min: -140, max: -40}\n"
+        "    - {name: handovers, min: 0, max: 1000000}\ndetectors: []\n",
+        "own.yaml",
+    )
+    run.pipeline.reload(own)
+    run.metrics.refresh()
+    exported = {
+        (s.labels["kpi"], s.labels["unit"])
+        for s in samples(run.metrics.registry)
+        if s.name == "yujing_kpi_info"
+    }
+    assert exported == {("rsrp", "dBm"), ("handovers", "no unit")}
 
 
 def test_firing_gauge_clears_when_the_finding_stops(tmp_path, sqlite_url):
