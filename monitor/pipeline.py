@@ -20,7 +20,7 @@ from alerts.policy.incidents import CAPACITY
 from alerts.policy.service import AlertService
 from alerts.taxonomy import kpi_counts_arrivals, kpi_of
 from detectors import load_statistics
-from detectors.timeaxis import HOUR_MS, WEEK_HOURS
+from detectors.timeaxis import DAY_MS, HOUR_MS, WEEK_HOURS
 from monitor.config.model import MonitorConfig
 from monitor.config.reload import ConfigWatcher
 from monitor.detection.hourly_file import HourlySeries
@@ -43,6 +43,9 @@ RESTORE_CHUNK = 10_000  # hourly records written to the series at a time
 
 
 MAX_SCAN_HOURS = WEEK_HOURS - 1
+# replays: a region whose newest event is this far behind the stream's newest stops holding
+# the other regions' judging back (its own hours are judged as they close)
+LEFT_BEHIND_MS = DAY_MS
 
 
 def replay_clock(hour: int) -> int:
@@ -448,8 +451,19 @@ class Pipeline:
             self._backlog = {}
 
     def _low_watermark(self) -> int | None:
-        """The first hour some region has not closed yet (replays judge up to there)."""
-        opens = [s.next_close for s in self.aggregator.regions.values() if s.next_close is not None]
+        """The first hour some region has not closed yet (replays judge up to there), of
+        the regions within ``LEFT_BEHIND_MS`` of the stream's newest event. A region whose
+        feed stopped held every other region's hours back to the replay's end: the hours to
+        judge grew without bound, and outlived the series' history in a long replay."""
+        newest = self.aggregator.max_event_time
+        if newest is None:
+            return None
+        behind = newest - LEFT_BEHIND_MS
+        opens = [
+            s.next_close
+            for s in self.aggregator.regions.values()
+            if s.next_close is not None and s.newest is not None and s.newest > behind
+        ]
         return min(opens) if opens else None
 
     def _write_counts(self) -> None:

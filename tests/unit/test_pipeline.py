@@ -2,10 +2,11 @@
 
 import orjson
 
+from detectors.timeaxis import HOUR_MS
 from monitor.config.load import load_config
 from monitor.lab.simulate_events import BAD_LINES, SimConfig, write
 from monitor.runners.embedded import build, run_file, run_lines
-from tests.helpers import complaint, region
+from tests.helpers import T0, complaint, region
 
 
 def test_every_event_is_either_accepted_or_dead_lettered(tmp_path, sqlite_url):
@@ -60,3 +61,30 @@ detectors:
     assert run.pipeline.stats.corrections == 1
     (ticket,) = run.tickets.all()
     assert ticket.observed == 3 and ticket.metric == "complaints.billing_dispute"
+
+
+def test_a_region_that_stops_does_not_hold_back_the_others_judging(sqlite_url):
+    """A replay judges an hour once every region has closed it. A region whose feed
+    stopped (an export without it for the last weeks) closed none again, so every other
+    region's hours waited to the replay's end: the hours to judge grew without bound, and
+    a replay longer than the series' history judged them after it was gone. A region a
+    day behind the stream's newest event no longer holds the others back."""
+    from monitor.config.load import parse_config
+
+    config = parse_config("windows: {inputs: [complaint]}\n", "replay.yaml")
+    run = build(config, sqlite_url)
+    lines = [region("r1"), region("r2")]
+    for h in range(24 * 6):
+        at = T0 + h * HOUR_MS + 600_000
+        lines.append(complaint(at, region="r1", id_=f"a{h}"))
+        if h < 24:  # r2 stops after the first day
+            lines.append(complaint(at, region="r2", id_=f"b{h}"))
+    waiting = []
+    for line in lines:
+        run.pipeline.feed(line)
+        waiting.append(run.pipeline.hours_to_judge)
+    assert max(waiting) <= 26, max(waiting)  # a day and the hours around it, not 5 days
+    last = run.pipeline.stats.last_judged_hour
+    assert last is not None and last >= T0 + (24 * 6 - 2) * HOUR_MS  # r1 judged as it goes
+    run.pipeline.finish()
+    assert run.pipeline.hours_to_judge == 0
