@@ -67,24 +67,43 @@ def test_a_region_that_stops_does_not_hold_back_the_others_judging(sqlite_url):
     """A replay judges an hour once every region has closed it. A region whose feed
     stopped (an export without it for the last weeks) closed none again, so every other
     region's hours waited to the replay's end: the hours to judge grew without bound, and
-    a replay longer than the series' history judged them after it was gone. A region a
-    day behind the stream's newest event no longer holds the others back."""
+    a replay longer than the series' history judged them after it was gone (r1's billing
+    spike of its second week opened no ticket). A region a day behind the stream's newest
+    event no longer holds the others back."""
     from monitor.config.load import parse_config
 
-    config = parse_config("windows: {inputs: [complaint]}\n", "replay.yaml")
+    config = parse_config(
+        """
+windows: {inputs: [complaint]}
+detectors:
+  - id: spike
+    detector: threshold
+    metrics: [complaints.billing_dispute]
+    params: {threshold: 2, min_consecutive_hours: 1}
+""",
+        "replay.yaml",
+    )
     run = build(config, sqlite_url)
     lines = [region("r1"), region("r2")]
-    for h in range(24 * 6):
+    for h in range(24 * 7 * 4):
         at = T0 + h * HOUR_MS + 600_000
         lines.append(complaint(at, region="r1", id_=f"a{h}"))
+        if h == 24 * 7:  # r1's spike, in its second week
+            lines += [
+                complaint(at + k, region="r1", category="billing_dispute", id_=f"s{k}")
+                for k in range(3)
+            ]
         if h < 24:  # r2 stops after the first day
             lines.append(complaint(at, region="r2", id_=f"b{h}"))
     waiting = []
     for line in lines:
         run.pipeline.feed(line)
         waiting.append(run.pipeline.hours_to_judge)
-    assert max(waiting) <= 26, max(waiting)  # a day and the hours around it, not 5 days
+    assert max(waiting) <= 26, max(waiting)  # a day and the hours around it, not weeks
     last = run.pipeline.stats.last_judged_hour
-    assert last is not None and last >= T0 + (24 * 6 - 2) * HOUR_MS  # r1 judged as it goes
+    assert last is not None and last >= T0 + (24 * 7 * 4 - 2) * HOUR_MS  # r1 as it goes
     run.pipeline.finish()
     assert run.pipeline.hours_to_judge == 0
+    assert [(t.region, t.metric) for t in run.tickets.all()] == [
+        ("r1", "complaints.billing_dispute")
+    ]
