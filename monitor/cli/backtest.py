@@ -81,6 +81,7 @@ def backtest(
     """Replay history through the same pipeline: what would this config have done?"""
     import orjson
 
+    from monitor.config.model import NO_DETECTORS
     from monitor.detection.hourly_file import HourlyFileError
     from monitor.lab.backtest import NOCS, Comparison, finding_lines, run_backtest
     from monitor.lab.labels import LabelsError, read_labels
@@ -111,6 +112,9 @@ def backtest(
     configs = [(config.stem if config else "default", load_or_exit(config))]
     if compare is not None:
         configs.append((compare.stem, load_or_exit(compare)))
+    for name, cfg in configs:
+        if not cfg.detectors:  # type: ignore[attr-defined]
+            err.print(f"{name}: {NO_DETECTORS}", markup=False)
     results = []
     if hourly is not None:
         from monitor.detection.hourly_file import HourlySeries

@@ -69,12 +69,15 @@ def load_or_exit(path: Path | None, *, to_run: bool = False) -> MonitorConfig:
     run here, so the secrets its channels name must be here too."""
     from monitor.config.checks import ConfigError
     from monitor.config.load import load_config
+    from monitor.config.model import NO_DETECTORS
     from monitor.config.reload import usable
 
     try:
         config = load_config(path)
         if to_run:
             usable(config, str(path or "default_config.yaml"))
+            if not config.detectors:
+                err.print(f"{path}: {NO_DETECTORS}", markup=False, highlight=False)
         return config
     except ConfigError as exc:
         err.print(f"[red]config rejected[/red] {exc.source}")

@@ -18,6 +18,7 @@ def config_validate(
     """Check configs; print every problem as FILE:LINE: FIELD: MESSAGE; exit 1 if any."""
     from monitor.config.checks import ConfigError
     from monitor.config.load import load_config
+    from monitor.config.model import NO_DETECTORS
 
     failed = False
     for path in files:
@@ -32,5 +33,7 @@ def config_validate(
             f"{path}: ok ({len(cfg.detectors)} detector specs, "
             f"{len(cfg.metrics_needed())} metrics, {len(cfg.mutes)} mutes)\n"
         )
+        if not cfg.detectors:
+            sys.stdout.write(f"{path}: note: {NO_DETECTORS}\n")
     if failed:
         raise typer.Exit(1)

@@ -318,6 +318,11 @@ class RemoteWriteSettings(_Model):
     max_body_bytes: int = Field(default=10 * 2**20, ge=1024, le=2**30)  # compressed
 
 
+# what a config without detector specs is told (every other section missing from a file
+# takes Yujing's defaults; a file's ``detectors`` is its whole list)
+NO_DETECTORS = "no detector specs: nothing is judged (`detectors:` replaces the default's list)"
+
+
 class MonitorConfig(_Model):
     """The whole config file: windows, topics, region groups, detector specs, mutes,
     alert policy and notifications. Frozen: a reload swaps in a new one."""

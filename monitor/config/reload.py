@@ -14,7 +14,7 @@ from pathlib import Path
 from alerts.notify.channels import missing_secrets
 from monitor.config.checks import ConfigError, Problem
 from monitor.config.load import load_config
-from monitor.config.model import MonitorConfig
+from monitor.config.model import NO_DETECTORS, MonitorConfig
 
 log = logging.getLogger("yujing.reload")
 
@@ -95,4 +95,6 @@ class ConfigWatcher:
         self.reloads += 1
         self.last_error = None
         log.info("config reloaded", extra={"fields": {"file": str(self.path), "version": version}})
+        if not config.detectors:
+            log.warning(NO_DETECTORS, extra={"fields": {"file": str(self.path)}})
         return config

@@ -8,6 +8,7 @@ import pytest
 
 from monitor.config.checks import ConfigError
 from monitor.config.load import parse_config
+from tests.helpers import T0, complaint
 
 BASE = """\
 region_groups:
@@ -163,6 +164,28 @@ def test_cli_validate_exits_non_zero_and_prints_locations(tmp_path):
     assert done.returncode == 1
     assert f"{good}: ok" in done.stdout
     assert f"{bad}:11: detectors[0].params.rise:" in done.stdout
+    assert "note" not in done.stdout
+
+
+def test_a_config_without_detector_specs_is_told_it_judges_nothing(tmp_path):
+    """Every section a file leaves out takes Yujing's defaults, but ``detectors`` is the
+    file's whole list: a config written to change the windows alone judged nothing, and
+    `config validate` and `backtest` said "ok" and "0 tickets" with no word why."""
+    from typer.testing import CliRunner
+
+    from monitor.cli.main import app
+    from monitor.config.model import NO_DETECTORS
+
+    windows = tmp_path / "windows.yaml"
+    windows.write_text("windows: {inputs: [complaint]}\n")
+    said = CliRunner().invoke(app, ["config", "validate", str(windows)])
+    assert said.exit_code == 0
+    assert f"{windows}: note: {NO_DETECTORS}" in said.stdout
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(complaint(T0) + b"\n")
+    said = CliRunner().invoke(app, ["backtest", "--data", str(events), "-c", str(windows)])
+    assert said.exit_code == 0, said.output
+    assert f"windows: {NO_DETECTORS}" in " ".join(said.output.split())
 
 
 NOTIFY = """\

@@ -18,7 +18,7 @@ import logging
 import faust
 
 from monitor.config.load import load_config
-from monitor.config.model import MonitorConfig
+from monitor.config.model import NO_DETECTORS, MonitorConfig
 from monitor.observability.logs import logging_config
 from monitor.runners.collector import tune_for_streaming
 from monitor.runners.faust import aggregate, intake, timers, views
@@ -48,6 +48,8 @@ def broker_credentials(security: KafkaSecurity) -> faust.SASLCredentials | None:
 
 def create_app(settings: WorkerSettings, config: MonitorConfig | None = None) -> faust.App:
     config = config or load_config(settings.config_path)
+    if not config.detectors:
+        log.warning(NO_DETECTORS, extra={"fields": {"file": str(settings.config_path)}})
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
