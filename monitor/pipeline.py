@@ -43,8 +43,8 @@ RESTORE_CHUNK = 10_000  # hourly records written to the series at a time
 
 
 MAX_SCAN_HOURS = WEEK_HOURS - 1
-# replays: a region whose newest event is this far behind the stream's newest stops holding
-# the other regions' judging back (its own hours are judged as they close)
+# replays: how far behind the stream's newest event a region that closes no hour (its feed
+# stopped) can hold the other regions' judging back
 LEFT_BEHIND_MS = DAY_MS
 
 
@@ -451,20 +451,19 @@ class Pipeline:
             self._backlog = {}
 
     def _low_watermark(self) -> int | None:
-        """The first hour some region has not closed yet (replays judge up to there), of
-        the regions within ``LEFT_BEHIND_MS`` of the stream's newest event. A region whose
-        feed stopped held every other region's hours back to the replay's end: the hours to
-        judge grew without bound, and outlived the series' history in a long replay."""
+        """The first hour some region has not closed yet (replays judge up to there), but
+        never more than ``LEFT_BEHIND_MS`` behind the stream's newest event. A region whose
+        export stopped, or only its KPIs, closed no hour again and held every other region's
+        hours back to the replay's end: the hours to judge grew without bound, and outlived
+        the series' history in a long replay. A region left behind has its own hours judged
+        as they close."""
+        opens = [s.next_close for s in self.aggregator.regions.values() if s.next_close is not None]
+        if not opens:
+            return None
         newest = self.aggregator.max_event_time
         if newest is None:
-            return None
-        behind = newest - LEFT_BEHIND_MS
-        opens = [
-            s.next_close
-            for s in self.aggregator.regions.values()
-            if s.next_close is not None and s.newest is not None and s.newest > behind
-        ]
-        return min(opens) if opens else None
+            return min(opens)
+        return max(min(opens), newest - newest % HOUR_MS - LEFT_BEHIND_MS)
 
     def _write_counts(self) -> None:
         counts, self._counts = self._counts, []

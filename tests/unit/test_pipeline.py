@@ -1,12 +1,13 @@
 """The embedded pipeline end to end on small simulated data: nothing is lost."""
 
 import orjson
+import pytest
 
 from detectors.timeaxis import HOUR_MS
 from monitor.config.load import load_config
 from monitor.lab.simulate_events import BAD_LINES, SimConfig, write
 from monitor.runners.embedded import build, run_file, run_lines
-from tests.helpers import T0, complaint, region
+from tests.helpers import T0, complaint, kpi, region
 
 
 def test_every_event_is_either_accepted_or_dead_lettered(tmp_path, sqlite_url):
@@ -63,18 +64,18 @@ detectors:
     assert ticket.observed == 3 and ticket.metric == "complaints.billing_dispute"
 
 
-def test_a_region_that_stops_does_not_hold_back_the_others_judging(sqlite_url):
-    """A replay judges an hour once every region has closed it. A region whose feed
-    stopped (an export without it for the last weeks) closed none again, so every other
-    region's hours waited to the replay's end: the hours to judge grew without bound, and
-    a replay longer than the series' history judged them after it was gone (r1's billing
-    spike of its second week opened no ticket). A region a day behind the stream's newest
-    event no longer holds the others back."""
+@pytest.mark.parametrize("stopped", ["everything", "its kpis"])
+def test_a_region_that_stops_does_not_hold_back_the_others_judging(sqlite_url, stopped):
+    """A replay judges an hour once every region has closed it. A region whose export
+    stopped (or only its KPIs: its hours wait for both inputs) closed no hour again, so
+    every other region's hours waited to the replay's end: the hours to judge grew without
+    bound, and a replay longer than the series' history judged them after it was gone
+    (r1's billing spike of its second week opened no ticket). The replay now judges up to
+    a day behind its newest event whatever a region left behind has closed."""
     from monitor.config.load import parse_config
 
     config = parse_config(
         """
-windows: {inputs: [complaint]}
 detectors:
   - id: spike
     detector: threshold
@@ -87,21 +88,24 @@ detectors:
     lines = [region("r1"), region("r2")]
     for h in range(24 * 7 * 4):
         at = T0 + h * HOUR_MS + 600_000
-        lines.append(complaint(at, region="r1", id_=f"a{h}"))
+        for name in ("r1", "r2"):
+            if name == "r2" and h >= 24 and stopped == "everything":
+                continue  # r2 stops after the first day
+            lines.append(complaint(at, region=name, id_=f"{name}-{h}"))
+            if name == "r1" or h < 24:
+                lines.append(kpi(at, 0.5, region=name))
         if h == 24 * 7:  # r1's spike, in its second week
             lines += [
                 complaint(at + k, region="r1", category="billing_dispute", id_=f"s{k}")
                 for k in range(3)
             ]
-        if h < 24:  # r2 stops after the first day
-            lines.append(complaint(at, region="r2", id_=f"b{h}"))
     waiting = []
     for line in lines:
         run.pipeline.feed(line)
         waiting.append(run.pipeline.hours_to_judge)
     assert max(waiting) <= 26, max(waiting)  # a day and the hours around it, not weeks
     last = run.pipeline.stats.last_judged_hour
-    assert last is not None and last >= T0 + (24 * 7 * 4 - 2) * HOUR_MS  # r1 as it goes
+    assert last is not None and last >= T0 + (24 * 7 * 4 - 26) * HOUR_MS  # a day behind
     run.pipeline.finish()
     assert run.pipeline.hours_to_judge == 0
     assert [(t.region, t.metric) for t in run.tickets.all()] == [
