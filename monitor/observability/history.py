@@ -28,6 +28,7 @@ HISTORY_FAMILIES = (
     "yujing_region_complaints",
     "yujing_region_complaint_rate_per_10k_subscribers",
     "yujing_region_kpi",
+    "yujing_kpi_info",  # each KPI's unit: the drill-down's KPI panels join it on
     "yujing_series_expected",
     "yujing_series_wow_change_ratio",
     "yujing_detector_firing",
@@ -51,11 +52,18 @@ class HistoryWriter:
         self._spool: dict[str, IO[str]] = {}
         self._help: dict[str, str] = {}
         self.hours = 0
+        self._stamp = 0  # the newest written: each series' samples go in time order
         pipeline.observe(tick=self.on_tick)
 
     def on_tick(self, result: TickResult) -> None:
-        self.metrics.refresh()
         stamp = (result.hour + HOUR_MS) // 1000  # the hour is known once it has ended
+        if stamp < self._stamp:
+            # an older hour judged again (a correction, a region left behind): the gauges
+            # show the newest hours, already written; stamped with the older hour they put
+            # a later hour's values there (or a second sample promtool silently drops)
+            return
+        self._stamp = stamp
+        self.metrics.refresh()
         for family in self.metrics.registry.collect():
             if family.name not in HISTORY_FAMILIES:
                 continue

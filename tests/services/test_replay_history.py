@@ -60,13 +60,17 @@ def test_a_replays_hours_are_backfilled_and_the_region_panels_answer(tmp_path):
         answered = {
             q.panel
             for q in queries({"region": build_all()["region"]})
-            if series(q.expr.replace("$region", "region-001").replace("$__rate_interval", "2h"))
+            if series(
+                q.expr.replace("$region", "region-001")
+                .replace("$kpi", "packet_loss")
+                .replace("$__rate_interval", "2h")
+            )
         }
         for panel in (
             "Complaints by category (latest closed hour)",
             "Watched series against their hour-of-week band",
             "Week-over-week change",
-            "Utilisation and packet loss (hourly mean and p95)",
+            "$kpi (hourly mean and p95 over the region's sites)",
         ):
             assert panel in answered, (panel, sorted(answered))
     finally:

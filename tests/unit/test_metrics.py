@@ -320,3 +320,27 @@ def test_the_dashboards_sla_and_quality_figures_are_the_monthly_reviews(sqlite_u
     )
     assert get("yujing_review_time_to_acknowledge_minutes", {"quantile": "0.5"}) == 25.0
     assert get("yujing_review_time_to_resolve_hours", {"quantile": "0.9"}) == 30.0
+
+
+def test_a_replays_history_never_steps_back_in_time(tmp_path, sqlite_url):
+    """An older hour judged again (a correction, a region left behind) wrote every
+    series a sample older than the one before it: the gauges show the newest hours then,
+    so the older hour got a later hour's values (or, at its own stamp, a second sample
+    that promtool silently drops). They are written once, at the newest hour."""
+    from monitor.observability.history import HistoryWriter
+
+    run = build(load_config(), sqlite_url)
+    writer = HistoryWriter(run.pipeline, tmp_path / "history.om")
+    run.pipeline.latest["r1"] = aggregate("r1", T0 + HOUR_MS)
+    for hour in (T0, T0 + HOUR_MS, T0):  # the last: T0 judged again
+        writer.on_tick(TickResult(hour=hour, regions=frozenset({"r1"}), findings=[]))
+    stamps: dict[str, list[int]] = {}
+    for line in writer.close().read_text().splitlines():
+        if not line.startswith("#"):
+            series, _value, stamp = line.rsplit(" ", 2)
+            stamps.setdefault(series, []).append(int(stamp))
+    assert stamps and all(s == sorted(s) for s in stamps.values()), stamps
+    assert stamps['yujing_kpi_info{kpi="latency",unit="ms"}'] == [
+        (T0 + HOUR_MS) // 1000,
+        (T0 + 2 * HOUR_MS) // 1000,
+    ]
