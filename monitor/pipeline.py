@@ -43,6 +43,11 @@ RESTORE_CHUNK = 10_000  # hourly records written to the series at a time
 
 
 MAX_SCAN_HOURS = WEEK_HOURS - 1
+# replays: events fed while the newest event time stays in one hour before the windows are
+# polled anyway. Two exports replayed one after the other (complaints, then KPIs): during
+# the second the newest time stands at the first's end, and every hour closed at once at
+# the replay's end, after the series' history had moved past most of them.
+STILL_EVENTS = 20_000
 # replays: how far behind the stream's newest event a region that closes no hour (its feed
 # stopped) can hold the other regions' judging back
 LEFT_BEHIND_MS = DAY_MS
@@ -142,6 +147,7 @@ class Pipeline:
         self.series = self._new_series(config.metrics_needed())
         self.stats = PipelineStats()
         self._next_check = 0  # advance when the newest event time crosses an hour
+        self._unchecked = 0  # events fed since the last advance (``STILL_EVENTS``)
 
     @staticmethod
     def _worse(config: MonitorConfig) -> dict[str, str]:
@@ -211,9 +217,13 @@ class Pipeline:
         if event is None or self.ingest(event, raw, source, offset=offset) is None:
             return
         mark = self.aggregator.max_event_time
+        self._unchecked += 1
         if mark is not None and mark >= self._next_check:
             self._next_check = mark - mark % HOUR_MS + HOUR_MS
-            self.advance()
+        elif self._unchecked < STILL_EVENTS:
+            return
+        self._unchecked = 0
+        self.advance()
 
     def validate(
         self,

@@ -111,3 +111,48 @@ detectors:
     assert [(t.region, t.metric) for t in run.tickets.all()] == [
         ("r1", "complaints.billing_dispute")
     ]
+
+
+def test_two_exports_replayed_one_after_the_other_are_judged_as_they_close(sqlite_url, monkeypatch):
+    """An operator imports the CRM's complaints and the OSS's KPIs and replays the two
+    files one after the other. During the KPIs the newest event time stands at the
+    complaints' end, so no hour was polled until the replay's end: every hour closed at
+    once, after the series' history had moved past the first weeks (r1's billing spike
+    of its first week opened no ticket). The windows are now polled every
+    ``STILL_EVENTS`` events while the newest time stands still."""
+    import monitor.pipeline
+    from monitor.config.load import parse_config
+
+    monkeypatch.setattr(monitor.pipeline, "STILL_EVENTS", 200)
+    config = parse_config(
+        """
+detectors:
+  - id: spike
+    detector: threshold
+    metrics: [complaints.billing_dispute]
+    params: {threshold: 2, min_consecutive_hours: 1}
+""",
+        "replay.yaml",
+    )
+    run = build(config, sqlite_url)
+    hours = 24 * 7 * 7  # longer than the series' history (~44 days)
+    complaints, kpis = [region("r1"), region("r2")], []
+    for h in range(hours):
+        at = T0 + h * HOUR_MS + 600_000
+        for name in ("r1", "r2"):
+            complaints.append(complaint(at, region=name, id_=f"{name}-{h}"))
+            kpis.append(kpi(at, 0.5, region=name))
+        if h == 24 * 3:
+            complaints += [
+                complaint(at + k, region="r1", category="billing_dispute", id_=f"s{k}")
+                for k in range(3)
+            ]
+    waiting = []
+    for line in complaints + kpis:
+        run.pipeline.feed(line)
+        waiting.append(run.pipeline.hours_to_judge)
+    assert max(waiting) < 24, max(waiting)
+    run.pipeline.finish()
+    assert [(t.region, t.metric) for t in run.tickets.all()] == [
+        ("r1", "complaints.billing_dispute")
+    ]
