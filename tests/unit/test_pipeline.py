@@ -64,17 +64,11 @@ detectors:
     assert ticket.observed == 3 and ticket.metric == "complaints.billing_dispute"
 
 
-@pytest.mark.parametrize("stopped", ["everything", "its kpis"])
-def test_a_region_that_stops_does_not_hold_back_the_others_judging(sqlite_url, stopped):
-    """A replay judges an hour once every region has closed it. A region whose export
-    stopped (or only its KPIs: its hours wait for both inputs) closed no hour again, so
-    every other region's hours waited to the replay's end: the hours to judge grew without
-    bound, and a replay longer than the series' history judged them after it was gone
-    (r1's billing spike of its second week opened no ticket). The replay now judges up to
-    a day behind its newest event whatever a region left behind has closed."""
+def spike_config():
+    """Three billing disputes in an hour open a ticket: a finding a replay must not lose."""
     from monitor.config.load import parse_config
 
-    config = parse_config(
+    return parse_config(
         """
 detectors:
   - id: spike
@@ -84,7 +78,17 @@ detectors:
 """,
         "replay.yaml",
     )
-    run = build(config, sqlite_url)
+
+
+@pytest.mark.parametrize("stopped", ["everything", "its kpis"])
+def test_a_region_that_stops_does_not_hold_back_the_others_judging(sqlite_url, stopped):
+    """A replay judges an hour once every region has closed it. A region whose export
+    stopped (or only its KPIs: its hours wait for both inputs) closed no hour again, so
+    every other region's hours waited to the replay's end: the hours to judge grew without
+    bound, and a replay longer than the series' history judged them after it was gone
+    (r1's billing spike of its second week opened no ticket). The replay now judges up to
+    a day behind its newest event whatever a region left behind has closed."""
+    run = build(spike_config(), sqlite_url)
     lines = [region("r1"), region("r2")]
     for h in range(24 * 7 * 4):
         at = T0 + h * HOUR_MS + 600_000
@@ -121,20 +125,9 @@ def test_two_exports_replayed_one_after_the_other_are_judged_as_they_close(sqlit
     of its first week opened no ticket). The windows are now polled every
     ``STILL_EVENTS`` events while the newest time stands still."""
     import monitor.pipeline
-    from monitor.config.load import parse_config
 
     monkeypatch.setattr(monitor.pipeline, "STILL_EVENTS", 200)
-    config = parse_config(
-        """
-detectors:
-  - id: spike
-    detector: threshold
-    metrics: [complaints.billing_dispute]
-    params: {threshold: 2, min_consecutive_hours: 1}
-""",
-        "replay.yaml",
-    )
-    run = build(config, sqlite_url)
+    run = build(spike_config(), sqlite_url)
     hours = 24 * 7 * 7  # longer than the series' history (~44 days)
     complaints, kpis = [region("r1"), region("r2")], []
     for h in range(hours):
