@@ -20,14 +20,14 @@ from alerts.policy.incidents import CAPACITY
 from alerts.policy.service import AlertService
 from alerts.taxonomy import kpi_counts_arrivals, kpi_of
 from detectors import load_statistics
-from detectors.timeaxis import DAY_MS, HOUR_MS, WEEK_HOURS
+from detectors.timeaxis import DAY_MS, HOUR_MS, WEEK_HOURS, to_iso
 from monitor.config.model import MonitorConfig
 from monitor.config.reload import ConfigWatcher
 from monitor.detection.hourly_file import HourlySeries
 from monitor.detection.sites import Departure, SiteLedger, silent_sites
 from monitor.detection.store import SeriesStore
 from monitor.detection.tick import TickResult, scan, tick
-from monitor.events.deadletters import DeadLetter, DeadLetterSink, unreadable
+from monitor.events.deadletters import DeadLetter, DeadLetterSink, Reason, unreadable
 from monitor.events.decoding import ValidEvent
 from monitor.events.parsing import check_record, check_records
 from monitor.events.schemas import RegionInfo
@@ -36,7 +36,9 @@ from monitor.windows.aggregation import (
     HourlyAggregator,
     Outcome,
     RegionWindows,
+    time_out_of_bounds,
 )
+from monitor.windows.stream_clock import VOUCHING_EVENTS, Held, StreamClock
 
 log = logging.getLogger("yujing.pipeline")
 RESTORE_CHUNK = 10_000  # hourly records written to the series at a time
@@ -51,6 +53,10 @@ STILL_EVENTS = 20_000
 # replays: how far behind the stream's newest event a region that closes no hour (its feed
 # stopped) can hold the other regions' judging back
 LEFT_BEHIND_MS = DAY_MS
+
+
+# an event ``feed`` took: what ``ingest`` needs of it once the stream's clock admits it
+Fed = tuple[ValidEvent | RegionInfo, bytes, str, int | None]
 
 
 def replay_clock(hour: int) -> int:
@@ -148,6 +154,8 @@ class Pipeline:
         self.stats = PipelineStats()
         self._next_check = 0  # advance when the newest event time crosses an hour
         self._unchecked = 0  # events fed since the last advance (``STILL_EVENTS``)
+        # ``feed``'s events (a replay's) wait for the stream's own clock: see stream_clock
+        self.stream_clock: StreamClock[Fed] = StreamClock(self.aggregator.config.max_future_ms)
 
     @staticmethod
     def _worse(config: MonitorConfig) -> dict[str, str]:
@@ -212,9 +220,39 @@ class Pipeline:
     def feed(
         self, raw: bytes, *, kind: str | None = None, source: str = "", offset: int | None = None
     ) -> None:
-        """Take one raw event; never raises for bad input (it becomes a dead letter)."""
+        """Take one raw event; never raises for bad input (it becomes a dead letter).
+
+        Its time is bounded by the wall clock, and then by the stream's own (``settle``
+        when the input pauses, ``finish`` at its end)."""
         event = self.validate(raw, kind=kind, source=source, offset=offset)
-        if event is None or self.ingest(event, raw, source, offset=offset) is None:
+        if event is None:
+            return
+        if event.type == "region":
+            self._take(event, raw, source, offset)
+            return
+        last = event.event_time
+        config, wall = self.aggregator.config, self.wall_clock()
+        bad = time_out_of_bounds(event, last, config, wall, raw, source, offset)
+        if bad is not None:
+            self.dead_letter(bad)
+            return
+        clock = self.stream_clock
+        for fed in clock.offer(last, event.region, (event, raw, source, offset), len(raw)):
+            self._take(*fed)
+        if clock.refused:
+            self._refuse_held(clock.refused)
+            clock.refused = []
+
+    def settle(self) -> None:
+        """The input paused (a request or a file ended, more may come): what waited for
+        the stream's clock to start is taken."""
+        for fed in self.stream_clock.settle():
+            self._take(*fed)
+
+    def _take(
+        self, event: ValidEvent | RegionInfo, raw: bytes, source: str, offset: int | None
+    ) -> None:
+        if self.ingest(event, raw, source, offset=offset, bounded=True) is None:
             return
         mark = self.aggregator.max_event_time
         self._unchecked += 1
@@ -224,6 +262,22 @@ class Pipeline:
             return
         self._unchecked = 0
         self.advance()
+
+    def _refuse_held(self, refused: Iterable[Held[Fed]]) -> None:
+        """Dead letters for events far ahead of the stream that no others came near (a
+        clock set wrong, a mistyped year), or that the full hold had to let go."""
+        now = self.stream_clock.now
+        for held in refused:
+            event, raw, source, offset = held.item
+            field = "period_start" if event.type == "kpi_report" else "event_time"
+            newest = held.time if now is None else now
+            detail = (
+                f"{field} {to_iso(held.time)} is {_span(held.time - newest)} past this "
+                f"replay's newest event ({to_iso(newest)}), and fewer than {VOUCHING_EVENTS} "
+                "others came near it to vouch for the jump: a clock set wrong? A replay takes "
+                "events up to windows.max_future_minutes past its newest"
+            )
+            self.dead_letter(DeadLetter(Reason.BAD_TIME, detail, raw, field, source, offset))
 
     def validate(
         self,
@@ -364,6 +418,7 @@ class Pipeline:
         self.site_ledger.worse = self._worse(config)
         self.alerts.reconfigure(config.alerts, config.notifications)
         self.aggregator.reconfigure(config.windows.to_window_config(live=self.live))
+        self.stream_clock.reconfigure(self.aggregator.config.max_future_ms)
         return self.series.add_metrics(config.metrics_needed())
 
     def maybe_reload(self) -> list[str] | None:
@@ -587,6 +642,10 @@ class Pipeline:
 
     def finish(self) -> list[HourlyAggregate]:
         """End of a finite replay: close every hour that has data."""
+        self.settle()
+        refused = self.stream_clock.finish()
+        if refused:
+            self._refuse_held(refused)
         agg = self.aggregator
         if agg.max_event_time is None:
             return []
@@ -598,3 +657,9 @@ class Pipeline:
     def flush_ticks(self) -> None:
         """Judge every hour still waiting for slower regions (end of a replay)."""
         self._judge_pending(None)
+
+
+def _span(ms: int) -> str:
+    """A time ahead, in the unit a person reads it in."""
+    hours = ms / HOUR_MS
+    return f"{hours:,.1f} h" if hours < 48 else f"{hours / 24:,.1f} days"

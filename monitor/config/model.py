@@ -62,7 +62,8 @@ class WindowSettings(_Model):
     # region silent on every input this long is closed as far as the stream has come
     idle_input_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
     # event times outside [earliest_event_time, the runner's clock + max_future_minutes]
-    # are dead letters (bad_time): a device clock set to 2099 must not close a century
+    # are dead letters (bad_time): a device clock set to 2099 must not close a century. A
+    # replay bounds them by its own newest event too (monitor/windows/stream_clock.py)
     earliest_event_time: datetime = datetime(2000, 1, 1, tzinfo=UTC)
     max_future_minutes: int = Field(default=24 * 60, ge=1, le=366 * 24 * 60)
     # a run of hours without any event longer than this is left without data instead of

@@ -51,6 +51,7 @@ class EmbeddedSink:
         with self.lock:
             for _key, raw in payloads:
                 self.pipeline.feed(raw, kind="kpi", source=SOURCE)
+            self.pipeline.settle()  # a request is a batch: its readings are taken now
 
     def dead_letter(self, letter: DeadLetter) -> None:
         with self.lock:

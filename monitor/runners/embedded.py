@@ -107,6 +107,7 @@ def run_lines(
         if run.pipeline.alerts.dispatcher is not None:
             run.pipeline.alerts.dispatcher.drain()  # a replay ends: hand over what is due
     else:
+        run.pipeline.settle()  # the input pauses: the stream's clock starts if it has not
         run.pipeline.advance()  # emit what the watermarks closed; leave the rest open
         run.pipeline.flush_ticks()
     if progress is not None:

@@ -706,28 +706,34 @@ class RegionWindows:
 
 
 def time_out_of_bounds(
-    event: ValidEvent, last: int, config: WindowConfig, wall: int
-) -> tuple[str, str] | None:
-    """(field, why) when an event's time is before ``earliest_ms`` or later than the wall
-    clock plus ``max_future_ms``; None when it is within. ``last``: its ``event_time`` (a
-    report's last reading, computed by the caller once)."""
+    event: ValidEvent,
+    last: int,
+    config: WindowConfig,
+    wall: int,
+    raw: bytes = b"",
+    source: str = "",
+    offset: int | None = None,
+) -> DeadLetter | None:
+    """A ``bad_time`` dead letter when an event's time is before ``earliest_ms`` or later
+    than the wall clock plus ``max_future_ms``; None when it is within. ``last``: its
+    ``event_time`` (a report's last reading, computed by the caller once)."""
     report = event.type == "kpi_report"
     first = event.period_start if report else last  # type: ignore[union-attr]
     if config.earliest_ms <= first and last <= wall + config.max_future_ms:
         return None
     field = "period_start" if report else "event_time"
     if first < config.earliest_ms:
-        return field, (
+        detail = (
             f"{field} {_when(first)} is before the earliest accepted time "
             f"{_when(config.earliest_ms)} (windows.earliest_event_time)"
         )
-    if last > wall + config.max_future_ms:
-        return field, (
+    else:
+        detail = (
             f"{field} {_when(last)} is {(last - wall) / HOUR_MS:,.1f} h ahead of this "
             f"runner's clock (windows.max_future_minutes allows "
             f"{config.max_future_ms / HOUR_MS:g} h)"
         )
-    return None
+    return DeadLetter(Reason.BAD_TIME, detail, raw, field, source, offset)
 
 
 def _when(epoch_ms: int) -> str:
@@ -794,10 +800,9 @@ class HourlyAggregator:
             offset = position[1]
         last = event.event_time  # a report's is computed: once, for the bounds and the newest
         if wall is not None:
-            bad = time_out_of_bounds(event, last, self.config, wall)
+            bad = time_out_of_bounds(event, last, self.config, wall, raw, source, offset)
             if bad is not None:
-                field, detail = bad
-                return DeadLetter(Reason.BAD_TIME, detail, raw, field, source, offset)
+                return bad
         if now is not None and position is not None:  # a live runner's source
             source_read = self.sources.get(position[0])
             if source_read is None:

@@ -3,7 +3,7 @@
 import orjson
 import pytest
 
-from detectors.timeaxis import HOUR_MS
+from detectors.timeaxis import DAY_MS, HOUR_MS
 from monitor.config.load import load_config
 from monitor.lab.simulate_events import BAD_LINES, SimConfig, write
 from monitor.runners.embedded import build, run_file, run_lines
@@ -64,12 +64,14 @@ detectors:
     assert ticket.observed == 3 and ticket.metric == "complaints.billing_dispute"
 
 
-def spike_config():
-    """Three billing disputes in an hour open a ticket: a finding a replay must not lose."""
+def spike_config(windows: str = ""):
+    """Three billing disputes in an hour open a ticket: a finding a replay must not lose;
+    ``windows``: that section of the config, as YAML."""
     from monitor.config.load import parse_config
 
     return parse_config(
-        """
+        windows
+        + """
 detectors:
   - id: spike
     detector: threshold
@@ -146,6 +148,63 @@ def test_two_exports_replayed_one_after_the_other_are_judged_as_they_close(sqlit
         waiting.append(run.pipeline.hours_to_judge)
     assert max(waiting) < 24, max(waiting)
     run.pipeline.finish()
+    assert [(t.region, t.metric) for t in run.tickets.all()] == [
+        ("r1", "complaints.billing_dispute")
+    ]
+
+
+def two_weeks_with_a_spike(*, typo: bool = False, gap_days: int = 0) -> list[bytes]:
+    """r1 and r2 hour by hour for two weeks, r1 with three billing disputes on day 9;
+    ``typo``: one complaint of r1 typed 40 days ahead on the first day; ``gap_days``: the
+    export has that many days missing after the first week."""
+    lines = [region("r1"), region("r2")]
+    for h in range(24 * 14):
+        at = T0 + h * HOUR_MS + 600_000 + (gap_days * DAY_MS if h >= 24 * 7 else 0)
+        for name in ("r1", "r2"):
+            lines += [complaint(at, region=name, id_=f"{name}-{h}"), kpi(at, 0.5, region=name)]
+        if typo and h == 10:
+            lines.append(complaint(at + 40 * DAY_MS, region="r1", id_="typo"))
+        if h == 24 * 9:
+            lines += [
+                complaint(at + k, region="r1", category="billing_dispute", id_=f"s{k}")
+                for k in range(3)
+            ]
+    return lines
+
+
+@pytest.mark.parametrize("inputs", ["[complaint]", "[complaint, kpi]"])
+def test_one_event_typed_weeks_ahead_costs_a_replay_nothing_else(sqlite_url, inputs):
+    """A replay's events were bounded by the wall clock only. One complaint typed 40 days
+    ahead, early in the file: with complaints the only input, r1's watermark moved 40 days
+    on and 653 of its later events were dead-lettered as late; with both inputs, it moved
+    the series' time axis past the two weeks being judged, and r1's spike opened no
+    ticket. A replay now takes events up to a day past its own newest, and holds the rest
+    until others vouch for the jump (an export with days missing), or refuses them."""
+    run = build(spike_config(f"windows: {{inputs: {inputs}}}"), sqlite_url)
+    lines = two_weeks_with_a_spike(typo=True)
+    run_lines(run, lines)
+    stats = run.pipeline.stats
+    assert stats.dead_lettered == {"bad_time": 1}
+    [letter] = run.dead_letters.letters
+    assert letter.offset == lines.index(next(x for x in lines if b'"typo"' in x)) + 1
+    assert letter.detail.startswith(
+        "event_time 2026-11-14T10:10:00+00:00 is 26.5 days past this replay's newest event "
+        "(2026-10-18T23:10:00+00:00)"
+    )
+    assert stats.aggregates == 2 * 24 * 14
+    assert [(t.region, t.metric) for t in run.tickets.all()] == [
+        ("r1", "complaints.billing_dispute")
+    ]
+
+
+def test_an_export_with_days_missing_is_replayed_whole(sqlite_url):
+    """The events after a gap are far ahead of the replay's newest, and vouch for each
+    other: nothing is refused, and the spike after the gap is judged."""
+    run = build(spike_config(), sqlite_url)
+    lines = two_weeks_with_a_spike(gap_days=30)
+    run_lines(run, lines)
+    stats = run.pipeline.stats
+    assert not stats.dead_lettered and stats.accepted == len(lines)
     assert [(t.region, t.metric) for t in run.tickets.all()] == [
         ("r1", "complaints.billing_dispute")
     ]

@@ -65,10 +65,11 @@ def check_batch(records: Sequence[Record], rules: IntakeRules, wall: int) -> Che
         if parsed.type == "region":  # (not isinstance: an ABC's, slow)
             continue
         event: ValidEvent = parsed  # type: ignore[assignment]
-        bad = time_out_of_bounds(event, event.event_time, rules.windows, wall)
+        bad = time_out_of_bounds(
+            event, event.event_time, rules.windows, wall, value, source, offset
+        )
         if bad is not None:
-            where, detail = bad
-            out.dead.append(DeadLetter(Reason.BAD_TIME, detail, value, where, source, offset))
+            out.dead.append(bad)
             continue
         grouped.setdefault(partition_for(event.region, rules.partitions), []).append(
             (value, source, offset, event)
