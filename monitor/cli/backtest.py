@@ -17,6 +17,7 @@ from monitor.cli.common import (
     open_store,
     out,
     progress,
+    read_in_order,
 )
 
 app = typer.Typer()
@@ -139,18 +140,15 @@ def backtest(
                 )
             )
     assert data is not None or hourly is not None
-    total = sum(1 for _ in data.open("rb")) if data is not None else 0
-    for name, cfg in configs if data is not None else []:
+    order = read_in_order(data) if data is not None else None
+    for name, cfg in configs if order is not None else []:
         keep = set(cfg.metrics_needed()) if plots else None  # type: ignore[attr-defined]
-        with (
-            progress(f"backtest {name}", disable=json) as bar,
-            data.open("rb") as fh,
-        ):  # type: ignore[union-attr]
-            task = bar.add_task("replay", total=total)
+        with progress(f"backtest {name}", disable=json) as bar:
+            task = bar.add_task("replay", total=order.lines)  # type: ignore[union-attr]
             results.append(
                 run_backtest(
                     cfg,
-                    fh,
+                    order,  # type: ignore[arg-type]
                     known,
                     name=name,
                     keep_series=keep,  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from alerts.tickets.store import TicketStore
     from monitor.config.model import MonitorConfig
+    from monitor.runners.file_order import FileOrder
 
 err = Console(stderr=True)
 out = Console()
@@ -62,6 +63,16 @@ def point_to(what: str, command: str) -> None:
     as two lines)."""
     err.print(f"{what}:", **WHOLE)  # (what a run left may be named by its path too)
     err.print(f"  {command}", **WHOLE)
+
+
+def read_in_order(path: Path) -> FileOrder:
+    """The order to replay an events file in; a person is told when it is not its lines'."""
+    from monitor.runners.file_order import scan
+
+    order = scan(path)
+    if order.disorder is not None:
+        err.print(order.disorder.describe(path.name), markup=False, highlight=False)
+    return order
 
 
 def load_or_exit(path: Path | None, *, to_run: bool = False) -> MonitorConfig:

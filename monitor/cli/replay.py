@@ -19,6 +19,7 @@ from monitor.cli.common import (
     out,
     point_to,
     progress,
+    read_in_order,
 )
 
 if TYPE_CHECKING:
@@ -110,9 +111,10 @@ def _progress_run(run: EmbeddedRun, events: Path, total: int | None, quiet: bool
     if quiet:
         run_file(run, events)
         return
+    order = read_in_order(events)
     with progress("replaying", unit="events") as bar:
-        task = bar.add_task("replay", total=total)
-        run_file(run, events, progress=lambda k: bar.advance(task, k))
+        task = bar.add_task("replay", total=total or order.lines)
+        run_file(run, events, progress=lambda k: bar.advance(task, k), order=order)
 
 
 @app.command()

@@ -35,7 +35,8 @@ from monitor.lab.scorecard import GRACE_HOURS, Scorecard, concerns, matches, sco
 from monitor.lab.scores import PROFILES, EventScores, ScoredSeries, event_scores, nab_score
 from monitor.lab.simulate_events import Label
 from monitor.pipeline import MAX_SCAN_HOURS
-from monitor.runners.embedded import build, run_lines, run_series
+from monitor.runners.embedded import build, run_lines, run_numbered, run_series
+from monitor.runners.file_order import FileOrder
 from monitor.windows.aggregation import HourlyAggregate
 
 NOCS = ("staffed", "unattended")
@@ -277,7 +278,7 @@ class _Listener:
 
 def run_backtest(
     config: MonitorConfig,
-    lines: Iterable[bytes],
+    lines: Iterable[bytes] | FileOrder,
     labels: list[Label],
     name: str = "config",
     keep_series: set[str] | None = None,
@@ -285,8 +286,9 @@ def run_backtest(
     noc: str | None = None,
     db_url: str | None = None,
 ) -> BacktestResult:
-    """Replay raw event ``lines`` with ``config``; score against ``labels``. With
-    ``db_url`` the tickets (and their audit trail) are kept there."""
+    """Replay raw event ``lines`` (or a file, in the order ``file_order`` found) with
+    ``config``; score against ``labels``. With ``db_url`` the tickets (and their audit
+    trail) are kept there."""
     config, played = playing(config, noc)
     heard = _Listener()
     points: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
@@ -304,7 +306,10 @@ def run_backtest(
         run = build(config, db_url or f"sqlite:///{Path(tmp) / 'backtest.db'}", notifier=heard.log)
         run.pipeline.observe(tick=heard.on_tick)
         run.pipeline.observe(aggregate=on_aggregate)
-        run_lines(run, lines, progress=progress)
+        if isinstance(lines, FileOrder):
+            run_numbered(run, lines.numbered(), lines.path.name, progress=progress)
+        else:
+            run_lines(run, lines, progress=progress)
         tickets = run.tickets.all()
         run.tickets.close()
     span = (max(hours_seen) - min(hours_seen) + HOUR_MS) if hours_seen else 0

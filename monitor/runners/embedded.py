@@ -26,6 +26,7 @@ from monitor.events.deadletters import (
 )
 from monitor.observability.metrics import WorkerMetrics
 from monitor.pipeline import Pipeline
+from monitor.runners.file_order import FileOrder, scan
 
 KEPT_DEAD_LETTERS = 1000
 
@@ -95,11 +96,24 @@ def run_lines(
 
     ``finish=False`` leaves open what the data has not closed, as a stream would.
     """
+    return run_numbered(run, enumerate(lines, start=1), source, progress, every, finish)
+
+
+def run_numbered(
+    run: EmbeddedRun,
+    numbered: Iterable[tuple[int, bytes]],
+    source: str = "",
+    progress: Callable[[int], None] | None = None,
+    every: int = 20_000,
+    finish: bool = True,
+) -> EmbeddedRun:
+    """``run_lines`` of (line number, line) pairs: a file replayed out of its line order
+    (``file_order``) still names each line in its dead letter."""
     started = time.perf_counter()
     feed = run.pipeline.feed
     n = 0
-    for n, line in enumerate(lines, start=1):
-        feed(line.rstrip(b"\r\n"), source=source, offset=n)
+    for n, (number, line) in enumerate(numbered, start=1):
+        feed(line.rstrip(b"\r\n"), source=source, offset=number)
         if progress is not None and n % every == 0:
             progress(every)
     if finish:
@@ -132,7 +146,12 @@ def run_series(run: EmbeddedRun, series: HourlySeries) -> EmbeddedRun:
 
 
 def run_file(
-    run: EmbeddedRun, path: Path, progress: Callable[[int], None] | None = None
+    run: EmbeddedRun,
+    path: Path,
+    progress: Callable[[int], None] | None = None,
+    order: FileOrder | None = None,
 ) -> EmbeddedRun:
-    with path.open("rb") as fh:
-        return run_lines(run, fh, source=path.name, progress=progress)
+    """Replay a file: in line order, or in event-time order when its lines are far from
+    it (``order``: from ``file_order.scan``, done here when not given)."""
+    order = order if order is not None else scan(path)
+    return run_numbered(run, order.numbered(), source=path.name, progress=progress)

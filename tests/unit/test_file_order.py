@@ -1,0 +1,106 @@
+"""A file of several exports one after the other is replayed in event-time order."""
+
+from __future__ import annotations
+
+import doctest
+
+import orjson
+from typer.testing import CliRunner
+
+import monitor.runners.file_order
+from detectors.timeaxis import DAY_MS, HOUR_MS
+from monitor.cli import app
+from monitor.runners.embedded import build, run_file
+from monitor.runners.file_order import scan
+from tests.helpers import T0, complaint, kpi, region
+from tests.unit.test_hostile_input import DEEP_ARRAY
+from tests.unit.test_pipeline import spike_config
+
+
+def by_region(weeks: int = 4) -> list[bytes]:
+    """r1's export, then r2's: r2's first week is weeks behind the newest event before it;
+    r2 has three billing disputes in its second day."""
+    lines = [region("r1"), region("r2")]
+    for name in ("r1", "r2"):
+        for h in range(24 * 7 * weeks):
+            at = T0 + h * HOUR_MS + 600_000
+            lines += [complaint(at, region=name, id_=f"{name}-{h}"), kpi(at, 0.5, region=name)]
+            if name == "r2" and h == 30:
+                lines += [
+                    complaint(at + k, region=name, category="billing_dispute", id_=f"s{k}")
+                    for k in range(3)
+                ]
+    return lines
+
+
+def test_the_docstring_example_runs():
+    result = doctest.testmod(monitor.runners.file_order)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_file_written_region_by_region_is_judged_as_one_in_time_order(tmp_path, sqlite_url):
+    """Read in line order, r2's hours closed after the series' history had moved past its
+    first weeks: its billing spike opened no ticket."""
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(by_region()) + b"\n")
+    order = scan(path)
+    assert order.disorder is not None and order.disorder.region == "r2"
+    assert order.disorder.days_behind == 28.0
+    run = run_file(build(spike_config(), sqlite_url), path)
+    assert not run.pipeline.stats.dead_lettered
+    assert [(t.region, t.metric) for t in run.tickets.all()] == [
+        ("r2", "complaints.billing_dispute")
+    ]
+
+
+def test_the_replay_says_it_reordered_the_file_and_dead_letters_keep_their_lines(tmp_path):
+    lines = by_region(weeks=2)
+    lines.insert(len(lines) - 5, DEEP_ARRAY)  # near the end of the file
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    done = CliRunner().invoke(
+        app, ["run", str(path), "--db", f"sqlite:///{tmp_path / 't.db'}", "--out", str(tmp_path)]
+    )
+    assert done.exit_code == 0, done.output
+    assert "events.jsonl is not in time order: line 675 (region r2) is 14.0 days" in " ".join(
+        done.output.split()
+    )
+    [letter] = [orjson.loads(x) for x in (tmp_path / "deadletters.jsonl").read_bytes().splitlines()]
+    assert letter["reason"] == "too_deep" and letter["offset"] == len(lines) - 5
+
+
+def test_a_recorded_streams_late_events_keep_their_place(tmp_path):
+    """Hours late is what the windows' lateness is for; the live worker took them there."""
+    lines = [complaint(T0 + h * HOUR_MS, id_=str(h)) for h in range(48)]
+    lines += [complaint(T0 + 47 * HOUR_MS - 20 * HOUR_MS, id_=f"late{k}") for k in range(30)]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines))
+    order = scan(path)
+    assert order.disorder is None and order.lines == len(lines)
+    assert [n for n, _ in order.numbered()] == list(range(1, len(lines) + 1))
+
+
+def test_one_line_with_a_mistyped_year_does_not_reorder_the_file(tmp_path, sqlite_url):
+    """A wrong time, not an export: read in line order it is late, as it would be live."""
+    lines = [region("r1"), *(complaint(T0 + h * HOUR_MS, id_=str(h)) for h in range(48))]
+    lines.insert(30, complaint(T0 - 365 * DAY_MS, id_="typo"))
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines))
+    assert scan(path).disorder is None
+    run = run_file(build(spike_config("windows: {inputs: [complaint]}"), sqlite_url), path)
+    assert run.pipeline.stats.dead_lettered == {"late": 1}
+
+
+def test_lines_that_are_not_events_come_first_and_nothing_is_lost(tmp_path, sqlite_url):
+    bad = [DEEP_ARRAY, b"\xff\xfe", b"", b'{"event_time": 1e400}', b"[1, 2]", b'{"type": 7}']
+    lines = by_region(weeks=1) + bad
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines))
+    order = scan(path)
+    numbers = [n for n, _ in order.numbered()]
+    assert sorted(numbers) == list(range(1, len(lines) + 1))
+    assert numbers[:8] == [1, 2, *range(len(lines) - 5, len(lines) + 1)]  # regions, then bad
+    run = run_file(build(spike_config(), sqlite_url), path)
+    stats = run.pipeline.stats
+    assert stats.accepted + sum(stats.dead_lettered.values()) == len(lines)
+    assert sum(stats.dead_lettered.values()) == len(bad)
