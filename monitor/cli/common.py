@@ -65,13 +65,15 @@ def point_to(what: str, command: str) -> None:
     err.print(f"  {command}", **WHOLE)
 
 
-def read_in_order(path: Path) -> FileOrder:
-    """The order to replay an events file in; a person is told when it is not its lines'."""
-    from monitor.runners.file_order import scan
+def read_in_order(path: Path, done: str | None = None) -> FileOrder:
+    """The order to replay an events file in; a person is told when it is not its lines'
+    (``done``: what is done with it instead, when not a replay)."""
+    from monitor.runners.file_order import REPLAYED, scan
 
     order = scan(path)
     if order.disorder is not None:
-        err.print(order.disorder.describe(path.name), markup=False, highlight=False)
+        told = order.disorder.describe(path.name, done or REPLAYED)
+        err.print(told, markup=False, highlight=False)
     return order
 
 

@@ -16,6 +16,7 @@ from monitor.cli.common import (
     load_or_exit,
     out,
     progress,
+    read_in_order,
 )
 
 if TYPE_CHECKING:
@@ -106,14 +107,11 @@ def produce(
     from monitor.lab.produce import produce_lines
 
     s = connected_settings(bootstrap=bootstrap, topic_prefix=prefix)
-    total = sum(1 for _ in file.open("rb"))
-    with (
-        progress("producing", transient=False) as bar,
-        file.open("rb") as fh,
-    ):
-        task = bar.add_task("produce", total=total)
+    order = read_in_order(file, "Sent in event-time order.")
+    with progress("producing", transient=False) as bar:
+        task = bar.add_task("produce", total=order.lines)
         counts = produce_lines(
-            fh,
+            (line for _number, line in order.numbered()),
             s.bootstrap,
             s.topics,
             rate=rate,

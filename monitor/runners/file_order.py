@@ -58,6 +58,7 @@ OUT_OF_ORDER_MS = DAY_MS  # a line this far behind the newest before it: another
 OUT_OF_ORDER_LINES = VOUCHING_EVENTS
 OUT_OF_ORDER_SHARE = 0.01
 NO_TIME = -(2**63)  # a line without a time: first, in its place
+REPLAYED = "Replayed in event-time order; dead letters keep their line numbers."
 LATEST = 2**62  # times past this (a year ~146 million) are not times: ``NO_TIME``
 
 
@@ -125,14 +126,13 @@ class Disorder:
     def days_behind(self) -> float:
         return round(self.behind_ms / DAY_MS, 1)
 
-    def describe(self, name: str) -> str:
-        """What a person replaying the file is told."""
+    def describe(self, name: str, done: str = REPLAYED) -> str:
+        """What a person replaying (or producing) the file is told."""
         region = f" (region {self.region})" if self.region else ""
         return (
             f"{name} is not in time order: line {self.line:,}{region} is "
             f"{self.days_behind:,} days behind the newest event before it (several exports "
-            "one after the other?). Replayed in event-time order; dead letters keep their "
-            "line numbers."
+            f"one after the other?). {done}"
         )
 
 
