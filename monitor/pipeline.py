@@ -182,11 +182,13 @@ class Pipeline:
         return self._named(self.site_ledger.departures(region, kpis))
 
     def _named(self, departures: list[Departure]) -> tuple[str, ...]:
-        """Each site as a ticket names it, the region's median of the hour beside it."""
+        """Each site as a ticket names it: its mean of the hour, the median of the region's
+        sites beside it (a capacity ticket's "why" gives the region's max: both are said
+        by name, or the two numbers read as one disagreeing with the other)."""
         units = self.config.notifications.units  # the taxonomy's, as messages show them
         return tuple(
-            f"{d.site} ({d.kpi} {number(d.now, units.get(d.kpi, ''))}, the region's sites "
-            f"{number(d.median, units.get(d.kpi, ''))})"
+            f"{d.site} (mean {d.kpi} {number(d.now, units.get(d.kpi, ''))}, the region's "
+            f"sites' median {number(d.median, units.get(d.kpi, ''))})"
             for d in departures
         )
 

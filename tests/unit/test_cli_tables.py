@@ -25,8 +25,8 @@ def test_the_demo_report_fits_80_columns(monkeypatch, tmp_path):
     svc.handle(tick(T0, finding(T0, region=region, metric=metric)), now=T0)
     # a site fault: its figures are the complaints', level while the site's KPI is not
     svc.sites = lambda region, metric, spec, hour: (
-        "r9-s1 (packet_loss 1.35 %, the region's sites 0.7 %)",
-        "r9-s2 (packet_loss 1.1 %, the region's sites 0.7 %)",
+        "r9-s1 (mean packet_loss 1.35 %, the region's sites' median 0.7 %)",
+        "r9-s2 (mean packet_loss 1.1 %, the region's sites' median 0.7 %)",
     )
     level = finding(T0, region="r9", detector="site_fault", observed=100.0)
     svc.handle(tick(T0, level), now=T0)
@@ -58,12 +58,12 @@ def test_the_demo_report_fits_80_columns(monkeypatch, tmp_path):
         assert whole in said, whole
     assert "130 (normal ~100, +30%)" in said
     assert "82 h after its onset, 72 h before its peak" in said
-    assert "    inspect r9-s1 (packet_loss 1.35 %, the region's sites 0.7 %);" in said
+    assert "    inspect r9-s1 (mean packet_loss 1.35 %, the region's sites' median 0.7 %);" in said
     # the second site wraps under the first, not into column 0 (the capacity ticket's
     # "73.1 %" broke as "73.1" / "%")
     lines = said.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("    inspect r9-s1"))
-    assert lines[at + 1].startswith(" " * 12 + "(packet_loss 1.1 %"), lines[at : at + 2]
+    assert lines[at + 1].startswith(" " * 12 + "r9-s2 (mean packet_loss 1.1 %"), lines[at : at + 2]
     store.close()
 
 
@@ -82,7 +82,7 @@ def test_a_ticket_shown_in_80_columns_keeps_each_value_under_its_field():
     assert hanging("#1 Inspect r1: complaints.total (burst)", 80, 2) == (
         "#1 Inspect r1: complaints.total (burst)"
     )
-    # a number keeps its unit: the demo's capacity ticket ended "72.3" / "%"
+    # a number keeps its unit: the demo's capacity ticket ended "72.3" / "%" (as it read then)
     site = "    inspect region-027-s2 (bandwidth_utilisation 95.0 %, the region's sites 72.3 %)"
     assert hanging(site, 80, 12).splitlines()[1] == " " * 12 + "72.3 %)"
     # a comment in Chinese takes two cells a character: counted so, it stays in 80

@@ -141,7 +141,10 @@ def test_a_two_signal_ticket_names_sites_by_its_own_kpi():
     capacity = finding(judged, detector="peak_congestion", spec="evening-capacity")
     run.pipeline.alerts.handle(tick(judged, capacity), now=judged)
     (ticket,) = run.tickets.all()
-    assert ticket.sites[0] == "s2 (bandwidth_utilisation 95.0 %, the region's sites 60.0 %)"
+    assert (
+        ticket.sites[0]
+        == "s2 (mean bandwidth_utilisation 95.0 %, the region's sites' median 60.0 %)"
+    )
 
 
 def test_a_catch_up_names_the_sites_of_each_judged_hour():
