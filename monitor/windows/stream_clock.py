@@ -30,8 +30,10 @@ Example:
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from itertools import count
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -42,12 +44,13 @@ MAX_HELD = 10_000  # events held at once; beyond, the one held longest is refuse
 MAX_HELD_BYTES = 64 << 20  # ... and their sizes (a record may be up to a MiB)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Held(Generic[T]):
     time: int
     region: str
     item: T
     size: int = 0
+    gone: bool = False  # taken or refused (the queues drop it when they reach it)
 
 
 @dataclass(slots=True)
@@ -62,8 +65,10 @@ class StreamClock(Generic[T]):
     """Admits a replay's events in order, holding those too far ahead of the stream.
 
     ``offer`` returns the items to take now (the offered one, or none while it is held,
-    or several when a jump releases them); ``refused`` collects items the hold could not
-    keep (it was full); ``finish`` returns those no other event vouched for.
+    or several when the clock reaches held ones); ``refused`` collects items the hold
+    could not keep (it was full); ``finish`` returns those nothing vouched for. Each
+    operation costs O(log held): a site whose clock runs a year ahead, event after event,
+    must not make each of the stream's events walk the hold.
     """
 
     def __init__(
@@ -79,13 +84,20 @@ class StreamClock(Generic[T]):
         self.vouching_regions = regions
         self.max_held = max_held
         self.max_bytes = max_bytes
-        self.held_bytes = 0
         self.now: int | None = None  # the newest time admitted; None before the start
-        self.held: deque[Held[T]] = deque()  # in arrival order
         self.refused: list[Held[T]] = []
-        self._soonest: int | None = None  # the earliest held time
+        self.held_count = 0
+        self.held_bytes = 0
+        self._arrived: deque[Held[T]] = deque()  # held, in arrival order (and some gone)
+        self._by_time: list[tuple[int, int, Held[T]]] = []  # a heap: held, by time
+        self._seq = count()
         self._buckets: dict[int, _Bucket] = {}
         self._regions: set[str] = set()  # the stream's regions, up to ``vouching_regions``
+
+    @property
+    def held(self) -> list[Held[T]]:
+        """What is held, in arrival order."""
+        return [h for h in self._arrived if not h.gone]
 
     def offer(self, time: int, region: str, item: T, size: int = 0) -> list[T]:
         """``size``: what holding ``item`` costs in memory (its raw bytes)."""
@@ -95,54 +107,55 @@ class StreamClock(Generic[T]):
                 self._regions.add(region)
             if time > now:
                 self.now = time
-                if self._soonest is not None and self._soonest <= time:
-                    return [item, *self._release(0)]
+                soonest = self._soonest()
+                if soonest is not None and soonest <= time:
+                    return [item, *self._release()]
             return [item]
         self._hold(Held(time, region, item, size))
         if now is None:
-            return self._start() if len(self.held) >= self.vouching else []
+            return self._start() if self.held_count >= self.vouching else []
         return self._jump(time)
 
     def settle(self) -> list[T]:
         """The input paused (a batch ended): start the clock from what is held so far."""
-        return self._start() if self.now is None and self.held else []
+        return self._start() if self.now is None and self.held_count else []
 
     def finish(self) -> list[Held[T]]:
         """The replay ended: what is still held, which nothing vouched for (``settle``
         first, for a replay whose clock never started)."""
-        left = list(self.held)
-        self.held.clear()
+        left = self.held
+        self._arrived.clear()
+        self._by_time.clear()
         self._buckets.clear()
-        self._soonest = None
-        self.held_bytes = 0
+        self.held_count = self.held_bytes = 0
         return left
 
     def reconfigure(self, ahead_ms: int) -> None:
         """A reloaded ``windows.max_future_minutes``: the held events' spans follow it."""
-        held = list(self.held)
-        self.finish()
+        held = self.finish()
         self.ahead_ms = ahead_ms
         for each in held:
             self._hold(each)
 
     def _hold(self, held: Held[T]) -> None:
-        while self.held and (
-            len(self.held) >= self.max_held or self.held_bytes + held.size > self.max_bytes
+        while self.held_count and (
+            self.held_count >= self.max_held or self.held_bytes + held.size > self.max_bytes
         ):
-            oldest = self.held.popleft()
-            self._forget(oldest)
-            self.refused.append(oldest)
-            if oldest.time == self._soonest:
-                self._soonest = min((h.time for h in self.held), default=None)
-        self.held.append(held)
+            oldest = self._arrived.popleft()
+            if not oldest.gone:
+                self._let_go(oldest)
+                self.refused.append(oldest)
+        self._arrived.append(held)
+        heapq.heappush(self._by_time, (held.time, next(self._seq), held))
+        self.held_count += 1
         self.held_bytes += held.size
         bucket = self._buckets.setdefault(held.time // self.ahead_ms, _Bucket())
         bucket.events += 1
         bucket.regions[held.region] += 1
-        if self._soonest is None or held.time < self._soonest:
-            self._soonest = held.time
 
-    def _forget(self, held: Held[T]) -> None:
+    def _let_go(self, held: Held[T]) -> None:
+        held.gone = True
+        self.held_count -= 1
         self.held_bytes -= held.size
         key = held.time // self.ahead_ms
         bucket = self._buckets[key]
@@ -152,11 +165,19 @@ class StreamClock(Generic[T]):
             del bucket.regions[held.region]
         if not bucket.events:
             del self._buckets[key]
+        if len(self._arrived) > 2 * self.held_count + 64:  # mostly gone: compact
+            self._arrived = deque(h for h in self._arrived if not h.gone)
+
+    def _soonest(self) -> int | None:
+        heap = self._by_time
+        while heap and heap[0][2].gone:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
 
     def _start(self) -> list[T]:
         times = sorted(h.time for h in self.held)
         self.now = times[(len(times) - 1) // 2]  # the lower median: a minority cannot set it
-        return self._release(self.ahead_ms)
+        return self._vouched()
 
     def _jump(self, time: int) -> list[T]:
         """Move the clock to ``time``'s neighbours when enough of them vouch for it: the
@@ -164,41 +185,48 @@ class StreamClock(Generic[T]):
         key = time // self.ahead_ms
         needed = max(1, min(self.vouching_regions, len(self._regions)))
         for first in (key - 1, key):
-            spans = [self._buckets.get(first), self._buckets.get(first + 1)]
-            events = sum(b.events for b in spans if b is not None)
-            if events < self.vouching:
+            spans = [b for b in (self._buckets.get(first), self._buckets.get(first + 1)) if b]
+            if sum(b.events for b in spans) < self.vouching:
                 continue
-            regions = set().union(*(b.regions for b in spans if b is not None))
-            if len(regions) >= needed:
-                start = first * self.ahead_ms
-                end = start + 2 * self.ahead_ms
+            if len(set().union(*(b.regions for b in spans))) >= needed:
+                start, end = first * self.ahead_ms, (first + 2) * self.ahead_ms
                 assert self.now is not None
-                self.now = max(self.now, min(h.time for h in self.held if start <= h.time < end))
-                return self._release(self.ahead_ms)
+                vouched = min(h.time for h in self.held if start <= h.time < end)
+                self.now = max(self.now, vouched)
+                return self._vouched()
         return []
 
-    def _release(self, slack: int) -> list[T]:
-        """Take, in arrival order, every held item up to ``slack`` past the clock, and move
-        the clock on with them (a run of them, each within ``slack`` of the last, all
-        goes). A start or a jump takes what vouched for it (``slack`` = ``ahead_ms``); the
-        stream catching up takes a held event once it reaches its time (0), so an early
-        wrong time enters as an event in order, moving no watermark ahead of its region."""
+    def _vouched(self) -> list[T]:
+        """At a start or a jump: take, in arrival order (their lateness among themselves
+        is the stream's), every held item up to ``ahead_ms`` past the clock, moving it on
+        with them (a run of them, each within ``ahead_ms`` of the last, all goes). Rare,
+        so a walk of the hold."""
         out: list[T] = []
-        while self._soonest is not None and self.now is not None:
-            bound = self.now + slack
-            if self._soonest > bound:
+        while self.now is not None:
+            bound = self.now + self.ahead_ms
+            due = [h for h in self._arrived if not h.gone and h.time <= bound]
+            if not due:
                 break
-            kept: deque[Held[T]] = deque()
-            for held in self.held:
-                if held.time <= bound:
-                    self._forget(held)
-                    out.append(held.item)
-                    if held.time > self.now:
-                        self.now = held.time
-                    if len(self._regions) < self.vouching_regions:
-                        self._regions.add(held.region)
-                else:
-                    kept.append(held)
-            self.held = kept
-            self._soonest = min((h.time for h in kept), default=None)
+            for held in due:
+                self._take(held, out)
         return out
+
+    def _release(self) -> list[T]:
+        """The stream reached held times: take each once the clock is at it, in time
+        order, so an early wrong time enters as an event in order and moves no watermark
+        ahead of its region."""
+        out: list[T] = []
+        while self.now is not None:
+            soonest = self._soonest()
+            if soonest is None or soonest > self.now:
+                break
+            self._take(heapq.heappop(self._by_time)[2], out)
+        return out
+
+    def _take(self, held: Held[T], out: list[T]) -> None:
+        self._let_go(held)
+        out.append(held.item)
+        if self.now is None or held.time > self.now:
+            self.now = held.time
+        if len(self._regions) < self.vouching_regions:
+            self._regions.add(held.region)
