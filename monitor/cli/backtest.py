@@ -100,6 +100,9 @@ def backtest(
     except LabelsError as exc:
         err.print(f"labels: {exc}", markup=False)
         raise typer.Exit(2) from exc
+    if compare is not None and data is not None and not data.is_file():
+        err.print(f"--data {data} can be read once: write it to a file to compare two configs")
+        raise typer.Exit(2)
     if compare is not None and (db is not None or findings is not None):
         err.print("--db and --findings keep one config's run: leave out --compare")
         raise typer.Exit(2)

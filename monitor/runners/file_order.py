@@ -141,7 +141,7 @@ class FileOrder:
     """How to replay one file: in line order, or (``disorder``) in event-time order."""
 
     path: Path
-    lines: int
+    lines: int | None  # None: a pipe, read once as it comes (its order is its own)
     disorder: Disorder | None
     order: np.ndarray | None = None  # line indexes in time order
     starts: np.ndarray | None = None  # each line's first byte, then the file's end
@@ -161,7 +161,10 @@ class FileOrder:
 def scan(
     path: Path, out_of_order_ms: int = OUT_OF_ORDER_MS, out_of_order_lines: int = OUT_OF_ORDER_LINES
 ) -> FileOrder:
-    """Read ``path`` once for its lines' times; the order to replay it in."""
+    """Read ``path`` once for its lines' times; the order to replay it in. A pipe
+    (``/dev/stdin``, ``<(cat a b)``) can be read only once: it is replayed as it comes."""
+    if not path.is_file():
+        return FileOrder(path, None, None)
     keys = array("q")
     starts = array("q", [0])
     newest = NO_TIME

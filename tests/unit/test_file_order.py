@@ -104,3 +104,26 @@ def test_lines_that_are_not_events_come_first_and_nothing_is_lost(tmp_path, sqli
     stats = run.pipeline.stats
     assert stats.accepted + sum(stats.dead_lettered.values()) == len(lines)
     assert sum(stats.dead_lettered.values()) == len(bad)
+
+
+def test_a_pipe_is_replayed_as_it_comes(tmp_path, sqlite_url):
+    """A pipe (``yujing run /dev/stdin``, ``<(cat a b)``) can be read once: a scan for the
+    order would leave nothing to replay."""
+    import os
+    import threading
+
+    lines = by_region(weeks=1)
+    fifo = tmp_path / "events"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with fifo.open("wb") as fh:
+            fh.write(b"\n".join(lines) + b"\n")
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    order = scan(fifo)
+    assert order.lines is None and order.disorder is None
+    run = run_file(build(spike_config(), sqlite_url), fifo, order=order)
+    writer.join(timeout=30)
+    assert run.pipeline.stats.accepted == len(lines)
