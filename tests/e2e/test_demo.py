@@ -50,7 +50,7 @@ def test_demo_catches_every_incident_with_one_ticket_each(tmp_path):
     (failing,) = [i for i in card["incidents"] if i["kind"] == "site_degradation"]
     ticket = store.get(failing["ticket_id"])
     assert ticket is not None and ticket.sites, ticket
-    assert ticket.sites[0].startswith(f"{failing['region']}-s1 (packet_loss ")
+    assert ticket.sites[0].startswith(f"{failing['region']}-s1 (mean packet_loss ")
     # the on-call worked each ticket as the hours passed: its audit is one history in time
     # order, and nothing was found for it after it was resolved (worked after the replay,
     # every ticket took findings for days after its resolution, listed before the ack)
