@@ -11,7 +11,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 
 from alerts.notify.messages import number
@@ -32,10 +32,12 @@ from monitor.events.decoding import ValidEvent
 from monitor.events.parsing import check_record, check_records
 from monitor.events.schemas import RegionInfo
 from monitor.windows.aggregation import (
+    HOUR_OF,
     HourlyAggregate,
     HourlyAggregator,
     Outcome,
     RegionWindows,
+    WindowConfig,
     time_out_of_bounds,
 )
 from monitor.windows.stream_clock import VOUCHING_EVENTS, Held, StreamClock
@@ -53,6 +55,9 @@ STILL_EVENTS = 20_000
 # replays: how far behind the stream's newest event a region that closes no hour (its feed
 # stopped) can hold the other regions' judging back
 LEFT_BEHIND_MS = DAY_MS
+# replays read in time order: an input (or a whole region) silent this long by the stream's
+# own clock is idle, as ``windows.idle_input_seconds`` of wall clock makes it live
+REPLAY_IDLE_MS = DAY_MS
 
 
 # an event ``feed`` took: what ``ingest`` needs of it once the stream's clock admits it
@@ -156,6 +161,7 @@ class Pipeline:
         self._unchecked = 0  # events fed since the last advance (``STILL_EVENTS``)
         # ``feed``'s events (a replay's) wait for the stream's own clock: see stream_clock
         self.stream_clock: StreamClock[Fed] = StreamClock(self.aggregator.config.max_future_ms)
+        self.in_time_order = False  # ``follow_stream_clock``
 
     @staticmethod
     def _worse(config: MonitorConfig) -> dict[str, str]:
@@ -251,10 +257,27 @@ class Pipeline:
         for fed in self.stream_clock.settle():
             self._take(*fed)
 
+    def follow_stream_clock(self) -> None:
+        """The replay's input is in time order (a file, sorted if it had to be): inputs and
+        regions silent for ``REPLAY_IDLE_MS`` of the stream's own time are idle, as live.
+        A region whose export stopped, or only its KPIs, then has its hours closed and
+        judged empty (a silence ticket) instead of at the replay's end, after the series'
+        history had moved past them. Not for input in any other order: complaints then
+        KPIs through a pipe would find the KPI input idle, and every KPI late."""
+        self.in_time_order = True
+        self.aggregator.reconfigure(self._window_config(self.config))
+
+    def _window_config(self, config: MonitorConfig) -> WindowConfig:
+        windows = config.windows.to_window_config(live=self.live)
+        if self.in_time_order and not self.live:
+            windows = replace(windows, idle_ms=REPLAY_IDLE_MS)
+        return windows
+
     def _take(
         self, event: ValidEvent | RegionInfo, raw: bytes, source: str, offset: int | None
     ) -> None:
-        if self.ingest(event, raw, source, offset=offset, bounded=True) is None:
+        now = self.stream_clock.now if self.in_time_order else None
+        if self.ingest(event, raw, source, now=now, offset=offset, bounded=True) is None:
             return
         mark = self.aggregator.max_event_time
         self._unchecked += 1
@@ -408,7 +431,12 @@ class Pipeline:
     # -- time -------------------------------------------------------------------------
     def advance(self, until: int | None = None) -> list[HourlyAggregate]:
         """Emit what the watermarks closed, update series, judge each newly closed hour."""
-        return self.apply(self._closed(self.aggregator.poll(until=until)))
+        now = self.stream_clock.now if self.in_time_order else None
+        closed = self.aggregator.poll(until=until, now=now)
+        if now is not None and until is None:  # (silent regions, by the stream's clock)
+            mark = now - self.aggregator.config.watermark_delay_ms
+            closed = sorted([*closed, *self.aggregator.close_silent(now, mark)], key=HOUR_OF)
+        return self.apply(self._closed(closed))
 
     def reload(self, config: MonitorConfig) -> list[str]:
         """Swap in a validated config: detectors, mutes, alert policy and window settings.
@@ -419,7 +447,7 @@ class Pipeline:
         self.config = config
         self.site_ledger.worse = self._worse(config)
         self.alerts.reconfigure(config.alerts, config.notifications)
-        self.aggregator.reconfigure(config.windows.to_window_config(live=self.live))
+        self.aggregator.reconfigure(self._window_config(config))
         self.stream_clock.reconfigure(self.aggregator.config.max_future_ms)
         return self.series.add_metrics(config.metrics_needed())
 

@@ -59,7 +59,8 @@ class WindowSettings(_Model):
         default_factory=lambda: ["complaint", "kpi"], min_length=1
     )
     # live workers: an input silent this long (wall clock) stops holding hours open, and a
-    # region silent on every input this long is closed as far as the stream has come
+    # region silent on every input this long is closed as far as the stream has come (a
+    # replayed file: a day of its own time, ``monitor.pipeline.REPLAY_IDLE_MS``)
     idle_input_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
     # event times outside [earliest_event_time, the runner's clock + max_future_minutes]
     # are dead letters (bad_time): a device clock set to 2099 must not close a century. A

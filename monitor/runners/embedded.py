@@ -154,4 +154,6 @@ def run_file(
     """Replay a file: in line order, or in event-time order when its lines are far from
     it (``order``: from ``file_order.scan``, done here when not given)."""
     order = order if order is not None else scan(path)
+    if order.lines is not None:  # a file, read in time order (a pipe: as it comes)
+        run.pipeline.follow_stream_clock()
     return run_numbered(run, order.numbered(), source=path.name, progress=progress)

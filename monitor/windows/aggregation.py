@@ -917,8 +917,9 @@ class HourlyAggregator:
         mark = min(speaking) if speaking else max(newest for newest, _ in self.sources.values())
         return min(mark, now) - self.config.watermark_delay_ms
 
-    def close_silent(self, now: int) -> list[HourlyAggregate]:
-        """Hours of the regions idle on every input, closed up to ``stream_watermark``.
+    def close_silent(self, now: int, mark: int | None = None) -> list[HourlyAggregate]:
+        """Hours of the regions idle on every input, closed up to ``stream_watermark`` (or
+        ``mark``: a replay read in time order has come to its own clock everywhere).
 
         A region's own watermark stands at its own newest event: a small region at night
         whose KPI feed died, with no complaints either, kept its last hour open until it
@@ -926,7 +927,8 @@ class HourlyAggregator:
         goes on, and shows how far its events can have come. Its hours close empty (or
         with what arrived); its own watermark does not move, so an event that still comes
         for them is a correction, never a late dead letter."""
-        mark = self.stream_watermark(now)
+        if mark is None:
+            mark = self.stream_watermark(now)
         if mark is None:
             return []
         out: list[HourlyAggregate] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 import monitor.runners.file_order
@@ -127,3 +128,42 @@ def test_a_pipe_is_replayed_as_it_comes(tmp_path, sqlite_url):
     run = run_file(build(spike_config(), sqlite_url), fifo, order=order)
     writer.join(timeout=30)
     assert run.pipeline.stats.accepted == len(lines)
+
+
+@pytest.mark.parametrize("stopped", ["its kpis", "everything"])
+def test_a_region_whose_export_stops_shows_its_silence_in_a_replayed_file(
+    tmp_path, sqlite_url, stopped
+):
+    """A live worker finds an input idle by the wall clock. A replay had no clock: a
+    region whose KPI export (or whole export) stopped had its hours closed at the
+    replay's end, after the series' history had moved past them, and no silence ticket
+    opened. A file, read in time order, follows its own clock: silent for a day of it,
+    an input is idle."""
+    from monitor.config.load import parse_config
+
+    config = parse_config(
+        """
+detectors:
+  - id: kpi-feed-silent
+    detector: silence
+    metrics: [kpi.packet_loss.readings]
+    params: {min_hours: 2, min_drop: 0.9}
+""",
+        "silent.yaml",
+    )
+    lines = [region("r1"), region("r2")]
+    for h in range(24 * 28):
+        at = T0 + h * HOUR_MS + 600_000
+        for name in ("r1", "r2"):
+            if name == "r2" and h >= 24 * 7 and stopped == "everything":
+                continue
+            lines.append(complaint(at, region=name, id_=f"{name}-{h}"))
+            if name == "r1" or h < 24 * 7:
+                lines += [kpi(at, 0.3, region=name, site=f"{name}-s{k}") for k in (1, 2)]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    run = run_file(build(config, sqlite_url), path)
+    assert run.pipeline.series.history_hours < 24 * 21  # the replay outlives it
+    [ticket] = run.tickets.all()
+    assert ticket.region == "r2" and ticket.metric == "kpi.packet_loss.readings"
+    assert T0 + 24 * 7 * HOUR_MS <= ticket.first_hour <= T0 + 24 * 9 * HOUR_MS
