@@ -35,7 +35,7 @@ from monitor.lab.scorecard import GRACE_HOURS, Scorecard, concerns, matches, sco
 from monitor.lab.scores import PROFILES, EventScores, ScoredSeries, event_scores, nab_score
 from monitor.lab.simulate_events import Label
 from monitor.pipeline import MAX_SCAN_HOURS
-from monitor.runners.embedded import build, run_lines, run_numbered, run_series
+from monitor.runners.embedded import build, run_file, run_lines, run_series
 from monitor.runners.file_order import FileOrder
 from monitor.windows.aggregation import HourlyAggregate
 
@@ -307,7 +307,7 @@ def run_backtest(
         run.pipeline.observe(tick=heard.on_tick)
         run.pipeline.observe(aggregate=on_aggregate)
         if isinstance(lines, FileOrder):
-            run_numbered(run, lines.numbered(), lines.path.name, progress=progress)
+            run_file(run, lines.path, progress=progress, order=lines)
         else:
             run_lines(run, lines, progress=progress)
         tickets = run.tickets.all()

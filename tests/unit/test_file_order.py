@@ -167,3 +167,8 @@ detectors:
     [ticket] = run.tickets.all()
     assert ticket.region == "r2" and ticket.metric == "kpi.packet_loss.readings"
     assert T0 + 24 * 7 * HOUR_MS <= ticket.first_hour <= T0 + 24 * 9 * HOUR_MS
+    # the backtest of the file, the same
+    from monitor.lab.backtest import run_backtest
+
+    [tested] = run_backtest(config, scan(path), []).tickets
+    assert (tested.region, tested.first_hour) == (ticket.region, ticket.first_hour)
