@@ -66,6 +66,36 @@ class Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def stacks(self, timeout: float = 10.0, most: int = 800) -> list[str]:
+        """Where each thread and asyncio task of a live worker stands: SIGUSR1 has its
+        event loop print them (mode's worker). A stall after a SIGKILL was seen in a full
+        run with nothing in the log to say where the worker waited. The frames only (the
+        dump's local variables can be huge), at most ``most`` lines; none within
+        ``timeout`` says the event loop itself is blocked."""
+        start = self.log.stat().st_size
+        self.process.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        seen, size = "", -1
+        while time.monotonic() < deadline:
+            with self.log.open("rb") as fh:
+                fh.seek(start)
+                seen = fh.read().decode(errors="replace")
+            if "THREAD " in seen and len(seen) == size:  # printed, and done growing
+                break
+            size = len(seen)
+            time.sleep(0.5)
+        if "THREAD " not in seen:
+            return [f"(no stack dump within {timeout:.0f}s of SIGUSR1: the event loop is blocked)"]
+        kept, skipping = [], False
+        for line in seen.splitlines():
+            if line.startswith("LOCAL VARIABLES"):  # a thread's (big): up to its tasks
+                skipping = True
+            elif line.startswith(("THREAD ", "TASKS")):
+                skipping = False
+            if not skipping and line.strip("=-~ "):
+                kept.append(line[:200])
+        return kept[:most]
+
 
 @dataclass
 class Scenario:
@@ -212,6 +242,8 @@ class Scenario:
             state = "alive" if worker.alive() else f"exited {worker.process.returncode}"
             lines.append(f"--- worker {worker.name} ({state}); status: {worker.status()}")
             lines += worker.log.read_text(errors="replace").splitlines()[-25:]
+            if worker.alive():
+                lines += [f"--- worker {worker.name}: stacks", *worker.stacks()]
         return "\n".join(lines)
 
     def drained(self, expected_hours: int) -> bool:
