@@ -38,6 +38,7 @@ from monitor.windows.aggregation import (
     Outcome,
     RegionWindows,
     WindowConfig,
+    time_field,
     time_out_of_bounds,
 )
 from monitor.windows.stream_clock import VOUCHING_EVENTS, Held, StreamClock
@@ -294,7 +295,7 @@ class Pipeline:
         now = self.stream_clock.now
         for held in refused:
             event, raw, source, offset = held.item
-            field = "period_start" if event.type == "kpi_report" else "event_time"
+            field = time_field(event)  # type: ignore[arg-type]
             newest = held.time if now is None else now
             detail = (
                 f"{field} {to_iso(held.time)} is {_span(held.time - newest)} past this "

@@ -401,6 +401,12 @@ class Outcome(Enum):
     DUPLICATE = "duplicate"
 
 
+def time_field(event: ValidEvent) -> str:
+    """The field a dead letter blames for an event's time: a report's period start, any
+    other event's time."""
+    return "period_start" if event.type == "kpi_report" else "event_time"
+
+
 def event_identity(event: ValidEvent) -> str:
     """What makes two deliveries the same event: the complaint id, site+KPI+time, or for a
     report its site and period."""
@@ -533,8 +539,7 @@ class RegionWindows:
         moment = event.period_start if report else event.event_time  # type: ignore[union-attr]
         first = moment - moment % HOUR_MS
         if self._may_be_final(first) and self.is_final(first):
-            field = "period_start" if report else "event_time"
-            return self._late(event, field, moment, raw, source, offset)
+            return self._late(event, time_field(event), moment, raw, source, offset)
         seen = self.seen.get(first)
         if seen is None:
             seen = self.seen[first] = set()
@@ -721,7 +726,7 @@ def time_out_of_bounds(
     first = event.period_start if report else last  # type: ignore[union-attr]
     if config.earliest_ms <= first and last <= wall + config.max_future_ms:
         return None
-    field = "period_start" if report else "event_time"
+    field = time_field(event)
     if first < config.earliest_ms:
         detail = (
             f"{field} {_when(first)} is before the earliest accepted time "
