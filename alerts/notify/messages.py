@@ -55,7 +55,7 @@ def action_for(ticket: dict[str, Any]) -> str:
     is not a fault to inspect, nor a feed gone silent a region's packet loss."""
     state = ticket.get("state")
     if state in SETTLED_STATES:
-        return f"None: the ticket is {state}; reopen it if the problem comes back."
+        return f"Nothing to do: the ticket is {state}; reopen it if the problem comes back."
     detector, department = str(ticket.get("detector")), str(ticket.get("department"))
     return DETECTOR_ACTIONS.get(detector) or ACTIONS.get(department, ACTIONS["service_coordinator"])
 
@@ -167,7 +167,10 @@ def number(value: float, unit: str = "") -> str:
 
 def figures(p: dict[str, Any]) -> str:
     """Observed, the limit (if the detector has a fixed one) and the normal level, each
-    named: "1.21 % (limit 1.0 %, normal ~0.2 %)", "195 (normal ~121, +61%)"."""
+    named: "1.21 % (limit 1.0 %, normal ~0.2 %)", "195 (normal ~121, +61%)". A
+    two-signal detector's verdict comes first: its figures are the complaints', which may
+    sit at their usual level ("7 (normal ~7, +0%)" read as nothing wrong on a site fault
+    precursor's ticket, whose packet loss had gone from 0.24 to 1.69 %)."""
     unit = p.get("unit") or ""
     parts = []
     if p.get("limit") is not None:
@@ -175,7 +178,11 @@ def figures(p: dict[str, Any]) -> str:
     parts.append(f"normal ~{number(p['baseline'], unit)}")
     if p.get("change_pct") is not None and p.get("limit") is None:
         parts.append(f"{p['change_pct']:+.0f}%")
-    return f"{number(p['observed'], unit)} ({', '.join(parts)})"
+    shown = f"{number(p['observed'], unit)} ({', '.join(parts)})"
+    verdict = FIRED_BY.get(str(p.get("detector")))
+    if verdict is None:
+        return shown
+    return f"{verdict}; {p.get('metric')} at {shown}"
 
 
 def judged_hours(p: dict[str, Any]) -> int:

@@ -299,17 +299,26 @@ def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
     for t in tickets:
         out.print(f"#{t.id}  {t.region}  {t.severity}  {t.department}", markup=False)
         out.print(f"    {t.metric} ({t.detector})", markup=False)
-        out.print(f"    {figures(t.to_json())}", markup=False)
+        out.print(hanging(f"    {figures(t.to_json())}", out.width, 8), **WHOLE)
         if t.sites:  # a site fault's evidence is its KPI: the complaints may be level yet
             out.print(hanging(f"    inspect {'; '.join(t.sites)}", out.width, 12), **WHOLE)
         out.print(f"    opened {when(t.opened_at)}, acknowledge by {when(t.acknowledge_by)}")
     dead = ", ".join(f"{k}={v}" for k, v in sorted(stats.dead_lettered.items())) or "none"
+    # two lines, each whole: one at 80 columns broke "dead letters" in two
     out.print(
         f"events {stats.events_in:,} in {run.seconds:.1f}s "
-        f"({stats.events_in / max(run.seconds, 1e-9):,.0f}/s), accepted "
-        f"{stats.accepted:,}, duplicates {stats.duplicates:,}, dead letters: {dead}; "
-        f"hours judged {stats.ticks}, "
-        f"findings {stats.findings}, corrections {stats.corrections}"
+        f"({stats.events_in / max(run.seconds, 1e-9):,.0f}/s): accepted "
+        f"{stats.accepted:,}, duplicates {stats.duplicates:,}",
+        **WHOLE,
+    )
+    out.print(
+        hanging(
+            f"dead letters: {dead}; hours judged {stats.ticks:,}, "
+            f"findings {stats.findings:,}, corrections {stats.corrections:,}",
+            out.width,
+            4,
+        ),
+        **WHOLE,
     )
     if card is None:
         return

@@ -218,7 +218,7 @@ def test_the_action_line_fits_what_the_ticket_is():
     assert "readings stopped" in action(replace(WOW, detector="silence"))
     for state in ("resolved", "closed"):
         assert action(replace(WOW, state=state)) == (
-            f"Action: None: the ticket is {state}; reopen it if the problem comes back."
+            f"Action: Nothing to do: the ticket is {state}; reopen it if the problem comes back."
         )
 
 
@@ -236,3 +236,24 @@ def test_a_two_signal_subject_says_what_fired_it():
     assert subject_of(capacity).endswith("complaints.broadband_lag (capacity shortage)")
     fault = replace(WOW, detector="site_fault")
     assert subject_of(fault).endswith("complaints.broadband_lag (site fault precursor)")
+
+
+def test_a_two_signal_observed_line_says_what_fired_it_before_the_complaints():
+    """A site fault precursor's ticket read "Observed: 7 (normal ~7, +0%)": the
+    complaints at their usual level, which a reader takes for nothing wrong, while the
+    site's packet loss had gone from 0.24 to 1.69 %."""
+
+    def observed(ticket: TicketView) -> str:
+        payload = messages.build_payload(ticket.to_json(), "opened", "yujing", "", T0, LINKS)
+        (line,) = [x for x in messages.text(payload).splitlines() if x.startswith("Observed:")]
+        return line
+
+    plain = observed(WOW)
+    assert plain.startswith("Observed: ") and "precursor" not in plain
+    figures = plain.removeprefix("Observed: ")
+    assert observed(replace(WOW, detector="site_fault")) == (
+        f"Observed: site fault precursor; complaints.broadband_lag at {figures}"
+    )
+    assert observed(replace(WOW, detector="peak_congestion")).startswith(
+        "Observed: capacity shortage; complaints.broadband_lag at "
+    )
