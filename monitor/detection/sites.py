@@ -2,7 +2,10 @@
 
 Detectors judge a region's hourly series; the network team inspects sites. Each hour,
 per region and KPI, every site's mean is set against the median of the region's sites in
-that hour: the day's cycle, which all sites share, cancels out. The ledger keeps two
+that hour: the day's cycle, which all sites share, cancels out. The median is of the
+*other* sites: in a region of two or three, a failing site's own readings lifted the
+median it was set against (region-033's s1 doubled its packet loss and moved +20% against
+that median, too little to be named on the ticket on-call read first). The ledger keeps two
 exponentially weighted means of that ratio per site, a fast one (the last hours) and a
 slow one (its usual, over about a week). A site whose ratio has moved furthest from its
 usual, in the KPI's worse direction, is the one to inspect first; a busy site that
@@ -13,6 +16,8 @@ a restart, rebuilt in hours.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from statistics import median
@@ -83,12 +88,16 @@ class SiteLedger:
                     del last[site]
             if len(sites) < 2:
                 continue  # one site has no others to be set against
-            middle = median(sites.values())
+            middle = median(sites.values())  # what a ticket shows beside a site
             if not middle > 0:
                 continue
+            ranked = sorted(sites.values())
             known = region.setdefault(kpi, {})
             for site, mean in sites.items():
-                ratio = mean / middle
+                others = median_without(ranked, mean)
+                if not others > 0:
+                    continue
+                ratio = mean / others
                 level = known.get(site)
                 if level is None:
                     known[site] = SiteLevel(ratio, ratio, aggregate.hour, mean, middle)
@@ -144,6 +153,19 @@ class SiteLedger:
                     if held is None or last > held.last_hour:
                         by_site[site] = Silence(site, kpi, last)
         return sorted(by_site.values(), key=lambda s: (-s.last_hour, s.site))
+
+
+def median_without(ranked: Sequence[float], value: float) -> float:
+    """The median of ``ranked`` (sorted, two or more) less one occurrence of ``value``,
+    without copying: each site of a region is set against the others' median."""
+    i = bisect_left(ranked, value)
+    n = len(ranked) - 1  # what is left
+
+    def at(k: int) -> float:
+        return ranked[k] if k < i else ranked[k + 1]
+
+    half = n // 2
+    return at(half) if n % 2 else (at(half - 1) + at(half)) / 2
 
 
 def silent_sites(silences: list[Silence], zone: tzinfo) -> tuple[str, ...]:
