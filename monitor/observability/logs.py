@@ -33,6 +33,10 @@ class KeyValueFormatter(logging.Formatter):
 # libraries that narrate their own workings at INFO (client chatter, migrations, the
 # framework's start and stop): the monitor's lines would drown in them
 LIBRARIES = ("kafka", "aiokafka", "alembic", "faust", "mode", "httpx", "uvicorn", "urllib3")
+# ... except a worker's table recovery after a rebalance: a few lines each time (where each
+# changelog starts and ends, "Recovery complete", "Worker ready"), and without them a
+# worker that takes no events for minutes says nothing of why
+NARRATED = ("faust.tables.recovery",)
 
 
 class BenignNoise(logging.Filter):
@@ -63,7 +67,8 @@ def logging_config(level: str = "INFO") -> dict[str, object]:
             }
         },
         "root": {"handlers": ["stderr"], "level": level},
-        "loggers": {name: {"level": "WARNING"} for name in LIBRARIES},
+        "loggers": {name: {"level": "WARNING"} for name in LIBRARIES}
+        | {name: {"level": "INFO"} for name in NARRATED},
     }
 
 

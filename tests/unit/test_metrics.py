@@ -268,6 +268,11 @@ def test_the_config_in_force_is_exported_and_logs_share_one_quiet_format(
     logging.getLogger("aiokafka").error("Coordinator: GroupCoordinatorNotAvailableError")
     logged = capsys.readouterr().err.splitlines()
     assert len(logged) == 1 and logged[0].endswith('msg="hour judged" hour=3'), logged
+    # a worker's table recovery is narrated: a worker that takes no events says why
+    logging.getLogger("faust.tables.recovery").info("[^---Recovery]: Worker ready")
+    logging.getLogger("faust.transport.consumer").info("fetching")
+    logged = capsys.readouterr().err.splitlines()
+    assert len(logged) == 1 and "Worker ready" in logged[0], logged
 
 
 def test_the_dashboards_sla_and_quality_figures_are_the_monthly_reviews(sqlite_url):
