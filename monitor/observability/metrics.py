@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -173,6 +173,12 @@ class WorkerMetrics:
             "How late the worker's heartbeat timer fired (something held the event loop).",
             registry=r,
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+        )
+        self.events_rereads = Counter(
+            "yujing_events_rereads",
+            "Times an events partition was read again: its records stopped reaching the "
+            "aggregation (monitor/runners/faust/stall.py).",
+            registry=r,
         )
         self.consumer_lag = Gauge(
             "yujing_consumer_lag_messages",

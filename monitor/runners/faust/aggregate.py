@@ -54,6 +54,7 @@ def register(t: Topology) -> None:
         async for batch in stream.noack_take(settings.batch_size, within=TAKE_SECONDS):
             async with unsaved.lock:
                 await follow_assignment(t)
+                t.taken.note(batch)
                 items, unreadable = await t.core.off_loop(unbundle, batch)
                 for letter in unreadable:
                     await send_dead(t, letter)
@@ -61,6 +62,7 @@ def register(t: Topology) -> None:
                 unsaved.hold(batch)
                 if unsaved.due():
                     await save(t)
+                t.taken.done()
 
 
 async def round_of(t: Topology, items: list[Item]) -> None:
@@ -153,6 +155,7 @@ async def follow_assignment(t: Topology) -> None:
     # what the partitions kept hold is saved and acked first (a kept partition is not
     # read again from its committed offset); the moved ones' events are redelivered
     await save(t, owned)
+    t.taken.assigned(owned)
     n = await t.core.off_loop(t.core.restore, owned)
     # the table holds the owned partitions' regions now (recovered before agents run)
     held = await t.core.off_loop(t.core.hold_saved, list(t.windows.items()))

@@ -10,6 +10,7 @@ import time
 
 from monitor.runners.faust.aggregate import deliver, follow_assignment, owned_partitions
 from monitor.runners.faust.snapshots import SNAPSHOT_SECONDS, save
+from monitor.runners.faust.stall import CHECK_SECONDS, stalled
 from monitor.runners.faust.topology import Topology
 
 log = logging.getLogger("yujing.faust")
@@ -82,6 +83,16 @@ def register(t: Topology) -> None:
                     },
                 )
 
+    @app.timer(interval=CHECK_SECONDS)
+    async def reread_stalled() -> None:
+        """Records on the broker past what the agent took, and none came for a while:
+        the partition is read again from there (``stall``)."""
+        unsaved = t.unsaved
+        if unsaved.lock.locked() or t.app.rebalancing:  # a round runs, or owners change
+            return
+        async with unsaved.lock:
+            await reread(t)
+
     @app.timer(interval=1.0)
     async def deliver_notifications() -> None:
         """The outbox and SLA escalation, in a thread: an endpoint's timeout never stalls
@@ -99,3 +110,37 @@ def register(t: Topology) -> None:
         lag = t.lag()
         for topic, value in lag.items():
             core.metrics.consumer_lag.labels(topic).set(value)
+
+
+async def reread(t: Topology) -> None:
+    """Seek each stalled ``events`` partition back to the first offset the agent has not
+    taken (hold ``t.unsaved.lock``: no round is between taking and noting a batch)."""
+    consumer = t.app.consumer
+    events = t.settings.topics.name("events")
+    owned = {tp.partition: tp for tp in consumer.assignment() if tp.topic == events}
+    if not owned or set(owned) != t.core.assigned:  # the agent has not followed yet
+        return
+    ends = await consumer.highwaters(*owned.values())
+    books = getattr(consumer, "_committed_offset", {})  # Faust's, as in ``commits``
+    now = time.monotonic()
+    found = stalled(
+        t.taken,
+        {p: ends.get(tp) for p, tp in owned.items()},
+        {p: books.get(tp) for p, tp in owned.items()},
+        now,
+    )
+    for partition, offset in sorted(found.items()):
+        tp = owned[partition]
+        await consumer.seek(tp, offset)
+        t.taken.since[partition] = now  # a new wait before the next read again
+        t.core.metrics.events_rereads.inc()
+        log.warning(
+            "events partition stalled: records waited and none reached the aggregation; read again",
+            extra={
+                "fields": {
+                    "partition": f"{tp.topic}:{partition}",
+                    "from_offset": offset,
+                    "end_offset": ends.get(tp),
+                }
+            },
+        )

@@ -12,6 +12,7 @@ from monitor.runners.faust.core import WorkerCore
 from monitor.runners.faust.regions import RegionDirectory
 from monitor.runners.faust.settings import WorkerSettings
 from monitor.runners.faust.snapshots import Unsaved
+from monitor.runners.faust.stall import Taken
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Topology:
     raw_topics: list[str]
     intake_lag: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> lag
     unsaved: Unsaved = field(default_factory=Unsaved)  # applied, not yet in a snapshot
+    taken: Taken = field(default_factory=Taken)  # what the agent took, per events partition
 
     def lag(self) -> dict[str, int]:
         """Records waiting per input topic: raw records the intake has not read (as of its
