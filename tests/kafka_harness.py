@@ -187,6 +187,16 @@ class Scenario:
         finally:
             consumer.close()
 
+    def saved_windows(self) -> int:
+        """Records on the windows table's changelog: how many snapshots wrote state."""
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
+        try:
+            topic = f"{self.prefix}-windows-changelog"
+            tps = [TopicPartition(topic, p) for p in range(self.partitions)]
+            return sum(consumer.end_offsets(tps).values())
+        finally:
+            consumer.close()
+
     def hourly(self) -> list[HourlyAggregate]:
         return [HourlyAggregate.from_json(orjson.loads(v)) for _, v, _ in self.read_topic("hourly")]
 

@@ -167,6 +167,35 @@ def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(
     assert page["total"] == len(tickets)
 
 
+def test_a_worker_killed_before_its_first_commit_is_taken_over_whole(
+    scenario, sim_lines, reference
+):
+    """The SIGKILL stall, made to happen: the first worker saved its windows but had
+    committed no offset when it died. The next one restored the table, and Faust left the
+    events partitions read to their end with most records never reaching the aggregation:
+    it waited for good (``monitor/runners/faust/stall.py``). The partitions are read
+    again, the hours are the embedded runner's, and no ticket is opened twice."""
+    scenario.produce(sim_lines)
+    victim = scenario.start_worker("w1", YUJING_COMMIT_INTERVAL="3600")
+    wait_until(
+        lambda: (
+            len(final_hours(scenario.hourly())) == len(reference.hours)
+            and scenario.saved_windows() > 0
+        ),
+        DRAIN_S,
+        "every hour final and the windows saved, before the first commit",
+    )
+    lag = scenario.lag_by_partition() or {}
+    assert sum(n for key, n in lag.items() if key.startswith("events:")) > 0  # no commit yet
+    scenario.kill(victim)
+    scenario.start_worker("w2")
+    scenario.wait_drained(len(reference.hours), DRAIN_S)
+    assert_same_hours(scenario, reference)
+    tickets = scenario.tickets()
+    assert len(tickets) == len({t[0] for t in tickets}), "a fingerprint got a second ticket"
+    assert tickets == reference.tickets
+
+
 def region_line(name: str, subscribers: int) -> bytes:
     return orjson.dumps({"type": "region", "region": name, "subscribers": subscribers})
 

@@ -68,6 +68,7 @@ class WorkerSettings:
             api_host=env.get("YUJING_API_HOST", cls.api_host),
             batch_size=_number(env, "YUJING_BATCH_SIZE", cls.batch_size, int),
             batch_seconds=_number(env, "YUJING_BATCH_SECONDS", cls.batch_seconds, float),
+            commit_interval=_number(env, "YUJING_COMMIT_INTERVAL", cls.commit_interval, float),
             security=KafkaSecurity.from_env(),
             **_intake_process(env.get("YUJING_INTAKE_PROCESS")),
         )
