@@ -10,7 +10,10 @@ taken the first records only, and the rest never reached its stream: the worker 
 for records it believed it had, for good, with lag on the group and no warning. Which
 step of Faust drops them was not found. Seeking the partition back to the first offset
 the agent has not taken revived it (a live worker, by hand); the windows skip what their
-state already applied, so a record read twice is counted once.
+state already applied, so a record read twice is counted once. The Kafka test
+``test_a_worker_killed_before_its_first_commit_is_taken_over_whole`` makes the stall
+happen every time: without this module it waits for good; with it, three partitions are
+read again and the hours and tickets are the embedded runner's.
 
 So a partition is read again when the broker holds records past what the agent took, the
 agent is idle between rounds, and none came for ``STALL_SECONDS``. A long round (a
