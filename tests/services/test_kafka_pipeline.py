@@ -50,6 +50,17 @@ def assert_same_hours(scenario: Scenario, reference) -> None:
         by_revision[key] = agg
 
 
+def assert_taken_over_whole(scenario: Scenario, reference) -> list:
+    """After a crash: the stream drains, the hours are the embedded runner's, and no
+    fingerprint got a second ticket. Returns the tickets."""
+    scenario.wait_drained(len(reference.hours), DRAIN_S)
+    assert_same_hours(scenario, reference)
+    tickets = scenario.tickets()
+    assert len(tickets) == len({t[0] for t in tickets}), "a fingerprint got a second ticket"
+    assert tickets == reference.tickets
+    return tickets
+
+
 def test_parity_with_the_embedded_runner(scenario, sim_lines, reference):
     scenario.produce(sim_lines)
     worker = scenario.start_worker("w1")
@@ -139,11 +150,7 @@ def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(
     )
     scenario.kill(victim)
     scenario.start_worker("w2", YUJING_API_PORT=str(api_port), **env)
-    scenario.wait_drained(len(reference.hours), DRAIN_S)
-    assert_same_hours(scenario, reference)
-    tickets = scenario.tickets()
-    assert len(tickets) == len({t[0] for t in tickets}), "a fingerprint got a second ticket"
-    assert tickets == reference.tickets
+    tickets = assert_taken_over_whole(scenario, reference)
 
     # every ticket reached on-call through the outbox, across the crash, signed
     def announced() -> set[str]:
@@ -189,11 +196,7 @@ def test_a_worker_killed_before_its_first_commit_is_taken_over_whole(
     assert sum(n for key, n in lag.items() if key.startswith("events:")) > 0  # no commit yet
     scenario.kill(victim)
     scenario.start_worker("w2")
-    scenario.wait_drained(len(reference.hours), DRAIN_S)
-    assert_same_hours(scenario, reference)
-    tickets = scenario.tickets()
-    assert len(tickets) == len({t[0] for t in tickets}), "a fingerprint got a second ticket"
-    assert tickets == reference.tickets
+    assert_taken_over_whole(scenario, reference)
 
 
 def region_line(name: str, subscribers: int) -> bytes:

@@ -57,6 +57,10 @@ class Taken:
         """A round ended."""
         self.rested = time.monotonic() if now is None else now
 
+    def read_again(self, partition: int, now: float | None = None) -> None:
+        """The partition was sought back: a new wait before the next time."""
+        self.since[partition] = time.monotonic() if now is None else now
+
     def assigned(self, partitions: Iterable[int], now: float | None = None) -> None:
         """A rebalance: what another owner took since is unknown; a new grace begins."""
         now = time.monotonic() if now is None else now

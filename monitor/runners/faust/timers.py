@@ -132,7 +132,7 @@ async def reread(t: Topology) -> None:
     for partition, offset in sorted(found.items()):
         tp = owned[partition]
         await consumer.seek(tp, offset)
-        t.taken.since[partition] = now  # a new wait before the next read again
+        t.taken.read_again(partition, now)
         t.core.metrics.events_rereads.inc()
         log.warning(
             "events partition stalled: records waited and none reached the aggregation; read again",
