@@ -11,6 +11,8 @@ reads hours of one topic in one fetch); taking the minimum means neither input c
 an hour the other is still filling. An input that has sent nothing for ``idle_ms`` of the
 runner's clock is idle and stops holding the watermark back (a quiet night without
 complaints must not stall the KPIs); without a clock (replays) no input is ever idle.
+The watermark never passes the runner's clock either: an event stamped hours ahead (a
+device clock set wrong) waits in its hour and makes no true event late.
 That makes a region's hours a function of the region's own events only, so a worker that
 owns the region's partition computes what the embedded runner computes.
 
@@ -478,6 +480,9 @@ class RegionWindows:
 
     @property
     def watermark(self) -> int | None:
+        """Never past the runner's clock, when it has one: an event from a device clock
+        hours ahead (within ``max_future_ms``) is taken into its hour, but had it moved
+        the watermark, every true event of the hours between would have been late."""
         marks = []
         for kind in self.config.inputs:
             if self._idle(kind):
@@ -490,7 +495,10 @@ class RegionWindows:
             if not self.kind_max:
                 return None
             marks = [max(self.kind_max.values())]
-        return min(marks) - self.config.watermark_delay_ms
+        mark = min(marks)
+        if self.clock_ms is not None and mark > self.clock_ms:
+            mark = self.clock_ms
+        return mark - self.config.watermark_delay_ms
 
     def silent(self, now: int) -> bool:
         """Every input idle by the runner's clock ``now``: the region spoke once, and
@@ -526,8 +534,9 @@ class RegionWindows:
     ) -> DeadLetter | Outcome:
         """Account one event. ``position`` is (source partition, offset) when the input is
         a replayable log; events at or below the last applied offset are redeliveries.
-        ``now`` is the runner's clock (live workers), used only to detect idle inputs;
-        ``offset`` is where the event came from (a line), kept in a dead letter."""
+        ``now`` is the runner's clock (live workers): it finds idle inputs and bounds the
+        watermark; ``offset`` is where the event came from (a line), kept in a dead
+        letter."""
         if now is not None:
             self.clock_ms = now
         if position is not None:

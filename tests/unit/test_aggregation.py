@@ -246,11 +246,12 @@ def test_an_hour_waits_for_every_input():
 def test_an_idle_input_stops_holding_hours_open():
     config = WindowConfig(inputs=("complaint", "kpi"), idle_ms=60_000)
     state = RegionWindows("r1", config)
-    state.add(ev(complaint("2026-10-05T09:10:00Z", id_="a")), now=0)
-    state.add(ev(kpi("2026-10-05T09:20:00Z", 1.0)), now=1_000)
-    state.add(ev(kpi("2026-10-05T12:20:00Z", 1.0)), now=30_000)
-    assert state.poll(now=30_000) == []  # complaints are quiet, not yet idle
-    out = state.poll(now=61_000)  # a minute of silence: complaints idle, KPIs drive
+    wall = from_iso("2026-10-05T12:30:00Z")  # the runner's clock
+    state.add(ev(complaint("2026-10-05T09:10:00Z", id_="a")), now=wall)
+    state.add(ev(kpi("2026-10-05T09:20:00Z", 1.0)), now=wall + 1_000)
+    state.add(ev(kpi("2026-10-05T12:20:00Z", 1.0)), now=wall + 30_000)
+    assert state.poll(now=wall + 30_000) == []  # complaints are quiet, not yet idle
+    out = state.poll(now=wall + 61_000)  # a minute of silence: complaints idle, KPIs drive
     assert [a.hour for a in out] == [from_iso(f"2026-10-05T{h:02d}:00:00Z") for h in (9, 10, 11)]
 
 
@@ -279,10 +280,10 @@ def test_the_shortcut_past_the_watermark_never_hides_a_final_hour(lateness, dela
         ),
     )
     t0 = from_iso("2026-10-05T00:00:00Z")
-    for i, (kind, minute, now_minutes) in enumerate(steps):
+    for i, (kind, minute, clock_step) in enumerate(steps):
         at = to_iso(t0 + minute * 60_000)
         raw = complaint(at, id_=f"c{i}") if kind == "complaint" else kpi(at, 1.0)
-        state.add(ev(raw), now=now_minutes * 60_000 * 10)
+        state.add(ev(raw), now=t0 + clock_step * 3 * HOUR_MS)  # behind the events, or not
         for hour in range(-2, 14):
             h = t0 + hour * HOUR_MS
             assert state._may_be_final(h) or not state.is_final(h)
@@ -313,8 +314,8 @@ def test_a_poll_leaves_no_final_hour_in_memory(lateness, steps):
         ),
     )
     t0 = from_iso("2026-10-05T00:00:00Z")
-    for i, (kind, minute, now_minutes) in enumerate(steps):
-        now = now_minutes * 60_000
+    for i, (kind, minute, clock_step) in enumerate(steps):
+        now = t0 + 6 * HOUR_MS + clock_step * 60_000  # half the events ahead of it
         if kind == "poll":
             state.poll(now=now)
             for store in (state.buckets, state.revisions, state.seen):
@@ -477,6 +478,24 @@ def test_an_event_from_a_clock_hours_ahead_closes_nothing_past_the_runners_clock
     assert [h[1] for h in hours(agg.close_silent(clock(12)))] == [
         f"{h:02d}:00" for h in range(8, 14)
     ]  # to 14:00, not to 20:00
+
+
+def test_a_device_clock_hours_ahead_makes_no_one_elses_readings_late():
+    """Within ``max_future_ms`` an event is taken, but a live region's watermark stops at
+    the runner's clock: one reading stamped 20:00 at 14:00 (its complaints idle) had
+    moved it to 20:00, and every true reading of the next hours was a late dead letter."""
+    agg = live_windows()
+    offset = feed(agg, "north", range(0, 360, 10), now=clock(0))  # 08:00-13:50
+    assert hours(agg.poll_changed(now=clock(0)))[-1] == ("north", "12:00", 0, 6)
+    ahead = kpi("2026-10-05T20:00:00Z", 1.0, region="north")
+    assert read(agg, ahead, KPIS, offset, clock(6)) is Outcome.ACCEPTED
+    assert hours(agg.poll_changed(now=clock(6))) == [("north", "13:00", 0, 6)]
+    for i, m in enumerate(range(360, 420, 10)):  # the true readings of 14:00, after it
+        at = to_iso(from_iso("2026-10-05T08:00:00Z") + m * MINUTE)
+        assert read(agg, kpi(at, 1.0, region="north"), KPIS, offset + 1 + i, clock(65)) is (
+            Outcome.ACCEPTED
+        )
+    assert hours(agg.poll_changed(now=clock(65))) == [("north", "14:00", 0, 0)]
 
 
 def test_without_a_clock_nothing_is_silent():
