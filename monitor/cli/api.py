@@ -16,7 +16,7 @@ app = typer.Typer()
 def api(
     db: DbOpt = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8088,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8088,
     tokens_file: Annotated[
         Path | None,
         typer.Option(
@@ -25,12 +25,15 @@ def api(
             help="user=token lines (default: $YUJING_API_TOKENS_FILE or $YUJING_API_TOKENS).",
         ),
     ] = None,
-    anonymous_read: Annotated[bool, typer.Option(help="Allow reads without a token.")] = False,
+    anonymous_read: Annotated[
+        bool, typer.Option("--anonymous-read", help="Allow reads without a token.")
+    ] = False,
     config: ConfigOpt = None,
     deliver: Annotated[
         bool,
         typer.Option(
-            help="Also deliver the notification outbox and escalate SLA clocks (needs --config)."
+            "--deliver",
+            help="Also deliver the notification outbox and escalate SLA clocks (needs --config).",
         ),
     ] = False,
 ) -> None:

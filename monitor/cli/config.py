@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="Check monitor configurations.")
+from monitor.cli.common import command_group
+
+app = command_group(help="Check monitor configurations.")
 
 
 @app.command("validate")

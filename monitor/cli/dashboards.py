@@ -7,16 +7,18 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.common import WHOLE, err, out
+from monitor.cli.common import WHOLE, command_group, err, out
 
-app = typer.Typer(no_args_is_help=True, help="Grafana dashboards as code.")
+app = command_group(help="Grafana dashboards as code.")
 DASHBOARD_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "json"
 
 
 @app.command("build")
 def dashboards_build(
     out_dir: Annotated[Path, typer.Option("--out", help="Where the JSON goes.")] = DASHBOARD_DIR,
-    check: Annotated[bool, typer.Option(help="Only check that the files are up to date.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only check that the files are up to date.")
+    ] = False,
 ) -> None:
     """Write the dashboards' JSON (committed next to Grafana's provisioning files)."""
     from dashboards.build import build_all, render, write_all

@@ -7,9 +7,18 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.common import WHOLE, ConfigOpt, err, hanging, load_or_exit, out, progress
+from monitor.cli.common import (
+    WHOLE,
+    ConfigOpt,
+    command_group,
+    err,
+    hanging,
+    load_or_exit,
+    out,
+    progress,
+)
 
-app = typer.Typer(no_args_is_help=True, help="Import an operator's exports.")
+app = command_group(help="Import an operator's exports.")
 
 Col = Annotated[str | None, typer.Option(help="Column name.", show_default=False)]
 

@@ -11,6 +11,7 @@ from monitor.cli.common import (
     BootstrapOpt,
     ConfigOpt,
     PrefixOpt,
+    command_group,
     ensure_sqlite_dir,
     err,
     load_or_exit,
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from monitor.runners.faust.settings import WorkerSettings
 
 app = typer.Typer()
-topics = typer.Typer(no_args_is_help=True, help="Manage the monitor's Kafka topics.")
+topics = command_group(help="Manage the monitor's Kafka topics.")
 
 
 def connected_settings(**overrides: object) -> WorkerSettings:
@@ -134,7 +135,14 @@ def worker(
     ] = None,
     config: ConfigOpt = None,
     web_port: Annotated[int | None, typer.Option(help="Port of this worker's web views.")] = None,
-    partitions: Annotated[int | None, typer.Option(min=1)] = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Partitions per topic, as `topics create` made them (default: "
+            "$YUJING_PARTITIONS or 4).",
+        ),
+    ] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Faust data directory.")] = None,
 ) -> None:
     """Run a Faust worker; start several to share the partitions."""

@@ -19,10 +19,10 @@ from monitor.cli import (
     report,
     tickets,
 )
+from monitor.cli.common import command_group
 
-app = typer.Typer(
+app = command_group(
     add_completion=False,
-    no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     help="Yujing (预警): early warning from complaints and network KPIs.",
 )

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.common import DbOpt, open_store, out
+from monitor.cli.common import DbOpt, command_group, open_store, out
 
-app = typer.Typer(no_args_is_help=True, help="The notification outbox.")
+app = command_group(help="The notification outbox.")
 
 
 @app.command("status")
@@ -27,7 +27,10 @@ def outbox_status(db: DbOpt = None) -> None:
 
 
 @app.command("retry")
-def outbox_retry(db: DbOpt = None, channel: Annotated[str | None, typer.Option()] = None) -> None:
+def outbox_retry(
+    db: DbOpt = None,
+    channel: Annotated[str | None, typer.Option(help="Only this channel's (default: all).")] = None,
+) -> None:
     """Queue dead deliveries again (after fixing an endpoint or its credentials)."""
     from alerts.notify.outbox import retry_dead
 

@@ -24,7 +24,8 @@ def receive(
     embedded: Annotated[
         bool,
         typer.Option(
-            help="Feed an embedded pipeline (tickets in --db) instead of the raw KPI topic."
+            "--embedded",
+            help="Feed an embedded pipeline (tickets in --db) instead of the raw KPI topic.",
         ),
     ] = False,
     db: Annotated[str, typer.Option(help="Ticket database, with --embedded.")] = (

@@ -36,8 +36,8 @@ def simulate(
         Path, typer.Option("--out", "-o", help="Directory for events.jsonl and labels.json.")
     ] = Path("var/sim"),
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 7,
-    regions: Annotated[int, typer.Option(min=1, max=5000)] = 50,
-    weeks: Annotated[int, typer.Option(min=3, max=104)] = 5,
+    regions: Annotated[int, typer.Option(min=1, max=5000, help="Regions simulated.")] = 50,
+    weeks: Annotated[int, typer.Option(min=3, max=104, help="Weeks simulated.")] = 5,
     no_incidents: Annotated[
         bool, typer.Option("--no-incidents", help="The same world without incidents.")
     ] = False,
@@ -139,7 +139,8 @@ def run(
     ] = None,
     metrics_host: Annotated[str, typer.Option(help="Address for /metrics.")] = "127.0.0.1",
     serve: Annotated[
-        bool, typer.Option(help="After the replay, keep serving /metrics until interrupted.")
+        bool,
+        typer.Option("--serve", help="After the replay, keep serving /metrics until interrupted."),
     ] = False,
     history: Annotated[
         Path | None,
@@ -203,8 +204,8 @@ def demo(
         bool, typer.Option("--no-incidents", help="Simulate the same world without incidents.")
     ] = False,
     seed: Annotated[int, typer.Option(help="Simulation seed.")] = 7,
-    regions: Annotated[int, typer.Option(min=4, max=5000)] = 50,
-    weeks: Annotated[int, typer.Option(min=3, max=104)] = 5,
+    regions: Annotated[int, typer.Option(min=4, max=5000, help="Regions simulated.")] = 50,
+    weeks: Annotated[int, typer.Option(min=3, max=104, help="Weeks simulated.")] = 5,
     out_dir: Annotated[Path, typer.Option("--out", help="Working directory (recreated).")] = Path(
         "var/demo"
     ),

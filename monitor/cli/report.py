@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.common import DbOpt, err, open_store, point_to
+from monitor.cli.common import DbOpt, command_group, err, open_store, point_to
 
-app = typer.Typer(no_args_is_help=True, help="Reports for the monthly review.")
+app = command_group(help="Reports for the monthly review.")
 
 
 @app.command("monthly")

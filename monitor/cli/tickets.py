@@ -15,9 +15,9 @@ if TYPE_CHECKING:
     from alerts.tickets.view import TicketView
     from monitor.config.model import MonitorConfig
 
-from monitor.cli.common import ActorOpt, DbOpt, err, hanging, open_store, out
+from monitor.cli.common import ActorOpt, DbOpt, command_group, err, hanging, open_store, out
 
-app = typer.Typer(no_args_is_help=True, help="Inspection tickets from the command line.")
+app = command_group(help="Inspection tickets from the command line.")
 
 
 def _choice(option: str, value: str | None, allowed: list[str]) -> str | None:
@@ -43,10 +43,16 @@ def operator_config() -> MonitorConfig:
 @app.command("list")
 def tickets_list(
     db: DbOpt = None,
-    state: Annotated[str | None, typer.Option(help="open, acknowledged, ...")] = None,
-    region: Annotated[str | None, typer.Option()] = None,
-    department: Annotated[str | None, typer.Option(help="network_maintenance, ...")] = None,
-    severity: Annotated[str | None, typer.Option(help="critical, major, minor, warning")] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(help="open, acknowledged, in_progress, resolved or closed."),
+    ] = None,
+    region: Annotated[str | None, typer.Option(help="A region's name.")] = None,
+    department: Annotated[
+        str | None,
+        typer.Option(help="network_maintenance, billing, field_service or service_coordinator."),
+    ] = None,
+    severity: Annotated[str | None, typer.Option(help="critical, major, minor or warning.")] = None,
 ) -> None:
     """List tickets, newest first (optionally by state, region, department, severity)."""
     from rich.table import Table
