@@ -66,6 +66,21 @@ class Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def metrics(self) -> str:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{self.web_port}/metrics", timeout=10
+        ) as response:
+            return response.read().decode()
+
+
+def sample(text: str, name: str) -> float:
+    """The sum of a metric's samples in an exposition (0 when it has none)."""
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith(name + " ") or line.startswith(name + "{")
+    )
+
     def stacks(self, timeout: float = 10.0, most: int = 800) -> list[str]:
         """Where each thread and asyncio task of a live worker stands: SIGUSR1 has its
         event loop print them (mode's worker). A stall after a SIGKILL was seen in a full

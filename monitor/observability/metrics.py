@@ -176,8 +176,8 @@ class WorkerMetrics:
         )
         self.events_rereads = Counter(
             "yujing_events_rereads",
-            "Times an events partition was read again: its records stopped reaching the "
-            "aggregation (monitor/runners/faust/stall.py).",
+            "Times an events partition was read again: some of its records never reached "
+            "the aggregation (monitor/runners/faust/stall.py).",
             registry=r,
         )
         self.consumer_lag = Gauge(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import faust
@@ -33,6 +34,7 @@ from monitor.runners.faust.core import Batch
 from monitor.runners.faust.intake import send_dead
 from monitor.runners.faust.outputs import produce, publish
 from monitor.runners.faust.snapshots import save
+from monitor.runners.faust.stall import MAX_TRIES
 from monitor.runners.faust.topology import Topology
 
 log = logging.getLogger("yujing.faust")
@@ -40,6 +42,14 @@ log = logging.getLogger("yujing.faust")
 # records (bundles) held every bundle that long: the agent takes what has arrived instead,
 # every few milliseconds (single records from other producers still batch up meanwhile).
 TAKE_SECONDS = 0.02
+# why an ``events`` partition is read again (``stall``)
+HOLE = "events records never reached the aggregation (Faust drops some at a rebalance); read again"
+STALL = "events partition stalled: records waited and none reached the aggregation; read again"
+FROM_START = "events partition without a committed offset: read from its start"
+SKIPPED = (
+    f"events offsets never came, read again {MAX_TRIES} times: taken as not in the log "
+    "(does another producer write to Yujing's events topic with transactions?)"
+)
 
 
 def register(t: Topology) -> None:
@@ -53,16 +63,34 @@ def register(t: Topology) -> None:
         unsaved.stream = stream
         async for batch in stream.noack_take(settings.batch_size, within=TAKE_SECONDS):
             async with unsaved.lock:
-                await follow_assignment(t)
-                t.taken.note(batch)
-                items, unreadable = await t.core.off_loop(unbundle, batch)
-                for letter in unreadable:
-                    await send_dead(t, letter)
-                await round_of(t, items)
-                unsaved.hold(batch)
-                if unsaved.due():
-                    await save(t)
+                if await follow_assignment(t):  # (none taken while a rebalance runs)
+                    kept = await in_order(t, batch)
+                    if kept:
+                        await take(t, kept)
                 t.taken.done()
+
+
+async def in_order(t: Topology, batch: list[Any]) -> list[Any]:
+    """The records of ``batch`` the windows may apply: each partition's in order, the
+    others read again (``stall``)."""
+    kept, holes = t.taken.admit(batch)
+    if holes:
+        await read_again(t, holes, HOLE)
+    for partition, first, last in t.taken.take_skipped():
+        fields = {"partition": partition, "offsets": f"{first}-{last}"}
+        log.error(SKIPPED, extra={"fields": fields})
+    return kept
+
+
+async def take(t: Topology, events: list[Any]) -> None:
+    """Records through the windows; a snapshot when one is due."""
+    items, unreadable = await t.core.off_loop(unbundle, events)
+    for letter in unreadable:
+        await send_dead(t, letter)
+    await round_of(t, items)
+    t.unsaved.hold(events)
+    if t.unsaved.due():
+        await save(t)
 
 
 async def round_of(t: Topology, items: list[Item]) -> None:
@@ -143,19 +171,26 @@ def items_of(event: Any) -> list[Item]:
 
 def owned_partitions(t: Topology) -> set[int]:
     """The events-topic partitions this worker's consumer is assigned now."""
-    events_name = t.settings.topics.name("events")
-    return {tp.partition for tp in t.app.consumer.assignment() if tp.topic == events_name}
+    return set(events_partitions(t))
 
 
-async def follow_assignment(t: Topology) -> None:
-    """After a rebalance: window state, series and alert state of the owned partitions."""
+async def follow_assignment(t: Topology) -> bool:
+    """After a rebalance: window state, series and alert state of the owned partitions,
+    and where each one's reading begins. False until the rebalance ends (its recovery's
+    end clears Faust's queues, ``stall``): nothing is taken before."""
+    if t.app.rebalancing:
+        return False
     owned = owned_partitions(t)
     if owned == t.core.assigned:
-        return
+        return True
+    starts, uncommitted = await reading_starts(t, owned)
     # what the partitions kept hold is saved and acked first (a kept partition is not
     # read again from its committed offset); the moved ones' events are redelivered
     await save(t, owned)
-    t.taken.assigned(owned)
+    t.taken.assigned(owned, starts)
+    # Faust seeks only partitions with a committed offset; the others are read from
+    # their start, whatever it fetched before its queues were cleared
+    await read_again(t, {p: starts[p] for p in uncommitted}, FROM_START, warn=False)
     n = await t.core.off_loop(t.core.restore, owned)
     # the table holds the owned partitions' regions now (recovered before agents run)
     held = await t.core.off_loop(t.core.hold_saved, list(t.windows.items()))
@@ -163,3 +198,54 @@ async def follow_assignment(t: Topology) -> None:
         "partitions assigned",
         extra={"fields": {"partitions": sorted(owned), "hourly_records": n, "regions": held}},
     )
+    return True
+
+
+async def reading_starts(t: Topology, owned: set[int]) -> tuple[dict[int, int], set[int]]:
+    """Where each owned ``events`` partition's reading begins: the group's committed
+    offset, else the log's start (the earlier of them once retention passed it); and
+    the partitions without a committed offset."""
+    consumer = t.app.consumer
+    tps = events_partitions(t, owned)
+    books = getattr(consumer, "_committed_offset", {})  # Faust's, as in ``commits``
+    earliest = await consumer.earliest_offsets(*tps.values()) if tps else {}
+    starts = {p: max(books.get(tp) or 0, earliest.get(tp) or 0) for p, tp in tps.items()}
+    return starts, {p for p, tp in tps.items() if not books.get(tp)}
+
+
+def events_partitions(t: Topology, among: Iterable[int] | None = None) -> dict[int, Any]:
+    """The assigned ``events`` topic partitions (of ``among``), by number."""
+    name = t.settings.topics.name("events")
+    tps = {tp.partition: tp for tp in t.app.consumer.assignment() if tp.topic == name}
+    return tps if among is None else {p: tps[p] for p in among if p in tps}
+
+
+async def read_again(t: Topology, found: Mapping[int, int], why: str, warn: bool = True) -> None:
+    """Seek each partition of ``found`` back to its offset (or to the log's start, when
+    retention deleted the records before it) and take it in order from there. The seek
+    runs on the consumer's thread (``seek_wait``): a seek from the event loop's raced
+    aiokafka's fetcher there, which crashed (``KeyError`` in ``fetched_records``)."""
+    tps = events_partitions(t, found)
+    if not tps:
+        return
+    consumer = t.app.consumer
+    earliest = await consumer.earliest_offsets(*tps.values())
+    starts = {p: max(found[p], earliest.get(tp) or 0) for p, tp in tps.items()}
+    try:
+        await consumer.seek_wait({tps[p]: start for p, start in starts.items()})
+    except TimeoutError:  # sought, the new positions not confirmed: the stall check follows
+        log.warning(
+            "events partitions sought, positions not confirmed",
+            extra={"fields": {"partitions": sorted(starts)}},
+        )
+    now = time.monotonic()
+    for partition, start in sorted(starts.items()):
+        t.taken.read_again(partition, start, now)
+        fields = {"partition": f"{tps[partition].topic}:{partition}", "from_offset": start}
+        if start > found[partition]:  # gone before anyone read them
+            fields["deleted_by_retention"] = f"{found[partition]}-{start - 1}"
+        if warn:
+            t.core.metrics.events_rereads.inc()
+            log.warning(why, extra={"fields": fields})
+        else:
+            log.info(why, extra={"fields": fields})

@@ -8,7 +8,14 @@ import logging
 import signal
 import time
 
-from monitor.runners.faust.aggregate import deliver, follow_assignment, owned_partitions
+from monitor.runners.faust.aggregate import (
+    STALL,
+    deliver,
+    events_partitions,
+    follow_assignment,
+    owned_partitions,
+    read_again,
+)
 from monitor.runners.faust.snapshots import SNAPSHOT_SECONDS, save
 from monitor.runners.faust.stall import CHECK_SECONDS, stalled
 from monitor.runners.faust.topology import Topology
@@ -59,13 +66,11 @@ def register(t: Topology) -> None:
         if unsaved.lock.locked():  # a round is running: the next check comes soon
             return
         async with unsaved.lock:
-            if owned_partitions(t) != core.assigned:
-                if t.app.rebalancing:  # its tables are not recovered yet: the next check
-                    return
-                # the agent follows a rebalance on its next batch, but a worker that
-                # gets none (its kept partitions all read) would keep the moved regions'
-                # windows and per-region series: exported beside their new owner's
-                await follow_assignment(t)
+            # the agent follows a rebalance on its next batch, but a worker that gets
+            # none (its kept partitions all read) would keep the moved regions' windows
+            # and per-region series: exported beside their new owner's
+            if owned_partitions(t) != core.assigned and not await follow_assignment(t):
+                return  # its tables are not recovered yet: the next check
             owned = core.assigned
             result = await core.off_loop(core.close_silent)
             if result.aggregates:
@@ -116,31 +121,15 @@ async def reread(t: Topology) -> None:
     """Seek each stalled ``events`` partition back to the first offset the agent has not
     taken (hold ``t.unsaved.lock``: no round is between taking and noting a batch)."""
     consumer = t.app.consumer
-    events = t.settings.topics.name("events")
-    owned = {tp.partition: tp for tp in consumer.assignment() if tp.topic == events}
+    owned = events_partitions(t)
     if not owned or set(owned) != t.core.assigned:  # the agent has not followed yet
         return
     ends = await consumer.highwaters(*owned.values())
     books = getattr(consumer, "_committed_offset", {})  # Faust's, as in ``commits``
-    now = time.monotonic()
     found = stalled(
         t.taken,
         {p: ends.get(tp) for p, tp in owned.items()},
         {p: books.get(tp) for p, tp in owned.items()},
-        now,
+        time.monotonic(),
     )
-    for partition, offset in sorted(found.items()):
-        tp = owned[partition]
-        await consumer.seek(tp, offset)
-        t.taken.read_again(partition, now)
-        t.core.metrics.events_rereads.inc()
-        log.warning(
-            "events partition stalled: records waited and none reached the aggregation; read again",
-            extra={
-                "fields": {
-                    "partition": f"{tp.topic}:{partition}",
-                    "from_offset": offset,
-                    "end_offset": ends.get(tp),
-                }
-            },
-        )
+    await read_again(t, found, STALL)
