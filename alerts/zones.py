@@ -50,12 +50,19 @@ def local_iso(epoch_ms: int, zone: tzinfo) -> str:
     )
 
 
+FIRST_YEAR, LAST_YEAR = 1970, 9998  # the months a review can be of
+
+
 def month_span(month: str, zone: tzinfo) -> tuple[int, int]:
     """``2026-10`` in the operator's zone as [start, end) epoch ms; ValueError otherwise."""
     try:
         first = datetime.strptime(month, "%Y-%m").replace(tzinfo=zone)
     except ValueError as exc:
         raise ValueError(f"month {month!r}: expected YYYY-MM") from exc
+    # a review reaches into the weeks around its month: year 1 or 9999 ended in Python's
+    # "year 0 is out of range"
+    if not FIRST_YEAR <= first.year <= LAST_YEAR:
+        raise ValueError(f"month {month!r}: expected {FIRST_YEAR}-01 to {LAST_YEAR}-12")
     after = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
     return int(first.timestamp() * 1000), int(after.timestamp() * 1000)
 

@@ -144,3 +144,10 @@ def test_complaint_counts_are_written_once_per_hour_and_read_by_the_review(db_ur
     review = review_of(store, month, UTC, end)
     assert review["complaints"]["month"] == 4
     store.close()
+
+
+@pytest.mark.parametrize("month", ["0001-01", "9999-12"])
+def test_a_month_at_the_calendars_ends_is_refused_in_words(month):
+    """``report monthly --month 0001-01`` answered Python's "year 0 is out of range"."""
+    with pytest.raises(ValueError, match=f"month '{month}': expected 1970-01 to 9998-12"):
+        month_span(month, ZoneInfo("Asia/Shanghai"))
