@@ -35,12 +35,12 @@ from alerts.outcomes import Cause, Outcome
 from alerts.taxonomy import Department
 from alerts.tickets import page
 from alerts.tickets.lifecycle import Action, Refused, TicketState
+from alerts.tickets.models import MAX_ID
 from alerts.tickets.review import review_of
 from alerts.tickets.store import TicketStore
 from alerts.tickets.view import TicketView
 from alerts.zones import zone_of
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it as input, not as a 500
 
 

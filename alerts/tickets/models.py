@@ -12,6 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from alerts.database import Base
 from alerts.tickets.lifecycle import ACTIVE_FINGERPRINT_RULE
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL (``Integer``)
+
 
 class Ticket(Base):
     __tablename__ = "tickets"

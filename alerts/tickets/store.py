@@ -28,7 +28,7 @@ from alerts.sla import SlaPolicy, breached_clocks, due_times
 from alerts.taxonomy import category_of, department_for
 from alerts.tickets import volume
 from alerts.tickets.lifecycle import ACTIVE_STATES, Action, Move, Refused, TicketState, decide
-from alerts.tickets.models import Ticket, TicketEvent
+from alerts.tickets.models import MAX_ID, Ticket, TicketEvent
 from alerts.tickets.view import TicketView, encode_sites
 
 SYSTEM_ACTOR = "yujing"
@@ -311,6 +311,8 @@ class TicketStore:
         outcome: str | None,
         cause: str | None,
     ) -> TicketView | Refused:
+        if not 1 <= ticket_id <= MAX_ID:
+            return Refused(action, "missing", f"no ticket {ticket_id}")
         with self.session() as s:
             ticket = s.get(Ticket, ticket_id)
             if ticket is None:
@@ -416,6 +418,8 @@ class TicketStore:
         return risen
 
     def get(self, ticket_id: int) -> TicketView | None:
+        if not 1 <= ticket_id <= MAX_ID:  # no such id (SQLite raised OverflowError)
+            return None
         with self.session() as s:
             ticket = s.get(Ticket, ticket_id)
             return None if ticket is None else TicketView.of(ticket)

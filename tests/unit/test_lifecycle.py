@@ -246,3 +246,11 @@ def test_a_months_outcomes_become_backtest_labels(tmp_path):
     assert orjson.loads((tmp_path / "2026-12.json").read_bytes())["incidents"] == []
     bad = export("October")
     assert bad.returncode == 2 and "expected YYYY-MM" in bad.stderr
+
+
+@pytest.mark.parametrize("ticket_id", [0, -1, 2**31, 10**20])
+def test_an_id_no_ticket_can_have_is_no_ticket(store, ticket_id):
+    """``tickets show 99999999999999999999`` ended in SQLite's OverflowError."""
+    assert store.get(ticket_id) is None
+    refused = store.transition(ticket_id, "acknowledge", "li.wei", "", T0)
+    assert isinstance(refused, Refused) and refused.reason == f"no ticket {ticket_id}"
