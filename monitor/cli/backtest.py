@@ -146,7 +146,9 @@ def backtest(
     order = read_in_order(data) if data is not None else None
     for name, cfg in configs if order is not None else []:
         keep = set(cfg.metrics_needed()) if plots else None  # type: ignore[attr-defined]
-        with progress(f"backtest {name}", disable=json) as bar:
+        # a pipe (``--data <(zcat export.gz)``) has no count of lines before it is read
+        unit = "lines" if order.lines is None else None  # type: ignore[union-attr]
+        with progress(f"backtest {name}", unit=unit, disable=json) as bar:
             task = bar.add_task("replay", total=order.lines)  # type: ignore[union-attr]
             results.append(
                 run_backtest(
