@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -19,7 +21,7 @@ from monitor.cli import (
     report,
     tickets,
 )
-from monitor.cli.common import command_group
+from monitor.cli.common import command_group, err
 
 app = command_group(
     add_completion=False,
@@ -58,4 +60,17 @@ app.add_typer(report.app, name="report")
 
 
 def main() -> None:
-    app()
+    """The ``yujing`` command. A file the system refuses (an ``--out`` under a directory
+    that cannot be made, no permission, a full disk) is said in a line naming it: every
+    command that writes one ended in a traceback."""
+    try:
+        app()
+    except BrokenPipeError:  # ``yujing tickets list | head``: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        # (what a directory was to be made of: "File exists" told nothing)
+        why = "exists and is not a directory" if isinstance(exc, FileExistsError) else None
+        err.print(f"{where}{why or exc.strerror or exc}", markup=False, highlight=False)
+        raise SystemExit(1) from None
