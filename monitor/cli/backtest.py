@@ -13,6 +13,7 @@ from monitor.cli.common import (
     WHOLE,
     ensure_sqlite_dir,
     err,
+    labels_or_exit,
     load_or_exit,
     open_store,
     out,
@@ -85,7 +86,6 @@ def backtest(
     from monitor.config.model import NO_DETECTORS
     from monitor.detection.hourly_file import HourlyFileError
     from monitor.lab.backtest import NOCS, Comparison, finding_lines, run_backtest
-    from monitor.lab.labels import LabelsError, read_labels
     from monitor.observability.logs import setup_logging
 
     setup_logging("WARNING")
@@ -95,11 +95,7 @@ def backtest(
     if noc is not None and noc not in NOCS:
         err.print(f"--noc: one of {', '.join(NOCS)}", markup=False)
         raise typer.Exit(2)
-    try:
-        known, alarms = read_labels(labels) if labels else ([], [])
-    except LabelsError as exc:
-        err.print(f"labels: {exc}", markup=False)
-        raise typer.Exit(2) from exc
+    known, alarms = labels_or_exit(labels)
     if compare is not None and data is not None and not data.is_file():
         err.print(f"--data {data} can be read once: write it to a file to compare two configs")
         raise typer.Exit(2)

@@ -150,12 +150,31 @@ def open_store(db: str | None, must_exist: bool = False) -> TicketStore:
     except SchemaOutdated as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from exc
-    except ArgumentError as exc:
+    except ArgumentError as exc:  # (an unknown dialect too: foo://)
         err.print(f"not a database URL: {url!r} (e.g. sqlite:///tickets.db)", markup=False)
+        raise typer.Exit(2) from exc
+    except ModuleNotFoundError as exc:  # mysql://: a dialect whose driver is not installed
+        err.print(
+            f"cannot open the ticket database {url!r}: no driver ({exc.name}); Yujing "
+            "keeps tickets in sqlite:/// or postgresql://",
+            markup=False,
+        )
         raise typer.Exit(2) from exc
     except OperationalError as exc:  # unreachable, refused login, TLS that does not verify
         reason = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
         err.print(f"cannot open the ticket database: {reason}", markup=False)
+        raise typer.Exit(2) from exc
+
+
+def labels_or_exit(path: Path | None) -> tuple[list[Any], list[Any]]:
+    """The labelled events and known false alarms of ``path`` (none without one), or
+    exit 2 saying why: read before a replay, not after it."""
+    from monitor.lab.labels import LabelsError, read_labels
+
+    try:
+        return read_labels(path) if path is not None else ([], [])
+    except LabelsError as exc:
+        err.print(f"labels: {exc}", markup=False)
         raise typer.Exit(2) from exc
 
 

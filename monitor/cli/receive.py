@@ -54,10 +54,11 @@ def receive(
         raise typer.Exit(2)
     sink: EmbeddedSink | KafkaSink
     if embedded:
-        from monitor.cli.common import ensure_sqlite_dir
+        from monitor.cli.common import ensure_sqlite_dir, open_store
         from monitor.runners.embedded import build
 
         ensure_sqlite_dir(db)
+        open_store(db).close()  # an unreachable or unknown database is said first
         run = build(cfg, db, out_dir, config_path=config)
         sink = EmbeddedSink(run.pipeline)
         where = f"the embedded pipeline (tickets in {db})"

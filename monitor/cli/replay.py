@@ -15,7 +15,9 @@ from monitor.cli.common import (
     ensure_sqlite_dir,
     err,
     hanging,
+    labels_or_exit,
     load_or_exit,
+    open_store,
     out,
     point_to,
     progress,
@@ -153,13 +155,14 @@ def run(
 ) -> None:
     """Run the embedded pipeline over a JSONL file and list the tickets it opened."""
     from monitor.lab.scorecard import score
-    from monitor.lab.simulate_events import read_labels
     from monitor.observability.logs import setup_logging
     from monitor.runners.embedded import build
 
     setup_logging("WARNING")
     cfg = load_or_exit(config, to_run=True)
+    known, _alarms = labels_or_exit(labels)
     ensure_sqlite_dir(db)
+    open_store(db).close()  # an unreachable or unknown database is said before the replay
     embedded = build(
         cfg,
         db,
@@ -186,7 +189,7 @@ def run(
             f"history of {writer.hours} judged hours in {history}; backfill it with",
             f"promtool tsdb create-blocks-from openmetrics {history} <prometheus data dir>",
         )
-    card = score(read_labels(labels), embedded.tickets.all()) if labels else None
+    card = score(known, embedded.tickets.all()) if labels else None
     _print_report(embedded, card)
     point_to(f"tickets kept in {db}", f"yujing tickets list --db {db}")
     if serve and metrics_port is not None:

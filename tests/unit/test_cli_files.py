@@ -1,4 +1,4 @@
-"""A file the system refuses is said in a line naming it (``monitor.cli.main.main``)."""
+"""What the command line says of files and databases it cannot use: a line naming them."""
 
 import subprocess
 import sys
@@ -21,3 +21,25 @@ def test_an_out_path_that_cannot_be_written_is_named_not_a_traceback(tmp_path):
     assert "Traceback" not in done.stderr
     said = f"{tmp_path / 'a-file'}: exists and is not a directory"
     assert done.stderr.strip() == said, done.stderr
+
+
+def test_labels_and_a_database_that_cannot_serve_are_said_before_the_replay(tmp_path):
+    """``run --labels`` read its file after the replay and ended in a JSONDecodeError
+    traceback; an unreachable PostgreSQL or a dialect without its driver (mysql://) in
+    SQLAlchemy's."""
+    from typer.testing import CliRunner
+
+    from monitor.cli.main import app
+
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b'{"type": "region", "region": "r1", "subscribers": 1000}\n')
+    (tmp_path / "labels.json").write_text("{not json")
+    db = f"sqlite:///{tmp_path / 't.db'}"
+    for args, said in (
+        (["--db", db, "--labels", str(tmp_path / "labels.json")], "labels: "),
+        (["--db", "mysql://someone@localhost/x"], "no driver (MySQLdb)"),
+        (["--db", "postgresql://someone@127.0.0.1:1/x"], "cannot open the ticket database"),
+    ):
+        done = CliRunner().invoke(app, ["run", str(events), "--out", str(tmp_path), *args])
+        assert done.exit_code == 2 and said in " ".join(done.stderr.split()), done.output
+    assert not (tmp_path / "t.db").exists()  # refused before anything was made
