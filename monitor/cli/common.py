@@ -49,9 +49,8 @@ class Listing(TyperGroup):
 
 
 def command_group(**settings: Any) -> typer.Typer:
-    """A group of commands. Help is click's layout (the root's setting, inherited): the
-    rich one's four columns left an option's help ~20 of 80 columns and cut what did not
-    fit ("$YUJING_API_TOKE…")."""
+    """A group of commands, its help in click's layout: the rich one's four columns left
+    an option's help ~20 of 80 columns and cut what did not fit ("$YUJING_API_TOKE…")."""
     return typer.Typer(cls=Listing, no_args_is_help=True, rich_markup_mode=None, **settings)
 
 
