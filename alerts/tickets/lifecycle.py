@@ -79,9 +79,11 @@ def decide(
     actor: str,
     outcome: str | None = None,
     cause: str | None = None,
+    comment: str = "",
 ) -> Move | Refused:
     """Pure: may ``actor`` do ``action`` on a ticket in ``state`` owned by ``owner``? A
-    resolution says what the ticket turned out to be (``outcome``, a fault's ``cause``)."""
+    resolution says what the ticket turned out to be (``outcome``, a fault's ``cause``);
+    a comment says something (the owner's first one stops the 24-hour feedback clock)."""
     allowed, target = MOVES[action]
     current = TicketState(state)
     if current not in allowed:
@@ -89,6 +91,8 @@ def decide(
         return Refused(
             action, state, f"cannot {action.value} a ticket that is {state} (allowed from: {names})"
         )
+    if action is Action.COMMENT and not comment.strip():
+        return Refused(action, state, "a comment needs text: what was done or found")
     if action is Action.ACKNOWLEDGE:
         return Move(action, current, S.ACKNOWLEDGED, actor)  # the first responder owns it
     if action in OWNER_ONLY and owner is not None and actor != owner:

@@ -317,7 +317,7 @@ class TicketStore:
             ticket = s.get(Ticket, ticket_id)
             if ticket is None:
                 return Refused(action, "missing", f"no ticket {ticket_id}")
-            verdict = decide(action, ticket.state, ticket.owner, actor, outcome, cause)
+            verdict = decide(action, ticket.state, ticket.owner, actor, outcome, cause, comment)
             if not isinstance(verdict, Move):
                 return verdict
             before, owner = ticket.state, ticket.owner

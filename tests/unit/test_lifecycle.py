@@ -254,3 +254,15 @@ def test_an_id_no_ticket_can_have_is_no_ticket(store, ticket_id):
     assert store.get(ticket_id) is None
     refused = store.transition(ticket_id, "acknowledge", "li.wei", "", T0)
     assert isinstance(refused, Refused) and refused.reason == f"no ticket {ticket_id}"
+
+
+def test_an_empty_comment_is_refused_and_stops_no_clock(store):
+    """``tickets comment 1 --as li.wei --comment ''`` was taken: the owner's first
+    comment stops the 24-hour feedback clock, and this one said nothing."""
+    t = open_ticket(store)
+    store.transition(t.id, "acknowledge", "li.wei", "", T0 + MIN)
+    for blank in ("", "   \n"):
+        refused = store.transition(t.id, "comment", "li.wei", blank, T0 + 2 * MIN)
+        assert isinstance(refused, Refused) and "needs text" in refused.reason
+    assert store.get(t.id).first_feedback_at is None
+    assert [e["action"] for e in store.events(t.id)] == ["opened", "acknowledge"]
