@@ -8,8 +8,10 @@ are thrown away, and only the seek to a committed offset reads them again. A par
 with no committed offset above 0 (its first owner died before its first commit) is not
 sought: those records never reached the agent. The Kafka test
 ``test_a_worker_killed_before_its_first_commit_is_taken_over_whole`` makes it happen:
-instrumented, the new owner fetched offsets 0-26 of a partition, its consumer yielded
-them, the queues were cleared part way, and the agent got 16-26 only.
+instrumented, the new owner fetched every record of three partitions (offsets 0-17,
+0-19, 0-26) and its consumer yielded them all; the clearing resume came when 0-15 of each
+had been yielded, and the hours came out short with no stall: the agent had taken the
+records after the lost ones.
 
 So the agent takes nothing while a rebalance runs (the clear comes at its end), then seeks
 each partition without a committed offset to the log's start itself, and guards two
