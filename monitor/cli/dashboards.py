@@ -48,8 +48,29 @@ def dashboards_push(
     folder: Annotated[str, typer.Option(help="Folder title (created if missing).")] = "Yujing",
 ) -> None:
     """Upload the dashboards into a folder; running it again updates them in place."""
+    from grafana_client.client import GrafanaException
+
     from dashboards.build import build_all
     from dashboards.push import push
 
-    for name, uid, version in push(url, token, folder, build_all()):
+    try:  # (a traceback, before; the HTTP client's errors are OSErrors)
+        pushed = push(url, token, folder, build_all())
+    except (GrafanaException, OSError) as exc:
+        reason, status = why(exc), getattr(exc, "status_code", None)
+        if status and str(status) not in reason:  # Grafana's answer: "401 Unauthorized"
+            reason = f"{status} {reason}"
+        err.print(f"cannot push to Grafana at {url}: {reason}", markup=False)
+        raise typer.Exit(2) from exc
+    for name, uid, version in pushed:
         out.print(f"{name}: uid {uid}, version {version}")
+
+
+def why(exc: BaseException) -> str:
+    """The innermost reason a request failed: "Connection refused" (the HTTP client's own
+    message is four lines of urllib3), or the Grafana client's first line."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        seen = seen.__cause__ or seen.__context__
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__

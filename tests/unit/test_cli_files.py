@@ -43,3 +43,44 @@ def test_labels_and_a_database_that_cannot_serve_are_said_before_the_replay(tmp_
         done = CliRunner().invoke(app, ["run", str(events), "--out", str(tmp_path), *args])
         assert done.exit_code == 2 and said in " ".join(done.stderr.split()), done.output
     assert not (tmp_path / "t.db").exists()  # refused before anything was made
+
+
+def test_a_grafana_that_cannot_take_the_dashboards_is_said_in_a_line():
+    """``dashboards push`` to a wrong URL or with a bad token ended in a traceback (or, for
+    a refused connection, in four lines of urllib3)."""
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from typer.testing import CliRunner
+
+    from monitor.cli.main import app
+
+    class Refusing(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"message": "invalid API key"}'
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    try:
+        for url, said in (
+            (f"http://127.0.0.1:{server.server_port}", "401"),
+            (f"http://127.0.0.1:{closed}", "Connection refused"),
+        ):
+            done = CliRunner().invoke(app, ["dashboards", "push", "--url", url, "--token", "x"])
+            line = " ".join(done.stderr.split())
+            assert done.exit_code == 2, done.output
+            assert line.startswith(f"cannot push to Grafana at {url}: ") and said in line, line
+    finally:
+        server.shutdown()
