@@ -22,10 +22,10 @@ def test_a_partition_whose_records_stopped_coming_is_read_from_the_first_not_tak
     taken.admit([record(0, 0), record(0, 1), record(2, 0), record(2, 1), record(2, 2)], now=5.0)
     ends = {0: 2, 1: 0, 2: 21, 3: 27}  # the next offsets the broker will write
     # not yet: records may still be on their way
-    assert stalled(taken, ends, {}, now=STALL_SECONDS - 1) == {}
+    assert stalled(taken, ends, now=STALL_SECONDS - 1) == {}
     # partition 0 was read to its end; 1 is empty; 2 stopped after offset 2; 3 never
     # came since the assignment: from where its reading began (its committed offset)
-    assert stalled(taken, ends, {}, now=5.0 + STALL_SECONDS) == {2: 3, 3: 15}
+    assert stalled(taken, ends, now=5.0 + STALL_SECONDS) == {2: 3, 3: 15}
 
 
 def test_records_that_keep_coming_are_no_stall_and_a_rebalance_starts_a_new_wait():
@@ -33,13 +33,13 @@ def test_records_that_keep_coming_are_no_stall_and_a_rebalance_starts_a_new_wait
     taken.assigned([0], {0: 0}, now=0.0)
     for second in range(0, 100, 10):  # a busy partition, far behind its end
         taken.admit([record(0, second // 10)], now=float(second))
-        assert stalled(taken, {0: 10_000}, {}, now=float(second) + 5) == {}
+        assert stalled(taken, {0: 10_000}, now=float(second) + 5) == {}
     taken.assigned([0, 1], {0: 9_000, 1: 0}, now=200.0)  # another owner took more since
-    assert taken.offsets == {}
-    assert stalled(taken, {0: 10_000, 1: 5}, {}, now=200.0 + STALL_SECONDS - 1) == {}
-    assert stalled(taken, {0: 10_000, 1: 5}, {}, now=200.0 + STALL_SECONDS) == {0: 9_000, 1: 0}
+    assert taken.expected == {0: 9_000, 1: 0}  # what was taken before is forgotten
+    assert stalled(taken, {0: 10_000, 1: 5}, now=200.0 + STALL_SECONDS - 1) == {}
+    assert stalled(taken, {0: 10_000, 1: 5}, now=200.0 + STALL_SECONDS) == {0: 9_000, 1: 0}
     # an end offset the broker did not give is no evidence
-    assert stalled(taken, {0: None}, {}, now=1_000.0) == {}
+    assert stalled(taken, {0: None}, now=1_000.0) == {}
 
 
 def test_records_that_waited_out_a_long_round_are_no_stall():
@@ -49,8 +49,8 @@ def test_records_that_waited_out_a_long_round_are_no_stall():
     taken.assigned([0], {0: 0}, now=0.0)
     taken.admit([record(0, 0)], now=1.0)
     taken.done(now=61.0)  # the round took a minute
-    assert stalled(taken, {0: 500}, {}, now=62.0) == {}
-    assert stalled(taken, {0: 500}, {}, now=61.0 + STALL_SECONDS) == {0: 1}
+    assert stalled(taken, {0: 500}, now=62.0) == {}
+    assert stalled(taken, {0: 500}, now=61.0 + STALL_SECONDS) == {0: 1}
 
 
 def test_records_after_lost_ones_wait_until_the_lost_ones_are_read_again():
@@ -83,7 +83,7 @@ def test_a_partition_read_again_where_nothing_comes_is_read_again_without_rounds
     for second in range(2, 40):  # rounds of records past the seek, none of them 1
         taken.admit([record(0, 5 + second)], now=float(second))
         taken.done(now=float(second))
-    assert stalled(taken, {0: 100}, {}, now=1.0 + STALL_SECONDS) == {0: 1}
+    assert stalled(taken, {0: 100}, now=1.0 + STALL_SECONDS) == {0: 1}
 
 
 def test_offsets_that_never_come_are_skipped_after_a_few_reads_not_read_for_ever():

@@ -48,16 +48,16 @@ MAX_TRIES = 3
 
 @dataclass
 class Taken:
-    """Per owned ``events`` partition: the highest offset the agent took in order, and
-    when a record of it (or its assignment) last came."""
+    """Per owned ``events`` partition: the next offset the agent is to take (it takes them
+    in order), and when a record of it (or its assignment) last came."""
 
-    offsets: dict[int, int] = field(default_factory=dict)
+    # from where each partition's reading began (the committed offset, else the log's
+    # start), one past the last record taken in order
+    expected: dict[int, int] = field(default_factory=dict)
     since: dict[int, float] = field(default_factory=dict)
     # when the agent last finished a round: records wait during a long one, and a check
     # that ran right after it must not take that for a stall
     rested: float = 0.0
-    # where each partition's reading began at the assignment: its first record is there
-    starts: dict[int, int] = field(default_factory=dict)
     # partitions read again from an offset: records past it still in flight are not taken
     sought: dict[int, int] = field(default_factory=dict)
     # how often in a row each was read again from that offset
@@ -73,14 +73,13 @@ class Taken:
         a record past it means the ones between never reached the agent. A record before
         it is a redelivery (applied: the windows skip it)."""
         now = time.monotonic() if now is None else now
-        offsets, starts, sought = self.offsets, self.starts, self.sought
+        expecting, sought = self.expected, self.sought
         kept: list[Any] = []
         holes: dict[int, int] = {}
         for event in batch:
             message = event.message
             partition, offset = message.partition, message.offset
-            last = offsets.get(partition)
-            expected = last + 1 if last is not None else starts.get(partition, offset)
+            expected = expecting.get(partition, offset)  # (unknown: where it begins)
             if offset > expected:
                 if partition not in sought:
                     holes[partition] = sought[partition] = expected
@@ -90,7 +89,7 @@ class Taken:
                 self.skipped.append((partition, expected, offset - 1))
                 expected = offset  # read from there MAX_TRIES times: not in the log
             if offset == expected:
-                offsets[partition] = offset
+                expecting[partition] = offset + 1
                 sought.pop(partition, None)
                 self.tries.pop(partition, None)
             self.since[partition] = now
@@ -109,15 +108,11 @@ class Taken:
     def read_again(self, partition: int, offset: int, now: float | None = None) -> None:
         """The partition was sought back to ``offset``: a new wait before the next time,
         and the records in flight past it are not taken (``offset`` is the next expected:
-        further back when the broker no longer holds the records between)."""
+        further on when the broker no longer holds the records between)."""
         self.since[partition] = time.monotonic() if now is None else now
         again = self.sought.get(partition) == offset
         self.tries[partition] = self.tries.get(partition, 0) + 1 if again else 1
-        self.sought[partition] = offset
-        if partition in self.offsets:
-            self.offsets[partition] = offset - 1
-        else:
-            self.starts[partition] = offset
+        self.sought[partition] = self.expected[partition] = offset
 
     def assigned(
         self, partitions: Iterable[int], starts: Mapping[int, int], now: float | None = None
@@ -126,34 +121,23 @@ class Taken:
         each partition's reading begins at ``starts`` (unknown ones: where it begins),
         where it was sought: records past it are in flight from before the rebalance."""
         now = time.monotonic() if now is None else now
-        self.offsets = {}
+        self.expected = dict(starts)
         self.sought = dict(starts)
         self.tries = {}
-        self.starts = dict(starts)
         self.since = dict.fromkeys(partitions, now)
 
 
 def stalled(
-    taken: Taken,
-    ends: Mapping[int, int | None],
-    committed: Mapping[int, int | None],
-    now: float,
-    wait: float = STALL_SECONDS,
+    taken: Taken, ends: Mapping[int, int | None], now: float, wait: float = STALL_SECONDS
 ) -> dict[int, int]:
     """Partitions to read again, each with the offset to read from: records wait on the
-    broker (``ends``: the next offset it will write) past the first the agent has not
-    taken, and for ``wait`` seconds none came and no round ended. Never taken since the
-    assignment: from the group's committed offset, else from the partition's start (0:
-    an offset the broker no longer holds is reset to its earliest by the consumer)."""
+    broker (``ends``: the next offset it will write) past the next one the agent is to
+    take, and for ``wait`` seconds none came and no round ended."""
     out: dict[int, int] = {}
     for partition, end in ends.items():
-        if end is None:
+        start = taken.expected.get(partition)
+        if end is None or start is None:
             continue
-        last = taken.offsets.get(partition)
-        if last is not None:
-            start = last + 1
-        else:
-            start = taken.starts.get(partition, committed.get(partition) or 0)
         since = taken.since.get(partition, now)
         # read again and what came since was not what was sought: rounds of those
         # records are no sign of life

@@ -125,11 +125,5 @@ async def reread(t: Topology) -> None:
     if not owned or set(owned) != t.core.assigned:  # the agent has not followed yet
         return
     ends = await consumer.highwaters(*owned.values())
-    books = getattr(consumer, "_committed_offset", {})  # Faust's, as in ``commits``
-    found = stalled(
-        t.taken,
-        {p: ends.get(tp) for p, tp in owned.items()},
-        {p: books.get(tp) for p, tp in owned.items()},
-        time.monotonic(),
-    )
+    found = stalled(t.taken, {p: ends.get(tp) for p, tp in owned.items()}, time.monotonic())
     await read_again(t, found, STALL)
