@@ -6,6 +6,7 @@ outbox rows of the notifications it owes (alerts.notify.outbox).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -63,8 +64,10 @@ class TicketStore:
         notifications: NotificationSettings | None = None,
     ) -> None:
         self.engine = make_engine(url)
-        self._batch: Session | None = None
-        self._batch_tickets: dict[str, Ticket] = {}
+        # batch() belongs to the thread that opened it: a worker's housekeeping thread
+        # escalating while the pipeline thread's catch-up batch was open took that
+        # batch's session, and crashed when the batch ended and closed it
+        self._local = threading.local()
         self.sla = sla or SlaPolicy()
         # per severity (the config's alerts.sla); others run on ``sla``
         self.sla_by_severity: dict[str, SlaPolicy] = {}
@@ -79,10 +82,22 @@ class TicketStore:
         s.flush()  # a new ticket's id is part of what it tells
         enqueue(s, self.notifications, TicketView.of(ticket).to_json(), ev, wall_ms())
 
+    @property
+    def _batch(self) -> Session | None:
+        return getattr(self._local, "batch", None)
+
+    @property
+    def _batch_tickets(self) -> dict[str, Ticket]:
+        tickets: dict[str, Ticket] | None = getattr(self._local, "tickets", None)
+        if tickets is None:
+            tickets = self._local.tickets = {}
+        return tickets
+
     @contextmanager
     def session(self) -> Iterator[Session]:
-        if self._batch is not None:  # inside batch(): one transaction for all of it
-            yield self._batch
+        batch = self._batch
+        if batch is not None:  # inside this thread's batch(): one transaction for all of it
+            yield batch
             return
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
@@ -93,17 +108,17 @@ class TicketStore:
 
         A replay has no reader waiting for each hour's commit, and a commit per hour was
         what a year-long backtest spent most of its time on. All or nothing: an error
-        rolls the whole batch back. Not for live workers, which commit per tick.
+        rolls the whole batch back. Other threads keep their own sessions meanwhile.
         """
         if self._batch is not None:
             yield
             return
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            self._batch = session
+            self._local.batch = session
             try:
                 yield
             finally:
-                self._batch = None
+                self._local.batch = None
                 self._batch_tickets.clear()
 
     def _by_key(self, s: Session, key: str) -> Ticket | None:

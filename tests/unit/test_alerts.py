@@ -1,5 +1,7 @@
 """Alert policy and tickets: one incident one ticket, cooldown, routing, SLA due times."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from alerts.policy.fingerprint import fingerprint, ticket_key
@@ -181,6 +183,19 @@ def test_restart_keeps_deduplicating(tmp_path, sqlite_url):
     run_hours(second, T0 + 3 * HOUR, 3, firing_hours={0, 1, 2})
     assert len(second.store.all()) == 1
     assert second.store.all()[0].occurrences == 6
+
+
+def test_a_batch_is_its_own_threads_transaction(service):
+    """A worker escalates on a housekeeping thread while its pipeline thread holds a
+    catch-up's batch open: the escalation reads in a transaction of its own (it used the
+    batch's session, and crashed the worker when the batch ended and closed it)."""
+    store = service.store
+    with store.batch():
+        run_hours(service, T0, 3, firing_hours={0, 1, 2})
+        with ThreadPoolExecutor(max_workers=1) as other:
+            assert other.submit(store.all).result(timeout=30) == []  # not committed yet
+            assert other.submit(store.escalate_due, T0 + 9 * 24 * HOUR).result(30) == []
+    assert len(store.all()) == 1
 
 
 def test_replaying_an_hour_opens_nothing_new(service):
