@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from alerts.database import make_engine, upgrade
 from alerts.findings import Severity, SpecFinding
@@ -51,6 +52,34 @@ def _title(finding: SpecFinding) -> str:
     and live in their own fields (a title frozen at the opening would contradict them)."""
     f = finding.finding
     return f"Inspect {f.region}: {f.metric} ({f.detector})"
+
+
+def _escalated(ticket: Ticket) -> set[str]:
+    """The SLA clocks already escalated on ``ticket``."""
+    return set(filter(None, ticket.escalated.split(",")))
+
+
+def _claim(s: Session, ticket: Ticket, clocks: Sequence[str]) -> bool:
+    """Mark ``clocks`` escalated, one level each, unless since ``ticket`` was read another
+    process escalated it or a person moved it (the breach was judged on what was read);
+    the ticket in hand then holds the new level and marks."""
+    marks = ",".join(sorted(_escalated(ticket) | set(clocks)))
+    claimed = s.execute(
+        update(Ticket)
+        .where(
+            Ticket.id == ticket.id,
+            Ticket.escalated == ticket.escalated,
+            Ticket.state == ticket.state,
+            Ticket.first_feedback_at == ticket.first_feedback_at,  # None: IS NULL
+        )
+        .values(escalated=marks, escalation_level=Ticket.escalation_level + len(clocks))
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return False
+    set_committed_value(ticket, "escalated", marks)
+    set_committed_value(ticket, "escalation_level", ticket.escalation_level + len(clocks))
+    return True
 
 
 class TicketStore:
@@ -394,27 +423,34 @@ class TicketStore:
             return TicketView.of(ticket)
 
     def escalate_due(self, now: int) -> list[tuple[TicketView, str]]:
-        """Escalate every breached SLA clock once: level up, audit row; returns what rose."""
+        """Escalate every breached SLA clock once: level up, audit row; returns what rose.
+
+        Every worker and `yujing api` escalate on their own clock, so a breach is claimed
+        by compare-and-set on the clocks already escalated, as outbox rows are leased: the
+        process whose claim lands escalates it, the others leave it.
+        """
         risen: list[tuple[TicketView, str]] = []
         with self.session() as s:
-            rows = s.scalars(
-                select(Ticket).where(Ticket.state.in_([st.value for st in ACTIVE_STATES]))
-            )
-            for ticket in rows:
-                done = set(filter(None, ticket.escalated.split(",")))
-                for clock, due in breached_clocks(
-                    now,
-                    ticket.state,
-                    ticket.acknowledge_by,
-                    ticket.feedback_by,
-                    ticket.first_feedback_at,
-                    ticket.resolve_by,
-                ):
-                    if clock in done:
-                        continue
-                    done.add(clock)
-                    ticket.escalation_level += 1
-                    ticket.escalated = ",".join(sorted(done))
+            active = [st.value for st in ACTIVE_STATES]
+            for ticket in s.scalars(select(Ticket).where(Ticket.state.in_(active))).all():
+                done = _escalated(ticket)
+                breached = [
+                    (clock, due)
+                    for clock, due in breached_clocks(
+                        now,
+                        ticket.state,
+                        ticket.acknowledge_by,
+                        ticket.feedback_by,
+                        ticket.first_feedback_at,
+                        ticket.resolve_by,
+                    )
+                    if clock not in done
+                ]
+                level = ticket.escalation_level
+                if not breached or not _claim(s, ticket, [clock for clock, _ in breached]):
+                    continue
+                for clock, due in breached:
+                    level += 1
                     self._audit(
                         s,
                         ticket,
@@ -424,12 +460,11 @@ class TicketStore:
                             action="escalated",
                             from_state=ticket.state,
                             to_state=ticket.state,
-                            comment=f"{clock} SLA breached (due {due}); level "
-                            f"{ticket.escalation_level}",
+                            comment=f"{clock} SLA breached (due {due}); level {level}",
                         ),
                     )
-                    s.flush()
                     risen.append((TicketView.of(ticket), clock))
+                s.flush()
         return risen
 
     def get(self, ticket_id: int) -> TicketView | None:

@@ -1,5 +1,7 @@
 """Ticket life cycle: transitions, first-responder ownership, audit, SLA escalation."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from alerts.tickets.lifecycle import Refused
@@ -86,6 +88,38 @@ def test_forbidden_transitions_are_refused_with_a_reason(store, setup, action):
     refused = store.transition(t.id, action, "a", "", T0, **said(action))
     assert isinstance(refused, Refused) and f"cannot {action}" in refused.reason
     assert store.get(t.id).state == before
+
+
+@pytest.mark.parametrize("meanwhile", ["escalates", "acknowledges"])
+def test_a_breach_changed_under_an_escalation_is_left_to_what_changed_it(
+    store, db_url, monkeypatch, meanwhile
+):
+    """Every worker and `yujing api` escalate on their own clock, and people act at any
+    time: between one process reading the tickets and escalating them, another escalates
+    the same breach or a person acknowledges it. Escalated once, or not at all."""
+    from alerts.tickets import store as module
+
+    t = open_ticket(store, now=T0)
+    other = TicketStore(db_url)
+    act = {
+        "escalates": lambda: other.escalate_due(T0 + 15 * MIN),
+        "acknowledges": lambda: other.transition(t.id, "acknowledge", "li.wei", "", T0),
+    }[meanwhile]
+    breached, acted = module.breached_clocks, []
+
+    def other_acts_first(*args, **kwargs):
+        if not acted:  # between this process's read and its write
+            acted.append(meanwhile)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pool.submit(act).result(timeout=30)
+        return breached(*args, **kwargs)
+
+    monkeypatch.setattr(module, "breached_clocks", other_acts_first)
+    assert store.escalate_due(T0 + 15 * MIN) == []
+    other.close()
+    escalations = 1 if meanwhile == "escalates" else 0
+    assert store.get(t.id).escalation_level == escalations
+    assert [e["action"] for e in store.events(t.id)].count("escalated") == escalations
 
 
 def test_unacknowledged_ticket_escalates_once_not_twice(store):
