@@ -53,6 +53,7 @@ def tickets_list(
         typer.Option(help="network_maintenance, billing, field_service or service_coordinator."),
     ] = None,
     severity: Annotated[str | None, typer.Option(help="critical, major, minor or warning.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, the newest.")] = 50,
 ) -> None:
     """List tickets, newest first (optionally by state, region, department, severity)."""
     from rich.table import Table
@@ -66,24 +67,22 @@ def tickets_list(
     _choice("--severity", severity, [s.value for s in Severity])
     config = operator_config()
     name, zone = config.timezone, config.zone
-    wanted = [
-        t
-        for t in open_store(db, must_exist=True).all()  # type: ignore[attr-defined]
-        if (state is None or t.state == state)
-        and (region is None or t.region == region)
-        and (department is None or t.department == department)
-        and (severity is None or t.severity == severity)
-    ]
+    store = open_store(db, must_exist=True)
+    wanted, total = store.find(
+        state=state, region=region, department=department, severity=severity, limit=limit
+    )
+    store.close()
+    shown = f"{total:,}" if total == len(wanted) else f"newest {len(wanted)} of {total:,}"
     # 80 columns (an ssh session, a CI log): ids, regions and due times are never cut;
     # the metric folds onto a second line when it must
-    table = Table(title=f"Tickets ({len(wanted)}; times in {name})", title_justify="left")
+    table = Table(title=f"Tickets ({shown}; times in {name})", title_justify="left")
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("region", no_wrap=True)
     table.add_column("sev", no_wrap=True)
     table.add_column("next due", no_wrap=True)
     table.add_column("metric / department", overflow="fold")
-    for t in sorted(wanted, key=lambda t: t.id, reverse=True):
+    for t in wanted:
         owner = f"\n{t.owner}" if t.owner else ""
         level = f" L{t.escalation_level}" if t.escalation_level else ""
         table.add_row(
@@ -95,6 +94,8 @@ def tickets_list(
             f"{t.metric}\n{t.department}",
         )
     out.print(table)
+    if total > len(wanted):
+        out.print(f"{total - len(wanted):,} older not shown: --limit {total} shows them all.")
 
 
 # the service policy's three clocks, as the ticket commands name them

@@ -428,6 +428,10 @@ def test_tickets_list_at_80_columns_keeps_regions_and_due_times_whole(tmp_path):
     bogus = tickets("--state", "bogus")
     assert bogus.returncode == 2 and "none of open, acknowledged" in bogus.stderr
     assert "north-01" not in tickets("--region", "guangzhou-tianhe-0042").stdout
+    newest = tickets("--limit", "1")  # a year of tickets does not fill the screen
+    assert "north-01" in newest.stdout and "guangzhou" not in newest.stdout
+    assert "newest 1 of 2" in newest.stdout
+    assert "1 older not shown: --limit 2 shows them all." in newest.stdout
 
 
 def test_messages_say_what_to_do_and_link_the_specs_runbook(db_url):
