@@ -220,9 +220,16 @@ def events_partitions(t: Topology, among: Iterable[int] | None = None) -> dict[i
     return tps if among is None else {p: tps[p] for p in among if p in tps}
 
 
-async def read_again(t: Topology, found: Mapping[int, int], why: str, warn: bool = True) -> None:
+async def read_again(
+    t: Topology,
+    found: Mapping[int, int],
+    why: str,
+    warn: bool = True,
+    ends: Mapping[int, int | None] | None = None,
+) -> None:
     """Seek each partition of ``found`` back to its offset (or to the log's start, when
-    retention deleted the records before it) and take it in order from there. The seek
+    retention deleted the records before it) and take it in order from there (``ends``:
+    the log's end offsets, when known, said with it). The seek
     runs on the consumer's thread (``seek_wait``): a seek from the event loop's raced
     aiokafka's fetcher there, which crashed (``KeyError`` in ``fetched_records``)."""
     tps = events_partitions(t, found)
@@ -241,7 +248,12 @@ async def read_again(t: Topology, found: Mapping[int, int], why: str, warn: bool
     now = time.monotonic()
     for partition, start in sorted(starts.items()):
         t.taken.read_again(partition, start, now)
-        fields = {"partition": f"{tps[partition].topic}:{partition}", "from_offset": start}
+        fields: dict[str, object] = {
+            "partition": f"{tps[partition].topic}:{partition}",
+            "from_offset": start,
+        }
+        if ends is not None and ends.get(partition) is not None:
+            fields["end_offset"] = ends[partition]
         if start > found[partition]:  # gone before anyone read them
             fields["deleted_by_retention"] = f"{found[partition]}-{start - 1}"
         if warn:

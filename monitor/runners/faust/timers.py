@@ -124,6 +124,6 @@ async def reread(t: Topology) -> None:
     owned = events_partitions(t)
     if not owned or set(owned) != t.core.assigned:  # the agent has not followed yet
         return
-    ends = await consumer.highwaters(*owned.values())
-    found = stalled(t.taken, {p: ends.get(tp) for p, tp in owned.items()}, time.monotonic())
-    await read_again(t, found, STALL)
+    highwaters = await consumer.highwaters(*owned.values())
+    ends = {p: highwaters.get(tp) for p, tp in owned.items()}
+    await read_again(t, stalled(t.taken, ends, time.monotonic()), STALL, ends=ends)
