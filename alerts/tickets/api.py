@@ -8,6 +8,7 @@ at /openapi.json and the interactive one at /docs.
 
 import dataclasses
 import hmac
+import logging
 import os
 import unicodedata
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,6 +42,10 @@ from alerts.tickets.review import review_of
 from alerts.tickets.store import TicketStore
 from alerts.tickets.view import TicketView
 from alerts.zones import zone_of
+
+log = logging.getLogger("yujing.api")
+
+RETRY_AFTER_S = 5  # what a 503 asks a caller to wait while the ticket database is away
 
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it as input, not as a 500
 
@@ -272,6 +278,13 @@ def create_api(
         description="Preemptive inspection tickets of the Yujing early-warning "
         "monitor. Changes need a bearer token; the token names the "
         "person who acts.",
+        responses={
+            503: {
+                "model": Problem,
+                "description": "the ticket database is unavailable; "
+                "try again after Retry-After seconds",
+            }
+        },
     )
     bearer = HTTPBearer(auto_error=False)
     links = links or Links()
@@ -290,6 +303,21 @@ def create_api(
             for e in exc.errors()[:20]
         ]
         return JSONResponse(status_code=422, content={"detail": errors})
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_away(_request: Request, exc: Exception) -> JSONResponse:
+        """503 and when to try again: a restarting or unreachable ticket database is waited
+        out (a 500 told the caller the API was broken)."""
+        log.error(
+            "ticket database unavailable: answered 503",
+            extra={"fields": {"error": str(getattr(exc, "orig", exc)).strip()[:300]}},
+        )
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "the ticket database is unavailable; try again shortly"},
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
 
     def out(ticket: TicketView) -> dict[str, object]:
         return {

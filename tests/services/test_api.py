@@ -239,3 +239,28 @@ def test_the_monthly_review_as_json(store, client):
     assert client.get("/api/v1/reports/monthly", params={"month": "2027-13"},
                       headers=as_(BOB)).status_code == 422  # fmt: skip
     assert client.get("/api/v1/reports/monthly", params={"month": "2027-01"}).status_code == 401
+
+
+def test_a_ticket_database_away_answers_503_and_its_return_answers_again(tmp_path):
+    """Restarting or unreachable, the database is something to wait out: 503 with a
+    Retry-After, not a 500 that says the API is broken."""
+    home = tmp_path / "db"
+    home.mkdir()
+    store = TicketStore(f"sqlite:///{home / 'tickets.db'}")
+    tid = open_ticket(store)
+    client = TestClient(create_api(store, AUTH, clock=lambda: T0 + 60_000))
+    home.rename(tmp_path / "away")
+    store.engine.dispose()
+    for method, path in (
+        ("GET", "/api/v1/tickets"),
+        ("GET", f"/api/v1/tickets/{tid}"),
+        ("POST", f"/api/v1/tickets/{tid}/acknowledge"),
+    ):
+        r = client.request(method, path, headers=as_(ALICE))
+        assert r.status_code == 503, r.text
+        assert r.json() == {"detail": "the ticket database is unavailable; try again shortly"}
+        assert r.headers["retry-after"] == "5"
+    (tmp_path / "away").rename(home)
+    r = client.post(f"/api/v1/tickets/{tid}/acknowledge", headers=as_(ALICE))
+    assert r.status_code == 200 and r.json()["owner"] == "alice"
+    store.close()
