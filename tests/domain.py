@@ -6,10 +6,14 @@ Shared by unit, service and end-to-end tests, so that a test file never imports 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 
 from alerts.findings import Severity, SpecFinding, TickResult
 from alerts.notify.settings import NotificationSettings
 from alerts.tickets.api import Role, TokenAuth
+from alerts.tickets.store import TicketStore
 from detectors.base import Finding
 from detectors.timeaxis import HOUR_MS
 
@@ -87,3 +91,28 @@ class Clock:
 def settings(channels: dict, routes: list | None = None, **extra) -> NotificationSettings:
     routes = routes if routes is not None else [{"channels": list(channels)}]
     return NotificationSettings.model_validate({"channels": channels, "routes": routes, **extra})
+
+
+@contextmanager
+def database_away(
+    tmp_path: Path,
+) -> Iterator[tuple[TicketStore, Callable[[], AbstractContextManager[None]]]]:
+    """A ticket store on SQLite, and a way to take its database away: inside ``away()``
+    no connection opens (a database restarting or unreachable); after it, it is back."""
+    home = tmp_path / "db"
+    home.mkdir()
+    store = TicketStore(f"sqlite:///{home / 'tickets.db'}")
+
+    @contextmanager
+    def away() -> Iterator[None]:
+        home.rename(tmp_path / "away")
+        store.engine.dispose()  # pooled connections would still reach the moved file
+        try:
+            yield
+        finally:
+            (tmp_path / "away").rename(home)
+
+    try:
+        yield store, away
+    finally:
+        store.close()

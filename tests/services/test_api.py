@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from alerts.tickets.api import Role, TokenAuth, create_api
 from alerts.tickets.store import TicketStore
-from tests.domain import ALICE, AUTH, BOB, T0, finding
+from tests.domain import ALICE, AUTH, BOB, T0, database_away, finding
 
 
 @pytest.fixture
@@ -244,23 +244,20 @@ def test_the_monthly_review_as_json(store, client):
 def test_a_ticket_database_away_answers_503_and_its_return_answers_again(tmp_path):
     """Restarting or unreachable, the database is something to wait out: 503 with a
     Retry-After, not a 500 that says the API is broken."""
-    home = tmp_path / "db"
-    home.mkdir()
-    store = TicketStore(f"sqlite:///{home / 'tickets.db'}")
-    tid = open_ticket(store)
-    client = TestClient(create_api(store, AUTH, clock=lambda: T0 + 60_000))
-    home.rename(tmp_path / "away")
-    store.engine.dispose()
-    for method, path in (
-        ("GET", "/api/v1/tickets"),
-        ("GET", f"/api/v1/tickets/{tid}"),
-        ("POST", f"/api/v1/tickets/{tid}/acknowledge"),
-    ):
-        r = client.request(method, path, headers=as_(ALICE))
-        assert r.status_code == 503, r.text
-        assert r.json() == {"detail": "the ticket database is unavailable; try again shortly"}
-        assert r.headers["retry-after"] == "5"
-    (tmp_path / "away").rename(home)
-    r = client.post(f"/api/v1/tickets/{tid}/acknowledge", headers=as_(ALICE))
-    assert r.status_code == 200 and r.json()["owner"] == "alice"
-    store.close()
+    with database_away(tmp_path) as (store, away):
+        tid = open_ticket(store)
+        client = TestClient(create_api(store, AUTH, clock=lambda: T0 + 60_000))
+        with away():
+            for method, path in (
+                ("GET", "/api/v1/tickets"),
+                ("GET", f"/api/v1/tickets/{tid}"),
+                ("POST", f"/api/v1/tickets/{tid}/acknowledge"),
+            ):
+                r = client.request(method, path, headers=as_(ALICE))
+                assert r.status_code == 503, r.text
+                assert r.json() == {
+                    "detail": "the ticket database is unavailable; try again shortly"
+                }
+                assert r.headers["retry-after"] == "5"
+        r = client.post(f"/api/v1/tickets/{tid}/acknowledge", headers=as_(ALICE))
+        assert r.status_code == 200 and r.json()["owner"] == "alice"
