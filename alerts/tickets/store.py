@@ -6,6 +6,7 @@ outbox rows of the notifications it owes (alerts.notify.outbox).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,7 +34,12 @@ from alerts.tickets.lifecycle import ACTIVE_STATES, Action, Move, Refused, Ticke
 from alerts.tickets.models import MAX_ID, Ticket, TicketEvent
 from alerts.tickets.view import TicketView, encode_sites
 
+log = logging.getLogger("yujing.tickets")
+
 SYSTEM_ACTOR = "yujing"
+# reads of a ticket the system changes only over what it read: people act seconds apart,
+# not in the milliseconds between a read and its write, so a third read is never refused
+MAX_READS = 3
 
 
 class Ended(NamedTuple):
@@ -291,32 +297,58 @@ class TicketStore:
         outcome: str = Outcome.NO_ACTION_NEEDED.value,
     ) -> TicketView | None:
         """The anomaly cleared; with ``resolve`` (the policy's auto_resolve) the ticket is
-        resolved too, with ``outcome`` (the config's ``auto_resolve_outcome``)."""
+        resolved too, with ``outcome`` (the config's ``auto_resolve_outcome``).
+
+        Written only over the state it was read in, as a person's action is: a person
+        resolving meanwhile overwrote that ticket's outcome with the automatic one (what
+        the monthly review counts). The ticket is then read again and judged on what
+        the person made of it.
+        """
         with self.session() as s:
-            ticket = s.scalar(select(Ticket).where(Ticket.key == key))
-            if ticket is None or ticket.recovered_at is not None:
-                return None
-            ticket.recovered_at = now
-            ticket.updated_at = now
-            before = ticket.state
-            if resolve and ticket.state in ACTIVE_STATES:
-                ticket.state = TicketState.RESOLVED.value
-                ticket.active_fingerprint = None
-                ticket.outcome = outcome
-                comment = f"{comment}; outcome: {said(outcome, None)}"
-            self._audit(
-                s,
-                ticket,
-                TicketEvent(
-                    at=now,
-                    actor=SYSTEM_ACTOR,
-                    action="recovered",
-                    from_state=before,
-                    to_state=ticket.state,
-                    comment=comment,
-                ),
-            )
-            return TicketView.of(ticket)
+            for _ in range(MAX_READS):
+                ticket = s.scalar(select(Ticket).where(Ticket.key == key))
+                if ticket is None or ticket.recovered_at is not None:
+                    return None
+                before, note = ticket.state, comment
+                values: dict[str, object] = {"recovered_at": now, "updated_at": now}
+                if resolve and before in ACTIVE_STATES:
+                    values |= {
+                        "state": TicketState.RESOLVED.value,
+                        "active_fingerprint": None,
+                        "outcome": outcome,
+                    }
+                    note = f"{comment}; outcome: {said(outcome, None)}"
+                done = s.execute(
+                    update(Ticket)
+                    .where(
+                        Ticket.id == ticket.id,
+                        Ticket.state == before,
+                        Ticket.recovered_at.is_(None),
+                    )
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+                s.expire(ticket)
+                if done.rowcount != 1:
+                    continue
+                self._audit(
+                    s,
+                    ticket,
+                    TicketEvent(
+                        at=now,
+                        actor=SYSTEM_ACTOR,
+                        action="recovered",
+                        from_state=before,
+                        to_state=str(values.get("state", before)),
+                        comment=note,
+                    ),
+                )
+                return TicketView.of(ticket)
+        log.warning(
+            "recovery not recorded: the ticket kept changing while it was written",
+            extra={"fields": {"key": key, "reads": MAX_READS}},
+        )
+        return None
 
     def transition(
         self,

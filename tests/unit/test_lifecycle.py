@@ -300,3 +300,37 @@ def test_an_empty_comment_is_refused_and_stops_no_clock(store):
         assert isinstance(refused, Refused) and "needs text" in refused.reason
     assert store.get(t.id).first_feedback_at is None
     assert [e["action"] for e in store.events(t.id)] == ["opened", "acknowledge"]
+
+
+def test_a_person_resolving_while_the_anomaly_clears_keeps_their_outcome(store, db_url):
+    """The policy's auto_resolve and a person act on the same ticket at once: the
+    person's outcome (what the monthly review counts) is not overwritten by the
+    automatic one, and the recovery is still recorded."""
+    from sqlalchemy import event
+
+    t = open_ticket(store, now=T0)
+    person = TicketStore(db_url)
+    acted: list[str] = []
+
+    def person_resolves_first(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith("UPDATE TICKETS") and not acted:
+            acted.append("resolve")  # between the store reading the ticket and writing it
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                for step in ("acknowledge", "resolve"):
+                    done = pool.submit(
+                        person.transition, t.id, step, "li.wei", "", T0 + MIN, **said(step)
+                    ).result(timeout=30)
+                    assert not isinstance(done, Refused), done
+
+    event.listen(store.engine, "before_cursor_execute", person_resolves_first)
+    store.mark_recovered("k1", T0 + 2 * MIN, resolve=True)
+    person.close()
+    after = store.get(t.id)
+    assert (after.state, after.outcome, after.cause) == (
+        "resolved",
+        "confirmed_fault",
+        "site_hardware",
+    )
+    assert after.recovered_at == T0 + 2 * MIN
+    trail = [(e["action"], e["from"], e["to"]) for e in store.events(t.id)]
+    assert trail[-1] == ("recovered", "resolved", "resolved")
