@@ -58,8 +58,13 @@ SCRIPT = """"use strict";
       form.hidden = false;
       return;
     }
-    if (!answer.ok) {
-      main.textContent = "Ticket " + main.dataset.ticket + ": HTTP " + answer.status;
+    if (!answer.ok) {  // the server's reason, and a wait it asks for is waited
+      const said = await answer.json().then((b) => b.detail, () => null);
+      const wait = Number(answer.headers.get("Retry-After"));
+      main.textContent = "Ticket " + main.dataset.ticket + ": " +
+        (typeof said === "string" ? said + " " : "") + "(HTTP " + answer.status + ")" +
+        (answer.status === 503 && wait > 0 ? "; trying again in " + wait + " s" : "");
+      if (answer.status === 503 && wait > 0) setTimeout(load, wait * 1000);
       return;
     }
     main.innerHTML = await answer.text();  // rendered and escaped by the server

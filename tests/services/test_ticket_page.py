@@ -13,7 +13,7 @@ import pytest
 from alerts.tickets.store import TicketStore
 from monitor.runners.api_server import start_api
 from tests.conftest import free_port, missing
-from tests.domain import ALICE, AUTH, T0, finding
+from tests.domain import ALICE, AUTH, T0, database_away, finding
 
 pytestmark = pytest.mark.browser
 HOSTILE = '<img src=x onerror="document.title=1">crew on site'
@@ -70,3 +70,24 @@ def test_without_a_token_the_page_asks_for_one(served, tmp_path):
     dom = chromium(served, tmp_path / "fresh-profile")
     assert "Inspect r1" not in dom
     assert '<form id="login">' in dom  # shown: no longer hidden
+
+
+def test_a_ticket_that_cannot_be_shown_says_why(served, tmp_path):
+    dom = chromium(served.rsplit("/", 1)[0] + f"/999#token={ALICE}", tmp_path / "profile")
+    assert "Ticket 999: no ticket 999 (HTTP 404)" in dom
+
+
+def test_a_database_away_is_said_and_waited_for(tmp_path):
+    with database_away(tmp_path) as (store, away):
+        ticket, _ = store.open("k1", "fp1", finding(T0), T0)
+        server = start_api(store, AUTH, "127.0.0.1", port := free_port())
+        url = f"http://127.0.0.1:{port}/tickets/{ticket.id}#token={ALICE}"
+        try:
+            with away():
+                dom = chromium(url, tmp_path / "profile")
+        finally:
+            server.stop()
+    assert (
+        f"Ticket {ticket.id}: the ticket database is unavailable; try again shortly "
+        "(HTTP 503); trying again in 5 s"
+    ) in dom
