@@ -72,15 +72,6 @@ class Worker:
         ) as response:
             return response.read().decode()
 
-
-def sample(text: str, name: str) -> float:
-    """The sum of a metric's samples in an exposition (0 when it has none)."""
-    return sum(
-        float(line.split()[-1])
-        for line in text.splitlines()
-        if line.startswith(name + " ") or line.startswith(name + "{")
-    )
-
     def stacks(self, timeout: float = 10.0, most: int = 800) -> list[str]:
         """Where each thread and asyncio task of a live worker stands: SIGUSR1 has its
         event loop print them (mode's worker). A stall after a SIGKILL was seen in a full
@@ -110,6 +101,15 @@ def sample(text: str, name: str) -> float:
             if not skipping and line.strip("=-~ "):
                 kept.append(line[:200])
         return kept[:most]
+
+
+def sample(text: str, name: str) -> float:
+    """The sum of a metric's samples in an exposition (0 when it has none)."""
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith(name + " ") or line.startswith(name + "{")
+    )
 
 
 @dataclass
