@@ -418,10 +418,14 @@ class Pipeline:
         """Window state changed since the last call, for a runner that persists it."""
         return self.aggregator.take_touched()
 
-    def drop_unsaved_windows(self) -> None:
-        """Forget window state held in memory: a runner whose batch failed half-way
-        reloads it from what it saved (and its input is redelivered)."""
+    def drop_unsaved(self) -> None:
+        """Forget what the input since the runner's last save made: the window state (each
+        region reloads what was saved), the hours kept back to judge and their complaint
+        counts (the input, read again, closes those hours again). For a runner whose
+        batch failed half-way."""
         self.aggregator.forget()
+        self._backlog = {}
+        self._counts = []
 
     def dead_letter(self, letter: DeadLetter) -> None:
         """Count and keep a record refused before it reached ``feed`` (e.g. a request

@@ -180,6 +180,13 @@ class WorkerMetrics:
             "the aggregation (monitor/runners/faust/stall.py).",
             registry=r,
         )
+        self.rounds_failed = Counter(
+            "yujing_rounds_failed",
+            "Rounds of the aggregation agent that failed half-way (the ticket database "
+            "away, a broker refusing a write): its partitions started over from their "
+            "committed offsets; the worker's log says why.",
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "yujing_consumer_lag_messages",
             "Messages not yet consumed, per input topic.",

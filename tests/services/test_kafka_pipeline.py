@@ -10,7 +10,9 @@ import httpx
 import orjson
 import pytest
 
+from alerts.tickets.store import TicketStore
 from monitor.lab.simulate_events import SimConfig, generate
+from monitor.runners.faust.aggregate import START_OVER
 from tests.conftest import ROOT, free_port, missing
 from tests.helpers import complaint, kpi
 from tests.kafka_harness import (
@@ -169,6 +171,34 @@ def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(
         timeout=10,
     ).json()
     assert page["total"] == len(tickets)
+
+
+def test_a_ticket_database_locked_at_an_hours_close_loses_no_hour(scenario, sim_lines, reference):
+    """The ticket database refuses the worker's writes for a while (another process
+    holds its write lock past the 30 s SQLite waits). The round that closed hours fails
+    half-way: the agent went on with the next batch, and the failed round's records were
+    never read again (its hours not judged, its tickets not opened). The worker stays
+    up, its partitions start over from their committed offsets, and once the database
+    takes writes again its hours and tickets are the embedded runner's."""
+    import sqlite3
+
+    TicketStore(scenario.db_url).close()  # the schema first: the worker only writes rows
+    holder = sqlite3.connect(scenario.db_url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    scenario.produce(sim_lines)
+    worker = scenario.start_worker("w1")
+    try:
+        wait_until(
+            lambda: START_OVER in worker.log.read_text(errors="replace"),
+            DRAIN_S,
+            "a round that failed on the locked database",
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+    assert_taken_over_whole(scenario, reference)
+    assert worker.process.poll() is None, "the worker died"
+    assert sample(worker.metrics(), "yujing_rounds_failed_total") >= 1
 
 
 def test_a_worker_killed_before_its_first_commit_is_taken_over_whole(

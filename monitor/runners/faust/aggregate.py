@@ -9,14 +9,16 @@ Crash safety without transactions, by ordering and idempotence:
 A worker killed anywhere replays from its last committed offset; the restored window state
 remembers the highest input offset it applied per source partition, so replayed events are
 skipped, and re-emitted hours are identical (same region, hour and revision). Tickets have
-deterministic keys, so a replayed detection opens nothing new.
+deterministic keys, so a replayed detection opens nothing new. A round that fails without
+killing the worker is made the same case (``start_over``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any
 
 import faust
@@ -46,6 +48,8 @@ TAKE_SECONDS = 0.02
 HOLE = "events records never reached the aggregation (Faust drops some at a rebalance); read again"
 STALL = "events partition stalled: records waited and none reached the aggregation; read again"
 FROM_START = "events partition without a committed offset: read from its start"
+START_OVER = "a round failed: the owned events partitions start over from their committed offsets"
+READ_OVER = "events partition read again from its committed offset, after a failed round"
 SKIPPED = (
     f"events offsets never came, read again {MAX_TRIES} times: taken as not in the log "
     "(does another producer write to Yujing's events topic with transactions?)"
@@ -62,12 +66,18 @@ def register(t: Topology) -> None:
         unsaved = t.unsaved
         unsaved.stream = stream
         async for batch in stream.noack_take(settings.batch_size, within=TAKE_SECONDS):
+            if wait := t.failures.waiting():  # a round failed: its records were sought
+                await asyncio.sleep(wait)
             async with unsaved.lock:
-                if await follow_assignment(t):  # (none taken while a rebalance runs)
-                    kept = await in_order(t, batch)
-                    if kept:
-                        await take(t, kept)
+                await guarded(t, agent_round(t, batch))
                 t.taken.done()
+
+
+async def agent_round(t: Topology, batch: list[Any]) -> None:
+    if await follow_assignment(t):  # (none taken while a rebalance runs)
+        kept = await in_order(t, batch)
+        if kept:
+            await take(t, kept)
 
 
 async def in_order(t: Topology, batch: list[Any]) -> list[Any]:
@@ -98,12 +108,7 @@ async def round_of(t: Topology, items: list[Item]) -> None:
     core = t.core
     await core.off_loop(core.reload_if_changed)
     await core.off_loop(t.regions.refresh)
-    try:
-        result = await core.off_loop(core.ingest, items)
-    except Exception:
-        await core.off_loop(core.drop_unsaved)
-        raise
-    await deliver(t, result)
+    await deliver(t, await core.off_loop(core.ingest, items))
 
 
 async def deliver(t: Topology, result: Batch) -> None:
@@ -167,6 +172,48 @@ def items_of(event: Any) -> list[Item]:
     if src is None or off is None:  # not from our validator: use this topic's position
         return [(event.value, f"{msg.topic}:{msg.partition}", msg.offset, None)]
     return [(event.value, src.decode(), int(off), None)]
+
+
+async def guarded(t: Topology, work: Awaitable[None]) -> bool:
+    """Await a round (hold ``t.unsaved.lock``); one that fails half-way starts over. False
+    when it failed."""
+    try:
+        await work
+    except Exception as error:  # noqa: BLE001 - any failure: read again, not lost
+        await start_over(t, error)
+        return False
+    t.failures.succeeded()
+    return True
+
+
+async def start_over(t: Topology, error: Exception) -> None:
+    """A round failed half-way (the ticket database away at an hour's close, a broker
+    refusing a write): the owned partitions start over from their committed offsets, as
+    a restarted worker's would, after a wait (``failures``).
+
+    The agent went on with the next batch: the failed round's records, taken and never
+    read again, were lost, and acked past at the next snapshot; a timer's failure ended
+    the worker.
+    """
+    wait = t.failures.failed()
+    t.core.metrics.rounds_failed.inc()
+    log.error(
+        START_OVER,
+        exc_info=error,
+        extra={
+            "fields": {
+                "error": f"{type(error).__name__}: {error}".splitlines()[0][:300],
+                "failed_in_a_row": t.failures.in_a_row,
+                "wait_s": wait,
+            }
+        },
+    )
+    t.unsaved.forget()  # applied to the windows dropped now: read again, acked then
+    await t.core.off_loop(t.core.drop_unsaved)
+    owned = owned_partitions(t)
+    starts, _ = await reading_starts(t, owned)
+    t.taken.assigned(owned, starts)
+    await read_again(t, starts, READ_OVER, warn=False)
 
 
 def owned_partitions(t: Topology) -> set[int]:

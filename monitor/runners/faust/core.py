@@ -246,10 +246,11 @@ class WorkerCore:
         ]
 
     def drop_unsaved(self) -> None:
-        """A batch failed half-way: its changes must not outlive it (the table is the
-        truth; the batch is redelivered)."""
-        self.pipeline.drop_unsaved_windows()
+        """A round failed half-way: what the rounds since the last snapshot changed must
+        not outlive it (the table is the truth; their events are read again)."""
+        self.pipeline.drop_unsaved()
         self._take_dead()
+        self.assigned = set()  # the next round restores the owned partitions' state
 
     def reload_if_changed(self) -> bool:
         """Apply a changed, valid config; refill history if it watches new metrics."""

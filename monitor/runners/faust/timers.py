@@ -13,6 +13,7 @@ from monitor.runners.faust.aggregate import (
     deliver,
     events_partitions,
     follow_assignment,
+    guarded,
     owned_partitions,
     read_again,
 )
@@ -52,10 +53,10 @@ def register(t: Topology) -> None:
         """A snapshot when the events stopped coming: no event waits for the next batch
         to be acked."""
         unsaved = t.unsaved
-        if unsaved.due() and not unsaved.lock.locked():
+        if unsaved.due() and not unsaved.lock.locked() and not t.failures.waiting():
             async with unsaved.lock:
                 if unsaved.due():
-                    await save(t)
+                    await guarded(t, save(t))
 
     @app.timer(interval=SILENT_CHECK_SECONDS)
     async def close_silent_regions() -> None:
@@ -63,30 +64,10 @@ def register(t: Topology) -> None:
         closed as far as the stream has come and judged, so the dashboards and the rules
         see the silence (``HourlyAggregator.close_silent``)."""
         unsaved = t.unsaved
-        if unsaved.lock.locked():  # a round is running: the next check comes soon
+        if unsaved.lock.locked() or t.failures.waiting():  # a round runs, or one failed
             return
         async with unsaved.lock:
-            # the agent follows a rebalance on its next batch, but a worker that gets
-            # none (its kept partitions all read) would keep the moved regions' windows
-            # and per-region series: exported beside their new owner's
-            if owned_partitions(t) != core.assigned and not await follow_assignment(t):
-                return  # its tables are not recovered yet: the next check
-            owned = core.assigned
-            result = await core.off_loop(core.close_silent)
-            if result.aggregates:
-                await deliver(t, result)
-                await save(t, owned)  # no event may come to save their state
-                regions = sorted({a.region for a in result.aggregates})
-                log.info(
-                    "hours of silent regions closed",
-                    extra={
-                        "fields": {
-                            "hours": len(result.aggregates),
-                            "regions": len(regions),
-                            "first_regions": regions[:10],
-                        }
-                    },
-                )
+            await guarded(t, close_silent(t))
 
     @app.timer(interval=CHECK_SECONDS)
     async def reread_stalled() -> None:
@@ -127,3 +108,29 @@ async def reread(t: Topology) -> None:
     highwaters = await consumer.highwaters(*owned.values())
     ends = {p: highwaters.get(tp) for p, tp in owned.items()}
     await read_again(t, stalled(t.taken, ends, time.monotonic()), STALL, ends=ends)
+
+
+async def close_silent(t: Topology) -> None:
+    """Close the hours of regions silent on every input (hold ``t.unsaved.lock``)."""
+    core = t.core
+    # the agent follows a rebalance on its next batch, but a worker that gets none (its
+    # kept partitions all read) would keep the moved regions' windows and per-region
+    # series: exported beside their new owner's
+    if owned_partitions(t) != core.assigned and not await follow_assignment(t):
+        return  # its tables are not recovered yet: the next check
+    owned = core.assigned
+    result = await core.off_loop(core.close_silent)
+    if result.aggregates:
+        await deliver(t, result)
+        await save(t, owned)  # no event may come to save their state
+        regions = sorted({a.region for a in result.aggregates})
+        log.info(
+            "hours of silent regions closed",
+            extra={
+                "fields": {
+                    "hours": len(result.aggregates),
+                    "regions": len(regions),
+                    "first_regions": regions[:10],
+                }
+            },
+        )

@@ -9,6 +9,7 @@ import faust
 import orjson
 
 from monitor.runners.faust.core import WorkerCore
+from monitor.runners.faust.failures import Failures
 from monitor.runners.faust.regions import RegionDirectory
 from monitor.runners.faust.settings import WorkerSettings
 from monitor.runners.faust.snapshots import Unsaved
@@ -31,6 +32,7 @@ class Topology:
     intake_lag: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> lag
     unsaved: Unsaved = field(default_factory=Unsaved)  # applied, not yet in a snapshot
     taken: Taken = field(default_factory=Taken)  # what the agent took, per events partition
+    failures: Failures = field(default_factory=Failures)  # rounds failed half-way
 
     def lag(self) -> dict[str, int]:
         """Records waiting per input topic: raw records the intake has not read (as of its
