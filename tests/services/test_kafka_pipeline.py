@@ -12,7 +12,7 @@ import pytest
 
 from alerts.tickets.store import TicketStore
 from monitor.lab.simulate_events import SimConfig, generate
-from monitor.runners.faust.aggregate import START_OVER
+from monitor.runners.faust.aggregate import STALL, START_OVER
 from tests.conftest import ROOT, free_port, missing
 from tests.helpers import complaint, kpi
 from tests.kafka_harness import (
@@ -226,10 +226,11 @@ def test_a_worker_killed_before_its_first_commit_is_taken_over_whole(
     scenario.kill(victim)
     heir = scenario.start_worker("w2")
     assert_taken_over_whole(scenario, reference)
-    # read from their start at once: nothing had to be rescued by reading again (it was,
-    # from a stall, 30 s and more later, in most runs before the agent took nothing
-    # until the rebalance ended)
-    assert sample(heir.metrics(), "yujing_events_rereads_total") == 0
+    # read from their start at once: nothing waited for the stall check to be rescued (it
+    # did, 30 s and more later, in most runs before the agent took nothing until the
+    # rebalance ended). A record out of order may still be read again on the spot (1 run
+    # in 10 or so: a hole at the partition's 12th record, right after the assignment)
+    assert STALL not in heir.log.read_text(errors="replace")
 
 
 def region_line(name: str, subscribers: int) -> bytes:
