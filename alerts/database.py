@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase
 
 if TYPE_CHECKING:
@@ -26,6 +26,16 @@ BASELINE_REVISION = "0001"
 # opened without loading alembic at all, which keeps short commands short
 HEAD_REVISION = "0009"
 ADVISORY_LOCK_ID = 0x59554A49  # "YUJI"
+# what a database restarting, locked past its wait or unreachable raises: something to
+# wait out and say in a line, not a crash or a traceback
+DATABASE_AWAY = (OperationalError, InterfaceError)
+
+
+def database_said(error: DBAPIError) -> str:
+    """The first line of what the database said: SQLAlchemy's message adds the statement
+    and its parameters (a batch of complaint counts, thousands of characters)."""
+    lines = str(error.orig).strip().splitlines()
+    return lines[0][:300] if lines else type(error.orig).__name__
 
 
 class SchemaOutdated(RuntimeError):

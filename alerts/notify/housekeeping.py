@@ -7,8 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy.exc import InterfaceError, OperationalError
-
+from alerts.database import DATABASE_AWAY, database_said
 from alerts.notify.outbox import Dispatcher, wall_ms
 
 log = logging.getLogger("yujing.housekeeping")
@@ -38,12 +37,11 @@ class Housekeeping:
                 self.last_escalation = now
                 self.escalate(now)
             self.dispatcher.run_once()
-        except (OperationalError, InterfaceError) as error:
+        except DATABASE_AWAY as error:
             if self.failing % SAY_EVERY == 0:
-                reason = str(error.orig).strip().splitlines() or [type(error.orig).__name__]
                 log.error(
                     "ticket database unavailable: escalation and delivery wait for it",
-                    extra={"fields": {"error": reason[0][:300], "failed_steps": self.failing}},
+                    extra={"fields": {"error": database_said(error), "failed_steps": self.failing}},
                 )
             self.failing += 1
             return

@@ -24,11 +24,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from alerts.database import DATABASE_AWAY, database_said
 from alerts.findings import Severity
 from alerts.notify.messages import grafana_link
 from alerts.notify.outbox import retry_dead, wall_ms
@@ -304,20 +305,21 @@ def create_api(
         ]
         return JSONResponse(status_code=422, content={"detail": errors})
 
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
-    async def database_away(_request: Request, exc: Exception) -> JSONResponse:
+    async def database_away(_request: Request, exc: DBAPIError) -> JSONResponse:
         """503 and when to try again: a restarting or unreachable ticket database is waited
         out (a 500 told the caller the API was broken)."""
         log.error(
             "ticket database unavailable: answered 503",
-            extra={"fields": {"error": str(getattr(exc, "orig", exc)).strip()[:300]}},
+            extra={"fields": {"error": database_said(exc)}},
         )
         return JSONResponse(
             status_code=503,
             content={"detail": "the ticket database is unavailable; try again shortly"},
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )
+
+    for away in DATABASE_AWAY:
+        app.add_exception_handler(away, database_away)  # type: ignore[arg-type]
 
     def out(ticket: TicketView) -> dict[str, object]:
         return {

@@ -75,12 +75,10 @@ def main() -> None:
         err.print(f"{where}{why or exc.strerror or exc}", markup=False, highlight=False)
         raise SystemExit(1) from None
     except Exception as exc:  # the ticket database's errors: sqlalchemy is imported late
-        from sqlalchemy.exc import InterfaceError, OperationalError
+        from alerts.database import DATABASE_AWAY, database_said
 
-        if not isinstance(exc, OperationalError | InterfaceError):
+        if not isinstance(exc, DATABASE_AWAY):
             raise
-        # locked past the wait, gone away mid-command: a line, not a traceback of the
-        # driver's (what the database said is its first line)
-        said = str(exc.orig).strip().splitlines() or [type(exc.orig).__name__]
-        err.print(f"ticket database: {said[0]}", markup=False, highlight=False)
+        # locked past the wait, gone away mid-command: a line, not a traceback
+        err.print(f"ticket database: {database_said(exc)}", markup=False, highlight=False)
         raise SystemExit(1) from None
