@@ -121,13 +121,6 @@ class TicketStore:
     def _batch(self) -> Session | None:
         return getattr(self._local, "batch", None)
 
-    @property
-    def _batch_tickets(self) -> dict[str, Ticket]:
-        tickets: dict[str, Ticket] | None = getattr(self._local, "tickets", None)
-        if tickets is None:
-            tickets = self._local.tickets = {}
-        return tickets
-
     @contextmanager
     def session(self) -> Iterator[Session]:
         batch = self._batch
@@ -149,21 +142,21 @@ class TicketStore:
             yield
             return
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            self._local.batch = session
+            self._local.batch, self._local.tickets = session, {}
             try:
                 yield
             finally:
-                self._local.batch = None
-                self._batch_tickets.clear()
+                self._local.batch, self._local.tickets = None, {}
 
     def _by_key(self, s: Session, key: str) -> Ticket | None:
         """The ticket with ``key``; within a batch, looked up once (no query, no flush, per
         later finding: the batch's own session holds it)."""
-        ticket = self._batch_tickets.get(key) if self._batch is not None else None
+        batch = self._batch is not None
+        ticket = self._local.tickets.get(key) if batch else None
         if ticket is None:
             ticket = s.scalar(select(Ticket).where(Ticket.key == key))
-            if ticket is not None and self._batch is not None:
-                self._batch_tickets[key] = ticket
+            if ticket is not None and batch:
+                self._local.tickets[key] = ticket
         return ticket
 
     def open(

@@ -174,16 +174,14 @@ def items_of(event: Any) -> list[Item]:
     return [(event.value, src.decode(), int(off), None)]
 
 
-async def guarded(t: Topology, work: Awaitable[None]) -> bool:
-    """Await a round (hold ``t.unsaved.lock``); one that fails half-way starts over. False
-    when it failed."""
+async def guarded(t: Topology, work: Awaitable[None]) -> None:
+    """Await a round (hold ``t.unsaved.lock``); one that fails half-way starts over."""
     try:
         await work
     except Exception as error:  # noqa: BLE001 - any failure: read again, not lost
         await start_over(t, error)
-        return False
-    t.failures.succeeded()
-    return True
+    else:
+        t.failures.succeeded()
 
 
 async def start_over(t: Topology, error: Exception) -> None:
