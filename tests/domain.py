@@ -116,3 +116,18 @@ def database_away(
         yield store, away
     finally:
         store.close()
+
+
+@contextmanager
+def database_locked(url: str) -> Iterator[None]:
+    """Another process's write lock on a SQLite ticket database, held inside: writers wait
+    SQLite's 30 s and are refused "database is locked" (readers go on, in WAL mode)."""
+    import sqlite3
+
+    holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        holder.rollback()
+        holder.close()

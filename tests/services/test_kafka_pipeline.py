@@ -14,6 +14,7 @@ from alerts.tickets.store import TicketStore
 from monitor.lab.simulate_events import SimConfig, generate
 from monitor.runners.faust.aggregate import STALL, START_OVER
 from tests.conftest import ROOT, free_port, missing
+from tests.domain import database_locked
 from tests.helpers import complaint, kpi
 from tests.kafka_harness import (
     Scenario,
@@ -180,22 +181,15 @@ def test_a_ticket_database_locked_at_an_hours_close_loses_no_hour(scenario, sim_
     never read again (its hours not judged, its tickets not opened). The worker stays
     up, its partitions start over from their committed offsets, and once the database
     takes writes again its hours and tickets are the embedded runner's."""
-    import sqlite3
-
     TicketStore(scenario.db_url).close()  # the schema first: the worker only writes rows
-    holder = sqlite3.connect(scenario.db_url.removeprefix("sqlite:///"), isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
-    scenario.produce(sim_lines)
-    worker = scenario.start_worker("w1")
-    try:
+    with database_locked(scenario.db_url):
+        scenario.produce(sim_lines)
+        worker = scenario.start_worker("w1")
         wait_until(
             lambda: START_OVER in worker.log.read_text(errors="replace"),
             DRAIN_S,
             "a round that failed on the locked database",
         )
-    finally:
-        holder.rollback()
-        holder.close()
     assert_taken_over_whole(scenario, reference)
     assert worker.process.poll() is None, "the worker died"
     assert sample(worker.metrics(), "yujing_rounds_failed_total") >= 1

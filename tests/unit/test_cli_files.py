@@ -89,24 +89,17 @@ def test_a_grafana_that_cannot_take_the_dashboards_is_said_in_a_line():
 def test_a_ticket_database_that_fails_mid_command_is_said_in_a_line(tmp_path):
     """Another process holds the write lock past SQLite's 30 s wait: acknowledging a
     ticket ended in two screens of SQLAlchemy's traceback."""
-    import sqlite3
-
-    from tests.domain import T0, finding
+    from tests.domain import T0, database_locked, finding
 
     url = f"sqlite:///{tmp_path / 't.db'}"
     store = TicketStore(url)
     ticket, _ = store.open("k1", "fp1", finding(T0), T0)
     store.close()
-    holder = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
+    with database_locked(url):
         done = subprocess.run(
             [sys.executable, "-m", "monitor.cli", "tickets", "ack", str(ticket.id),
              "--as", "li.wei", "--db", url],
             capture_output=True, text=True, timeout=120, env={"COLUMNS": "200", "PATH": ""},
         )  # fmt: skip
-    finally:
-        holder.rollback()
-        holder.close()
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip() == "ticket database: database is locked", done.stderr
