@@ -15,7 +15,16 @@ if TYPE_CHECKING:
     from alerts.tickets.view import TicketView
     from monitor.config.model import MonitorConfig
 
-from monitor.cli.common import ActorOpt, DbOpt, command_group, err, hanging, open_store, out
+from monitor.cli.common import (
+    WHOLE,
+    ActorOpt,
+    DbOpt,
+    command_group,
+    err,
+    hanging,
+    open_store,
+    out,
+)
 
 app = command_group(help="Inspection tickets from the command line.")
 
@@ -56,8 +65,6 @@ def tickets_list(
     limit: Annotated[int, typer.Option(min=1, help="At most this many, the newest.")] = 50,
 ) -> None:
     """List tickets, newest first (optionally by state, region, department, severity)."""
-    from rich.table import Table
-
     from alerts.findings import Severity
     from alerts.taxonomy import Department
     from alerts.tickets.lifecycle import TicketState
@@ -73,27 +80,19 @@ def tickets_list(
     )
     store.close()
     shown = f"{total:,}" if total == len(wanted) else f"newest {len(wanted)} of {total:,}"
-    # 80 columns (an ssh session, a CI log): ids, regions and due times are never cut;
-    # the metric folds onto a second line when it must
-    table = Table(title=f"Tickets ({shown}; times in {name})", title_justify="left")
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("state", no_wrap=True)
-    table.add_column("region", no_wrap=True)
-    table.add_column("sev", no_wrap=True)
-    table.add_column("next due", no_wrap=True)
-    table.add_column("metric / department", overflow="fold")
+    # a block per ticket, as the demo's report, not a table: in 80 columns (an ssh
+    # session, a CI log) a table of six columns left the metric 13 and folded it inside
+    # its name ("install_rep" above "air_timeout")
+    lines = [f"Tickets ({shown}; times in {name})"]
     for t in wanted:
-        owner = f"\n{t.owner}" if t.owner else ""
         level = f" L{t.escalation_level}" if t.escalation_level else ""
-        table.add_row(
-            str(t.id),
-            t.state + level + owner,
-            t.region,
-            t.severity,
-            next_due(t, zone),
-            f"{t.metric}\n{t.department}",
-        )
-    out.print(table)
+        owner = f", owner {t.owner}" if t.owner else ""
+        lines += [
+            f"#{t.id}  {t.region}  {t.severity}  {t.department}",
+            f"    {t.metric} ({t.detector})",
+            f"    {t.state}{level}{owner}{next_due(t, zone)}",
+        ]
+    out.print("\n".join(hanging(line, out.width, 4) for line in lines), **WHOLE)
     if total > len(wanted):
         out.print(f"{total - len(wanted):,} older not shown: --limit {total} shows them all.")
 
@@ -103,16 +102,16 @@ CLOCK_WORDS = {"acknowledge": "respond", "feedback": "feedback", "resolve": "clo
 
 
 def next_due(t: TicketView, zone: tzinfo) -> str:
-    """The next SLA clock still running, its name above its time; "-" once resolved or
-    closed. (The column showed the 15-minute deadline of tickets acknowledged long ago.)"""
+    """ "; " and the next SLA clock still running, by when; nothing once resolved or
+    closed. (The list showed the 15-minute deadline of tickets acknowledged long ago.)"""
     from alerts.notify.messages import next_clock
     from alerts.zones import local_iso
 
     found = next_clock(t.to_json())
     if found is None:
-        return "-"
+        return ""
     clock, due = found
-    return f"{CLOCK_WORDS[clock]} by\n{local_iso(due, zone)[5:16].replace('T', ' ')}"
+    return f"; {CLOCK_WORDS[clock]} by {local_iso(due, zone)[5:16].replace('T', ' ')}"
 
 
 @app.command("show")
