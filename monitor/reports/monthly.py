@@ -91,7 +91,12 @@ def _line_chart(title: str, labels: list[str], lines: dict[str, list[int | None]
 
 
 def _change(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.0%}"
+    """A week's change, whole percent; a change that rounds to nothing is "0%" (it read
+    "-0%", a fall that is not there)."""
+    if value is None:
+        return "—"
+    shown = f"{value:+.0%}"
+    return "0%" if shown in ("+0%", "-0%") else shown
 
 
 def _table(head: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
@@ -131,10 +136,10 @@ def _complaints(volume: dict[str, Any], zone: tzinfo) -> list[str]:
         return [
             [
                 r[key],
-                *(str(r[e]) for e in extra),
-                str(r["month"]),
+                *(f"{r[e]:,}" for e in extra),
+                f"{r['month']:,}",  # grouped, as the month's total above the tables
                 *(
-                    "—" if n is None else f"{n} ({_change(c)})"
+                    "—" if n is None else f"{n:,} ({_change(c)})"
                     for n, c in zip(r["weeks"], r["changes"], strict=True)
                 ),
             ]

@@ -129,6 +129,22 @@ def test_complaint_volume_per_category_and_region_week_over_week():
     assert (r2["region"], r2["month"], r2["tickets"]) == ("r2", 3, 0)
 
 
+def test_the_volume_tables_group_thousands_and_say_no_change_without_a_sign():
+    from monitor.reports.monthly import _complaints
+
+    zone = ZoneInfo("Asia/Shanghai")
+    start, end = month_span("2027-01", zone)
+    weeks = review_weeks(start, end, zone)
+    counts = [  # 16,581 then 16,535: -0.28%, which read "16535 (-0%)"
+        Count("r1", weeks[-2][0] + HOUR, "broadband_lag", 16_581),
+        Count("r1", weeks[-1][0] + HOUR, "broadband_lag", 16_535),
+    ]
+    html = "".join(_complaints(complaint_volume(counts, start, end, {}, zone), zone))
+    assert "16,535 (0%)" in html and "16,581 (" in html
+    assert "-0%" not in html and "16535" not in html
+    assert ">33,116<" in html  # the month's total in its cell
+
+
 def test_complaint_counts_are_written_once_per_hour_and_read_by_the_review(db_url):
     store = TicketStore(db_url)
     assert store.record_complaints([("r1", T0, {"broadband_lag": 3, "weak_signal": 0})]) == 1
