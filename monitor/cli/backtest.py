@@ -168,8 +168,7 @@ def backtest(
         from monitor.lab.plots import plot_tickets
 
         for result, (_, cfg) in zip(results, configs, strict=True):
-            zone = cfg.zone  # type: ignore[attr-defined]
-            written = plot_tickets(result, known, plots / result.name, zone)
+            written = plot_tickets(result, known, plots / result.name, cfg)  # type: ignore[arg-type]
             err.print(f"{len(written)} plots (one per ticket) in {plots / result.name}", **WHOLE)
     if json:
         if len(results) == 2:

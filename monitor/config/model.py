@@ -445,6 +445,19 @@ class MonitorConfig(_Model):
                 out.add(ref)
         return out
 
+    def detector_for(self, spec_id: str, region: str) -> Detector | None:
+        """The detector that judges ``region`` under spec ``spec_id``: its first override
+        naming the region, else the spec's own; None for a spec this config lacks (a
+        ticket of an older config). What a ticket's reader is shown of it (the other
+        signal a two-signal detector read) must be what judged it."""
+        spec = next((s for s in self.detectors if s.id == spec_id), None)
+        if spec is None:
+            return None
+        for override, detector in zip(spec.overrides, spec.override_instances, strict=True):
+            if region in self.expand(override.regions):
+                return detector
+        return spec.instance
+
     def muted(self, region: str, metric: str, hour: int) -> Mute | None:
         for mute in self.mutes:
             if (

@@ -3,7 +3,8 @@
 A plot answers "why did this fire?": the series in the operator's zone, the normal level
 the detector compared with (each finding's baseline) and its fixed limit if it has one,
 the hours it fired, when the ticket opened and recovered, the labelled incident, and for
-a two-signal detector (the site-fault precursor) the network KPI beneath.
+a two-signal detector (the site-fault precursor, a capacity shortage) the other signal it
+read beneath, as the config that judged the ticket names it.
 """
 
 from __future__ import annotations
@@ -16,18 +17,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from alerts.policy.incidents import series_of
+from alerts.taxonomy import Taxonomy, kpi_counts_arrivals, kpi_of
 from alerts.tickets.view import TicketView
+from monitor.config.model import MonitorConfig
 from monitor.lab.backtest import BacktestResult
 from monitor.lab.simulate_events import Label
+from monitor.windows.aggregation import RATE_PER
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-# the other signal a two-signal detector read, drawn beneath the judged series
-SECOND_SIGNAL = {
-    "site_fault": "kpi.packet_loss.mean",
-    "peak_congestion": "kpi.bandwidth_utilisation.max",
-}
 CONTEXT_DAYS = 10  # shown before the ticket opened
 
 
@@ -42,20 +41,41 @@ def _series(result: BacktestResult, region: str, metric: str, start: int, end: i
     return hours, values
 
 
+def axis_label(metric: str, taxonomy: Taxonomy) -> str:
+    """What a plot's vertical axis counts, with its unit: the metric's family alone read
+    "kpi" beside a packet loss in percent."""
+    family = metric.partition(".")[0]
+    if family == "complaints":
+        return "complaints per hour"
+    if family == "complaint_rate":
+        return f"complaints per {RATE_PER:,} subscribers"
+    kpi = kpi_of(metric)
+    if kpi is None:
+        return metric
+    shown = f"{kpi} {metric.rpartition('.')[2]}"
+    info = taxonomy.kpi(kpi)
+    if info is None or not info.unit or kpi_counts_arrivals(metric):
+        return shown
+    return f"{shown} ({info.unit})"
+
+
 def plot_ticket(
-    result: BacktestResult, ticket: TicketView, labels: list[Label], zone: tzinfo
+    result: BacktestResult, ticket: TicketView, labels: list[Label], config: MonitorConfig
 ) -> Figure | None:
-    """The figure of one ticket (None when the backtest kept no points of its series)."""
+    """The figure of one ticket (None when the backtest kept no points of its series),
+    as ``config`` judged it: its zone, units, and the detector that judged the region."""
     import matplotlib.dates as mdates
     from matplotlib.figure import Figure
 
+    zone = config.zone
     hour_ms = 3_600_000
     start = ticket.first_hour - CONTEXT_DAYS * 24 * hour_ms
     end = max(ticket.last_fired_hour, ticket.recovered_at or 0) + 2 * 24 * hour_ms
     hours, values = _series(result, ticket.region, ticket.metric, start, end)
     if hours.size == 0:
         return None
-    second = SECOND_SIGNAL.get(ticket.detector)
+    detector = config.detector_for(ticket.spec_id, ticket.region) if ticket.spec_id else None
+    second = next(iter(detector.context_metrics()), None) if detector is not None else None
     kpi_hours, kpi_values = (
         _series(result, ticket.region, second, start, end) if second else (np.zeros(0), None)
     )
@@ -114,11 +134,11 @@ def plot_ticket(
                 ls=":",
                 label="recovered" if axis is ax else None,
             )
-    ax.set_ylabel(ticket.metric.split(".")[0])
+    ax.set_ylabel(axis_label(ticket.metric, config.vocabulary))
     ax.legend(loc="upper left", fontsize=7)
     if rows == 2 and kpi_values is not None and second:
         axes[1].plot(_times(kpi_hours, zone), kpi_values, lw=0.9, color="#8c564b", label=second)
-        axes[1].set_ylabel(second.split(".")[1])
+        axes[1].set_ylabel(axis_label(second, config.vocabulary))
         axes[1].legend(loc="upper left", fontsize=7)
     axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M", tz=zone))
     offset = opened.strftime("%z")
@@ -135,13 +155,13 @@ def plot_ticket(
 
 
 def plot_tickets(
-    result: BacktestResult, labels: list[Label], out_dir: Path, zone: tzinfo = UTC
+    result: BacktestResult, labels: list[Label], out_dir: Path, config: MonitorConfig
 ) -> list[Path]:
-    """One PNG per ticket of the backtest."""
+    """One PNG per ticket of the backtest run with ``config``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for ticket in result.tickets:
-        fig = plot_ticket(result, ticket, labels, zone)
+        fig = plot_ticket(result, ticket, labels, config)
         if fig is None:
             continue
         safe = f"{ticket.region}__{ticket.metric}".replace("/", "_")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from importlib import resources
 
 import matplotlib.dates as mdates
 
-from alerts.zones import local_iso, zone_of
-from monitor.config.load import load_config
+from alerts.zones import local_iso
+from monitor.config.load import load_config, parse_config
 from monitor.lab.backtest import run_backtest_series
 from monitor.lab.plots import plot_ticket, plot_tickets
 from monitor.lab.simulate_events import SimConfig
@@ -20,11 +21,12 @@ def test_each_ticket_plot_explains_its_detection(tmp_path):
     config = load_config()
     series, labels = simulate_hourly(SimConfig(seed=2, regions=8), config.metrics_needed())
     result = run_backtest_series(config, series, labels, keep_series=set(config.metrics_needed()))
-    zone = zone_of("+08:00")
+    zone = config.zone
+    assert config.timezone == "+08:00"
     by_detector = {t.detector: t for t in result.tickets}
     assert "site_fault" in by_detector, "the failing site is ticketed (two-signal plot)"
     for ticket in result.tickets:
-        fig = plot_ticket(result, ticket, labels, zone)
+        fig = plot_ticket(result, ticket, labels, config)
         assert fig is not None
         axes = fig.get_axes()
         bottom = axes[-1]
@@ -40,6 +42,8 @@ def test_each_ticket_plot_explains_its_detection(tmp_path):
         if ticket.detector == "site_fault":
             kpi_lines = [line.get_label() for line in axes[1].get_lines()]
             assert len(axes) == 2 and "kpi.packet_loss.mean" in kpi_lines
+            assert axes[1].get_ylabel() == "packet_loss mean (%)"  # it read "packet_loss"
+        assert axes[0].get_ylabel() == "complaints per hour"  # it read "complaints"
         own = [
             f.finding
             for f in result.findings
@@ -65,8 +69,37 @@ def test_each_ticket_plot_explains_its_detection(tmp_path):
     ][:1]
     later = replace(stray.finding, hour=ticket.last_fired_hour + 24 * 3_600_000)
     result.findings.append(replace(stray, finding=later))
-    (fired,) = plot_ticket(result, ticket, labels, zone).get_axes()[0].collections
+    (fired,) = plot_ticket(result, ticket, labels, config).get_axes()[0].collections
     last = mdates.date2num(datetime.fromtimestamp(ticket.last_fired_hour / 1000, UTC))
     assert fired.get_offsets()[:, 0].max() <= last + 1e-6
-    written = plot_tickets(result, labels, tmp_path, zone)
+    written = plot_tickets(result, labels, tmp_path, config)
     assert len(written) == len(result.tickets) and all(p.stat().st_size > 10_000 for p in written)
+
+
+def test_a_two_signal_plot_draws_the_kpi_its_config_named(tmp_path):
+    """The KPI beneath a site fault's plot is the one its spec (or the region's override)
+    read: it was packet loss whatever the config said."""
+    default = load_config()
+    kept = {*default.metrics_needed(), "kpi.bandwidth_utilisation.mean", "kpi.packet_loss.p95"}
+    series, labels = simulate_hourly(SimConfig(seed=2, regions=8), sorted(kept))
+    result = run_backtest_series(default, series, labels, keep_series=kept)
+    ticket = next(t for t in result.tickets if t.detector == "site_fault")
+    text = resources.files("monitor.config").joinpath("default_config.yaml").read_text()
+    other = "kpi_metric: kpi.bandwidth_utilisation.mean"
+    spec = text.replace("kpi_metric: kpi.packet_loss.mean", other)
+    assert spec != text
+    overridden = text.replace(
+        "             kpi_min_delta: 0.05}",
+        "             kpi_min_delta: 0.05}\n"
+        f"    overrides: [{{regions: [{ticket.region}],\n"
+        "                 params: {kpi_metric: kpi.packet_loss.p95}}]",
+    )
+    assert overridden != text
+    for config, drawn, unit in (
+        (parse_config(spec), "kpi.bandwidth_utilisation.mean", "bandwidth_utilisation mean (%)"),
+        (parse_config(overridden), "kpi.packet_loss.p95", "packet_loss p95 (%)"),
+    ):
+        axes = plot_ticket(result, ticket, labels, config).get_axes()
+        drawn_lines = [line.get_label() for line in axes[1].get_lines()]
+        assert drawn in drawn_lines and "kpi.packet_loss.mean" not in drawn_lines
+        assert axes[1].get_ylabel() == unit
