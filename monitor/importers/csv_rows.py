@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -28,6 +28,10 @@ from monitor.importers.times import TimeReader
 
 REGION = re.compile(REGION_PATTERN)
 MAX_LINE_BYTES = 1 << 20  # one row: far beyond any real export's, bounded memory
+# lines one row may span (line breaks in a quoted cell: a complaint's text); a quote never
+# closed is given up on after these, not carried to the end of the file
+MAX_ROW_LINES = 100
+_END = object()
 MAX_EXAMPLES = 5  # rejections shown, one of each kind
 
 
@@ -101,29 +105,78 @@ def _lines(fh: BinaryIO, encoding: str, seen: Callable[[int], None]) -> Iterator
         yield line.decode(encoding, errors="replace")
 
 
+class _Unclosed(Exception):
+    """A row ran past ``MAX_ROW_LINES`` lines (or 1 MiB): a quote opened in it is never
+    closed."""
+
+
+def _unclosed(first: int, at_end: bool) -> str:
+    where = "before the end of the file" if at_end else f"within {MAX_ROW_LINES} lines or 1 MiB"
+    return (
+        f"a quote opened in the row that starts on line {first} is not closed {where}; "
+        f"the row is rejected, and reading goes on at line {first + 1}"
+    )
+
+
 def read_rows(
     fh: BinaryIO, mapping: ColumnMap, seen: Callable[[int], None] = lambda n: None
 ) -> Iterator[tuple[int, dict[str, str] | Rejected, list[str]]]:
     """(line, cells by column, the whole row) per data row, or a rejection for a row that
-    is no row."""
+    is no row; the line is where the row starts.
+
+    A quoted cell may hold line breaks, so a row may span lines, up to ``MAX_ROW_LINES``.
+    A quote that is never closed made the rest of the file one cell: 2,591 rows of an
+    export vanished into one rejection ("field larger than field limit"). A row that
+    runs past that bound, fails to parse, or is cut short by the end of the file with a
+    quote still open is rejected on its first line alone, and its other lines are read
+    again as rows."""
     lines = _lines(fh, mapping.encoding, seen)
-    line_no = 0
-
-    def good_lines() -> Iterator[str]:
-        nonlocal line_no
-        for text in lines:
-            line_no += 1
-            if text is None:
-                pending.append(Rejected(line_no, None, "too_large", "line over 1 MiB", []))
-                continue
-            yield text
-
     pending: list[Rejected] = []
-    reader = csv.reader(good_lines(), delimiter=mapping.delimiter)
+    again: deque[tuple[int, str]] = deque()  # lines of a row given up on, read again
+    row: list[tuple[int, str]] = []  # (line, text) of the row being read
+    count = 0
+    ended = False  # the lines ran out while a row was read: it ended inside a quote
+
+    def source() -> Iterator[str]:
+        nonlocal count, ended
+        while True:
+            if again:
+                no, text = again.popleft()
+            else:
+                read = next(lines, _END)
+                if read is _END:
+                    ended = True
+                    return
+                count += 1
+                no, text = count, read
+                if text is None:
+                    pending.append(Rejected(no, None, "too_large", "line over 1 MiB", []))
+                    continue
+            if row and (
+                len(row) >= MAX_ROW_LINES
+                or sum(len(held) for _, held in row) + len(text) > MAX_LINE_BYTES
+            ):
+                again.appendleft((no, text))
+                raise _Unclosed
+            row.append((no, text))  # type: ignore[arg-type]
+            yield text  # type: ignore[misc]
+
+    def reader() -> Iterator[list[str]]:
+        return csv.reader(source(), delimiter=mapping.delimiter)
+
+    def give_up(detail: str) -> Rejected:
+        """Reject the row's first line; its other lines are read again."""
+        (first, text), rest = row[0], row[1:]
+        again.extendleft(reversed(rest))
+        return Rejected(first, None, "invalid_format", detail, [text.rstrip("\r\n")])
+
+    rows = reader()
     try:
-        header = next(reader)
+        header = next(rows)
     except StopIteration:
         raise HeaderError("the file is empty: no header row") from None
+    except _Unclosed:
+        raise HeaderError(f"line 1: {_unclosed(1, False)}") from None
     except csv.Error as exc:
         raise HeaderError(f"line 1: {exc}") from exc
     missing = [c for c in mapping.columns() if c not in header]
@@ -134,13 +187,25 @@ def read_rows(
         )
     index = {name: header.index(name) for name in mapping.columns()}
     while True:
+        row.clear()
+        ended = False
+        cells: list[str] | None
         try:
-            cells = next(reader)
+            cells = next(rows)
         except StopIteration:
             break
-        except csv.Error as exc:
-            pending.append(Rejected(line_no, None, "invalid_format", str(exc), []))
-            cells = None
+        except (_Unclosed, csv.Error) as exc:
+            detail = str(exc) or _unclosed(row[0][0], False)
+            pending.append(
+                give_up(detail) if row else Rejected(count, None, "invalid_format", detail, [])
+            )
+            rows, cells = reader(), None
+        else:
+            if ended and row:
+                # csv asks for a line past the row's end only inside a quote, and at the
+                # end of the file it hands back what it read, the quote unclosed
+                pending.append(give_up(_unclosed(row[0][0], True)))
+                rows, cells = reader(), None
         while pending:
             rejection = pending.pop(0)
             yield rejection.line, rejection, rejection.cells
@@ -148,6 +213,7 @@ def read_rows(
             continue
         if not any(cell.strip() for cell in cells):
             continue  # a blank line between rows
+        line_no = row[0][0]
         if len(cells) < len(header):
             short = next(c for c, i in index.items() if i >= len(cells))
             yield (

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 
 from monitor.config.load import load_config
@@ -99,6 +100,42 @@ def test_hostile_rows_are_rejected_and_the_rest_still_imported(tmp_path):
     assert report.rejected["too_large"] == 1
     assert sum(report.rejected.values()) == 3
     assert (tmp_path / "e.jsonl").read_bytes().count(b"\n") == 2
+
+
+@pytest.mark.parametrize("at", [10, 998])  # a quote opened mid-file, and one the file ends in
+def test_an_unclosed_quote_costs_its_row_not_the_rows_after_it(tmp_path, at):
+    """One stray quote made the rest of an export one cell: 2,591 of 20,000 rows
+    vanished into a single "field larger than field limit" rejection."""
+    source = tmp_path / "q.csv"
+    rows = ["id,time,region,category,text"]
+    for i in range(1000):
+        quote = '"' if i == at else ""
+        rows.append(f"{quote}c{i},2026-10-05T20:00:00Z,r1,weak_signal,slow")
+    rows[3] = 'c2,2026-10-05T20:00:00Z,r1,weak_signal,"slow\nsince Monday, "" he says"'
+    source.write_text("\n".join(rows) + "\n")
+    mapping = ColumnMap(kind="complaints", category="category", id="id", text="text")
+    out, rejects = tmp_path / "e.jsonl", tmp_path / "r.csv"
+    report = import_csv(source, mapping, out, rejects, KNOWN_METRICS)
+    assert (report.rows, report.accepted) == (1000, 999), report
+    assert dict(report.rejected) == {"invalid_format": 1}
+    line = at + 3  # the header, and the quoted cell's second line
+    assert report.examples[0].startswith(f"line {line}: invalid_format: a quote opened")
+    assert f"reading goes on at line {line + 1}" in report.examples[0]
+    ids = [orjson.loads(e)["id"] for e in out.read_bytes().splitlines()]
+    assert ids == [f"c{i}" for i in range(1000) if i != at]
+    said = orjson.loads(out.read_bytes().splitlines()[2])  # a line break in a cell is kept
+    assert said["text"] == 'slow\nsince Monday, " he says'
+    assert f"{line},,invalid_format," in rejects.read_text()
+
+
+def test_a_header_with_an_unclosed_quote_is_one_error(tmp_path):
+    source = tmp_path / "h.csv"
+    source.write_text('time,"region,category\n' + "2026-10-05T20:00:00Z,r1,weak_signal\n" * 200)
+    with pytest.raises(HeaderError, match=r"line 1: a quote opened"):
+        import_csv(
+            source, ColumnMap(kind="complaints", category="category"),
+            tmp_path / "e.jsonl", tmp_path / "r.csv", KNOWN_METRICS,
+        )  # fmt: skip
 
 
 def test_a_header_without_the_mapped_columns_is_one_error(tmp_path):
