@@ -41,6 +41,7 @@ from alerts.tickets.lifecycle import Action, Refused, TicketState
 from alerts.tickets.models import MAX_ID
 from alerts.tickets.review import review_of
 from alerts.tickets.store import TicketStore
+from alerts.tickets.text import MAX_COMMENT, actor_problem, comment_problem
 from alerts.tickets.view import TicketView
 from alerts.zones import zone_of
 
@@ -93,6 +94,9 @@ class TokenAuth:
                     f"bad token entry {who!r}: want user=token or user:role=token "
                     f"with a token of at least 16 characters"
                 )
+            wrong = actor_problem(user)  # the name the audit trail records for the token
+            if wrong is not None:
+                raise ValueError(f"bad user {user!r}: {wrong}")
             if role:
                 try:
                     roles[user] = Role[role.strip().upper()]
@@ -162,17 +166,21 @@ class TicketPage(BaseModel):
 
 def clean_text(value: str) -> str:
     """Text as people meant it: NFC-normalised; a lone surrogate (valid JSON, not valid
-    Unicode: no database can store it) is an input error, not a 500."""
+    Unicode: no database can store it) is an input error, not a 500, and so is a control
+    character a terminal would take as an instruction (``alerts.tickets.text``)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValueError("not valid Unicode text (a lone surrogate)") from exc
+    problem = comment_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return unicodedata.normalize("NFC", value)
 
 
 class ActionIn(BaseModel):
     comment: Annotated[
-        str, Field(default="", max_length=4000, pattern=NO_NUL), AfterValidator(clean_text)
+        str, Field(default="", max_length=MAX_COMMENT, pattern=NO_NUL), AfterValidator(clean_text)
     ] = ""
     # resolve: what the ticket turned out to be (required), and a confirmed fault's cause
     outcome: Outcome | None = None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from alerts.outcomes import outcome_problem
+from alerts.tickets.text import actor_problem, comment_problem
 
 
 class TicketState(StrEnum):
@@ -84,6 +85,9 @@ def decide(
     """Pure: may ``actor`` do ``action`` on a ticket in ``state`` owned by ``owner``? A
     resolution says what the ticket turned out to be (``outcome``, a fault's ``cause``);
     a comment says something (the owner's first one stops the 24-hour feedback clock)."""
+    wrong = actor_problem(actor) or comment_problem(comment)
+    if wrong is not None:
+        return Refused(action, state, wrong)
     allowed, target = MOVES[action]
     current = TicketState(state)
     if current not in allowed:

@@ -92,7 +92,10 @@ def tickets_list(
             f"    {t.metric} ({t.detector})",
             f"    {t.state}{level}{owner}{next_due(t, zone)}",
         ]
-    out.print("\n".join(hanging(line, out.width, 4) for line in lines), **WHOLE)
+    from alerts.tickets.text import printable
+
+    shown = "\n".join(hanging(line, out.width, 4) for line in lines)
+    out.print(printable(shown), **WHOLE)  # an owner's name as stored: no escape goes raw
     if total > len(wanted):
         out.print(f"{total - len(wanted):,} older not shown: --limit {total} shows them all.")
 
@@ -182,7 +185,10 @@ def tickets_show(
         *(hanging(line, width, 12) for line in fields),
         *(hanging(line, width, 6) for line in audit),
     ]
-    out.print("\n".join(shown), markup=False, highlight=False, overflow="fold")
+    from alerts.tickets.text import printable
+
+    # comments and names as stored: an escape sequence in one is shown, never obeyed
+    out.print(printable("\n".join(shown)), markup=False, highlight=False, overflow="fold")
 
 
 def _act(

@@ -170,6 +170,21 @@ def test_no_sql_injection_through_filters(store, client, evil):
     assert client.get("/api/v1/tickets", headers=as_(BOB)).json()["total"] == 1  # table intact
 
 
+def test_a_comment_a_terminal_would_obey_is_refused_as_input(store, client):
+    tid = open_ticket(store)
+    path = f"/api/v1/tickets/{tid}/comment"
+    r = client.post(path, json={"comment": "ok \x1b]0;pwned\x07"}, headers=as_(BOB))
+    assert r.status_code == 422 and "control characters (U+001B" in r.text
+    assert client.post(path, json={"comment": "a\r\nb"}, headers=as_(BOB)).status_code == 200
+
+
+def test_a_token_for_a_name_with_control_characters_is_refused():
+    from alerts.tickets.api import TokenAuth
+
+    with pytest.raises(ValueError, match="bad user"):
+        TokenAuth.parse("ev\x1bil=0123456789abcdef0123")
+
+
 def test_unknown_ticket_and_action(store, client):
     assert client.get("/api/v1/tickets/999", headers=as_(BOB)).status_code == 404
     assert client.post("/api/v1/tickets/999/acknowledge", headers=as_(BOB)).status_code == 404

@@ -126,3 +126,41 @@ def test_a_ticket_shown_says_what_to_do_and_links_its_runbook(tmp_path, monkeypa
     assert shown.exit_code == 0, shown.output
     assert "  action    Plan capacity for the region's evening peak" in shown.output
     assert "  runbook   https://wiki.example/noc/evening-capacity" in shown.output
+
+
+def test_text_stored_with_escape_sequences_is_shown_not_obeyed(tmp_path):
+    """A comment an older version took with ESC in it (or one written to the database by
+    hand) reached on-call's terminal raw from `tickets show`, and an owner's name from
+    `tickets list`: each control character is now shown as an escape."""
+    from sqlalchemy import create_engine, text
+    from typer.testing import CliRunner
+
+    from alerts.policy.notifiers import MemoryNotifier
+    from alerts.policy.service import AlertService
+    from alerts.policy.settings import AlertSettings
+    from alerts.tickets.store import TicketStore
+    from monitor.cli.main import app
+    from tests.domain import finding, tick
+
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    store = TicketStore(url)
+    svc = AlertService(store=store, notifier=MemoryNotifier(), settings=AlertSettings())
+    svc.handle(tick(T0, finding(T0)), now=T0)
+    store.transition(1, "acknowledge", "li.wei", "", T0 + 60_000)
+    store.transition(1, "comment", "li.wei", "inspection booked", T0 + 120_000)
+    store.close()
+    engine = create_engine(url)
+    with engine.begin() as db:
+        db.execute(text("UPDATE ticket_events SET comment = :c WHERE action = 'comment'"),
+                   {"c": "booked \x1b[2J\x1b]0;pwned\x07\x9b1m"})  # fmt: skip
+        db.execute(text("UPDATE tickets SET owner = :o"), {"o": "li\x1b[8mwei"})
+    engine.dispose()
+    runner = CliRunner()
+    shown = runner.invoke(app, ["tickets", "show", "1", "--db", url])
+    listed = runner.invoke(app, ["tickets", "list", "--db", url])
+    for done in (shown, listed):
+        assert done.exit_code == 0, done.output
+        assert "\x1b" not in done.output and "\x07" not in done.output
+        assert "\x9b" not in done.output
+    assert "booked \\x1b[2J\\x1b]0;pwned\\x07\\x9b1m" in shown.output
+    assert "owner li\\x1b[8mwei" in listed.output

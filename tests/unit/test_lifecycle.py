@@ -302,6 +302,36 @@ def test_an_empty_comment_is_refused_and_stops_no_clock(store):
     assert [e["action"] for e in store.events(t.id)] == ["opened", "acknowledge"]
 
 
+@pytest.mark.parametrize(
+    ("actor", "comment", "says"),
+    [
+        ("li.wei", "done \x1b[2J\x1b]0;pwned\x07", "U+001B at character 6"),  # clear, title
+        ("li.wei", "ok\rall fine", "U+000D at character 3"),  # a line overwritten
+        ("li.wei", "csi \x9b2J", "U+009B"),  # the C1 form of ESC [
+        ("li.wei", "x" * 4001, "at most 4,000 characters"),
+        ("x\x1b[8m", "hi", "a name cannot hold control characters"),
+        ("li\nwei", "hi", "a name cannot hold control characters"),
+        ("  ", "hi", "who acts needs a name"),
+        ("x" * 65, "hi", "a name is at most 64 characters"),
+    ],
+)
+def test_text_a_terminal_would_obey_is_refused(store, actor, comment, says):
+    """``tickets show`` printed a comment's escape sequences raw to on-call's terminal:
+    ``--comment $'\\x1b[2J'`` cleared the screen of whoever read the ticket next."""
+    t = open_ticket(store)
+    refused = store.transition(t.id, "comment", actor, comment, T0 + MIN)
+    assert isinstance(refused, Refused) and says in refused.reason, refused
+    assert [e["action"] for e in store.events(t.id)] == ["opened"]
+
+
+def test_line_breaks_tabs_and_any_script_are_text(store):
+    t = open_ticket(store)
+    for comment in ("line one\nline two\tcolumn", "windows line\r\nbreak", "基站掉线，已派单"):
+        done = store.transition(t.id, "comment", "李伟", comment, T0 + MIN)
+        assert not isinstance(done, Refused), done
+    assert store.events(t.id)[-1]["comment"] == "基站掉线，已派单"
+
+
 def test_a_person_resolving_while_the_anomaly_clears_keeps_their_outcome(store, db_url):
     """The policy's auto_resolve and a person act on the same ticket at once: the
     person's outcome (what the monthly review counts) is not overwritten by the
