@@ -31,6 +31,8 @@ from grafana_foundation_sdk.models.dashboard import (
     FieldColorModeId,
     Threshold,
     ThresholdsMode,
+    ValueMap,
+    ValueMappingResult,
     VariableOption,
     VariableRefresh,
 )
@@ -42,6 +44,13 @@ DETECTORS_UID = "yujing-detectors"
 PIPELINE_UID = "yujing-pipeline"
 ACTIVE = 'state=~"open|acknowledged|in_progress"'
 TAGS = ["yujing", "noc"]
+# how far behind the wall clock the newest judged hour may end before the
+# YujingDetectionStalled rule fires (deploy/prometheus/rules/yujing.yml; a test holds
+# the two equal)
+STALLED_S = 3 * 3600
+FIRING_WORDS = ValueMap(
+    {"0": ValueMappingResult(text="quiet"), "1": ValueMappingResult(text="firing", color="red")}
+)
 
 
 def q(expr: str, legend: str = "", instant: bool = False) -> prometheus.Dataquery:
@@ -192,6 +201,10 @@ def review_row(board: dashboard.Dashboard) -> dashboard.Dashboard:
 
 
 BY_THRESHOLDS = dashboard.FieldColor().mode(FieldColorModeId.THRESHOLDS)
+# one colour for a figure that is neither good nor bad (a count of reloads, an hour):
+# left to Grafana's default thresholds, every one from 80 up was red, so the newest
+# judged hour (an epoch) and the event-time lag (seconds) were red on a healthy wall
+NEUTRAL = dashboard.FieldColor().mode(FieldColorModeId.FIXED).fixed_color("blue")
 
 
 def to_region() -> list[dashboard.DashboardLink]:
@@ -266,10 +279,15 @@ def overview() -> dashboard.Dashboard:
         )
         .with_panel(
             stat.Panel()
-            .title("Newest judged hour")
+            .title("Judged up to")
+            .description(
+                "The end of the newest hour the detectors judged (event time): the hour "
+                "before it is the latest one on this wall."
+            )
             .height(4)
             .span(6)
             .unit("dateTimeAsIso")
+            .color_scheme(NEUTRAL)
             .with_target(q("max(yujing_last_closed_hour_timestamp_seconds) * 1000", instant=True))
         )
         .with_panel(
@@ -317,6 +335,10 @@ def overview() -> dashboard.Dashboard:
             .unit("none")
             .height(12)
             .span(24)
+            # a firing series drawn green (Grafana's default: red only from 80) read as fine
+            .thresholds(traffic_light(None, 1))
+            .color_scheme(BY_THRESHOLDS)
+            .mappings([FIRING_WORDS])
             .data_links(to_region())
             .with_target(q("yujing_detector_firing", "{{region}} {{metric}} {{spec}}"))
         )
@@ -471,6 +493,8 @@ def region() -> dashboard.Dashboard:
             stat.Panel()
             .title("Open tickets in the region")
             .unit("none")
+            .thresholds(traffic_light(1))  # as the overview's open tickets
+            .color_scheme(BY_THRESHOLDS)
             .height(8)
             .span(12)
             .with_target(q(f"sum(yujing_region_open_tickets{{{sel}}}) or vector(0)", instant=True))
@@ -500,6 +524,7 @@ def detectors() -> dashboard.Dashboard:
             bargauge.Panel()
             .title("Firing series by spec")
             .unit("none")
+            .color_scheme(NEUTRAL)
             .height(8)
             .span(12)
             .with_target(q("sum by (spec) (yujing_detector_firing)", "{{spec}}", instant=True))
@@ -516,6 +541,7 @@ def detectors() -> dashboard.Dashboard:
             bargauge.Panel()
             .title("Series not judged, by spec and reason (no data, history, gaps)")
             .unit("none")
+            .color_scheme(NEUTRAL)
             .description(
                 "Each detector needs some known hours of a series before it can judge it "
                 "(burst: two days; week over week: about two weeks). A new region, or a "
@@ -544,6 +570,7 @@ def detectors() -> dashboard.Dashboard:
             stat.Panel()
             .title("Config reloads / rejected (in the time range)")
             .unit("none")
+            .color_scheme(NEUTRAL)
             .height(6)
             .span(12)
             .with_target(increase("yujing_config_reloads_total", "applied", over="$__range"))
@@ -555,6 +582,7 @@ def detectors() -> dashboard.Dashboard:
             stat.Panel()
             .title("Tickets opened / recovered (in the time range)")
             .unit("none")
+            .color_scheme(NEUTRAL)
             .height(6)
             .span(12)
             .with_target(increase("yujing_tickets_opened_total", "opened", over="$__range"))
@@ -628,7 +656,14 @@ def pipeline() -> dashboard.Dashboard:
         .with_panel(
             stat.Panel()
             .title("Event time behind wall clock")
+            .description(
+                "Now less the end of the newest judged hour. Hours close when their events "
+                "have come, so a healthy pipeline stays under an hour (plus the watermark "
+                "delay); orange from 2 h, red from 3 h, when YujingDetectionStalled fires."
+            )
             .unit("s")
+            .thresholds(traffic_light(2 * 3600, STALLED_S))
+            .color_scheme(BY_THRESHOLDS)
             .height(8)
             .span(12)
             .with_target(q("time() - max(yujing_last_closed_hour_timestamp_seconds)", instant=True))

@@ -98,6 +98,38 @@ def test_the_overview_colours_what_needs_attention():
     assert steps("Time to acknowledge (median, p90)")[-1] == (15, "red")  # the promise
 
 
+def test_every_figure_panel_states_its_colours():
+    """Left to Grafana's defaults, a stat, bar gauge or state timeline is green below 80
+    and red from it, whatever it shows: the newest judged hour (an epoch) and the
+    event-time lag (seconds) were red on a healthy wall, and a firing series green."""
+    import yaml
+
+    from dashboards.build import STALLED_S
+
+    default = []
+    for name, model in build_all().items():
+        for p in model["panels"]:
+            if p.get("type") not in ("stat", "bargauge", "gauge", "state-timeline"):
+                continue
+            defaults = p["fieldConfig"]["defaults"]
+            mode = defaults.get("color", {}).get("mode")
+            if not (mode == "fixed" or (mode == "thresholds" and "thresholds" in defaults)):
+                default.append(f"{name}: {p['title']}")
+    assert default == []
+    panels = {p["title"]: p for m in build_all().values() for p in m["panels"]}
+    firing = panels["Firing series (region / metric / spec)"]["fieldConfig"]["defaults"]
+    assert [(s["value"], s["color"]) for s in firing["thresholds"]["steps"]] == [
+        (None, "green"), (1, "red"),
+    ]  # fmt: skip
+    lag = panels["Event time behind wall clock"]["fieldConfig"]["defaults"]["thresholds"]
+    assert lag["steps"][-1] == {"color": "red", "value": STALLED_S}
+    rules = yaml.safe_load((ROOT / "deploy/prometheus/rules/yujing.yml").read_text())
+    stalled = next(
+        r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "YujingDetectionStalled"
+    )
+    assert stalled["expr"].endswith("> 3 * 3600") and STALLED_S == 3 * 3600  # one threshold
+
+
 def test_every_panel_states_its_unit():
     """A count, a percentage and a latency read alike without one: Grafana guesses."""
     unitless = [
