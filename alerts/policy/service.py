@@ -198,16 +198,17 @@ class AlertService:
                         problem_of(f.region, f.metric, f.detector),
                     )
             elif isinstance(action, TicketRecovered):
-                ticket = self.store.mark_recovered(
+                recovery = self.store.mark_recovered(
                     action.ticket_key,
                     now,
                     action.resolve,
                     self._cleared(action),
                     self.settings.auto_resolve_outcome.value,
                 )
-                if ticket is not None:
+                if recovery is not None:
                     self.stats.recovered += 1
-                    self.notifier.send(Notification("recovered", ticket, now))
+                    if recovery.was_active:  # resolved by a person: on-call heard of it then
+                        self.notifier.send(Notification("recovered", recovery.ticket, now))
             elif isinstance(action, Suppressed):
                 self.stats.suppressed += 1
                 log.info(

@@ -53,6 +53,15 @@ class Ended(NamedTuple):
     at: int
 
 
+class Recovery(NamedTuple):
+    """A recovery recorded: the ticket after it, and whether it was still active."""
+
+    ticket: TicketView
+    # the anomaly cleared on a ticket people were working; on one a person had already
+    # resolved or closed, the recovery is history (audited), not news for on-call
+    was_active: bool
+
+
 def _title(finding: SpecFinding) -> str:
     """What and where, without figures: the figures change with every finding that joins
     and live in their own fields (a title frozen at the opening would contradict them)."""
@@ -288,9 +297,10 @@ class TicketStore:
         resolve: bool,
         comment: str = "anomaly cleared",
         outcome: str = Outcome.NO_ACTION_NEEDED.value,
-    ) -> TicketView | None:
+    ) -> Recovery | None:
         """The anomaly cleared; with ``resolve`` (the policy's auto_resolve) the ticket is
-        resolved too, with ``outcome`` (the config's ``auto_resolve_outcome``).
+        resolved too, with ``outcome`` (the config's ``auto_resolve_outcome``). None when
+        nothing was recorded (no such ticket, or it had recovered already).
 
         Written only over the state it was read in, as a person's action is: a person
         resolving meanwhile overwrote that ticket's outcome with the automatic one (what
@@ -336,7 +346,7 @@ class TicketStore:
                         comment=note,
                     ),
                 )
-                return TicketView.of(ticket)
+                return Recovery(TicketView.of(ticket), before in ACTIVE_STATES)
         log.warning(
             "recovery not recorded: the ticket kept changing while it was written",
             extra={"fields": {"key": key, "reads": MAX_READS}},

@@ -59,6 +59,21 @@ def test_a_daily_detector_does_not_recover_every_night(service):
     assert ticket.recovered_at == T0 + (70 + 24 + 6) * HOUR
 
 
+def test_a_ticket_a_person_resolved_recovers_without_a_message(service):
+    """On-call resolved the ticket at 21:00 and was paged again hours later: "recovered",
+    for a ticket nobody works any more. The recovery is audited; no message goes out."""
+    run_hours(service, T0, 20, firing_hours=set(range(5, 15)))
+    (ticket,) = service.store.all()
+    service.store.transition(ticket.id, "acknowledge", "li.wei", "", T0 + 16 * HOUR)
+    service.store.transition(ticket.id, "resolve", "li.wei", "", T0 + 17 * HOUR, **MENDED)
+    run_hours(service, T0 + 20 * HOUR, 28, firing_hours=set())
+    (after,) = service.store.all()
+    assert after.recovered_at is not None and after.outcome == "confirmed_fault"
+    assert [e["action"] for e in service.store.events(ticket.id)][-1] == "recovered"
+    assert [n.event for n in service.notifier.sent] == ["opened"]
+    assert service.stats.recovered == 1
+
+
 def test_a_recovery_says_how_long_it_was_quiet_and_the_value_now(service):
     """A recovered message carried the last finding's figures as if current."""
     service.reading = lambda region, metric, hour: 101.25 if hour == T0 + 35 * HOUR else None
