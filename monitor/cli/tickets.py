@@ -68,6 +68,7 @@ def tickets_list(
     from alerts.findings import Severity
     from alerts.taxonomy import Department
     from alerts.tickets.lifecycle import TicketState
+    from alerts.tickets.text import printable
 
     _choice("--state", state, [s.value for s in TicketState])
     _choice("--department", department, [d.value for d in Department])
@@ -85,17 +86,15 @@ def tickets_list(
     # its name ("install_rep" above "air_timeout")
     lines = [f"Tickets ({shown}; times in {name})"]
     for t in wanted:
-        level = f" L{t.escalation_level}" if t.escalation_level else ""
+        level = f", escalated to level {t.escalation_level}" if t.escalation_level else ""
         owner = f", owner {t.owner}" if t.owner else ""
         lines += [
             f"#{t.id}  {t.region}  {t.severity}  {t.department}",
             f"    {t.metric} ({t.detector})",
             f"    {t.state}{level}{owner}{next_due(t, zone)}",
         ]
-    from alerts.tickets.text import printable
-
-    shown = "\n".join(hanging(line, out.width, 4) for line in lines)
-    out.print(printable(shown), **WHOLE)  # an owner's name as stored: no escape goes raw
+    text = "\n".join(hanging(line, out.width, 4) for line in lines)
+    out.print(printable(text), **WHOLE)  # an owner's name as stored: no escape goes raw
     if total > len(wanted):
         out.print(f"{total - len(wanted):,} older not shown: --limit {total} shows them all.")
 
