@@ -243,3 +243,9 @@ def hanging(line: str, width: int, hang: int) -> str:
     if current:
         lines.append(current)
     return "\n".join(lines).replace(GLUE, " ")
+
+
+def counted(n: int, thing: str, things: str | None = None) -> str:
+    """``n`` and its noun, singular or plural: "1 finding", "204 findings" (not
+    "204 finding(s)")."""
+    return f"{n:,} {thing if n == 1 else things or thing + 's'}"

@@ -20,6 +20,7 @@ from monitor.cli.common import (
     ActorOpt,
     DbOpt,
     command_group,
+    counted,
     err,
     hanging,
     open_store,
@@ -161,7 +162,7 @@ def tickets_show(
             if d.id == ticket.spec_id and d.runbook
         ),
         f"  fired     {when(ticket.first_hour)} .. {when(ticket.last_fired_hour)}"
-        f" ({ticket.occurrences} finding(s))",
+        f" ({counted(ticket.occurrences, 'finding')})",
         *(
             [f"  judged    {when(ticket.window_start)} .. {when(ticket.last_fired_hour)}"]
             if judged_hours(t) > 1
@@ -218,7 +219,7 @@ def _act(
     told = ""
     if config.notifications.channels:
         attempts = Dispatcher.for_settings(store.engine, config.notifications).run_once()  # type: ignore[attr-defined]
-        told = f"; {len(attempts)} notification(s) sent"
+        told = f"; {counted(len(attempts), 'notification')} sent"
     out.print(f"ticket {result.id}: {result.state} (owner {result.owner or '—'}){told}")
 
 
@@ -307,7 +308,8 @@ def tickets_export_labels(
         return
     out_file.write_text(text)
     err.print(
-        f"{len(doc['incidents'])} confirmed fault(s), {len(doc['false_alarms'])} false "  # type: ignore[arg-type]
-        f"alarm(s) of {month} in {out_file}: yujing backtest --labels {out_file} ...",
+        f"{counted(len(doc['incidents']), 'confirmed fault')}, "  # type: ignore[arg-type]
+        f"{counted(len(doc['false_alarms']), 'false alarm')} "  # type: ignore[arg-type]
+        f"of {month} in {out_file}: yujing backtest --labels {out_file} ...",
         markup=False,
     )

@@ -427,7 +427,7 @@ def test_the_command_line_works_a_ticket_and_on_call_hears_of_it(tmp_path, hook,
     for step in steps:
         done = tickets(*step)
         assert done.returncode == 0, (step, done.stderr)
-        assert "1 notification(s) sent" in done.stdout, (step, done.stdout)
+        assert "1 notification sent" in done.stdout, (step, done.stdout)
     events = [r.json()["event"] for r in hook.received]
     assert events == ["acknowledged", "started", "commented", "resolved", "closed", "reopened"]
     assert hook.received[2].json()["comment"] == "site 12 card swapped"

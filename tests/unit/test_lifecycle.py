@@ -269,7 +269,7 @@ def test_a_months_outcomes_become_backtest_labels(tmp_path):
 
     done = export("2027-01")
     assert done.returncode == 0, done.stderr
-    assert "1 confirmed fault(s), 1 false alarm(s) of 2027-01" in done.stderr
+    assert "1 confirmed fault, 1 false alarm of 2027-01" in done.stderr
     doc = orjson.loads((tmp_path / "2027-01.json").read_bytes())
     assert [a["region"] for a in doc["false_alarms"]] == ["r2"]
     (label,) = read_any(tmp_path / "2027-01.json")
