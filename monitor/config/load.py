@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -57,7 +59,7 @@ def _parse(text: str, source: str) -> MonitorConfig:
         config = MonitorConfig.model_validate(data, context={"metrics": _declared_metrics(data)})
     except ValidationError as exc:
         problems = [
-            Problem(line_of(root, tuple(e["loc"])), field_path(tuple(e["loc"])), e["msg"])
+            Problem(line_of(root, tuple(e["loc"])), field_path(tuple(e["loc"])), said(e))
             for e in exc.errors(include_url=False)
         ]
         raise ConfigError(source, problems) from exc
@@ -67,6 +69,13 @@ def _parse(text: str, source: str) -> MonitorConfig:
             source, [Problem(line_of(root, loc), field_path(loc), msg) for loc, msg in semantic]
         )
     return config
+
+
+def said(error: Mapping[str, Any]) -> str:
+    """A validation error's message without pydantic's "Value error, " before our own
+    words (the file, the line and the field already say where)."""
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ") if error["type"] == "value_error" else message
 
 
 def _declared_metrics(data: dict[str, object]) -> frozenset[str] | None:

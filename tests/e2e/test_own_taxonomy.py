@@ -124,5 +124,5 @@ def test_a_reload_adds_a_category_and_refuses_to_drop_one_in_use(tmp_path):
     )
     with pytest.raises(ConfigError) as info:
         parse_config(shrunk, "own.yaml")
-    assert "own.yaml:11: detectors[0].metrics[0]: Value error, unknown metric " in str(info.value)
+    assert "own.yaml:11: detectors[0].metrics[0]: unknown metric " in str(info.value)
     assert "complaints.5g_no_service" in str(info.value)

@@ -55,12 +55,12 @@ def test_the_base_config_is_valid():
     [
         (
             {"detector": "crystal_ball"},
-            "detectors.yaml:6: detectors[0].detector: Value error, unknown detector 'crystal_ball'",
+            "detectors.yaml:6: detectors[0].detector: unknown detector 'crystal_ball'",
         ),
         (
             {"metric": "complaints.lunar"},
             "detectors.yaml:9: detectors[0].metrics[1]: "
-            "Value error, unknown metric 'complaints.lunar'",
+            "unknown metric 'complaints.lunar'",
         ),
         (
             {"volume": "plenty"},
