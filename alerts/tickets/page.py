@@ -79,12 +79,20 @@ SCRIPT = """"use strict";
 })();
 """
 
+# when, who and what stay on one line each ("on-call" broke at its hyphen); on a
+# phone (on-call at 3 a.m.) the facts stack under their names and each audit entry reads
+# as a line of when, who and what above its note: the table ran off a 390-pixel screen
 STYLE = """body{font:15px/1.45 system-ui,sans-serif;margin:1.5rem auto;max-width:52rem;
 padding:0 1rem}
 h1{font-size:1.3rem}dl{display:grid;grid-template-columns:9rem 1fr;gap:.25rem 1rem}
 dt{color:#555}dd{margin:0}.sev-critical,.sev-major{color:#b00020;font-weight:600}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem;
 text-align:left;vertical-align:top}a{color:#0b57d0}
+td:nth-child(-n+3){white-space:nowrap}dd,td{overflow-wrap:anywhere}
+@media (max-width:40rem){dl{grid-template-columns:1fr;gap:0}dt{margin-top:.5rem}
+table,tbody,tr,td{display:block}tr:first-child{display:none}tr{border-bottom:1px solid #ddd;
+padding:.35rem 0}td{border:0;padding:0 .5rem 0 0}td:nth-child(-n+3){display:inline-block}
+td:nth-child(4){margin-top:.15rem}}
 """
 
 
