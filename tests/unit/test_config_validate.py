@@ -59,8 +59,7 @@ def test_the_base_config_is_valid():
         ),
         (
             {"metric": "complaints.lunar"},
-            "detectors.yaml:9: detectors[0].metrics[1]: "
-            "unknown metric 'complaints.lunar'",
+            "detectors.yaml:9: detectors[0].metrics[1]: unknown metric 'complaints.lunar'",
         ),
         (
             {"volume": "plenty"},
