@@ -5,6 +5,11 @@ The page is a shell (no ticket data, no token) whose script sends the reader's t
 kept in the browser once pasted (or handed over in the link's ``#token=`` fragment, which
 never reaches a server), to the API for the ticket rendered here. Everything a record or
 a person wrote is escaped; the shell allows only its own script (CSP).
+
+On-call acts on the ticket there too (acknowledge within 15 minutes, from a phone): the
+page offers the moves the ticket's state allows and posts them to the same API, with the
+same token; the server still judges each (the owner's, the outcome's rules) and the page
+shows its answer.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from html import escape
 from typing import Any
 
 from alerts.notify.messages import action_for, clock_facts, figures, judged_hours, local
-from alerts.outcomes import said
+from alerts.outcomes import Cause, Outcome, said
+from alerts.tickets.lifecycle import MOVES, Action, TicketState
+from alerts.tickets.text import MAX_COMMENT
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
@@ -69,6 +76,42 @@ SCRIPT = """"use strict";
     }
     main.innerHTML = await answer.text();  // rendered and escaped by the server
   }
+  async function act(event) {  // a move from the page's form: the same API, the same token
+    if (event.target.id !== "act") return;
+    event.preventDefault();
+    const fields = event.target.elements;
+    const action = event.submitter ? event.submitter.value : "comment";
+    const body = { comment: fields.comment.value };
+    if (action === "resolve") {
+      if (fields.outcome.value) body.outcome = fields.outcome.value;
+      if (fields.cause.value) body.cause = fields.cause.value;
+    }
+    const status = document.getElementById("said");
+    status.textContent = "Sending " + action + "...";
+    const token = localStorage.getItem(KEY) || "";
+    const answer = await fetch(
+      "/api/v1/tickets/" + encodeURIComponent(main.dataset.ticket) + "/" +
+        encodeURIComponent(action),
+      {
+        method: "POST",
+        headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      },
+    );
+    if (answer.ok) {
+      await load();
+      const done = document.getElementById("said");
+      if (done) done.textContent = "Done: " + action + ".";
+      return;
+    }
+    const detail = await answer.json().then((b) => b.detail, () => null);
+    const reason = typeof detail === "string" ? detail
+      : Array.isArray(detail) && detail.length ? detail[0].msg : "";
+    status.textContent = "Not done: " + (reason ? reason + " " : "") +
+      "(HTTP " + answer.status + ")";
+    if (answer.status === 401) load();  // the token went stale: ask for it again
+  }
+  main.addEventListener("submit", act);
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     localStorage.setItem(KEY, document.getElementById("token").value.trim());
@@ -88,11 +131,14 @@ h1{font-size:1.3rem}dl{display:grid;grid-template-columns:9rem 1fr;gap:.25rem 1r
 dt{color:#555}dd{margin:0}.sev-critical,.sev-major{color:#b00020;font-weight:600}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem;
 text-align:left;vertical-align:top}a{color:#0b57d0}
-td:nth-child(-n+3){white-space:nowrap}dd,td{overflow-wrap:anywhere}
+td:nth-child(-n+3){white-space:nowrap}td:nth-child(4){width:100%}
+dd,td{overflow-wrap:anywhere}
 @media (max-width:40rem){dl{grid-template-columns:1fr;gap:0}dt{margin-top:.5rem}
 table,tbody,tr,td{display:block}tr:first-child{display:none}tr{border-bottom:1px solid #ddd;
 padding:.35rem 0}td{border:0;padding:0 .5rem 0 0}td:nth-child(-n+3){display:inline-block}
 td:nth-child(4){margin-top:.15rem}}
+#act textarea{width:100%;box-sizing:border-box;font:inherit}#act select,#act button{
+font:inherit;margin:.3rem .4rem .3rem 0;padding:.35rem .7rem}#said{color:#b00020}
 """
 
 
@@ -105,6 +151,47 @@ CLOCK_LABELS = {
     "feedback": "First feedback by",
     "resolve": "Closed loop by",
 }
+
+
+# what a person may do on the page, in the order they come to it (the state hides the
+# rest; the server judges what remains)
+ACTION_LABELS = {
+    Action.ACKNOWLEDGE: "Acknowledge (you own it)",
+    Action.START: "Start work",
+    Action.RESOLVE: "Resolve",
+    Action.CLOSE: "Close the loop",
+    Action.REOPEN: "Reopen",
+    Action.COMMENT: "Comment",
+}
+
+
+def act_form(state: str) -> str:
+    """The moves ``state`` allows, as one form: a comment, and for a resolution what the
+    ticket turned out to be (a confirmed fault's cause)."""
+    e = escape
+    allowed = [a for a in ACTION_LABELS if TicketState(state) in MOVES[a][0]]
+    if not allowed:
+        return ""
+    buttons = "".join(
+        f'<button type="submit" name="action" value="{a.value}">{e(ACTION_LABELS[a])}</button>'
+        for a in allowed
+    )
+    resolve = ""
+    if Action.RESOLVE in allowed:
+        outcomes = "".join(f'<option value="{o.value}">{e(o.value)}</option>' for o in Outcome)
+        causes = "".join(f'<option value="{c.value}">{e(c.value)}</option>' for c in Cause)
+        resolve = (
+            '<p><select name="outcome" aria-label="Outcome (to resolve)">'
+            f'<option value="">outcome (to resolve)</option>{outcomes}</select>'
+            '<select name="cause" aria-label="Cause (of a confirmed fault)">'
+            f'<option value="">cause (of a confirmed fault)</option>{causes}</select></p>'
+        )
+    return (
+        '<h2>Act</h2><form id="act">'
+        f'<textarea name="comment" rows="3" maxlength="{MAX_COMMENT}" '
+        'aria-label="Comment" placeholder="What was done or found"></textarea>'
+        f'{resolve}<p>{buttons}</p><p id="said" role="status"></p></form>'
+    )
 
 
 def fragment(p: dict[str, Any], events: list[dict[str, Any]]) -> str:
@@ -142,6 +229,7 @@ def fragment(p: dict[str, Any], events: list[dict[str, Any]]) -> str:
         f'<p class="sev-{e(p["severity"])}">{e(p["severity"].upper())} · {e(p["region"])}</p>'
         f"<dl>{facts}</dl>"
         f'<p><a href="{e(p["grafana_url"])}">Region in Grafana</a></p>'
+        f"{act_form(p['state'])}"
         "<h2>Audit</h2><table><tr><th>When</th><th>Who</th><th>What</th><th>Note</th></tr>"
         f"{audit}</table>"
     )

@@ -91,3 +91,128 @@ def test_a_database_away_is_said_and_waited_for(tmp_path):
         f"Ticket {ticket.id}: the ticket database is unavailable; try again shortly "
         "(HTTP 503); trying again in 5 s"
     ) in dom
+
+
+class Page:
+    """Chromium driven over its DevTools protocol (aiohttp's websocket client): what a
+    person does on the page (types, picks, taps), not only what it shows once loaded."""
+
+    def __init__(self, ws: object) -> None:
+        self.ws = ws
+        self.sent = 0
+
+    async def call(self, method: str, **params: object) -> dict:
+        self.sent += 1
+        await self.ws.send_json({"id": self.sent, "method": method, "params": params})  # type: ignore[attr-defined]
+        while True:  # events arrive between the answers: skipped
+            message = await self.ws.receive_json(timeout=30)  # type: ignore[attr-defined]
+            if message.get("id") == self.sent:
+                assert "error" not in message, message
+                return message["result"]
+
+    async def value(self, expression: str) -> object:
+        done = await self.call(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
+        assert "exceptionDetails" not in done, done
+        return done["result"].get("value")
+
+    async def until(self, expression: str, deadline_s: float = 30) -> object:
+        """Wait (with a deadline) until ``expression`` is truthy on the page."""
+        import asyncio
+        import time
+
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            got = await self.value(expression)
+            if got:
+                return got
+            await asyncio.sleep(0.05)  # a poll's pace, not a wait for something
+        shown = await self.value("document.body ? document.body.innerText : ''")
+        raise AssertionError(f"never true within {deadline_s} s: {expression}; page: {shown}")
+
+
+async def on_page(url: str, profile: Path, width: int, steps) -> None:
+    """Open ``url`` in a Chromium ``width`` pixels wide and run ``steps(page)``."""
+    import asyncio
+    import time
+
+    import aiohttp
+
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        missing("browser", "Chromium is not installed (Debian's chromium package)")
+    port = free_port()
+    browser = subprocess.Popen(
+        [
+            str(binary), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={profile}", f"--remote-debugging-port={port}",
+            f"--window-size={width},900", "about:blank",
+        ],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        async with aiohttp.ClientSession() as http:
+            end, target = time.monotonic() + 60, None
+            while target is None:
+                assert time.monotonic() < end, "Chromium's DevTools never answered"
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/json/list") as answer:
+                        pages = [t for t in await answer.json() if t.get("type") == "page"]
+                        target = pages[0] if pages else None
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)  # the browser is starting: poll its port
+            async with http.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+                page = Page(ws)
+                await page.call("Page.navigate", url=url)
+                await steps(page)
+    finally:
+        browser.terminate()
+        browser.wait(timeout=60)
+
+
+def test_on_call_acts_on_the_ticket_from_a_phone(sqlite_url, tmp_path):
+    """The message's link opened a page to read, and on-call had to find a terminal to
+    acknowledge within 15 minutes: the page now offers the moves the state allows, the
+    server judges them, and the page says what it answered."""
+    import asyncio
+
+    store = TicketStore(sqlite_url)
+    ticket, _ = store.open("k1", "fp1", finding(T0), T0)
+    server = start_api(store, AUTH, "127.0.0.1", port := free_port(), timezone="+08:00")
+    url = f"http://127.0.0.1:{port}/tickets/{ticket.id}#token={ALICE}"
+    said = "document.getElementById('said')?.textContent"
+
+    async def steps(page: Page) -> None:
+        await page.until("!!document.querySelector('#act button[value=acknowledge]')")
+        # a phone's width: nothing runs off the screen
+        assert await page.value("document.documentElement.scrollWidth <= innerWidth")
+        assert await page.value("[...document.querySelectorAll('#act button')]"
+                                ".map(b => b.value).join()") == "acknowledge,comment"  # fmt: skip
+        await page.value(
+            "document.querySelector('#act textarea').value = 'on my way';"
+            "document.querySelector('#act button[value=acknowledge]').click()"
+        )
+        await page.until(f"{said} === 'Done: acknowledge.'")
+        assert "owned by alice" in await page.value("document.body.innerText")
+        # resolving without saying what it was: the server's reason, on the page
+        await page.value("document.querySelector('#act button[value=resolve]').click()")
+        await page.until(f"{said}?.startsWith('Not done')")
+        assert "(HTTP 409)" in await page.value(said)
+        await page.value(
+            "document.querySelector('#act select[name=outcome]').value = 'confirmed_fault';"
+            "document.querySelector('#act select[name=cause]').value = 'site_hardware';"
+            "document.querySelector('#act button[value=resolve]').click()"
+        )
+        await page.until(f"{said} === 'Done: resolve.'")
+
+    try:
+        asyncio.run(on_page(url, tmp_path / "profile", 390, steps))
+    finally:
+        server.stop()
+    after = store.get(ticket.id)
+    assert (after.state, after.owner, after.outcome) == ("resolved", "alice", "confirmed_fault")
+    trail = [(e["actor"], e["action"], e["comment"]) for e in store.events(ticket.id)]
+    assert ("alice", "acknowledge", "on my way") in trail
+    store.close()
