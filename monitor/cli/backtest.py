@@ -11,8 +11,10 @@ import typer
 
 from monitor.cli.common import (
     WHOLE,
+    counted,
     ensure_sqlite_dir,
     err,
+    hanging,
     labels_or_exit,
     load_or_exit,
     open_store,
@@ -250,9 +252,16 @@ def _print_backtest(results: list, labels: list, alarms: list) -> None:  # type:
             if n
         ]
         if young:
-            out.print(f"{r.name}: series not judged at the end (too few known hours):")
+            out.print(f"{r.name}: series some spec could not judge at the end (why):")
             for line in young:
                 out.print(f"  {line}", markup=False)
+        if r.labels_left_out:  # a labels file of more series than the data brought
+            n = len(r.labels_left_out)
+            said = (
+                f"{r.name}: labels of {counted(n, 'series', 'series')} with no data here left "
+                f"out of the scores: {', '.join(r.labels_left_out)}"
+            )
+            out.print(hanging(said, out.width, 4), **WHOLE)
     if len(results) == 2 and labels:
         from monitor.lab.backtest import Comparison
 

@@ -78,6 +78,15 @@ def import_csv_command(
         Path | None,
         typer.Option(help="Where rejected rows go (default: next to --out, .rejects.csv)."),
     ] = None,
+    constant: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="FIELD=VALUE",
+            help="A value for every row, for a field the export has no column of "
+            "(region=north-01, metric=complaints.total); repeatable.",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Import a CSV export, each row accepted or rejected with its reason.
@@ -95,6 +104,15 @@ def import_csv_command(
         "metric": metric, "timezone": assume_timezone, "time_format": time_format,
         "delimiter": delimiter, "encoding": encoding,
     }  # fmt: skip
+    constants = {}
+    for given in constant or []:
+        name, sep, value = given.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            err.print(f"--constant: {given!r} is not FIELD=VALUE", markup=False)
+            raise typer.Exit(2)
+        constants[name.strip()] = value.strip()
+    if constants:
+        flags["constants"] = constants
     try:
         columns = load_mapping(mapping, flags)
     except MappingError as exc:

@@ -6,6 +6,7 @@ carries all of a file's problems at once, so an engineer fixes them in one round
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,3 +208,10 @@ def semantic_problems(config: MonitorConfig) -> list[tuple[Loc, str]]:
             if ref.startswith("@") and ref[1:] not in config.region_groups:
                 problems.append((("mutes", m, "regions", k), f"unknown region group {ref[1:]!r}"))
     return problems
+
+
+def said(error: Mapping[str, Any]) -> str:
+    """A pydantic error's message without its "Value error, " before our own words (the
+    file, the line and the field already say where)."""
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ") if error["type"] == "value_error" else message

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from monitor.config.checks import ConfigError, Problem, field_path, line_of, semantic_problems
+from monitor.config.checks import (
+    ConfigError,
+    Problem,
+    field_path,
+    line_of,
+    said,
+    semantic_problems,
+)
 from monitor.config.model import MonitorConfig, TaxonomySettings
 from monitor.windows.aggregation import metric_names
 
@@ -69,13 +74,6 @@ def _parse(text: str, source: str) -> MonitorConfig:
             source, [Problem(line_of(root, loc), field_path(loc), msg) for loc, msg in semantic]
         )
     return config
-
-
-def said(error: Mapping[str, Any]) -> str:
-    """A validation error's message without pydantic's "Value error, " before our own
-    words (the file, the line and the field already say where)."""
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ") if error["type"] == "value_error" else message
 
 
 def _declared_metrics(data: dict[str, object]) -> frozenset[str] | None:

@@ -186,6 +186,7 @@ def read_rows(
             f"({', '.join(map(repr, header[:20]))})"
         )
     index = {name: header.index(name) for name in mapping.columns()}
+    given = mapping.given()  # a constant in every row, for a field the file has no column of
     while True:
         row.clear()
         ended = False
@@ -222,7 +223,7 @@ def read_rows(
                 cells,
             )
             continue
-        yield line_no, {name: cells[i] for name, i in index.items()}, cells
+        yield line_no, {name: cells[i] for name, i in index.items()} | given, cells
     for rejection in pending:
         yield rejection.line, rejection, rejection.cells
 

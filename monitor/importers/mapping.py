@@ -10,7 +10,9 @@ Three shapes of export are common, one ``kind`` each:
   complaint category) and value.
 
 ``recode`` translates an operator's labels into Yujing's (``{"category": {"宽带卡顿":
-"broadband_lag"}}``), so an export is imported as it is, never edited by hand.
+"broadband_lag"}}``), so an export is imported as it is, never edited by hand; and so
+does ``constants``, a value for every row of a field the export has no column of (a file
+per region, or per series: ``{"region": "north-01", "metric": "complaints.total"}``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pydantic import (
 )
 
 from alerts.zones import zone_of
+from monitor.config.checks import said
 
 Column = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -38,6 +41,10 @@ class Kind(StrEnum):
     COMPLAINTS = "complaints"
     KPIS = "kpis"
     VALUES = "values"
+
+
+# fields a mapping may give one value for every row of (``constants``)
+CONSTANT_FIELDS = frozenset({"region", "site", "kpi", "metric", "category", "channel"})
 
 
 class ColumnMap(BaseModel):
@@ -65,6 +72,21 @@ class ColumnMap(BaseModel):
     delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
     encoding: str = "utf-8-sig"
     recode: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # field -> its value in every row, for a field the export has no column of
+    constants: dict[str, Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=dict
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _constant_columns(cls, data: object) -> object:
+        """A field given as a constant reads the column named after the field, which the
+        reader fills in every row (the export need not have it)."""
+        if isinstance(data, dict) and isinstance(data.get("constants"), dict):
+            for name in data["constants"]:
+                if name in CONSTANT_FIELDS and data.get(name) is None:
+                    data = {**data, name: name}
+        return data
 
     @field_validator("timezone")
     @classmethod
@@ -75,6 +97,12 @@ class ColumnMap(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> ColumnMap:
+        unknown = set(self.constants) - CONSTANT_FIELDS
+        if unknown:
+            raise ValueError(
+                f"constants: no field {', '.join(sorted(unknown))} "
+                f"(one of {', '.join(sorted(CONSTANT_FIELDS))})"
+            )
         if self.kind is Kind.COMPLAINTS and self.category is None:
             raise ValueError("complaints need a category column (--category)")
         if (
@@ -94,12 +122,18 @@ class ColumnMap(BaseModel):
         return self
 
     def columns(self) -> list[str]:
-        """Every column this mapping reads: each must be in the file's header."""
+        """Every column this mapping reads from the file: each must be in its header (a
+        constant's is not)."""
         named = [
             self.time, self.region, self.id, self.category, self.channel, self.text,
             self.site, self.kpi, self.value, self.metric, *self.kpi_columns.values(),
         ]  # fmt: skip
-        return [c for c in named if c is not None]
+        given = self.given()
+        return [c for c in named if c is not None and c not in given]
+
+    def given(self) -> dict[str, str]:
+        """Column -> the constant every row holds there."""
+        return {getattr(self, name): value for name, value in self.constants.items()}
 
     def recoded(self, field: str, value: str) -> str:
         return self.recode.get(field, {}).get(value, value)
@@ -120,10 +154,16 @@ def load_mapping(path: Path | None, overrides: dict[str, object]) -> ColumnMap:
         if not isinstance(loaded, dict):
             raise MappingError(f"{path}: expected a mapping of field: column")
         data.update(loaded)
-    data.update({k: v for k, v in overrides.items() if v is not None})
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        held = data.get(name)
+        # constants given as flags join the file's (recode's maps too), not replace them
+        merged = isinstance(held, dict) and isinstance(value, dict)
+        data[name] = {**held, **value} if merged else value  # type: ignore[dict-item]
     try:
         return ColumnMap.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise MappingError(f"{where + ': ' if where else ''}{first['msg']}") from exc
+        raise MappingError(f"{where + ': ' if where else ''}{said(first)}") from exc

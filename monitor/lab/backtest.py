@@ -150,6 +150,8 @@ class BacktestResult:
     noc: str = "staffed"
     # spec -> reason -> series not judged at the end
     unjudged: dict[str, dict[str, int]] = field(default_factory=dict)
+    # labelled series (regions) the data has nothing of: left out of every score
+    labels_left_out: list[str] = field(default_factory=list)
 
     def scored_series(self, detections: list[Detection] | None = None) -> list[ScoredSeries]:
         """One scored series per region: its labelled events, and the detections that may
@@ -237,6 +239,7 @@ class BacktestResult:
             "scorecard": self.scorecard.to_json(),
             "quality": self.quality(),
             "unjudged_series": self.unjudged,
+            "labels_left_out": self.labels_left_out,
             "ticket_list": [_ticket_json(t) for t in self.tickets],
             "detection_list": [
                 {
@@ -318,10 +321,12 @@ def run_backtest(
         if hours_seen
         else np.zeros(0, dtype=np.int64)
     )
+    labels, left_out = in_data(labels, regions)
     result = _scored(
         name, labels, tickets, heard.findings, len(regions) * span / WEEK_MS, run.seconds,
         dict(points),
     )  # fmt: skip
+    result.labels_left_out = left_out
     return _with_detections(result, heard, hours, sorted(regions), played)
 
 
@@ -357,10 +362,21 @@ def run_backtest_series(
             for i, region in enumerate(series.regions):
                 points[(region, metric)] = list(zip(hours, values[i].tolist(), strict=True))
     region_weeks = len(series.regions) * series.hours * HOUR_MS / WEEK_MS
+    labels, left_out = in_data(labels, set(series.regions))
     result = _scored(name, labels, tickets, heard.findings, region_weeks, run.seconds, points)
+    result.labels_left_out = left_out
     return _with_detections(
         result, heard, np.asarray(hours, dtype=np.int64), list(series.regions), played
     )
+
+
+def in_data(labels: list[Label], regions: set[str]) -> tuple[list[Label], list[str]]:
+    """The labels of series the data holds, and the names of the labelled series it has
+    nothing of. One labels file often covers many series (NAB's covers 11) while the data
+    brought has some of them: a series with no data was scored as every label missed
+    (recall 0.05 for the one series imported), which no config could change."""
+    kept = [label for label in labels if label.region in regions]
+    return kept, sorted({label.region for label in labels} - regions)
 
 
 def _with_detections(

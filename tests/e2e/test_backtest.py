@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -135,3 +136,20 @@ def test_compare_names_the_known_false_alarms_a_config_avoids(small_world, tmp_p
     alarms = [KnownFalseAlarm.from_json(x) for x in doc["false_alarms"]]
     single = result.to_json(alarms)["known_false_alarms"]
     assert single == {"listed": n, "raised": [a.ticket for a in alarms]}
+
+
+def test_labels_of_series_the_data_lacks_are_left_out_and_named():
+    """One labels file for eleven series (NAB's windows.json) against the one series
+    imported: the ten others counted as missed (recall 0.05, whatever the config)."""
+    from monitor.lab.backtest import run_backtest_series
+    from monitor.lab.simulate_events import SimConfig
+    from monitor.lab.simulate_hourly import simulate_hourly
+
+    config = load_config()
+    series, labels = simulate_hourly(SimConfig(seed=2, regions=8), config.metrics_needed())
+    whole = run_backtest_series(config, series, labels)
+    elsewhere = [replace(label, region=f"elsewhere-{i}") for i, label in enumerate(labels[:3])]
+    mixed = run_backtest_series(config, series, [*labels, *elsewhere])
+    assert mixed.labels_left_out == ["elsewhere-0", "elsewhere-1", "elsewhere-2"]
+    assert mixed.quality()["events"] == whole.quality()["events"]  # scored as without them
+    assert mixed.to_json()["labels_left_out"] == mixed.labels_left_out

@@ -85,6 +85,44 @@ def test_aggregated_values_make_the_hourly_file(tmp_path):
         assert data["metric:kpi.packet_loss.mean"][0][2] == pytest.approx(0.3)
 
 
+def test_a_file_per_series_names_its_region_and_metric_once(tmp_path):
+    """A KPI tool's export of one series (NAB's nyc_taxi.csv: timestamp,value) had to be
+    edited by hand to get a region and a metric column; they are given once instead."""
+    source = tmp_path / "nyc_taxi.csv"
+    source.write_text(
+        "timestamp,value\n2014-07-01 00:00:00,10844\n2014-07-01 00:30:00,8127\n"
+        "2014-07-01 01:00:00,6210\n"
+    )
+
+    def yujing(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "monitor.cli", "import", "csv", str(source), "--kind",
+             "values", "--time", "timestamp", "--value", "value", "--assume-timezone",
+             "+00:00", *args],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    out = tmp_path / "taxi.npz"
+    done = yujing("--constant", "region=nyc_taxi", "--constant", "metric=complaints.total",
+                  "-o", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "3 rows, 3 accepted, 0 rejected" in done.stdout
+    with np.load(out) as data:
+        assert list(data["regions"]) == ["nyc_taxi"]
+        assert list(data["metric:complaints.total"][0]) == [10844 + 8127, 6210]
+    refused = yujing("--constant", "regoin=nyc_taxi", "-o", str(out))
+    assert refused.returncode == 2 and "constants: no field regoin" in refused.stderr
+    refused = yujing("--constant", "region", "-o", str(out))
+    assert refused.returncode == 2 and "'region' is not FIELD=VALUE" in refused.stderr
+    # a mapping file's constants and the flags' join
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("constants: {metric: complaints.total}\n")
+    joined = load_mapping(mapping, {"kind": "values", "value": "value",
+                                    "constants": {"region": "nyc_taxi"}})  # fmt: skip
+    assert joined.constants == {"metric": "complaints.total", "region": "nyc_taxi"}
+    assert "region" not in joined.columns() and "metric" not in joined.columns()
+
+
 def test_hostile_rows_are_rejected_and_the_rest_still_imported(tmp_path):
     source = tmp_path / "h.csv"
     with source.open("wb") as fh:
