@@ -70,6 +70,9 @@ def replay_clock(hour: int) -> int:
     return hour + HOUR_MS
 
 
+MAX_SAID = 300  # characters of a dead letter's detail kept in the stats
+
+
 @dataclass
 class PipelineStats:
     events_in: int = 0
@@ -78,6 +81,9 @@ class PipelineStats:
     readings: int = 0  # accepted complaints and KPI readings (a report holds many)
     duplicates: int = 0
     dead_lettered: Counter[str] = field(default_factory=Counter)
+    # the first dead letter's detail of each reason (a closed set: bounded), for a person
+    # reading a run's summary: "unknown_region=2" alone did not say what to do
+    first_said: dict[str, str] = field(default_factory=dict)
     closed: int = 0  # hourly aggregates the windows emitted
     aggregates: int = 0  # of them, applied to the series (and judged, or waiting)
     corrections: int = 0
@@ -431,6 +437,7 @@ class Pipeline:
         """Count and keep a record refused before it reached ``feed`` (e.g. a request
         body an adapter could not decode)."""
         self.stats.dead_lettered[letter.reason.value] += 1
+        self.stats.first_said.setdefault(letter.reason.value, letter.detail[:MAX_SAID])
         self.dead_letters.put(letter)
 
     # -- time -------------------------------------------------------------------------

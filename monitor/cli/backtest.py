@@ -12,6 +12,7 @@ import typer
 from monitor.cli.common import (
     WHOLE,
     counted,
+    dead_letters_said,
     ensure_sqlite_dir,
     err,
     hanging,
@@ -255,6 +256,15 @@ def _print_backtest(results: list, labels: list, alarms: list) -> None:  # type:
             out.print(f"{r.name}: series some spec could not judge at the end (why):")
             for line in young:
                 out.print(f"  {line}", markup=False)
+        if r.intake is not None and r.intake.dead_lettered:  # what was not replayed, and why
+            s = r.intake
+            out.print(
+                f"{r.name}: events {s.events_in:,} read, {s.accepted:,} accepted"
+                + ("; nothing was judged" if not s.accepted else ""),
+                **WHOLE,
+            )
+            for line in dead_letters_said(s.dead_lettered, s.first_said):
+                out.print(hanging(line, out.width, 7), **WHOLE)
         if r.labels_left_out:  # a labels file of more series than the data brought
             n = len(r.labels_left_out)
             said = (

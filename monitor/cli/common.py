@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -249,3 +250,13 @@ def counted(n: int, thing: str, things: str | None = None) -> str:
     """``n`` and its noun, singular or plural: "1 finding", "204 findings" (not
     "204 finding(s)")."""
     return f"{n:,} {thing if n == 1 else things or thing + 's'}"
+
+
+def dead_letters_said(dead: Mapping[str, int], first_said: Mapping[str, str]) -> list[str]:
+    """Dead letters by reason, each with what the first of them said (why, and what to
+    do: "send its region record first"); nothing when there were none."""
+    if not dead:
+        return []
+    lines = ["dead letters: " + ", ".join(f"{k}={v:,}" for k, v in sorted(dead.items()))]
+    lines += [f"  e.g. {k}: {first_said[k]}" for k in sorted(dead) if k in first_said]
+    return lines

@@ -12,6 +12,7 @@ import typer
 from monitor.cli.common import (
     WHOLE,
     ConfigOpt,
+    dead_letters_said,
     ensure_sqlite_dir,
     err,
     hanging,
@@ -307,7 +308,7 @@ def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
         if t.sites:  # a site fault's evidence is its KPI: the complaints may be level yet
             out.print(hanging(f"    inspect {'; '.join(t.sites)}", out.width, 12), **WHOLE)
         out.print(f"    opened {when(t.opened_at)}, acknowledge by {when(t.acknowledge_by)}")
-    dead = ", ".join(f"{k}={v}" for k, v in sorted(stats.dead_lettered.items())) or "none"
+    dead = ", ".join(f"{k}={v:,}" for k, v in sorted(stats.dead_lettered.items())) or "none"
     # two lines, each whole: one at 80 columns broke "dead letters" in two
     out.print(
         f"events {stats.events_in:,} in {run.seconds:.1f}s "
@@ -324,6 +325,8 @@ def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
         ),
         **WHOLE,
     )
+    for line in dead_letters_said(stats.dead_lettered, stats.first_said)[1:]:  # the why
+        out.print(hanging(line, out.width, 7), **WHOLE)
     if card is None:
         return
     caught = sum(inc.caught for inc in card.incidents)

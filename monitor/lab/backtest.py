@@ -34,7 +34,7 @@ from monitor.lab.labels import KnownFalseAlarm
 from monitor.lab.scorecard import GRACE_HOURS, Scorecard, concerns, matches, score
 from monitor.lab.scores import PROFILES, EventScores, ScoredSeries, event_scores, nab_score
 from monitor.lab.simulate_events import Label
-from monitor.pipeline import MAX_SCAN_HOURS
+from monitor.pipeline import MAX_SCAN_HOURS, PipelineStats
 from monitor.runners.embedded import build, run_file, run_lines, run_series
 from monitor.runners.file_order import FileOrder
 from monitor.windows.aggregation import HourlyAggregate
@@ -152,6 +152,9 @@ class BacktestResult:
     unjudged: dict[str, dict[str, int]] = field(default_factory=dict)
     # labelled series (regions) the data has nothing of: left out of every score
     labels_left_out: list[str] = field(default_factory=list)
+    # what the replay read of raw events (None for hourly data): a run whose events were
+    # all dead-lettered showed "0 tickets" as if the config had found nothing
+    intake: PipelineStats | None = None
 
     def scored_series(self, detections: list[Detection] | None = None) -> list[ScoredSeries]:
         """One scored series per region: its labelled events, and the detections that may
@@ -240,6 +243,13 @@ class BacktestResult:
             "quality": self.quality(),
             "unjudged_series": self.unjudged,
             "labels_left_out": self.labels_left_out,
+            "events": None
+            if self.intake is None
+            else {
+                "read": self.intake.events_in,
+                "accepted": self.intake.accepted,
+                "dead_letters": dict(self.intake.dead_lettered),
+            },
             "ticket_list": [_ticket_json(t) for t in self.tickets],
             "detection_list": [
                 {
@@ -327,6 +337,7 @@ def run_backtest(
         dict(points),
     )  # fmt: skip
     result.labels_left_out = left_out
+    result.intake = run.pipeline.stats
     return _with_detections(result, heard, hours, sorted(regions), played)
 
 

@@ -153,3 +153,23 @@ def test_labels_of_series_the_data_lacks_are_left_out_and_named():
     assert mixed.labels_left_out == ["elsewhere-0", "elsewhere-1", "elsewhere-2"]
     assert mixed.quality()["events"] == whole.quality()["events"]  # scored as without them
     assert mixed.to_json()["labels_left_out"] == mixed.labels_left_out
+
+
+def test_a_backtest_whose_events_were_refused_says_so_and_why(tmp_path):
+    """Complaints imported without their region records were every one dead-lettered,
+    and the backtest printed "tickets 0" as if the config had found nothing."""
+    events = tmp_path / "e.jsonl"
+    events.write_bytes(
+        b'{"type":"complaint","id":"A1","event_time":1790812800000,"region":"gz-tianhe",'
+        b'"category":"broadband_lag","channel":"hotline"}\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "backtest", "--data", str(events)],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "COLUMNS": "80"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    said = " ".join(done.stdout.split())
+    assert "events 1 read, 0 accepted; nothing was judged" in said
+    assert "dead letters: unknown_region=1" in said
+    assert "e.g. unknown_region: region 'gz-tianhe' is not in the reference data" in said

@@ -33,9 +33,11 @@ def test_the_demo_report_fits_80_columns(monkeypatch, tmp_path):
     console = Console(width=80, record=True, file=open(tmp_path / "out.txt", "w"))  # noqa: SIM115
     monkeypatch.setattr(replay, "out", console)
     # the demo's own totals: at 80 columns they once broke "dead letters" in two
-    stats = SimpleNamespace(
-        dead_lettered={}, events_in=710_442, accepted=710_442, duplicates=0, ticks=840,
-        findings=1003, corrections=0,
+    from monitor.pipeline import PipelineStats
+
+    stats = PipelineStats(
+        events_in=710_442, accepted=710_442, duplicates=0, ticks=840, findings=1003,
+        corrections=0,
     )  # fmt: skip
     run = SimpleNamespace(
         pipeline=SimpleNamespace(stats=stats, config=load_config()), tickets=store, seconds=50.5
@@ -60,6 +62,7 @@ def test_the_demo_report_fits_80_columns(monkeypatch, tmp_path):
     assert "130 (normal ~100, +30%)" in said
     assert "    site fault precursor; complaints.broadband_lag at 100 (normal ~100" in said
     assert "dead letters: none; hours judged 840, findings 1,003, corrections 0" in said
+    assert "e.g." not in said  # no dead letter, nothing to explain
     assert "82 h after its onset, 72 h before its peak" in said
     assert "    inspect r9-s1 (mean packet_loss 1.35 %, the region's sites' median 0.7 %);" in said
     # the second site wraps under the first, not into column 0 (the capacity ticket's
