@@ -405,13 +405,18 @@ def create_api(
         responses={**UNAUTHORIZED, **NOT_FOUND},
     )
     def ticket_fragment(
-        ticket_id: TicketId, _who: Annotated[str | None, Depends(reader)]
+        ticket_id: TicketId,
+        _who: Annotated[str | None, Depends(reader)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> HTMLResponse:
-        """One ticket and its audit trail as HTML, for the ticket page."""
+        """One ticket and its audit trail as HTML, for the ticket page; with the moves
+        its state allows, unless the reader's token may only read."""
         ticket = found(ticket_id)
         shown = ticket.to_json() | {"timezone": timezone, "grafana_url": out(ticket)["grafana_url"]}
+        user = None if credentials is None else auth.user_of(credentials.credentials)
+        may_act = user is None or auth.role_of(user) >= Role.OPERATOR  # none yet: it may
         return HTMLResponse(
-            page.fragment(shown, store.events(ticket_id)), headers=page.SECURITY_HEADERS
+            page.fragment(shown, store.events(ticket_id), may_act), headers=page.SECURITY_HEADERS
         )
 
     @app.get(

@@ -109,7 +109,11 @@ SCRIPT = """"use strict";
       : Array.isArray(detail) && detail.length ? detail[0].msg : "";
     status.textContent = "Not done: " + (reason ? reason + " " : "") +
       "(HTTP " + answer.status + ")";
-    if (answer.status === 401) load();  // the token went stale: ask for it again
+    if (answer.status === 401) {  // none, or a stale one: ask for it
+      localStorage.removeItem(KEY);
+      status.textContent = "Not done: this needs your API token (enter it below).";
+      form.hidden = false;
+    }
   }
   main.addEventListener("submit", act);
   form.addEventListener("submit", function (event) {
@@ -194,9 +198,10 @@ def act_form(state: str) -> str:
     )
 
 
-def fragment(p: dict[str, Any], events: list[dict[str, Any]]) -> str:
+def fragment(p: dict[str, Any], events: list[dict[str, Any]], may_act: bool = True) -> str:
     """The ticket's facts and audit trail as HTML; ``p`` is the ticket's JSON with the
-    operator's ``timezone`` and the ``grafana_url`` (what a message's payload carries)."""
+    operator's ``timezone`` and the ``grafana_url`` (what a message's payload carries);
+    with the moves its state allows when ``may_act`` (a viewer's token only reads)."""
     e = escape
     rows = [
         ("State", f"{p['state']}" + (f", owned by {p['owner']}" if p.get("owner") else "")),
@@ -229,7 +234,7 @@ def fragment(p: dict[str, Any], events: list[dict[str, Any]]) -> str:
         f'<p class="sev-{e(p["severity"])}">{e(p["severity"].upper())} · {e(p["region"])}</p>'
         f"<dl>{facts}</dl>"
         f'<p><a href="{e(p["grafana_url"])}">Region in Grafana</a></p>'
-        f"{act_form(p['state'])}"
+        f"{act_form(p['state']) if may_act else ''}"
         "<h2>Audit</h2><table><tr><th>When</th><th>Who</th><th>What</th><th>Note</th></tr>"
         f"{audit}</table>"
     )

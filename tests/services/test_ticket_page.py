@@ -13,7 +13,7 @@ import pytest
 from alerts.tickets.store import TicketStore
 from monitor.runners.api_server import start_api
 from tests.conftest import free_port, missing
-from tests.domain import ALICE, AUTH, T0, database_away, finding
+from tests.domain import ALICE, AUTH, T0, VIEWER, database_away, finding
 
 pytestmark = pytest.mark.browser
 HOSTILE = '<img src=x onerror="document.title=1">crew on site'
@@ -64,6 +64,14 @@ def test_the_ticket_link_opens_a_page_with_the_ticket(served, tmp_path):
     # the comment is shown as text, not run as markup
     assert "&lt;img src=x" in dom and "<img" not in dom
     assert '<form id="login" hidden=""' in dom
+
+
+def test_a_viewers_page_offers_no_moves(served, tmp_path):
+    """A viewer's token reads tickets: buttons it could only be refused by are not shown."""
+    operator = chromium(f"{served}#token={ALICE}", tmp_path / "operator")
+    viewer = chromium(f"{served}#token={VIEWER}", tmp_path / "viewer")
+    assert '<form id="act">' in operator and 'value="start"' in operator
+    assert "Inspect r1" in viewer and '<form id="act">' not in viewer
 
 
 def test_without_a_token_the_page_asks_for_one(served, tmp_path):
