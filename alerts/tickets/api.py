@@ -21,7 +21,7 @@ import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from sqlalchemy.exc import DBAPIError
@@ -37,7 +37,7 @@ from alerts.notify.settings import Links
 from alerts.outcomes import Cause, Outcome
 from alerts.taxonomy import Department
 from alerts.tickets import page
-from alerts.tickets.lifecycle import Action, Refused, TicketState
+from alerts.tickets.lifecycle import ACTIVE_STATES, Action, Refused, TicketState
 from alerts.tickets.models import MAX_ID
 from alerts.tickets.review import review_of
 from alerts.tickets.store import TicketStore
@@ -205,6 +205,7 @@ class Conflict(BaseModel):
 
 
 TicketId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+LIST_FILTER = "^(" + "|".join(page.LIST_FILTERS) + ")$"
 UNAUTHORIZED = {401: {"model": Problem, "description": "missing or invalid bearer token"}}
 NOT_FOUND = {404: {"model": Problem, "description": "no such ticket"}}
 
@@ -393,6 +394,31 @@ def create_api(
     @app.get("/tickets/page.css", include_in_schema=False)
     def page_style() -> Response:
         return Response(page.STYLE, media_type="text/css", headers=page.SECURITY_HEADERS)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        """Whoever opens the server's address finds the tickets, not a 404."""
+        return RedirectResponse("/tickets")
+
+    @app.get("/tickets", include_in_schema=False)
+    def tickets_page() -> HTMLResponse:
+        """The NOC's queue as a page: the tickets people work, each linked to its page."""
+        return HTMLResponse(page.list_shell(), headers=page.SECURITY_HEADERS)
+
+    @app.get(page.LIST_SRC, response_class=HTMLResponse, responses=UNAUTHORIZED)
+    def tickets_fragment(
+        _who: Annotated[str | None, Depends(reader)],
+        state: Annotated[str, Query(pattern=LIST_FILTER)] = "active",
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> HTMLResponse:
+        """Tickets newest first as HTML, for the tickets' page: ``active`` (the ones people
+        work), ``all``, or one state."""
+        states = {"active": [s.value for s in ACTIVE_STATES], "all": None}.get(state, [state])
+        items, total = store.find(states=states, limit=limit)
+        shown = [t.to_json() | {"timezone": timezone} for t in items]
+        return HTMLResponse(
+            page.list_fragment(shown, total, state, timezone), headers=page.SECURITY_HEADERS
+        )
 
     @app.get("/tickets/{ticket_id}", include_in_schema=False)
     def ticket_page(ticket_id: TicketId) -> HTMLResponse:

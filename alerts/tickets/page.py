@@ -17,7 +17,15 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from alerts.notify.messages import action_for, clock_facts, figures, judged_hours, local
+from alerts.notify.messages import (
+    DUE_WORDS,
+    action_for,
+    clock_facts,
+    figures,
+    judged_hours,
+    local,
+    next_clock,
+)
 from alerts.outcomes import Cause, Outcome, said
 from alerts.tickets.lifecycle import MOVES, Action, TicketState
 from alerts.tickets.text import MAX_COMMENT
@@ -28,15 +36,17 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 
+# a page's shell: what to load (``src``, the page's own query string added), and what
+# to call it when it cannot be shown; a ticket's page also names its ticket (its moves)
 SHELL = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Yujing ticket #{id}</title>
+<title>{title}</title>
 <link rel="stylesheet" href="/tickets/page.css">
 </head><body>
-<main id="ticket" data-ticket="{id}"><p>Loading ticket #{id}...</p></main>
+<main id="ticket" data-src="{src}" data-title="{label}"{ticket}><p>Loading...</p></main>
 <form id="login" hidden>
-  <p>This ticket needs your Yujing API token (kept in this browser only).</p>
+  <p>This page needs your Yujing API token (kept in this browser only).</p>
   <input id="token" type="password" autocomplete="off" aria-label="API token">
   <button type="submit">Open</button>
 </form>
@@ -54,11 +64,14 @@ SCRIPT = """"use strict";
     localStorage.setItem(KEY, handed);
     history.replaceState(null, "", location.pathname + location.search);
   }
+  function reason(detail) {  // the server's words: a sentence, or a 422's first error
+    if (typeof detail === "string") return detail;
+    return Array.isArray(detail) && detail.length ? String(detail[0].msg) : "";
+  }
   async function load() {
     const token = localStorage.getItem(KEY);
     const headers = token ? { Authorization: "Bearer " + token } : {};
-    const id = encodeURIComponent(main.dataset.ticket);
-    const answer = await fetch("/api/v1/tickets/" + id + "/page", { headers });
+    const answer = await fetch(main.dataset.src + location.search, { headers });
     if (answer.status === 401) {
       if (token) localStorage.removeItem(KEY);
       main.textContent = token ? "That token was refused." : "";
@@ -66,10 +79,10 @@ SCRIPT = """"use strict";
       return;
     }
     if (!answer.ok) {  // the server's reason, and a wait it asks for is waited
-      const said = await answer.json().then((b) => b.detail, () => null);
+      const said = reason(await answer.json().then((b) => b.detail, () => null));
       const wait = Number(answer.headers.get("Retry-After"));
-      main.textContent = "Ticket " + main.dataset.ticket + ": " +
-        (typeof said === "string" ? said + " " : "") + "(HTTP " + answer.status + ")" +
+      main.textContent = main.dataset.title + ": " +
+        (said ? said + " " : "") + "(HTTP " + answer.status + ")" +
         (answer.status === 503 && wait > 0 ? "; trying again in " + wait + " s" : "");
       if (answer.status === 503 && wait > 0) setTimeout(load, wait * 1000);
       return;
@@ -104,10 +117,8 @@ SCRIPT = """"use strict";
       if (done) done.textContent = "Done: " + action + ".";
       return;
     }
-    const detail = await answer.json().then((b) => b.detail, () => null);
-    const reason = typeof detail === "string" ? detail
-      : Array.isArray(detail) && detail.length ? detail[0].msg : "";
-    status.textContent = "Not done: " + (reason ? reason + " " : "") +
+    const said = reason(await answer.json().then((b) => b.detail, () => null));
+    status.textContent = "Not done: " + (said ? said + " " : "") +
       "(HTTP " + answer.status + ")";
     if (answer.status === 401) {  // none, or a stale one: ask for it
       localStorage.removeItem(KEY);
@@ -135,7 +146,7 @@ h1{font-size:1.3rem}dl{display:grid;grid-template-columns:9rem 1fr;gap:.25rem 1r
 dt{color:#555}dd{margin:0}.sev-critical,.sev-major{color:#b00020;font-weight:600}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem;
 text-align:left;vertical-align:top}a{color:#0b57d0}
-td:nth-child(-n+3){white-space:nowrap}td:nth-child(4){width:100%}
+td:nth-child(-n+3),.list td:nth-child(5){white-space:nowrap}td:nth-child(4){width:100%}
 dd,td{overflow-wrap:anywhere}
 @media (max-width:40rem){dl{grid-template-columns:1fr;gap:0}dt{margin-top:.5rem}
 table,tbody,tr,td{display:block}tr:first-child{display:none}tr{border-bottom:1px solid #ddd;
@@ -147,7 +158,60 @@ font:inherit;margin:.3rem .4rem .3rem 0;padding:.35rem .7rem}#said{color:#b00020
 
 
 def shell(ticket_id: int) -> str:
-    return SHELL.format(id=int(ticket_id))
+    """One ticket's page: what a message's "Ticket" link opens."""
+    n = int(ticket_id)
+    return SHELL.format(
+        title=f"Yujing ticket #{n}",
+        label=f"Ticket {n}",
+        src=f"/api/v1/tickets/{n}/page",
+        ticket=f' data-ticket="{n}"',
+    )
+
+
+def list_shell() -> str:
+    """The tickets' page: the NOC's queue, each ticket a link to its own page."""
+    return SHELL.format(title="Yujing tickets", label="Tickets", src=LIST_SRC, ticket="")
+
+
+LIST_SRC = "/api/v1/pages/tickets"
+# the list's filters: the tickets people work, every one, or one state
+LIST_FILTERS = ("active", "all", *(state.value for state in TicketState))
+
+
+def list_fragment(tickets: list[dict[str, Any]], total: int, shown: str, zone: str) -> str:
+    """Tickets newest first, as rows of the same shape as the audit's (so a phone reads
+    each as lines): number, state and owner, severity; where and what; the next SLA
+    clock. ``tickets``: each ticket's JSON; ``shown``: the filter in force."""
+    e = escape
+    links = " · ".join(
+        f"<strong>{e(name)}</strong>"
+        if name == shown
+        else f'<a href="?state={e(name)}">{e(name)}</a>'
+        for name in LIST_FILTERS
+    )
+    rows = []
+    for t in tickets:
+        n = int(t["ticket_id"])
+        state = t["state"] + (f", {t['owner']}" if t.get("owner") else "")
+        found = next_clock(t)
+        due = ""
+        if found is not None:  # the month, day and time: the zone is in the column's head
+            clock, at = found
+            due = f"{DUE_WORDS[clock]} by {local({'timezone': zone, 'at_ms': at}, 'at')[5:16]}"
+        rows.append(
+            f'<tr><td><a href="/tickets/{n}">#{n}</a></td><td>{e(state)}</td>'
+            f'<td class="sev-{e(t["severity"])}">{e(t["severity"])}</td>'
+            f"<td>{e(t['region'])} · {e(t['metric'])} ({e(t['detector'])}) · "
+            f"{e(t['department'])}</td><td>{e(due)}</td></tr>"
+        )
+    more = f"<p>The newest {len(tickets)} of {total:,}.</p>" if total > len(tickets) else ""
+    table = (
+        '<table class="list"><tr><th>#</th><th>State</th><th>Severity</th>'
+        f"<th>Where and what</th><th>Next due ({e(zone)})</th></tr>{''.join(rows)}</table>"
+        if rows
+        else "<p>None.</p>"
+    )
+    return f"<h1>Tickets ({e(shown)})</h1><p>{links}</p>{table}{more}"
 
 
 CLOCK_LABELS = {

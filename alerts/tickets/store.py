@@ -542,8 +542,10 @@ class TicketStore:
         severity: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        states: Sequence[str] | None = None,
     ) -> tuple[list[TicketView], int]:
-        """Filtered page of tickets, newest first, and the total that matched."""
+        """Filtered page of tickets, newest first, and the total that matched; ``states``:
+        any of them (the active ones, say)."""
         where = [
             column == value
             for column, value in (
@@ -554,6 +556,8 @@ class TicketStore:
             )
             if value is not None
         ]
+        if states is not None:
+            where.append(Ticket.state.in_(list(states)))
         with self.session() as s:
             total = s.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0
             rows = s.scalars(

@@ -74,6 +74,31 @@ def test_a_viewers_page_offers_no_moves(served, tmp_path):
     assert "Inspect r1" in viewer and '<form id="act">' not in viewer
 
 
+def test_the_tickets_page_lists_the_queue_and_links_each_ticket(sqlite_url, tmp_path):
+    """The server's address answered 404 and no page listed the tickets: the NOC's queue
+    was `yujing tickets list` in a terminal."""
+    store = TicketStore(sqlite_url)
+    working, _ = store.open("k1", "fp1", finding(T0, region="north-01"), T0)
+    done, _ = store.open("k2", "fp2", finding(T0, region="south-02"), T0)
+    store.transition(done.id, "acknowledge", "alice", "", T0 + 60_000)
+    store.transition(done.id, "resolve", "alice", "", T0 + 120_000, "false_alarm")
+    server = start_api(store, AUTH, "127.0.0.1", port := free_port(), timezone="+08:00")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        active = chromium(f"{base}/#token={ALICE}", tmp_path / "profile")  # "/" leads here
+        every = chromium(f"{base}/tickets?state=all#token={ALICE}", tmp_path / "profile")
+        wrong = chromium(f"{base}/tickets?state=bogus#token={ALICE}", tmp_path / "profile")
+    finally:
+        server.stop()
+        store.close()
+    assert "<h1>Tickets (active)</h1>" in active
+    assert f'<a href="/tickets/{working.id}">#{working.id}</a>' in active
+    assert "north-01" in active and "south-02" not in active  # resolved: not in the queue
+    assert "acknowledge by 01-15 16:15" in active  # its next clock, in the operator's zone
+    assert "north-01" in every and "south-02" in every and "resolved, alice" in every
+    assert "Tickets: String should match pattern" in wrong and "(HTTP 422)" in wrong
+
+
 def test_without_a_token_the_page_asks_for_one(served, tmp_path):
     dom = chromium(served, tmp_path / "fresh-profile")
     assert "Inspect r1" not in dom
