@@ -199,6 +199,7 @@ def test_openapi_describes_the_api(client):
         "/api/v1/tickets/{ticket_id}",
         "/api/v1/tickets/{ticket_id}/page",
         "/api/v1/tickets/{ticket_id}/{action}",
+        "/api/v1/pages/tickets",
         "/api/v1/outbox/retry",
         "/api/v1/reports/monthly",
     }
