@@ -102,15 +102,23 @@ SCRIPT = """"use strict";
     const status = document.getElementById("said");
     status.textContent = "Sending " + action + "...";
     const token = localStorage.getItem(KEY) || "";
-    const answer = await fetch(
-      "/api/v1/tickets/" + encodeURIComponent(main.dataset.ticket) + "/" +
-        encodeURIComponent(action),
-      {
-        method: "POST",
-        headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
-        body: JSON.stringify(body),
-      },
-    );
+    let answer;
+    try {
+      answer = await fetch(
+        "/api/v1/tickets/" + encodeURIComponent(main.dataset.ticket) + "/" +
+          encodeURIComponent(action),
+        {
+          method: "POST",
+          headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+          body: JSON.stringify(body),
+        },
+      );
+    } catch (error) {  // a phone between cells: said, never "Sending..." for ever
+      status.textContent = "Not done: the server could not be reached; " +
+        "check the connection and try again (a move that did reach it is refused twice " +
+        "and shows on the page when it loads again).";
+      return;
+    }
     if (answer.ok) {
       await load();
       const done = document.getElementById("said");

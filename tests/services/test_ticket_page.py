@@ -223,6 +223,13 @@ def test_on_call_acts_on_the_ticket_from_a_phone(sqlite_url, tmp_path):
         assert await page.value("document.documentElement.scrollWidth <= innerWidth")
         assert await page.value("[...document.querySelectorAll('#act button')]"
                                 ".map(b => b.value).join()") == "acknowledge,comment"  # fmt: skip
+        # between cells: the page says it did not get through, not "Sending..." for ever
+        offline = {"latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+        await page.call("Network.enable")
+        await page.call("Network.emulateNetworkConditions", offline=True, **offline)
+        await page.value("document.querySelector('#act button[value=acknowledge]').click()")
+        await page.until(f"{said}?.startsWith('Not done: the server could not be reached')")
+        await page.call("Network.emulateNetworkConditions", offline=False, **offline)
         await page.value(
             "document.querySelector('#act textarea').value = 'on my way';"
             "document.querySelector('#act button[value=acknowledge]').click()"
