@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.common import ConfigOpt, DbOpt, err, load_or_exit, open_store, out
+from monitor.cli.common import WHOLE, ConfigOpt, DbOpt, err, load_or_exit, open_store, out
 
 app = typer.Typer()
 
@@ -62,7 +62,7 @@ def api(
         links=cfg.notifications.links,
         timezone=cfg.timezone,
     )
-    out.print(f"ticket API on http://{host}:{port} (OpenAPI: /openapi.json, docs: /docs)")
+    out.print(f"ticket API on http://{host}:{port} (tickets: /tickets, docs: /docs)", **WHOLE)
     stop = threading.Event()
     try:
         if deliver:
