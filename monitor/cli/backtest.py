@@ -12,7 +12,8 @@ import typer
 from monitor.cli.common import (
     WHOLE,
     counted,
-    dead_letters_said,
+    dead_letter_counts,
+    dead_letter_examples,
     ensure_sqlite_dir,
     err,
     hanging,
@@ -263,7 +264,8 @@ def _print_backtest(results: list, labels: list, alarms: list) -> None:  # type:
                 + ("; nothing was judged" if not s.accepted else ""),
                 **WHOLE,
             )
-            for line in dead_letters_said(s.dead_lettered, s.first_said):
+            said = [f"dead letters: {dead_letter_counts(s.dead_lettered)}"]
+            for line in said + dead_letter_examples(s.dead_lettered, s.first_said):
                 out.print(hanging(line, out.width, 7), **WHOLE)
         if r.labels_left_out:  # a labels file of more series than the data brought
             n = len(r.labels_left_out)

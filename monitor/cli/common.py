@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from alerts.tickets.store import TicketStore
+    from alerts.tickets.view import TicketView
     from monitor.config.model import MonitorConfig
     from monitor.runners.file_order import FileOrder
 
@@ -252,11 +253,18 @@ def counted(n: int, thing: str, things: str | None = None) -> str:
     return f"{n:,} {thing if n == 1 else things or thing + 's'}"
 
 
-def dead_letters_said(dead: Mapping[str, int], first_said: Mapping[str, str]) -> list[str]:
-    """Dead letters by reason, each with what the first of them said (why, and what to
-    do: "send its region record first"); nothing when there were none."""
-    if not dead:
-        return []
-    lines = ["dead letters: " + ", ".join(f"{k}={v:,}" for k, v in sorted(dead.items()))]
-    lines += [f"  e.g. {k}: {first_said[k]}" for k in sorted(dead) if k in first_said]
-    return lines
+def ticket_head(t: TicketView) -> list[str]:
+    """A ticket's first two lines wherever tickets are listed as blocks (the demo's report,
+    ``tickets list``): number, where, how bad and whose; then what and which detector."""
+    return [f"#{t.id}  {t.region}  {t.severity}  {t.department}", f"    {t.metric} ({t.detector})"]
+
+
+def dead_letter_counts(dead: Mapping[str, int]) -> str:
+    """Dead letters by reason, "unknown_region=2, late=1"; "none" without any."""
+    return ", ".join(f"{k}={v:,}" for k, v in sorted(dead.items())) or "none"
+
+
+def dead_letter_examples(dead: Mapping[str, int], first_said: Mapping[str, str]) -> list[str]:
+    """What the first dead letter of each reason said (why, and what to do: "send its
+    region record first"): the counts alone did not say it."""
+    return [f"  e.g. {k}: {first_said[k]}" for k in sorted(dead) if k in first_said]

@@ -12,7 +12,8 @@ import typer
 from monitor.cli.common import (
     WHOLE,
     ConfigOpt,
-    dead_letters_said,
+    dead_letter_counts,
+    dead_letter_examples,
     ensure_sqlite_dir,
     err,
     hanging,
@@ -23,6 +24,7 @@ from monitor.cli.common import (
     point_to,
     progress,
     read_in_order,
+    ticket_head,
 )
 
 if TYPE_CHECKING:
@@ -302,13 +304,13 @@ def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
         f"[bold]Preemptive inspection tickets[/bold] ({len(tickets)}; times in {config.timezone})"
     )
     for t in tickets:
-        out.print(f"#{t.id}  {t.region}  {t.severity}  {t.department}", markup=False)
-        out.print(f"    {t.metric} ({t.detector})", markup=False)
+        for line in ticket_head(t):
+            out.print(line, markup=False)
         out.print(hanging(f"    {figures(t.to_json())}", out.width, 8), **WHOLE)
         if t.sites:  # a site fault's evidence is its KPI: the complaints may be level yet
             out.print(hanging(f"    inspect {'; '.join(t.sites)}", out.width, 12), **WHOLE)
         out.print(f"    opened {when(t.opened_at)}, acknowledge by {when(t.acknowledge_by)}")
-    dead = ", ".join(f"{k}={v:,}" for k, v in sorted(stats.dead_lettered.items())) or "none"
+    dead = dead_letter_counts(stats.dead_lettered)
     # two lines, each whole: one at 80 columns broke "dead letters" in two
     out.print(
         f"events {stats.events_in:,} in {run.seconds:.1f}s "
@@ -325,7 +327,7 @@ def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
         ),
         **WHOLE,
     )
-    for line in dead_letters_said(stats.dead_lettered, stats.first_said)[1:]:  # the why
+    for line in dead_letter_examples(stats.dead_lettered, stats.first_said):
         out.print(hanging(line, out.width, 7), **WHOLE)
     if card is None:
         return

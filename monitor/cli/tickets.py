@@ -25,6 +25,7 @@ from monitor.cli.common import (
     hanging,
     open_store,
     out,
+    ticket_head,
 )
 
 app = command_group(help="Inspection tickets from the command line.")
@@ -89,11 +90,7 @@ def tickets_list(
     for t in wanted:
         level = f", escalated to level {t.escalation_level}" if t.escalation_level else ""
         owner = f", owner {t.owner}" if t.owner else ""
-        lines += [
-            f"#{t.id}  {t.region}  {t.severity}  {t.department}",
-            f"    {t.metric} ({t.detector})",
-            f"    {t.state}{level}{owner}{next_due(t, zone)}",
-        ]
+        lines += [*ticket_head(t), f"    {t.state}{level}{owner}{next_due(t, zone)}"]
     text = "\n".join(hanging(line, out.width, 4) for line in lines)
     out.print(printable(text), **WHOLE)  # an owner's name as stored: no escape goes raw
     if total > len(wanted):
