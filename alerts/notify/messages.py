@@ -197,6 +197,9 @@ def judged_hours(p: dict[str, Any]) -> int:
 # the states of a ticket no SLA clock runs on (``TicketState`` less ``ACTIVE_STATES``;
 # notify sits below tickets, and a test keeps the two in step)
 SETTLED_STATES = frozenset({"resolved", "closed"})
+# the service policy's three clocks as every reader sees them (messages, the ticket's page,
+# the command line): the step that stops each (the command line once said "respond by" and
+# "close by" where a message said "acknowledge by" and "resolve by")
 DUE_WORDS = {"acknowledge": "acknowledge", "feedback": "first feedback", "resolve": "resolve"}
 
 

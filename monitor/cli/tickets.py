@@ -97,21 +97,17 @@ def tickets_list(
         out.print(f"{total - len(wanted):,} older not shown: --limit {total} shows them all.")
 
 
-# the service policy's three clocks, as the ticket commands name them
-CLOCK_WORDS = {"acknowledge": "respond", "feedback": "feedback", "resolve": "close"}
-
-
 def next_due(t: TicketView, zone: tzinfo) -> str:
     """ "; " and the next SLA clock still running, by when; nothing once resolved or
     closed. (The list showed the 15-minute deadline of tickets acknowledged long ago.)"""
-    from alerts.notify.messages import next_clock
+    from alerts.notify.messages import DUE_WORDS, next_clock
     from alerts.zones import local_iso
 
     found = next_clock(t.to_json())
     if found is None:
         return ""
     clock, due = found
-    return f"; {CLOCK_WORDS[clock]} by {local_iso(due, zone)[5:16].replace('T', ' ')}"
+    return f"; {DUE_WORDS[clock]} by {local_iso(due, zone)[5:16].replace('T', ' ')}"
 
 
 @app.command("show")
@@ -123,7 +119,7 @@ def tickets_show(
     """One ticket with its audit trail, in the operator's zone."""
     import orjson
 
-    from alerts.notify.messages import action_for, clock_facts, figures, judged_hours
+    from alerts.notify.messages import DUE_WORDS, action_for, clock_facts, figures, judged_hours
     from alerts.outcomes import said
     from alerts.zones import local_iso
 
@@ -166,7 +162,7 @@ def tickets_show(
             else []
         ),
         *(
-            f"  {'due' if i == 0 else '':9} {CLOCK_WORDS[clock]} {shown}"
+            f"  {'due' if i == 0 else '':9} {DUE_WORDS[clock]} {shown}"
             for i, (clock, shown) in enumerate(clock_facts(t, events).items())
         ),
         "  audit",
