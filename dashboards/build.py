@@ -37,6 +37,8 @@ from grafana_foundation_sdk.models.dashboard import (
     VariableRefresh,
 )
 
+from alerts.notify.settings import Links
+
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="prometheus")
 OVERVIEW_UID = "yujing-noc"
 REGION_UID = "yujing-region"  # alerts.notify.settings.Links.region_dashboard_uid
@@ -48,6 +50,10 @@ TAGS = ["yujing", "noc"]
 # YujingDetectionStalled rule fires (deploy/prometheus/rules/yujing.yml; a test holds
 # the two equal)
 STALLED_S = 3 * 3600
+# where the tickets' page is: the config's ``notifications.links.tickets`` (``yujing
+# dashboards build`` and ``push`` take the operator's); a hidden constant, so the committed
+# JSON has one value to change for a provisioned Grafana
+TICKETS_VAR = "tickets"
 FIRING_WORDS = ValueMap(
     {"0": ValueMappingResult(text="quiet"), "1": ValueMappingResult(text="firing", color="red")}
 )
@@ -238,7 +244,21 @@ def _base(uid: str, title: str, description: str) -> dashboard.Dashboard:
     )
 
 
-def overview() -> dashboard.Dashboard:
+def tickets_variable(url: str) -> dashboard.ConstantVariable:
+    return (
+        dashboard.ConstantVariable(TICKETS_VAR)
+        .description("The tickets' page (yujing api), from the config's links.tickets")
+        .value(url)
+    )
+
+
+def tickets_link(title: str, query: str = "") -> dashboard.DashboardLink:
+    """A panel's link to the tickets' page: the count on the wall opens the queue it
+    counts (the overview's "Open tickets" led nowhere)."""
+    return dashboard.DashboardLink(title).url(f"${{{TICKETS_VAR}:raw}}{query}").target_blank(True)
+
+
+def overview(tickets_url: str) -> dashboard.Dashboard:
     board = (
         _base(
             OVERVIEW_UID,
@@ -246,6 +266,7 @@ def overview() -> dashboard.Dashboard:
             "Where to look first: regions ranked by current risk, open and overdue "
             "tickets, and which series the detectors find anomalous.",
         )
+        .with_variable(tickets_variable(tickets_url))
         .with_row(dashboard.Row("Now"))
         .with_panel(
             stat.Panel()
@@ -255,6 +276,7 @@ def overview() -> dashboard.Dashboard:
             .span(6)
             .thresholds(traffic_light(1))
             .color_scheme(BY_THRESHOLDS)
+            .links([tickets_link("The tickets people work")])
             .with_target(q(f"sum(yujing_tickets{{{ACTIVE}}})", instant=True))
         )
         .with_panel(
@@ -265,6 +287,7 @@ def overview() -> dashboard.Dashboard:
             .span(6)
             .thresholds(traffic_light(None, 1))
             .color_scheme(BY_THRESHOLDS)
+            .links([tickets_link("The tickets people work, each with its next due time")])
             .with_target(q("sum(yujing_tickets_overdue)", instant=True))
         )
         .with_panel(
@@ -313,6 +336,7 @@ def overview() -> dashboard.Dashboard:
             .unit("none")
             .height(10)
             .span(12)
+            .links([tickets_link("The tickets people work")])
             .with_target(
                 q(
                     f"sum by (department, severity) (yujing_tickets{{{ACTIVE}}})",
@@ -380,7 +404,7 @@ def kpi_panel(sel: str) -> timeseries.Panel:
     return panel
 
 
-def region() -> dashboard.Dashboard:
+def region(tickets_url: str) -> dashboard.Dashboard:
     sel = 'region="$region"'
     return (
         _base(
@@ -415,6 +439,7 @@ def region() -> dashboard.Dashboard:
             .current(VariableOption(selected=True, text="All", value="$__all"))
             .sort(1)
         )
+        .with_variable(tickets_variable(tickets_url))
         .annotation(
             dashboard.AnnotationQuery()
             .name("Findings")
@@ -495,6 +520,13 @@ def region() -> dashboard.Dashboard:
             .unit("none")
             .thresholds(traffic_light(1))  # as the overview's open tickets
             .color_scheme(BY_THRESHOLDS)
+            .links(
+                [
+                    tickets_link(
+                        "The region's open tickets", "?state=active&region=${region:percentencode}"
+                    )
+                ]
+            )
             .height(8)
             .span(12)
             .with_target(q(f"sum(yujing_region_open_tickets{{{sel}}}) or vector(0)", instant=True))
@@ -687,28 +719,27 @@ def pipeline() -> dashboard.Dashboard:
     )
 
 
-BUILDERS = {
-    "noc-overview": overview,
-    "region": region,
-    "detector-tuning": detectors,
-    "pipeline-health": pipeline,
-}
-
-
-def build_all() -> dict[str, dict[str, Any]]:
-    """name -> dashboard JSON model (plain dicts, stable key order)."""
+def build_all(tickets_url: str = Links().tickets) -> dict[str, dict[str, Any]]:
+    """name -> dashboard JSON model (plain dicts, stable key order); ``tickets_url``: where
+    the ticket panels link (the config's ``notifications.links.tickets``)."""
+    boards = {
+        "noc-overview": overview(tickets_url),
+        "region": region(tickets_url),
+        "detector-tuning": detectors(),
+        "pipeline-health": pipeline(),
+    }
     encoder = JSONEncoder(sort_keys=True, indent=2)
-    return {name: orjson.loads(encoder.encode(make().build())) for name, make in BUILDERS.items()}
+    return {name: orjson.loads(encoder.encode(board.build())) for name, board in boards.items()}
 
 
 def render(model: dict[str, Any]) -> bytes:
     return orjson.dumps(model, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
 
-def write_all(out_dir: Path) -> list[Path]:
+def write_all(out_dir: Path, tickets_url: str = Links().tickets) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, model in build_all().items():
+    for name, model in build_all(tickets_url).items():
         path = out_dir / f"{name}.json"
         path.write_bytes(render(model))
         paths.append(path)

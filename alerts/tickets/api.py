@@ -409,15 +409,17 @@ def create_api(
     def tickets_fragment(
         _who: Annotated[str | None, Depends(reader)],
         state: Annotated[str, Query(pattern=LIST_FILTER)] = "active",
+        region: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> HTMLResponse:
         """Tickets newest first as HTML, for the tickets' page: ``active`` (the ones people
-        work), ``all``, or one state."""
+        work), ``all``, or one state; of one region (what a region's dashboard links to)."""
         states = {"active": [s.value for s in ACTIVE_STATES], "all": None}.get(state, [state])
-        items, total = store.find(states=states, limit=limit)
+        items, total = store.find(region=region, states=states, limit=limit)
         shown = [t.to_json() | {"timezone": timezone} for t in items]
         return HTMLResponse(
-            page.list_fragment(shown, total, state, timezone), headers=page.SECURITY_HEADERS
+            page.list_fragment(shown, total, state, timezone, region),
+            headers=page.SECURITY_HEADERS,
         )
 
     @app.get("/tickets/{ticket_id}", include_in_schema=False)

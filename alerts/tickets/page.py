@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from alerts.notify.messages import (
     DUE_WORDS,
@@ -186,17 +187,23 @@ LIST_SRC = "/api/v1/pages/tickets"
 LIST_FILTERS = ("active", "all", *(state.value for state in TicketState))
 
 
-def list_fragment(tickets: list[dict[str, Any]], total: int, shown: str, zone: str) -> str:
+def list_fragment(
+    tickets: list[dict[str, Any]], total: int, shown: str, zone: str, region: str | None = None
+) -> str:
     """Tickets newest first, as rows of the same shape as the audit's (so a phone reads
     each as lines): number, state and owner, severity; where and what; the next SLA
-    clock. ``tickets``: each ticket's JSON; ``shown``: the filter in force."""
+    clock. ``tickets``: each ticket's JSON; ``shown`` and ``region``: the filters in
+    force (the state's links keep the region)."""
     e = escape
+    of_region = "" if region is None else f"&region={quote(region, safe='')}"
     links = " · ".join(
         f"<strong>{e(name)}</strong>"
         if name == shown
-        else f'<a href="?state={e(name)}">{e(name)}</a>'
+        else f'<a href="?state={e(name)}{e(of_region)}">{e(name)}</a>'
         for name in LIST_FILTERS
     )
+    if region is not None:
+        links += f' · <a href="?state={e(shown)}">every region</a>'
     rows = []
     for t in tickets:
         n = int(t["ticket_id"])
@@ -219,7 +226,8 @@ def list_fragment(tickets: list[dict[str, Any]], total: int, shown: str, zone: s
         if rows
         else "<p>None.</p>"
     )
-    return f"<h1>Tickets ({e(shown)})</h1><p>{links}</p>{table}{more}"
+    where = "" if region is None else f" in {e(region)}"
+    return f"<h1>Tickets ({e(shown)}){where}</h1><p>{links}</p>{table}{more}"
 
 
 CLOCK_LABELS = {

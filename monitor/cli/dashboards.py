@@ -13,6 +13,14 @@ app = command_group(help="Grafana dashboards as code.")
 DASHBOARD_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "json"
 
 
+def tickets_url() -> str:
+    """Where the ticket panels link: the operator's config (``$YUJING_CONFIG``, else the
+    packaged default), as the messages' links are."""
+    from monitor.cli.tickets import operator_config
+
+    return operator_config().notifications.links.tickets
+
+
 @app.command("build")
 def dashboards_build(
     out_dir: Annotated[Path, typer.Option("--out", help="Where the JSON goes.")] = DASHBOARD_DIR,
@@ -23,10 +31,11 @@ def dashboards_build(
     """Write the dashboards' JSON (committed next to Grafana's provisioning files)."""
     from dashboards.build import build_all, render, write_all
 
+    url = tickets_url()
     if check:
         stale = [
             name
-            for name, model in build_all().items()
+            for name, model in build_all(url).items()
             if not (out_dir / f"{name}.json").exists()
             or (out_dir / f"{name}.json").read_bytes() != render(model)
         ]
@@ -35,7 +44,7 @@ def dashboards_build(
             raise typer.Exit(1)
         out.print("dashboards are up to date")
         return
-    for path in write_all(out_dir):
+    for path in write_all(out_dir, url):
         out.print(f"wrote {path}", **WHOLE)
 
 
@@ -54,7 +63,7 @@ def dashboards_push(
     from dashboards.push import push
 
     try:  # (a traceback, before; the HTTP client's errors are OSErrors)
-        pushed = push(url, token, folder, build_all())
+        pushed = push(url, token, folder, build_all(tickets_url()))
     except (GrafanaException, OSError) as exc:
         reason, status = why(exc), getattr(exc, "status_code", None)
         if status and str(status) not in reason:  # Grafana's answer: "401 Unauthorized"

@@ -88,6 +88,8 @@ def test_the_tickets_page_lists_the_queue_and_links_each_ticket(sqlite_url, tmp_
         active = chromium(f"{base}/#token={ALICE}", tmp_path / "profile")  # "/" leads here
         every = chromium(f"{base}/tickets?state=all#token={ALICE}", tmp_path / "profile")
         wrong = chromium(f"{base}/tickets?state=bogus#token={ALICE}", tmp_path / "profile")
+        # what the region dashboard's "Open tickets in the region" links to
+        south = chromium(f"{base}/tickets?state=all&region=south-02#token={ALICE}", tmp_path / "p")
     finally:
         server.stop()
         store.close()
@@ -97,6 +99,11 @@ def test_the_tickets_page_lists_the_queue_and_links_each_ticket(sqlite_url, tmp_
     assert "acknowledge by 01-15 16:15" in active  # its next clock, in the operator's zone
     assert "north-01" in every and "south-02" in every and "resolved, alice" in every
     assert "Tickets: String should match pattern" in wrong and "(HTTP 422)" in wrong
+    assert "<h1>Tickets (all) in south-02</h1>" in south
+    assert "south-02" in south.split("</h1>")[1] and "north-01" not in south
+    # the other filters keep the region; one link drops it
+    assert '<a href="?state=active&amp;region=south-02">active</a>' in south
+    assert '<a href="?state=all">every region</a>' in south
 
 
 def test_without_a_token_the_page_asks_for_one(served, tmp_path):

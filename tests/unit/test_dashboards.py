@@ -29,7 +29,7 @@ def test_the_four_dashboards_and_their_variables():
     assert set(models) == {"noc-overview", "region", "detector-tuning", "pipeline-health"}
     assert len({m["uid"] for m in models.values()}) == 4
     region = models["region"]
-    assert [v["name"] for v in region["templating"]["list"]] == ["region", "kpi"]
+    assert [v["name"] for v in region["templating"]["list"]] == ["region", "kpi", "tickets"]
     assert {a["name"] for a in region["annotations"]["list"]} >= {"Findings", "Open tickets"}
     for name, model in models.items():
         for panel in model["panels"]:
@@ -42,6 +42,32 @@ def test_the_four_dashboards_and_their_variables():
 
 def test_notification_links_open_the_region_dashboard():
     assert Links().region_dashboard_uid == REGION_UID
+
+
+def test_the_ticket_counts_open_the_tickets_page_the_config_names():
+    """ "Open tickets: 3" on the wall led nowhere: the count now opens the queue it counts,
+    at the address the config gives the messages' links (``links.tickets``)."""
+    url = "https://noc.example.net/yujing/tickets"
+    models = build_all(url)
+    linked = {
+        (name, panel["title"]): [link["url"] for link in panel.get("links", [])]
+        for name in ("noc-overview", "region")  # the queues; not the tuning view's history
+        for panel in models[name]["panels"]
+        if "tickets" in panel["title"].lower() and panel["type"] != "row"
+    }
+    assert linked == {
+        ("noc-overview", "Open tickets"): ["${tickets:raw}"],
+        ("noc-overview", "Overdue tickets (any SLA clock)"): ["${tickets:raw}"],
+        ("noc-overview", "Open and overdue tickets by department"): ["${tickets:raw}"],
+        ("region", "Open tickets in the region"): [
+            "${tickets:raw}?state=active&region=${region:percentencode}"
+        ],
+    }
+    for name in ("noc-overview", "region"):
+        (variable,) = [v for v in models[name]["templating"]["list"] if v["name"] == "tickets"]
+        assert variable["type"] == "constant" and variable["query"] == url
+    default = build_all()["noc-overview"]["templating"]["list"]
+    assert [v["query"] for v in default if v["name"] == "tickets"] == [Links().tickets]
 
 
 def test_every_query_names_only_yujing_metrics():
