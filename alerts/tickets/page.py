@@ -230,11 +230,9 @@ def list_fragment(
     return f"<h1>Tickets ({e(shown)}){where}</h1><p>{links}</p>{table}{more}"
 
 
-CLOCK_LABELS = {
-    "acknowledge": "Acknowledge by",
-    "feedback": "First feedback by",
-    "resolve": "Closed loop by",
-}
+# the clocks as messages and the command line name them: the 72-hour one stops at the
+# resolution ("Closed loop by", beside a "Close the loop" button, read as that button's)
+CLOCK_LABELS = {clock: f"{words.capitalize()} by" for clock, words in DUE_WORDS.items()}
 
 
 # what a person may do on the page, in the order they come to it (the state hides the

@@ -60,6 +60,9 @@ def test_the_ticket_link_opens_a_page_with_the_ticket(served, tmp_path):
     assert "2027-01-15 16:00 +08:00" in dom and "2027-01-15 16:15 +08:00" in dom
     # acknowledged: its 15-minute clock says when it was done, the 24-hour one still runs
     assert "16:15 +08:00 (done 16:00)" in dom and "2027-01-16 16:00 +08:00<" in dom
+    # the 72-hour clock stops at the resolution, and is named so (it read "Closed loop by"
+    # beside a "Close the loop" button)
+    assert "<dt>Resolve by</dt>" in dom and "Closed loop by" not in dom
     assert "owned by alice" in dom and "acknowledge" in dom
     # the comment is shown as text, not run as markup
     assert "&lt;img src=x" in dom and "<img" not in dom
