@@ -69,10 +69,26 @@ SCRIPT = """"use strict";
     if (typeof detail === "string") return detail;
     return Array.isArray(detail) && detail.length ? String(detail[0].msg) : "";
   }
+  let retry = null, pause = 2;  // one pending retry; its pause doubles up to a minute
+  function again(seconds) {
+    clearTimeout(retry);
+    retry = setTimeout(load, seconds * 1000);
+  }
   async function load() {
+    clearTimeout(retry);
     const token = localStorage.getItem(KEY);
     const headers = token ? { Authorization: "Bearer " + token } : {};
-    const answer = await fetch(main.dataset.src + location.search, { headers });
+    let answer;
+    try {
+      answer = await fetch(main.dataset.src + location.search, { headers });
+    } catch (error) {  // a phone between cells: said and tried again, not "Loading..."
+      main.textContent = main.dataset.title + ": the server could not be reached; " +
+        "trying again in " + pause + " s, or when the connection is back.";
+      again(pause);
+      pause = Math.min(pause * 2, 60);
+      return;
+    }
+    pause = 2;
     if (answer.status === 401) {
       if (token) localStorage.removeItem(KEY);
       main.textContent = token ? "That token was refused." : "";
@@ -85,7 +101,7 @@ SCRIPT = """"use strict";
       main.textContent = main.dataset.title + ": " +
         (said ? said + " " : "") + "(HTTP " + answer.status + ")" +
         (answer.status === 503 && wait > 0 ? "; trying again in " + wait + " s" : "");
-      if (answer.status === 503 && wait > 0) setTimeout(load, wait * 1000);
+      if (answer.status === 503 && wait > 0) again(wait);
       return;
     }
     main.innerHTML = await answer.text();  // rendered and escaped by the server
@@ -136,6 +152,7 @@ SCRIPT = """"use strict";
     }
   }
   main.addEventListener("submit", act);
+  addEventListener("online", load);
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     localStorage.setItem(KEY, document.getElementById("token").value.trim());

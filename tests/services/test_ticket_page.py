@@ -215,6 +215,23 @@ async def on_page(url: str, profile: Path, width: int, steps) -> None:
         browser.wait(timeout=60)
 
 
+def test_a_page_that_cannot_reach_the_server_says_so_and_tries_again(served, tmp_path):
+    """Opened between cells, the page said "Loading..." for ever: its first fetch failed
+    and nothing tried it again."""
+    import asyncio
+
+    async def steps(page: Page) -> None:
+        await page.call("Network.enable")
+        await page.call("Network.setBlockedURLs", urls=["*/api/v1/tickets/*"])
+        await page.call("Page.navigate", url=f"{served}#token={ALICE}")
+        shown = "document.getElementById('ticket')?.textContent"
+        await page.until(f"{shown}?.includes('the server could not be reached; trying again')")
+        await page.call("Network.setBlockedURLs", urls=[])  # the connection is back
+        await page.until(f"{shown}?.includes('Inspect r1')")
+
+    asyncio.run(on_page("about:blank", tmp_path / "profile", 390, steps))
+
+
 def test_on_call_acts_on_the_ticket_from_a_phone(sqlite_url, tmp_path):
     """The message's link opened a page to read, and on-call had to find a terminal to
     acknowledge within 15 minutes: the page now offers the moves the state allows, the
