@@ -10,7 +10,7 @@ import typer
 
 from monitor.cli.common import command_group
 
-app = command_group(help="Check monitor configurations.")
+app = command_group(help="Check monitor configurations; start one from the default.")
 
 
 @app.command("validate")
@@ -39,3 +39,14 @@ def config_validate(
             sys.stdout.write(f"{path}: note: {NO_DETECTORS}\n")
     if failed:
         raise typer.Exit(1)
+
+
+@app.command("default")
+def config_default() -> None:
+    """Print the default config, comments and all, to start yours from.
+
+    `yujing config default > my.yaml`, edit it, `yujing config validate my.yaml`: a
+    file's `detectors:` list is the whole list, so a tuned config is a copy."""
+    from monitor.config.load import default_config_text
+
+    sys.stdout.write(default_config_text())

@@ -87,11 +87,19 @@ def _declared_metrics(data: dict[str, object]) -> frozenset[str] | None:
     return frozenset(metric_names(settings.build()))
 
 
+DEFAULT_NAME = "default_config.yaml"
+
+
+def default_config_text() -> str:
+    """The packaged default, comments and all: what a tuned config starts as a copy of
+    (a file's ``detectors:`` list is the whole list)."""
+    return resources.files("monitor.config").joinpath(DEFAULT_NAME).read_text("utf-8")
+
+
 def load_config(path: Path | None = None) -> MonitorConfig:
     """Load a YAML config, or the packaged default when no path is given."""
     if path is None:
-        text = resources.files("monitor.config").joinpath("default_config.yaml").read_text("utf-8")
-        return parse_config(text, "default_config.yaml")
+        return parse_config(default_config_text(), DEFAULT_NAME)
     return parse_config(read_config_text(path), str(path))
 
 

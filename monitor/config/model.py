@@ -322,7 +322,10 @@ class RemoteWriteSettings(_Model):
 
 # what a config without detector specs is told (every other section missing from a file
 # takes Yujing's defaults; a file's ``detectors`` is its whole list)
-NO_DETECTORS = "no detector specs: nothing is judged (`detectors:` replaces the default's list)"
+NO_DETECTORS = (
+    "no detector specs: nothing is judged (`detectors:` replaces the default's list; "
+    "`yujing config default` prints it to copy)"
+)
 
 
 class MonitorConfig(_Model):

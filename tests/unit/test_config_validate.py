@@ -187,6 +187,25 @@ def test_a_config_without_detector_specs_is_told_it_judges_nothing(tmp_path):
     assert f"windows: {NO_DETECTORS}" in " ".join(said.output.split())
 
 
+def test_a_tuned_config_starts_from_a_copy_of_the_default(tmp_path):
+    """Changing one parameter meant copying every spec by hand (a file's ``detectors:`` is
+    the whole list), from a file inside the installed package."""
+    from typer.testing import CliRunner
+
+    from monitor.cli.main import app
+    from monitor.config.load import load_config
+
+    printed = CliRunner().invoke(app, ["config", "default"])
+    assert printed.exit_code == 0
+    assert printed.stdout.startswith("# Yujing default monitor configuration")  # comments kept
+    mine = tmp_path / "my.yaml"
+    mine.write_text(printed.stdout.replace("{k: 8, min_change: 0.5}", "{k: 7, min_change: 0.5}"))
+    default, tuned = load_config(), load_config(mine)
+    assert [s.id for s in tuned.detectors] == [s.id for s in default.detectors]
+    (bursts,) = [s for s in tuned.detectors if s.id == "complaint-bursts"]
+    assert bursts.params["k"] == 7
+
+
 NOTIFY = """\
 notifications:
   channels:
