@@ -275,12 +275,21 @@ def _print_backtest(results: list, labels: list, alarms: list) -> None:  # type:
             )
             out.print(hanging(said, out.width, 4), **WHOLE)
     if len(results) == 2 and labels:
+        from detectors.timeaxis import to_iso
         from monitor.lab.backtest import Comparison
 
         comparison = Comparison(*results)
         only_a, only_b = comparison.only_caught_by()
-        out.print(f"caught only by {results[0].name}: {', '.join(only_a) or 'none'}", markup=False)
-        out.print(f"caught only by {results[1].name}: {', '.join(only_b) or 'none'}", markup=False)
+        for r, caught in zip(results, (only_a, only_b), strict=True):
+            said = f"caught only by {r.name}: {', '.join(caught) or 'none'}"
+            out.print(hanging(said, out.width, 4), **WHOLE)
+        for r, opened in zip(results, comparison.only_opened_by(), strict=True):
+            out.print(f"tickets only {r.name} opens: {len(opened) or 'none'}", markup=False)
+            for t in opened:
+                told = r.label_of(t.id) or "no labelled event"
+                when = f"{to_iso(t.first_hour)[:13]}h"
+                line = f"  #{t.id} {t.region} {t.metric} ({t.detector}) {when}: {told}"
+                out.print(hanging(line, out.width, 4), **WHOLE)
         if alarms:
             change = comparison.false_alarms(alarms)
             a, b = results[0].name, results[1].name

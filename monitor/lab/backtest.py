@@ -30,7 +30,7 @@ from alerts.tickets.view import TicketView
 from detectors.timeaxis import HOUR_MS, WEEK_MS, to_iso
 from monitor.config.model import MonitorConfig
 from monitor.detection.hourly_file import HourlySeries
-from monitor.lab.labels import KnownFalseAlarm
+from monitor.lab.labels import KnownFalseAlarm, subject
 from monitor.lab.scorecard import GRACE_HOURS, Scorecard, concerns, matches, score
 from monitor.lab.scores import PROFILES, EventScores, ScoredSeries, event_scores, nab_score
 from monitor.lab.simulate_events import Label
@@ -211,6 +211,11 @@ class BacktestResult:
         return [
             a for a in alarms if any(a.covers(d.region, d.metric, d.hour) for d in self.detections)
         ]
+
+    def label_of(self, ticket_id: int) -> str | None:
+        """The labelled event a ticket was scored against; None: a false alarm by the
+        labels."""
+        return next((i.id for i in self.scorecard.incidents if ticket_id in i.ticket_ids), None)
 
     @property
     def false_alarms_per_region_week(self) -> float:
@@ -441,6 +446,24 @@ def _scored(
     )
 
 
+# two configs' tickets about the same thing (region and subject: a count and a rate of the
+# same complaints are one) opened this close tell on-call the same news, whichever detector
+# opened them (a changed parameter moves an opening by an hour or two)
+SAME_TICKET_HOURS = 24
+
+
+def _key(t: TicketView) -> tuple[str, str]:
+    return t.region, subject(t.metric)
+
+
+def _not_in(tickets: list[TicketView], others: list[TicketView]) -> list[TicketView]:
+    opened: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for t in others:
+        opened[_key(t)].append(t.first_hour)
+    near = SAME_TICKET_HOURS * HOUR_MS
+    return [t for t in tickets if not any(abs(t.first_hour - h) <= near for h in opened[_key(t)])]
+
+
 @dataclass
 class Comparison:
     a: BacktestResult
@@ -450,6 +473,11 @@ class Comparison:
         caught_a = {i.id for i in self.a.scorecard.incidents if i.caught}
         caught_b = {i.id for i in self.b.scorecard.incidents if i.caught}
         return sorted(caught_a - caught_b), sorted(caught_b - caught_a)
+
+    def only_opened_by(self) -> tuple[list[TicketView], list[TicketView]]:
+        """The tickets one config opens and the other does not: what a change adds to or
+        spares on-call (the tables gave only counts: "tickets 4 / 5", and which one?)."""
+        return _not_in(self.a.tickets, self.b.tickets), _not_in(self.b.tickets, self.a.tickets)
 
     def false_alarms(self, alarms: list[KnownFalseAlarm]) -> dict[str, list[KnownFalseAlarm]]:
         """What the second config does to the known false alarms the first raises:
@@ -468,6 +496,8 @@ class Comparison:
             f"only_{self.a.name}": only_a,
             f"only_{self.b.name}": only_b,
         }
+        for result, tickets in zip((self.a, self.b), self.only_opened_by(), strict=True):
+            doc[f"opened_only_{result.name}"] = [t.id for t in tickets]
         if alarms:
             doc["known_false_alarms"] = {
                 "listed": len(alarms),

@@ -88,6 +88,14 @@ def test_cli_compare_and_plots(small_world, tmp_path):
     assert doc["a"]["recall"] == 1.0
     assert doc["b"]["recall"] == 0.25
     assert len(doc["only_default"]) == 3 and doc["only_strict"] == []
+    # which tickets the change spares on-call, not only how many: every default ticket
+    # but its billing one, which the strict config opens too (a rate's threshold where the
+    # default's count burst: the same news for on-call)
+    opened = {t["id"]: t["metric"] for t in doc["a"]["ticket_list"]}
+    billing = [n for n, metric in opened.items() if metric.endswith("billing_dispute")]
+    assert len(billing) == 1 and len(doc["b"]["ticket_list"]) == 1
+    assert sorted(doc["opened_only_default"]) == sorted(set(opened) - set(billing))
+    assert doc["opened_only_strict"] == []
     pngs = sorted((plots / "default").glob("*.png"))
     assert pngs, "one plot per alerted series"
     for png in pngs:
@@ -132,6 +140,12 @@ def test_compare_names_the_known_false_alarms_a_config_avoids(small_world, tmp_p
     avoided = avoided.split("known false alarms strict raises, default not:")[0]
     assert sorted(int(x) for x in re.findall(r"#(\d+) ", avoided)) == others
     assert text.rstrip().endswith("known false alarms strict raises, default not:\n  none")
+    # the tickets only one config opens, each with what the labels make of it
+    spared = text.split(f"tickets only default opens: {len(others)}\n")[1]
+    spared = spared.split("tickets only strict opens: none")[0]
+    assert sorted(int(x) for x in re.findall(r"#(\d+) ", spared)) == others
+    said = " ".join(spared.split())  # a line too long for 80 columns hangs under its ticket
+    assert said.count(": no labelled event") + said.count(": inc-") == len(others), said
     # one config's JSON tells which of the listed ones it raises again
     alarms = [KnownFalseAlarm.from_json(x) for x in doc["false_alarms"]]
     single = result.to_json(alarms)["known_false_alarms"]
