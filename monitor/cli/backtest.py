@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import closing
+from datetime import tzinfo
 from pathlib import Path
 from typing import Annotated
 
@@ -181,14 +182,14 @@ def backtest(
             doc = results[0].to_json(alarms)
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
-    _print_backtest(results, known, alarms)
+    _print_backtest(results, known, alarms, configs[0][1].zone)  # type: ignore[attr-defined]
 
 
 def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
     return "—" if value is None else pattern.format(value)
 
 
-def _print_backtest(results: list, labels: list, alarms: list) -> None:  # type: ignore[type-arg]
+def _print_backtest(results: list, labels: list, alarms: list, zone: tzinfo) -> None:  # type: ignore[type-arg]
     from rich.table import Table
 
     table = Table(title="Backtest", title_justify="left")
@@ -275,7 +276,7 @@ def _print_backtest(results: list, labels: list, alarms: list) -> None:  # type:
             )
             out.print(hanging(said, out.width, 4), **WHOLE)
     if len(results) == 2 and labels:
-        from detectors.timeaxis import to_iso
+        from alerts.zones import local_iso
         from monitor.lab.backtest import Comparison
 
         comparison = Comparison(*results)
@@ -287,8 +288,8 @@ def _print_backtest(results: list, labels: list, alarms: list) -> None:  # type:
             out.print(f"tickets only {r.name} opens: {len(opened) or 'none'}", markup=False)
             for t in opened:
                 told = r.label_of(t.id) or "no labelled event"
-                when = f"{to_iso(t.first_hour)[:13]}h"
-                line = f"  #{t.id} {t.region} {t.metric} ({t.detector}) {when}: {told}"
+                when = local_iso(t.opened_at, zone).replace("T", " ")  # as its plot's title
+                line = f"  #{t.id} {t.region} {t.metric} ({t.detector}) opened {when}: {told}"
                 out.print(hanging(line, out.width, 4), **WHOLE)
         if alarms:
             change = comparison.false_alarms(alarms)
