@@ -73,6 +73,27 @@ class SeriesWindow:
 
 
 @dataclass(frozen=True, slots=True)
+class Signal:
+    """The other series a two-signal detector read (a KPI beside the complaints), with
+    its figures: what fired the finding when the complaints' own look ordinary (a site
+    fault precursor's ticket read "7 (normal ~7, +0%)" while its packet loss had gone
+    from 0.24 to 1.69 %)."""
+
+    metric: str
+    observed: float
+    baseline: float | None = None  # its usual level, when the detector compares with one
+    limit: float | None = None  # the line it crossed, when the detector has one
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "metric": self.metric,
+            "observed": self.observed,
+            "baseline": self.baseline,
+            "limit": self.limit,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """A detector's verdict on one series at one hour, with the evidence behind it."""
 
@@ -91,6 +112,7 @@ class Finding:
     # a fixed line the detector compares with (a threshold's limit), apart from the
     # series' normal level in ``baseline``: "1.21 (limit 1.0, normal ~0.2)"
     limit: float | None = None
+    signal: Signal | None = None  # a two-signal detector's other series
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -107,6 +129,7 @@ class Finding:
             "explanation": self.explanation,
             "score": self.score,
             "limit": self.limit,
+            "signal": None if self.signal is None else self.signal.to_json(),
         }
 
 
@@ -276,6 +299,7 @@ def finding(
     explanation: str,
     p_value: float | None = None,
     score: float | None = None,
+    signal: Signal | None = None,
 ) -> Finding:
     """A finding over the ``span_hours`` ending with ``end_hour`` (the shape all share)."""
     if score is None:
@@ -293,4 +317,5 @@ def finding(
         window_end=end_hour + HOUR_MS,
         explanation=explanation,
         score=score,
+        signal=signal,
     )

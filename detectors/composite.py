@@ -20,6 +20,7 @@ from detectors.base import (
     DetectorConfig,
     Finding,
     SeriesWindow,
+    Signal,
     end_hours,
     finding,
     pad_left,
@@ -130,6 +131,7 @@ class SiteFaultDetector(Detector):
                     prev,
                     p_value=float(stats.norm.sf(z)),
                     score=z,
+                    signal=Signal(cfg.kpi_metric, float(kpi_now[i, e]), float(kpi_before[i, e])),
                     explanation=(
                         f"site fault precursor: {cfg.kpi_metric} {kpi_before[i, e]:.3g} -> "
                         f"{kpi_now[i, e]:.3g} over the last {w}h (z={z_k[i, e]:.1f}) while "
@@ -178,6 +180,7 @@ class SiteFaultDetector(Detector):
                     cur,
                     prev,
                     p_value=p,
+                    signal=Signal(cfg.kpi_metric, float(kpi_now[i, e]), float(kpi_before[i, e])),
                     explanation=(
                         f"site fault precursor: {key.metric} {cur:.0f} vs {prev:.0f} a "
                         f"week earlier ({pct(cur, prev) or 0:+.0f}%, p={p:.2g}) while "
@@ -336,6 +339,7 @@ class PeakCongestionDetector(Detector):
                     float(peak_complaints[i]),
                     float(usual[i]),
                     score=top - cfg.utilisation_threshold,
+                    signal=Signal(cfg.utilisation_metric, top, limit=cfg.utilisation_threshold),
                     explanation=(
                         f"capacity shortage, not a fault: {cfg.utilisation_metric} up to "
                         f"{top:.1f}% in {int(hot[i])} of the {cfg.peak_start_hour:02d}:00-"

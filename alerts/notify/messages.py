@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from alerts.notify.settings import Links
+from alerts.notify.settings import Links, NotificationSettings
 from alerts.outcomes import said
 from alerts.sla import CLOCKS, acknowledged_at, late_text, resolved_at, running_clocks
 from alerts.zones import local_text, zone_of
@@ -83,11 +83,12 @@ def build_payload(
     timezone: str = "+00:00",
     runbook: str | None = None,
     unit: str = "",
+    signal_unit: str = "",
 ) -> dict[str, Any]:
     """The JSON every channel starts from: the event, then the ticket as it describes
     itself (``TicketView.to_json``), then where a person clicks; times in UTC, and the
-    operator's ``timezone`` that messages show them in; the metric's ``unit`` if it has
-    one."""
+    operator's ``timezone`` that messages show them in; the metric's ``unit`` and its
+    second signal's (``units_of``) if they have one."""
     return (
         {
             "event": event,
@@ -99,6 +100,7 @@ def build_payload(
             "action": action_for(ticket),
             "runbook_url": runbook,
             "unit": unit,
+            "signal_unit": signal_unit,
         }
         | ticket
         | {
@@ -165,24 +167,53 @@ def number(value: float, unit: str = "") -> str:
     return f"{shown} {unit}" if unit else shown
 
 
+def _against(
+    observed: float, unit: str, limit: float | None, baseline: float | None, change: float | None
+) -> str:
+    """ "1.21 % (limit 1.0 %, normal ~0.2 %)", "195 (normal ~121, +61%)"."""
+    parts = []
+    if limit is not None:
+        parts.append(f"limit {number(limit, unit)}")
+    if baseline is not None:
+        parts.append(f"normal ~{number(baseline, unit)}")
+    if change is not None and limit is None:
+        parts.append(f"{change:+.0f}%")
+    return f"{number(observed, unit)} ({', '.join(parts)})" if parts else number(observed, unit)
+
+
 def figures(p: dict[str, Any]) -> str:
     """Observed, the limit (if the detector has a fixed one) and the normal level, each
     named: "1.21 % (limit 1.0 %, normal ~0.2 %)", "195 (normal ~121, +61%)". A
-    two-signal detector's verdict comes first: its figures are the complaints', which may
-    sit at their usual level ("7 (normal ~7, +0%)" read as nothing wrong on a site fault
-    precursor's ticket, whose packet loss had gone from 0.24 to 1.69 %)."""
-    unit = p.get("unit") or ""
-    parts = []
-    if p.get("limit") is not None:
-        parts.append(f"limit {number(p['limit'], unit)}")
-    parts.append(f"normal ~{number(p['baseline'], unit)}")
-    if p.get("change_pct") is not None and p.get("limit") is None:
-        parts.append(f"{p['change_pct']:+.0f}%")
-    shown = f"{number(p['observed'], unit)} ({', '.join(parts)})"
+    two-signal detector's verdict and its other series come first: its figures are the
+    complaints', which may sit at their usual level ("7 (normal ~7, +0%)" read as nothing
+    wrong on a site fault precursor's ticket, whose packet loss had gone from 0.24 to
+    1.69 %)."""
+    shown = _against(
+        p["observed"], p.get("unit") or "", p.get("limit"), p["baseline"], p.get("change_pct")
+    )
     verdict = FIRED_BY.get(str(p.get("detector")))
     if verdict is None:
         return shown
+    signal = p.get("signal")
+    if isinstance(signal, dict) and isinstance(signal.get("observed"), int | float):
+        unit = p.get("signal_unit") or ""
+        read = _against(signal["observed"], unit, signal.get("limit"), signal.get("baseline"), None)
+        return f"{verdict}: {signal.get('metric')} {read}; {p.get('metric')} at {shown}"
     return f"{verdict}; {p.get('metric')} at {shown}"
+
+
+def units_of(ticket: dict[str, Any], settings: NotificationSettings | None) -> dict[str, str]:
+    """The units a ticket's figures read in, its metric's and its other signal's, for a
+    message, the ticket's page and the command line alike (the page and `tickets show`
+    gave no unit: "1.21 (limit 1.0)")."""
+    if settings is None:
+        return {"unit": "", "signal_unit": ""}
+    signal = ticket.get("signal")
+    other = str(signal.get("metric", "")) if isinstance(signal, dict) else ""
+    return {
+        "unit": settings.unit_of(str(ticket.get("metric", ""))),
+        "signal_unit": settings.unit_of(other) if other else "",
+    }
 
 
 def judged_hours(p: dict[str, Any]) -> int:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from alerts.database import Base
 from alerts.notify.channels import DeliveryFailed, Outgoing, Sender, build_sender
-from alerts.notify.messages import build_payload, event_name
+from alerts.notify.messages import build_payload, event_name, units_of
 from alerts.notify.settings import NotificationSettings, Retry
 
 if TYPE_CHECKING:  # imported where a client is made: reading tickets sends nothing
@@ -93,7 +93,7 @@ def enqueue(
             settings.links,
             settings.timezone,
             settings.runbooks.get(str(ticket.get("spec_id", ""))),
-            settings.unit_of(str(ticket.get("metric", ""))),
+            **units_of(ticket, settings),
         )
     ).decode()
     ticket_id = ticket["ticket_id"]

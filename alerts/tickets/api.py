@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.database import DATABASE_AWAY, database_said
 from alerts.findings import Severity
-from alerts.notify.messages import grafana_link
+from alerts.notify.messages import grafana_link, units_of
 from alerts.notify.outbox import retry_dead, wall_ms
 from alerts.notify.settings import Links
 from alerts.outcomes import Cause, Outcome
@@ -441,6 +441,7 @@ def create_api(
         its state allows, unless the reader's token may only read."""
         ticket = found(ticket_id)
         shown = ticket.to_json() | {"timezone": timezone, "grafana_url": out(ticket)["grafana_url"]}
+        shown |= units_of(shown, store.notifications)
         user = None if credentials is None else auth.user_of(credentials.credentials)
         may_act = user is None or auth.role_of(user) >= Role.OPERATOR  # none yet: it may
         return HTMLResponse(

@@ -47,6 +47,9 @@ class Ticket(Base):
     window_start: Mapped[int | None] = mapped_column(BigInteger)
     # the sites to inspect first, as a JSON list (alerts.tickets.view.encode_sites)
     sites: Mapped[str | None] = mapped_column(Text)
+    # a two-signal detector's other series and its figures, as a JSON object
+    # (alerts.tickets.view.encode_signal)
+    signal: Mapped[str | None] = mapped_column(Text)
     # what a resolved ticket turned out to be (alerts.outcomes); None while open
     outcome: Mapped[str | None] = mapped_column(String(32))
     cause: Mapped[str | None] = mapped_column(String(32))

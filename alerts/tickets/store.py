@@ -32,7 +32,7 @@ from alerts.taxonomy import category_of, department_for
 from alerts.tickets import volume
 from alerts.tickets.lifecycle import ACTIVE_STATES, Action, Move, Refused, TicketState, decide
 from alerts.tickets.models import MAX_ID, Ticket, TicketEvent
-from alerts.tickets.view import TicketView, encode_sites
+from alerts.tickets.view import TicketView, encode_signal, encode_sites
 
 log = logging.getLogger("yujing.tickets")
 
@@ -209,6 +209,7 @@ class TicketStore:
                 first_hour=f.hour,
                 window_start=f.window_start,
                 sites=encode_sites(sites),
+                signal=encode_signal(f.signal),
                 last_fired_hour=f.hour,
                 occurrences=1,
                 opened_at=now,
@@ -264,6 +265,7 @@ class TicketStore:
                 ticket.change_pct, ticket.p_value = f.change_pct, f.p_value
                 ticket.explanation = f.explanation
                 ticket.window_start = f.window_start
+                ticket.signal = encode_signal(f.signal)  # with the figures it explains
             if sites and not ticket.sites:
                 # named once, when they stood out: a week into a failure the failing
                 # site is its own new usual, and the next in line would be named instead

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import orjson
+from typing_extensions import TypedDict  # pydantic reads its fields on Python < 3.12
 
 from alerts.tickets.models import Ticket
+from detectors.base import Signal
 from detectors.timeaxis import to_iso
 
 TIME_FIELDS = frozenset(
@@ -47,6 +50,48 @@ def decode_sites(text: str | None) -> tuple[str, ...]:
     return tuple(str(s) for s in sites) if isinstance(sites, list) else ()
 
 
+class SignalJson(TypedDict):
+    """A two-signal detector's other series, as a ticket shows it (``Signal``)."""
+
+    metric: str
+    observed: float
+    baseline: float | None
+    limit: float | None
+
+
+MAX_METRIC_CHARS = 96  # the tickets' metric column
+
+
+def encode_signal(signal: Signal | None) -> str | None:
+    """The column's text: a JSON object, or nothing."""
+    return None if signal is None else orjson.dumps(signal.to_json()).decode()
+
+
+def decode_signal(text: str | None) -> SignalJson | None:
+    """A stored signal (an unreadable or malformed one: none)."""
+    try:
+        data = orjson.loads(text) if text else None
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+
+    def number(name: str) -> float | None:
+        value = data.get(name)
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return float(value) if ok and math.isfinite(value) else None
+
+    metric, observed = data.get("metric"), number("observed")
+    if not isinstance(metric, str) or observed is None:
+        return None
+    return SignalJson(
+        metric=metric[:MAX_METRIC_CHARS],
+        observed=observed,
+        baseline=number("baseline"),
+        limit=number("limit"),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class TicketView:
     """A detached, read-only copy of a ticket: the one list of a ticket's public fields,
@@ -81,6 +126,7 @@ class TicketView:
     spec_id: str = ""  # the detector spec that opened it (its runbook, its parameters)
     window_start: int | None = None  # the first hour its latest finding judged
     sites: tuple[str, ...] = ()  # to inspect first: "site (kpi now, usually x)"
+    signal: SignalJson | None = None  # a two-signal detector's other series
     outcome: str | None = None  # once resolved: confirmed_fault, false_alarm, ...
     cause: str | None = None  # a confirmed fault's
     first_feedback_at: int | None = None  # the owner's first word (stops the 24 h clock)
@@ -88,7 +134,11 @@ class TicketView:
     @classmethod
     def of(cls, t: Ticket) -> TicketView:
         values = {f.name: getattr(t, f.name) for f in fields(cls)}
-        return cls(**values | {"sites": decode_sites(values["sites"])})
+        decoded = {
+            "sites": decode_sites(values["sites"]),
+            "signal": decode_signal(values["signal"]),
+        }
+        return cls(**values | decoded)
 
     def to_json(self) -> dict[str, object]:
         """The ticket as notifications, files and the outbox carry it: every field once,

@@ -290,7 +290,7 @@ def _monthly_review(run: EmbeddedRun, out_dir: Path, regions: int) -> Path:
 def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
     """A block per ticket and per incident, not a table: a long region or metric name
     stays whole in an 80-column terminal (an ssh session, a CI log)."""
-    from alerts.notify.messages import figures
+    from alerts.notify.messages import figures, units_of
     from alerts.zones import local_iso
 
     stats = run.pipeline.stats
@@ -306,7 +306,9 @@ def _print_report(run: EmbeddedRun, card: Scorecard | None) -> None:
     for t in tickets:
         for line in ticket_head(t):
             out.print(line, markup=False)
-        out.print(hanging(f"    {figures(t.to_json())}", out.width, 8), **WHOLE)
+        shown = t.to_json()
+        shown |= units_of(shown, config.notifications)
+        out.print(hanging(f"    {figures(shown)}", out.width, 8), **WHOLE)
         if t.sites:  # a site fault's evidence is its KPI: the complaints may be level yet
             out.print(hanging(f"    inspect {'; '.join(t.sites)}", out.width, 12), **WHOLE)
         out.print(f"    opened {when(t.opened_at)}, acknowledge by {when(t.acknowledge_by)}")

@@ -119,7 +119,14 @@ def tickets_show(
     """One ticket with its audit trail, in the operator's zone."""
     import orjson
 
-    from alerts.notify.messages import DUE_WORDS, action_for, clock_facts, figures, judged_hours
+    from alerts.notify.messages import (
+        DUE_WORDS,
+        action_for,
+        clock_facts,
+        figures,
+        judged_hours,
+        units_of,
+    )
     from alerts.outcomes import said
     from alerts.zones import local_iso
 
@@ -140,6 +147,7 @@ def tickets_show(
         return "—" if ms is None else local_iso(ms, zone).replace("T", " ")  # type: ignore[arg-type]
 
     t = ticket.to_json() | {"timezone": config.timezone}
+    t |= units_of(t, config.notifications)
     title = f"#{ticket.id} {ticket.title}"
     fields = [
         f"  state     {ticket.state}, {ticket.severity}, {ticket.department}"

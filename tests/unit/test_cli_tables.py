@@ -167,3 +167,42 @@ def test_text_stored_with_escape_sequences_is_shown_not_obeyed(tmp_path):
         assert "\x9b" not in done.output
     assert "booked \\x1b[2J\\x1b]0;pwned\\x07\\x9b1m" in shown.output
     assert "owner li\\x1b[8mwei" in listed.output
+
+
+def test_a_site_fault_ticket_shows_its_kpi_first_in_its_unit(tmp_path, monkeypatch):
+    """`tickets show` of a site fault precursor read "complaints.weak_signal at 7 (normal
+    ~7, +0%)": the packet loss that fired it was in the explanation's prose only, and a
+    KPI's figures came without their unit. The ticket keeps the KPI's figures; a later
+    finding's replace them, and the first one's go with the figures they explained."""
+    from typer.testing import CliRunner
+
+    from alerts.policy.notifiers import MemoryNotifier
+    from alerts.policy.service import AlertService
+    from alerts.policy.settings import AlertSettings
+    from alerts.tickets.store import TicketStore
+    from detectors.base import Signal
+    from monitor.cli.main import app
+    from tests.domain import HOUR, finding, tick
+
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    store = TicketStore(url)
+    svc = AlertService(store=store, notifier=MemoryNotifier(), settings=AlertSettings())
+    metric = "complaints.weak_signal"
+    for k, loss in enumerate((0.9, 1.69)):
+        hour = T0 + k * HOUR
+        fault = finding(hour, metric=metric, detector="site_fault", observed=7.0,
+                        signal=Signal("kpi.packet_loss.mean", loss, 0.236))  # fmt: skip
+        svc.handle(tick(hour, fault), now=hour + HOUR)
+    (ticket,) = store.all()
+    assert ticket.signal == {
+        "metric": "kpi.packet_loss.mean", "observed": 1.69, "baseline": 0.236, "limit": None
+    }  # fmt: skip
+    store.close()
+    monkeypatch.setenv("COLUMNS", "80")
+    shown = CliRunner().invoke(app, ["tickets", "show", "1", "--db", url])
+    assert shown.exit_code == 0, shown.output
+    said = " ".join(shown.output.split())  # the line hangs under its value at 80 columns
+    assert (
+        "observed site fault precursor: kpi.packet_loss.mean 1.69 % (normal ~0.236 %); "
+        "complaints.weak_signal at 7 (normal ~100, -93%)"
+    ) in said, shown.output

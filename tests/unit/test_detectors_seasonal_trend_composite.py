@@ -17,6 +17,7 @@ from detectors import (
     ThresholdConfig,
     ThresholdDetector,
 )
+from detectors.base import Signal
 from tests.domain import HOUR
 
 END = 500_000 * HOUR  # 500000 % 24 == 8: 08:00 UTC
@@ -113,6 +114,10 @@ def test_site_fault_needs_both_signals():
     assert [f.region for f in findings] == ["r0"]
     assert "site fault precursor" in findings[0].explanation
     assert "kpi.packet_loss.mean" in findings[0].explanation
+    # the KPI's own figures travel with the finding: 0.2 % before, ~2 % over the window
+    signal = findings[0].signal
+    assert signal is not None and signal.metric == "kpi.packet_loss.mean"
+    assert signal.baseline == pytest.approx(0.2) and signal.observed == pytest.approx(2.0)
 
 
 def test_peak_congestion_is_judged_at_the_end_of_the_evening_peak():
@@ -132,6 +137,8 @@ def test_peak_congestion_is_judged_at_the_end_of_the_evening_peak():
     assert "(8% if spread evenly)" in findings[0].explanation
     # its figures are the complaints it is filed under, not the utilisation
     assert (findings[0].observed, findings[0].baseline) == (12.0, 56 / 12)
+    # and what fired it, the utilisation against its line, beside them
+    assert findings[0].signal == Signal("kpi.bandwidth_utilisation.max", 95.0, limit=90.0)
     assert det.evaluate(window(complaints, complaints, end=end - HOUR, context=context)) == []
 
 

@@ -257,3 +257,35 @@ def test_a_two_signal_observed_line_says_what_fired_it_before_the_complaints():
     assert observed(replace(WOW, detector="peak_congestion")).startswith(
         "Observed: capacity shortage; complaints.broadband_lag at "
     )
+
+
+def test_a_two_signal_ticket_reads_its_other_series_first_in_its_unit():
+    """With the KPI's own figures kept on the ticket, the line leads with them: what
+    fired it, measured, before the complaints that only lean the same way."""
+    from alerts.notify.settings import NotificationSettings
+
+    settings = NotificationSettings(
+        units={"packet_loss": "%", "bandwidth_utilisation": "%"}, links=LINKS
+    )
+
+    def observed(ticket: TicketView) -> str:
+        json = ticket.to_json()
+        payload = messages.build_payload(
+            json, "opened", "yujing", "", T0, LINKS, **messages.units_of(json, settings)
+        )
+        (line,) = [x for x in messages.text(payload).splitlines() if x.startswith("Observed:")]
+        return line
+
+    loss = {"metric": "kpi.packet_loss.mean", "observed": 1.69, "baseline": 0.236, "limit": None}
+    fault = replace(WOW, detector="site_fault", observed=7.0, baseline=7.0, change_pct=0.0)
+    assert observed(replace(fault, signal=loss)) == (
+        "Observed: site fault precursor: kpi.packet_loss.mean 1.69 % (normal ~0.236 %); "
+        "complaints.broadband_lag at 7 (normal ~7, +0%)"
+    )
+    util = {"metric": "kpi.bandwidth_utilisation.max", "observed": 97.9, "baseline": None,
+            "limit": 90.0}  # fmt: skip
+    capacity = replace(WOW, detector="peak_congestion", signal=util)
+    assert observed(capacity).startswith(
+        "Observed: capacity shortage: kpi.bandwidth_utilisation.max 97.9 % (limit 90.0 %); "
+        "complaints.broadband_lag at "
+    )
