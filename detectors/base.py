@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, tzinfo
 from typing import Any, ClassVar
 
@@ -85,12 +85,7 @@ class Signal:
     limit: float | None = None  # the line it crossed, when the detector has one
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "metric": self.metric,
-            "observed": self.observed,
-            "baseline": self.baseline,
-            "limit": self.limit,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
