@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 BASELINE_REVISION = "0001"
 # the newest migration (a test holds it to alembic's head): a database already there is
 # opened without loading alembic at all, which keeps short commands short
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 ADVISORY_LOCK_ID = 0x59554A49  # "YUJI"
 # what a database restarting, locked past its wait or unreachable raises: something to
 # wait out and say in a line, not a crash or a traceback

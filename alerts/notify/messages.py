@@ -216,10 +216,16 @@ def units_of(ticket: dict[str, Any], settings: NotificationSettings | None) -> d
     }
 
 
+def observed_at(p: dict[str, Any]) -> str:
+    """The field naming the hour a ticket's figures are of: ``observed_hour``, or for a
+    ticket from before it was kept, ``last_fired_hour``."""
+    return "observed_hour" if p.get("observed_hour_ms") is not None else "last_fired_hour"
+
+
 def judged_hours(p: dict[str, Any]) -> int:
-    """How many hours the latest finding judged (a 52-hour trend, a week's sum); 0 when
-    the ticket predates the record of it."""
-    start, last = p.get("window_start_ms"), p.get("last_fired_hour_ms")
+    """How many hours the finding behind the figures judged (a 52-hour trend, a week's
+    sum); 0 when the ticket predates the record of it."""
+    start, last = p.get("window_start_ms"), p.get(f"{observed_at(p)}_ms")
     if not isinstance(start, int) or not isinstance(last, int) or start > last:
         return 0
     return (last - start) // HOUR_MS + 1
@@ -303,7 +309,7 @@ def clock_facts(
 def text(p: dict[str, Any]) -> str:
     """Plain text for e-mail and chat: the facts first, then where to click."""
     evidence = (
-        f"Last finding {local(p, 'last_fired_hour')}: {figures(p)}"
+        f"Last finding {local(p, observed_at(p))}: {figures(p)}"
         if _ended(p)
         else f"Observed: {figures(p)}"
     )
@@ -322,9 +328,7 @@ def text(p: dict[str, Any]) -> str:
     ]
     judged = judged_hours(p)
     if judged > 1:
-        lines.append(
-            f"Judged {judged} h: {local(p, 'window_start')} .. {local(p, 'last_fired_hour')}"
-        )
+        lines.append(f"Judged {judged} h: {local(p, 'window_start')} .. {local(p, observed_at(p))}")
     if p.get("comment") and p["comment"] != p["explanation"]:
         lines.append(f"Note ({p['actor']}): {p['comment']}")
     lines += [f"Ticket: {p['ticket_url']}", f"Grafana: {p['grafana_url']}"]

@@ -45,6 +45,9 @@ class Ticket(Base):
     first_hour: Mapped[int] = mapped_column(BigInteger)
     # start of the hours the latest finding judged (a 52-hour trend, a 7-day sum)
     window_start: Mapped[int | None] = mapped_column(BigInteger)
+    # the hour of the finding whose figures (observed, baseline, explanation) it shows: a
+    # finding on another series of the problem moves ``last_fired_hour`` only
+    observed_hour: Mapped[int | None] = mapped_column(BigInteger)
     # the sites to inspect first, as a JSON list (alerts.tickets.view.encode_sites)
     sites: Mapped[str | None] = mapped_column(Text)
     # a two-signal detector's other series and its figures, as a JSON object

@@ -22,6 +22,7 @@ TIME_FIELDS = frozenset(
         "resolve_by",
         "recovered_at",
         "window_start",
+        "observed_hour",
         "first_feedback_at",
     }
 )
@@ -125,6 +126,7 @@ class TicketView:
     limit_value: float | None = None  # a threshold's fixed line, apart from the baseline
     spec_id: str = ""  # the detector spec that opened it (its runbook, its parameters)
     window_start: int | None = None  # the first hour its latest finding judged
+    observed_hour: int | None = None  # the hour its figures are of (None: from before)
     sites: tuple[str, ...] = ()  # to inspect first: "site (kpi now, usually x)"
     signal: SignalJson | None = None  # a two-signal detector's other series
     outcome: str | None = None  # once resolved: confirmed_fault, false_alarm, ...

@@ -125,6 +125,7 @@ def tickets_show(
         clock_facts,
         figures,
         judged_hours,
+        observed_at,
         units_of,
     )
     from alerts.outcomes import said
@@ -165,7 +166,7 @@ def tickets_show(
         f"  fired     {when(ticket.first_hour)} .. {when(ticket.last_fired_hour)}"
         f" ({counted(ticket.occurrences, 'finding')})",
         *(
-            [f"  judged    {when(ticket.window_start)} .. {when(ticket.last_fired_hour)}"]
+            [f"  judged    {when(ticket.window_start)} .. {when(t[f'{observed_at(t)}_ms'])}"]
             if judged_hours(t) > 1
             else []
         ),

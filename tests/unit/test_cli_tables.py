@@ -190,10 +190,16 @@ def test_a_site_fault_ticket_shows_its_kpi_first_in_its_unit(tmp_path, monkeypat
     metric = "complaints.weak_signal"
     for k, loss in enumerate((0.9, 1.69)):
         hour = T0 + k * HOUR
-        fault = finding(hour, metric=metric, detector="site_fault", observed=7.0,
+        fault = finding(hour, metric=metric, detector="site_fault", observed=7.0, span=24,
                         signal=Signal("kpi.packet_loss.mean", loss, 0.236))  # fmt: skip
         svc.handle(tick(hour, fault), now=hour + HOUR)
+    # four hours on, the KPI's own finding joins the region's ticket: it moves the last
+    # fired hour, not the figures, nor the hours they judged (it said "judged 28 h")
+    later = T0 + 5 * HOUR
+    kpi = finding(later, metric="kpi.packet_loss.mean", detector="burst", observed=2.0, span=1)
+    svc.handle(tick(later, kpi), now=later + HOUR)
     (ticket,) = store.all()
+    assert (ticket.observed_hour, ticket.last_fired_hour) == (T0 + HOUR, later)
     assert ticket.signal == {
         "metric": "kpi.packet_loss.mean", "observed": 1.69, "baseline": 0.236, "limit": None
     }  # fmt: skip
@@ -206,3 +212,10 @@ def test_a_site_fault_ticket_shows_its_kpi_first_in_its_unit(tmp_path, monkeypat
         "observed site fault precursor: kpi.packet_loss.mean 1.69 % (normal ~0.236 %); "
         "complaints.weak_signal at 7 (normal ~100, -93%)"
     ) in said, shown.output
+    # 24 hours, ending with the figures' hour (T0 + 1 h is 17:00 in +08:00)
+    assert "judged 2027-01-14 18:00+08:00 .. 2027-01-15 17:00+08:00" in said
+    from alerts.notify.messages import build_payload, text
+    from alerts.notify.settings import Links
+
+    message = text(build_payload(ticket.to_json(), "refired", "yujing", "", later, Links()))
+    assert "Judged 24 h: " in message and "Judged 28 h" not in message
