@@ -19,12 +19,14 @@ import numpy as np
 from alerts.policy.incidents import series_of
 from alerts.taxonomy import Taxonomy, kpi_counts_arrivals, kpi_of
 from alerts.tickets.view import TicketView
+from detectors.base import Finding
 from monitor.config.model import MonitorConfig
 from monitor.lab.backtest import BacktestResult
 from monitor.lab.simulate_events import Label
 from monitor.windows.aggregation import RATE_PER
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 CONTEXT_DAYS = 10  # shown before the ticket opened
@@ -138,6 +140,7 @@ def plot_ticket(
     ax.legend(loc="upper left", fontsize=7)
     if rows == 2 and kpi_values is not None and second:
         axes[1].plot(_times(kpi_hours, zone), kpi_values, lw=0.9, color="#8c564b", label=second)
+        _draw_signal(axes[1], [f for f in findings if f.signal and f.signal.metric == second], zone)
         axes[1].set_ylabel(axis_label(second, config.vocabulary))
         axes[1].legend(loc="upper left", fontsize=7)
     axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M", tz=zone))
@@ -152,6 +155,27 @@ def plot_ticket(
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig
+
+
+def _draw_signal(ax: Axes, findings: list[Finding], zone: tzinfo) -> None:
+    """What a two-signal detector read of the KPI at each finding (its window's mean, a
+    peak's top) against the level it compared it with or the line it crossed: the KPI
+    panel drew the series alone, and the reason the ticket fired was left to the eye."""
+    signals = [(f.hour, f.signal) for f in findings if f.signal is not None]
+    if not signals:
+        return
+    usual = [(hour, s.baseline) for hour, s in signals if s.baseline is not None]
+    if usual:
+        ax.plot(
+            _times(np.array([h for h, _ in usual]), zone), [b for _, b in usual], ls="none",
+            marker="_", ms=10, mew=2, color="#2ca02c", label="usual level the detector compared",
+        )  # fmt: skip
+    ax.scatter(
+        _times(np.array([h for h, _ in signals]), zone), [s.observed for _, s in signals],
+        s=14, color="#d62728", zorder=3, label="fired: what the detector read",
+    )  # fmt: skip
+    for limit in sorted({s.limit for _, s in signals if s.limit is not None}):
+        ax.axhline(limit, color="#d62728", ls="--", lw=1, label=f"limit {limit:g}")
 
 
 def plot_tickets(

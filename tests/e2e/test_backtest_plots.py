@@ -43,6 +43,15 @@ def test_each_ticket_plot_explains_its_detection(tmp_path):
             kpi_lines = [line.get_label() for line in axes[1].get_lines()]
             assert len(axes) == 2 and "kpi.packet_loss.mean" in kpi_lines
             assert axes[1].get_ylabel() == "packet_loss mean (%)"  # it read "packet_loss"
+        if ticket.detector in ("site_fault", "peak_congestion"):
+            # what the detector read of the KPI, beside the series: the reason it fired
+            kpi_legend = [t.get_text() for t in axes[1].get_legend().get_texts()]
+            assert "fired: what the detector read" in kpi_legend, kpi_legend
+            compared = "usual level the detector compared"
+            if ticket.detector == "site_fault":
+                assert compared in kpi_legend
+            else:
+                assert "limit 90" in kpi_legend and compared not in kpi_legend
         assert axes[0].get_ylabel() == "complaints per hour"  # it read "complaints"
         own = [
             f.finding
