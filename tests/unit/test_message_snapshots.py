@@ -289,3 +289,31 @@ def test_a_two_signal_ticket_reads_its_other_series_first_in_its_unit():
         "Observed: capacity shortage: kpi.bandwidth_utilisation.max 97.9 % (limit 90.0 %); "
         "complaints.broadband_lag at "
     )
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        None,
+        "",
+        "not json",
+        "[1, 2]",
+        '{"metric": "kpi.packet_loss.mean"}',
+        '{"metric": 5, "observed": 1.0}',
+        '{"metric": "m", "observed": "high"}',
+        '{"metric": "m", "observed": true}',
+        '{"metric": "m", "observed": NaN}',
+        '{"metric": "m", "observed": 1e999}',
+        '{"metric": "m", "observed": {"deep": [[[[1]]]]}}',
+        '{"metric": "' + "m" * 100_000 + '", "observed": 1.0, "baseline": "x", "limit": null}',
+    ],
+)
+def test_a_stored_signal_that_cannot_be_read_is_left_out_never_raised(stored):
+    """A ticket's page, message and command line read the stored signal back: a row
+    written by hand or cut short shows no signal (or a bounded one), never an error."""
+    from alerts.tickets.view import MAX_METRIC_CHARS, decode_signal
+
+    got = decode_signal(stored)
+    if got is not None:
+        assert got["observed"] == 1.0 and got["baseline"] is None
+        assert len(got["metric"]) == MAX_METRIC_CHARS
