@@ -191,7 +191,9 @@ def figures(p: dict[str, Any]) -> str:
     shown = _against(
         p["observed"], p.get("unit") or "", p.get("limit"), p["baseline"], p.get("change_pct")
     )
-    verdict = FIRED_BY.get(str(p.get("detector")))
+    # the verdict of the detector the figures are from: a site fault's ticket fed later
+    # by the early trend's finding on its series shows a week's sums, no precursor's
+    verdict = FIRED_BY.get(str(p.get("observed_by") or p.get("detector")))
     if verdict is None:
         return shown
     signal = p.get("signal")

@@ -48,6 +48,7 @@ class Ticket(Base):
     # the hour of the finding whose figures (observed, baseline, explanation) it shows: a
     # finding on another series of the problem moves ``last_fired_hour`` only
     observed_hour: Mapped[int | None] = mapped_column(BigInteger)
+    observed_by: Mapped[str | None] = mapped_column(String(32))  # that finding's detector
     # the sites to inspect first, as a JSON list (alerts.tickets.view.encode_sites)
     sites: Mapped[str | None] = mapped_column(Text)
     # a two-signal detector's other series and its figures, as a JSON object

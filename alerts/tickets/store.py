@@ -209,6 +209,7 @@ class TicketStore:
                 first_hour=f.hour,
                 window_start=f.window_start,
                 observed_hour=f.hour,
+                observed_by=f.detector,
                 sites=encode_sites(sites),
                 signal=encode_signal(f.signal),
                 last_fired_hour=f.hour,
@@ -266,6 +267,7 @@ class TicketStore:
                 ticket.change_pct, ticket.p_value = f.change_pct, f.p_value
                 ticket.explanation = f.explanation
                 ticket.window_start, ticket.observed_hour = f.window_start, f.hour
+                ticket.observed_by = f.detector
                 ticket.signal = encode_signal(f.signal)  # with the figures it explains
             if sites and not ticket.sites:
                 # named once, when they stood out: a week into a failure the failing

@@ -127,6 +127,7 @@ class TicketView:
     spec_id: str = ""  # the detector spec that opened it (its runbook, its parameters)
     window_start: int | None = None  # the first hour its latest finding judged
     observed_hour: int | None = None  # the hour its figures are of (None: from before)
+    observed_by: str | None = None  # the detector they are from (None: from before)
     sites: tuple[str, ...] = ()  # to inspect first: "site (kpi now, usually x)"
     signal: SignalJson | None = None  # a two-signal detector's other series
     outcome: str | None = None  # once resolved: confirmed_fault, false_alarm, ...

@@ -219,3 +219,20 @@ def test_a_site_fault_ticket_shows_its_kpi_first_in_its_unit(tmp_path, monkeypat
 
     message = text(build_payload(ticket.to_json(), "refired", "yujing", "", later, Links()))
     assert "Judged 24 h: " in message and "Judged 28 h" not in message
+    # the early trend's finding on the same series takes over the figures: a week's sums,
+    # told as its own, not as a site fault precursor's
+    store = TicketStore(url)
+    svc = AlertService(store=store, notifier=MemoryNotifier(), settings=AlertSettings())
+    trend_hour = later + HOUR
+    trend = finding(trend_hour, metric=metric, detector="early_trend", observed=921.0)
+    svc.handle(tick(trend_hour, trend), now=trend_hour + HOUR)
+    (ticket,) = store.all()
+    store.close()
+    assert (ticket.detector, ticket.observed_by, ticket.signal) == (
+        "site_fault",
+        "early_trend",
+        None,
+    )
+    message = text(build_payload(ticket.to_json(), "refired", "yujing", "", trend_hour, Links()))
+    assert "Observed: 921 (normal ~100, +821%)" in message, message
+    assert "(site fault precursor)" in message.splitlines()[0]  # what the ticket is about
