@@ -283,3 +283,25 @@ def test_on_call_acts_on_the_ticket_from_a_phone(sqlite_url, tmp_path):
     trail = [(e["actor"], e["action"], e["comment"]) for e in store.events(ticket.id)]
     assert ("alice", "acknowledge", "on my way") in trail
     store.close()
+
+
+def test_the_page_gives_a_kpis_figures_their_unit(sqlite_url, tmp_path):
+    """The message read "1.21 % (limit 1.0 %)" and the page it links to "1.21 (limit
+    1.0)": the page now takes the units the messages do (``units_of``)."""
+    from alerts.notify.settings import NotificationSettings
+
+    store = TicketStore(sqlite_url, notifications=NotificationSettings(units={"packet_loss": "%"}))
+    ticket, _ = store.open(
+        "k1", "fp1",
+        finding(T0, metric="kpi.packet_loss.mean", detector="threshold", observed=1.21,
+                limit=1.0),
+        T0,
+    )  # fmt: skip
+    server = start_api(store, AUTH, "127.0.0.1", port := free_port(), timezone="+08:00")
+    try:
+        url = f"http://127.0.0.1:{port}/tickets/{ticket.id}#token={ALICE}"
+        dom = chromium(url, tmp_path / "profile")
+    finally:
+        server.stop()
+        store.close()
+    assert "<dt>Observed</dt><dd>1.21 % (limit 1.0 %, normal ~100 %)</dd>" in dom, dom[-3000:]
