@@ -242,15 +242,18 @@ SETTLED_STATES = frozenset({"resolved", "closed"})
 DUE_WORDS = {"acknowledge": "acknowledge", "feedback": "first feedback", "resolve": "resolve"}
 
 
-def next_due(p: dict[str, Any]) -> str:
+def next_due(p: dict[str, Any], brief: bool = False) -> str:
     """The next SLA clock still running when the event happened, as it ends the message's
     time line ("; first feedback by ..."); nothing on a resolved or closed ticket. (The
-    message of an acknowledged ticket once still told its reader to acknowledge it.)"""
+    message of an acknowledged ticket once still told its reader to acknowledge it.)
+    ``brief``: month, day and time only ("; first feedback by 10-16 17:00"), for a list
+    whose head names the zone (`tickets list`, the tickets' page)."""
     found = next_clock(p)
     if found is None:
         return ""
     clock, _due = found
-    return f"; {DUE_WORDS[clock]} by {local(p, f'{clock}_by')}"
+    when = local(p, f"{clock}_by")
+    return f"; {DUE_WORDS[clock]} by {when[5:16] if brief else when}"
 
 
 def next_clock(p: dict[str, Any]) -> tuple[str, int] | None:

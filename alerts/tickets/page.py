@@ -25,7 +25,7 @@ from alerts.notify.messages import (
     figures,
     judged_hours,
     local,
-    next_clock,
+    next_due,
 )
 from alerts.outcomes import Cause, Outcome, said
 from alerts.tickets.lifecycle import MOVES, Action, TicketState
@@ -225,11 +225,7 @@ def list_fragment(
     for t in tickets:
         n = int(t["ticket_id"])
         state = t["state"] + (f", {t['owner']}" if t.get("owner") else "")
-        found = next_clock(t)
-        due = ""
-        if found is not None:  # the month, day and time: the zone is in the column's head
-            clock, at = found
-            due = f"{DUE_WORDS[clock]} by {local({'timezone': zone, 'at_ms': at}, 'at')[5:16]}"
+        due = next_due(t, brief=True).removeprefix("; ")  # the zone is in the column's head
         rows.append(
             f'<tr><td><a href="/tickets/{n}">#{n}</a></td><td>{e(state)}</td>'
             f'<td class="sev-{e(t["severity"])}">{e(t["severity"])}</td>'

@@ -10,9 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from datetime import tzinfo
-
-    from alerts.tickets.view import TicketView
     from monitor.config.model import MonitorConfig
 
 from monitor.cli.common import (
@@ -68,6 +65,7 @@ def tickets_list(
 ) -> None:
     """List tickets, newest first (optionally by state, region, department, severity)."""
     from alerts.findings import Severity
+    from alerts.notify.messages import next_due
     from alerts.taxonomy import Department
     from alerts.tickets.lifecycle import TicketState
     from alerts.tickets.text import printable
@@ -76,7 +74,7 @@ def tickets_list(
     _choice("--department", department, [d.value for d in Department])
     _choice("--severity", severity, [s.value for s in Severity])
     config = operator_config()
-    name, zone = config.timezone, config.zone
+    name = config.timezone
     store = open_store(db, must_exist=True)
     wanted, total = store.find(
         state=state, region=region, department=department, severity=severity, limit=limit
@@ -90,24 +88,12 @@ def tickets_list(
     for t in wanted:
         level = f", escalated to level {t.escalation_level}" if t.escalation_level else ""
         owner = f", owner {t.owner}" if t.owner else ""
-        lines += [*ticket_head(t), f"    {t.state}{level}{owner}{next_due(t, zone)}"]
+        due = next_due(t.to_json() | {"timezone": name}, brief=True)
+        lines += [*ticket_head(t), f"    {t.state}{level}{owner}{due}"]
     text = "\n".join(hanging(line, out.width, 4) for line in lines)
     out.print(printable(text), **WHOLE)  # an owner's name as stored: no escape goes raw
     if total > len(wanted):
         out.print(f"{total - len(wanted):,} older not shown: --limit {total} shows them all.")
-
-
-def next_due(t: TicketView, zone: tzinfo) -> str:
-    """ "; " and the next SLA clock still running, by when; nothing once resolved or
-    closed. (The list showed the 15-minute deadline of tickets acknowledged long ago.)"""
-    from alerts.notify.messages import DUE_WORDS, next_clock
-    from alerts.zones import local_iso
-
-    found = next_clock(t.to_json())
-    if found is None:
-        return ""
-    clock, due = found
-    return f"; {DUE_WORDS[clock]} by {local_iso(due, zone)[5:16].replace('T', ' ')}"
 
 
 @app.command("show")
