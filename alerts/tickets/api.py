@@ -478,7 +478,7 @@ def create_api(
         items, total = store.find(
             region=region,
             department=department.value if department else None,
-            state=state.value if state else None,
+            states=[state.value] if state else None,
             severity=severity,
             limit=limit,
             offset=offset,

@@ -543,20 +543,18 @@ class TicketStore:
         *,
         region: str | None = None,
         department: str | None = None,
-        state: str | None = None,
+        states: Sequence[str] | None = None,
         severity: str | None = None,
         limit: int = 100,
         offset: int = 0,
-        states: Sequence[str] | None = None,
     ) -> tuple[list[TicketView], int]:
         """Filtered page of tickets, newest first, and the total that matched; ``states``:
-        any of them (the active ones, say)."""
+        any of them (one, or the active ones)."""
         where = [
             column == value
             for column, value in (
                 (Ticket.region, region),
                 (Ticket.department, department),
-                (Ticket.state, state),
                 (Ticket.severity, severity),
             )
             if value is not None

@@ -77,7 +77,11 @@ def tickets_list(
     name = config.timezone
     store = open_store(db, must_exist=True)
     wanted, total = store.find(
-        state=state, region=region, department=department, severity=severity, limit=limit
+        states=[state] if state else None,
+        region=region,
+        department=department,
+        severity=severity,
+        limit=limit,
     )
     store.close()
     shown = f"{total:,}" if total == len(wanted) else f"newest {len(wanted)} of {total:,}"
