@@ -65,7 +65,8 @@ SCRIPT = """"use strict";
     localStorage.setItem(KEY, handed);
     history.replaceState(null, "", location.pathname + location.search);
   }
-  function reason(detail) {  // the server's words: a sentence, or a 422's first error
+  async function refusal(answer) {  // the server's words: a sentence, a 422's first error
+    const detail = await answer.json().then((b) => b.detail, () => null);
     if (typeof detail === "string") return detail;
     return Array.isArray(detail) && detail.length ? String(detail[0].msg) : "";
   }
@@ -96,7 +97,7 @@ SCRIPT = """"use strict";
       return;
     }
     if (!answer.ok) {  // the server's reason, and a wait it asks for is waited
-      const said = reason(await answer.json().then((b) => b.detail, () => null));
+      const said = await refusal(answer);
       const wait = Number(answer.headers.get("Retry-After"));
       main.textContent = main.dataset.title + ": " +
         (said ? said + " " : "") + "(HTTP " + answer.status + ")" +
@@ -142,7 +143,7 @@ SCRIPT = """"use strict";
       if (done) done.textContent = "Done: " + action + ".";
       return;
     }
-    const said = reason(await answer.json().then((b) => b.detail, () => null));
+    const said = await refusal(answer);
     status.textContent = "Not done: " + (said ? said + " " : "") +
       "(HTTP " + answer.status + ")";
     if (answer.status === 401) {  // none, or a stale one: ask for it
