@@ -43,6 +43,7 @@ from detectors.base import (
     pad_left,
     pct,
 )
+from detectors.numbers import number
 from detectors.timeaxis import WEEK_HOURS
 
 MAD_TO_SIGMA = 1.4826  # a normal distribution's standard deviation per unit of MAD
@@ -341,7 +342,7 @@ class BurstDetector(Detector):
                     base,
                     score=abs(zi),
                     explanation=(
-                        f"{self.name}: {key.metric} {obs:.4g} this hour vs {base:.4g} "
+                        f"{self.name}: {key.metric} {number(obs)} this hour vs {number(base)} "
                         f"usual for this hour ({_change(obs, base)}{zi:.1f} "
                         f"spreads {'above' if self.sign > 0 else 'below'})"
                     ),

@@ -36,6 +36,7 @@ from detectors.burst import (
     hourly_model,
     own_dispersion,
 )
+from detectors.numbers import number
 from detectors.timeaxis import WEEK_HOURS
 from detectors.wow import significant_rises
 
@@ -133,9 +134,9 @@ class SiteFaultDetector(Detector):
                     score=z,
                     signal=Signal(cfg.kpi_metric, float(kpi_now[i, e]), float(kpi_before[i, e])),
                     explanation=(
-                        f"site fault precursor: {cfg.kpi_metric} {kpi_before[i, e]:.3g} -> "
-                        f"{kpi_now[i, e]:.3g} over the last {w}h (z={z_k[i, e]:.1f}) while "
-                        f"{key.metric} ran at {cur:.0f} vs {prev:.0f} usual for those "
+                        f"site fault precursor: {cfg.kpi_metric} {number(kpi_before[i, e])} -> "
+                        f"{number(kpi_now[i, e])} over the last {w}h (z={z_k[i, e]:.1f}) while "
+                        f"{key.metric} ran at {number(cur)} vs {number(prev)} usual for those "
                         f"hours ({pct(cur, prev) or 0:+.0f}%, z={z_c[i, e]:.1f}): "
                         f"inspect the sites"
                     ),
@@ -182,10 +183,10 @@ class SiteFaultDetector(Detector):
                     p_value=p,
                     signal=Signal(cfg.kpi_metric, float(kpi_now[i, e]), float(kpi_before[i, e])),
                     explanation=(
-                        f"site fault precursor: {key.metric} {cur:.0f} vs {prev:.0f} a "
+                        f"site fault precursor: {key.metric} {number(cur)} vs {number(prev)} a "
                         f"week earlier ({pct(cur, prev) or 0:+.0f}%, p={p:.2g}) while "
-                        f"{cfg.kpi_metric} rose from {kpi_before[i, e]:.3g} to "
-                        f"{kpi_now[i, e]:.3g} over the same {w}h: inspect the sites"
+                        f"{cfg.kpi_metric} rose from {number(kpi_before[i, e])} to "
+                        f"{number(kpi_now[i, e])} over the same {w}h: inspect the sites"
                     ),
                 )
             )

@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from detectors.base import Detector, DetectorConfig, Finding, SeriesWindow, finding, scan_by_ends
+from detectors.numbers import number
 from detectors.timeaxis import WEEK_HOURS
 
 
@@ -75,9 +76,9 @@ class SeasonalDetector(Detector):
                     base,
                     score=(observed - base) / max(top - base, 1e-9),
                     explanation=(
-                        f"{key.metric} {observed:.3g} above the band of this hour of the "
-                        f"week (median {base:.3g} over {cfg.weeks} weeks, upper "
-                        f"{top:.3g}) for {n} hour(s)"
+                        f"{key.metric} {number(observed)} above the band of this hour of the "
+                        f"week (median {number(base)} over {cfg.weeks} weeks, upper "
+                        f"{number(top)}) for {n} hour(s)"
                     ),
                 )
             )

@@ -41,6 +41,7 @@ from detectors.base import (
     finding,
     last_columns,
 )
+from detectors.numbers import number
 
 DAY = 24
 MIN_KNOWN_PER_DAY = 12  # hours a day's median needs
@@ -123,8 +124,8 @@ class SilenceDetector(Detector):
                 start -= 1  # how long it has been silent (an unknown hour ends the walk)
             key, span, observed = window.keys[row], end - start + 1, float(values[row, end])
             explanation = (
-                f"{key.metric} {observed:g} an hour for {span} h, usually {usual:g}: what "
-                "used to arrive stopped (a site down, or its feed broken)"
+                f"{key.metric} {number(observed)} an hour for {span} h, usually "
+                f"{number(usual)}: what used to arrive stopped (a site down, or its feed broken)"
             )
             findings.append(
                 finding(

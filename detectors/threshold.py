@@ -21,6 +21,7 @@ from detectors.base import (
     pct,
     rolling_sums,
 )
+from detectors.numbers import number
 
 
 class ThresholdConfig(DetectorConfig):
@@ -82,18 +83,18 @@ def _explain(metric: str, observed: float, cfg: ThresholdConfig, normal: float |
     at the level that clears it."""
     above = cfg.direction == "above"
     beyond = observed > cfg.threshold if above else observed < cfg.threshold
-    usual = f", normally ~{normal:.3g}" if normal is not None else ""
+    usual = f", normally ~{number(normal)}" if normal is not None else ""
     if beyond or cfg.clear_at is None:
         word = ">" if above else "<"
-        clears = "" if cfg.clear_at is None else f"; clears at {cfg.clear_at:g}"
+        clears = "" if cfg.clear_at is None else f"; clears at {number(cfg.clear_at)}"
         return (
-            f"{metric} {observed:.3g} {word} the limit {cfg.threshold:g} for "
+            f"{metric} {number(observed)} {word} the limit {number(cfg.threshold)} for "
             f"{cfg.min_consecutive_hours} consecutive hour(s){usual}{clears}"
         )
     side = "fallen" if above else "risen"
     return (
-        f"{metric} {observed:.3g} crossed the limit {cfg.threshold:g} and has not yet "
-        f"{side} to {cfg.clear_at:g}, where it clears{usual}"
+        f"{metric} {number(observed)} crossed the limit {number(cfg.threshold)} and has not yet "
+        f"{side} to {number(cfg.clear_at)}, where it clears{usual}"
     )
 
 

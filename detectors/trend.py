@@ -38,6 +38,7 @@ from detectors.base import (
     scan_by_ends,
 )
 from detectors.dispersion import weekly_dispersion
+from detectors.numbers import number
 from detectors.timeaxis import WEEK_HOURS
 
 
@@ -219,8 +220,8 @@ class EarlyTrendDetector(Detector):
                     base,
                     score=s_ie,
                     explanation=(
-                        f"early trend: {key.metric} {obs:.0f} in the last {h}h vs "
-                        f"{base:.1f} expected from the same hours of the previous "
+                        f"early trend: {key.metric} {number(obs)} in the last {h}h vs "
+                        f"{number(base)} expected from the same hours of the previous "
                         f"{cfg.weeks} week(s) ({pct(obs, base) or 0:+.0f}%); the CUSUM "
                         f"for a {cfg.rise:.0%} rise stands at {s_ie:.1f} "
                         f"(alarm at {cfg.threshold:g})"
@@ -271,8 +272,8 @@ class EarlyTrendDetector(Detector):
                     base,
                     p_value=p,
                     explanation=(
-                        f"early trend: {key.metric} {cur:.0f} in the last {w}h vs "
-                        f"{base:.1f} in the same hours of the previous {k} week(s) "
+                        f"early trend: {key.metric} {number(cur)} in the last {w}h vs "
+                        f"{number(base)} in the same hours of the previous {k} week(s) "
                         f"({pct(cur, base) or 0:+.0f}%), significant for {m} hours "
                         f"running (p={p:.2g}), EWMA trend {float(trend[i]):+.2f}"
                     ),

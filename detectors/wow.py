@@ -32,6 +32,7 @@ from detectors.base import (
     rolling_sums,
 )
 from detectors.dispersion import weekly_dispersion
+from detectors.numbers import number
 
 
 class WeekOverWeekConfig(DetectorConfig):
@@ -138,7 +139,7 @@ class WeekOverWeekDetector(Detector):
                     prev,
                     p_value=p,
                     explanation=(
-                        f"{key.metric}: {cur:.0f} in the last {w}h vs {prev:.0f} in the "
+                        f"{key.metric}: {number(cur)} in the last {w}h vs {number(prev)} in the "
                         f"{w}h before ({_change_text(pct(cur, prev))}), "
                         f"p={p:.2g} <= {cfg.alpha:g}"
                     ),

@@ -15,6 +15,8 @@ from alerts.notify.settings import Links, NotificationSettings
 from alerts.outcomes import said
 from alerts.sla import CLOCKS, acknowledged_at, late_text, resolved_at, running_clocks
 from alerts.zones import local_text, zone_of
+from detectors.numbers import WHOLE_FROM
+from detectors.numbers import number as plain
 from detectors.timeaxis import HOUR_MS, to_iso
 
 DAY_MS = 24 * HOUR_MS
@@ -159,10 +161,10 @@ def local(p: dict[str, Any], name: str) -> str:
 
 
 def number(value: float, unit: str = "") -> str:
-    """Three significant digits, whole numbers from 100 up ("1,412", never "1.41e+03"); a
-    measurement keeps one decimal when round (a limit of "1.0 %", not "1 %")."""
-    shown = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
-    if unit and shown.lstrip("-").isdigit() and abs(value) < 100:
+    """The detectors' rule (``detectors.numbers``) with a unit: a measurement keeps one
+    decimal when round (a limit of "1.0 %", not "1 %")."""
+    shown = plain(value)
+    if unit and shown.lstrip("-").isdigit() and abs(value) < WHOLE_FROM:
         shown += ".0"
     return f"{shown} {unit}" if unit else shown
 

@@ -20,6 +20,7 @@ from alerts.policy.incidents import series_of
 from alerts.taxonomy import Taxonomy, kpi_counts_arrivals, kpi_of
 from alerts.tickets.view import TicketView
 from detectors.base import Finding
+from detectors.numbers import number
 from monitor.config.model import MonitorConfig
 from monitor.lab.backtest import BacktestResult
 from monitor.lab.simulate_events import Label
@@ -112,7 +113,7 @@ def plot_ticket(
         )  # fmt: skip
         limits = {f.limit for f in findings if f.limit is not None}
         for limit in sorted(limits):
-            ax.axhline(limit, color="#d62728", ls="--", lw=1, label=f"limit {limit:g}")
+            ax.axhline(limit, color="#d62728", ls="--", lw=1, label=f"limit {number(limit)}")
     for label in labels:
         if label.region == ticket.region and (
             label.metric == ticket.metric or ticket.metric in label.related
@@ -175,7 +176,7 @@ def _draw_signal(ax: Axes, findings: list[Finding], zone: tzinfo) -> None:
         s=14, color="#d62728", zorder=3, label="fired: what the detector read",
     )  # fmt: skip
     for limit in sorted({s.limit for _, s in signals if s.limit is not None}):
-        ax.axhline(limit, color="#d62728", ls="--", lw=1, label=f"limit {limit:g}")
+        ax.axhline(limit, color="#d62728", ls="--", lw=1, label=f"limit {number(limit)}")
 
 
 def plot_tickets(

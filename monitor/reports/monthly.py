@@ -15,6 +15,7 @@ from typing import Any
 
 from alerts.sla import MINUTE_MS, late_text
 from alerts.zones import local_iso
+from detectors.numbers import number
 from detectors.timeaxis import from_iso
 
 CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:1.5rem auto;max-width:64rem;
@@ -48,7 +49,7 @@ def _bar_chart(
     ax = fig.subplots()
     ax.barh(labels[::-1], values[::-1], color="#4c78a8")
     for y, v in enumerate(values[::-1]):
-        ax.text(v, y, f" {v:g}{unit}", va="center", fontsize=8)
+        ax.text(v, y, f" {number(v)}{unit}", va="center", fontsize=8)
     ax.set_title(title, fontsize=10, loc="left")
     ax.set_xlim(0, top if top is not None else max([*values, 1.0]) * 1.15)
     if top is None:
