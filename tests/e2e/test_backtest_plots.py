@@ -8,12 +8,16 @@ from datetime import UTC, datetime
 from importlib import resources
 
 import matplotlib.dates as mdates
+import numpy as np
 
 from alerts.zones import local_iso
+from detectors.timeaxis import HOUR_MS as HOUR
 from monitor.config.load import load_config, parse_config
+from monitor.detection.hourly_file import HourlySeries
 from monitor.lab.backtest import run_backtest_series
+from monitor.lab.labels import ANY_METRIC
 from monitor.lab.plots import plot_ticket, plot_tickets
-from monitor.lab.simulate_events import SimConfig
+from monitor.lab.simulate_events import Label, SimConfig
 from monitor.lab.simulate_hourly import simulate_hourly
 
 
@@ -112,3 +116,38 @@ def test_a_two_signal_plot_draws_the_kpi_its_config_named(tmp_path):
         drawn_lines = [line.get_label() for line in axes[1].get_lines()]
         assert drawn in drawn_lines and "kpi.packet_loss.mean" not in drawn_lines
         assert axes[1].get_ylabel() == unit
+
+
+def test_a_ticket_that_refires_months_later_is_drawn_at_its_opening(tmp_path):
+    """A staffed NOC's ticket that re-fired months after it opened was drawn over the
+    whole span: the hours that opened it were a few pixels wide, and the explanation
+    above them was the latest re-fire's. Its opening is drawn now, the whole ticket on a
+    strip beneath, with the labelled windows of a NAB-style file (a whole region's)."""
+    config = load_config()
+    hours = 16 * 7 * 24
+    first = 1_404_172_800_000  # 2014-07-01T00:00Z, a Tuesday
+    rng = np.random.default_rng(5)
+    values = rng.poisson(200 + 80 * np.sin(np.arange(hours) / 24 * 2 * np.pi)).astype(float)
+    opening, later = 4 * 7 * 24 + 10, 14 * 7 * 24 + 10
+    values[opening] = values[later] = 2_000
+    series = HourlySeries(["nyc"], first, {"complaints.total": values[None, :]})
+    window = Label("nyc-window-1", "window", "nyc", ANY_METRIC,
+                   first + (later - 12) * HOUR, first + (later + 12) * HOUR)  # fmt: skip
+    kept = {"complaints.total"}
+    result = run_backtest_series(config, series, [window], keep_series=kept, noc="staffed")
+    (ticket,) = [t for t in result.tickets if t.metric == "complaints.total"]
+    assert ticket.first_hour == first + opening * HOUR and ticket.occurrences >= 2
+    fig = plot_ticket(result, ticket, [window], config)
+    top, whole = fig.get_axes()
+    assert whole.get_title(loc="left") == "the whole ticket"
+    # the view ends a few days after the opening, not months later at the re-fire
+    view_end = mdates.num2date(top.get_xlim()[1]).timestamp() * 1000
+    assert view_end <= ticket.first_hour + 3 * 24 * HOUR
+    opened = next(f.finding for f in result.findings if f.finding.hour == ticket.first_hour)
+    assert opened.explanation in top.get_title().replace("\n", " ")
+    assert "2,000 this hour" in top.get_title()
+    legend = [t.get_text() for t in whole.get_legend().get_texts()]
+    assert "re-fired (1x)" in legend and "incident (window)" in legend, legend
+    # a short ticket keeps one view
+    short = replace(ticket, last_fired_hour=ticket.first_hour, recovered_at=None)
+    assert len(plot_ticket(result, short, [window], config).get_axes()) == 1
