@@ -174,7 +174,8 @@ def backtest(
 
         for result, (_, cfg) in zip(results, configs, strict=True):
             written = plot_tickets(result, known, plots / result.name, cfg)  # type: ignore[arg-type]
-            err.print(f"{len(written)} plots (one per ticket) in {plots / result.name}", **WHOLE)
+            shown = counted(len(written), "plot")
+            err.print(f"{shown} (one per ticket) in {plots / result.name}", **WHOLE)
     if json:
         if len(results) == 2:
             doc = Comparison(*results).to_json(alarms)

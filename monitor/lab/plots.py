@@ -39,6 +39,7 @@ AFTER_DAYS = 2  # shown after its opening episode's last fired hour
 # New Year squeezed the hours that opened it into a few pixels of a six-month plot
 WHOLE_SPAN_DAYS = 28
 DAY_MS = 24 * 3_600_000
+PLOT_FILES = "ticket-[0-9][0-9][0-9][0-9]*__*.png"  # what ``plot_tickets`` writes
 
 
 def _times(hours_ms: np.ndarray, zone: tzinfo) -> list[datetime]:
@@ -275,15 +276,18 @@ def _draw_signal(ax: Axes, findings: list[Finding], zone: tzinfo) -> None:
 def plot_tickets(
     result: BacktestResult, labels: list[Label], out_dir: Path, config: MonitorConfig
 ) -> list[Path]:
-    """One PNG per ticket of the backtest run with ``config``."""
+    """One PNG per ticket of the backtest run with ``config``. The plots an earlier run
+    wrote there go first: beside this run's they passed for tickets it opened."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob(PLOT_FILES):
+        old.unlink()
     written = []
     for ticket in result.tickets:
         fig = plot_ticket(result, ticket, labels, config)
         if fig is None:
             continue
         safe = f"{ticket.region}__{ticket.metric}".replace("/", "_")
-        path = out_dir / f"ticket-{ticket.id:04d}__{safe}.png"
+        path = out_dir / f"ticket-{ticket.id:04d}__{safe}.png"  # (``PLOT_FILES``)
         fig.savefig(path, dpi=90)
         written.append(path)
     return written

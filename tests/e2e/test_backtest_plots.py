@@ -85,8 +85,13 @@ def test_each_ticket_plot_explains_its_detection(tmp_path):
     (fired,) = plot_ticket(result, ticket, labels, config).get_axes()[0].collections
     last = mdates.date2num(datetime.fromtimestamp(ticket.last_fired_hour / 1000, UTC))
     assert fired.get_offsets()[:, 0].max() <= last + 1e-6
+    # an earlier run's plot is not left beside this run's, as if this run had opened it
+    stale, notes = tmp_path / "ticket-0999__region-9__complaints.total.png", tmp_path / "x.txt"
+    stale.write_bytes(b"old")
+    notes.write_text("mine")
     written = plot_tickets(result, labels, tmp_path, config)
     assert len(written) == len(result.tickets) and all(p.stat().st_size > 10_000 for p in written)
+    assert sorted(tmp_path.glob("*.png")) == sorted(written) and notes.exists()
 
 
 def test_a_two_signal_plot_draws_the_kpi_its_config_named(tmp_path):
