@@ -95,8 +95,17 @@ def point_to(what: str, command: str) -> None:
 def read_in_order(path: Path, done: str | None = None) -> FileOrder:
     """The order to replay an events file in; a person is told when it is not its lines'
     (``done``: what is done with it instead, when not a replay)."""
+    from monitor.events.file_magic import ZIP, file_head, looks_like
     from monitor.runners.file_order import REPLAYED, scan
 
+    head = file_head(path)
+    kind = looks_like(head)
+    if kind is not None:  # (it was replayed: a dead letter per "line" of bytes)
+        hint = (
+            "; the hourly file goes to `yujing backtest --hourly`" if head.startswith(ZIP) else ""
+        )
+        err.print(f"{path}: {kind}, not events (JSON lines){hint}", markup=False, highlight=False)
+        raise typer.Exit(2)
     order = scan(path)
     if order.disorder is not None:
         told = order.disorder.describe(path.name, done or REPLAYED)

@@ -93,6 +93,7 @@ def import_csv_command(
 
     A rejected row is reported with its line, column and reason, and kept in a file."""
     from monitor.detection.hourly_file import HourlyFileError
+    from monitor.events.file_magic import file_head, looks_like
     from monitor.importers.csv_import import import_csv, read_regions
     from monitor.importers.csv_rows import HeaderError
     from monitor.importers.mapping import Kind, MappingError, load_mapping
@@ -132,6 +133,10 @@ def import_csv_command(
     except (OSError, ValueError) as exc:
         err.print(f"--regions: {exc}", markup=False)
         raise typer.Exit(2) from exc
+    kind = looks_like(file_head(source))
+    if kind is not None:  # (its bytes were read as one header no column matched)
+        err.print(f"{source}: {kind}, not a CSV export (save a sheet as CSV)", markup=False)
+        raise typer.Exit(2)
     rejected_path = rejects or output.with_suffix(".rejects.csv")
     size = source.stat().st_size
     try:

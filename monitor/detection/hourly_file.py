@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from detectors.timeaxis import HOUR_MS, to_iso
+from monitor.events.file_magic import file_head, looks_like
 from monitor.windows.aggregation import HourlyAggregate, metric_columns
 
 LAYOUT = "see 'The hourly file' in docs/bring-your-data.md"
@@ -127,6 +128,13 @@ class HourlySeries:
         With ``known`` (every metric name the config knows), a metric outside it is an
         error: a misspelt name would otherwise be a metric nobody judges, in silence."""
         wanted = set(metrics) if metrics is not None else None
+        head = file_head(path)
+        if head and not head.startswith(b"PK"):  # what numpy says of it advises pickles
+            json = head.lstrip()[:1] in (b"{", b"[")
+            kind = looks_like(head) or ("JSON (events are replayed with --data)" if json else None)
+            raise HourlyFileError(
+                f"{path}: not an hourly .npz file: {kind or 'not a zip archive'}; {LAYOUT}"
+            )
         try:
             data = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:

@@ -103,3 +103,39 @@ def test_a_ticket_database_that_fails_mid_command_is_said_in_a_line(tmp_path):
         )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip() == "ticket database: database is locked", done.stderr
+
+
+def test_a_file_given_where_another_kind_goes_is_named_for_what_it_is(tmp_path):
+    """The hourly file given to ``--data`` was replayed as 206 ``malformed_json`` dead
+    letters; events given to ``--hourly`` got numpy's advice to load them "unsafely"
+    with pickle; a spreadsheet given to ``import csv`` had no column in its "header"."""
+    import doctest
+
+    import numpy as np
+    from typer.testing import CliRunner
+
+    import monitor.events.file_magic
+    from monitor.cli.main import app
+
+    assert doctest.testmod(monitor.events.file_magic).failed == 0
+    hourly = tmp_path / "hourly.npz"
+    np.savez(hourly, regions=np.asarray(["r1"]), first_hour=np.int64(0))
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b'{"type": "region", "region": "r1", "subscribers": 1000}\n')
+    sheet = tmp_path / "export.xlsx"
+    sheet.write_bytes(hourly.read_bytes())  # a spreadsheet is a zip archive too
+    packed = tmp_path / "events.jsonl.gz"
+    packed.write_bytes(b"\x1f\x8b\x08\x00" + bytes(40))
+    runner = CliRunner()
+    for args, said in (
+        (["backtest", "--data", str(hourly)], "the hourly file goes to `yujing backtest --hourly`"),
+        (["run", str(packed)], "gzip-compressed (decompress it first"),
+        (["backtest", "--hourly", str(events)], "JSON (events are replayed with --data)"),
+        (["import", "csv", str(sheet), "-o", str(tmp_path / "o.jsonl"), "--kind", "complaints",
+          "--time", "t", "--region", "r", "--category", "c"],
+         "not a CSV export (save a sheet as CSV)"),
+    ):  # fmt: skip
+        done = runner.invoke(app, args, env={"COLUMNS": "300"})
+        assert done.exit_code == 2, (args, done.output)
+        assert said in done.output, (args, done.output)
+        assert "malformed_json" not in done.output and "pickle" not in done.output
