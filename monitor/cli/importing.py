@@ -92,10 +92,11 @@ def import_csv_command(
     """Import a CSV export, each row accepted or rejected with its reason.
 
     A rejected row is reported with its line, column and reason, and kept in a file."""
-    from monitor.detection.hourly_file import HourlyFileError
+    from alerts.notify.outbox import wall_ms
+    from monitor.detection.hourly_file import HourlyFileError, TooManyValues
     from monitor.events.file_magic import file_head, looks_like
     from monitor.importers.csv_import import import_csv, read_regions
-    from monitor.importers.csv_rows import HeaderError
+    from monitor.importers.csv_rows import HeaderError, TimeBounds
     from monitor.importers.mapping import Kind, MappingError, load_mapping
 
     cfg = load_or_exit(config)  # its taxonomy: the names rows are checked against
@@ -151,8 +152,9 @@ def import_csv_command(
                 reference,
                 seen=lambda n: bar.advance(task, n),
                 taxonomy=cfg.vocabulary,
+                bounds=TimeBounds(cfg.windows.to_window_config(), wall_ms()),
             )
-    except HeaderError as exc:
+    except (HeaderError, TooManyValues) as exc:
         err.print(f"{source}: {exc}", markup=False)
         raise typer.Exit(2) from exc
     except HourlyFileError as exc:  # the existing --out, to add to
@@ -204,7 +206,7 @@ def import_prometheus_command(
     says."""
     import httpx
 
-    from monitor.detection.hourly_file import HourlyFileError
+    from monitor.detection.hourly_file import HourlyFileError, TooManyValues
     from monitor.importers.csv_import import HourlyValues, combine_rule, save_hourly
     from monitor.importers.prometheus import PrometheusError, backfill
     from monitor.importers.times import TimeReader
@@ -232,7 +234,11 @@ def import_prometheus_command(
     except PrometheusError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from exc
-    series = hourly.series()
+    try:
+        series = hourly.series()
+    except TooManyValues as exc:
+        err.print(f"{url}: {exc}", markup=False)
+        raise typer.Exit(2) from exc
     if not report.samples:
         err.print(
             f"no samples with a {region_label} label between {start} and {end}: nothing written",

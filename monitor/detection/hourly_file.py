@@ -12,9 +12,12 @@ of 1,000 regions and 9 metrics is ~630 MB as float64, so it is kept as float32 o
 from __future__ import annotations
 
 import difflib
+import math
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,8 +28,47 @@ from monitor.windows.aggregation import HourlyAggregate, metric_columns
 LAYOUT = "see 'The hourly file' in docs/bring-your-data.md"
 
 
+# values (region-hours x metrics) one hourly file may hold: ~2 GB as the float64 a
+# backtest judges, three times a year of 1,000 regions' default metrics (bench_backtest).
+# Two rows of one region, a year apart by a slip (9999 for 2026), made a 280 MB file.
+MAX_VALUES = 2**28
+
+
 class HourlyFileError(ValueError):
     """A file that cannot be read as hourly series: what is wrong, in one line."""
+
+
+class TooManyValues(HourlyFileError):
+    """Series that would hold more than ``MAX_VALUES``."""
+
+
+def check_size(regions: int, hours: int, metrics: int, span: str = "") -> None:
+    """Raise ``TooManyValues`` before series that large are allocated; ``span`` says
+    where their hours came from."""
+    values = regions * hours * metrics
+    if values > MAX_VALUES:
+        raise TooManyValues(
+            f"{span or 'the series'} span {hours:,} hours ({hours / (365.25 * 24):,.1f} "
+            f"years) x {regions:,} regions x {metrics:,} metric{'' if metrics == 1 else 's'} "
+            f"= {values:,} values, more than an hourly file holds ({MAX_VALUES:,}): a "
+            "mistyped year?"
+        )
+
+
+def _shape(data: Any, member: str) -> tuple[int, ...]:
+    """A member's shape from its header alone (an ``.npz`` is a zip of ``.npy`` files)."""
+    try:
+        with data.zip.open(f"{member}.npy") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _fortran, _dtype = read(fh)
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise HourlyFileError(f"{member}: {exc}; {LAYOUT}") from exc
+    return tuple(shape)
 
 
 def _did_you_mean(name: str, known: set[str]) -> str:
@@ -97,6 +139,8 @@ class HourlySeries:
         regions = sorted(set(self.regions) | set(other.regions))
         first = min(self.first_hour, other.first_hour)
         hours = (max(self.last_hour, other.last_hour) - first) // HOUR_MS + 1
+        metrics = len(set(self.values) | set(other.values))
+        check_size(len(regions), hours, metrics, "the two files together")
         row = {r: i for i, r in enumerate(regions)}
         values: dict[str, np.ndarray] = {}
         for part in (self, other):
@@ -158,6 +202,15 @@ class HourlySeries:
                 raise HourlyFileError(
                     f"{path}: none of the metrics the config judges "
                     f"({', '.join(sorted(wanted))}); the file has {', '.join(sorted(names))}"
+                )
+            chosen = [name for name in names if wanted is None or name in wanted]
+            shapes = [_shape(data, f"metric:{name}") for name in chosen]
+            held = sum(math.prod(shape) for shape in shapes)
+            if held > MAX_VALUES:  # a compressed member inflates: judged before it is read
+                raise TooManyValues(
+                    f"{path}: {len(chosen)} metrics of {held:,} values (shapes "
+                    f"{', '.join(map(str, sorted(set(shapes))))}), more than an hourly file "
+                    f"holds ({MAX_VALUES:,})"
                 )
             try:
                 first_hour = int(data["first_hour"])

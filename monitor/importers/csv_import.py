@@ -14,8 +14,8 @@ import numpy as np
 import orjson
 
 from alerts.taxonomy import DEFAULT_TAXONOMY, Taxonomy
-from detectors.timeaxis import HOUR_MS
-from monitor.detection.hourly_file import HourlySeries
+from detectors.timeaxis import HOUR_MS, to_iso
+from monitor.detection.hourly_file import HourlySeries, check_size
 from monitor.events.deadletters import DeadLetter
 from monitor.events.parsing import parse_event
 from monitor.events.schemas import ComplaintEvent
@@ -23,6 +23,7 @@ from monitor.importers.csv_rows import (
     ImportReport,
     Rejected,
     RowReader,
+    TimeBounds,
     Value,
     read_rows,
     region_refused,
@@ -50,8 +51,16 @@ class HourlyValues:
     # metrics counted from single complaints: an hour without one had none (0), where an
     # hour missing from aggregated values is unknown (NaN)
     counted: set[str] = field(default_factory=set)
+    # (time, line) of the earliest and the latest row: what to look at when the series
+    # would span more than an hourly file holds
+    earliest: tuple[int, int] | None = None
+    latest: tuple[int, int] | None = None
 
-    def add(self, value: Value) -> None:
+    def add(self, value: Value, line: int = 0) -> None:
+        if self.earliest is None or value.time < self.earliest[0]:
+            self.earliest = (value.time, line)
+        if self.latest is None or value.time > self.latest[0]:
+            self.latest = (value.time, line)
         hour = value.time - value.time % HOUR_MS
         cell = self.cells.setdefault(value.metric, {}).get((value.region, hour))
         if cell is None:
@@ -64,11 +73,11 @@ class HourlyValues:
             cell[0] += value.value
         cell[1] += 1
 
-    def add_complaint(self, region: str, time: int, category: str) -> None:
+    def add_complaint(self, region: str, time: int, category: str, line: int = 0) -> None:
         """One complaint: it counts in its category and in the total."""
         for key in (category, "total"):
             self.counted.add(complaints_metric(key))
-            self.add(Value(region, time, complaints_metric(key), 1.0))
+            self.add(Value(region, time, complaints_metric(key), 1.0), line)
 
     def series(self, subscribers: dict[str, int] | None = None) -> HourlySeries:
         """The gathered values; with ``subscribers``, complaint counts give rates too."""
@@ -91,6 +100,11 @@ class HourlyValues:
         regions = sorted({region for region, _ in keys})
         first = min(hour for _, hour in keys)
         hours = (max(hour for _, hour in keys) - first) // HOUR_MS + 1
+        ends = [  # (a line number where the values came from a file)
+            to_iso(t) + (f" (line {n})" if n else "")
+            for t, n in (self.earliest or (first, 0), self.latest or (first, 0))
+        ]
+        check_size(len(regions), hours, len(self.cells), f"the values from {' to '.join(ends)}")
         row = {r: i for i, r in enumerate(regions)}
         out = {}
         for metric, cells in self.cells.items():
@@ -151,13 +165,14 @@ def import_csv(
     regions: dict[str, int] | None = None,
     seen: Callable[[int], None] = lambda n: None,
     taxonomy: Taxonomy = DEFAULT_TAXONOMY,
+    bounds: TimeBounds | None = None,
 ) -> ImportReport:
     """Read ``source`` with ``mapping``; write events (``.jsonl``) or the hourly file
     (``.npz``: values, or complaints counted per hour) to ``out`` and every rejected row
     to ``rejects``. KPI readings become events only: their hourly statistics are the
-    pipeline's (``backtest --data``)."""
+    pipeline's (``backtest --data``). ``bounds``: the times the stream would accept."""
     report = ImportReport()
-    reader = RowReader(mapping, source.name, known_metrics, taxonomy)
+    reader = RowReader(mapping, source.name, known_metrics, taxonomy, bounds)
     to_hourly = out.suffix == ".npz"
     hourly = HourlyValues() if to_hourly else None
     with (
@@ -183,9 +198,9 @@ def import_csv(
             for item in result:
                 if isinstance(item, Value):
                     assert hourly is not None
-                    hourly.add(item)
+                    hourly.add(item, line)
                 elif hourly is not None and isinstance(item, ComplaintEvent):
-                    hourly.add_complaint(item.region, item.event_time, item.category)
+                    hourly.add_complaint(item.region, item.event_time, item.category, line)
                 elif events is not None:
                     events.write(_line(item.model_dump(mode="json", exclude_none=True)))
     if hourly is not None:

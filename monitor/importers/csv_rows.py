@@ -14,7 +14,7 @@ import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import orjson
 
@@ -25,6 +25,7 @@ from monitor.events.parsing import NAME_RULE, parse_event
 from monitor.events.schemas import REGION_PATTERN, Event
 from monitor.importers.mapping import ColumnMap, Kind
 from monitor.importers.times import TimeReader
+from monitor.windows.aggregation import WindowConfig, outside_accepted_times
 
 REGION = re.compile(REGION_PATTERN)
 MAX_LINE_BYTES = 1 << 20  # one row: far beyond any real export's, bounded memory
@@ -53,6 +54,13 @@ class Rejected:
     def message(self) -> str:
         where = f"line {self.line}" + (f", column {self.column!r}" if self.column else "")
         return f"{where}: {self.reason}: {self.detail}"
+
+
+class TimeBounds(NamedTuple):
+    """The times a row may have: what the stream accepts (``windows``) by this clock."""
+
+    window: WindowConfig
+    wall_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,11 +245,13 @@ class RowReader:
         source: str,
         known_metrics: frozenset[str],
         taxonomy: Taxonomy = DEFAULT_TAXONOMY,
+        bounds: TimeBounds | None = None,
     ) -> None:
         self.mapping = mapping
         self.source = source
         self.known_metrics = known_metrics
         self.taxonomy = taxonomy
+        self.bounds = bounds
         self.times = TimeReader(
             zone_of(mapping.timezone) if mapping.timezone else None, mapping.time_format
         )
@@ -254,6 +264,11 @@ class RowReader:
             when = self.times.epoch_ms(cells[m.time])
         except ValueError as exc:
             return Rejected(line, m.time, "bad_time", str(exc), raw)
+        if self.bounds is not None:  # a year 9999 spanned the hourly file over 8,000 years
+            window, wall = self.bounds
+            why = outside_accepted_times(m.time, when, when, window, wall)
+            if why is not None:
+                return Rejected(line, m.time, "bad_time", why, raw)
         region = m.recoded("region", cells[m.region].strip())
         if m.kind is Kind.VALUES:
             return self._value(line, cells, raw, region, when)

@@ -734,20 +734,31 @@ def time_out_of_bounds(
     report = event.type == "kpi_report"
     first = event.period_start if report else last  # type: ignore[union-attr]
     if config.earliest_ms <= first and last <= wall + config.max_future_ms:
-        return None
+        return None  # (the hot path: most events, no name of a field looked up)
     field = time_field(event)
+    detail = outside_accepted_times(field, first, last, config, wall)
+    return (
+        None if detail is None else DeadLetter(Reason.BAD_TIME, detail, raw, field, source, offset)
+    )
+
+
+def outside_accepted_times(
+    field: str, first: int, last: int, config: WindowConfig, wall: int
+) -> str | None:
+    """Why times from ``first`` to ``last`` are outside what the config accepts by the
+    ``wall`` clock (the stream's dead letter, an import's rejected row); None if within."""
     if first < config.earliest_ms:
-        detail = (
+        return (
             f"{field} {_when(first)} is before the earliest accepted time "
             f"{_when(config.earliest_ms)} (windows.earliest_event_time)"
         )
-    else:
-        detail = (
+    if last > wall + config.max_future_ms:
+        return (
             f"{field} {_when(last)} is {(last - wall) / HOUR_MS:,.1f} h ahead of this "
             f"runner's clock (windows.max_future_minutes allows "
             f"{config.max_future_ms / HOUR_MS:g} h)"
         )
-    return DeadLetter(Reason.BAD_TIME, detail, raw, field, source, offset)
+    return None
 
 
 def _when(epoch_ms: int) -> str:

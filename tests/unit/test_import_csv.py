@@ -298,3 +298,62 @@ def test_a_hostile_regions_file_is_one_error_naming_its_line(tmp_path, content, 
         return
     with pytest.raises(ValueError, match=re.escape(says)):
         read_regions(regions)
+
+
+def test_a_slipped_year_is_rejected_and_never_spans_the_hourly_file(tmp_path):
+    """Two rows, one dated 9999 by a slip, wrote a 280 MB hourly file (8,000 years of
+    hours) and took 640 MB; a 1970 one the stream would dead-letter was accepted too.
+    Rows are bounded as the stream bounds events; a span still too large is refused
+    before it is allocated, with the rows to look at."""
+    from detectors.timeaxis import from_iso
+    from monitor.detection.hourly_file import TooManyValues
+    from monitor.importers.csv_rows import TimeBounds
+
+    bounds = TimeBounds(load_config().windows.to_window_config(), from_iso("2026-10-02T00:00Z"))
+    source = tmp_path / "v.csv"
+    source.write_text(
+        "time,value\n2026-10-01T10:00:00+08:00,5\n9999-10-01T10:00:00+08:00,7\n"
+        "1970-01-01T00:00:00Z,3\n"
+    )
+    mapping = ColumnMap(kind="values", value="value", constants={"region": "north",
+                        "metric": "complaints.total"})  # fmt: skip
+    out, rejects = tmp_path / "v.npz", tmp_path / "r.csv"
+    report = import_csv(source, mapping, out, rejects, KNOWN_METRICS, bounds=bounds)
+    assert (report.accepted, dict(report.rejected)) == (1, {"bad_time": 2})
+    said = rejects.read_text()
+    assert "9999-10-01T02:00:00+00:00 is 69,889,850.0 h ahead of this runner" in said
+    assert "before the earliest accepted time" in said
+    assert out.stat().st_size < 10_000
+    # within the bounds, a stray row 25 years back for 2,000 regions: refused whole
+    rows = "".join(f"2026-10-01T10:00:00+08:00,r{r},5\n" for r in range(2_000))
+    source.write_text(f"time,region,value\n{rows}2001-10-01T10:00:00+08:00,r7,7\n")
+    mapping = ColumnMap(kind="values", value="value", region="region",
+                        constants={"metric": "complaints.total"})  # fmt: skip
+    with pytest.raises(TooManyValues, match=r"2001-10-01T02:00:00\+00:00 \(line 2002\)"):
+        import_csv(source, mapping, tmp_path / "w.npz", rejects, KNOWN_METRICS, bounds=bounds)
+    assert not (tmp_path / "w.npz").exists()
+
+
+def test_an_hourly_file_is_sized_from_its_headers_before_it_is_read(tmp_path):
+    """A compressed member inflates: its declared shape is judged before a byte of it is
+    read (a 40 GB array in a small file), and two files merged far apart likewise."""
+    import zipfile
+
+    from monitor.detection.hourly_file import HourlyFileError, TooManyValues
+
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w") as z:
+        for name, array in (("regions", np.asarray(["r1"])), ("first_hour", np.int64(0))):
+            with z.open(f"{name}.npy", "w") as fh:
+                np.lib.format.write_array(fh, np.asanyarray(array))
+        with z.open("metric:complaints.total.npy", "w") as fh:
+            header = {"descr": "<f4", "fortran_order": False, "shape": (100_000, 100_000)}
+            np.lib.format.write_array_header_1_0(fh, header)
+    with pytest.raises(TooManyValues, match="10,000,000,000 values"):
+        HourlySeries.load(bomb)
+    hour = 3_600_000
+    a = HourlySeries(["r1"], 0, {"complaints.total": np.ones((1, 2))})
+    far = HourlySeries([f"r{i}" for i in range(2_000)], 150_000 * hour,
+                       {"complaints.total": np.ones((2_000, 2))})  # fmt: skip
+    with pytest.raises(HourlyFileError, match="the two files together span 150,002 hours"):
+        a.merged(far)
