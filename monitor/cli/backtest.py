@@ -19,6 +19,7 @@ from monitor.cli.common import (
     err,
     hanging,
     labels_or_exit,
+    listed,
     load_or_exit,
     open_store,
     out,
@@ -273,8 +274,10 @@ def _print_backtest(results: list, labels: list, alarms: list, zone: tzinfo) -> 
             n = len(r.labels_left_out)
             said = (
                 f"{r.name}: labels of {counted(n, 'series', 'series')} with no data here left "
-                f"out of the scores: {', '.join(r.labels_left_out)}"
+                f"out of the scores: {listed(r.labels_left_out)}"
             )
+            if not r.labels:  # none matched: a region named otherwise at the import?
+                said += f"; the data's regions: {listed(r.regions) or 'none'}"
             out.print(hanging(said, out.width, 4), **WHOLE)
     if len(results) == 2 and labels:
         from alerts.zones import local_iso

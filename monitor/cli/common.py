@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -254,6 +254,14 @@ def hanging(line: str, width: int, hang: int) -> str:
     if current:
         lines.append(current)
     return "\n".join(lines).replace(GLUE, " ")
+
+
+def listed(names: Sequence[str], most: int = 20) -> str:
+    """Names for a person to read: the first ``most``, then how many more ("a, b and 980
+    more"); a labels file of thousands of series printed every one."""
+    if len(names) <= most:
+        return ", ".join(names)
+    return f"{', '.join(names[:most])} and {len(names) - most:,} more"
 
 
 def counted(n: int, thing: str, things: str | None = None) -> str:
