@@ -92,7 +92,7 @@ def plot_ticket(
         key=lambda f: f.hour,
     )  # fmt: skip
     episodes = sorted(d.hour for d in result.detections if d.ticket_id == ticket.id)
-    end = _view_end(ticket, every, episodes, whole_end)
+    end = _view_end(start, ticket, every, episodes, whole_end)
     findings = [f for f in every if f.hour <= end]
     hours, values = _series(result, ticket.region, ticket.metric, start, end)
     if hours.size == 0:
@@ -183,11 +183,12 @@ def plot_ticket(
     return fig
 
 
-def _view_end(ticket: TicketView, findings: list[Finding], episodes: list[int], end: int) -> int:
-    """Where the detailed view ends: the whole ticket when it is short; otherwise a few
-    days after its opening episode (the findings before it first re-fired), since that is
-    what a plot must explain."""
-    start = ticket.first_hour - CONTEXT_DAYS * DAY_MS
+def _view_end(
+    start: int, ticket: TicketView, findings: list[Finding], episodes: list[int], end: int
+) -> int:
+    """Where the detailed view from ``start`` ends: the whole ticket when it is short;
+    otherwise a few days after its opening episode (the findings before it first
+    re-fired), since that is what a plot must explain."""
     if end - start <= WHOLE_SPAN_DAYS * DAY_MS:
         return end
     refired = episodes[1] if len(episodes) > 1 else None
