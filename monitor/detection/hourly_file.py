@@ -55,7 +55,7 @@ def check_size(regions: int, hours: int, metrics: int, span: str = "") -> None:
         )
 
 
-def _shape(data: Any, member: str) -> tuple[int, ...]:
+def _shape(path: Path, data: Any, member: str) -> tuple[int, ...]:
     """A member's shape from its header alone (an ``.npz`` is a zip of ``.npy`` files)."""
     try:
         with data.zip.open(f"{member}.npy") as fh:
@@ -67,7 +67,7 @@ def _shape(data: Any, member: str) -> tuple[int, ...]:
             )
             shape, _fortran, _dtype = read(fh)
     except (KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise HourlyFileError(f"{member}: {exc}; {LAYOUT}") from exc
+        raise HourlyFileError(f"{path}: {member}: {exc}; {LAYOUT}") from exc
     return tuple(shape)
 
 
@@ -204,7 +204,7 @@ class HourlySeries:
                     f"({', '.join(sorted(wanted))}); the file has {', '.join(sorted(names))}"
                 )
             chosen = [name for name in names if wanted is None or name in wanted]
-            shapes = [_shape(data, f"metric:{name}") for name in chosen]
+            shapes = [_shape(path, data, f"metric:{name}") for name in chosen]
             held = sum(math.prod(shape) for shape in shapes)
             if held > MAX_VALUES:  # a compressed member inflates: judged before it is read
                 raise TooManyValues(
