@@ -29,7 +29,7 @@ from monitor.detection.store import SeriesStore
 from monitor.detection.tick import TickResult, scan, tick
 from monitor.events.deadletters import DeadLetter, DeadLetterSink, Reason, unreadable
 from monitor.events.decoding import ValidEvent
-from monitor.events.parsing import check_record, check_records
+from monitor.events.parsing import TooLarge, check_record, check_records
 from monitor.events.schemas import RegionInfo
 from monitor.windows.aggregation import (
     HOUR_OF,
@@ -233,9 +233,15 @@ class Pipeline:
 
     # -- input ------------------------------------------------------------------------
     def feed(
-        self, raw: bytes, *, kind: str | None = None, source: str = "", offset: int | None = None
+        self,
+        raw: bytes | TooLarge,
+        *,
+        kind: str | None = None,
+        source: str = "",
+        offset: int | None = None,
     ) -> None:
-        """Take one raw event; never raises for bad input (it becomes a dead letter).
+        """Take one raw event (or what a reader kept of one too large to read whole);
+        never raises for bad input (it becomes a dead letter).
 
         Its time is bounded by the wall clock, and then by the stream's own (``settle``
         when the input pauses, ``finish`` at its end)."""
@@ -313,7 +319,7 @@ class Pipeline:
 
     def validate(
         self,
-        raw: bytes,
+        raw: bytes | TooLarge,
         *,
         kind: str | None = None,
         source: str = "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,6 +13,7 @@ from monitor.cli.common import (
     ConfigOpt,
     PrefixOpt,
     command_group,
+    counted,
     ensure_sqlite_dir,
     err,
     load_or_exit,
@@ -105,14 +107,26 @@ def produce(
     ] = None,
 ) -> None:
     """Send a JSONL file into the raw topics, keyed by region."""
+    from monitor.events.parsing import MAX_RECORD_BYTES, TooLarge
     from monitor.lab.produce import produce_lines
 
     s = connected_settings(bootstrap=bootstrap, topic_prefix=prefix)
     order = read_in_order(file, "Sent in event-time order.")
+    too_large: list[tuple[int, TooLarge]] = []
+
+    def sendable() -> Iterator[bytes]:
+        """The lines a broker takes: one over the record limit raised the producer's
+        MessageSizeTooLargeError half-way through the file."""
+        for number, line in order.numbered():
+            if type(line) is TooLarge:
+                too_large.append((number, line))
+            else:
+                yield line
+
     with progress("producing", transient=False) as bar:
         task = bar.add_task("produce", total=order.lines)
         counts = produce_lines(
-            (line for _number, line in order.numbered()),
+            sendable(),
             s.bootstrap,
             s.topics,
             rate=rate,
@@ -121,6 +135,13 @@ def produce(
         )
     for topic, n in sorted(counts.items()):
         out.print(f"{topic}: {n:,}")
+    if too_large:
+        number, line = too_large[0]
+        err.print(
+            f"not sent: {counted(len(too_large), 'line')} over the {MAX_RECORD_BYTES:,}-byte "
+            f"record limit (line {number:,}: {line.size:,} bytes)",
+            markup=False,
+        )
 
 
 @app.command()

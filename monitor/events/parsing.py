@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import ValidationError
@@ -59,6 +59,22 @@ _TIME_FIELDS = {"event_time", "period_start"}
 _NON_FINITE = re.compile(rb"NaN|Infinity")
 MAX_RECORD_BYTES = 1 << 20  # an event is ~200 bytes, a day's KPI report a few KB
 KEPT_PREFIX = 4096  # what a too-large record's dead letter keeps (memory stays bounded)
+
+
+class TooLarge(NamedTuple):
+    """A record a reader did not keep whole (a line of a file over ``MAX_RECORD_BYTES``):
+    its first bytes and its size. A 300 MB line was read whole, twice over, to be refused."""
+
+    prefix: bytes
+    size: int  # the record's bytes
+    span: int = 0  # the bytes it takes in its file, its line end included
+
+
+def too_large(
+    size: int, prefix: bytes, source: str, offset: int | None, max_bytes: int = MAX_RECORD_BYTES
+) -> DeadLetter:
+    detail = f"{size:,} bytes, over the {max_bytes:,}-byte limit (first bytes kept)"
+    return _dead(Reason.TOO_LARGE, detail, prefix[:KEPT_PREFIX], None, source, offset)
 
 
 def _reason_for(error: dict[str, object]) -> tuple[Reason, str | None]:
@@ -186,8 +202,7 @@ def parse_record(
     except (TypeError, ValueError) as exc:
         return _dead(Reason.UNREADABLE, f"not bytes or text: {exc}", b"", None, source, offset)
     if len(data) > max_bytes:
-        detail = f"{len(data):,} bytes, over the {max_bytes:,}-byte limit (first bytes kept)"
-        return _dead(Reason.TOO_LARGE, detail, data[:KEPT_PREFIX], None, source, offset)
+        return too_large(len(data), data, source, offset, max_bytes)
     try:
         return _parse(data, kind, source, offset, taxonomy)
     except Exception as exc:  # noqa: BLE001 - per-record isolation: a dead letter, not a crash
@@ -195,7 +210,7 @@ def parse_record(
 
 
 def check_record(
-    raw: bytes,
+    raw: bytes | TooLarge,
     *,
     kind: str | None = None,
     source: str = "",
@@ -203,7 +218,10 @@ def check_record(
     taxonomy: Taxonomy | None = None,
 ) -> ValidEvent | RegionInfo | DeadLetter:
     """What every runner's intake does with a raw record: a blank one is refused as empty
-    (a producer's keep-alive, a stray newline), any other goes to ``parse_record``."""
+    (a producer's keep-alive, a stray newline), one a reader cut short as too large, any
+    other goes to ``parse_record``."""
+    if type(raw) is TooLarge:
+        return too_large(raw.size, raw.prefix, source, offset)
     if not raw or raw.isspace():  # (not ``strip``: a copy of every record)
         return _dead(Reason.EMPTY, "a blank record", raw, None, source, offset)
     return parse_record(raw, kind=kind, source=source, offset=offset, taxonomy=taxonomy)

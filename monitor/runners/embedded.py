@@ -24,6 +24,7 @@ from monitor.events.deadletters import (
     MemoryDeadLetters,
     TeeDeadLetters,
 )
+from monitor.events.parsing import TooLarge
 from monitor.observability.metrics import WorkerMetrics
 from monitor.pipeline import Pipeline
 from monitor.runners.file_order import FileOrder, scan
@@ -101,7 +102,7 @@ def run_lines(
 
 def run_numbered(
     run: EmbeddedRun,
-    numbered: Iterable[tuple[int, bytes]],
+    numbered: Iterable[tuple[int, bytes | TooLarge]],
     source: str = "",
     progress: Callable[[int], None] | None = None,
     every: int = 20_000,
@@ -113,7 +114,7 @@ def run_numbered(
     feed = run.pipeline.feed
     n = 0
     for n, (number, line) in enumerate(numbered, start=1):
-        feed(line.rstrip(b"\r\n"), source=source, offset=number)
+        feed(line.rstrip(b"\r\n") if type(line) is bytes else line, source=source, offset=number)
         if progress is not None and n % every == 0:
             progress(every)
     if finish:

@@ -41,13 +41,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import msgspec
 import numpy as np
 
 from detectors.timeaxis import DAY_MS
-from monitor.events.parsing import MAX_RECORD_BYTES
+from monitor.events.parsing import KEPT_PREFIX, MAX_RECORD_BYTES, TooLarge
 from monitor.events.schemas import to_epoch_ms
 from monitor.windows.stream_clock import VOUCHING_EVENTS
 
@@ -58,6 +58,7 @@ OUT_OF_ORDER_MS = DAY_MS  # a line this far behind the newest before it: another
 OUT_OF_ORDER_LINES = VOUCHING_EVENTS
 OUT_OF_ORDER_SHARE = 0.01
 NO_TIME = -(2**63)  # a line without a time: first, in its place
+MAX_LINE = MAX_RECORD_BYTES + 2  # a record and its line end ("\r\n"): read whole
 REPLAYED = "Replayed in event-time order; dead letters keep their line numbers."
 LATEST = 2**62  # times past this (a year ~146 million) are not times: ``NO_TIME``
 
@@ -146,16 +147,45 @@ class FileOrder:
     order: np.ndarray | None = None  # line indexes in time order
     starts: np.ndarray | None = None  # each line's first byte, then the file's end
 
-    def numbered(self) -> Iterator[tuple[int, bytes]]:
-        """(line number, line) in the order to replay them."""
+    def numbered(self) -> Iterator[tuple[int, bytes | TooLarge]]:
+        """(line number, line) in the order to replay them; a line over the record limit
+        as its first bytes and size (``TooLarge``)."""
         if self.order is None or self.starts is None:
             with self.path.open("rb") as fh:
-                yield from enumerate(fh, start=1)
+                yield from enumerate(read_lines(fh), start=1)
             return
         starts = self.starts
         with self.path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             for i in self.order.tolist():
-                yield i + 1, mm[starts[i] : starts[i + 1]]
+                start, end = starts[i], starts[i + 1]
+                if end - start > MAX_LINE:
+                    span = int(end - start)
+                    tail = mm[end - 2 : end]
+                    size = span - (len(tail) - len(tail.rstrip(b"\r\n")))
+                    yield i + 1, TooLarge(mm[start : start + KEPT_PREFIX], size, span)
+                else:
+                    yield i + 1, mm[start:end]
+
+
+def read_lines(fh: BinaryIO) -> Iterator[bytes | TooLarge]:
+    """The lines of a file or a pipe, each read whole up to the record limit; a longer
+    one is skipped a chunk at a time and given as its first bytes and size, so memory
+    stays bounded whatever a line's length."""
+    while True:
+        line = fh.readline(MAX_LINE + 1)
+        if not line:
+            return
+        if len(line) <= MAX_LINE or line.endswith(b"\n"):
+            yield line
+            continue
+        span, prefix, rest = len(line), line[:KEPT_PREFIX], line
+        while True:
+            rest = fh.readline(MAX_LINE)
+            span += len(rest)
+            if not rest or rest.endswith(b"\n"):
+                break
+        ending = len(rest) - len(rest.rstrip(b"\r\n"))  # (its line end is not its size)
+        yield TooLarge(prefix, span - ending, span)
 
 
 def scan(
@@ -171,7 +201,11 @@ def scan(
     behind = 0  # lines more than ``out_of_order_ms`` behind the newest before them
     worst: Disorder | None = None
     with path.open("rb") as fh:
-        for n, line in enumerate(fh, start=1):
+        for n, line in enumerate(read_lines(fh), start=1):
+            if type(line) is TooLarge:  # refused as too large when it is replayed
+                starts.append(starts[-1] + line.span)
+                keys.append(NO_TIME)
+                continue
             starts.append(starts[-1] + len(line))
             at, region = _when(line)
             keys.append(at)

@@ -94,8 +94,11 @@ def test_topics_produce_and_a_worker_over_sasl_ssl(sasl_broker, tmp_path):
     assert created.returncode == 0, created.stderr
     assert "secure.hourly" in created.stdout
     events, _, _ = write(SimConfig(seed=3, regions=2, weeks=3, incidents=False), tmp_path / "sim")
+    with events.open("ab") as fh:  # a line over the record limit stopped the producer
+        fh.write(b'{"type": "complaint", "text": "' + b"x" * (2 << 20) + b'"}\n')
     produced = yujing("produce", str(events), env=env)
     assert produced.returncode == 0, produced.stderr
+    assert "not sent: 1 line over the 1,048,576-byte record limit (line" in produced.stderr
     port = free_port()
     worker_env = {
         **env,

@@ -172,3 +172,47 @@ detectors:
 
     [tested] = run_backtest(config, scan(path), []).tickets
     assert (tested.region, tested.first_hour) == (ticket.region, ticket.first_hour)
+
+
+class _Chunks:
+    """A file that records the largest piece any read asked of it."""
+
+    def __init__(self, data: bytes) -> None:
+        import io
+
+        self.inner, self.largest = io.BytesIO(data), 0
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self.inner.readline(size)
+        self.largest = max(self.largest, len(line))
+        return line
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n"])
+def test_a_line_over_the_record_limit_is_never_read_whole(tmp_path, sqlite_url, ending):
+    """A 300 MB line was read whole, twice over, to be dead-lettered as too large (750 MB
+    RSS). A reader keeps at most the limit of any line: the rest of one that long is
+    skipped a chunk at a time, and its dead letter still tells its size and line, in a
+    file replayed in line order and in one reordered alike."""
+    from monitor.events.parsing import MAX_RECORD_BYTES, TooLarge
+    from monitor.runners.file_order import MAX_LINE, read_lines
+
+    huge = b'{"type": "complaint", "text": "' + b"x" * (3 * MAX_RECORD_BYTES) + b'"}'
+    chunks = _Chunks(b"a\n" + huge + ending + b"b" + ending)
+    got = list(read_lines(chunks))  # type: ignore[arg-type]
+    assert got[0] == b"a\n" and got[2] == b"b" + ending
+    assert got[1] == TooLarge(huge[:4096], len(huge), len(huge) + len(ending))
+    assert chunks.largest <= MAX_LINE + 1
+    for lines in (by_region(weeks=2), [region("r1"), complaint(T0, id_="c1")]):
+        at = max(len(lines) - 3, 0)
+        lines.insert(at, huge)
+        path = tmp_path / "events.jsonl"
+        path.write_bytes(ending.join(lines) + ending)
+        order = scan(path)
+        assert [type(line) for _n, line in order.numbered()].count(TooLarge) == 1
+        run = build(spike_config(), sqlite_url)
+        run_file(run, path, order=order)
+        [letter] = run.dead_letters.letters
+        assert letter.reason.value == "too_large" and letter.offset == at + 1
+        assert letter.detail.startswith(f"{len(huge):,} bytes, over the")
+        assert run.pipeline.stats.accepted == len(lines) - 1  # every other line
