@@ -73,6 +73,8 @@ class TooLarge(NamedTuple):
 def too_large(
     size: int, prefix: bytes, source: str, offset: int | None, max_bytes: int = MAX_RECORD_BYTES
 ) -> DeadLetter:
+    """The dead letter of a record over the limit: its size and first bytes, whether it
+    arrived whole or a reader cut it short."""
     detail = f"{size:,} bytes, over the {max_bytes:,}-byte limit (first bytes kept)"
     return _dead(Reason.TOO_LARGE, detail, prefix[:KEPT_PREFIX], None, source, offset)
 
