@@ -194,16 +194,36 @@ def ensure_sqlite_dir(url: str) -> None:
 
 
 def progress(
-    label: str, *, unit: str | None = None, transient: bool = True, disable: bool = False
+    label: str,
+    *,
+    unit: str | None = None,
+    in_bytes: bool = False,
+    transient: bool = True,
+    disable: bool = False,
 ) -> Progress:
     """A progress bar on stderr (stdout stays clean for tables and JSON); with ``unit``, a
-    count of units for a total not known in advance."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    count of units for a total not known in advance; ``in_bytes``: a file read, its size
+    as "2.1/265.8 MB" (an import's bar read "265,771/265,771", as if rows)."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
+    count: ProgressColumn = (
+        DownloadColumn()
+        if in_bytes
+        else TextColumn(
+            f"{{task.completed:,}} {unit}" if unit else "{task.completed:,}/{task.total:,}"
+        )
+    )
     return Progress(
         TextColumn(f"[bold]{label}"),
         BarColumn(),
-        TextColumn(f"{{task.completed:,}} {unit}" if unit else "{task.completed:,}/{task.total:,}"),
+        count,
         TimeElapsedColumn(),
         console=err,
         transient=transient,

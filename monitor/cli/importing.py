@@ -141,7 +141,7 @@ def import_csv_command(
     rejected_path = rejects or output.with_suffix(".rejects.csv")
     size = source.stat().st_size
     try:
-        with progress(f"import {source.name}", transient=False) as bar:
+        with progress(f"import {source.name}", in_bytes=True, transient=False) as bar:
             task = bar.add_task("rows", total=size)
             report = import_csv(
                 source,

@@ -107,6 +107,9 @@ def test_a_file_per_series_names_its_region_and_metric_once(tmp_path):
                   "-o", str(out))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "3 rows, 3 accepted, 0 rejected" in done.stdout
+    # the bar counts the file's bytes, and says so (it read "88/88", as if rows)
+    size = source.stat().st_size
+    assert f"{size}/{size} bytes" in done.stderr, done.stderr
     with np.load(out) as data:
         assert list(data["regions"]) == ["nyc_taxi"]
         assert list(data["metric:complaints.total"][0]) == [10844 + 8127, 6210]
