@@ -29,8 +29,9 @@ LAYOUT = "see 'The hourly file' in docs/bring-your-data.md"
 
 
 # values (region-hours x metrics) one hourly file may hold: ~2 GB as the float64 a
-# backtest judges, three times a year of 1,000 regions' default metrics (bench_backtest).
-# Two rows of one region, a year apart by a slip (9999 for 2026), made a 280 MB file.
+# backtest judges, twice a year of 1,000 regions x the default config's 15 metrics
+# (bench_backtest). Two rows of one region, dated 2026 and (by a slip) 9999, made a
+# 280 MB file.
 MAX_VALUES = 2**28
 
 
