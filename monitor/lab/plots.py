@@ -21,6 +21,7 @@ from alerts.taxonomy import Taxonomy, kpi_counts_arrivals, kpi_of
 from alerts.tickets.view import TicketView
 from detectors.base import Finding
 from detectors.numbers import number
+from detectors.timeaxis import DAY_MS, HOUR_MS
 from monitor.config.model import MonitorConfig
 from monitor.lab.backtest import BacktestResult
 from monitor.lab.scorecard import concerns
@@ -38,7 +39,6 @@ AFTER_DAYS = 2  # shown after its opening episode's last fired hour
 # them beneath its opening episode: a staffed NOC's ticket opened in July and re-fired at
 # New Year squeezed the hours that opened it into a few pixels of a six-month plot
 WHOLE_SPAN_DAYS = 28
-DAY_MS = 24 * 3_600_000
 PLOT_FILES = "ticket-[0-9][0-9][0-9][0-9]*__*.png"  # what ``plot_tickets`` writes
 
 
@@ -79,7 +79,6 @@ def plot_ticket(
     from matplotlib.figure import Figure
 
     zone = config.zone
-    hour_ms = 3_600_000
     start = ticket.first_hour - CONTEXT_DAYS * DAY_MS
     whole_end = max(ticket.last_fired_hour, ticket.recovered_at or 0) + AFTER_DAYS * DAY_MS
     # the ticket's own findings: its series and kind (a capacity shortage's or a fault's)
@@ -113,7 +112,7 @@ def plot_ticket(
         # a finding over many hours (a week's sum, a day's) is drawn per hour of its
         # window, on the scale of the hourly series it judged
         per_hour = np.array(
-            [hour_ms / max(f.window_end - f.window_start, hour_ms) for f in findings]
+            [HOUR_MS / max(f.window_end - f.window_start, HOUR_MS) for f in findings]
         )
         when = _times(np.array([f.hour for f in findings]), zone)
         ax.plot(
