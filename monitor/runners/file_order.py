@@ -160,8 +160,7 @@ class FileOrder:
                 start, end = starts[i], starts[i + 1]
                 if end - start > MAX_LINE:
                     span = int(end - start)
-                    tail = mm[end - 2 : end]
-                    size = span - (len(tail) - len(tail.rstrip(b"\r\n")))
+                    size = span - _line_end(mm[end - 2 : end])
                     yield i + 1, TooLarge(mm[start : start + KEPT_PREFIX], size, span)
                 else:
                     yield i + 1, mm[start:end]
@@ -184,8 +183,12 @@ def read_lines(fh: BinaryIO) -> Iterator[bytes | TooLarge]:
             span += len(rest)
             if not rest or rest.endswith(b"\n"):
                 break
-        ending = len(rest) - len(rest.rstrip(b"\r\n"))  # (its line end is not its size)
-        yield TooLarge(prefix, span - ending, span)
+        yield TooLarge(prefix, span - _line_end(rest), span)
+
+
+def _line_end(tail: bytes) -> int:
+    """How many of a line's last bytes are its end ("\\n", "\\r\\n"): not the record's size."""
+    return len(tail) - len(tail.rstrip(b"\r\n"))
 
 
 def scan(
