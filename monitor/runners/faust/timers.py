@@ -17,6 +17,7 @@ from monitor.runners.faust.aggregate import (
     owned_partitions,
     read_again,
 )
+from monitor.runners.faust.recovery_watch import RECOVERY_CHECK_SECONDS, RecoveryWatch, watch
 from monitor.runners.faust.snapshots import SNAPSHOT_SECONDS, save
 from monitor.runners.faust.stall import CHECK_SECONDS, stalled
 from monitor.runners.faust.topology import Topology
@@ -78,6 +79,14 @@ def register(t: Topology) -> None:
             return
         async with unsaved.lock:
             await reread(t)
+
+    recovery = RecoveryWatch()
+
+    @app.timer(interval=RECOVERY_CHECK_SECONDS)
+    async def watch_table_recovery() -> None:
+        """A table recovery that reads nothing is read again, then ends the worker
+        (``recovery_watch``): Faust would only warn, and the worker take no event."""
+        await watch(app, recovery, time.monotonic())
 
     @app.timer(interval=1.0)
     async def deliver_notifications() -> None:
