@@ -107,7 +107,12 @@ async def watch(app: Any, state: RecoveryWatch, now: float) -> Action:
     # Faust's own type: the recovery's keys are aiokafka's, which its consumer's sets of
     # active partitions refuse (an ``AssertionError`` that ends the fetcher)
     tps = {TP(tp.topic, tp.partition): max(offsets[tp] + 1, 0) for tp in remaining}
-    await consumer.seek_wait(tps)
+    try:
+        await consumer.seek_wait(tps)
+    except TimeoutError:  # sought, positions not confirmed: resumed all the same
+        log.warning(
+            "changelog partitions sought, positions not confirmed", extra={"fields": fields}
+        )
     consumer.resume_partitions(set(tps))
     if not consumer.flow_active:
         consumer.resume_flow()
