@@ -68,8 +68,13 @@ class DetectionLog:
             hour = t.last_fired_hour
         else:
             return
+        # the detector whose finding this is: a ticket is its series', and a burst may
+        # re-fire one a drop opened (the ticket's ``detector`` stays the opener's). A
+        # finding on another series of the ticket's problem leaves no detector of its own
+        # on the ticket (``observed_by`` is of the ticket's series): the opener's then
+        fired_by = t.observed_by if t.observed_by and t.observed_hour == hour else t.detector
         self.detections.append(
-            Detection(t.region, t.metric, t.detector, hour, notification.event, t.id)
+            Detection(t.region, t.metric, fired_by, hour, notification.event, t.id)
         )
 
 

@@ -113,3 +113,30 @@ def test_a_wrong_hourly_file_is_one_line_naming_the_problem(tmp_path):
         said = " ".join(done.stderr.split())
         assert message in said, (name, done.stderr)
         assert "Traceback" not in said and len(said) < 600
+
+
+def test_a_re_fire_is_scored_for_the_detector_that_fired_it(tmp_path):
+    # one series, one ticket: opened by a drop, re-fired days later by a burst (a staffed
+    # NOC keeps it open). The per-detector scores credited the burst to the drop.
+    rng = np.random.default_rng(6)
+    values = rng.poisson(40, (1, 5 * 168)).astype(np.float32)
+    values[0, 500] = 0.0
+    values[0, 700] = 900.0
+    first = T0 - T0 % (24 * HOUR_MS)
+    HourlySeries(["a"], first, {"complaints.total": values}).save(tmp_path / "h.npz")
+    burst = first + 700 * HOUR_MS
+    windows = {"a": [[to_iso(burst - 2 * HOUR_MS), to_iso(burst + 2 * HOUR_MS)]]}
+    (tmp_path / "windows.json").write_bytes(orjson.dumps(windows))
+    done = yujing(
+        "backtest", "--hourly", str(tmp_path / "h.npz"), "--labels",
+        str(tmp_path / "windows.json"), "--noc", "staffed", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    doc = orjson.loads(done.stdout)
+    [ticket] = doc["ticket_list"]
+    assert ticket["detector"] == "drop"
+    detections = {(d["event"], d["detector"], d["hour"]) for d in doc["detection_list"]}
+    assert ("refired", "burst", to_iso(burst)) in detections, detections
+    per = doc["quality"]["per_detector"]
+    assert per["burst"]["caught"] == 1, per
+    assert per["drop"]["caught"] == 0, per
