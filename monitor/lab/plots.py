@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 CONTEXT_DAYS = 10  # shown before the ticket opened
 AFTER_DAYS = 2  # shown after its opening episode's last fired hour
+# a ticket's findings by more than one detector: which fired where (up above, down below)
+FIRED_MARKERS = {"burst": "^", "drop": "v", "threshold": "^", "wow": "^", "early_trend": "^"}
 # a ticket whose episodes (opened, then re-fired) span more than this gets an overview of
 # them beneath its opening episode: a staffed NOC's ticket opened in July and re-fired at
 # New Year squeezed the hours that opened it into a few pixels of a six-month plot
@@ -119,10 +121,18 @@ def plot_ticket(
             when, np.array([f.baseline for f in findings]) * per_hour, ls="none", marker="_",
             ms=10, mew=2, color="#2ca02c", label="normal the detector expected (per hour)",
         )  # fmt: skip
-        ax.scatter(
-            when, np.array([f.observed for f in findings]) * per_hour, s=14, color="#d62728",
-            zorder=3, label="fired: observed (per hour of its window)",
-        )  # fmt: skip
+        observed = np.array([f.observed for f in findings]) * per_hour
+        by = [f.detector for f in findings]
+        kinds = list(dict.fromkeys(by))
+        # a ticket is its series': a drop may open it and bursts re-fire it, each named
+        for kind in kinds:
+            mine = np.array([d == kind for d in by])
+            named = f" by {kind}" if len(kinds) > 1 else ""
+            ax.scatter(
+                np.array(when, dtype=object)[mine], observed[mine], s=18, color="#d62728", zorder=3,
+                marker=FIRED_MARKERS.get(kind, "o") if len(kinds) > 1 else "o",
+                label=f"fired{named}: observed (per hour of its window)",
+            )  # fmt: skip
         limits = {f.limit for f in findings if f.limit is not None}
         for limit in sorted(limits):
             ax.axhline(limit, color="#d62728", ls="--", lw=1, label=f"limit {number(limit)}")

@@ -21,6 +21,11 @@ from monitor.lab.simulate_events import Label, SimConfig
 from monitor.lab.simulate_hourly import simulate_hourly
 
 
+def _fired_at(ax) -> np.ndarray:
+    """Where a plot's fired points are (date numbers), whichever detector fired them."""
+    return np.concatenate([points.get_offsets()[:, 0] for points in ax.collections])
+
+
 def test_each_ticket_plot_explains_its_detection(tmp_path):
     config = load_config()
     series, labels = simulate_hourly(SimConfig(seed=2, regions=8), config.metrics_needed())
@@ -67,10 +72,10 @@ def test_each_ticket_plot_explains_its_detection(tmp_path):
             assert any(text.startswith("limit ") for text in legend)  # fmt: skip
         # the fired points are the ticket's own, from its first fired hour to its last (a
         # capacity ticket's plot drew a later site fault's on its series)
-        (fired,) = axes[0].collections
+        # (one set of points per detector, when more than one fired it)
         first, last = (mdates.date2num(datetime.fromtimestamp(h / 1000, UTC)) for h in
                        (ticket.first_hour, ticket.last_fired_hour))  # fmt: skip
-        xs = fired.get_offsets()[:, 0]
+        xs = _fired_at(axes[0])
         assert first - 1e-6 <= xs.min() and xs.max() <= last + 1e-6, ticket.id
     # a finding on the series a day after the ticket's last (another ticket's) is not drawn
     ticket = result.tickets[0]
@@ -82,9 +87,9 @@ def test_each_ticket_plot_explains_its_detection(tmp_path):
     ][:1]
     later = replace(stray.finding, hour=ticket.last_fired_hour + 24 * 3_600_000)
     result.findings.append(replace(stray, finding=later))
-    (fired,) = plot_ticket(result, ticket, labels, config).get_axes()[0].collections
+    drawn = _fired_at(plot_ticket(result, ticket, labels, config).get_axes()[0])
     last = mdates.date2num(datetime.fromtimestamp(ticket.last_fired_hour / 1000, UTC))
-    assert fired.get_offsets()[:, 0].max() <= last + 1e-6
+    assert drawn.max() <= last + 1e-6
     # an earlier run's plot is not left beside this run's, as if this run had opened it
     stale, notes = tmp_path / "ticket-0999__region-9__complaints.total.png", tmp_path / "x.txt"
     stale.write_bytes(b"old")
@@ -156,3 +161,25 @@ def test_a_ticket_that_refires_months_later_is_drawn_at_its_opening(tmp_path):
     # a short ticket keeps one view
     short = replace(ticket, last_fired_hour=ticket.first_hour, recovered_at=None)
     assert len(plot_ticket(result, short, [window], config).get_axes()) == 1
+
+
+def test_a_ticket_fired_by_two_detectors_names_each_on_its_points(tmp_path):
+    """A series' ticket opened by a drop and re-fired by a burst two days later drew all
+    its points as "fired", under a title naming the drop: the burst read as a drop."""
+    config = load_config()
+    first = 1_404_172_800_000  # 2014-07-01T00:00Z
+    rng = np.random.default_rng(6)
+    values = rng.poisson(40, 5 * 168).astype(float)
+    values[500], values[548] = 0.0, 900.0
+    series = HourlySeries(["a"], first, {"complaints.total": values[None, :]})
+    kept = {"complaints.total"}
+    result = run_backtest_series(config, series, [], keep_series=kept, noc="staffed")
+    (ticket,) = [t for t in result.tickets if t.metric == "complaints.total"]
+    assert ticket.detector == "drop"
+    top = plot_ticket(result, ticket, [], config).get_axes()[0]
+    legend = [t.get_text() for t in top.get_legend().get_texts()]
+    fired = [text for text in legend if text.startswith("fired")]
+    assert fired == [
+        "fired by drop: observed (per hour of its window)",
+        "fired by burst: observed (per hour of its window)",
+    ], legend
