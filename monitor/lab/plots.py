@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 
 CONTEXT_DAYS = 10  # shown before the ticket opened
 AFTER_DAYS = 2  # shown after its opening episode's last fired hour
-# a ticket's findings by more than one detector: which fired where (up above, down below)
-FIRED_MARKERS = {"burst": "^", "drop": "v", "threshold": "^", "wow": "^", "early_trend": "^"}
+# a ticket's findings by more than one detector: which fired where (a rise up, a drop
+# down; the others, which may fire either way, a dot)
+FIRED_MARKERS = {"burst": "^", "drop": "v"}
 # a ticket whose episodes (opened, then re-fired) span more than this gets an overview of
 # them beneath its opening episode: a staffed NOC's ticket opened in July and re-fired at
 # New Year squeezed the hours that opened it into a few pixels of a six-month plot

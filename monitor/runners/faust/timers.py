@@ -1,5 +1,5 @@
 """Timers and signal handling: hot reload, the outbox and SLA clocks, consumer lag, the
-hours of silent regions."""
+hours of silent regions, stalled partitions and a table recovery that reads nothing."""
 
 from __future__ import annotations
 
