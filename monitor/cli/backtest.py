@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from monitor.cli.common import (
+    GLUE,
     WHOLE,
     counted,
     dead_letter_counts,
@@ -28,6 +29,12 @@ from monitor.cli.common import (
 )
 
 app = typer.Typer()
+# what each reason of ``monitor.detection.tick.why_unjudged`` means, as the run says it
+UNJUDGED_SAID = {
+    "no data": "no data (a metric the data lacks)",
+    "history": "too little history yet",
+    "gaps": "too many gaps",
+}
 
 
 @app.command()
@@ -250,16 +257,21 @@ def _print_backtest(results: list, labels: list, alarms: list, zone: tzinfo) -> 
                     _fmt(e["median_delay_hours"], "{:.0f}"),
                 )
             out.print(per)
-        young = [
-            f"{spec}: {n} ({reason})"
-            for spec, reasons in sorted(r.unjudged.items())
-            for reason, n in reasons.items()
-            if n
-        ]
-        if young:
-            out.print(f"{r.name}: series some spec could not judge at the end (why):")
-            for line in young:
-                out.print(f"  {line}", markup=False)
+        # one line a reason, each spec with its series: an imported series of one metric
+        # left every other spec without data, a line each (nine for the default config)
+        unjudged = {
+            why: ", ".join(
+                f"{spec}{GLUE}{reasons[reason]}"  # a spec and its count on one line
+                for spec, reasons in sorted(r.unjudged.items())
+                if reasons.get(reason)
+            )
+            for reason, why in UNJUDGED_SAID.items()
+        }
+        if any(unjudged.values()):
+            out.print(f"{r.name}: series not judged at the end, by spec:", **WHOLE)
+            for why, specs in unjudged.items():
+                if specs:
+                    out.print(hanging(f"  {why}: {specs}", out.width, 4), **WHOLE)
         if r.intake is not None and r.intake.dead_lettered:  # what was not replayed, and why
             s = r.intake
             out.print(

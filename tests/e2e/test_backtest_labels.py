@@ -140,3 +140,16 @@ def test_a_re_fire_is_scored_for_the_detector_that_fired_it(tmp_path):
     per = doc["quality"]["per_detector"]
     assert per["burst"]["caught"] == 1, per
     assert per["drop"]["caught"] == 0, per
+
+
+def test_specs_without_data_are_one_line_not_one_line_each(tmp_path):
+    # an operator's export of one metric: every other spec has no data, and the run said
+    # so in a line a spec ("complaint-bursts: 7 (no data)", nine of them)
+    path, _ = _burst_file(tmp_path)
+    done = yujing("backtest", "--hourly", str(path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    said = done.stdout.replace("\n    ", " ")  # (its continuation lines)
+    assert "series not judged at the end, by spec:" in said
+    [line] = [x for x in said.splitlines() if "a metric the data lacks" in x]
+    assert "complaint-bursts 7" in line and "site-silent 1" in line, line
+    assert "(no data)" not in said
