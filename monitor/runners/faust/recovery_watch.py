@@ -10,15 +10,17 @@ of the few records it waited for (its fetch loop idle at the top of ``getmany``)
 worker took no event meanwhile and went on exporting the regions it no longer owned, and
 nothing said it would ever end. Faust only warns (``Recovery._verify_remaining``); its
 issues describe the same wait (faust-streaming #74; robinhood #542, a consumer dropping
-the changelog's records after a seek). Which of Faust's states went wrong was not caught:
-the warning below logs the consumer's flow and paused partitions for the next time.
+the changelog's records after a seek). Which state went wrong is not known: when it came
+again with this watch in place (1 of 13 runs), Faust's consumer had its flow active and
+no changelog partition paused, and read again (below) the recovery ended within the
+second and the test passed.
 
 So a recovery with records left and none read for ``STUCK_SECONDS`` is read again from
 where it stands (a seek to the next offset, the partitions resumed, the consumer's flow
 resumed: what Faust's recovery does when it begins), at most ``MAX_KICKS`` times; then the
 worker stops with an error rather than wait unseen. Nothing is lost either way: the table
 is rebuilt from its changelog, and the events are read from their committed offsets.
-Checked by making Faust leave the changelog partitions paused (its recovery's resume
+Also checked by making Faust leave the changelog partitions paused (its recovery's resume
 skipped): read again once, the recovery ended and the test passed; skipped every time,
 the worker stopped after the third read with the error below.
 """
