@@ -11,7 +11,7 @@ worker took no event meanwhile and went on exporting the regions it no longer ow
 nothing said it would ever end. Faust only warns (``Recovery._verify_remaining``); its
 issues describe the same wait (faust-streaming #74; robinhood #542, a consumer dropping
 the changelog's records after a seek). Which state went wrong is not known: when it came
-again with this watch in place (1 of 13 runs), Faust's consumer had its flow active and
+again with this watch in place (2 of 18 runs), Faust's consumer had its flow active and
 no changelog partition paused, and read again (below) the recovery ended within the
 second and the test passed.
 
