@@ -180,6 +180,12 @@ class WorkerMetrics:
             "the aggregation (monitor/runners/faust/stall.py).",
             registry=r,
         )
+        self.recovery_rereads = Counter(
+            "yujing_recovery_rereads",
+            "Times a worker's table recovery, having read none of the changelog records it "
+            "waited for, was read again (monitor/runners/faust/recovery_watch.py).",
+            registry=r,
+        )
         self.rounds_failed = Counter(
             "yujing_rounds_failed",
             "Rounds of the aggregation agent that failed half-way (the ticket database "

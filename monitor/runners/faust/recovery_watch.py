@@ -28,6 +28,7 @@ the worker stopped after the third read with the error below.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -81,8 +82,11 @@ class RecoveryStuck(RuntimeError):
     """The worker's table recovery made no progress (see ``GAVE_UP``)."""
 
 
-async def watch(app: Any, state: RecoveryWatch, now: float) -> Action:
-    """Check Faust's recovery (``app.tables.recovery``) and act on what ``state`` says."""
+async def watch(
+    app: Any, state: RecoveryWatch, now: float, counted: Callable[[], object] = lambda: None
+) -> Action:
+    """Check Faust's recovery (``app.tables.recovery``) and act on what ``state`` says;
+    ``counted`` is told of each read again (a metric: a worker that needs it often shows)."""
     recovery = app.tables.recovery
     remaining = {tp: n for tp, n in recovery.active_remaining().items() if n > 0}
     action = state.check(now, bool(recovery.in_recovery), sum(remaining.values()))
@@ -105,6 +109,7 @@ async def watch(app: Any, state: RecoveryWatch, now: float) -> Action:
         await app.crash(RecoveryStuck(f"{GAVE_UP}: {fields['remaining']}"))
         return action
     log.warning(STUCK, extra={"fields": fields})
+    counted()
     offsets = recovery.active_offsets  # the last offset read of each (-1: none)
     # Faust's own type: the recovery's keys are aiokafka's, which its consumer's sets of
     # active partitions refuse (an ``AssertionError`` that ends the fetcher)

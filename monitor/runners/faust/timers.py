@@ -86,7 +86,7 @@ def register(t: Topology) -> None:
     async def watch_table_recovery() -> None:
         """A table recovery that reads nothing is read again, then ends the worker
         (``recovery_watch``): Faust would only warn, and the worker take no event."""
-        await watch(app, recovery, time.monotonic())
+        await watch(app, recovery, time.monotonic(), core.metrics.recovery_rereads.inc)
 
     @app.timer(interval=1.0)
     async def deliver_notifications() -> None:
