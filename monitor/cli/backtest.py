@@ -29,12 +29,6 @@ from monitor.cli.common import (
 )
 
 app = typer.Typer()
-# what each reason of ``monitor.detection.tick.why_unjudged`` means, as the run says it
-UNJUDGED_SAID = {
-    "no data": "no data (a metric the data lacks)",
-    "history": "too little history yet",
-    "gaps": "too many gaps",
-}
 
 
 @app.command()
@@ -259,13 +253,15 @@ def _print_backtest(results: list, labels: list, alarms: list, zone: tzinfo) -> 
             out.print(per)
         # one line a reason, each spec with its series: an imported series of one metric
         # left every other spec without data, a line each (nine for the default config)
+        from monitor.detection.tick import UNJUDGED_REASONS  # (loaded by the run already)
+
         unjudged = {
             why: ", ".join(
                 f"{spec}{GLUE}{reasons[reason]}"  # a spec and its count on one line
                 for spec, reasons in sorted(r.unjudged.items())
                 if reasons.get(reason)
             )
-            for reason, why in UNJUDGED_SAID.items()
+            for reason, why in UNJUDGED_REASONS.items()
         }
         if any(unjudged.values()):
             out.print(f"{r.name}: series not judged at the end, by spec:", **WHOLE)

@@ -86,7 +86,12 @@ def _row_blocks(window: SeriesWindow, ends: int) -> list[SeriesWindow]:
     return [window.rows(i, i + rows) for i in range(0, n, rows)]
 
 
-UNJUDGED_REASONS = ("no data", "history", "gaps")
+# why a series was not judged (``why_unjudged``), and what each reason means to a reader
+UNJUDGED_REASONS = {
+    "no data": "no data (a metric the data lacks)",
+    "history": "too little history yet",
+    "gaps": "too many gaps",
+}
 
 
 def why_unjudged(values: np.ndarray, needed: int) -> dict[str, int]:
