@@ -117,7 +117,7 @@ def plot_ticket(
         per_hour = np.array(
             [HOUR_MS / max(f.window_end - f.window_start, HOUR_MS) for f in findings]
         )
-        when = _times(np.array([f.hour for f in findings]), zone)
+        when = np.array(_times(np.array([f.hour for f in findings]), zone), dtype=object)
         ax.plot(
             when, np.array([f.baseline for f in findings]) * per_hour, ls="none", marker="_",
             ms=10, mew=2, color="#2ca02c", label="normal the detector expected (per hour)",
@@ -130,7 +130,7 @@ def plot_ticket(
             mine = np.array([d == kind for d in by])
             named = f" by {kind}" if len(kinds) > 1 else ""
             ax.scatter(
-                np.array(when, dtype=object)[mine], observed[mine], s=18, color="#d62728", zorder=3,
+                when[mine], observed[mine], s=18, color="#d62728", zorder=3,
                 marker=FIRED_MARKERS.get(kind, "o") if len(kinds) > 1 else "o",
                 label=f"fired{named}: observed (per hour of its window)",
             )  # fmt: skip
