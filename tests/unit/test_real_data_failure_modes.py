@@ -67,6 +67,40 @@ def test_a_collapse_of_intake_is_a_drop():
     assert not hours_found(BurstDetector(), values[:650], 200)
 
 
+def noisy(hours: int, level: float, relative: float, seed: int = 2) -> np.ndarray:
+    """Counts whose rate varies by ``relative`` from hour to hour (gamma-mixed Poisson), as
+    a city's taxi rides or a busy hotline's calls do: far more than Poisson noise."""
+    rng = np.random.default_rng(seed)
+    shape = 1.0 / relative**2
+    rate = level * np.resize(DAILY, hours) * rng.gamma(shape, 1.0 / shape, hours)
+    return rng.poisson(rate).astype(float)
+
+
+def test_a_collapse_of_a_series_that_varies_by_a_quarter_is_a_drop():
+    # a blizzard, or the hotline down: ~1,000 an hour give way to a handful. Judged on a
+    # symmetric scale, 25% noise put even zero only 4 spreads below: never a drop
+    values = noisy(4 * WEEK_HOURS, level=1000.0, relative=0.25)
+    quiet = hours_found(DropDetector(), values, 2 * WEEK_HOURS)
+    values[600:606] = [40.0, 12.0, 3.0, 0.0, 0.0, 25.0]
+    assert hours_found(DropDetector(), values[:650], 200)[:1] == [600]
+    assert not quiet, "the same series' ordinary hours are no drop"
+
+
+def test_a_weekday_holiday_in_a_weekly_rhythm_is_a_drop():
+    # offices closed on a Thursday: its morning falls to a fifth. The same hour of the
+    # last seven days spreads by the weekly rhythm itself (Monday is not Friday, nor
+    # Saturday), which made that fall "under two spreads"; the same hour of the last weeks
+    # spreads by noise alone
+    week = np.repeat([0.75, 0.8, 1.0, 1.0, 1.0, 0.45, 0.35], 24)  # Monday to Sunday
+    rhythm = np.resize(week, 5 * WEEK_HOURS) * np.resize(DAILY, 5 * WEEK_HOURS)
+    values = np.random.default_rng(4).poisson(3000.0 * rhythm).astype(float)
+    quiet = hours_found(DropDetector(), values, 2 * WEEK_HOURS)
+    thursday = 4 * WEEK_HOURS + 3 * 24
+    values[thursday : thursday + 24] *= 0.2
+    assert thursday + 8 in hours_found(DropDetector(), values[: thursday + 24], 24)
+    assert not quiet
+
+
 def test_ordinary_noise_of_real_counts_stays_quiet():
     # overdispersed counts (negative binomial, variance ~ 10x the mean): no burst, and no
     # week-over-week or trend finding from a Poisson test that believes they are Poisson
@@ -92,6 +126,18 @@ def test_judged_from_the_third_day_and_said_so_before():
     assert hours_found(BurstDetector(), values, 40) == [60]
     detector = BurstDetector()
     assert detector.min_known_hours() == 49  # two days of the same hours, then judged
+
+
+def test_a_drop_waits_for_the_weeks():
+    # in its first two weeks a series' weekend is set against the weekdays before it:
+    # five weekdays and a Saturday at 40% of them
+    values = counts(WEEK_HOURS + 6 * 24, level=200.0)
+    values[5 * 24 : 7 * 24] *= 0.4
+    values[12 * 24 :] *= 0.4
+    assert not hours_found(DropDetector(), values, len(values) - 3 * 24)
+    days_only = DropDetector(DropDetector.config_model(early_days=True))
+    assert hours_found(days_only, values, len(values) - 3 * 24), "what the days alone made"
+    assert DropDetector().min_known_hours() == 2 * WEEK_HOURS + 1
 
 
 def test_one_missing_hour_does_not_switch_the_weekly_rule_off():
