@@ -320,9 +320,10 @@ class BurstDetector(Detector):
         return tail <= self.config.poisson_alpha
 
     def deviation(
-        self, observed: np.ndarray, expected: np.ndarray, spread: np.ndarray
+        self, observed: np.ndarray, expected: np.ndarray, spread: np.ndarray, counts: np.ndarray
     ) -> np.ndarray:
-        """How many spreads the hour lies on the judged side of its expectation."""
+        """How many spreads the hour lies on the judged side of its expectation
+        (``counts``: per cell, whether the samples are whole numbers)."""
         return (observed - expected) / spread
 
     def scan(self, window: SeriesWindow, ends: int) -> list[Finding]:
@@ -331,7 +332,7 @@ class BurstDetector(Detector):
         expected, spread, judgeable, counts = expectation(values, cfg, ends, self.sign)
         observed = values[:, -ends:]
         with np.errstate(invalid="ignore"):
-            z = self.deviation(observed, expected, spread)
+            z = self.deviation(observed, expected, spread, counts)
             change = np.abs(observed - expected)
             large = (change >= cfg.min_change * np.abs(expected)) & (change >= cfg.min_excess)
             firing = (z >= cfg.k) & large & judgeable & np.isfinite(observed)
@@ -385,20 +386,22 @@ class DropDetector(BurstDetector):
     sign: ClassVar[int] = -1
 
     def deviation(
-        self, observed: np.ndarray, expected: np.ndarray, spread: np.ndarray
+        self, observed: np.ndarray, expected: np.ndarray, spread: np.ndarray, counts: np.ndarray
     ) -> np.ndarray:
-        """Spreads below, as the lower tail of a gamma-distributed hour (mean the
-        expectation, standard deviation the spread) puts it: Wilson and Hilferty's cube
-        root, a normal deviate with the same tail.
+        """Spreads below; for counts, as the lower tail of a gamma-distributed hour (mean
+        the expectation, standard deviation the spread) puts it: Wilson and Hilferty's
+        cube root, a normal deviate with the same tail.
 
-        A count cannot fall below zero, so its lower tail is short: counted in plain
-        spreads, a series that varies by a quarter from hour to hour had even zero only 4
-        spreads below its usual, and its collapse (a blizzard, the hotline down) was never
-        a drop. For a small fall this equals the plain count of spreads; a value or
-        expectation below zero (not a count, not a rate) keeps the plain count."""
+        A count cannot fall below zero and varies in proportion to its level, so its lower
+        tail is short: counted in plain spreads, a series that varies by a quarter from
+        hour to hour had even zero only 4 spreads below its usual, and its collapse (a
+        blizzard, the hotline down) was never a drop. For a small fall the two agree. A
+        KPI's mean keeps the plain count: its noise does not shrink with its level (a
+        night's bandwidth utilisation at 10% varies by as many points as the day's at 60%),
+        and the short tail made ordinary nights drops."""
         plain = (expected - observed) / spread
         with np.errstate(invalid="ignore", divide="ignore"):
             relative = spread / expected
             root = np.cbrt(np.maximum(observed, 0.0) / expected)
             cube_root = (1.0 - relative**2 / 9.0 - root) * 3.0 / relative
-        return np.where((expected > 0) & (observed >= 0), cube_root, plain)
+        return np.where(counts & (expected > 0), cube_root, plain)

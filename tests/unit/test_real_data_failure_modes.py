@@ -86,6 +86,18 @@ def test_a_collapse_of_a_series_that_varies_by_a_quarter_is_a_drop():
     assert not quiet, "the same series' ordinary hours are no drop"
 
 
+def test_a_kpis_ordinary_nights_are_no_drop():
+    # bandwidth utilisation, an hour's mean of a few readings: 1.5 points of noise, 15% of
+    # night's 10% and 2.5% of day's 60%. Counted on a count's short lower tail, five of
+    # these 80 regions' ordinary nights were drops in three weeks
+    rng = np.random.default_rng(6)
+    level = 10.0 + 50.0 * (np.resize(DAILY, 6 * WEEK_HOURS) - 0.4) / 1.2
+    values = level + rng.normal(0.0, 1.5, size=(80, level.size))
+    keys = [SeriesKey(f"r{i}", "kpi.bandwidth_utilisation.mean") for i in range(80)]
+    found = DropDetector().scan(SeriesWindow(keys, values, END), 3 * WEEK_HOURS)
+    assert not found, [f.explanation for f in found][:3]
+
+
 def test_a_weekday_holiday_in_a_weekly_rhythm_is_a_drop():
     # offices closed on a Thursday: its morning falls to a fifth. The same hour of the
     # last seven days spreads by the weekly rhythm itself (Monday is not Friday, nor
