@@ -146,7 +146,8 @@ def hourly_model(
     values: np.ndarray, cfg: BurstConfig, columns: np.ndarray, sign: int, spread: bool = True
 ) -> tuple[np.ndarray, ...]:
     """At the given columns, from the columns before: (expected, local spread, judgeable,
-    the neutral expectation that measures past misses, whether the samples are counts).
+    the neutral expectation that measures past misses, whether the samples are counts,
+    whether the weeks are known).
 
     Once weeks are known, an hour must stand out from both the same hour of the week and
     the same hour of the recent days (above the larger for a burst, below the smaller for
@@ -169,10 +170,9 @@ def hourly_model(
     pick = use_weekly & (weekly_wins | ~np.isfinite(daily[0]))
     expected = np.where(pick, weekly[0], daily[0])
     local = np.where(use_weekly, weekly[1], daily[1])
-    early = daily[2] >= cfg.min_days if cfg.early_days else False
-    judgeable = (use_weekly | early) & np.isfinite(expected)
+    judgeable = (use_weekly | (daily[2] >= cfg.min_days)) & np.isfinite(expected)
     counts = _whole(daily_samples) & _whole(weekly_samples)
-    return expected, local, judgeable, neutral, counts
+    return expected, local, judgeable, neutral, counts, use_weekly
 
 
 def _whole(lanes: list[np.ndarray]) -> np.ndarray:
@@ -211,7 +211,9 @@ def expectation(
     model = hourly_model(values, cfg, both, sign)
     relative = own_dispersion(values, cfg, judged, (both, model))
     at = np.searchsorted(both, judged)
-    expected, local, judgeable, _, counts = (part[:, at] for part in model)
+    expected, local, judgeable, _, counts, weekly = (part[:, at] for part in model)
+    if not cfg.early_days:  # (the dispersion above still measures the early days' misses)
+        judgeable = judgeable & weekly
     spread = np.fmax(base_spread(expected, local, counts, cfg), relative * np.abs(expected))
     return expected, spread, judgeable, counts
 
@@ -244,7 +246,7 @@ def own_dispersion(
     ``known_model``: (columns, hourly_model of them) already computed, covering these."""
     earlier = np.unique((columns[None, :] - DISPERSION_LAGS[:, None]).ravel())
     if known_model is None:
-        _, _, judgeable, neutral, _ = hourly_model(values, cfg, earlier, 0, spread=False)
+        _, _, judgeable, neutral, _, _ = hourly_model(values, cfg, earlier, 0, spread=False)
     else:
         at = np.searchsorted(known_model[0], earlier)
         judgeable, neutral = known_model[1][2][:, at], known_model[1][3][:, at]

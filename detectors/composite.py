@@ -210,7 +210,7 @@ def excess_z(
     values = pad_left(values, history_weeks(EXPECTATION) * WEEK_HOURS + columns)
     n = values.shape[1]
     hours = np.arange(n - columns, n)
-    expected, local, judgeable, _, counts = hourly_model(values, EXPECTATION, hours, 0)
+    expected, local, judgeable, _, counts, _ = hourly_model(values, EXPECTATION, hours, 0)
     base = base_spread(expected, local, counts, EXPECTATION)
     observed = values[:, -columns:]
     usable = judgeable & np.isfinite(observed)

@@ -20,6 +20,7 @@ from detectors import (
     SiteFaultDetector,
     WeekOverWeekDetector,
 )
+from detectors.burst import DropConfig, expectation
 from detectors.timeaxis import HOUR_MS, WEEK_HOURS
 from monitor.config.load import parse_config
 from monitor.detection.hourly_file import HourlySeries
@@ -150,6 +151,19 @@ def test_a_drop_waits_for_the_weeks():
     days_only = DropDetector(DropDetector.config_model(early_days=True))
     assert hours_found(days_only, values, len(values) - 3 * 24), "what the days alone made"
     assert DropDetector().min_known_hours() == 2 * WEEK_HOURS + 1
+
+
+def test_waiting_for_the_weeks_changes_which_hours_are_judged_not_how():
+    # the series' own dispersion is measured on the early days' hours too: a drop judged
+    # in the third week's first days with none of it had only the 10% floor for a spread
+    n = 2 * WEEK_HOURS + 3 * 24
+    values = counts(n, level=200.0)[None, :]
+    judged = 6 * 24  # the second week's last three days and the third week's first three
+    waits = expectation(values, DropConfig(), judged, -1)
+    early = expectation(values, DropConfig(early_days=True), judged, -1)
+    weeks_known = np.arange(n - judged, n) >= 2 * WEEK_HOURS
+    np.testing.assert_array_equal(waits[2][0], early[2][0] & weeks_known)
+    np.testing.assert_array_equal(waits[1][0][weeks_known], early[1][0][weeks_known])
 
 
 def test_one_missing_hour_does_not_switch_the_weekly_rule_off():
