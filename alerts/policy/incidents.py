@@ -13,6 +13,9 @@ A pure state machine over event time. Rules:
   evening capacity shortage and a fault: a site-fault finding on a region's broadband
   lag joined the capacity ticket a month of evenings had kept open on that series, and
   the failing site was told as "capacity shortage, not a fault" under a capacity plan;
+  and across the line between a fall and a rise: a drop opened a ticket on a Twitter
+  volume's third day, and five bursts of the series re-fired it under the drop's title
+  (a collapse of complaint intake is the hotline's problem, a burst the cause's);
 * a region's network evidence is one problem too: KPI findings, site-fault findings and
   findings on complaints the network team owns (weak signal, broadband lag) of the same
   region join its open network incident, so a failing site is one inspection ticket, not
@@ -60,24 +63,28 @@ class Incident:
 
 NETWORK = "network"
 CAPACITY = "peak_congestion"  # the detector whose findings say "capacity, not a fault"
+FALL = "drop"  # the detector whose findings say "fewer than usual": intake or traffic lost
+APART = (CAPACITY, FALL)  # their findings are their own problem on any series
 
 
-def series_of(region: str, metric: str, detector: str) -> tuple[str, str, bool]:
-    """The series a finding is on, for joining an open incident: capacity findings and
-    the rest are kept apart even on one series (their remedies differ)."""
-    return (region, metric, detector == CAPACITY)
+def series_of(region: str, metric: str, detector: str) -> tuple[str, str, str]:
+    """The series a finding is on, for joining an open incident: capacity findings, falls
+    and the rest are kept apart even on one series (their remedies differ)."""
+    return (region, metric, detector if detector in APART else "")
 
 
 def problem_of(region: str, metric: str, detector: str) -> tuple[str, str]:
     """Which problem a finding is evidence of: its series, or its region's network (KPI
-    findings, site-fault findings and complaints the network team owns; an evening
-    capacity shortage stays its own problem)."""
+    findings, a dead site's traffic among them, site-fault findings and complaints the
+    network team owns; an evening capacity shortage stays its own problem, and so does a
+    fall of complaints)."""
     if detector == CAPACITY:
         return (region, f"capacity:{metric}")
     if detector == "site_fault" or department_for(metric) is Department.NETWORK_MAINTENANCE:
         return (region, NETWORK)
     # a category's count and its rate per subscriber are one problem
-    return (region, metric.replace("complaint_rate.", "complaints.", 1))
+    series = metric.replace("complaint_rate.", "complaints.", 1)
+    return (region, f"fall:{series}" if detector == FALL else series)
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,16 +116,18 @@ def test_a_wrong_hourly_file_is_one_line_naming_the_problem(tmp_path):
 
 
 def test_a_re_fire_is_scored_for_the_detector_that_fired_it(tmp_path):
-    # one series, one ticket: opened by a drop, re-fired days later by a burst (a staffed
-    # NOC keeps it open). The per-detector scores credited the burst to the drop.
+    # one series, one ticket: opened by a burst, re-fired days later by a week-over-week
+    # rise (a staffed NOC keeps it open). The per-detector scores credited the rise to the
+    # burst that had opened the ticket.
     rng = np.random.default_rng(6)
     values = rng.poisson(40, (1, 5 * 168)).astype(np.float32)
-    values[0, 500] = 0.0
-    values[0, 700] = 900.0
+    values[0, 600:] = rng.poisson(60, 5 * 168 - 600)  # from here on half as many again
+    values[0, 500] = 900.0
     first = T0 - T0 % (24 * HOUR_MS)
-    HourlySeries(["a"], first, {"complaints.total": values}).save(tmp_path / "h.npz")
-    burst = first + 700 * HOUR_MS
-    windows = {"a": [[to_iso(burst - 2 * HOUR_MS), to_iso(burst + 2 * HOUR_MS)]]}
+    metric = "complaints.unclear_terms"
+    HourlySeries(["a"], first, {metric: values}).save(tmp_path / "h.npz")
+    rise = first + 600 * HOUR_MS
+    windows = {"a": [[to_iso(rise), to_iso(rise + 5 * 24 * HOUR_MS)]]}
     (tmp_path / "windows.json").write_bytes(orjson.dumps(windows))
     done = yujing(
         "backtest", "--hourly", str(tmp_path / "h.npz"), "--labels",
@@ -134,12 +136,12 @@ def test_a_re_fire_is_scored_for_the_detector_that_fired_it(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     doc = orjson.loads(done.stdout)
     [ticket] = doc["ticket_list"]
-    assert ticket["detector"] == "drop"
-    detections = {(d["event"], d["detector"], d["hour"]) for d in doc["detection_list"]}
-    assert ("refired", "burst", to_iso(burst)) in detections, detections
+    assert ticket["detector"] == "burst"
+    detections = {(d["event"], d["detector"]) for d in doc["detection_list"]}
+    assert ("refired", "wow") in detections, detections
     per = doc["quality"]["per_detector"]
-    assert per["burst"]["caught"] == 1, per
-    assert per["drop"]["caught"] == 0, per
+    assert per["wow"]["caught"] == 1, per
+    assert per["burst"]["caught"] == 0, per
 
 
 def test_specs_without_data_are_one_line_not_one_line_each(tmp_path):

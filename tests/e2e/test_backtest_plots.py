@@ -164,22 +164,23 @@ def test_a_ticket_that_refires_months_later_is_drawn_at_its_opening(tmp_path):
 
 
 def test_a_ticket_fired_by_two_detectors_names_each_on_its_points(tmp_path):
-    """A series' ticket opened by a drop and re-fired by a burst two days later drew all
-    its points as "fired", under a title naming the drop: the burst read as a drop."""
+    """A series' ticket opened by one detector and joined by another drew all its points
+    as "fired", under a title naming the first: a burst read as a drop."""
     config = load_config()
     first = 1_404_172_800_000  # 2014-07-01T00:00Z
     rng = np.random.default_rng(6)
     values = rng.poisson(40, 5 * 168).astype(float)
-    values[500], values[548] = 0.0, 900.0
-    series = HourlySeries(["a"], first, {"complaints.total": values[None, :]})
-    kept = {"complaints.total"}
-    result = run_backtest_series(config, series, [], keep_series=kept, noc="staffed")
-    (ticket,) = [t for t in result.tickets if t.metric == "complaints.total"]
-    assert ticket.detector == "drop"
+    values[420:] = rng.poisson(60, values.size - 420)  # a week-over-week rise from here
+    values[500] = 900.0  # and a burst the day after it is told
+    metric = "complaints.unclear_terms"
+    series = HourlySeries(["a"], first, {metric: values[None, :]})
+    result = run_backtest_series(config, series, [], keep_series={metric}, noc="staffed")
+    (ticket,) = result.tickets
+    assert ticket.detector == "wow"
     top = plot_ticket(result, ticket, [], config).get_axes()[0]
     legend = [t.get_text() for t in top.get_legend().get_texts()]
     fired = [text for text in legend if text.startswith("fired")]
     assert fired == [
-        "fired by drop: observed (per hour of its window)",
+        "fired by wow: observed (per hour of its window)",
         "fired by burst: observed (per hour of its window)",
     ], legend

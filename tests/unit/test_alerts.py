@@ -310,6 +310,27 @@ def test_a_fault_does_not_join_a_capacity_ticket_on_the_same_series(service):
     ]
 
 
+def test_a_drop_and_a_burst_of_one_series_keep_their_own_tickets(service):
+    """A drop opened a ticket on a Twitter volume's third day, and five bursts of
+    mentions re-fired it under the drop's title. A collapse of complaint intake
+    is the hotline's or the feed's problem, a burst of complaints the cause's: each keeps
+    its own ticket. A dead site's traffic (a drop of a KPI) is still the region's network
+    problem."""
+    total = {"metric": "complaints.total"}
+    run_hours(service, T0, 2, firing_hours={0}, detector="drop", **total)
+    run_hours(service, T0 + 2 * HOUR, 2, firing_hours={0, 1}, detector="burst", **total)
+    run_hours(service, T0 + 4 * HOUR, 2, firing_hours={0}, detector="drop", **total)
+    run_hours(service, T0 + 6 * HOUR, 1, firing_hours={0}, detector="site_fault")
+    bandwidth = {"metric": "kpi.bandwidth_utilisation.mean"}
+    run_hours(service, T0 + 7 * HOUR, 1, firing_hours={0}, detector="drop", **bandwidth)
+    tickets = service.store.all()
+    assert [(t.metric, t.detector, t.occurrences) for t in tickets] == [
+        ("complaints.total", "drop", 2),
+        ("complaints.total", "burst", 2),
+        ("complaints.broadband_lag", "site_fault", 2),
+    ]
+
+
 def test_routing_table_from_config_overrides_the_defaults(db_url):
     from monitor.config.load import parse_config
 
