@@ -41,6 +41,7 @@ from alerts.policy.fingerprint import fingerprint, ticket_key
 from alerts.policy.settings import AlertSettings
 from alerts.taxonomy import Department, department_for
 from detectors.base import Finding
+from detectors.burst import DropDetector
 from detectors.registry import REGISTRY
 from detectors.timeaxis import HOUR_MS
 
@@ -63,7 +64,7 @@ class Incident:
 
 NETWORK = "network"
 CAPACITY = "peak_congestion"  # the detector whose findings say "capacity, not a fault"
-FALL = "drop"  # the detector whose findings say "fewer than usual": intake or traffic lost
+FALL = DropDetector.name  # its findings say "fewer than usual": intake or traffic lost
 APART = (CAPACITY, FALL)  # their findings are their own problem on any series
 
 
