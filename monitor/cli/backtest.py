@@ -185,15 +185,24 @@ def backtest(
             doc = results[0].to_json(alarms)
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
-    _print_backtest(results, known, alarms, configs[0][1].zone)  # type: ignore[attr-defined]
+    _print_backtest(results, known, alarms, [cfg for _, cfg in configs])
+
+
+def _known_span(hours: int) -> str:
+    """The known hours a detector needs, as a person counts them: "14 days" for 337 (two
+    weeks and the hour judged), "10.5 days", or hours below two days."""
+    whole = hours - 1 if hours % 24 == 1 else hours
+    return f"{whole / 24:g}{GLUE}days" if whole >= 48 else f"{hours}{GLUE}hours"
 
 
 def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
     return "—" if value is None else pattern.format(value)
 
 
-def _print_backtest(results: list, labels: list, alarms: list, zone: tzinfo) -> None:  # type: ignore[type-arg]
+def _print_backtest(results: list, labels: list, alarms: list, configs: list) -> None:  # type: ignore[type-arg]
     from rich.table import Table
+
+    zone: tzinfo = configs[0].zone
 
     table = Table(title="Backtest", title_justify="left")
     table.add_column("")
@@ -236,7 +245,7 @@ def _print_backtest(results: list, labels: list, alarms: list, zone: tzinfo) -> 
     for title, cells in rows:
         table.add_row(title, *cells)
     out.print(table)
-    for r, q in zip(results, quality, strict=True):
+    for r, q, cfg in zip(results, quality, configs, strict=True):
         if labels and q["per_detector"]:
             per = Table(title=f"{r.name}: per detector (detections)", title_justify="left")
             for column in ("detector", "detections", "caught", "recall", "precision", "delay h"):
@@ -255,9 +264,12 @@ def _print_backtest(results: list, labels: list, alarms: list, zone: tzinfo) -> 
         # left every other spec without data, a line each (nine for the default config)
         from monitor.detection.tick import UNJUDGED_REASONS  # (loaded by the run already)
 
+        # a series too young or too gappy: how much a spec's detector needs to judge it
+        needs = {spec.id: _known_span(spec.instance.min_known_hours()) for spec in cfg.detectors}
         unjudged = {
             why: ", ".join(
                 f"{spec}{GLUE}{reasons[reason]}"  # a spec and its count on one line
+                + ("" if reason == "no data" else f"{GLUE}(needs{GLUE}{needs[spec]})")
                 for spec, reasons in sorted(r.unjudged.items())
                 if reasons.get(reason)
             )

@@ -115,6 +115,21 @@ def test_a_wrong_hourly_file_is_one_line_naming_the_problem(tmp_path):
         assert "Traceback" not in said and len(said) < 600
 
 
+def test_a_series_too_young_says_how_much_history_its_spec_needs(tmp_path):
+    # ten days of a region: its drops are judged once two weeks are known, and the run
+    # said only "too little history yet: drops 1", leaving the operator to guess how long
+    rng = np.random.default_rng(5)
+    values = rng.poisson(300, (1, 10 * 24)).astype(np.float32)
+    first = T0 - T0 % (24 * HOUR_MS)
+    HourlySeries(["a"], first, {"complaints.total": values}).save(tmp_path / "h.npz")
+    done = yujing("backtest", "--hourly", str(tmp_path / "h.npz"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    said = done.stdout.replace("\n    ", " ")  # (its continuation lines)
+    [line] = [x for x in said.splitlines() if "too little history yet" in x]
+    assert "drops 1 (needs 14 days)" in line, line
+    assert "complaint-bursts" not in line, line  # judged from the third day
+
+
 def test_a_re_fire_is_scored_for_the_detector_that_fired_it(tmp_path):
     # one series, one ticket: opened by a burst, re-fired days later by a week-over-week
     # rise (a staffed NOC keeps it open). The per-detector scores credited the rise to the
