@@ -42,6 +42,7 @@ from alerts.policy.settings import AlertSettings
 from alerts.taxonomy import Department, department_for
 from detectors.base import Finding
 from detectors.burst import DropDetector
+from detectors.composite import PeakCongestionDetector, SiteFaultDetector
 from detectors.registry import REGISTRY
 from detectors.timeaxis import HOUR_MS
 
@@ -63,7 +64,7 @@ class Incident:
 
 
 NETWORK = "network"
-CAPACITY = "peak_congestion"  # the detector whose findings say "capacity, not a fault"
+CAPACITY = PeakCongestionDetector.name  # its findings say "capacity, not a fault"
 FALL = DropDetector.name  # its findings say "fewer than usual": intake or traffic lost
 APART = (CAPACITY, FALL)  # their findings are their own problem on any series
 
@@ -81,7 +82,8 @@ def problem_of(region: str, metric: str, detector: str) -> tuple[str, str]:
     fall of complaints)."""
     if detector == CAPACITY:
         return (region, f"capacity:{metric}")
-    if detector == "site_fault" or department_for(metric) is Department.NETWORK_MAINTENANCE:
+    network = department_for(metric) is Department.NETWORK_MAINTENANCE
+    if detector == SiteFaultDetector.name or network:
         return (region, NETWORK)
     # a category's count and its rate per subscriber are one problem
     series = metric.replace("complaint_rate.", "complaints.", 1)
